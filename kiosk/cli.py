@@ -1,0 +1,211 @@
+"""The ``kiosk`` command. Every command is a thin call into a library function."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from kiosk.database import default_database_path, default_kiosk_id, open_store
+from kiosk.importer import export_jsonl, import_jsonl
+from store import FormVersionConflict, KioskStore, StoreError
+from surveys.form import Form
+from surveys.xlsform import FormError, compile_xlsform
+
+console = Console()
+errors = Console(stderr=True)
+
+
+class Context:
+    def __init__(self, db: Path | None, kiosk_id: str | None) -> None:
+        self.db_path = db or default_database_path()
+        self.kiosk_id = kiosk_id or default_kiosk_id()
+        self._store: KioskStore | None = None
+
+    @property
+    def store(self) -> KioskStore:
+        if self._store is None:
+            try:
+                self._store = open_store(self.db_path)
+            except StoreError as error:
+                raise click.ClickException(str(error)) from None
+        return self._store
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+@click.group(invoke_without_command=True)
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), envvar="KIOSK_DB",
+              help="Kiosk database file (default: kiosk.db in the user data directory).")
+@click.option("--kiosk-id", envvar="KIOSK_ID", help="This kiosk's id (default: host name).")
+@click.version_option(package_name="shegong-kiosk")
+@click.pass_context
+def main(ctx: click.Context, db: Path | None, kiosk_id: str | None) -> None:
+    """社工站问卷与登记终端 — survey and intake kiosk for social-work stations.
+
+    Without a command, opens the kiosk screens.
+    """
+    ctx.obj = Context(db, kiosk_id)
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(run)
+
+
+@main.command()
+@pass_context
+def run(context: Context) -> None:
+    """Open the kiosk screens (the default)."""
+    from kiosk.app import KioskApp  # Textual loads only when the screens are wanted
+
+    KioskApp(context.store, kiosk_id=context.kiosk_id).run()
+
+
+# ---- surveys ----------------------------------------------------------------------------
+
+
+@main.group()
+def survey() -> None:
+    """Questionnaires: list, import, validate, show."""
+
+
+@survey.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_context
+def survey_list(context: Context, as_json: bool) -> None:
+    """Installed questionnaires (newest version of each)."""
+    forms = context.store.list_forms()
+    if as_json:
+        click.echo(json.dumps([
+            {"id": info.survey_id, "title": info.title_in("zh"), "version": info.version,
+             "questions": info.question_count} for info in forms], ensure_ascii=False))
+        return
+    table = Table("id", "title 标题", "version", "questions")
+    for info in forms:
+        table.add_row(info.survey_id, info.title_in("zh"), info.version, str(info.question_count))
+    console.print(table)
+
+
+def _compile_or_fail(path: Path) -> dict[str, Any]:
+    try:
+        return compile_xlsform(path)
+    except FormError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@survey.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_context
+def survey_import(context: Context, file: Path) -> None:
+    """Import an XLSForm (.xlsx, .xls, .csv, .md) into this kiosk."""
+    compiled = _compile_or_fail(file)
+    try:
+        new = context.store.install_form(compiled)
+    except FormVersionConflict as error:
+        raise click.ClickException(f"{file}: {error}") from None
+    form = context.store.load_form(compiled["survey_id"], compiled["version"])
+    state = "imported" if new else "already installed, nothing changed"
+    click.echo(f"{form.survey_id} version {form.version} ({form.title_in()}, "
+               f"{form.question_count} questions): {state}")
+
+
+@survey.command("validate")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def survey_validate(file: Path) -> None:
+    """Check an XLSForm without importing it (exit 0 if the kiosk can run it)."""
+    form = Form(_compile_or_fail(file))
+    click.echo(f"OK: {file.name}: {form.survey_id} version {form.version}, "
+               f"{form.question_count} questions, languages: {', '.join(form.languages)}")
+
+
+@survey.command("show")
+@click.argument("survey_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the compiled form as JSON.")
+@pass_context
+def survey_show(context: Context, survey_id: str, as_json: bool) -> None:
+    """Show a questionnaire's questions, types and rules."""
+    form = _load_form(context, survey_id)
+    if as_json:
+        click.echo(json.dumps(form.compiled, ensure_ascii=False, indent=2))
+        return
+    console.print(f"[bold]{form.title_in()}[/] ({form.survey_id}, version {form.version}, "
+                  f"languages: {', '.join(form.languages)})")
+    table = Table("name", "type", "label", "relevant", "constraint / calculation", "pii")
+    for item in form.items:
+        if item.is_group:
+            kind = "group" + (" (field-list)" if item.is_field_list else "")
+        else:
+            kind = item.kind + (f" {item.list_name}" if item.list_name else "")
+        rule = item.expressions.get("constraint") or item.expressions.get("calculate") or {}
+        table.add_row(
+            ("  " * len(form.ancestors(item))) + item.name, kind,
+            form.text(item.label, form.default_language),
+            item.expressions.get("relevant", {}).get("source", ""),
+            rule.get("source", ""), "yes" if item.pii else "",
+        )
+    console.print(table)
+
+
+def _load_form(context: Context, survey_id: str) -> Form:
+    try:
+        return context.store.load_form(survey_id)
+    except KeyError:
+        known = ", ".join(info.survey_id for info in context.store.list_forms())
+        raise click.ClickException(f"no survey '{survey_id}' here (installed: {known})") from None
+
+
+# ---- submissions ------------------------------------------------------------------------
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_context
+def import_command(context: Context, file: Path, as_json: bool) -> None:
+    """Import submissions from a JSONL file (idempotent by instance_id).
+
+    Exit status 0 when every record was accepted, 1 when some were rejected.
+    """
+    store = context.store
+    size = file.stat().st_size
+    show_progress = not as_json and errors.is_terminal and size > 1_000_000
+    with Progress(TextColumn("导入 importing"), BarColumn(), DownloadColumn(),
+                  TimeRemainingColumn(), console=errors, disable=not show_progress,
+                  transient=True) as progress:
+        task = progress.add_task("import", total=size)
+        report = import_jsonl(store, file, kiosk=None,
+                              on_progress=lambda chars: progress.advance(task, chars))
+    if as_json:
+        click.echo(json.dumps(report.to_json(), ensure_ascii=False))
+    else:
+        for rejected in report.rejected:
+            click.echo(f"{file}:{rejected.line}: {rejected.error}", err=True)
+        click.echo(f"stored {report.stored}, duplicates {report.duplicates}, "
+                   f"rejected {len(report.rejected)}")
+    sys.exit(1 if report.rejected else 0)
+
+
+@main.command("export")
+@click.argument("survey_id")
+@click.option("--format", "file_format", type=click.Choice(["jsonl"]), default="jsonl",
+              show_default=True, help="Output format.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True),
+              required=True, help="Output file, or - for standard output.")
+@pass_context
+def export_command(context: Context, survey_id: str, file_format: str, output: str) -> None:
+    """Export a survey's submissions."""
+    _load_form(context, survey_id)
+    if output == "-":
+        export_jsonl(context.store, survey_id, sys.stdout)
+        return
+    count = export_jsonl(context.store, survey_id, Path(output))
+    click.echo(f"wrote {count} submissions to {output}", err=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,35 @@
+"""Where the kiosk database lives, and opening it with the bundled questionnaires."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import platformdirs
+
+from store import KioskStore
+from surveys.bundled import compiled_bundled_forms
+
+APP_NAME = "shegong-kiosk"
+
+
+def default_database_path() -> Path:
+    """``$KIOSK_DB``, else ``kiosk.db`` in the user data dir (created on first use)."""
+    configured = os.environ.get("KIOSK_DB")
+    if configured:
+        return Path(configured).expanduser()
+    return Path(platformdirs.user_data_dir(APP_NAME)) / "kiosk.db"
+
+
+def default_kiosk_id() -> str:
+    """``$KIOSK_ID``, else the host name (the config of the kiosk issue replaces this)."""
+    return os.environ.get("KIOSK_ID") or socket.gethostname() or "kiosk"
+
+
+def open_store(path: str | Path | None = None) -> KioskStore:
+    """Open (or create) a kiosk database; a new one gets the bundled questionnaires."""
+    store = KioskStore(Path(path) if path else default_database_path())
+    if store.created:
+        store.install_many(compiled_bundled_forms())
+    return store

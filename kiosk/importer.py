@@ -1,0 +1,197 @@
+"""Bulk import and export of submissions as JSON Lines (one record per line).
+
+Each imported record is checked by the rules a resident meets on the kiosk (the same
+FormSession): types, choices, required, constraints, and no answers to questions that are
+not relevant. Good records are stored, bad ones reported by line and skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from store import KioskStore
+from surveys.expressions import parse_datetime
+from surveys.form import Form, language_code
+from surveys.session import FormSession, Submission
+
+BATCH_SIZE = 2000
+UUID = re.compile(r"(uuid:)?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+                  r"[0-9a-fA-F]{12}")
+
+
+@dataclass
+class Rejected:
+    line: int
+    error: str
+
+
+@dataclass
+class ImportReport:
+    stored: int = 0
+    duplicates: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stored": self.stored,
+            "duplicates": self.duplicates,
+            "rejected": [{"line": entry.line, "error": entry.error} for entry in self.rejected],
+        }
+
+
+class RecordError(ValueError):
+    pass
+
+
+class _Checkers:
+    """One reusable FormSession per form version: import checks thousands of records."""
+
+    def __init__(self, store: KioskStore) -> None:
+        self.store = store
+        self.sessions: dict[tuple[str, str | None], tuple[Form, FormSession]] = {}
+
+    def get(self, survey: str, version: str | None) -> tuple[Form, FormSession]:
+        key = (survey, version)
+        if key not in self.sessions:
+            if not self.store.has_survey(survey):
+                raise RecordError(f"unknown survey '{survey}'")
+            try:
+                form = self.store.load_form(survey, version)
+            except KeyError:
+                known = ", ".join(self.store.versions(survey))
+                raise RecordError(
+                    f"survey '{survey}' has no version '{version}' here (installed: {known})"
+                ) from None
+            english = next((name for name in form.languages
+                            if language_code(name) == "en"), None)
+            session = FormSession(form, english, apply_defaults=False)
+            self.sessions[key] = (form, session)
+        return self.sessions[key]
+
+
+def _text_field(record: dict[str, Any], key: str, required: bool) -> str | None:
+    value = record.get(key)
+    if value is None:
+        if required:
+            raise RecordError(f"'{key}' is missing")
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise RecordError(f"'{key}' must be a non-empty string")
+    return value
+
+
+def parse_record(record: Any, checkers: _Checkers, kiosk: str | None) -> Submission:
+    """Check one decoded JSON record; return the submission to store or raise RecordError."""
+    if not isinstance(record, dict):
+        raise RecordError("a record must be a JSON object")
+    instance_id = _text_field(record, "instance_id", True)
+    assert instance_id is not None
+    if not UUID.fullmatch(instance_id):
+        raise RecordError(f"instance_id {instance_id!r} is not a UUID")
+    survey = _text_field(record, "survey", True)
+    assert survey is not None
+    version = record.get("version")
+    if version is not None and not isinstance(version, str | int):
+        raise RecordError("'version' must be a string")
+    form, session = checkers.get(survey, None if version is None else str(version))
+    moments = {}
+    for key in ("started", "completed"):
+        text = _text_field(record, key, key == "completed")
+        if text is not None and parse_datetime(text) is None:
+            raise RecordError(f"'{key}' is not an ISO 8601 date-time: {text!r}")
+        moments[key] = text
+    language = record.get("lang") or language_code(form.default_language)
+    if not isinstance(language, str):
+        raise RecordError("'lang' must be a string")
+    for key in ("kiosk", "enumerator"):
+        if record.get(key) is not None and not isinstance(record[key], str):
+            raise RecordError(f"'{key}' must be a string or null")
+    answers = record.get("answers")
+    if not isinstance(answers, dict):
+        raise RecordError("'answers' must be a JSON object")
+    problems = session.load_record(answers)
+    if problems:
+        raise RecordError("; ".join(
+            f"answer '{problem.question}': {problem.message}" for problem in problems))
+    completed = moments["completed"] or ""
+    return Submission(
+        instance_id=instance_id, survey=form.survey_id, version=form.version,
+        started=moments["started"] or completed, completed=completed, lang=language,
+        answers=session.answers(), kiosk=record.get("kiosk") or kiosk,
+        enumerator=record.get("enumerator"),
+    )
+
+
+def import_jsonl(
+    store: KioskStore,
+    source: str | Path | IO[str],
+    *,
+    kiosk: str | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Import a JSONL file of submissions; bad lines are reported, the rest stored.
+
+    ``on_progress`` receives the number of characters read so far.
+    """
+    report = ImportReport()
+    checkers = _Checkers(store)
+    batch: list[Submission] = []
+
+    def flush() -> None:
+        if batch:
+            stored = store.insert_submissions(batch)
+            report.stored += stored
+            report.duplicates += len(batch) - stored
+            batch.clear()
+
+    with _opened(source, "r") as handle:
+        for number, line in enumerate(handle, start=1):
+            if on_progress is not None:
+                on_progress(len(line))
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                report.rejected.append(Rejected(number, f"not valid JSON: {error.msg} "
+                                                        f"(column {error.colno})"))
+                continue
+            try:
+                batch.append(parse_record(record, checkers, kiosk))
+            except RecordError as error:
+                report.rejected.append(Rejected(number, str(error)))
+                continue
+            if len(batch) >= BATCH_SIZE:
+                flush()
+        flush()
+    return report
+
+
+def _opened(source: str | Path | IO[str], mode: str) -> contextlib.AbstractContextManager[IO[str]]:
+    """A path is opened (and closed after); an open stream is used as it is."""
+    if isinstance(source, str | Path):
+        # utf-8-sig: files saved by Excel/WPS on Windows start with a BOM.
+        encoding = "utf-8-sig" if mode == "r" else "utf-8"
+        return open(source, mode, encoding=encoding)
+    return contextlib.nullcontext(source)
+
+
+def iter_export_lines(store: KioskStore, survey_id: str) -> Iterator[str]:
+    for record in store.iter_submissions(survey_id):
+        yield json.dumps(record, ensure_ascii=False) + "\n"
+
+
+def export_jsonl(store: KioskStore, survey_id: str, target: str | Path | IO[str]) -> int:
+    """Write every submission of a survey as JSONL; returns the number written."""
+    count = 0
+    with _opened(target, "w") as handle:
+        for line in iter_export_lines(store, survey_id):
+            handle.write(line)
+            count += 1
+    return count

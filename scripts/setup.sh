@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Shared set-up for ./scripts/run and ./scripts/test: system packages, .venv, the project.
+# Usage: scripts/setup.sh [test]    (sourced or run; idempotent and quiet when nothing is missing)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+extra="${1:-}"
+# libzbar0: pyzbar decodes QR cards; fonts-wqy-zenhei: the embedded CJK font for PDFs/previews.
+system_packages=(libzbar0 fonts-wqy-zenhei)
+
+missing=()
+for package in "${system_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
+    || missing+=("$package")
+done
+if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  missing+=(python3-venv)
+fi
+
+if ((${#missing[@]})); then
+  echo "Installing system packages: ${missing[*]}" >&2
+  if [ "$(id -u)" = 0 ]; then
+    apt_get=(apt-get)
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    apt_get=(sudo apt-get)
+  else
+    echo "Cannot install them without root. Please run:" >&2
+    echo "  sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${apt_get[@]}" install -y -q --no-install-recommends "${missing[@]}" >/dev/null \
+    || { "${apt_get[@]}" update -q >/dev/null && \
+         "${apt_get[@]}" install -y -q --no-install-recommends "${missing[@]}" >/dev/null; }
+fi
+
+if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "Python 3.11 or newer is needed; this python3 is $(python3 --version 2>&1)." >&2
+  exit 1
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+
+# Reinstall only when pyproject.toml (or the wanted extra) changed since the last install.
+stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)-${extra:-base}"
+if [ ! -f "$stamp" ]; then
+  target="."
+  [ -n "$extra" ] && target=".[$extra]"
+  .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+  log=".venv/pip-install.log"
+  if ! .venv/bin/python -m pip install -e "$target" >"$log" 2>&1; then
+    tail -n 40 "$log" >&2
+    echo "pip install failed; the whole log is in $log" >&2
+    exit 1
+  fi
+  rm -f .venv/.installed-*
+  touch "$stamp"
+fi

@@ -1,0 +1,401 @@
+"""The kiosk database: one SQLite file, written only through this module.
+
+Durability first: WAL with ``synchronous=FULL``, so a submission or draft that was
+committed survives a power cut. The schema carries ``PRAGMA application_id`` (this file is
+ours) and ``PRAGMA user_version`` (which schema); a file that is not ours, or is from a newer
+kiosk, is refused before anything is written to it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from surveys.expressions import format_datetime, now_local
+from surveys.form import Form
+from surveys.session import FormSession, Submission
+
+APPLICATION_ID = 0x53474B31  # "SGK1": a shegong-kiosk database
+SCHEMA_VERSION = 1
+
+
+class StoreError(Exception):
+    """A database problem a user can act on; the message says what and where."""
+
+
+class NotOurDatabase(StoreError):
+    pass
+
+
+class NewerDatabase(StoreError):
+    pass
+
+
+class FormVersionConflict(StoreError):
+    pass
+
+
+@dataclass(frozen=True)
+class FormInfo:
+    survey_id: str
+    version: str
+    title: dict[str, str]
+    default_language: str
+    question_count: int
+    installed_at: str
+    source_name: str
+
+    def title_in(self, language_code: str = "zh") -> str:
+        for name, text in self.title.items():
+            if name == language_code or name.endswith(f"({language_code})"):
+                return text
+        return self.title.get(self.default_language) or next(iter(self.title.values()), "")
+
+
+def receipt_code(instance_id: str) -> str:
+    """A short code a resident can read out at the desk: 8 base32 letters from the id."""
+    digest = hashlib.sha256(instance_id.encode()).digest()
+    letters = base64.b32encode(digest[:5]).decode()
+    return f"{letters[:4]}-{letters[4:]}"
+
+
+def _now() -> str:
+    return format_datetime(now_local())
+
+
+class KioskStore:
+    """All reads and writes of one kiosk database."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._forms: dict[tuple[str, str], Form] = {}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        except sqlite3.Error as error:
+            raise StoreError(f"{self.path}: cannot open the database ({error})") from None
+        try:
+            self._check(connection)
+        except BaseException:
+            connection.close()
+            raise
+        self.conn = connection
+        # Durability before speed: a commit reaches the disk before we say it is saved.
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=FULL")
+        connection.execute("PRAGMA foreign_keys=ON")
+        connection.execute("PRAGMA busy_timeout=30000")
+        self.db = sqlite_utils.Database(connection)
+        self.created = self._user_version() == 0
+        if self.created:
+            self._create_schema()
+
+    # ---- opening ------------------------------------------------------------------------
+
+    def _check(self, connection: sqlite3.Connection) -> None:
+        """Refuse a file that is not ours or is newer, without writing to it."""
+        try:
+            application_id = connection.execute("PRAGMA application_id").fetchone()[0]
+            user_version = connection.execute("PRAGMA user_version").fetchone()[0]
+            tables = connection.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0]
+        except sqlite3.DatabaseError:
+            raise NotOurDatabase(
+                f"{self.path} is not a kiosk database (not an SQLite file); it was left as it was"
+            ) from None
+        if application_id == 0 and tables == 0 and user_version == 0:
+            return  # new or empty file: ours to create
+        if application_id != APPLICATION_ID:
+            raise NotOurDatabase(
+                f"{self.path} is an SQLite database of another program; the kiosk will not "
+                "use or change it. Give another path with --db or KIOSK_DB."
+            )
+        if user_version > SCHEMA_VERSION:
+            raise NewerDatabase(
+                f"{self.path} was written by a newer kiosk (schema {user_version}, this kiosk "
+                f"knows up to {SCHEMA_VERSION}); update the kiosk software. It was left unchanged."
+            )
+
+    def _user_version(self) -> int:
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def _create_schema(self) -> None:
+        with self.transaction():
+            self.db["meta"].create({"key": str, "value": str}, pk="key")
+            self.db["forms"].create(
+                {
+                    "survey_id": str, "version": str, "title": str, "default_language": str,
+                    "question_count": int, "compiled": str, "source_name": str,
+                    "source_sha256": str, "installed_at": str,
+                },
+                pk=("survey_id", "version"),
+                not_null={"compiled", "installed_at"},
+            )
+            self.db["drafts"].create(
+                {
+                    "instance_id": str, "survey_id": str, "version": str, "kiosk": str,
+                    "lang": str, "enumerator": str, "started": str, "updated": str,
+                    "screen": str, "answers": str, "status": str,
+                },
+                pk="instance_id",
+                not_null={"survey_id", "version", "answers", "status"},
+                defaults={"status": "open"},
+            )
+            self.db["submissions"].create(
+                {
+                    "instance_id": str, "survey_id": str, "version": str, "kiosk": str,
+                    "started": str, "completed": str, "lang": str, "enumerator": str,
+                    "answers": str, "receipt_code": str, "source": str, "stored_at": str,
+                },
+                pk="instance_id",
+                not_null={"survey_id", "version", "answers"},
+            )
+            self.db["submissions"].create_index(["survey_id", "version"])
+            self.db["submissions"].create_index(["survey_id", "completed"])
+            self.db["submissions"].create_index(["receipt_code"])
+            self.db["drafts"].create_index(["status"])
+            self.conn.execute("INSERT INTO meta(key, value) VALUES ('created_at', ?)", (_now(),))
+            self.conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+            self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def transaction(self) -> _Transaction:
+        return _Transaction(self.conn)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> KioskStore:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def integrity_check(self) -> str:
+        return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+    # ---- forms ------------------------------------------------------------------------
+
+    def install_form(self, compiled: dict[str, Any]) -> bool:
+        """Store a compiled form version. False if that exact version is already there.
+
+        A different form under a version that is already installed is refused: submissions
+        are read by (survey, version), so the same version must always mean the same form.
+        """
+        form = Form(compiled)
+        existing = self.conn.execute(
+            "SELECT source_sha256 FROM forms WHERE survey_id=? AND version=?",
+            (form.survey_id, form.version)).fetchone()
+        if existing is not None:
+            if existing[0] == compiled.get("source_sha256"):
+                return False
+            raise FormVersionConflict(
+                f"survey '{form.survey_id}' version {form.version} is already installed with "
+                "different content; change 'version' on the settings sheet and import again"
+            )
+        with self.transaction():
+            self.conn.execute(
+                "INSERT INTO forms(survey_id, version, title, default_language, question_count,"
+                " compiled, source_name, source_sha256, installed_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (form.survey_id, form.version, json.dumps(form.title, ensure_ascii=False),
+                 form.default_language, form.question_count,
+                 json.dumps(compiled, ensure_ascii=False, separators=(",", ":")),
+                 compiled.get("source_name", ""), compiled.get("source_sha256", ""), _now()),
+            )
+        self._forms[(form.survey_id, form.version)] = form
+        return True
+
+    def list_forms(self) -> list[FormInfo]:
+        """The newest version of every installed survey, in installation order."""
+        rows = self.conn.execute(
+            "SELECT survey_id, version, title, default_language, question_count, installed_at,"
+            " source_name FROM forms f WHERE rowid = (SELECT rowid FROM forms g"
+            " WHERE g.survey_id = f.survey_id ORDER BY installed_at DESC, rowid DESC LIMIT 1)"
+            " ORDER BY (SELECT min(rowid) FROM forms h WHERE h.survey_id = f.survey_id)"
+        ).fetchall()
+        return [FormInfo(row[0], row[1], json.loads(row[2]), row[3], row[4], row[5], row[6])
+                for row in rows]
+
+    def versions(self, survey_id: str) -> list[str]:
+        return [row[0] for row in self.conn.execute(
+            "SELECT version FROM forms WHERE survey_id=? ORDER BY installed_at, rowid",
+            (survey_id,))]
+
+    def has_survey(self, survey_id: str) -> bool:
+        return self.conn.execute(
+            "SELECT 1 FROM forms WHERE survey_id=? LIMIT 1", (survey_id,)).fetchone() is not None
+
+    def load_form(self, survey_id: str, version: str | None = None) -> Form:
+        """A form by id (newest version unless one is named), from the compiled cache."""
+        if version is None:
+            row = self.conn.execute(
+                "SELECT version FROM forms WHERE survey_id=? ORDER BY installed_at DESC,"
+                " rowid DESC LIMIT 1", (survey_id,)).fetchone()
+            if row is None:
+                raise KeyError(survey_id)
+            version = str(row[0])
+        key = (survey_id, version)
+        if key not in self._forms:
+            row = self.conn.execute(
+                "SELECT compiled FROM forms WHERE survey_id=? AND version=?", key).fetchone()
+            if row is None:
+                raise KeyError(f"{survey_id} version {version}")
+            self._forms[key] = Form(json.loads(row[0]))
+        return self._forms[key]
+
+    # ---- drafts -----------------------------------------------------------------------
+
+    def save_draft(self, session: FormSession) -> None:
+        """Save the session as it stands (called after every answer)."""
+        snapshot = session.snapshot()
+        self.conn.execute(
+            "INSERT INTO drafts(instance_id, survey_id, version, kiosk, lang, enumerator,"
+            " started, updated, screen, answers, status) VALUES (?,?,?,?,?,?,?,?,?,?,'open')"
+            " ON CONFLICT(instance_id) DO UPDATE SET lang=excluded.lang,"
+            " updated=excluded.updated, screen=excluded.screen, answers=excluded.answers",
+            (snapshot["instance_id"], snapshot["survey"], snapshot["version"],
+             snapshot["kiosk"], snapshot["lang"], snapshot["enumerator"], snapshot["started"],
+             _now(), snapshot["screen"],
+             json.dumps(snapshot["answers"], ensure_ascii=False)),
+        )
+
+    def draft_snapshot(self, instance_id: str) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            "SELECT instance_id, survey_id, version, kiosk, lang, enumerator, started, screen,"
+            " answers, status FROM drafts WHERE instance_id=?", (instance_id,)).fetchone()
+        if row is None:
+            return None
+        return {
+            "instance_id": row[0], "survey": row[1], "version": row[2], "kiosk": row[3],
+            "lang": row[4], "enumerator": row[5], "started": row[6], "screen": row[7],
+            "answers": json.loads(row[8]), "status": row[9],
+        }
+
+    def open_drafts(self) -> list[dict[str, Any]]:
+        """Drafts left open by an interruption (crash, power cut), newest first."""
+        ids = [row[0] for row in self.conn.execute(
+            "SELECT instance_id FROM drafts WHERE status='open' ORDER BY updated DESC")]
+        return [draft for draft in map(self.draft_snapshot, ids) if draft is not None]
+
+    def resume_draft(self, instance_id: str) -> FormSession:
+        """The session of an interrupted draft, at the screen where it stopped."""
+        snapshot = self.draft_snapshot(instance_id)
+        if snapshot is None:
+            raise KeyError(instance_id)
+        form = self.load_form(snapshot["survey"], snapshot["version"])
+        return FormSession.restore(form, snapshot)
+
+    def abandon_draft(self, instance_id: str) -> None:
+        """Mark a draft abandoned (the resident walked away); counted, never shown again."""
+        self.conn.execute("UPDATE drafts SET status='abandoned', updated=? WHERE instance_id=?",
+                          (_now(), instance_id))
+
+    def draft_counts(self) -> dict[str, int]:
+        return {row[0]: row[1] for row in self.conn.execute(
+            "SELECT status, count(*) FROM drafts GROUP BY status")}
+
+    # ---- submissions ------------------------------------------------------------------
+
+    def save_submission(self, submission: Submission, source: str = "kiosk") -> str:
+        """Store a finished questionnaire and close its draft, in one transaction.
+
+        Returns the receipt code. Saving the same instance twice is harmless.
+        """
+        code = receipt_code(submission.instance_id)
+        with self.transaction():
+            self.conn.execute(
+                "INSERT OR IGNORE INTO submissions(instance_id, survey_id, version, kiosk,"
+                " started, completed, lang, enumerator, answers, receipt_code, source,"
+                " stored_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                _submission_row(submission, code, source, _now()),
+            )
+            self.conn.execute("DELETE FROM drafts WHERE instance_id=?",
+                              (submission.instance_id,))
+        return code
+
+    def insert_submissions(self, submissions: Sequence[Submission], source: str = "import") -> int:
+        """Store a batch in one transaction; returns how many were new (others existed)."""
+        stamp = _now()
+        rows = [_submission_row(submission, receipt_code(submission.instance_id), source, stamp)
+                for submission in submissions]
+        with self.transaction():
+            before = self.conn.total_changes
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO submissions(instance_id, survey_id, version, kiosk,"
+                " started, completed, lang, enumerator, answers, receipt_code, source,"
+                " stored_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            return self.conn.total_changes - before
+
+    def has_submission(self, instance_id: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM submissions WHERE instance_id=?",
+                                 (instance_id,)).fetchone() is not None
+
+    def submission_count(self, survey_id: str | None = None) -> int:
+        if survey_id is None:
+            return int(self.conn.execute("SELECT count(*) FROM submissions").fetchone()[0])
+        return int(self.conn.execute("SELECT count(*) FROM submissions WHERE survey_id=?",
+                                     (survey_id,)).fetchone()[0])
+
+    def submission_ids(self) -> set[str]:
+        return {row[0] for row in self.conn.execute("SELECT instance_id FROM submissions")}
+
+    def iter_submissions(self, survey_id: str) -> Iterator[dict[str, Any]]:
+        """Submissions of a survey (all versions) as JSONL records, oldest first."""
+        cursor = self.conn.execute(
+            "SELECT instance_id, survey_id, version, kiosk, started, completed, lang,"
+            " enumerator, answers FROM submissions WHERE survey_id=?"
+            " ORDER BY completed, instance_id", (survey_id,))
+        for row in cursor:
+            yield {
+                "instance_id": row[0], "survey": row[1], "version": row[2], "kiosk": row[3],
+                "started": row[4], "completed": row[5], "lang": row[6], "enumerator": row[7],
+                "answers": json.loads(row[8]),
+            }
+
+    def receipt_code_of(self, instance_id: str) -> str | None:
+        row = self.conn.execute("SELECT receipt_code FROM submissions WHERE instance_id=?",
+                                (instance_id,)).fetchone()
+        return row[0] if row else None
+
+    def install_many(self, compiled_forms: Iterable[dict[str, Any]]) -> int:
+        return sum(1 for compiled in compiled_forms if self.install_form(compiled))
+
+
+def _submission_row(submission: Submission, code: str, source: str,
+                    stamp: str) -> tuple[Any, ...]:
+    return (
+        submission.instance_id, submission.survey, submission.version, submission.kiosk,
+        submission.started, submission.completed, submission.lang, submission.enumerator,
+        json.dumps(submission.answers, ensure_ascii=False, separators=(",", ":")),
+        code, source, stamp,
+    )
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any error (nothing half-written)."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+        self.outer = False
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.outer = not self.connection.in_transaction
+        if self.outer:
+            self.connection.execute("BEGIN IMMEDIATE")
+        return self.connection
+
+    def __exit__(self, exc_type: object, *_rest: object) -> None:
+        if not self.outer:
+            return
+        if exc_type is None:
+            self.connection.execute("COMMIT")
+        else:
+            self.connection.execute("ROLLBACK")

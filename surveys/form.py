@@ -1,0 +1,301 @@
+"""The compiled form: what the kiosk keeps of an XLSForm, and the runtime built from it.
+
+A compiled form is plain JSON (stored in SQLite with its version). It already holds every
+expression translated to XPath, so loading it never runs pyxform or the expression parser:
+``Form.from_compiled`` only builds objects, and lxml compiles each XPath on first use.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from lxml import etree
+
+from surveys import expressions
+from surveys.expressions import CompiledExpression, Translated
+
+COMPILED_FORMAT = 1
+
+ANSWERABLE = {"select_one", "select_multiple", "integer", "decimal", "text", "date", "acknowledge"}
+# Filled in by the kiosk, never shown: start/end of the interview and the day it began.
+METADATA = {"start", "end", "today"}
+VALUE_KINDS = ANSWERABLE | {"calculate"} | METADATA
+EXPRESSION_KEYS = (
+    "relevant", "constraint", "required", "calculate", "default", "read_only", "choice_filter",
+)
+LANGUAGE_CODE = re.compile(r"\(([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]+)*)\)\s*$")
+DEFAULT_LANGUAGE = "default"
+
+
+def language_code(language: str) -> str:
+    """``中文 (zh)`` -> ``zh``; a name without a code is its own code."""
+    match = LANGUAGE_CODE.search(language)
+    return match.group(1).lower() if match else language
+
+
+@dataclass
+class Choice:
+    name: str
+    label: dict[str, str]
+    # Other columns of the choices sheet, which a choice_filter may read.
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Item:
+    """A question, note, calculate or group, in document order."""
+
+    name: str
+    kind: str
+    path: str
+    parent: str | None = None
+    label: dict[str, str] = field(default_factory=dict)
+    hint: dict[str, str] = field(default_factory=dict)
+    constraint_message: dict[str, str] = field(default_factory=dict)
+    required_message: dict[str, str] = field(default_factory=dict)
+    list_name: str | None = None
+    appearance: str = ""
+    pii: bool = False
+    or_other: bool = False
+    row: int | None = None
+    # kind -> {"source": XLSForm text, "xpath": translated, "refs": [names], "date": bool}
+    expressions: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def is_group(self) -> bool:
+        return self.kind == "group"
+
+    @property
+    def is_field_list(self) -> bool:
+        return self.is_group and "field-list" in self.appearance.split()
+
+    @property
+    def has_value(self) -> bool:
+        return self.kind in VALUE_KINDS
+
+    @property
+    def answerable(self) -> bool:
+        return self.kind in ANSWERABLE
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"name": self.name, "kind": self.kind, "path": self.path}
+        for key in ("parent", "list_name", "row"):
+            if getattr(self, key) is not None:
+                data[key] = getattr(self, key)
+        for key in ("label", "hint", "constraint_message", "required_message", "expressions"):
+            if getattr(self, key):
+                data[key] = getattr(self, key)
+        if self.appearance:
+            data["appearance"] = self.appearance
+        if self.pii:
+            data["pii"] = True
+        if self.or_other:
+            data["or_other"] = True
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Item:
+        return cls(**data)
+
+
+@dataclass
+class Screen:
+    """What one screen shows: a single item, or every item of a field-list group."""
+
+    index: int
+    group: Item | None  # the field-list group, if this screen is one
+    items: list[Item]
+
+    @property
+    def name(self) -> str:
+        return self.group.name if self.group else self.items[0].name
+
+
+class Form:
+    """A compiled XLSForm ready to run: items, choices, screens and compiled expressions."""
+
+    def __init__(self, compiled: dict[str, Any]) -> None:
+        if compiled.get("format") != COMPILED_FORMAT:
+            raise ValueError(f"unsupported compiled form format {compiled.get('format')!r}")
+        self.compiled = compiled
+        self.survey_id: str = compiled["survey_id"]
+        self.version: str = compiled["version"]
+        self.title: dict[str, str] = compiled["title"]
+        self.default_language: str = compiled["default_language"]
+        self.languages: list[str] = compiled["languages"]
+        self.root_name: str = compiled["root"]
+        self.settings: dict[str, str] = compiled.get("settings", {})
+        self.source_name: str = compiled.get("source_name", "")
+        self.items: list[Item] = [Item.from_json(entry) for entry in compiled["items"]]
+        self.by_name: dict[str, Item] = {item.name: item for item in self.items}
+        self.by_path: dict[str, Item] = {item.path: item for item in self.items}
+        self.choices: dict[str, list[Choice]] = {
+            list_name: [Choice(**choice) for choice in entries]
+            for list_name, entries in compiled["choices"].items()
+        }
+        self._choice_index: dict[str, dict[str, Choice]] = {
+            list_name: {choice.name: choice for choice in entries}
+            for list_name, entries in self.choices.items()
+        }
+        self._choice_order: dict[str, dict[str, int]] = {
+            list_name: {choice.name: index for index, choice in enumerate(entries)}
+            for list_name, entries in self.choices.items()
+        }
+        self.value_items: list[Item] = [item for item in self.items if item.has_value]
+        self.calculate_order: list[Item] = [
+            self.by_name[name] for name in compiled.get("calculate_order", [])
+        ]
+        self.screens: list[Screen] = self._build_screens()
+        self._extensions = expressions.extensions(self._choice_label_by_path)
+        self._expressions: dict[tuple[str, str], CompiledExpression] = {}
+        for item in self.items:
+            for kind, entry in item.expressions.items():
+                translated = Translated(
+                    xpath=entry["xpath"], references=frozenset(entry.get("refs", ())),
+                    is_date=bool(entry.get("date")),
+                )
+                self._expressions[(item.name, kind)] = CompiledExpression(
+                    entry["source"], translated, self._extensions
+                )
+
+    @classmethod
+    def from_compiled(cls, compiled: dict[str, Any]) -> Form:
+        return cls(compiled)
+
+    # ---- lookups -------------------------------------------------------------------
+
+    def expression(self, item: Item, kind: str) -> CompiledExpression | None:
+        return self._expressions.get((item.name, kind))
+
+    def choices_for(self, item: Item) -> list[Choice]:
+        return self.choices.get(item.list_name or "", [])
+
+    def choice_order(self, item: Item) -> dict[str, int]:
+        return self._choice_order.get(item.list_name or "", {})
+
+    def choice(self, item: Item, name: str) -> Choice | None:
+        return self._choice_index.get(item.list_name or "", {}).get(name)
+
+    def resolve_language(self, language: str | None) -> str:
+        """Accept a language name (``中文 (zh)``) or its code (``zh``)."""
+        if not language:
+            return self.default_language
+        if language in self.languages:
+            return language
+        wanted = language.lower()
+        for name in self.languages:
+            if language_code(name) == wanted:
+                return name
+        raise ValueError(
+            f"form {self.survey_id!r} has no language {language!r}; "
+            f"it has: {', '.join(self.languages)}"
+        )
+
+    def text(self, texts: dict[str, str], language: str) -> str:
+        """A translated text, falling back to the form's default language, then any."""
+        if not texts:
+            return ""
+        if language in texts:
+            return texts[language]
+        if self.default_language in texts:
+            return texts[self.default_language]
+        if DEFAULT_LANGUAGE in texts:
+            return texts[DEFAULT_LANGUAGE]
+        return next(iter(texts.values()))
+
+    def title_in(self, language: str | None = None) -> str:
+        return self.text(self.title, self.resolve_language(language)) or self.survey_id
+
+    def _choice_label_by_path(self, path: str, value: str, language: str | None) -> str | None:
+        item = self.by_path.get(path) or self.by_name.get(path.rsplit("/", 1)[-1])
+        if item is None:
+            return None
+        choice = self.choice(item, value)
+        if choice is None:
+            return None
+        return self.text(choice.label, language or self.default_language)
+
+    @cached_property
+    def question_count(self) -> int:
+        """Items a resident answers or reads (not calculates, metadata or groups)."""
+        return sum(1 for item in self.items if item.answerable or item.kind == "note")
+
+    @cached_property
+    def choice_trees(self) -> dict[str, etree._Element]:
+        """Choice lists as XML, for choice filters that read choice columns."""
+        trees = {}
+        for list_name, entries in self.choices.items():
+            root = etree.Element("root")
+            for choice in entries:
+                element = etree.SubElement(root, "item")
+                etree.SubElement(element, "name").text = choice.name
+                for key, value in choice.extra.items():
+                    if _is_xml_name(key):
+                        etree.SubElement(element, key).text = value
+            trees[list_name] = root
+        return trees
+
+    def children_of(self, group: Item) -> list[Item]:
+        return [item for item in self.items if item.parent == group.name]
+
+    def ancestors(self, item: Item) -> list[Item]:
+        chain = []
+        parent = item.parent
+        while parent is not None:
+            group = self.by_name[parent]
+            chain.append(group)
+            parent = group.parent
+        return chain
+
+    def _build_screens(self) -> list[Screen]:
+        screens: list[Screen] = []
+        inside_field_list: set[str] = set()
+        for item in self.items:
+            if item.parent in inside_field_list:
+                if item.is_group:
+                    inside_field_list.add(item.name)
+                continue
+            if item.is_field_list:
+                inside_field_list.add(item.name)
+                members = [
+                    member for member in self._descendants(item)
+                    if member.answerable or member.kind == "note"
+                ]
+                if members:
+                    screens.append(Screen(len(screens), item, members))
+            elif item.answerable or item.kind == "note":
+                screens.append(Screen(len(screens), None, [item]))
+        return screens
+
+    def _descendants(self, group: Item) -> list[Item]:
+        names = {group.name}
+        found = []
+        for item in self.items:
+            if item.parent in names:
+                found.append(item)
+                if item.is_group:
+                    names.add(item.name)
+        return found
+
+    def new_instance(self) -> tuple[etree._Element, dict[str, etree._Element]]:
+        """An empty instance tree and its nodes (groups too) by name."""
+        root = etree.Element(self.root_name)
+        nodes: dict[str, etree._Element] = {}
+        parents: dict[str | None, etree._Element] = {None: root}
+        for item in self.items:
+            parent = parents[item.parent]
+            element = etree.SubElement(parent, item.path.rsplit("/", 1)[-1])
+            nodes[item.name] = element
+            if item.is_group:
+                parents[item.name] = element
+        return root, nodes
+
+
+_XML_NAME = re.compile(r"[A-Za-z_][\w.\-]*")
+
+
+def _is_xml_name(text: str) -> bool:
+    return bool(_XML_NAME.fullmatch(text))

@@ -1,0 +1,502 @@
+"""Read an XLSForm with pyxform and compile it into the kiosk's form (see ``surveys.form``).
+
+Everything the kiosk cannot run is refused here, with the file, sheet, row and column, so a
+resident never meets a broken form: unsupported types (repeats, geo, media), unknown
+functions, references to questions that do not exist, and expressions that do not parse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+from pyxform.errors import PyXFormError
+from pyxform.xls2json import workbook_to_json
+from pyxform.xls2json_backends import get_xlsform
+
+from surveys import expressions
+from surveys.expressions import ExpressionError, TranslationContext
+from surveys.form import (
+    COMPILED_FORMAT,
+    DEFAULT_LANGUAGE,
+    Form,
+    Item,
+    language_code,
+)
+
+SUPPORTED_TYPES = (
+    "select_one, select_multiple (or_other), integer, decimal, text, date, note, calculate, "
+    "acknowledge, begin_group/end_group, start, end, today"
+)
+# pyxform's names for the types we run -> the kiosk's names.
+KIND_BY_PYXFORM_TYPE = {
+    "select one": "select_one",
+    "select all that apply": "select_multiple",
+    "integer": "integer",
+    "decimal": "decimal",
+    "text": "text",
+    "date": "date",
+    "note": "note",
+    "calculate": "calculate",
+    "acknowledge": "acknowledge",
+    "group": "group",
+    "start": "start",
+    "end": "end",
+    "today": "today",
+}
+# What staff may write in the type column (before pyxform's own aliasing).
+_SIMPLE_TYPES = {
+    "integer", "int", "decimal", "text", "string", "date", "note", "calculate", "acknowledge",
+    "start", "end", "today", "begin_group", "end_group", "begin group", "end group",
+}
+_SELECT_TYPES = ("select_one", "select one", "select_multiple", "select all that apply",
+                 "select multiple")
+_UNSUPPORTED_HINTS = {
+    "begin_repeat": "repeat groups", "begin repeat": "repeat groups",
+    "end_repeat": "repeat groups", "end repeat": "repeat groups",
+    "geopoint": "geo types", "geotrace": "geo types", "geoshape": "geo types",
+    "image": "media", "audio": "media", "video": "media", "file": "media",
+    "background-audio": "media", "barcode": "barcodes", "range": "range questions",
+    "rank": "rank questions", "time": "time questions", "datetime": "date-time questions",
+}
+# Survey-sheet columns holding expressions -> the key the compiled form uses.
+EXPRESSION_COLUMNS = {
+    "relevant": "relevant",
+    "constraint": "constraint",
+    "required": "required",
+    "calculation": "calculate",
+    "default": "default",
+    "read_only": "read_only",
+    "choice_filter": "choice_filter",
+}
+_BIND_KEYS = {"relevant": "relevant", "constraint": "constraint", "required": "required",
+              "calculate": "calculate", "readonly": "read_only"}
+_YES = {"yes", "true", "true()", "1"}
+_NO = {"no", "false", "false()", "0", ""}
+SURVEY_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PYXFORM_ROW = re.compile(r"\[row\s*:\s*(\d+)\]\s*")
+_PYXFORM_PLACE = re.compile(r"On the '(\w+)' sheet, the '([^']+)' value")
+_LABEL_REFERENCE = re.compile(r"\$\{([^}]*)\}")
+
+OTHER_LABELS = {"zh": "其他", "en": "Other"}
+SPECIFY_OTHER_LABELS = {"zh": "请注明其他", "en": "Please specify other"}
+
+
+class FormError(ValueError):
+    """An XLSForm the kiosk cannot run, with the place to fix it."""
+
+    def __init__(
+        self, message: str, *, file: str | None = None, sheet: str | None = None,
+        row: int | None = None, column: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.sheet = sheet
+        self.row = row
+        self.column = column
+
+    def __str__(self) -> str:
+        place = [part for part in (
+            self.file,
+            f"sheet '{self.sheet}'" if self.sheet else None,
+            f"row {self.row}" if self.row else None,
+            f"column '{self.column}'" if self.column else None,
+        ) if part]
+        return f"{', '.join(place)}: {self.message}" if place else self.message
+
+
+@dataclass
+class _Rows:
+    """Where things are in the spreadsheet, for messages (rows numbered as Excel shows)."""
+
+    survey: list[dict[str, str]]
+    settings: dict[str, str]
+    by_name: dict[str, int]
+
+    def row_of(self, name: str) -> int | None:
+        return self.by_name.get(name)
+
+    def column_of(self, row: int | None, base: str) -> str:
+        """The header as the author wrote it (``relevant`` or ``bind::relevant``...)."""
+        if row is None or row - 2 >= len(self.survey):
+            return base
+        for header in self.survey[row - 2]:
+            if header == base or header.endswith("::" + base) or header.startswith(base + "::"):
+                return header
+        return base
+
+
+def compile_xlsform(source: str | Path | bytes, *, file_name: str | None = None) -> dict[str, Any]:
+    """Read an XLSForm (.xlsx, .xls, .csv or .md) and return the compiled form (JSON-able)."""
+    if isinstance(source, bytes):
+        data = source
+        name = file_name or "form"
+    else:
+        path = Path(source)
+        name = file_name or path.name
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise FormError(f"cannot read the file: {error.strerror or error}", file=name) from None
+    suffix = Path(name).suffix.lower()
+    file_type = suffix if suffix in (".xlsx", ".xlsm", ".xls", ".csv", ".md") else None
+    try:
+        workbook = get_xlsform(BytesIO(data), file_type=file_type)
+    except PyXFormError as error:
+        raise FormError(f"not a readable XLSForm ({_clean(error)})", file=name) from None
+    except Exception as error:  # pyxform's readers raise many kinds on damaged files
+        raise FormError(f"not a readable XLSForm ({error})", file=name) from None
+
+    rows = _check_rows(workbook, name)
+    fallback = Path(name).stem if SURVEY_ID.fullmatch(Path(name).stem) else "form"
+    try:
+        pyxform_dict = workbook_to_json(
+            workbook_dict=workbook, form_name="data", fallback_form_name=fallback,
+            default_language=rows.settings.get("default_language") or None,
+        )
+    except PyXFormError as error:
+        raise _pyxform_error(error, name) from None
+    compiled = _Compiler(pyxform_dict, rows, name).compile()
+    compiled["source_name"] = name
+    compiled["source_sha256"] = hashlib.sha256(data).hexdigest()
+    if not compiled["version"]:
+        # A form without a version still needs one to tell its submissions apart.
+        compiled["version"] = "sha-" + compiled["source_sha256"][:12]
+    Form(compiled)  # builds every runtime structure once, so errors surface at import
+    return compiled
+
+
+def load_xlsform(source: str | Path | bytes, *, file_name: str | None = None) -> Form:
+    """Compile an XLSForm and return the runnable form."""
+    return Form(compile_xlsform(source, file_name=file_name))
+
+
+def _clean(error: Exception) -> str:
+    return _PYXFORM_ROW.sub("", str(error)).strip()
+
+
+def _pyxform_error(error: PyXFormError, file_name: str) -> FormError:
+    text = str(error)
+    row_match = _PYXFORM_ROW.search(text)
+    place = _PYXFORM_PLACE.search(text)
+    return FormError(
+        _clean(error),
+        file=file_name,
+        sheet=place.group(1) if place else ("survey" if row_match else None),
+        row=int(row_match.group(1)) if row_match else None,
+        column=place.group(2) if place else None,
+    )
+
+
+def _check_rows(workbook: Any, file_name: str) -> _Rows:
+    survey = [dict(row) for row in (workbook.survey or [])]
+    settings_rows = workbook.settings or []
+    first_settings = settings_rows[0] if settings_rows else {}
+    settings = {key: str(value) for key, value in first_settings.items() if value is not None}
+    by_name: dict[str, int] = {}
+    for index, row in enumerate(survey):
+        row_number = index + 2
+        raw_type = (row.get("type") or "").strip()
+        if not raw_type:
+            continue
+        _check_type(raw_type, file_name, row_number)
+        name = (row.get("name") or "").strip()
+        if name:
+            by_name.setdefault(name, row_number)
+    return _Rows(survey=survey, settings=settings, by_name=by_name)
+
+
+def _check_type(raw_type: str, file_name: str, row: int) -> None:
+    lowered = " ".join(raw_type.lower().split())
+    if lowered in _SIMPLE_TYPES:
+        return
+    for select in _SELECT_TYPES:
+        if lowered.startswith(select + " "):
+            rest = lowered[len(select):].split()
+            if len(rest) == 1 or (len(rest) == 2 and rest[1] == "or_other"):
+                return
+            break
+    head = lowered.split()[0]
+    what = _UNSUPPORTED_HINTS.get(lowered) or _UNSUPPORTED_HINTS.get(head)
+    if head.startswith("select_one_from_file") or head.startswith("select_multiple_from_file"):
+        what = "choices from files"
+    reason = (
+        f"type '{raw_type}' is not supported by the kiosk ({what} are not supported)"
+        if what else f"unknown or unsupported type '{raw_type}'"
+    )
+    raise FormError(f"{reason}; supported types: {SUPPORTED_TYPES}",
+                    file=file_name, sheet="survey", row=row, column="type")
+
+
+def _texts(value: Any, default_language: str) -> dict[str, str]:
+    if value is None or value == "":
+        return {}
+    if isinstance(value, dict):
+        texts = {}
+        for language, text in value.items():
+            key = default_language if language == DEFAULT_LANGUAGE else language
+            if isinstance(text, str) and text.strip():
+                texts.setdefault(key, text)
+        return texts
+    return {default_language: str(value)}
+
+
+class _Compiler:
+    def __init__(self, survey: dict[str, Any], rows: _Rows, file_name: str) -> None:
+        self.survey = survey
+        self.rows = rows
+        self.file_name = file_name
+        self.default_language = survey.get("default_language") or DEFAULT_LANGUAGE
+        self.items: list[Item] = []
+        self.sources: dict[str, dict[str, str]] = {}  # name -> expression key -> text
+        self.defaults: dict[str, str] = {}
+        self.choices: dict[str, list[dict[str, Any]]] = {}
+
+    def error(self, message: str, name: str | None = None, column: str | None = None,
+              sheet: str = "survey") -> FormError:
+        row = self.rows.row_of(name) if name else None
+        header = self.rows.column_of(row, column) if column else None
+        return FormError(message, file=self.file_name, sheet=sheet, row=row, column=header)
+
+    def compile(self) -> dict[str, Any]:
+        survey_id = str(self.survey.get("id_string") or "")
+        if not SURVEY_ID.fullmatch(survey_id):
+            raise FormError(
+                f"form_id {survey_id!r} must start with a letter and hold only letters, digits "
+                "and _ (it names the survey in commands and exports)",
+                file=self.file_name, sheet="settings", row=2, column="form_id",
+            )
+        root = str(self.survey.get("name") or "data")
+        self._walk(self.survey.get("children", []), parent=None, parent_path=f"/{root}")
+        self._collect_choices()
+        languages = self._languages()
+        if self.default_language not in languages:
+            languages.insert(0, self.default_language)
+        for item in self.items:
+            if item.or_other:
+                self._label_other(item, languages)
+        self._translate_expressions(root)
+        order = self._calculate_order()
+        title = _texts(self.survey.get("title"), self.default_language) or {
+            self.default_language: survey_id
+        }
+        settings = dict(self.rows.settings)
+        return {
+            "format": COMPILED_FORMAT,
+            "survey_id": survey_id,
+            "version": str(self.survey.get("version") or ""),
+            "title": title,
+            "default_language": self.default_language,
+            "languages": languages,
+            "root": root,
+            "settings": settings,
+            "items": [item.to_json() for item in self.items],
+            "choices": self.choices,
+            "calculate_order": order,
+        }
+
+    # ---- structure ------------------------------------------------------------------
+
+    def _walk(self, children: Iterable[dict[str, Any]], parent: str | None,
+              parent_path: str) -> None:
+        for child in children:
+            pyxform_type = child.get("type", "")
+            name = child.get("name", "")
+            if pyxform_type == "group" and name == "meta" and child.get("control", {}).get(
+                    "bodyless"):
+                continue  # pyxform's instanceID block: the kiosk assigns instance ids itself
+            kind = KIND_BY_PYXFORM_TYPE.get(pyxform_type)
+            if kind is None:
+                raise self.error(
+                    f"type '{pyxform_type}' is not supported by the kiosk; supported types: "
+                    f"{SUPPORTED_TYPES}", name, "type")
+            if name in self.sources:
+                raise self.error(f"the name '{name}' is used twice", name, "name")
+            item = Item(
+                name=name, kind=kind, path=f"{parent_path}/{name}", parent=parent,
+                label=_texts(child.get("label"), self.default_language),
+                hint=_texts(child.get("hint"), self.default_language),
+                appearance=str(child.get("control", {}).get("appearance", "") or ""),
+                row=self.rows.row_of(name),
+                list_name=child.get("list_name") or child.get("itemset"),
+                pii=str(child.get("pii", "")).strip().lower() in _YES,
+            )
+            bind = child.get("bind", {})
+            item.constraint_message = _texts(bind.get("jr:constraintMsg"), self.default_language)
+            item.required_message = _texts(bind.get("jr:requiredMsg"), self.default_language)
+            sources: dict[str, str] = {}
+            for bind_key, key in _BIND_KEYS.items():
+                value = bind.get(bind_key)
+                if value is not None and str(value).strip():
+                    sources[key] = str(value).strip()
+            if child.get("choice_filter"):
+                sources["choice_filter"] = str(child["choice_filter"]).strip()
+            if child.get("default") not in (None, ""):
+                if child.get("_dynamic_default"):
+                    sources["default"] = str(child["default"]).strip()
+                else:
+                    self.defaults[name] = str(child["default"])
+            if kind == "calculate" and "calculate" not in sources:
+                raise self.error("a calculate needs a calculation", name, "calculation")
+            self.sources[name] = sources
+            self.items.append(item)
+            if name.endswith("_other") and self.items[:-1] and pyxform_type == "text":
+                self._maybe_specify_other(item)
+            if kind == "group":
+                self._walk(child.get("children", []), parent=name, parent_path=item.path)
+
+    def _maybe_specify_other(self, item: Item) -> None:
+        """pyxform writes or_other's text question with English-only text: make it ours."""
+        base = item.name[: -len("_other")]
+        select = next((other for other in self.items if other.name == base), None)
+        if select is None or select.kind not in ("select_one", "select_multiple"):
+            return
+        relevant = self.sources[item.name].get("relevant", "")
+        if "'other'" not in relevant or item.name in self.rows.by_name:
+            return
+        select.or_other = True
+        item.row = select.row
+        self.sources[item.name]["relevant"] = f"selected(${{{base}}}, 'other')"
+        item.label = {}  # filled per language in _label_other
+
+    def _collect_choices(self) -> None:
+        for list_name, entries in (self.survey.get("choices") or {}).items():
+            converted = []
+            for entry in entries:
+                extra = {
+                    key: str(value) for key, value in entry.items()
+                    if key not in ("name", "label", "media")
+                    and isinstance(value, str | int | float)
+                }
+                converted.append({
+                    "name": str(entry.get("name", "")),
+                    "label": _texts(entry.get("label"), self.default_language),
+                    "extra": extra,
+                })
+            self.choices[list_name] = converted
+        for item in self.items:
+            is_select = item.kind in ("select_one", "select_multiple")
+            if is_select and item.list_name not in self.choices:
+                raise self.error(f"choice list '{item.list_name}' is not on the choices sheet",
+                                 item.name, "type")
+
+    def _languages(self) -> list[str]:
+        found: list[str] = []
+        for item in self.items:
+            for texts in (item.label, item.hint):
+                for language in texts:
+                    if language not in found:
+                        found.append(language)
+        return found
+
+    def _label_other(self, select: Item, languages: list[str]) -> None:
+        def per_language(table: dict[str, str]) -> dict[str, str]:
+            return {language: table.get(language_code(language), table["en"])
+                    for language in languages}
+
+        for choice in self.choices.get(select.list_name or "", []):
+            if choice["name"] == "other":
+                choice["label"] = per_language(OTHER_LABELS)
+        specify = next(item for item in self.items if item.name == f"{select.name}_other")
+        if not specify.label:
+            specify.label = per_language(SPECIFY_OTHER_LABELS)
+
+    # ---- expressions ----------------------------------------------------------------
+
+    def _translate_expressions(self, root: str) -> None:
+        paths = {item.name: item.path for item in self.items}
+        date_paths = {item.path for item in self.items
+                      if item.kind in ("date", "start", "end", "today")}
+        context = TranslationContext(paths=paths, date_paths=date_paths)
+        # Calculates that produce dates make their own paths dates: settle that first.
+        changed = True
+        while changed:
+            changed = False
+            for item in self.items:
+                text = self.sources[item.name].get("calculate")
+                if text and item.path not in date_paths:
+                    translated = self._translate(item, "calculate", text, context)
+                    if translated.is_date:
+                        date_paths.add(item.path)
+                        changed = True
+        filter_context = TranslationContext(paths=paths, variables=True)
+        for item in self.items:
+            for key, text in self.sources[item.name].items():
+                if key in ("required", "read_only"):
+                    lowered = text.lower()
+                    if lowered in _YES:
+                        text = "true()"
+                    elif lowered in _NO:
+                        continue
+                use = filter_context if key == "choice_filter" else context
+                translated = self._translate(item, key, text, use)
+                item.expressions[key] = {
+                    "source": self.sources[item.name][key],
+                    "xpath": translated.xpath,
+                    "refs": sorted(translated.references),
+                }
+                if translated.is_date:
+                    item.expressions[key]["date"] = True
+            if item.name in self.defaults:
+                item.expressions["default"] = {
+                    "source": self.defaults[item.name],
+                    "xpath": expressions._quote(self.defaults[item.name]),
+                    "refs": [],
+                }
+            self._check_label_references(item, paths)
+
+    def _translate(self, item: Item, key: str, text: str,
+                   context: TranslationContext) -> expressions.Translated:
+        column = next(column for column, compiled in EXPRESSION_COLUMNS.items()
+                      if compiled == key)
+        try:
+            translated = expressions.translate(text, context)
+            etree.XPath(translated.xpath, namespaces=expressions.NAMESPACES,
+                        extensions=expressions.extensions())
+        except ExpressionError as error:
+            raise self.error(f"{error} in {text!r}", item.name, column) from None
+        except etree.XPathSyntaxError as error:
+            raise self.error(f"{error} in {text!r}", item.name, column) from None
+        return translated
+
+    def _check_label_references(self, item: Item, paths: dict[str, str]) -> None:
+        for column, texts in (("label", item.label), ("hint", item.hint),
+                              ("constraint_message", item.constraint_message),
+                              ("required_message", item.required_message)):
+            for text in texts.values():
+                for match in _LABEL_REFERENCE.finditer(text):
+                    if match.group(1).strip() not in paths:
+                        raise self.error(
+                            f"${{{match.group(1)}}} does not name a question in this form",
+                            item.name, column)
+
+    def _calculate_order(self) -> list[str]:
+        """Calculates ordered so that each comes after the calculates it reads."""
+        calculates = {item.name: item for item in self.items if "calculate" in item.expressions}
+        order: list[str] = []
+        state: dict[str, str] = {}
+
+        def visit(name: str, trail: list[str]) -> None:
+            if state.get(name) == "done":
+                return
+            if state.get(name) == "visiting":
+                cycle = " -> ".join([*trail[trail.index(name):], name])
+                raise self.error(f"calculations depend on each other in a circle: {cycle}",
+                                 name, "calculation")
+            state[name] = "visiting"
+            for reference in calculates[name].expressions["calculate"]["refs"]:
+                if reference in calculates and reference != name:
+                    visit(reference, [*trail, name])
+            state[name] = "done"
+            order.append(name)
+
+        for name in calculates:
+            visit(name, [])
+        return order

@@ -1,0 +1,61 @@
+"""FormSession on a small form: answering, relevance, constraints, navigation, finishing."""
+
+from __future__ import annotations
+
+import pytest
+
+from surveys.form import Form
+from surveys.session import FormIncomplete, FormSession
+
+
+def test_required_question_blocks_next_with_message_in_chosen_language(basics_form: Form):
+    chinese = FormSession(basics_form, "zh")
+    assert chinese.next()[0].message == "这一题需要回答。"
+    english = FormSession(basics_form, "en")
+    assert english.next()[0].message == "This question needs an answer."
+
+
+def test_constraint_message_and_value_not_kept(basics_form: Form):
+    session = FormSession(basics_form, "zh")
+    problems = session.answer("age", "150")
+    assert [problem.message for problem in problems] == ["请输入0到120"]
+    assert session.value("age") is None
+    assert session.answer("age", "６５") == []  # full-width digits from a Chinese IME
+    assert session.value("age") == 65
+
+
+def test_relevance_skip_and_clearing(basics_form: Form):
+    session = FormSession(basics_form, "zh")
+    session.answer("age", 30)
+    assert session.next() == []
+    assert session.screen.questions[0].name == "ok"
+    session.answer("ok", "yes")
+    session.back()
+    session.answer("age", 5)  # "ok" is only asked when age > 10
+    assert session.value("ok") is None
+    assert session.next() == []
+    assert session.screen.questions[0].name == "imp"  # "ok" skipped
+
+
+def test_finish_refuses_incomplete_and_jumps_to_problem(basics_form: Form):
+    session = FormSession(basics_form, "zh")
+    with pytest.raises(FormIncomplete) as raised:
+        session.finish()
+    assert raised.value.problems[0].question == "age"
+    assert session.screen.questions[0].name == "age"
+
+
+def test_submission_holds_typed_answers_and_calculates(basics_form: Form):
+    session = FormSession(basics_form, "en")
+    session.answer("age", 70)
+    session.answer("ok", "no")
+    session.answer("imp", ["other", "park"])
+    session.answer("imp_other", "电梯")
+    submission = session.finish()
+    assert submission.answers == {
+        "age": 70, "ok": "no", "imp": ["park", "other"], "imp_other": "电梯", "c": "70x",
+    }
+    assert submission.lang == "en"
+    record = submission.to_json()
+    assert set(record) == {"instance_id", "survey", "version", "kiosk", "started",
+                           "completed", "lang", "enumerator", "answers"}
