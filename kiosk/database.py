@@ -29,7 +29,5 @@ def default_kiosk_id() -> str:
 
 def open_store(path: str | Path | None = None) -> KioskStore:
     """Open (or create) a kiosk database; a new one gets the bundled questionnaires."""
-    store = KioskStore(Path(path) if path else default_database_path())
-    if store.created:
-        store.install_many(compiled_bundled_forms())
-    return store
+    return KioskStore(Path(path) if path else default_database_path(),
+                      initial_forms=compiled_bundled_forms)

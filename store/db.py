@@ -12,7 +12,7 @@ import base64
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,7 +74,15 @@ def _now() -> str:
 class KioskStore:
     """All reads and writes of one kiosk database."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(
+        self, path: str | Path,
+        initial_forms: Callable[[], Iterable[dict[str, Any]]] | None = None,
+    ) -> None:
+        """Open or create the database at ``path``.
+
+        A new database gets ``initial_forms()`` installed in the same transaction as its
+        schema, so a crash during creation leaves either nothing or everything.
+        """
         self.path = Path(path)
         self._forms: dict[tuple[str, str], Form] = {}
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -94,9 +102,9 @@ class KioskStore:
         connection.execute("PRAGMA foreign_keys=ON")
         connection.execute("PRAGMA busy_timeout=30000")
         self.db = sqlite_utils.Database(connection)
-        self.created = self._user_version() == 0
-        if self.created:
-            self._create_schema()
+        self.created = False
+        if self._user_version() == 0:
+            self._create_schema(list(initial_forms()) if initial_forms else [])
 
     # ---- opening ------------------------------------------------------------------------
 
@@ -127,8 +135,10 @@ class KioskStore:
     def _user_version(self) -> int:
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
 
-    def _create_schema(self) -> None:
+    def _create_schema(self, initial_forms: list[dict[str, Any]]) -> None:
         with self.transaction():
+            if self._user_version() != 0:
+                return  # another process created it while we waited for the lock
             self.db["meta"].create({"key": str, "value": str}, pk="key")
             self.db["forms"].create(
                 {
@@ -163,8 +173,11 @@ class KioskStore:
             self.db["submissions"].create_index(["receipt_code"])
             self.db["drafts"].create_index(["status"])
             self.conn.execute("INSERT INTO meta(key, value) VALUES ('created_at', ?)", (_now(),))
+            for compiled in initial_forms:
+                self.install_form(compiled)
             self.conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
             self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        self.created = True
 
     def transaction(self) -> _Transaction:
         return _Transaction(self.conn)
@@ -190,17 +203,18 @@ class KioskStore:
         are read by (survey, version), so the same version must always mean the same form.
         """
         form = Form(compiled)
-        existing = self.conn.execute(
-            "SELECT source_sha256 FROM forms WHERE survey_id=? AND version=?",
-            (form.survey_id, form.version)).fetchone()
-        if existing is not None:
-            if existing[0] == compiled.get("source_sha256"):
-                return False
-            raise FormVersionConflict(
-                f"survey '{form.survey_id}' version {form.version} is already installed with "
-                "different content; change 'version' on the settings sheet and import again"
-            )
         with self.transaction():
+            existing = self.conn.execute(
+                "SELECT source_sha256 FROM forms WHERE survey_id=? AND version=?",
+                (form.survey_id, form.version)).fetchone()
+            if existing is not None:
+                if existing[0] == compiled.get("source_sha256"):
+                    return False
+                raise FormVersionConflict(
+                    f"survey '{form.survey_id}' version {form.version} is already installed "
+                    "with different content; change 'version' on the settings sheet and "
+                    "import again"
+                )
             self.conn.execute(
                 "INSERT INTO forms(survey_id, version, title, default_language, question_count,"
                 " compiled, source_name, source_sha256, installed_at)"
@@ -364,9 +378,6 @@ class KioskStore:
         row = self.conn.execute("SELECT receipt_code FROM submissions WHERE instance_id=?",
                                 (instance_id,)).fetchone()
         return row[0] if row else None
-
-    def install_many(self, compiled_forms: Iterable[dict[str, Any]]) -> int:
-        return sum(1 for compiled in compiled_forms if self.install_form(compiled))
 
 
 def _submission_row(submission: Submission, code: str, source: str,

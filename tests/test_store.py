@@ -1,0 +1,139 @@
+"""The kiosk database: refuses files that are not ours, keeps drafts and submissions."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from kiosk.cli import main
+from kiosk.database import open_store
+from store import SCHEMA_VERSION, FormVersionConflict, KioskStore, NewerDatabase, NotOurDatabase
+from surveys.form import Form
+from surveys.session import FormSession
+from surveys.xlsform import compile_xlsform
+
+FORMS = Path(__file__).parent / "forms"
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_foreign_sqlite_database_is_refused_and_untouched(tmp_path: Path):
+    path = tmp_path / "other.db"
+    connection = sqlite3.connect(path)
+    connection.execute("CREATE TABLE accounts (id INTEGER PRIMARY KEY, name TEXT)")
+    connection.execute("INSERT INTO accounts(name) VALUES ('张三')")
+    connection.commit()
+    connection.close()
+    before = digest(path)
+    with pytest.raises(NotOurDatabase, match="another program"):
+        KioskStore(path)
+    assert digest(path) == before
+    assert not Path(f"{path}-wal").exists()
+
+
+def test_file_that_is_not_sqlite_is_refused_and_untouched(tmp_path: Path):
+    path = tmp_path / "notes.db"
+    path.write_text("这不是数据库\n" * 100, encoding="utf-8")
+    before = digest(path)
+    with pytest.raises(NotOurDatabase, match="not an SQLite file"):
+        KioskStore(path)
+    assert digest(path) == before
+
+
+def test_database_from_newer_kiosk_is_refused_untouched(tmp_path: Path):
+    path = tmp_path / "kiosk.db"
+    KioskStore(path).close()
+    connection = sqlite3.connect(path)
+    connection.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    connection.commit()
+    connection.close()
+    before = digest(path)
+    with pytest.raises(NewerDatabase, match="newer kiosk"):
+        KioskStore(path)
+    assert digest(path) == before
+
+
+def test_cli_says_which_file_is_not_ours(tmp_path: Path):
+    path = tmp_path / "notes.db"
+    path.write_text("plain text", encoding="utf-8")
+    result = CliRunner().invoke(main, ["--db", str(path), "survey", "list"])
+    assert result.exit_code != 0
+    assert str(path) in result.output
+    assert "not a kiosk database" in result.output
+
+
+def test_new_database_uses_wal_full_sync_and_has_bundled_forms(tmp_path: Path):
+    store = open_store(tmp_path / "kiosk.db")
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    bundled = {info.survey_id for info in store.list_forms()}
+    assert bundled == {path.stem for path in (Path(__file__).parents[1] / "surveys" / "forms")
+                       .glob("*.xlsx")}
+
+
+def test_form_loads_from_compiled_cache_without_pyxform(tmp_path: Path):
+    compiled = compile_xlsform(FORMS / "basics.md")
+    with KioskStore(tmp_path / "kiosk.db") as store:
+        assert store.install_form(compiled) is True
+        assert store.install_form(compiled) is False  # same version, same file: nothing new
+    # A fresh process-like open reads the compiled JSON, not the spreadsheet.
+    with KioskStore(tmp_path / "kiosk.db") as store:
+        form = store.load_form("test1")
+        assert isinstance(form, Form)
+        assert [item.name for item in form.items][:3] == ["age", "ok", "imp"]
+
+
+def test_same_version_with_different_content_is_refused(tmp_path: Path):
+    original = compile_xlsform(FORMS / "basics.md")
+    changed_text = (FORMS / "basics.md").read_text(encoding="utf-8").replace("年龄", "您的年龄")
+    changed = compile_xlsform(changed_text.encode(), file_name="basics.md")
+    with KioskStore(tmp_path / "kiosk.db") as store:
+        store.install_form(original)
+        with pytest.raises(FormVersionConflict, match="change 'version'"):
+            store.install_form(changed)
+        form = store.load_form("test1")
+        assert form.text(form.items[0].label, "中文 (zh)") == "年龄"
+
+
+def test_draft_is_saved_and_resumed_where_it_stopped(tmp_path: Path):
+    path = tmp_path / "kiosk.db"
+    with KioskStore(path) as store:
+        store.install_form(compile_xlsform(FORMS / "basics.md"))
+        session = FormSession(store.load_form("test1"), "zh", kiosk="hall-1")
+        session.answer("age", 72)
+        session.next()
+        session.answer("ok", "yes")
+        store.save_draft(session)
+        instance_id = session.instance_id
+    with KioskStore(path) as store:  # as after a power cut
+        drafts = store.open_drafts()
+        assert [draft["instance_id"] for draft in drafts] == [instance_id]
+        resumed = store.resume_draft(instance_id)
+        assert resumed.answers()["age"] == 72
+        assert resumed.value("ok") == "yes"
+        assert resumed.screen.questions[0].name == "ok"
+        resumed.next()
+        resumed.answer("imp", ["park"])
+        code = store.save_submission(resumed.finish())
+        assert store.open_drafts() == []
+        assert store.receipt_code_of(instance_id) == code
+        [record] = list(store.iter_submissions("test1"))
+        assert record["answers"]["imp"] == ["park"]
+        assert record["kiosk"] == "hall-1"
+
+
+def test_abandoned_draft_is_counted_not_offered(tmp_path: Path):
+    with KioskStore(tmp_path / "kiosk.db") as store:
+        store.install_form(compile_xlsform(FORMS / "basics.md"))
+        session = FormSession(store.load_form("test1"), "zh")
+        session.answer("age", 40)
+        store.save_draft(session)
+        store.abandon_draft(session.instance_id)
+        assert store.open_drafts() == []
+        assert store.draft_counts() == {"abandoned": 1}
