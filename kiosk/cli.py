@@ -196,14 +196,17 @@ def import_command(context: Context, file: Path, as_json: bool) -> None:
               show_default=True, help="Output format.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True),
               required=True, help="Output file, or - for standard output.")
+@click.option("--include-pii", is_flag=True,
+              help="Include answers marked pii (names, phones, addresses); staff only.")
 @pass_context
-def export_command(context: Context, survey_id: str, file_format: str, output: str) -> None:
-    """Export a survey's submissions."""
+def export_command(context: Context, survey_id: str, file_format: str, output: str,
+                   include_pii: bool) -> None:
+    """Export a survey's submissions (personal data left out unless --include-pii)."""
     _load_form(context, survey_id)
+    target = sys.stdout if output == "-" else Path(output)
+    count = export_jsonl(context.store, survey_id, target, include_pii=include_pii)
     if output == "-":
-        export_jsonl(context.store, survey_id, sys.stdout)
         return
-    count = export_jsonl(context.store, survey_id, Path(output))
     click.echo(f"wrote {count} submissions to {output}", err=True)
 
 

@@ -182,16 +182,34 @@ def _opened(source: str | Path | IO[str], mode: str) -> contextlib.AbstractConte
     return contextlib.nullcontext(source)
 
 
-def iter_export_lines(store: KioskStore, survey_id: str) -> Iterator[str]:
+def pii_names(store: KioskStore, survey_id: str) -> set[str]:
+    """Questions marked pii in any version of a survey."""
+    names: set[str] = set()
+    for version in store.versions(survey_id):
+        form = store.load_form(survey_id, version)
+        names.update(item.name for item in form.items if item.pii)
+    return names
+
+
+def iter_export_lines(store: KioskStore, survey_id: str, *,
+                      include_pii: bool = False) -> Iterator[str]:
+    hidden = set() if include_pii else pii_names(store, survey_id)
     for record in store.iter_submissions(survey_id):
+        if hidden:
+            record["answers"] = {name: value for name, value in record["answers"].items()
+                                 if name not in hidden}
         yield json.dumps(record, ensure_ascii=False) + "\n"
 
 
-def export_jsonl(store: KioskStore, survey_id: str, target: str | Path | IO[str]) -> int:
-    """Write every submission of a survey as JSONL; returns the number written."""
+def export_jsonl(store: KioskStore, survey_id: str, target: str | Path | IO[str], *,
+                 include_pii: bool = False) -> int:
+    """Write every submission of a survey as JSONL; returns the number written.
+
+    Answers to questions marked ``pii`` are left out unless ``include_pii`` is given.
+    """
     count = 0
     with _opened(target, "w") as handle:
-        for line in iter_export_lines(store, survey_id):
+        for line in iter_export_lines(store, survey_id, include_pii=include_pii):
             handle.write(line)
             count += 1
     return count

@@ -139,7 +139,12 @@ def test_export_round_trips_through_import(db, tmp_path):
     exported = tmp_path / "out.jsonl"
     result = run(db, "export", "test1", "--format", "jsonl", "-o", str(exported))
     assert result.exit_code == 0
+    default = [json.loads(line) for line in exported.read_text(encoding="utf-8").splitlines()]
+    assert not any("nm" in item["answers"] for item in default)  # pii left out by default
+    result = run(db, "export", "test1", "--include-pii", "-o", str(exported))
+    assert result.exit_code == 0
     records = [json.loads(line) for line in exported.read_text(encoding="utf-8").splitlines()]
+    assert any(item["answers"].get("nm") == "王阿姨" for item in records)
     assert {item["instance_id"] for item in records} == {good["instance_id"] for good in GOOD}
     assert all(set(item) == {"instance_id", "survey", "version", "kiosk", "started",
                              "completed", "lang", "enumerator", "answers"} for item in records)
