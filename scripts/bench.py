@@ -84,9 +84,9 @@ def write_large_form(path: Path, questions: int = 300) -> None:
     survey.append(["end_group"])
     choices = book.create_sheet("choices")
     choices.append(["list_name", "name", "label::中文 (zh)", "label::English (en)"])
-    for value, (zh, en) in enumerate([("非常不满意", "Very dissatisfied"), ("不满意", "Dissatisfied"),
-                                      ("一般", "Neutral"), ("满意", "Satisfied"),
-                                      ("非常满意", "Very satisfied")], start=1):
+    likert = [("非常不满意", "Very dissatisfied"), ("不满意", "Dissatisfied"), ("一般", "Neutral"),
+              ("满意", "Satisfied"), ("非常满意", "Very satisfied")]
+    for value, (zh, en) in enumerate(likert, start=1):
         choices.append(["likert5", str(value), zh, en])
     choices.append(["yn", "yes", "是", "Yes"])
     choices.append(["yn", "no", "否", "No"])
