@@ -82,6 +82,7 @@ _NO = {"no", "false", "false()", "0", ""}
 SURVEY_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PYXFORM_ROW = re.compile(r"\[row\s*:\s*(\d+)\]\s*")
 _PYXFORM_PLACE = re.compile(r"On the '(\w+)' sheet, the '([^']+)' value")
+_PYXFORM_PLACE_SENTENCE = re.compile(r"On the '\w+' sheet, the '[^']+' value is \w+\.\s*")
 _LABEL_REFERENCE = re.compile(r"\$\{([^}]*)\}")
 
 OTHER_LABELS = {"zh": "其他", "en": "Other"}
@@ -186,8 +187,12 @@ def _pyxform_error(error: PyXFormError, file_name: str) -> FormError:
     text = str(error)
     row_match = _PYXFORM_ROW.search(text)
     place = _PYXFORM_PLACE.search(text)
+    message = _clean(error)
+    if place:
+        # Our prefix already names the sheet and column.
+        message = _PYXFORM_PLACE_SENTENCE.sub("", message).strip() or message
     return FormError(
-        _clean(error),
+        message,
         file=file_name,
         sheet=place.group(1) if place else ("survey" if row_match else None),
         row=int(row_match.group(1)) if row_match else None,
