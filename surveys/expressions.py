@@ -737,7 +737,7 @@ def extensions(
 class CompiledExpression:
     """One translated expression, compiled by lxml on first use and kept for the form."""
 
-    __slots__ = ("_compiled", "_extensions", "source", "translated")
+    __slots__ = ("_compiled", "_constant", "_extensions", "source", "translated")
 
     def __init__(
         self, source: str, translated: Translated,
@@ -747,10 +747,18 @@ class CompiledExpression:
         self.translated = translated
         self._extensions = extension_table
         self._compiled: etree.XPath | None = None
+        # `required = yes` becomes true(): no need to ask libxml2 every time.
+        self._constant = {"true()": True, "false()": False}.get(translated.xpath)
 
     @property
     def references(self) -> frozenset[str]:
         return self.translated.references
+
+    @property
+    def deterministic(self) -> bool:
+        """Same inputs, same result (no clock or randomness), so results may be reused."""
+        xpath = self.translated.xpath
+        return not any(name in xpath for name in ("now(", "today(", "random(", "uuid("))
 
     def _xpath(self) -> etree.XPath:
         if self._compiled is None:
@@ -774,4 +782,6 @@ class CompiledExpression:
         return to_string(self.evaluate(node, **variables))
 
     def as_boolean(self, node: Any, **variables: Any) -> bool:
+        if self._constant is not None:
+            return self._constant
         return to_boolean(self.evaluate(node, **variables))

@@ -144,6 +144,10 @@ class Form:
             list_name: {choice.name: index for index, choice in enumerate(entries)}
             for list_name, entries in self.choices.items()
         }
+        self._choice_names: dict[str, frozenset[str]] = {
+            list_name: frozenset(order) for list_name, order in self._choice_order.items()
+        }
+        self._filter_cache: dict[tuple[str, tuple[str, ...]], list[Choice]] = {}
         self.value_items: list[Item] = [item for item in self.items if item.has_value]
         self.calculate_order: list[Item] = [
             self.by_name[name] for name in compiled.get("calculate_order", [])
@@ -175,6 +179,26 @@ class Form:
 
     def choice_order(self, item: Item) -> dict[str, int]:
         return self._choice_order.get(item.list_name or "", {})
+
+    def choice_names(self, item: Item) -> frozenset[str]:
+        return self._choice_names.get(item.list_name or "", frozenset())
+
+    def filtered_choices(self, item: Item, expression: CompiledExpression,
+                         values: dict[str, str]) -> list[Choice]:
+        """Choices passing a choice_filter for these answer values (remembered per values)."""
+        key = (item.name, tuple(values.values()))
+        cached = self._filter_cache.get(key)
+        if cached is not None:
+            return cached
+        choices = self.choices_for(item)
+        elements = self.choice_trees[item.list_name or ""]
+        kept = [choice for choice, element in zip(choices, elements, strict=True)
+                if expression.as_boolean(element, **values)]
+        if expression.deterministic:
+            if len(self._filter_cache) > 4096:
+                self._filter_cache.clear()
+            self._filter_cache[key] = kept
+        return kept
 
     def choice(self, item: Item, name: str) -> Choice | None:
         return self._choice_index.get(item.list_name or "", {}).get(name)

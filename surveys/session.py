@@ -245,7 +245,7 @@ class FormSession:
     def _canonical(self, item: Item, value: Any) -> str:
         text = canonical_text(item, value)
         if text and item.kind in ("select_one", "select_multiple"):
-            allowed = {choice.name for choice in self.choices(item)}
+            allowed = self.allowed_choice_names(item)
             if any(part not in allowed for part in text.split()):
                 raise AnswerError("choice")
             if item.kind == "select_multiple":
@@ -316,14 +316,16 @@ class FormSession:
 
     def choices(self, item: Item) -> list[Choice]:
         """The item's choices after its choice_filter."""
-        choices = self.form.choices_for(item)
         expression = self.form.expression(item, "choice_filter")
         if expression is None:
-            return choices
-        variables = {name: self.raw(name) for name in expression.references}
-        elements = self.form.choice_trees[item.list_name or ""]
-        return [choice for choice, element in zip(choices, elements, strict=True)
-                if expression.as_boolean(element, **variables)]
+            return self.form.choices_for(item)
+        values = {name: self.raw(name) for name in sorted(expression.references)}
+        return self.form.filtered_choices(item, expression, values)
+
+    def allowed_choice_names(self, item: Item) -> set[str] | frozenset[str]:
+        if self.form.expression(item, "choice_filter") is None:
+            return self.form.choice_names(item)
+        return {choice.name for choice in self.choices(item)}
 
     def progress(self) -> tuple[int, int]:
         """(answered, relevant) over the questions a resident answers."""
@@ -414,7 +416,7 @@ class FormSession:
         if not text:
             return [self._required_problem(item)] if self._is_required(item) else []
         if item.kind in ("select_one", "select_multiple"):
-            allowed = {choice.name for choice in self.choices(item)}
+            allowed = self.allowed_choice_names(item)
             if any(part not in allowed for part in text.split()):
                 return [self._problem(item.name, "choice")]
         problem = self._constraint_problem(item)
@@ -594,7 +596,7 @@ class FormSession:
                   and self._apply_default(item)):
                 cleared = True
             if now and clear and node.text and form.expression(item, "choice_filter"):
-                allowed = {choice.name for choice in self.choices(item)}
+                allowed = self.allowed_choice_names(item)
                 kept = [part for part in node.text.split() if part in allowed]
                 if len(kept) != len(node.text.split()):
                     node.text = " ".join(kept) or None
