@@ -1,0 +1,317 @@
+"""The question screens and the finish (submit) screen of one resident's questionnaire.
+
+Both only render a ``FormSession`` and forward what the resident does to it: the session
+decides what is relevant, what is valid and where 上一题/下一题 lead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from time import monotonic
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Button, Input, ProgressBar, Static
+
+from kiosk.widgets.question import INPUT_KINDS, SELECT_KINDS, QuestionBlock, value_text
+from store import KioskStore
+from surveys.session import FormSession, Problem, ScreenView
+
+if TYPE_CHECKING:
+    from kiosk.app import KioskApp
+
+
+LEAVE_WARNING = "再点一次“返回首页”，已经填的答案就不要了。想继续填写，请点“下一题”。"
+
+
+def layout_of(view: ScreenView) -> tuple[Any, ...]:
+    """What makes a screen need rebuilding rather than updating in place."""
+    questions = [
+        (question.name, question.kind, question.read_only, bool(question.hint),
+         tuple((choice.name, choice.label) for choice in question.choices))
+        for question in view.questions
+    ]
+    return (view.title, *questions)
+
+
+def messages_by_question(problems: Iterable[Problem]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for problem in problems:
+        found.setdefault(problem.question, []).append(problem.message)
+    return found
+
+
+class SessionScreen(Screen[None]):
+    """Shared parts: the form title, the progress bar and guarded navigation buttons."""
+
+    def __init__(self, session: FormSession, store: KioskStore, tap_guard: float = 0.0) -> None:
+        super().__init__()
+        self.session = session
+        self.store = store
+        self.tap_guard = tap_guard
+        self._shown_at = monotonic()
+
+    @property
+    def kiosk(self) -> KioskApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose_top(self) -> ComposeResult:
+        with Vertical(id="top"):
+            yield Static(Content(self.session.form.title_in(self.session.language)),
+                         id="form-title")
+            with Horizontal(id="progress-row"):
+                yield ProgressBar(show_eta=False, show_percentage=False, id="progress")
+                yield Static("", id="progress-text")
+
+    def update_progress(self) -> None:
+        answered, relevant = self.session.progress()
+        self.query_one("#progress", ProgressBar).update(total=max(relevant, 1),
+                                                        progress=answered)
+        self.query_one("#progress-text", Static).update(f"已答 {answered} 题，共 {relevant} 题")
+
+    def guarded(self) -> bool:
+        """True for a second tap that arrives just after the screen changed (a double tap)."""
+        return monotonic() - self._shown_at < self.tap_guard
+
+
+class FormScreen(SessionScreen):
+    """The current screen of the session: one question, or a field-list group of them."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(str(number), f"pick({number})", show=False) for number in range(1, 10)]
+
+    def __init__(self, session: FormSession, store: KioskStore, *,
+                 problems: Iterable[Problem] = (), tap_guard: float = 0.0) -> None:
+        super().__init__(session, store, tap_guard)
+        self._problems = messages_by_question(problems)
+        self._typed: dict[str, str] = {}
+        self._layout: tuple[Any, ...] = ()
+        self._focus_name: str | None = None
+        self._leave_warned = False
+
+    # ---- building -----------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        view = self.session.screen
+        assert view is not None, "FormScreen shown after the last screen"
+        self._layout = layout_of(view)
+        yield from self.compose_top()
+        selects = [q for q in view.questions if q.kind in SELECT_KINDS and not q.read_only]
+        typing = [q for q in view.questions if q.kind in INPUT_KINDS and not q.read_only]
+        number_keys = len(selects) == 1 and not typing
+        names = {question.name for question in view.questions}
+        with VerticalScroll(id="body"):
+            if view.title:
+                yield Static(Content(view.title), id="screen-title")
+            for question in view.questions:
+                yield QuestionBlock(question, number_keys=number_keys and question in selects,
+                                    typed=self._typed.get(question.name),
+                                    problems=self._problems.get(question.name))
+            general = [message for name, messages in self._problems.items()
+                       if name not in names for message in messages]
+            yield Static(Content("\n".join(f"⚠ {message}" for message in general)),
+                         id="screen-problems", classes="problem shown" if general else "problem")
+        with Horizontal(id="nav"):
+            yield Button("返回首页" if self.session.is_first else "上一题", id="back")
+            yield Button("下一题", id="next", variant="primary")
+
+    def on_mount(self) -> None:
+        self._after_build()
+
+    async def rebuild(self) -> None:
+        await self.recompose()
+        self._after_build()
+
+    def _after_build(self) -> None:
+        self._shown_at = monotonic()
+        self._leave_warned = False
+        self.update_progress()
+        inputs = list(self.query("#body Input").results(Input))
+        wanted = [field for field in inputs if self._block_of(field).name == self._focus_name]
+        focus = (wanted or inputs or [None])[0]
+        self._focus_name = None
+        self.set_focus(focus)
+
+    def blocks(self) -> list[QuestionBlock]:
+        return list(self.query(QuestionBlock).results(QuestionBlock))
+
+    @staticmethod
+    def _block_of(widget: Any) -> QuestionBlock:
+        node = widget
+        while not isinstance(node, QuestionBlock):
+            node = node.parent
+        return node
+
+    # ---- answering ----------------------------------------------------------------------
+
+    def commit(self, block: QuestionBlock, value: Any) -> list[Problem]:
+        """Give the session an answer; save the draft when the session kept a change."""
+        text = value_text(value) if block.kind in INPUT_KINDS else None
+        if text is not None and text == block.last_sent:
+            return block.last_problems
+        before = self.session.raw(block.name)
+        problems = self.session.answer(block.name, value)
+        block.last_sent, block.last_problems = text, problems
+        if not problems and self.session.raw(block.name) != before:
+            self.store.save_draft(self.session)
+        return problems
+
+    async def on_question_block_answered(self, message: QuestionBlock.Answered) -> None:
+        block = message.block
+        if block not in self.blocks():
+            return  # an answer from a screen that was already left
+        problems = self.commit(block, message.value)
+        block.show_problems([problem.message for problem in problems])
+        await self.sync()
+        if message.submitted and not problems:
+            await self._enter_pressed(block.name)
+
+    async def _enter_pressed(self, name: str) -> None:
+        """Enter in a box moves to the next box on the screen, or to the next screen."""
+        fields = [(self._block_of(field).name, field)
+                  for field in self.query("#body Input").results(Input)]
+        names = [field_name for field_name, _ in fields]
+        if name in names and names.index(name) + 1 < len(fields):
+            fields[names.index(name) + 1][1].focus()
+        else:
+            await self.go_next()
+
+    async def sync(self) -> None:
+        """Show the session's state: in place, or rebuilt if questions came or went."""
+        view = self.session.screen
+        if view is None:
+            return
+        if layout_of(view) != self._layout:
+            self._keep_unsaved()
+            await self.rebuild()
+            return
+        views = {question.name: question for question in view.questions}
+        for block in self.blocks():
+            block.show(views[block.name])
+        self.update_progress()
+
+    def _keep_unsaved(self) -> None:
+        """Carry typed text and shown problems over a rebuild of the same screen."""
+        self._typed, self._problems = {}, {}
+        for block in self.blocks():
+            typed = block.typed_text()
+            if typed is not None and typed != value_text(self.session.value(block.name)):
+                self._typed[block.name] = typed
+            if block.last_problems:
+                self._problems[block.name] = [p.message for p in block.last_problems]
+        focused = self.focused
+        if isinstance(focused, Input) and focused.parent is not None:
+            self._focus_name = self._block_of(focused).name
+
+    def commit_typed(self) -> list[Problem]:
+        """Hand every input box's text to the session (before leaving the screen)."""
+        problems: list[Problem] = []
+        for block in self.blocks():
+            text = block.typed_text()
+            if text is None:
+                continue
+            found = self.commit(block, text)
+            block.show_problems([problem.message for problem in found])
+            problems.extend(found)
+        return problems
+
+    def action_pick(self, number: int) -> None:
+        keyed = [block for block in self.blocks() if block.number_keys]
+        if len(keyed) == 1:
+            keyed[0].pick(number)
+
+    # ---- moving -------------------------------------------------------------------------
+
+    async def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "next":
+            await self.go_next()
+        elif event.button.id == "back":
+            await self.go_back()
+
+    async def go_next(self) -> None:
+        if self.guarded():
+            return
+        if self.commit_typed():
+            await self.sync()
+            return
+        problems = self.session.next()
+        if problems:
+            self._show_problems(problems)
+            await self.sync()
+            return
+        self.store.save_draft(self.session)  # the draft remembers the screen too
+        if self.session.at_end:
+            self.kiosk.show_session(self.session)
+            return
+        self._problems, self._typed = {}, {}
+        await self.rebuild()
+
+    async def go_back(self) -> None:
+        if self.guarded():
+            return
+        self.commit_typed()  # keep what is valid; going back is never refused
+        if self.session.is_first:
+            answered, _ = self.session.progress()
+            if answered and not self._leave_warned:
+                # One tap too many on 上一题 must not throw away a whole questionnaire.
+                self._leave_warned = True
+                self._show_problems([Problem("", "leave", LEAVE_WARNING)])
+                return
+            self.kiosk.leave_form(self.session)
+            return
+        self.session.back()
+        self.store.save_draft(self.session)
+        self._problems, self._typed = {}, {}
+        await self.rebuild()
+
+    def _show_problems(self, problems: list[Problem]) -> None:
+        by_name = messages_by_question(problems)
+        blocks = self.blocks()
+        for block in blocks:
+            if block.name in by_name:
+                block.show_problems(by_name[block.name])
+        names = {block.name for block in blocks}
+        general = [message for name, messages in by_name.items() if name not in names
+                   for message in messages]
+        line = self.query_one("#screen-problems", Static)
+        line.update(Content("\n".join(f"⚠ {message}" for message in general)))
+        line.set_class(bool(general), "shown")
+
+
+class FinishScreen(SessionScreen):
+    """After the last question: a plain 提交 step (residents often walk away before it)."""
+
+    def __init__(self, session: FormSession, store: KioskStore, *, message: str = "",
+                 tap_guard: float = 0.0) -> None:
+        super().__init__(session, store, tap_guard)
+        self.message = message
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_top()
+        with Vertical(id="finish"):
+            yield Static("问卷已经答完了。", classes="big")
+            yield Static("请点下面的“提交”。提交后会给您一个回执号。\n想修改答案，请点“上一题”。",
+                         classes="explain")
+            yield Static(Content(f"⚠ {self.message}" if self.message else ""),
+                         classes="problem shown" if self.message else "problem")
+        with Horizontal(id="nav"):
+            yield Button("上一题", id="back")
+            yield Button("提交", id="submit", variant="success")
+
+    def on_mount(self) -> None:
+        self.update_progress()
+        self.set_focus(None)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if self.guarded():
+            return
+        if event.button.id == "submit":
+            self.kiosk.submit(self.session)
+        elif event.button.id == "back":
+            self.session.back()
+            self.store.save_draft(self.session)
+            self.kiosk.show_session(self.session)

@@ -1,0 +1,220 @@
+"""One question on a kiosk screen: its label, hint, control and the problems with its answer.
+
+A block only shows a ``QuestionView`` and reports what the resident did (``Answered``); the
+screen that owns it passes the answer to the ``FormSession`` and shows what comes back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import Button, Input, Static
+
+from surveys.expressions import now_local
+from surveys.session import Problem, QuestionView
+
+SELECT_KINDS = ("select_one", "select_multiple")
+INPUT_KINDS = ("integer", "decimal", "text", "date")
+INPUT_TYPES = {"integer": "integer", "decimal": "number", "text": "text", "date": "text"}
+PLACEHOLDERS = {
+    "integer": "请输入数字",
+    "decimal": "请输入数字，例如 2.5",
+    "text": "请在这里输入",
+    "date": "例如 2026-11-23",
+}
+REQUIRED_MARK = "  *必答"
+# More choices than this go into two columns so that they still fit a 40-line screen.
+ONE_COLUMN_CHOICES = 8
+
+
+def value_text(value: Any) -> str:
+    """An answer as a resident typed it (whole floats without '.0')."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, list):
+        return " ".join(str(part) for part in value)
+    return str(value)
+
+
+def label_text(view: QuestionView) -> Text:
+    label = Text(view.label)
+    if view.required and view.kind != "note":
+        label.append(REQUIRED_MARK, style="bold red")
+    return label
+
+
+class QuestionBlock(Vertical):
+    """Label, required mark, hint, the answer control and an inline problem line."""
+
+    class Answered(Message):
+        """The resident gave (or changed) an answer; ``submitted`` when Enter was pressed."""
+
+        def __init__(self, block: QuestionBlock, value: Any, submitted: bool = False) -> None:
+            super().__init__()
+            self.block = block
+            self.value = value
+            self.submitted = submitted
+
+    def __init__(self, view: QuestionView, *, number_keys: bool = False,
+                 typed: str | None = None, problems: list[str] | None = None) -> None:
+        super().__init__(classes=f"question kind-{view.kind}")
+        self.view = view
+        self.number_keys = number_keys
+        self._typed = typed  # text a resident typed but that was not accepted yet
+        self._problems = problems or []
+        # What was last handed to the session, so the same text is not answered twice.
+        self.last_sent: str | None = None if typed is not None else value_text(view.value)
+        self.last_problems: list[Problem] = []
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return self.view.name
+
+    @property
+    def kind(self) -> str:
+        return self.view.kind
+
+    @property
+    def takes_keys(self) -> bool:
+        return self.kind in SELECT_KINDS and not self.view.read_only
+
+    # ---- building ------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        view = self.view
+        yield Static(label_text(view), classes="label")
+        if view.hint:
+            yield Static(Content(view.hint), classes="hint")
+        if view.kind == "note":
+            pass
+        elif view.read_only:
+            yield Static(Content(self._read_only_text()), classes="read-only")
+        elif view.kind in SELECT_KINDS:
+            columns = "two-columns" if len(view.choices) > ONE_COLUMN_CHOICES else ""
+            with Vertical(classes=f"choices {columns}"):
+                for index, choice in enumerate(view.choices):
+                    yield Button(self._choice_label(index, choice.label, choice.name),
+                                 name=choice.name, classes="choice")
+        elif view.kind in INPUT_KINDS:
+            text = self._typed if self._typed is not None else value_text(view.value)
+            field = Input(value=text, placeholder=PLACEHOLDERS[view.kind],
+                          type=INPUT_TYPES[view.kind], classes="answer")  # type: ignore[arg-type]
+            if view.kind == "date":
+                with Horizontal(classes="date-row"):
+                    yield field
+                    yield Button("今天", classes="today")
+            else:
+                yield field
+        elif view.kind == "acknowledge":
+            yield Button(self._acknowledge_label(), classes="acknowledge")
+        problem = Static("", classes="problem")
+        yield problem
+        self._problem_line = problem
+
+    def on_mount(self) -> None:
+        self.show_problems(self._problems)
+        self._mark_choices()
+
+    def _read_only_text(self) -> str:
+        if self.view.kind in SELECT_KINDS:
+            chosen = self.view.value if isinstance(self.view.value, list) else [self.view.value]
+            labels = [choice.label for choice in self.view.choices if choice.name in chosen]
+            return "、".join(labels) or "（未填写）"
+        return value_text(self.view.value) or "（未填写）"
+
+    def _chosen(self) -> list[str]:
+        value = self.view.value
+        if value is None:
+            return []
+        return list(value) if isinstance(value, list) else [str(value)]
+
+    def _choice_label(self, index: int, label: str, name: str) -> Content:
+        chosen = name in self._chosen()
+        if self.kind == "select_multiple":
+            mark = "☑" if chosen else "☐"
+        else:
+            mark = "●" if chosen else "○"
+        number = f"{index + 1}  " if self.number_keys and index < 9 else ""
+        return Content(f"{number}{mark} {label}")
+
+    def _acknowledge_label(self) -> Content:
+        return Content("✓ 已确认" if self.view.value else "确认")
+
+    def _mark_choices(self) -> None:
+        chosen = self._chosen()
+        for index, button in enumerate(self.query("Button.choice").results(Button)):
+            selected = button.name in chosen
+            button.set_class(selected, "-chosen")
+            button.variant = "success" if selected else "default"
+            label = next(choice.label for choice in self.view.choices
+                         if choice.name == button.name)
+            button.label = self._choice_label(index, label, button.name or "")
+        for button in self.query("Button.acknowledge").results(Button):
+            button.label = self._acknowledge_label()
+            button.variant = "success" if self.view.value else "primary"
+
+    # ---- showing the session's answer again ----------------------------------------------
+
+    def show(self, view: QuestionView) -> None:
+        """Show the session's current state of this question (same question, new value)."""
+        self.view = view
+        self.query_one(".label", Static).update(label_text(view))
+        self._mark_choices()
+
+    def show_problems(self, messages: list[str]) -> None:
+        self._problems = messages
+        line = self._problem_line
+        line.update(Content("\n".join(f"⚠ {message}" for message in messages)))
+        line.set_class(bool(messages), "shown")
+        self.set_class(bool(messages), "has-problem")
+
+    # ---- what the resident does ------------------------------------------------------------
+
+    def typed_text(self) -> str | None:
+        """The text in this question's input box (None for questions without one)."""
+        if self.kind not in INPUT_KINDS or self.view.read_only:
+            return None
+        return self.query_one(Input).value
+
+    def pick(self, number: int) -> bool:
+        """Choose (or for multi-select toggle) choice ``number`` (1-based)."""
+        if not self.takes_keys or not 1 <= number <= len(self.view.choices):
+            return False
+        self._choose(self.view.choices[number - 1].name)
+        return True
+
+    def _choose(self, name: str) -> None:
+        if self.kind == "select_multiple":
+            chosen = self._chosen()
+            value = [part for part in chosen if part != name] if name in chosen else [
+                *chosen, name]
+            self.post_message(self.Answered(self, value))
+        else:
+            self.post_message(self.Answered(self, name))
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        button = event.button
+        event.stop()
+        if button.has_class("choice") and button.name:
+            self._choose(button.name)
+        elif button.has_class("acknowledge"):
+            self.post_message(self.Answered(self, True))
+        elif button.has_class("today"):
+            today = now_local().date().isoformat()
+            self.query_one(Input).value = today
+            self.post_message(self.Answered(self, today))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.post_message(self.Answered(self, event.value, submitted=True))
+
+    def on_input_blurred(self, event: Input.Blurred) -> None:
+        event.stop()
+        self.post_message(self.Answered(self, event.value))
