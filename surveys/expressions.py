@@ -24,7 +24,7 @@ import string
 import uuid as uuid_module
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any, ClassVar
 
@@ -76,13 +76,19 @@ ODK_FUNCTIONS: dict[str, tuple[int, int | None]] = {
     "ends-with": (2, 2),
     "join": (2, None),
     "random": (0, 0),
-    # ODK extends these two XPath 1.0 functions with an optional argument.
+    # ODK extends these XPath 1.0 functions: round and position take an optional argument,
+    # concat takes one argument and node-sets, number converts dates.
     "round": (1, 2),
     "position": (0, 1),
+    "concat": (1, None),
+    "number": (0, 1),
 }
 # XPath 1.0 functions whose ODK form differs: lxml cannot redefine a libxml2 built-in,
 # so the translated expression calls our version under another name.
-RENAMED = {"round": "odk-round", "position": "odk-position"}
+RENAMED = {
+    "round": "odk-round", "position": "odk-position", "concat": "odk-concat",
+    "number": "odk-number",
+}
 JR_FUNCTIONS: dict[str, tuple[int, int | None]] = {"choice-name": (2, 2)}
 
 # Functions whose result is a date or time, so relational operators and arithmetic
@@ -122,6 +128,22 @@ for _name, (_lo, _hi) in ODK_FUNCTIONS.items():
     _ODKParser.function(_name, nargs=_arity(_lo, _hi))
 for _name, (_lo, _hi) in JR_FUNCTIONS.items():
     _ODKParser.function(_name, prefix="jr", nargs=_arity(_lo, _hi))
+
+
+def _comparison(bp: int) -> Callable[[Any, Any], Any]:
+    def led(self: Any, left: Any) -> Any:
+        self[:] = left, self.parser.expression(rbp=bp)
+        return self
+
+    return led
+
+
+# elementpath gives = != < > <= >= one binding power and refuses chains (XPath 2.0's rule);
+# XPath 1.0 binds relational tighter than equality and chains both to the left, so
+# "1 < 2 = true()" is (1 < 2) = true().
+for _symbol, _bp in (("=", 30), ("!=", 30), ("<", 35), (">", 35), ("<=", 35), (">=", 35)):
+    _ODKParser.symbol_table.pop(_symbol)
+    _ODKParser.register(_symbol, label="operator", lbp=_bp, rbp=_bp, led=_comparison(_bp))
 
 _PARSER = _ODKParser()
 
@@ -221,6 +243,8 @@ class _Emitter:
             return f"{token[0].source}:{function.symbol}({self._args(function)})"
         if "function" in label and symbol not in ("node", "text", "comment"):
             name = RENAMED.get(symbol, symbol)
+            if symbol == "position" and len(token) == 0:
+                name = symbol  # XPath 1.0's position() in a predicate: libxml2 knows it
             return f"{name}({self._args(token)})"
         if symbol in BINARY and len(token) == 2:
             left, right = token[0], token[1]
@@ -374,9 +398,9 @@ def date_number(value: Any) -> float:
         return float((day - EPOCH).days)
     moment = parse_datetime(text)
     if moment is not None:
-        local = moment.astimezone()
-        offset = local.utcoffset() or dt.timedelta()
-        return (local.timestamp() + offset.total_seconds()) / 86400.0
+        # The spec counts date-times in days since 1970-01-01 UTC, whatever their offset
+        # (date-time() below is the inverse).
+        return moment.timestamp() / 86400.0
     return math.nan
 
 
@@ -418,7 +442,8 @@ def _coalesce(_ctx: Any, first: Any, second: Any) -> str:
 
 
 def _boolean_from_string(_ctx: Any, value: Any) -> bool:
-    return to_string(value).strip() in ("true", "1")
+    # XForms 1.0 compares "true" case-insensitively; ODK answers false where XForms fails.
+    return to_string(value).strip().lower() in ("true", "1")
 
 
 @lru_cache(maxsize=512)
@@ -427,8 +452,9 @@ def _compiled_regex(pattern: str) -> re.Pattern[str]:
 
 
 def _regex(_ctx: Any, value: Any, pattern: Any) -> bool:
+    # ODK: "an exact and complete match" (Collect uses Java's Pattern.matches).
     try:
-        return _compiled_regex(to_string(pattern)).search(to_string(value)) is not None
+        return _compiled_regex(to_string(pattern)).fullmatch(to_string(value)) is not None
     except re.error:
         return False
 
@@ -460,9 +486,11 @@ def _round(_ctx: Any, value: Any, places: Any = 0.0) -> float:
     digits = to_number(places)
     if math.isnan(number) or math.isinf(number) or math.isnan(digits):
         return number
+    # XPath 1.0: of two equally near results, the one nearer positive infinity.
+    rounding = ROUND_HALF_UP if number >= 0 else ROUND_HALF_DOWN
     try:
         exponent = Decimal(1).scaleb(-int(digits))
-        return float(Decimal(repr(number)).quantize(exponent, rounding=ROUND_HALF_UP))
+        return float(Decimal(repr(number)).quantize(exponent, rounding=rounding))
     except InvalidOperation:
         return number
 
@@ -489,6 +517,18 @@ def _nodes(arguments: Iterable[Any]) -> list[Any]:
         else:
             items.append(argument)
     return items
+
+
+def _concat(_ctx: Any, *arguments: Any) -> str:
+    # ODK: one argument is enough, and every node of a node-set counts, not only the first.
+    return "".join(
+        to_string([item]) if not isinstance(item, float | bool | str) else to_string(item)
+        for item in _nodes(arguments)
+    )
+
+
+def _number(ctx: Any, value: Any = None) -> float:
+    return date_number([ctx.context_node] if value is None else value)
 
 
 def _count_non_empty(_ctx: Any, nodes: Any) -> float:
@@ -719,6 +759,8 @@ _BASE_EXTENSIONS: dict[tuple[str | None, str], Callable[..., Any]] = {
     (None, "random"): _random,
     (None, "odk-round"): _round,
     (None, "odk-position"): _position,
+    (None, "odk-concat"): _concat,
+    (None, "odk-number"): _number,
     (None, "odk-num"): _odk_num,
 }
 

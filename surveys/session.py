@@ -340,6 +340,8 @@ class FormSession:
     def set_language(self, language: str) -> None:
         self.language = self.form.resolve_language(language)
         self.root.set(LANG_ATTRIBUTE, self.language)
+        # Calculates may hold choice labels (jr:choice-name), which follow the language.
+        self._recompute()
 
     # ---- navigation ------------------------------------------------------------------
 
