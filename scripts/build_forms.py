@@ -1,0 +1,793 @@
+"""Write the four bundled questionnaires as XLSForm workbooks in ``surveys/forms/``.
+
+Run with ``.venv/bin/python scripts/build_forms.py``. The workbooks are ordinary XLSForms
+(sheets ``survey``, ``choices``, ``settings``) that staff may later open and edit in Excel or
+WPS; this script is only how the shipped versions were first written, so keep them readable:
+one question per row, Chinese before English, columns wide enough to read without resizing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zipfile
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+FORMS_DIR = Path(__file__).resolve().parent.parent / "surveys" / "forms"
+VERSION = "2026112301"
+# Fixed file times, so re-running the script leaves unchanged forms byte-for-byte the same
+# (the kiosk keys a form's source by its SHA-256).
+FIXED_TIME = dt.datetime(2026, 11, 23)
+ZH = "中文 (zh)"
+EN = "English (en)"
+
+# Survey-sheet columns, in the order staff see them.
+SURVEY_COLUMNS = [
+    "type", "name", f"label::{ZH}", f"label::{EN}", f"hint::{ZH}", f"hint::{EN}",
+    "required", f"required_message::{ZH}", f"required_message::{EN}",
+    "relevant", "constraint", f"constraint_message::{ZH}", f"constraint_message::{EN}",
+    "calculation", "choice_filter", "default", "read_only", "appearance", "pii",
+]
+COLUMN_WIDTHS = {
+    "type": 34, "name": 22, f"label::{ZH}": 46, f"label::{EN}": 46, f"hint::{ZH}": 34,
+    f"hint::{EN}": 34, "required": 12, f"required_message::{ZH}": 24,
+    f"required_message::{EN}": 24, "relevant": 40, "constraint": 40,
+    f"constraint_message::{ZH}": 34, f"constraint_message::{EN}": 34, "calculation": 60,
+    "choice_filter": 36, "default": 12, "read_only": 10, "appearance": 12, "pii": 6,
+    "list_name": 20, "form_title": 24, f"form_title::{EN}": 36, "form_id": 18,
+    "version": 14, "default_language": 18, "review": 10, "draft_on_idle": 16,
+}
+HEADER_FONT = Font(bold=True)
+HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+
+Row = dict[str, Any]
+
+
+# ---- row helpers ------------------------------------------------------------------------
+
+
+def q(kind: str, name: str, zh: str = "", en: str = "", **extra: Any) -> Row:
+    """One survey row. Pairs (zh, en) for hint / required_msg / constraint_msg."""
+    row: Row = {"type": kind, "name": name, f"label::{ZH}": zh, f"label::{EN}": en}
+    for key, value in extra.items():
+        if key in ("hint", "required_msg", "constraint_msg"):
+            column = {"hint": "hint", "required_msg": "required_message",
+                      "constraint_msg": "constraint_message"}[key]
+            row[f"{column}::{ZH}"], row[f"{column}::{EN}"] = value
+        else:
+            row[key] = value
+    return row
+
+
+def end_group() -> Row:
+    return {"type": "end_group"}
+
+
+def metadata() -> list[Row]:
+    """Interview start/end and the day, filled in by the kiosk and never shown."""
+    return [q("start", "start"), q("end", "end"), q("today", "today")]
+
+
+def choices(list_name: str, entries: list[tuple[Any, ...]], **columns: str) -> list[Row]:
+    """Choice rows from (name, zh, en[, extra column values in ``columns`` order])."""
+    rows = []
+    for name, zh, en, *rest in entries:
+        row: Row = {"list_name": list_name, "name": name, f"label::{ZH}": zh, f"label::{EN}": en}
+        for column, value in zip(columns, rest, strict=True):
+            row[column] = value
+        rows.append(row)
+    return rows
+
+
+def none_alone(choice: str = "none") -> str:
+    """Constraint: a 'none of these' choice cannot be ticked together with another."""
+    return f"not(selected(., '{choice}') and count-selected(.) > 1)"
+
+
+# No “” in form text: pyxform turns curly quotes into ASCII ones in every cell, so button
+# names are set off with 【】 instead.
+NONE_ALONE_MSG = ("选了最后一项（都没有），就不能再选其他项，请再看一下。",
+                  "The last choice (none) cannot be ticked together with others.")
+YES_NO = [("yes", "是", "Yes"), ("no", "否", "No")]
+LIKERT = [
+    # 5 first: Chinese questionnaires list 非常满意 at the top.
+    ("5", "非常满意", "Very satisfied"),
+    ("4", "满意", "Satisfied"),
+    ("3", "一般", "Neutral"),
+    ("2", "不满意", "Dissatisfied"),
+    ("1", "非常不满意", "Very dissatisfied"),
+]
+# Communities and estates of a sample street in Jiangsu; stations replace them with their own.
+COMMUNITIES = [
+    ("liangfeng", "梁丰社区", "Liangfeng Community"),
+    ("nanyuan", "南苑社区", "Nanyuan Community"),
+    ("chengbei", "城北社区", "Chengbei Community"),
+    ("jingang", "金港花园社区", "Jingang Garden Community"),
+    ("other", "其他社区", "Another community"),
+]
+ESTATES = [
+    ("liangfeng_huayuan", "梁丰花园", "Liangfeng Garden", "liangfeng"),
+    ("kangle_xincun", "康乐新村", "Kangle New Village", "liangfeng"),
+    ("nanyuan_xincun", "南苑新村", "Nanyuan New Village", "nanyuan"),
+    ("fuqian", "福前小区", "Fuqian Estate", "nanyuan"),
+    ("chengbei_xincun", "城北新村", "Chengbei New Village", "chengbei"),
+    ("beihuan_huayuan", "北环花苑", "Beihuan Garden", "chengbei"),
+    ("jingang_1", "金港花园一期", "Jingang Garden Phase 1", "jingang"),
+    ("jingang_2", "金港花园二期", "Jingang Garden Phase 2", "jingang"),
+    ("other", "其他小区（不在上面）", "Another estate (not listed)", "any"),
+]
+
+
+# ---- 社区服务满意度调查 ---------------------------------------------------------------
+
+
+def satisfaction() -> tuple[list[Row], list[Row], Row]:
+    # name, choice label (zh, en), how the question names it in English, hint (zh, en)
+    services = [
+        ("elderly", "为老服务", "Services for older people", "services for older people",
+         "例如助餐、上门探访、健康讲座。", "E.g. meals, home visits, health talks."),
+        ("children", "儿童关爱", "Child care", "child care services",
+         "例如四点半课堂、假期托管。", "E.g. after-school class, holiday care."),
+        ("hardship", "困难帮扶", "Help in hardship", "help for families in hardship",
+         "例如低保、临时救助、走访慰问。", "E.g. subsistence allowance, emergency aid, visits."),
+        ("disability", "助残服务", "Disability services", "services for people with "
+         "disabilities", "例如康复、辅具、就业帮扶。", "E.g. rehabilitation, aids, job support."),
+        ("hall", "便民服务大厅办事", "Service hall", "the service hall",
+         "例如社保、补贴、开证明。", "E.g. social insurance, subsidies, certificates."),
+    ]
+    survey = [
+        *metadata(),
+        q("note", "intro",
+          "您好！这是社区服务满意度调查，大约需要5分钟。不用写名字，您的意见只用来改进社区服务。",
+          "Hello! This survey about community services takes about 5 minutes. It is anonymous; "
+          "your views are used only to improve our services."),
+        q("select_one groups", "respondent_group", "您属于下面哪一类居民？",
+          "Which group of residents do you belong to?", required="yes",
+          hint=("如果有几类，请选最主要的一类。",
+                "If more than one applies, choose the main one.")),
+        q("select_one age_bands", "age_band", "您的年龄是？", "How old are you?", required="yes"),
+        q("select_one communities", "community", "您住在哪个社区？",
+          "Which community do you live in?", required="yes"),
+        q("select_one estates", "estate", "您住在哪个小区？",
+          "Which housing estate do you live in?",
+          required="yes", relevant="${community} != 'other'",
+          choice_filter="community = ${community} or community = 'any'"),
+        q("text", "estate_text", "请写一下您住的社区或小区名称。",
+          "Please write the name of your community or estate.",
+          relevant="${community} = 'other' or ${estate} = 'other'",
+          constraint="string-length(.) <= 30",
+          constraint_msg=("请用30个字以内填写。", "Please use at most 30 characters.")),
+        q("select_one likert", "overall", "总的来说，您对社区的工作满意吗？",
+          "Overall, how satisfied are you with the community's work?",
+          required="yes", appearance="likert",
+          required_msg=("请选一个满意程度。", "Please choose how satisfied you are.")),
+        q("text", "unsatisfied_reason", "哪些地方让您不满意？请简单说一说。",
+          "What were you unhappy with? Please tell us briefly.",
+          relevant="${overall} <= 2", constraint="string-length(.) <= 300",
+          hint=("可以不填。", "You may leave this empty."),
+          constraint_msg=("请用300个字以内说明。", "Please use at most 300 characters.")),
+        q("select_multiple services", "services_used", "这一年里，您用过下面哪些服务？（可多选）",
+          "Which of these services have you used in the past year? (Tick all that apply)",
+          required="yes", constraint=none_alone(), constraint_msg=NONE_ALONE_MSG),
+        *[
+            q("select_one likert", f"sat_{name}", f"您对{zh}满意吗？",
+              f"How satisfied are you with {en_phrase}?", required="yes", appearance="likert",
+              relevant=f"selected(${{services_used}}, '{name}')", hint=(zh_hint, en_hint))
+            for name, zh, _en, en_phrase, zh_hint, en_hint in services
+        ],
+        q("select_one likert", "sat_environment", "您对社区环境（卫生、绿化、治安）满意吗？",
+          "How satisfied are you with the neighbourhood (cleanliness, greenery, safety)?",
+          required="yes", appearance="likert"),
+        q("select_multiple improvements or_other", "improvements",
+          "您最希望社区先办哪些实事？（最多选3项）",
+          "Which projects should the community do first? (Choose up to 3)",
+          required="yes", constraint="count-selected(.) <= 3",
+          constraint_msg=("最多选3项，请去掉一些再继续。",
+                          "Please choose at most 3, then continue.")),
+        q("text", "suggestion", "您对社区工作还有什么意见或建议？",
+          "Any other comments or suggestions for the community?",
+          constraint="string-length(.) <= 300",
+          hint=("可以不填。", "You may leave this empty."),
+          constraint_msg=("请用300个字以内填写。", "Please use at most 300 characters.")),
+        q("note", "thanks", "谢谢您的参与！请点【完成】提交。",
+          "Thank you for taking part! Tap \"Finish\" to submit."),
+    ]
+    choice_rows = [
+        *choices("groups", [
+            ("elderly", "老年人", "Older person"),
+            ("youth", "青少年", "Young person"),
+            ("hardship", "困难群体", "Person in hardship"),
+            ("disabled", "残疾人", "Person with a disability"),
+            ("other", "其他居民", "Other resident"),
+        ]),
+        *choices("age_bands", [
+            ("under_18", "18岁以下", "Under 18"),
+            ("18_35", "18–35岁", "18–35"),
+            ("36_59", "36–59岁", "36–59"),
+            ("60_69", "60–69岁", "60–69"),
+            ("70_79", "70–79岁", "70–79"),
+            ("80_plus", "80岁及以上", "80 or older"),
+        ]),
+        *choices("communities", COMMUNITIES),
+        *choices("estates", ESTATES, community="community"),
+        *choices("likert", LIKERT),
+        *choices("services", [
+            *[(name, zh, en) for name, zh, en, *_ in services],
+            ("none", "都没有用过", "None of these"),
+        ]),
+        *choices("improvements", [
+            ("parking", "停车位改造（有车有位）", "More parking spaces"),
+            ("ebike_charging", "电瓶车充电装置（能量满满）", "E-bike charging points"),
+            ("stair_lighting", "楼梯照明更新（亮亮堂堂）", "Better stairwell lighting"),
+            ("pets", "文明养宠（宠爱有法）", "Responsible pet keeping"),
+            ("elevator", "老楼加装电梯", "Lifts for old buildings"),
+            ("canteen", "老年助餐点（长者食堂）", "Meal service for older people"),
+            ("after_school", "四点半课堂", "After-school class"),
+            ("fitness", "健身休闲场地", "Places to exercise and relax"),
+            ("waste", "垃圾分类", "Waste sorting"),
+        ]),
+    ]
+    settings = {"form_title": "社区服务满意度调查",
+                f"form_title::{EN}": "Community Service Satisfaction Survey",
+                "form_id": "satisfaction", "review": "no", "draft_on_idle": "discard"}
+    return survey, choice_rows, settings
+
+
+# ---- 婚俗改革问卷 -------------------------------------------------------------------
+
+
+def marriage_reform() -> tuple[list[Row], list[Row], Row]:
+    own_wedding = "${marital_status} = 'married' or ${marital_status} = 'engaged'"
+    survey = [
+        *metadata(),
+        q("note", "intro",
+          "您好！为了倡导婚事新办、简办，我们想听听您对彩礼、婚宴等的看法。不用写名字。",
+          "Hello! To promote simple, thrifty weddings we would like your views on bride price "
+          "and wedding banquets. The survey is anonymous."),
+        q("select_one gender", "gender", "您的性别是？", "Are you male or female?",
+          required="yes"),
+        q("select_one age_bands", "age_band", "您的年龄是？", "How old are you?", required="yes"),
+        q("select_one marital_status", "marital_status", "您现在的婚姻状况是？",
+          "What is your marital status?", required="yes"),
+        q("select_one bride_price_views", "bride_price_view", "您怎么看待彩礼？",
+          "What do you think of the bride price (caili)?", required="yes"),
+        q("integer", "bride_price_amount", "您觉得彩礼多少钱比较合理？（单位：元）",
+          "How much bride price do you think is reasonable? (yuan)",
+          required="yes", relevant="${bride_price_view} != 'abolish'",
+          constraint=". >= 0 and . <= 500000",
+          hint=("只填数字，例如 10000；觉得不要彩礼请填 0。",
+                "Numbers only, e.g. 10000; enter 0 for no bride price."),
+          constraint_msg=("请填0到500000之间的数（单位：元）。",
+                          "Please enter a number from 0 to 500,000 (yuan).")),
+        q("select_one burden", "bride_price_burden", "您觉得本地彩礼给家庭带来的负担重吗？",
+          "How heavy a burden is the local bride price on families?", required="yes"),
+        q("begin_group", "own_wedding", "您自己的婚事", "Your own wedding",
+          relevant=own_wedding),
+        q("select_one amount_bands", "own_bride_price",
+          "您结婚（或准备结婚）时，彩礼大约是多少？",
+          "About how much was (or will be) the bride price at your wedding?",
+          required="yes"),
+        q("integer", "own_tables", "婚宴办了（或打算办）多少桌？",
+          "How many banquet tables did (or will) your wedding have?",
+          required="yes", constraint=". >= 0 and . <= 100",
+          hint=("不办酒席请填 0。", "Enter 0 if there was no banquet."),
+          constraint_msg=("请填0到100之间的桌数。", "Please enter 0 to 100 tables.")),
+        q("select_one spending_bands", "own_spending",
+          "婚事总共花了（或打算花）多少钱？（含彩礼、酒席、婚车、首饰等）",
+          "About how much did (or will) the whole wedding cost? (bride price, banquet, cars, "
+          "jewellery)", required="yes"),
+        q("select_one yes_no", "own_borrowed", "家里有没有为办婚事借钱？",
+          "Did the family borrow money for the wedding?", required="yes"),
+        end_group(),
+        q("select_one table_bands", "reasonable_tables", "您觉得婚宴办多少桌比较合适？",
+          "How many banquet tables do you think is right for a wedding?", required="yes"),
+        q("select_one willing", "group_wedding", "您愿意参加（或支持家人参加）集体婚礼吗？",
+          "Would you join (or support a family member joining) a group wedding?",
+          required="yes",
+          hint=("集体婚礼由镇（街道）统一组织，简朴又热闹。",
+                "The town (street) organises it: simple and festive.")),
+        q("select_multiple group_wedding_reasons or_other", "group_wedding_reasons",
+          "不愿意的原因是什么？（可多选）", "Why not? (Tick all that apply)",
+          required="yes", relevant="${group_wedding} = 'no'"),
+        q("select_one willing", "matchmaking", "您愿意参加社区或单位组织的青年联谊交友活动吗？",
+          "Would you take part in social events for young singles run by the community or "
+          "employers?", required="yes", relevant="${marital_status} = 'single'"),
+        q("select_multiple activity_types", "matchmaking_types",
+          "您喜欢哪种形式的联谊活动？（可多选）",
+          "Which kinds of events would you like? (Tick all that apply)",
+          required="yes",
+          relevant="${marital_status} = 'single' and ${matchmaking} != 'no'"),
+        q("select_multiple measures", "reform_measures",
+          "下面这些移风易俗的做法，您支持哪些？（可多选）",
+          "Which of these measures for thrifty weddings do you support? (Tick all that apply)",
+          required="yes", constraint=none_alone(), constraint_msg=NONE_ALONE_MSG),
+        q("text", "comment", "关于婚事新办，您还有什么想法？",
+          "Any other thoughts on simpler weddings?", constraint="string-length(.) <= 300",
+          hint=("可以不填。", "You may leave this empty."),
+          constraint_msg=("请用300个字以内填写。", "Please use at most 300 characters.")),
+        q("note", "thanks", "谢谢您的参与！请点【完成】提交。",
+          "Thank you for taking part! Tap \"Finish\" to submit."),
+    ]
+    choice_rows = [
+        *choices("gender", [("male", "男", "Male"), ("female", "女", "Female")]),
+        *choices("age_bands", [
+            ("18_25", "18–25岁", "18–25"),
+            ("26_30", "26–30岁", "26–30"),
+            ("31_35", "31–35岁", "31–35"),
+            ("36_45", "36–45岁", "36–45"),
+            ("46_59", "46–59岁", "46–59"),
+            ("60_plus", "60岁及以上", "60 or older"),
+        ]),
+        *choices("marital_status", [
+            ("single", "未婚", "Single"),
+            ("engaged", "已订婚，准备结婚", "Engaged"),
+            ("married", "已婚", "Married"),
+            ("divorced_widowed", "离异或丧偶", "Divorced or widowed"),
+        ]),
+        *choices("bride_price_views", [
+            ("abolish", "不应该要彩礼", "There should be no bride price"),
+            ("symbolic", "可以有，但应少而象征性", "Acceptable if small and symbolic"),
+            ("custom", "按当地习俗来", "Follow local custom"),
+            ("more_face", "彩礼多才有面子", "A bigger bride price brings more face"),
+        ]),
+        *choices("burden", [
+            ("very_heavy", "很重", "Very heavy"),
+            ("heavy", "比较重", "Fairly heavy"),
+            ("moderate", "一般", "Moderate"),
+            ("light", "不重", "Light"),
+            ("unknown", "不清楚", "Don't know"),
+        ]),
+        *choices("amount_bands", [
+            ("none", "没有彩礼", "No bride price"),
+            ("under_10k", "1万元以下", "Under 10,000 yuan"),
+            ("10k_50k", "1万–5万元", "10,000–50,000 yuan"),
+            ("50k_100k", "5万–10万元", "50,000–100,000 yuan"),
+            ("100k_200k", "10万–20万元", "100,000–200,000 yuan"),
+            ("over_200k", "20万元以上", "Over 200,000 yuan"),
+            ("not_say", "不方便说", "Prefer not to say"),
+        ]),
+        *choices("spending_bands", [
+            ("under_50k", "5万元以下", "Under 50,000 yuan"),
+            ("50k_100k", "5万–10万元", "50,000–100,000 yuan"),
+            ("100k_200k", "10万–20万元", "100,000–200,000 yuan"),
+            ("200k_300k", "20万–30万元", "200,000–300,000 yuan"),
+            ("over_300k", "30万元以上", "Over 300,000 yuan"),
+            ("not_say", "不方便说", "Prefer not to say"),
+        ]),
+        *choices("yes_no", YES_NO),
+        *choices("table_bands", [
+            ("none", "不办酒席，一家人吃顿饭", "No banquet, just a family meal"),
+            ("up_to_10", "10桌以内", "Up to 10 tables"),
+            ("11_20", "11–20桌", "11–20 tables"),
+            ("21_30", "21–30桌", "21–30 tables"),
+            ("over_30", "30桌以上", "More than 30 tables"),
+        ]),
+        *choices("willing", [
+            ("yes", "愿意", "Yes"),
+            ("maybe", "看情况", "Maybe"),
+            ("no", "不愿意", "No"),
+        ]),
+        *choices("group_wedding_reasons", [
+            ("not_grand", "不够隆重", "Not grand enough"),
+            ("elders_object", "家里老人不同意", "The elders in the family object"),
+            ("gossip", "怕别人说闲话", "Worried about gossip"),
+            ("unfamiliar", "不了解集体婚礼", "Don't know what it is like"),
+        ]),
+        *choices("activity_types", [
+            ("outdoor", "户外拓展、徒步", "Outdoor activities, hiking"),
+            ("salon", "读书、手工沙龙", "Reading or craft salons"),
+            ("volunteer", "一起做志愿服务", "Volunteering together"),
+            ("sports", "运动健身", "Sports and fitness"),
+            ("matchmaking", "相亲交友会", "Matchmaking meet-ups"),
+        ]),
+        *choices("measures", [
+            ("low_bride_price", "倡导零彩礼、低彩礼", "Promote no or low bride price"),
+            ("limit_banquet", "限定婚宴桌数和标准", "Limit banquet size and cost"),
+            ("group_wedding", "举办集体婚礼、简约婚礼", "Hold group or simple weddings"),
+            ("cadres_lead", "党员干部带头", "Party members and officials lead by example"),
+            ("council", "红白理事会监督、引导", "Village wedding-and-funeral councils guide"),
+            ("none", "都不支持", "None of these"),
+        ]),
+    ]
+    settings = {"form_title": "婚俗改革问卷", f"form_title::{EN}": "Marriage Custom Reform Survey",
+                "form_id": "marriage_reform", "review": "no", "draft_on_idle": "discard"}
+    return survey, choice_rows, settings
+
+
+# ---- 适老化改造需求评估 ---------------------------------------------------------------
+
+# Each recommended item: calculate name, Chinese and English name, the rule (XLSForm text).
+ADAPTATIONS = [
+    ("rec_grab_bar", "扶手", "grab bars",
+     "selected(${bath_difficulty}, 'no_grab_bar') or selected(${bath_difficulty}, 'toilet_low')"
+     " or selected(${bedroom_difficulty}, 'bed_hard') or selected(${stairs_difficulty}, "
+     "'stairs_hard') or selected(${stairs_difficulty}, 'no_rail')"),
+    ("rec_anti_slip", "防滑地面", "anti-slip flooring",
+     "selected(${bath_difficulty}, 'slippery') or selected(${kitchen_difficulty}, 'slippery')"
+     " or selected(${conditions}, 'fell')"),
+    ("rec_night_light", "夜灯", "night lights",
+     "selected(${bath_difficulty}, 'dark_at_night') or selected(${bedroom_difficulty}, "
+     "'light_switch') or selected(${stairs_difficulty}, 'dark') or selected(${conditions}, "
+     "'poor_sight')"),
+    ("rec_toilet_riser", "坐便增高器", "raised toilet seat",
+     "selected(${bath_difficulty}, 'toilet_low')"),
+    ("rec_shower_chair", "淋浴椅", "shower chair",
+     "selected(${bath_difficulty}, 'unsteady_shower') or ${mobility} = 'wheelchair'"),
+    ("rec_ramp", "坡道", "ramps",
+     "selected(${stairs_difficulty}, 'step_at_door') or selected(${bath_difficulty}, "
+     "'threshold')"),
+    ("rec_emergency_call", "紧急呼叫", "emergency call button",
+     "${household_size} = 1 or ${alone_daytime} = 'yes' or ${mobility} = 'bedridden'"
+     " or selected(${conditions}, 'heart')"),
+]
+
+
+def home_adaptation() -> tuple[list[Row], list[Row], Row]:
+    def room(name: str, zh: str, en: str) -> list[Row]:
+        return [
+            q("begin_group", f"room_{name}", zh, en, appearance="field-list"),
+            q(f"select_multiple {name}_problems", f"{name}_difficulty",
+              f"{zh}里，老人有哪些不方便？（可多选）",
+              f"What is difficult for the older person in the {en.lower()}? "
+              "(Tick all that apply)",
+              required="yes", constraint=none_alone(), constraint_msg=NONE_ALONE_MSG),
+            q("text", f"{name}_remarks", "其他情况（可以不填）", "Anything else (optional)",
+              constraint="string-length(.) <= 200",
+              constraint_msg=("请用200个字以内填写。", "Please use at most 200 characters.")),
+            end_group(),
+        ]
+
+    plan_items_zh = "concat(" + ", ".join(
+        f"if(${{{name}}} = 1, '、{zh}', '')" for name, zh, _en, _rule in ADAPTATIONS) + ")"
+    plan_items_en = "concat(" + ", ".join(
+        f"if(${{{name}}} = 1, ', {en}', '')" for name, _zh, en, _rule in ADAPTATIONS) + ")"
+    survey = [
+        *metadata(),
+        q("note", "intro",
+          "适老化改造入户评估：请志愿者当面询问老人或家属，按实际情况填写。",
+          "Home adaptation visit: volunteers ask the older person or family and record what "
+          "they find."),
+        q("date", "visit_date", "走访日期", "Date of the visit", required="yes",
+          default="today()", constraint=". <= today()",
+          constraint_msg=("走访日期不能晚于今天。", "The visit date cannot be after today.")),
+        q("begin_group", "resident", "老人信息", "Resident", appearance="field-list"),
+        q("text", "resident_name", "老人姓名", "Name of the older person", required="yes",
+          pii="yes", constraint="string-length(.) <= 20",
+          constraint_msg=("姓名请不超过20个字。", "Please use at most 20 characters.")),
+        q("text", "address", "家庭住址（小区、楼栋、单元、门牌号）",
+          "Address (estate, building, unit, flat)", required="yes", pii="yes",
+          constraint="string-length(.) <= 80",
+          constraint_msg=("地址请不超过80个字。", "Please use at most 80 characters.")),
+        q("text", "phone", "联系电话（老人或家属）", "Phone (resident or family)", pii="yes",
+          constraint="regex(., '^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})$')",
+          hint=("手机或座机，例如 13812345678 或 0531-88123456；可以不填。",
+                "Mobile or landline, e.g. 13812345678 or 0531-88123456; optional."),
+          constraint_msg=("电话号码不对，请填11位手机号或带区号的座机号。",
+                          "Please enter an 11-digit mobile or a landline with area code.")),
+        end_group(),
+        q("integer", "household_size", "家里平时住几个人（含老人）？",
+          "How many people usually live in the home (including the older person)?",
+          required="yes", constraint=". >= 1 and . <= 15",
+          constraint_msg=("请填1到15之间的人数。", "Please enter 1 to 15 people.")),
+        q("select_one arrangements", "living_arrangement", "老人和谁一起住？",
+          "Who does the older person live with?", required="yes",
+          relevant="${household_size} > 1"),
+        q("select_one yes_no", "alone_daytime", "白天是否经常只有老人自己在家？",
+          "Is the older person often home alone during the day?", required="yes",
+          relevant="${household_size} > 1"),
+        q("integer", "elders_count", "家里60岁及以上的老人有几位？",
+          "How many people aged 60 or over live in the home?", required="yes",
+          constraint=". >= 1 and . <= ${household_size}",
+          constraint_msg=("老人人数应在1人到家庭常住人数之间，请核对。",
+                          "Must be at least 1 and no more than the people in the home.")),
+        q("integer", "oldest_age", "家里年龄最大的老人几岁？",
+          "How old is the oldest person in the home?", required="yes",
+          constraint=". >= 60 and . <= 120",
+          constraint_msg=("请填60到120之间的年龄。", "Please enter an age from 60 to 120.")),
+        q("select_one mobility", "mobility", "老人平时怎么行动？",
+          "How does the older person get around?", required="yes",
+          hint=("家里有几位老人时，按行动最不方便的一位填写。",
+                "With several older people, answer for the least mobile one.")),
+        q("select_multiple conditions", "conditions", "老人有下面这些情况吗？（可多选）",
+          "Does the older person have any of these? (Tick all that apply)",
+          required="yes", constraint=none_alone(), constraint_msg=NONE_ALONE_MSG),
+        q("begin_group", "housing", "住房情况", "Housing", appearance="field-list"),
+        q("integer", "floor", "住在几楼？（平房或一楼填 1）",
+          "Which floor is the home on? (1 for ground floor or bungalow)", required="yes",
+          constraint=". >= 1 and . <= 40",
+          constraint_msg=("请填1到40之间的楼层。", "Please enter a floor from 1 to 40.")),
+        q("select_one yes_no", "elevator", "楼里有电梯吗？", "Is there a lift in the building?",
+          required="yes", relevant="${floor} > 1"),
+        end_group(),
+        *room("bath", "卫生间", "Bathroom"),
+        *room("bedroom", "卧室", "Bedroom"),
+        *room("stairs", "楼梯和进出门", "Stairs and entrance"),
+        *room("kitchen", "厨房", "Kitchen"),
+        q("select_multiple subsidy", "subsidy_status", "老人属于下面哪类补贴对象？（可多选）",
+          "Is the older person in any of these subsidy groups? (Tick all that apply)",
+          required="yes", constraint=none_alone(), constraint_msg=NONE_ALONE_MSG,
+          hint=("符合条件的家庭可以申请政府适老化改造补贴。",
+                "Eligible families may apply for a government adaptation subsidy.")),
+        *[q("calculate", name, calculation=f"if({rule}, 1, 0)")
+          for name, _zh, _en, rule in ADAPTATIONS],
+        q("calculate", "rec_count",
+          calculation=" + ".join(f"${{{name}}}" for name, *_ in ADAPTATIONS)),
+        q("calculate", "plan_items", calculation=plan_items_zh),
+        q("calculate", "plan",
+          calculation="if(${plan_items} = '', '暂不需要改造', substr(${plan_items}, 1))"),
+        q("calculate", "plan_items_en", calculation=plan_items_en),
+        q("calculate", "plan_en",
+          calculation="if(${plan_items_en} = '', 'no adaptation needed for now', "
+                      "substr(${plan_items_en}, 2))"),
+        q("note", "plan_note",
+          "建议改造项目：${plan}。请向老人和家属说明。",
+          "Recommended adaptations: ${plan_en}. Please explain them to the resident and family."),
+        q("select_one agree", "agree_plan", "老人和家属同意按这个方案改造吗？",
+          "Do the resident and family agree to this plan?", required="yes",
+          relevant="${rec_count} > 0"),
+        q("select_one cost", "self_pay", "除补贴外，家里能接受自己出多少钱？",
+          "Beyond any subsidy, how much can the family pay itself?", required="yes",
+          relevant="${rec_count} > 0 and ${agree_plan} != 'no'"),
+        q("text", "volunteer_remarks", "志愿者补充说明", "Volunteer's remarks",
+          constraint="string-length(.) <= 300",
+          hint=("例如：老人的特别需要、家里的其他危险。可以不填。",
+                "E.g. special needs or other hazards at home. Optional."),
+          constraint_msg=("请用300个字以内填写。", "Please use at most 300 characters.")),
+        q("acknowledge", "explained", "我已当面向老人或家属说明了评估结果。",
+          "I have explained the assessment to the resident or family in person.",
+          required="yes"),
+    ]
+    choice_rows = [
+        *choices("yes_no", YES_NO),
+        *choices("arrangements", [
+            ("spouse", "和老伴两人住", "With spouse only"),
+            ("children", "和子女住", "With children"),
+            ("caregiver", "和保姆或护工住", "With a carer or helper"),
+            ("other", "其他", "Other"),
+        ]),
+        *choices("mobility", [
+            ("independent", "能自己走路", "Walks independently"),
+            ("cane", "要拄拐杖或用助行器", "Uses a cane or walker"),
+            ("wheelchair", "坐轮椅", "Uses a wheelchair"),
+            ("bedridden", "卧床", "Bedridden"),
+        ]),
+        *choices("conditions", [
+            ("poor_sight", "眼神不好", "Poor eyesight"),
+            ("poor_hearing", "耳朵背", "Hard of hearing"),
+            ("heart", "有心脑血管病（高血压、心脏病等）",
+             "Heart or blood-pressure illness"),
+            ("memory", "记性差、容易糊涂", "Memory problems or confusion"),
+            ("fell", "过去一年摔倒过", "Fell in the past year"),
+            ("none", "都没有", "None of these"),
+        ]),
+        *choices("bath_problems", [
+            ("slippery", "地面湿滑", "Slippery floor"),
+            ("toilet_low", "上厕所起身困难", "Hard to get up from the toilet"),
+            ("unsteady_shower", "洗澡时站不稳", "Unsteady when showering"),
+            ("no_grab_bar", "没有可以扶的地方", "Nothing to hold on to"),
+            ("dark_at_night", "夜里去厕所看不清", "Too dark at night"),
+            ("threshold", "门槛或高低差容易绊倒", "Threshold or step to trip on"),
+            ("none", "没有不方便", "No difficulty"),
+        ]),
+        *choices("bedroom_problems", [
+            ("bed_hard", "上下床困难", "Hard to get in and out of bed"),
+            ("light_switch", "夜里开灯不方便", "Hard to switch on a light at night"),
+            ("clutter", "地上有杂物、电线，容易绊倒", "Clutter or cables to trip on"),
+            ("none", "没有不方便", "No difficulty"),
+        ]),
+        *choices("stairs_problems", [
+            ("stairs_hard", "上下楼梯吃力", "Stairs are hard to climb"),
+            ("no_rail", "楼梯没有扶手", "No handrail on the stairs"),
+            ("dark", "楼道光线暗", "Dark stairwell"),
+            ("step_at_door", "门口有台阶，进出不方便", "Steps at the door"),
+            ("none", "没有不方便", "No difficulty"),
+        ]),
+        *choices("kitchen_problems", [
+            ("slippery", "地面湿滑", "Slippery floor"),
+            ("too_high", "灶台、橱柜太高够不着", "Worktop or cupboards too high"),
+            ("gas", "常忘关煤气或火", "Often forgets to turn off the gas"),
+            ("none", "没有不方便", "No difficulty"),
+        ]),
+        *choices("subsidy", [
+            ("tekun", "特困供养人员", "Person in extreme poverty (tekun)"),
+            ("dibao", "低保或低保边缘家庭", "Subsistence-allowance household"),
+            ("disabled", "失能、半失能或重度残疾", "Disabled or needing care"),
+            ("special_family", "计划生育特殊家庭", "Family-planning special-hardship family"),
+            ("none", "都不是", "None of these"),
+        ]),
+        *choices("agree", [
+            ("yes", "同意", "Agree"),
+            ("discuss", "还要和家人商量", "Need to discuss with family"),
+            ("no", "不同意", "Do not agree"),
+        ]),
+        *choices("cost", [
+            ("free_only", "只做免费或补贴项目", "Only free or subsidised items"),
+            ("under_500", "500元以内", "Up to 500 yuan"),
+            ("500_2000", "500–2000元", "500–2,000 yuan"),
+            ("over_2000", "2000元以上", "Over 2,000 yuan"),
+        ]),
+    ]
+    settings = {"form_title": "适老化改造需求评估",
+                f"form_title::{EN}": "Age-Friendly Home Adaptation Assessment",
+                "form_id": "home_adaptation", "review": "yes", "draft_on_idle": "keep"}
+    return survey, choice_rows, settings
+
+
+# ---- 需求登记 -------------------------------------------------------------------------
+
+
+def service_request() -> tuple[list[Row], list[Row], Row]:
+    wants_contact = "${followup} != 'none' and ${followup} != ''"
+    survey = [
+        *metadata(),
+        q("note", "intro", "您好！请告诉我们您需要什么帮助，社工会跟进处理。",
+          "Hello! Tell us what help you need and a social worker will follow up."),
+        q("select_one categories", "category", "您需要哪方面的帮助？",
+          "What kind of help do you need?", required="yes"),
+        q("text", "category_specify", "请说明是哪方面的事。", "Please say what it is about.",
+          required="yes", relevant="${category} = 'other'",
+          constraint="string-length(.) <= 30",
+          constraint_msg=("请用30个字以内填写。", "Please use at most 30 characters.")),
+        q("select_one for_whom", "for_whom", "这是为谁登记的？", "Who is this request for?",
+          required="yes"),
+        q("select_one communities", "community", "需要帮助的人住在哪个社区？",
+          "Which community does the person who needs help live in?", required="yes"),
+        q("text", "description", "请说一说具体是什么事、需要什么帮助。",
+          "Please describe the situation and the help needed.", required="yes",
+          constraint="string-length(.) <= 500",
+          hint=("写清楚就好，不用写太长。", "A few clear sentences are enough."),
+          required_msg=("请简单写一下需要什么帮助。", "Please write briefly what help you need."),
+          constraint_msg=("请用500个字以内说明。", "Please use at most 500 characters.")),
+        q("select_one urgency", "urgency", "这件事有多急？", "How urgent is it?", required="yes"),
+        q("note", "urgent_note",
+          "如果有危险或急病，请马上拨打110或120，也可以直接告诉大厅工作人员。",
+          "If anyone is in danger or seriously ill, call 110 or 120 now, or tell the staff "
+          "in the hall.", relevant="${urgency} = 'urgent'"),
+        q("select_one followups", "followup", "您希望社工怎样联系您？",
+          "How would you like the social worker to follow up?", required="yes"),
+        q("text", "contact_name", "怎么称呼您？", "What should we call you?", pii="yes",
+          relevant=wants_contact, constraint="string-length(.) <= 20",
+          hint=("可以只写姓，例如：王阿姨。", "A family name is enough, e.g. Auntie Wang."),
+          constraint_msg=("请用20个字以内填写。", "Please use at most 20 characters.")),
+        q("text", "contact_phone", "您的手机号码", "Your mobile number", pii="yes",
+          relevant=wants_contact, required="${followup} = 'phone'",
+          constraint="regex(., '^1[3-9][0-9]{9}$')",
+          hint=("只用于这次回访。", "Used only to follow up on this request."),
+          required_msg=("电话回访需要留下手机号码。", "A phone follow-up needs a mobile number."),
+          constraint_msg=("手机号码应是1开头的11位数字，请再看一下。",
+                          "A mobile number has 11 digits starting with 1.")),
+        q("text", "contact_address", "上门地址（小区、楼栋、门牌号）",
+          "Address for the home visit (estate, building, flat)", pii="yes", required="yes",
+          relevant="${followup} = 'visit'", constraint="string-length(.) <= 80",
+          constraint_msg=("地址请不超过80个字。", "Please use at most 80 characters.")),
+        q("select_one office_times", "office_time", "您什么时间方便来站点？",
+          "When can you come to the station?", required="yes",
+          relevant="${followup} = 'office'"),
+        q("note", "thanks",
+          "登记好了！请点【完成】，机器会打印一张回执，请收好。社工会在3个工作日内跟进。",
+          "All done! Tap \"Finish\" and keep the printed receipt. A social worker will follow "
+          "up within 3 working days."),
+    ]
+    choice_rows = [
+        *choices("categories", [
+            ("elderly", "养老", "Elderly care"),
+            ("children", "儿童", "Children"),
+            ("disability", "助残", "Disability support"),
+            ("hardship", "困难救助", "Hardship assistance"),
+            ("psychological", "心理", "Emotional support"),
+            ("legal", "法律", "Legal help"),
+            ("other", "其他", "Other"),
+        ]),
+        *choices("for_whom", [
+            ("self", "自己", "Myself"),
+            ("family", "家里人", "A family member"),
+            ("neighbour", "邻居或朋友", "A neighbour or friend"),
+        ]),
+        *choices("communities", COMMUNITIES),
+        *choices("urgency", [
+            ("urgent", "很急，这几天就需要", "Urgent: needed in the next few days"),
+            ("soon", "比较急，一两周内", "Fairly urgent: within a week or two"),
+            ("not_urgent", "不急", "Not urgent"),
+        ]),
+        *choices("followups", [
+            ("phone", "电话回访", "Phone call"),
+            ("visit", "上门", "Home visit"),
+            ("office", "到站点面谈", "Meet at the station"),
+            ("none", "不需要回访", "No follow-up needed"),
+        ]),
+        *choices("office_times", [
+            ("weekday_morning", "工作日上午", "Weekday morning"),
+            ("weekday_afternoon", "工作日下午", "Weekday afternoon"),
+            ("any", "都可以", "Any time"),
+        ]),
+    ]
+    settings = {"form_title": "需求登记", f"form_title::{EN}": "Service Request",
+                "form_id": "service_request", "review": "yes", "draft_on_idle": "discard"}
+    return survey, choice_rows, settings
+
+
+# ---- writing --------------------------------------------------------------------------
+
+
+def _write_sheet(workbook: Workbook, title: str, columns: list[str], rows: list[Row]) -> None:
+    sheet = workbook.create_sheet(title)
+    sheet.append(columns)
+    for row in rows:
+        unknown = set(row) - set(columns)
+        if unknown:
+            raise ValueError(f"{title}: unknown columns {sorted(unknown)}")
+        sheet.append([row.get(column) or None for column in columns])
+    for cell in sheet[1]:
+        cell.font = HEADER_FONT
+        cell.fill = HEADER_FILL
+    for index, column in enumerate(columns, start=1):
+        width = COLUMN_WIDTHS.get(column, 16)
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    for row_cells in sheet.iter_rows(min_row=2):
+        for cell in row_cells:
+            cell.alignment = Alignment(vertical="top", wrap_text=True)
+    sheet.freeze_panes = "C2" if title == "survey" else "A2"
+
+
+def write_form(survey: list[Row], choice_rows: list[Row], settings: Row, path: Path) -> None:
+    """Write one XLSForm workbook."""
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    _write_sheet(workbook, "survey", SURVEY_COLUMNS, survey)
+    choice_columns = ["list_name", "name", f"label::{ZH}", f"label::{EN}"]
+    for row in choice_rows:
+        choice_columns.extend(column for column in row if column not in choice_columns)
+    _write_sheet(workbook, "choices", choice_columns, choice_rows)
+    settings = {**settings, "version": VERSION, "default_language": ZH}
+    settings_columns = ["form_title", f"form_title::{EN}", "form_id", "version",
+                        "default_language", "review", "draft_on_idle"]
+    _write_sheet(workbook, "settings", settings_columns, [settings])
+    workbook.properties.created = FIXED_TIME
+    workbook.properties.creator = "shegong-kiosk"
+    buffer = BytesIO()
+    workbook.save(buffer)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(_reproducible(buffer.getvalue()))
+
+
+def _reproducible(data: bytes) -> bytes:
+    """The same workbook with fixed zip entry times and a fixed 'modified' property."""
+    stamp = FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    output = BytesIO()
+    with zipfile.ZipFile(BytesIO(data)) as source, \
+            zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            content = source.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                content = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>" + stamp, content)
+            entry = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME.timetuple()[:6])
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            target.writestr(entry, content)
+    return output.getvalue()
+
+
+FORMS = {
+    "satisfaction": satisfaction,
+    "marriage_reform": marriage_reform,
+    "home_adaptation": home_adaptation,
+    "service_request": service_request,
+}
+
+
+def main() -> None:
+    for form_id, build in FORMS.items():
+        survey, choice_rows, settings = build()
+        assert settings["form_id"] == form_id
+        path = FORMS_DIR / f"{form_id}.xlsx"
+        write_form(survey, choice_rows, settings, path)
+        print(f"wrote {path.relative_to(FORMS_DIR.parent.parent)}")
+
+
+if __name__ == "__main__":
+    main()
