@@ -40,7 +40,7 @@ COLUMN_WIDTHS = {
     f"required_message::{EN}": 24, "relevant": 40, "constraint": 40,
     f"constraint_message::{ZH}": 34, f"constraint_message::{EN}": 34, "calculation": 60,
     "choice_filter": 36, "default": 12, "read_only": 10, "appearance": 12, "pii": 6,
-    "list_name": 20, "form_title": 24, f"form_title::{EN}": 36, "form_id": 18,
+    "list_name": 20, "form_title": 24, f"kiosk_title::{EN}": 36, "form_id": 18,
     "version": 14, "default_language": 18, "review": 10, "draft_on_idle": 16,
 }
 HEADER_FONT = Font(bold=True)
@@ -234,7 +234,7 @@ def satisfaction() -> tuple[list[Row], list[Row], Row]:
         ]),
     ]
     settings = {"form_title": "社区服务满意度调查",
-                f"form_title::{EN}": "Community Service Satisfaction Survey",
+                f"kiosk_title::{EN}": "Community Service Satisfaction Survey",
                 "form_id": "satisfaction", "review": "no", "draft_on_idle": "discard"}
     return survey, choice_rows, settings
 
@@ -395,7 +395,7 @@ def marriage_reform() -> tuple[list[Row], list[Row], Row]:
             ("none", "都不支持", "None of these"),
         ]),
     ]
-    settings = {"form_title": "婚俗改革问卷", f"form_title::{EN}": "Marriage Custom Reform Survey",
+    settings = {"form_title": "婚俗改革问卷", f"kiosk_title::{EN}": "Marriage Custom Reform Survey",
                 "form_id": "marriage_reform", "review": "no", "draft_on_idle": "discard"}
     return survey, choice_rows, settings
 
@@ -614,7 +614,7 @@ def home_adaptation() -> tuple[list[Row], list[Row], Row]:
         ]),
     ]
     settings = {"form_title": "适老化改造需求评估",
-                f"form_title::{EN}": "Age-Friendly Home Adaptation Assessment",
+                f"kiosk_title::{EN}": "Age-Friendly Home Adaptation Assessment",
                 "form_id": "home_adaptation", "review": "yes", "draft_on_idle": "keep"}
     return survey, choice_rows, settings
 
@@ -707,7 +707,7 @@ def service_request() -> tuple[list[Row], list[Row], Row]:
             ("any", "都可以", "Any time"),
         ]),
     ]
-    settings = {"form_title": "需求登记", f"form_title::{EN}": "Service Request",
+    settings = {"form_title": "需求登记", f"kiosk_title::{EN}": "Service Request",
                 "form_id": "service_request", "review": "yes", "draft_on_idle": "discard"}
     return survey, choice_rows, settings
 
@@ -745,7 +745,7 @@ def write_form(survey: list[Row], choice_rows: list[Row], settings: Row, path: P
         choice_columns.extend(column for column in row if column not in choice_columns)
     _write_sheet(workbook, "choices", choice_columns, choice_rows)
     settings = {**settings, "version": VERSION, "default_language": ZH}
-    settings_columns = ["form_title", f"form_title::{EN}", "form_id", "version",
+    settings_columns = ["form_title", f"kiosk_title::{EN}", "form_id", "version",
                         "default_language", "review", "draft_on_idle"]
     _write_sheet(workbook, "settings", settings_columns, [settings])
     workbook.properties.created = FIXED_TIME

@@ -120,6 +120,7 @@ class _Rows:
     survey: list[dict[str, str]]
     settings: dict[str, str]
     by_name: dict[str, int]
+    choices: dict[tuple[str, str], dict[str, str]]
 
     def row_of(self, name: str) -> int | None:
         return self.by_name.get(name)
@@ -215,7 +216,30 @@ def _check_rows(workbook: Any, file_name: str) -> _Rows:
         name = (row.get("name") or "").strip()
         if name:
             by_name.setdefault(name, row_number)
-    return _Rows(survey=survey, settings=settings, by_name=by_name)
+    choices = {}
+    for row in workbook.choices or []:
+        key = (str(row.get("list_name") or row.get("list name") or "").strip(),
+               str(row.get("name") or "").strip())
+        choices.setdefault(key, dict(row))
+    return _Rows(survey=survey, settings=settings, by_name=by_name, choices=choices)
+
+
+def raw_texts(row: dict[str, Any], column: str, default_language: str) -> dict[str, str]:
+    """A text column in every language, exactly as written in the sheet.
+
+    pyxform turns curly quotes into ASCII ones in every cell; Chinese text uses “”‘’, so
+    labels and messages are read from the sheet itself.
+    """
+    texts: dict[str, str] = {}
+    for header, value in row.items():
+        if value is None or not str(value).strip():
+            continue
+        parts = [part.strip() for part in str(header).split("::")]
+        if parts[0].lower().replace(" ", "_") != column or len(parts) > 2:
+            continue
+        language = parts[1] if len(parts) == 2 else default_language
+        texts[language] = str(value).strip()
+    return texts
 
 
 def _check_type(raw_type: str, file_name: str, row: int) -> None:
@@ -284,6 +308,7 @@ class _Compiler:
         languages = self._languages()
         if self.default_language not in languages:
             languages.insert(0, self.default_language)
+        self._restore_quotes()
         for item in self.items:
             if item.or_other:
                 self._label_other(item, languages)
@@ -292,6 +317,13 @@ class _Compiler:
         title = _texts(self.survey.get("title"), self.default_language) or {
             self.default_language: survey_id
         }
+        # ODK has no translated titles; `kiosk_title::English (en)` is ours and ODK tools
+        # ignore it (pyxform's XForm output breaks on `form_title::…`, so that is read too).
+        for column in ("form_title", "kiosk_title"):
+            for language, text in raw_texts(self.rows.settings, column,
+                                            self.default_language).items():
+                if column == "form_title" or language != self.default_language:
+                    title[language] = text
         settings = dict(self.rows.settings)
         return {
             "format": COMPILED_FORMAT,
@@ -391,6 +423,23 @@ class _Compiler:
             if is_select and item.list_name not in self.choices:
                 raise self.error(f"choice list '{item.list_name}' is not on the choices sheet",
                                  item.name, "type")
+
+    def _restore_quotes(self) -> None:
+        """Take labels, hints and messages from the sheet as written (see raw_texts)."""
+        for item in self.items:
+            if item.name not in self.rows.by_name:
+                continue  # made by pyxform (or_other's text question)
+            row = self.rows.survey[self.rows.by_name[item.name] - 2]
+            for column in ("label", "hint", "constraint_message", "required_message"):
+                texts = raw_texts(row, column, self.default_language)
+                if texts:
+                    setattr(item, column, texts)
+        for list_name, choices in self.choices.items():
+            for choice in choices:
+                row = self.rows.choices.get((list_name, choice["name"]))
+                texts = raw_texts(row, "label", self.default_language) if row else {}
+                if texts:
+                    choice["label"] = texts
 
     def _languages(self) -> list[str]:
         found: list[str] = []

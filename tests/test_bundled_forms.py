@@ -395,3 +395,12 @@ def test_service_request_other_category_asks_what_it_is(forms: dict[str, Form]):
     assert shown.index("category_specify") == shown.index("category") + 1
     assert "office_time" in shown
     assert session.finish().answers["category_specify"] == "就业"
+
+
+@pytest.mark.parametrize("path", bundled_paths(), ids=lambda path: path.stem)
+def test_bundled_form_also_converts_to_an_odk_xform(path):
+    """Stations share forms with ODK/KoboToolbox users: pyxform must turn them into XForms."""
+    from pyxform.xls2xform import convert
+
+    xform = convert(xlsform=str(path)).xform
+    assert f'id="{path.stem}"' in xform

@@ -173,3 +173,25 @@ def test_import_command_installs_and_refuses_changed_same_version(tmp_path):
     result = CliRunner().invoke(main, ["--db", str(db), "survey", "import", str(path)])
     assert result.exit_code != 0
     assert "already installed with different content" in result.output
+
+
+def test_chinese_quotes_in_labels_survive_and_titles_translate(tmp_path):
+    survey = [HEADER,
+              ["note", "intro", "请点“下一题”继续。", "Tap ‘Next’ to go on.", "", "", "", "", "",
+               ""],
+              ["select_one yn", "agree", "同意“文明养宠”公约吗？", "Agree?", "", "", "", "", "",
+               ""]]
+    choices = [*CHOICES, ["yn", "maybe", "说不好“再看看”", "Not sure"]]
+    settings = [["form_title", "kiosk_title::English (en)", "form_id", "version",
+                 "default_language"],
+                ["“宠爱有法”问卷", "Pet survey", "pets", "1", "中文 (zh)"]]
+    form = load_xlsform(write_form(tmp_path / "pets.xlsx", survey, choices, settings))
+    session = FormSession(form, "zh")
+    assert session.screen.questions[0].label == "请点“下一题”继续。"
+    session.next()
+    question = session.screen.questions[0]
+    assert question.label == "同意“文明养宠”公约吗？"
+    assert question.choices[-1].label == "说不好“再看看”"
+    assert FormSession(form, "en").screen.questions[0].label == "Tap ‘Next’ to go on."
+    assert form.title_in("zh") == "“宠爱有法”问卷"
+    assert form.title_in("en") == "Pet survey"
