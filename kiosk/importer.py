@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import multiprocessing
+import os
 import re
+import sys
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +25,8 @@ from surveys.form import Form, language_code
 from surveys.session import FormSession, Submission
 
 BATCH_SIZE = 2000
+CHUNK_LINES = 500
+PARALLEL_FROM_BYTES = 2_000_000  # about 4,000 records
 UUID = re.compile(r"(uuid:)?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
                   r"[0-9a-fA-F]{12}")
 
@@ -50,24 +56,28 @@ class RecordError(ValueError):
 
 
 class _Checkers:
-    """One reusable FormSession per form version: import checks thousands of records."""
+    """One reusable FormSession per form version: import checks thousands of records.
 
-    def __init__(self, store: KioskStore) -> None:
-        self.store = store
+    Holds the compiled forms themselves (not the database), so that worker processes
+    can check records too.
+    """
+
+    def __init__(self, compiled: dict[str, dict[str, dict[str, Any]]]) -> None:
+        self.compiled = compiled
         self.sessions: dict[tuple[str, str | None], tuple[Form, FormSession]] = {}
 
     def get(self, survey: str, version: str | None) -> tuple[Form, FormSession]:
         key = (survey, version)
         if key not in self.sessions:
-            if not self.store.has_survey(survey):
+            versions = self.compiled.get(survey)
+            if not versions:
                 raise RecordError(f"unknown survey '{survey}'")
-            try:
-                form = self.store.load_form(survey, version)
-            except KeyError:
-                known = ", ".join(self.store.versions(survey))
-                raise RecordError(
-                    f"survey '{survey}' has no version '{version}' here (installed: {known})"
-                ) from None
+            if version is None:
+                version = next(reversed(versions))  # the newest installed
+            if version not in versions:
+                raise RecordError(f"survey '{survey}' has no version '{version}' here "
+                                  f"(installed: {', '.join(versions)})")
+            form = Form(versions[version])
             english = next((name for name in form.languages
                             if language_code(name) == "en"), None)
             session = FormSession(form, english, apply_defaults=False)
@@ -128,19 +138,90 @@ def parse_record(record: Any, checkers: _Checkers, kiosk: str | None) -> Submiss
     )
 
 
+CheckedLine = tuple[int, Submission | None, str | None]
+
+
+def check_line(number: int, line: str, checkers: _Checkers, kiosk: str | None) -> CheckedLine:
+    """(line number, submission or None, error or None) for one line of the file."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        return number, None, f"not valid JSON: {error.msg} (column {error.colno})"
+    try:
+        return number, parse_record(record, checkers, kiosk), None
+    except RecordError as error:
+        return number, None, str(error)
+
+
+# Set in the parent before the worker processes fork, so they inherit it.
+_WORKER_STATE: tuple[_Checkers, str | None] | None = None
+
+
+def _check_chunk(chunk: list[tuple[int, str]]) -> list[CheckedLine]:
+    assert _WORKER_STATE is not None
+    checkers, kiosk = _WORKER_STATE
+    return [check_line(number, line, checkers, kiosk) for number, line in chunk]
+
+
+def _chunks(handle: IO[str],
+            on_progress: Callable[[int], None] | None) -> Iterator[list[tuple[int, str]]]:
+    size = CHUNK_LINES
+    chunk: list[tuple[int, str]] = []
+    for number, line in enumerate(handle, start=1):
+        if on_progress is not None:
+            on_progress(len(line))
+        if line.strip():
+            chunk.append((number, line))
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+    if chunk:
+        yield chunk
+
+
+def _checked_in_parallel(chunks: Iterator[list[tuple[int, str]]], checkers: _Checkers,
+                         kiosk: str | None, workers: int) -> Iterator[CheckedLine]:
+    """Check chunks in worker processes, in file order, with a bounded read-ahead."""
+    global _WORKER_STATE
+    _WORKER_STATE = (checkers, kiosk)
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            pending: deque[Any] = deque()
+            for chunk in chunks:
+                pending.append(pool.apply_async(_check_chunk, (chunk,)))
+                if len(pending) >= workers * 3:
+                    yield from pending.popleft().get()
+            while pending:
+                yield from pending.popleft().get()
+    finally:
+        _WORKER_STATE = None
+
+
+def default_workers(source: str | Path | IO[str]) -> int:
+    """Use the machine's cores for big files; small ones are quicker in one process."""
+    if not isinstance(source, str | Path) or sys.platform == "win32":
+        return 1
+    if Path(source).stat().st_size < PARALLEL_FROM_BYTES:
+        return 1
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
 def import_jsonl(
     store: KioskStore,
     source: str | Path | IO[str],
     *,
     kiosk: str | None = None,
     on_progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
 ) -> ImportReport:
     """Import a JSONL file of submissions; bad lines are reported, the rest stored.
 
-    ``on_progress`` receives the number of characters read so far.
+    ``on_progress`` receives the number of characters read so far. Big files are checked
+    in ``workers`` processes (default: one per core); records are stored in file order.
     """
     report = ImportReport()
-    checkers = _Checkers(store)
+    checkers = _Checkers(store.compiled_forms())
+    workers = default_workers(source) if workers is None else workers
     batch: list[Submission] = []
 
     def flush() -> None:
@@ -151,22 +232,17 @@ def import_jsonl(
             batch.clear()
 
     with _opened(source, "r") as handle:
-        for number, line in enumerate(handle, start=1):
-            if on_progress is not None:
-                on_progress(len(line))
-            if not line.strip():
+        chunks = _chunks(handle, on_progress)
+        if workers > 1:
+            checked = _checked_in_parallel(chunks, checkers, kiosk, workers)
+        else:
+            checked = (check_line(number, line, checkers, kiosk)
+                       for chunk in chunks for number, line in chunk)
+        for number, submission, error in checked:
+            if submission is None:
+                report.rejected.append(Rejected(number, error or "rejected"))
                 continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                report.rejected.append(Rejected(number, f"not valid JSON: {error.msg} "
-                                                        f"(column {error.colno})"))
-                continue
-            try:
-                batch.append(parse_record(record, checkers, kiosk))
-            except RecordError as error:
-                report.rejected.append(Rejected(number, str(error)))
-                continue
+            batch.append(submission)
             if len(batch) >= BATCH_SIZE:
                 flush()
         flush()

@@ -247,6 +247,14 @@ class KioskStore:
         return self.conn.execute(
             "SELECT 1 FROM forms WHERE survey_id=? LIMIT 1", (survey_id,)).fetchone() is not None
 
+    def compiled_forms(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """Every installed form version: survey -> version -> compiled, oldest first."""
+        forms: dict[str, dict[str, dict[str, Any]]] = {}
+        for survey_id, version, compiled in self.conn.execute(
+                "SELECT survey_id, version, compiled FROM forms ORDER BY installed_at, rowid"):
+            forms.setdefault(survey_id, {})[version] = json.loads(compiled)
+        return forms
+
     def load_form(self, survey_id: str, version: str | None = None) -> Form:
         """A form by id (newest version unless one is named), from the compiled cache."""
         if version is None:

@@ -118,6 +118,24 @@ def test_import_stores_good_reports_each_bad_line_and_is_idempotent(db, mixed_fi
         assert store.submission_count() == len(GOOD)
 
 
+def test_parallel_check_gives_the_same_report_in_file_order(db, mixed_file, monkeypatch):
+    from kiosk import importer
+
+    path, _expected = mixed_file
+    monkeypatch.setattr(importer, "CHUNK_LINES", 3)  # many chunks over two processes
+    with KioskStore(db) as store:
+        parallel = importer.import_jsonl(store, path, workers=2).to_json()
+    with KioskStore(db) as store:
+        stored = [item["instance_id"] for item in store.iter_submissions("test1")]
+    serial_db = db.parent / "serial.db"
+    with KioskStore(serial_db) as store:
+        store.install_form(compile_xlsform(FORMS / "basics.md"))
+        serial = importer.import_jsonl(store, path, workers=1).to_json()
+    assert parallel == serial
+    assert parallel["stored"] == len(GOOD)
+    assert sorted(stored) == sorted(good["instance_id"] for good in GOOD)
+
+
 def test_import_of_clean_file_exits_zero_and_text_report_names_lines(db, tmp_path):
     clean = tmp_path / "clean.jsonl"
     clean.write_text("".join(json.dumps(good) + "\n" for good in GOOD), encoding="utf-8")
