@@ -17,7 +17,7 @@ from kiosk.screens.form import FinishScreen, FormScreen
 from kiosk.screens.home import HomeScreen
 from kiosk.screens.thanks import ThanksScreen
 from store import KioskStore
-from surveys.session import FormIncomplete, FormSession
+from surveys.session import FormIncomplete, FormSession, Problem
 
 
 def developer_mode() -> bool:
@@ -68,7 +68,7 @@ class KioskApp(App[None], inherit_bindings=False):
                               kiosk=self.kiosk_id)
         self.show_session(session)
 
-    def show_session(self, session: FormSession, problems: list | None = None) -> None:
+    def show_session(self, session: FormSession, problems: list[Problem] | None = None) -> None:
         """The session's current screen, or the 提交 step after the last one."""
         if session.at_end:
             self.switch_screen(FinishScreen(session, self.store, tap_guard=self.tap_guard))

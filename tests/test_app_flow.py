@@ -5,6 +5,7 @@ Assertions read what is on the screen (the rendered lines) and what is in the da
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,15 @@ async def back(pilot: Pilot) -> None:
     await tap(pilot, "#back")
 
 
+async def wait_for(pilot: Pilot, condition: Callable[[], bool], seconds: float = 10) -> None:
+    """Let the app run until ``condition`` holds (timers fire on their own)."""
+    for _ in range(int(seconds / 0.1)):
+        if condition():
+            return
+        await pilot.pause(0.1)
+    raise AssertionError(f"still waiting after {seconds} s:\n{screen_text(pilot.app)}")
+
+
 def draft_answers(store: KioskStore) -> dict[str, str]:
     drafts = store.open_drafts()
     assert len(drafts) == 1, drafts
@@ -96,7 +106,7 @@ def basics_store(tmp_path: Path) -> KioskStore:
 
 
 def kiosk(store: KioskStore, **options: object) -> KioskApp:
-    settings: dict[str, object] = {"home_after": 0.3, "tap_guard": 0.0}
+    settings: dict[str, object] = {"home_after": 600, "tap_guard": 0.0}
     settings.update(options)
     return KioskApp(store, kiosk_id="hall-1", **settings)  # type: ignore[arg-type]
 
@@ -107,7 +117,7 @@ def kiosk(store: KioskStore, **options: object) -> KioskApp:
 async def test_resident_walks_the_test_form_to_the_receipt_and_home_comes_back(
         basics_store: KioskStore):
     store = basics_store
-    app = kiosk(store)
+    app = kiosk(store, home_after=3.0)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert "社工站 · 居民问卷" in screen_text(app)
@@ -207,7 +217,7 @@ async def test_resident_walks_the_test_form_to_the_receipt_and_home_comes_back(
         assert store.open_drafts() == []  # the draft became the submission
 
         # After home_after seconds home comes back, with nothing of this resident on it.
-        await pilot.pause(0.6)
+        await wait_for(pilot, lambda: "请点一下您要填写的问卷" in screen_text(app))
         text = screen_text(app)
         assert "请点一下您要填写的问卷" in text
         for left_over in (code, "张三", "电梯", "年龄", "谢谢", "问卷已经答完了"):
@@ -216,7 +226,7 @@ async def test_resident_walks_the_test_form_to_the_receipt_and_home_comes_back(
 
 
 async def test_tapping_the_receipt_screen_goes_home_at_once(basics_store: KioskStore):
-    app = kiosk(basics_store, home_after=60)
+    app = kiosk(basics_store)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await tap_form(pilot, "test1")
@@ -321,3 +331,375 @@ async def test_a_double_tap_on_next_moves_only_one_screen(basics_store: KioskSto
         await pilot.click("#next")  # the second tap of a double tap lands on the new screen
         await pilot.pause()
         assert on_screen(app) == ["imp"]  # optional: a second 下一题 would have skipped it
+
+
+# ---- the four bundled questionnaires, walked on the screen ---------------------------------
+
+BUNDLED = ("satisfaction", "service_request", "marriage_reform", "home_adaptation")
+needs_bundled = pytest.mark.skipif(
+    not all((Path(__file__).parent.parent / "surveys" / "forms" / f"{name}.xlsx").exists()
+            for name in BUNDLED),
+    reason="the bundled questionnaires (surveys/forms/*.xlsx) are not there")
+
+
+def at(app: KioskApp, *names: str) -> str:
+    """Assert the screen shows exactly these questions, their labels visible; return the text."""
+    assert on_screen(app) == list(names), screen_text(app)
+    text = screen_text(app)
+    for name in names:
+        assert block(app, name).view.label[:12] in text, (name, text)
+    return text
+
+
+async def keys(pilot: Pilot, *pressed: str) -> None:
+    await pilot.press(*pressed)
+    await pilot.pause()
+
+
+async def submit_and_read_receipt(pilot: Pilot, store: KioskStore, survey_id: str) -> dict:
+    """From the last question: 下一题 → 提交 → the receipt code on screen; the stored record."""
+    app: KioskApp = pilot.app  # type: ignore[assignment]
+    await next_screen(pilot)
+    assert "问卷已经答完了" in screen_text(app)
+    await tap(pilot, "#submit")
+    records = list(store.iter_submissions(survey_id))
+    assert len(records) == 1
+    code = store.receipt_code_of(records[0]["instance_id"])
+    assert code in screen_text(app)
+    assert store.open_drafts() == []
+    return records[0]
+
+
+@needs_bundled
+async def test_satisfaction_survey_on_screen(store: KioskStore):
+    app = kiosk(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await tap_form(pilot, "satisfaction")
+        at(app, "intro")
+        await next_screen(pilot)
+        at(app, "respondent_group")
+        await keys(pilot, "1")  # 老年人
+        await next_screen(pilot)
+        at(app, "age_band")
+        await keys(pilot, "5")  # 70–79岁
+        await next_screen(pilot)
+
+        # 其他社区 skips the estate question and asks for the name instead.
+        at(app, "community")
+        await tap_choice(pilot, "community", "其他社区")
+        await next_screen(pilot)
+        at(app, "estate_text")
+        await type_into(pilot, "estate_text", "一个名字非常非常长的社区" * 3)  # 36 characters
+        await next_screen(pilot)
+        assert "⚠ 请用30个字以内填写。" in at(app, "estate_text")
+        assert "estate_text" not in draft_answers(store)
+
+        # Back: the community is still chosen; another one brings its own estates.
+        await back(pilot)
+        assert "● 其他社区" in at(app, "community")
+        await tap_choice(pilot, "community", "梁丰社区")
+        await next_screen(pilot)
+        text = at(app, "estate")
+        assert "梁丰花园" in text and "康乐新村" in text and "南苑新村" not in text
+        await keys(pilot, "2")
+        await next_screen(pilot)
+
+        # 不满意 brings the follow-up question.
+        at(app, "overall")
+        await keys(pilot, "4")  # the scale runs 非常满意 … 非常不满意: 4 is 不满意
+        assert "● 不满意" in screen_text(app)
+        await next_screen(pilot)
+        at(app, "unsatisfied_reason")
+        await type_into(pilot, "unsatisfied_reason", "楼道灯常坏")
+        await next_screen(pilot)
+
+        # 都没有用过 cannot go with another service: refused, shown, not kept.
+        at(app, "services_used")
+        await keys(pilot, "1", "6")
+        text = screen_text(app)
+        assert "⚠ 选了最后一项（都没有），就不能再选其他项" in text
+        assert "☐ 都没有用过" in text and "☑ 为老服务" in text
+        await keys(pilot, "5")
+        assert "选了最后一项" not in screen_text(app)
+        assert draft_answers(store)["services_used"] == "elderly hall"
+        await next_screen(pilot)
+        at(app, "sat_elderly")  # only the services used are asked about
+        await keys(pilot, "1")
+        await next_screen(pilot)
+        at(app, "sat_hall")
+        await keys(pilot, "2")
+        await next_screen(pilot)
+        at(app, "sat_environment")
+        await keys(pilot, "3")
+        await next_screen(pilot)
+
+        # At most 3 projects: the 4th is refused with the form's message.
+        at(app, "improvements")
+        await keys(pilot, "1", "2", "3", "4")
+        assert "⚠ 最多选3项" in screen_text(app)
+        await keys(pilot, "3")
+        await tap_choice(pilot, "improvements", "其他")
+        assert draft_answers(store)["improvements"] == "parking ebike_charging other"
+        await next_screen(pilot)
+        at(app, "improvements_other")
+        await type_into(pilot, "improvements_other", "加装电梯")
+        await next_screen(pilot)
+        at(app, "suggestion")
+        await next_screen(pilot)  # optional: may stay empty
+        at(app, "thanks")
+        record = await submit_and_read_receipt(pilot, store, "satisfaction")
+        answers = record["answers"]
+        assert answers["community"] == "liangfeng" and answers["estate"] == "kangle_xincun"
+        assert "estate_text" not in answers
+        assert answers["overall"] == "2" and answers["unsatisfied_reason"] == "楼道灯常坏"
+        assert answers["services_used"] == ["elderly", "hall"]
+        assert answers["improvements"] == ["parking", "ebike_charging", "other"]
+        assert answers["improvements_other"] == "加装电梯"
+        assert "sat_children" not in answers and "suggestion" not in answers
+
+
+@needs_bundled
+async def test_service_request_on_screen(store: KioskStore):
+    app = kiosk(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await tap_form(pilot, "service_request")
+        at(app, "intro")
+        await next_screen(pilot)
+
+        # 其他 asks what it is about; too long a reply is refused.
+        at(app, "category")
+        await tap_choice(pilot, "category", "其他")
+        await next_screen(pilot)
+        at(app, "category_specify")
+        await type_into(pilot, "category_specify", "邻里之间的一些事情" * 4)
+        await next_screen(pilot)
+        assert "⚠ 请用30个字以内填写。" in at(app, "category_specify")
+        await back(pilot)
+        at(app, "category")
+        await keys(pilot, "1")  # 养老: no need to say more
+        await next_screen(pilot)
+        at(app, "for_whom")
+        await keys(pilot, "2")
+        await next_screen(pilot)
+        at(app, "community")
+        await keys(pilot, "3")
+        await next_screen(pilot)
+
+        # The form's own required message.
+        at(app, "description")
+        await next_screen(pilot)
+        assert "⚠ 请简单写一下需要什么帮助。" in at(app, "description")
+        await type_into(pilot, "description", "母亲八十多岁，想申请助餐")
+        await next_screen(pilot)
+
+        at(app, "urgency")
+        await keys(pilot, "1")  # 很急 → the emergency note
+        await next_screen(pilot)
+        assert "110或120" in at(app, "urgent_note")
+        await next_screen(pilot)
+
+        at(app, "followup")
+        await keys(pilot, "1")  # 电话回访: name and phone, no address or office time
+        await next_screen(pilot)
+        at(app, "contact_name")
+        await type_into(pilot, "contact_name", "王阿姨")
+        await next_screen(pilot)
+        at(app, "contact_phone")
+        await next_screen(pilot)
+        assert "⚠ 电话回访需要留下手机号码。" in screen_text(app)
+        await type_into(pilot, "contact_phone", "1234567")
+        await next_screen(pilot)
+        assert "⚠ 手机号码应是1开头的11位数字" in at(app, "contact_phone")
+        await type_into(pilot, "contact_phone", "13812345678")
+        await pilot.press("enter")  # Enter in the last box is 下一题
+        await pilot.pause()
+        at(app, "thanks")
+        record = await submit_and_read_receipt(pilot, store, "service_request")
+        answers = record["answers"]
+        assert answers["category"] == "elderly" and "category_specify" not in answers
+        assert answers["contact_phone"] == "13812345678"
+        assert answers["contact_name"] == "王阿姨"
+        assert "contact_address" not in answers and "office_time" not in answers
+
+
+@needs_bundled
+async def test_marriage_reform_survey_on_screen(store: KioskStore):
+    app = kiosk(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await tap_form(pilot, "marriage_reform")
+        at(app, "intro")
+        await next_screen(pilot)
+        at(app, "gender")
+        await keys(pilot, "2")
+        await next_screen(pilot)
+        at(app, "age_band")
+        await keys(pilot, "2")
+        await next_screen(pilot)
+        at(app, "marital_status")
+        await keys(pilot, "1")  # 未婚: no questions about one's own wedding
+        await next_screen(pilot)
+
+        # 不应该要彩礼 skips the amount; back and another view asks it.
+        at(app, "bride_price_view")
+        await keys(pilot, "1")
+        await next_screen(pilot)
+        at(app, "bride_price_burden")
+        await back(pilot)
+        assert "● 不应该要彩礼" in at(app, "bride_price_view")
+        await keys(pilot, "2")
+        await next_screen(pilot)
+        at(app, "bride_price_amount")
+        assert "例如 10000" in screen_text(app)  # the hint
+        await type_into(pilot, "bride_price_amount", "600000")
+        await next_screen(pilot)
+        assert "⚠ 请填0到500000之间的数（单位：元）。" in at(app, "bride_price_amount")
+        await type_into(pilot, "bride_price_amount", "8000")
+        await next_screen(pilot)
+        assert draft_answers(store)["bride_price_amount"] == "8000"
+        at(app, "bride_price_burden")
+        await keys(pilot, "3")
+        await next_screen(pilot)
+        at(app, "reasonable_tables")  # the own-wedding group is skipped for a single person
+        await keys(pilot, "2")
+        await next_screen(pilot)
+        at(app, "group_wedding")
+        await keys(pilot, "3")  # 不愿意 → why not
+        await next_screen(pilot)
+        at(app, "group_wedding_reasons")
+        await keys(pilot, "1")
+        await next_screen(pilot)
+        at(app, "matchmaking")
+        await keys(pilot, "1")
+        await next_screen(pilot)
+        at(app, "matchmaking_types")
+        await keys(pilot, "1", "4")
+        await next_screen(pilot)
+        at(app, "reform_measures")
+        await keys(pilot, "6", "1")
+        assert "⚠ 选了最后一项（都没有），就不能再选其他项" in screen_text(app)
+        await keys(pilot, "6", "1", "2")  # un-tick 都不支持, then two measures
+        assert "选了最后一项" not in screen_text(app)
+        await next_screen(pilot)
+        at(app, "comment")
+        await next_screen(pilot)
+        at(app, "thanks")
+        record = await submit_and_read_receipt(pilot, store, "marriage_reform")
+        answers = record["answers"]
+        assert answers["bride_price_view"] == "symbolic"
+        assert answers["bride_price_amount"] == 8000
+        assert answers["group_wedding_reasons"] == ["not_grand"]
+        assert answers["matchmaking_types"] == ["outdoor", "sports"]
+        assert answers["reform_measures"] == ["low_bride_price", "limit_banquet"]
+        assert not any(name.startswith("own_") for name in answers)
+
+
+@needs_bundled
+async def test_home_adaptation_assessment_on_screen(store: KioskStore):
+    app = kiosk(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await tap_form(pilot, "home_adaptation")
+        at(app, "intro")
+        await next_screen(pilot)
+
+        # The visit date starts as today; a later date is refused.
+        at(app, "visit_date")
+        today = block(app, "visit_date").query_one(Input).value
+        assert today and today in screen_text(app)
+        await type_into(pilot, "visit_date", "2999-01-01")
+        await next_screen(pilot)
+        assert "⚠ 走访日期不能晚于今天。" in at(app, "visit_date")
+        await tap(pilot, block(app, "visit_date").query_one(".today"))
+        assert "走访日期不能晚于今天" not in screen_text(app)
+        await next_screen(pilot)
+
+        # A field-list group: three boxes on one screen, with the group's title.
+        assert "老人信息" in at(app, "resident_name", "address", "phone")
+        await type_into(pilot, "resident_name", "李奶奶")
+        await type_into(pilot, "address", "梁丰花园3幢201")
+        await type_into(pilot, "phone", "12345")
+        await next_screen(pilot)
+        assert "⚠ 电话号码不对" in at(app, "resident_name", "address", "phone")
+        await type_into(pilot, "phone", "0512-58123456")
+        await next_screen(pilot)
+
+        # Living alone skips the two questions about who else lives there…
+        at(app, "household_size")
+        await type_into(pilot, "household_size", "1")
+        await next_screen(pilot)
+        at(app, "elders_count")
+        await type_into(pilot, "elders_count", "2")
+        await next_screen(pilot)
+        assert "⚠ 老人人数应在1人到家庭常住人数之间" in at(app, "elders_count")
+        # …so the volunteer goes back and corrects the household size.
+        await back(pilot)
+        at(app, "household_size")
+        await type_into(pilot, "household_size", "3")
+        await next_screen(pilot)
+        at(app, "living_arrangement")
+        await keys(pilot, "2")
+        await next_screen(pilot)
+        at(app, "alone_daytime")
+        await keys(pilot, "1")
+        await next_screen(pilot)
+        at(app, "elders_count")
+        await type_into(pilot, "elders_count", "2")
+        await next_screen(pilot)
+        at(app, "oldest_age")
+        await type_into(pilot, "oldest_age", "86")
+        await next_screen(pilot)
+        at(app, "mobility")
+        await keys(pilot, "2")
+        await next_screen(pilot)
+        at(app, "conditions")
+        await keys(pilot, "1")
+        await next_screen(pilot)
+
+        # Relevance inside one screen: a floor above 1 brings the lift question at once.
+        assert "住房情况" in at(app, "floor")
+        await type_into(pilot, "floor", "5")
+        await pilot.press("enter")
+        await pilot.pause()
+        at(app, "floor", "elevator")
+        assert block(app, "floor").query_one(Input).value == "5"
+        await tap_choice(pilot, "elevator", "否")
+        await next_screen(pilot)
+
+        for room, choice in (("bath", "地面湿滑"), ("bedroom", "没有不方便"),
+                             ("stairs", "楼道光线暗"), ("kitchen", "没有不方便")):
+            at(app, f"{room}_difficulty", f"{room}_remarks")
+            await tap_choice(pilot, f"{room}_difficulty", choice)
+            await next_screen(pilot)
+        at(app, "subsidy_status")
+        await keys(pilot, "5")
+        await next_screen(pilot)
+
+        # The plan computed from the answers, shown in the note.
+        assert "建议改造项目：防滑地面、夜灯、紧急呼叫。" in at(app, "plan_note")
+        await next_screen(pilot)
+        at(app, "agree_plan")
+        await keys(pilot, "1")
+        await next_screen(pilot)
+        at(app, "self_pay")
+        await keys(pilot, "2")
+        await next_screen(pilot)
+        at(app, "volunteer_remarks")
+        await next_screen(pilot)
+
+        # acknowledge: a big 确认 button.
+        at(app, "explained")
+        await next_screen(pilot)
+        assert "⚠ 这一题需要回答。" in screen_text(app)
+        await tap(pilot, block(app, "explained").query_one(Button))
+        assert "✓ 已确认" in screen_text(app)
+        record = await submit_and_read_receipt(pilot, store, "home_adaptation")
+        answers = record["answers"]
+        assert answers["visit_date"] == today
+        assert answers["phone"] == "0512-58123456"
+        assert answers["household_size"] == 3 and answers["elders_count"] == 2
+        assert answers["elevator"] == "no"
+        assert answers["plan"] == "防滑地面、夜灯、紧急呼叫"
+        assert answers["explained"] == "OK"

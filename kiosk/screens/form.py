@@ -109,6 +109,7 @@ class FormScreen(SessionScreen):
                 yield Static(Content(view.title), id="screen-title")
             for question in view.questions:
                 yield QuestionBlock(question, number_keys=number_keys and question in selects,
+                                    shared=len(view.questions) > 1,
                                     typed=self._typed.get(question.name),
                                     problems=self._problems.get(question.name))
             general = [message for name, messages in self._problems.items()
@@ -166,33 +167,37 @@ class FormScreen(SessionScreen):
             return  # an answer from a screen that was already left
         problems = self.commit(block, message.value)
         block.show_problems([problem.message for problem in problems])
-        await self.sync()
-        if message.submitted and not problems:
+        rebuilt = await self.sync()
+        if message.submitted and not problems and not rebuilt:
+            # (after a rebuild a question appeared or went: let the resident see it first)
             await self._enter_pressed(block.name)
 
     async def _enter_pressed(self, name: str) -> None:
-        """Enter in a box moves to the next box on the screen, or to the next screen."""
-        fields = [(self._block_of(field).name, field)
-                  for field in self.query("#body Input").results(Input)]
-        names = [field_name for field_name, _ in fields]
-        if name in names and names.index(name) + 1 < len(fields):
-            fields[names.index(name) + 1][1].focus()
-        else:
+        """Enter in a box moves to the next box, or after the last question to the next screen."""
+        names = [block.name for block in self.blocks()]
+        if names and names[-1] == name:
             await self.go_next()
+            return
+        later = names[names.index(name) + 1:] if name in names else []
+        for field in self.query("#body Input").results(Input):
+            if self._block_of(field).name in later:
+                field.focus()
+                return
 
-    async def sync(self) -> None:
-        """Show the session's state: in place, or rebuilt if questions came or went."""
+    async def sync(self) -> bool:
+        """Show the session's state: in place, or rebuilt (True) if questions came or went."""
         view = self.session.screen
         if view is None:
-            return
+            return False
         if layout_of(view) != self._layout:
             self._keep_unsaved()
             await self.rebuild()
-            return
+            return True
         views = {question.name: question for question in view.questions}
         for block in self.blocks():
             block.show(views[block.name])
         self.update_progress()
+        return False
 
     def _keep_unsaved(self) -> None:
         """Carry typed text and shown problems over a rebuild of the same screen."""
@@ -274,6 +279,9 @@ class FormScreen(SessionScreen):
         for block in blocks:
             if block.name in by_name:
                 block.show_problems(by_name[block.name])
+        first = next((block for block in blocks if block.name in by_name), None)
+        if first is not None:
+            first.scroll_visible(animate=False)  # a problem below the fold must not go unseen
         names = {block.name for block in blocks}
         general = [message for name, messages in by_name.items() if name not in names
                    for message in messages]

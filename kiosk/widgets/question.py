@@ -28,8 +28,10 @@ PLACEHOLDERS = {
     "date": "例如 2026-11-23",
 }
 REQUIRED_MARK = "  *必答"
-# More choices than this go into two columns so that they still fit a 40-line screen.
+# More choices than this go into two columns so that they still fit a 40-line screen
+# (fewer when the question shares its screen with others, as in a field-list group).
 ONE_COLUMN_CHOICES = 8
+ONE_COLUMN_CHOICES_SHARED = 4
 
 
 def value_text(value: Any) -> str:
@@ -62,11 +64,12 @@ class QuestionBlock(Vertical):
             self.value = value
             self.submitted = submitted
 
-    def __init__(self, view: QuestionView, *, number_keys: bool = False,
+    def __init__(self, view: QuestionView, *, number_keys: bool = False, shared: bool = False,
                  typed: str | None = None, problems: list[str] | None = None) -> None:
         super().__init__(classes=f"question kind-{view.kind}")
         self.view = view
         self.number_keys = number_keys
+        self.shared = shared  # other questions are on the same screen
         self._typed = typed  # text a resident typed but that was not accepted yet
         self._problems = problems or []
         # What was last handed to the session, so the same text is not answered twice.
@@ -97,7 +100,8 @@ class QuestionBlock(Vertical):
         elif view.read_only:
             yield Static(Content(self._read_only_text()), classes="read-only")
         elif view.kind in SELECT_KINDS:
-            columns = "two-columns" if len(view.choices) > ONE_COLUMN_CHOICES else ""
+            limit = ONE_COLUMN_CHOICES_SHARED if self.shared else ONE_COLUMN_CHOICES
+            columns = "two-columns" if len(view.choices) > limit else ""
             with Vertical(classes=f"choices {columns}"):
                 for index, choice in enumerate(view.choices):
                     yield Button(self._choice_label(index, choice.label, choice.name),
@@ -166,6 +170,8 @@ class QuestionBlock(Vertical):
         """Show the session's current state of this question (same question, new value)."""
         self.view = view
         self.query_one(".label", Static).update(label_text(view))
+        for hint in self.query(".hint").results(Static):
+            hint.update(Content(view.hint))  # labels and hints may quote other answers
         self._mark_choices()
 
     def show_problems(self, messages: list[str]) -> None:
