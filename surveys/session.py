@@ -50,6 +50,8 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 INTEGER = re.compile(r"[+-]?\d+")
 DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+# Characters XML 1.0 cannot hold (lxml refuses them); a scanner may send ESC and the like.
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 # XForms integers are 32-bit; ODK Collect refuses more than 9 digits.
 INTEGER_LIMIT = 10**9
 ACKNOWLEDGED = "OK"
@@ -495,6 +497,8 @@ class FormSession:
                 continue
             try:
                 text = strict_text(item, value)
+                if NOT_XML.search(text):
+                    raise AnswerError("type")
             except AnswerError as error:
                 problems.append(self._problem(name, error.code))
                 continue
@@ -678,7 +682,12 @@ def canonical_text(item: Item, value: Any) -> str:
             raise AnswerError("choice")
         return text
     if kind == "select_multiple":
-        parts = value.split() if isinstance(value, str) else [str(part) for part in value]
+        if isinstance(value, str):
+            parts = value.split()
+        elif isinstance(value, list | tuple | set | frozenset):
+            parts = [str(part) for part in value]
+        else:  # a number or a flag is no list of choices (and must not crash the screen)
+            raise AnswerError("type")
         unique = list(dict.fromkeys(part.strip() for part in parts if str(part).strip()))
         return " ".join(unique)
     if kind == "acknowledge":
@@ -688,7 +697,10 @@ def canonical_text(item: Item, value: Any) -> str:
             return ""
         raise AnswerError("acknowledge")
     # text, calculate and metadata keep what they are given
-    return str(value) if not isinstance(value, str) else value.strip()
+    text = str(value) if not isinstance(value, str) else value.strip()
+    if NOT_XML.search(text):
+        raise AnswerError("text")
+    return text
 
 
 def strict_text(item: Item, value: Any) -> str:
