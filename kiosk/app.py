@@ -69,7 +69,8 @@ class KioskApp(App[None], inherit_bindings=False):
         self.show_session(session)
 
     def show_session(self, session: FormSession, problems: list[Problem] | None = None) -> None:
-        """The session's current screen, or the 提交 step after the last one."""
+        """The session's current screen, or the 提交 step after the last one (forms with
+        ``review`` in their settings; the others are stored on 完成)."""
         if session.at_end:
             self.switch_screen(FinishScreen(session, self.store, tap_guard=self.tap_guard))
         else:

@@ -242,6 +242,11 @@ class Form:
             return None
         return self.text(choice.label, language or self.default_language)
 
+    @property
+    def review_before_submit(self) -> bool:
+        """The settings sheet's ``review`` column: show a review step before submitting."""
+        return self.settings.get("review", "").strip().lower() in ("yes", "true", "1")
+
     @cached_property
     def question_count(self) -> int:
         """Items a resident answers or reads (not calculates, metadata or groups)."""

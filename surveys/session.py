@@ -404,6 +404,12 @@ class FormSession:
     def is_first(self) -> bool:
         return self._previous_relevant(self.position - 1) is None
 
+    @property
+    def is_last(self) -> bool:
+        """On the last relevant screen (given the answers so far): next() will finish."""
+        return not self.at_end and self._next_relevant(self.position + 1) >= len(
+            self.form.screens)
+
     # ---- validation and finishing -----------------------------------------------------
 
     def problems(self) -> list[Problem]:

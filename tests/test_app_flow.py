@@ -196,13 +196,11 @@ async def test_resident_walks_the_test_form_to_the_receipt_and_home_comes_back(
         assert draft_answers(store)["d"] == today
         await next_screen(pilot)
 
-        # A note with the answer filled into its label, then the 提交 step.
-        assert "你好 5" in screen_text(app)
-        await next_screen(pilot)
+        # A note with the answer filled into its label. It is the last screen and the form
+        # asks for no review step: 完成 stores the questionnaire.
         text = screen_text(app)
-        assert "问卷已经答完了" in text and "提交" in text
-
-        await tap(pilot, "#submit")
+        assert "你好 5" in text and "完成" in text and "下一题" not in text
+        await next_screen(pilot)
         submissions = list(store.iter_submissions("test1"))
         assert len(submissions) == 1
         submission = submissions[0]
@@ -234,10 +232,8 @@ async def test_tapping_the_receipt_screen_goes_home_at_once(basics_store: KioskS
         await pilot.press("enter")  # Enter in the last box moves on
         await pilot.pause()
         assert on_screen(app) == ["imp"]
-        for _ in range(3):
+        for _ in range(3):  # imp, the name/date group, the note: 完成 stores it
             await next_screen(pilot)
-        assert "问卷已经答完了" in screen_text(app)
-        await tap(pilot, "#submit")
         code = basics_store.receipt_code_of(
             next(basics_store.iter_submissions("test1"))["instance_id"])
         assert code in screen_text(app)
@@ -256,13 +252,13 @@ async def test_finish_with_a_problem_goes_back_to_that_question(basics_store: Ki
         await type_into(pilot, "age", "40")
         await next_screen(pilot)
         await pilot.press("2")
-        for _ in range(4):
+        for _ in range(3):
             await next_screen(pilot)
-        assert "问卷已经答完了" in screen_text(app)
+        assert "你好 40" in screen_text(app) and "完成" in screen_text(app)
         # The answer disappears behind the screens' back (as a form whose rules change an
-        # earlier answer could); 提交 must lead the resident to it rather than store anything.
+        # earlier answer could); 完成 must lead the resident to it rather than store anything.
         app.screen.session.clear("age")  # type: ignore[attr-defined]
-        await tap(pilot, "#submit")
+        await next_screen(pilot)
         assert on_screen(app) == ["age"]
         assert "⚠ 这一题需要回答。" in screen_text(app)
         assert basics_store.submission_count("test1") == 0
@@ -335,11 +331,6 @@ async def test_a_double_tap_on_next_moves_only_one_screen(basics_store: KioskSto
 
 # ---- the four bundled questionnaires, walked on the screen ---------------------------------
 
-BUNDLED = ("satisfaction", "service_request", "marriage_reform", "home_adaptation")
-needs_bundled = pytest.mark.skipif(
-    not all((Path(__file__).parent.parent / "surveys" / "forms" / f"{name}.xlsx").exists()
-            for name in BUNDLED),
-    reason="the bundled questionnaires (surveys/forms/*.xlsx) are not there")
 
 
 def at(app: KioskApp, *names: str) -> str:
@@ -357,11 +348,17 @@ async def keys(pilot: Pilot, *pressed: str) -> None:
 
 
 async def submit_and_read_receipt(pilot: Pilot, store: KioskStore, survey_id: str) -> dict:
-    """From the last question: 下一题 → 提交 → the receipt code on screen; the stored record."""
+    """From the last question: 完成 (→ 提交 when the form asks for a review step) → the
+    receipt code on screen; returns the stored record."""
     app: KioskApp = pilot.app  # type: ignore[assignment]
+    assert str(app.screen.query_one("#next", Button).label) == "完成"
     await next_screen(pilot)
-    assert "问卷已经答完了" in screen_text(app)
-    await tap(pilot, "#submit")
+    if store.load_form(survey_id).review_before_submit:
+        assert "问卷已经答完了" in screen_text(app)
+        assert store.submission_count(survey_id) == 0  # nothing stored before 提交
+        await tap(pilot, "#submit")
+    else:
+        assert "问卷已经答完了" not in screen_text(app)
     records = list(store.iter_submissions(survey_id))
     assert len(records) == 1
     code = store.receipt_code_of(records[0]["instance_id"])
@@ -370,7 +367,6 @@ async def submit_and_read_receipt(pilot: Pilot, store: KioskStore, survey_id: st
     return records[0]
 
 
-@needs_bundled
 async def test_satisfaction_survey_on_screen(store: KioskStore):
     app = kiosk(store)
     async with app.run_test(size=SIZE) as pilot:
@@ -459,7 +455,6 @@ async def test_satisfaction_survey_on_screen(store: KioskStore):
         assert "sat_children" not in answers and "suggestion" not in answers
 
 
-@needs_bundled
 async def test_service_request_on_screen(store: KioskStore):
     app = kiosk(store)
     async with app.run_test(size=SIZE) as pilot:
@@ -524,7 +519,6 @@ async def test_service_request_on_screen(store: KioskStore):
         assert "contact_address" not in answers and "office_time" not in answers
 
 
-@needs_bundled
 async def test_marriage_reform_survey_on_screen(store: KioskStore):
     app = kiosk(store)
     async with app.run_test(size=SIZE) as pilot:
@@ -596,7 +590,6 @@ async def test_marriage_reform_survey_on_screen(store: KioskStore):
         assert not any(name.startswith("own_") for name in answers)
 
 
-@needs_bundled
 async def test_home_adaptation_assessment_on_screen(store: KioskStore):
     app = kiosk(store)
     async with app.run_test(size=SIZE) as pilot:

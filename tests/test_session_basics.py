@@ -59,3 +59,15 @@ def test_submission_holds_typed_answers_and_calculates(basics_form: Form):
     record = submission.to_json()
     assert set(record) == {"instance_id", "survey", "version", "kiosk", "started",
                            "completed", "lang", "enumerator", "answers"}
+
+
+def test_is_last_follows_relevance(basics_form: Form):
+    session = FormSession(basics_form, "zh")
+    assert not session.is_last
+    session.answer("age", 30)
+    for _ in range(4):
+        session.next()
+    assert session.screen.questions[0].name == "n1"
+    assert session.is_last
+    session.next()
+    assert session.at_end and not session.is_last

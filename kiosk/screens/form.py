@@ -67,6 +67,9 @@ class SessionScreen(Screen[None]):
                 yield ProgressBar(show_eta=False, show_percentage=False, id="progress")
                 yield Static("", id="progress-text")
 
+    def next_label(self) -> str:
+        return "完成" if self.session.is_last else "下一题"
+
     def update_progress(self) -> None:
         answered, relevant = self.session.progress()
         self.query_one("#progress", ProgressBar).update(total=max(relevant, 1),
@@ -118,7 +121,7 @@ class FormScreen(SessionScreen):
                          id="screen-problems", classes="problem shown" if general else "problem")
         with Horizontal(id="nav"):
             yield Button("返回首页" if self.session.is_first else "上一题", id="back")
-            yield Button("下一题", id="next", variant="primary")
+            yield Button(self.next_label(), id="next", variant="primary")
 
     def on_mount(self) -> None:
         self._after_build()
@@ -197,6 +200,8 @@ class FormScreen(SessionScreen):
         for block in self.blocks():
             block.show(views[block.name])
         self.update_progress()
+        # An answer can make later screens relevant or not: 下一题 or 完成.
+        self.query_one("#next", Button).label = self.next_label()
         return False
 
     def _keep_unsaved(self) -> None:
@@ -250,7 +255,10 @@ class FormScreen(SessionScreen):
             return
         self.store.save_draft(self.session)  # the draft remembers the screen too
         if self.session.at_end:
-            self.kiosk.show_session(self.session)
+            if self.session.form.review_before_submit:
+                self.kiosk.show_session(self.session)  # the 提交 step
+            else:
+                self.kiosk.submit(self.session)  # 完成 on the last screen stores it
             return
         self._problems, self._typed = {}, {}
         await self.rebuild()
@@ -291,7 +299,7 @@ class FormScreen(SessionScreen):
 
 
 class FinishScreen(SessionScreen):
-    """After the last question: a plain 提交 step (residents often walk away before it)."""
+    """After the last question of a form whose settings ask for ``review``: a 提交 step."""
 
     def __init__(self, session: FormSession, store: KioskStore, *, message: str = "",
                  tap_guard: float = 0.0) -> None:
