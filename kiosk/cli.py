@@ -9,7 +9,14 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from kiosk.database import default_database_path, default_kiosk_id, open_store
@@ -204,7 +211,14 @@ def export_command(context: Context, survey_id: str, file_format: str, output: s
     """Export a survey's submissions (personal data left out unless --include-pii)."""
     _load_form(context, survey_id)
     target = sys.stdout if output == "-" else Path(output)
-    count = export_jsonl(context.store, survey_id, target, include_pii=include_pii)
+    total = context.store.submission_count(survey_id)
+    show_progress = output != "-" and errors.is_terminal and total > 20_000
+    with Progress(TextColumn("导出 exporting"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=errors, disable=not show_progress,
+                  transient=True) as progress:
+        task = progress.add_task("export", total=total)
+        count = export_jsonl(context.store, survey_id, target, include_pii=include_pii,
+                             on_progress=lambda done: progress.advance(task, done))
     if output == "-":
         return
     click.echo(f"wrote {count} submissions to {output}", err=True)

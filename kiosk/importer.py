@@ -278,7 +278,8 @@ def iter_export_lines(store: KioskStore, survey_id: str, *,
 
 
 def export_jsonl(store: KioskStore, survey_id: str, target: str | Path | IO[str], *,
-                 include_pii: bool = False) -> int:
+                 include_pii: bool = False,
+                 on_progress: Callable[[int], None] | None = None) -> int:
     """Write every submission of a survey as JSONL; returns the number written.
 
     Answers to questions marked ``pii`` are left out unless ``include_pii`` is given.
@@ -288,4 +289,6 @@ def export_jsonl(store: KioskStore, survey_id: str, target: str | Path | IO[str]
         for line in iter_export_lines(store, survey_id, include_pii=include_pii):
             handle.write(line)
             count += 1
+            if on_progress is not None:
+                on_progress(1)
     return count
