@@ -243,10 +243,6 @@ class KioskStore:
             "SELECT version FROM forms WHERE survey_id=? ORDER BY installed_at, rowid",
             (survey_id,))]
 
-    def has_survey(self, survey_id: str) -> bool:
-        return self.conn.execute(
-            "SELECT 1 FROM forms WHERE survey_id=? LIMIT 1", (survey_id,)).fetchone() is not None
-
     def compiled_forms(self) -> dict[str, dict[str, dict[str, Any]]]:
         """Every installed form version: survey -> version -> compiled, oldest first."""
         forms: dict[str, dict[str, dict[str, Any]]] = {}
@@ -355,10 +351,6 @@ class KioskStore:
                 " started, completed, lang, enumerator, answers, receipt_code, source,"
                 " stored_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
             return self.conn.total_changes - before
-
-    def has_submission(self, instance_id: str) -> bool:
-        return self.conn.execute("SELECT 1 FROM submissions WHERE instance_id=?",
-                                 (instance_id,)).fetchone() is not None
 
     def submission_count(self, survey_id: str | None = None) -> int:
         if survey_id is None:

@@ -13,7 +13,7 @@ import math
 import re
 import unicodedata
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -773,6 +773,3 @@ def typed_value(item: Item, text: str) -> Any:
         return text.split()
     return text
 
-
-def iter_problem_lines(problems: Iterable[Problem]) -> list[str]:
-    return [str(problem) for problem in problems]

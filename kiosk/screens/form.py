@@ -7,23 +7,18 @@ decides what is relevant, what is valid and where 上一题/下一题 lead.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from time import monotonic
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
-from textual.screen import Screen
 from textual.widgets import Button, Input, ProgressBar, Static
 
+from kiosk.screens.base import KioskScreen
 from kiosk.widgets.question import INPUT_KINDS, SELECT_KINDS, QuestionBlock, value_text
 from store import KioskStore
 from surveys.session import FormSession, Problem, ScreenView
-
-if TYPE_CHECKING:
-    from kiosk.app import KioskApp
-
 
 LEAVE_WARNING = "再点一次“返回首页”，已经填的答案就不要了。想继续填写，请点“下一题”。"
 
@@ -45,19 +40,13 @@ def messages_by_question(problems: Iterable[Problem]) -> dict[str, list[str]]:
     return found
 
 
-class SessionScreen(Screen[None]):
+class SessionScreen(KioskScreen):
     """Shared parts: the form title, the progress bar and guarded navigation buttons."""
 
     def __init__(self, session: FormSession, store: KioskStore, tap_guard: float = 0.0) -> None:
-        super().__init__()
+        super().__init__(tap_guard)
         self.session = session
         self.store = store
-        self.tap_guard = tap_guard
-        self._shown_at = monotonic()
-
-    @property
-    def kiosk(self) -> KioskApp:
-        return self.app  # type: ignore[return-value]
 
     def compose_top(self) -> ComposeResult:
         with Vertical(id="top"):
@@ -75,10 +64,6 @@ class SessionScreen(Screen[None]):
         self.query_one("#progress", ProgressBar).update(total=max(relevant, 1),
                                                         progress=answered)
         self.query_one("#progress-text", Static).update(f"已答 {answered} 题，共 {relevant} 题")
-
-    def guarded(self) -> bool:
-        """True for a second tap that arrives just after the screen changed (a double tap)."""
-        return monotonic() - self._shown_at < self.tap_guard
 
 
 class FormScreen(SessionScreen):
@@ -131,7 +116,7 @@ class FormScreen(SessionScreen):
         self._after_build()
 
     def _after_build(self) -> None:
-        self._shown_at = monotonic()
+        self.mark_shown()
         self._leave_warned = False
         self.update_progress()
         inputs = list(self.query("#body Input").results(Input))

@@ -2,38 +2,28 @@
 
 from __future__ import annotations
 
-from time import monotonic
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
-from textual.screen import Screen
 from textual.widgets import Button, Static
 
+from kiosk.screens.base import KioskScreen
 from store import FormInfo
 
-if TYPE_CHECKING:
-    from kiosk.app import KioskApp
 
-
-class HomeScreen(Screen[None]):
+class HomeScreen(KioskScreen):
     """Lists the questionnaires; number keys 1–9 open one as well as a tap does."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(str(number), f"open({number})", show=False) for number in range(1, 10)]
 
     def __init__(self, forms: list[FormInfo], language: str = "zh", tap_guard: float = 0.0) -> None:
-        super().__init__()
+        super().__init__(tap_guard)
         self.forms = forms
         self.language = language
-        self.tap_guard = tap_guard
-        self._shown_at = monotonic()
-
-    @property
-    def kiosk(self) -> KioskApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="home-top"):
@@ -58,6 +48,6 @@ class HomeScreen(Screen[None]):
 
     def _open(self, survey_id: str) -> None:
         # The tap that closed the previous resident's receipt must not open a form.
-        if monotonic() - self._shown_at < self.tap_guard:
+        if self.guarded():
             return
         self.kiosk.start_form(survey_id)

@@ -3,33 +3,23 @@
 from __future__ import annotations
 
 import math
-from time import monotonic
-from typing import TYPE_CHECKING
 
 from textual import events
 from textual.app import ComposeResult
 from textual.containers import Center, Vertical
-from textual.screen import Screen
 from textual.widgets import Button, Static
 
-if TYPE_CHECKING:
-    from kiosk.app import KioskApp
+from kiosk.screens.base import KioskScreen
 
 
-class ThanksScreen(Screen[None]):
+class ThanksScreen(KioskScreen):
     """Shows the receipt code a resident can read out at the desk."""
 
     def __init__(self, code: str, home_after: float = 15.0, tap_guard: float = 0.0) -> None:
-        super().__init__()
+        super().__init__(tap_guard)
         self.code = code
         self.home_after = home_after
-        self.tap_guard = tap_guard
-        self._shown_at = monotonic()
         self._left = False
-
-    @property
-    def kiosk(self) -> KioskApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="thanks"):
@@ -43,13 +33,13 @@ class ThanksScreen(Screen[None]):
                 yield Button("回到首页", id="home", variant="primary")
 
     def on_mount(self) -> None:
-        self._shown_at = monotonic()
+        self.mark_shown()
         self.set_focus(None)
         self.set_timer(self.home_after, self.go_home)
         self.set_interval(1.0, self._tick)
 
     def _countdown_text(self) -> str:
-        left = max(0, math.ceil(self.home_after - (monotonic() - self._shown_at)))
+        left = max(0, math.ceil(self.home_after - self.shown_for()))
         return f"{left} 秒后自动回到首页，点屏幕任意处可以马上回去。"
 
     def _tick(self) -> None:
@@ -67,7 +57,7 @@ class ThanksScreen(Screen[None]):
 
     def _tapped(self) -> None:
         # A double tap on 提交 must not hide the code before the resident has seen it.
-        if monotonic() - self._shown_at >= self.tap_guard:
+        if not self.guarded():
             self.go_home()
 
     def go_home(self) -> None:
