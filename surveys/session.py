@@ -772,4 +772,3 @@ def typed_value(item: Item, text: str) -> Any:
     if kind == "select_multiple":
         return text.split()
     return text
-
