@@ -223,7 +223,9 @@ class FormSession:
             return [self._problem(name, error.code)]
         node = self.nodes[name]
         if (node.text or "") == text:
-            return []
+            # Unchanged, but other answers may have changed since: `. <= ${household}`.
+            problem = self._constraint_problem(item) if text else None
+            return [problem] if problem else []
         before, relevance_before = self._texts(), dict(self.relevance)
         node.text = text or None
         self._recompute()

@@ -71,3 +71,23 @@ def test_is_last_follows_relevance(basics_form: Form):
     assert session.is_last
     session.next()
     assert session.at_end and not session.is_last
+
+
+def test_repeating_an_answer_that_other_answers_made_invalid_reports_it(tmp_path):
+    """Found by the property test: household 4, elderly 4, household 1, elderly 4 again."""
+    from surveys.xlsform import load_xlsform
+    from tests.formbuilder import write_form
+
+    survey = [["type", "name", "label", "constraint", "constraint_message"],
+              ["integer", "household", "家里几口人？", ". >= 1", ""],
+              ["integer", "elderly", "其中老人几位？", ". <= ${household}", "老人不能多于家里人数。"]]
+    form = load_xlsform(write_form(tmp_path / "home.xlsx", survey))
+    session = FormSession(form)
+    assert session.answer("household", 4) == []
+    assert session.answer("elderly", 4) == []
+    assert session.answer("household", 1) == []
+    problems = session.answer("elderly", 4)
+    assert [problem.message for problem in problems] == ["老人不能多于家里人数。"]
+    with pytest.raises(FormIncomplete) as raised:
+        session.finish()
+    assert [problem.question for problem in raised.value.problems] == ["elderly"]

@@ -24,6 +24,7 @@ properties also run over the bundled questionnaires (surveys/forms/*.xlsx).
 from __future__ import annotations
 
 import datetime as dt
+import os
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -39,11 +40,13 @@ from surveys.session import FormIncomplete, FormSession, Submission
 from surveys.xlsform import load_xlsform
 
 FORMS = Path(__file__).parent / "forms"
+# KIOSK_PROPERTY_SCALE=20 runs twenty times as many examples (a deep search before a release).
+SCALE = int(os.environ.get("KIOSK_PROPERTY_SCALE", "1"))
 PROPERTY_SETTINGS = settings(
-    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+    max_examples=200 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow],
 )
 BUNDLED_SETTINGS = settings(
-    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+    max_examples=80 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow],
 )
 MIN_STEPS, MAX_STEPS = 10, 60
 MAX_REPAIRS = 60
