@@ -80,7 +80,8 @@ def test_repeating_an_answer_that_other_answers_made_invalid_reports_it(tmp_path
 
     survey = [["type", "name", "label", "constraint", "constraint_message"],
               ["integer", "household", "家里几口人？", ". >= 1", ""],
-              ["integer", "elderly", "其中老人几位？", ". <= ${household}", "老人不能多于家里人数。"]]
+              ["integer", "elderly", "其中老人几位？", ". <= ${household}",
+               "老人不能多于家里人数。"]]
     form = load_xlsform(write_form(tmp_path / "home.xlsx", survey))
     session = FormSession(form)
     assert session.answer("household", 4) == []
