@@ -13,6 +13,7 @@ from typing import ClassVar
 from textual.app import App
 from textual.binding import Binding, BindingType
 
+from kiosk.config import KioskConfig
 from kiosk.screens.form import FinishScreen, FormScreen
 from kiosk.screens.home import HomeScreen
 from kiosk.screens.thanks import ThanksScreen
@@ -43,13 +44,15 @@ class KioskApp(App[None], inherit_bindings=False):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "developer_quit", show=False, priority=True, system=True)]
 
-    def __init__(self, store: KioskStore, kiosk_id: str, *, language: str = "zh",
+    def __init__(self, store: KioskStore, kiosk_id: str | None = None, *,
+                 config: KioskConfig | None = None, language: str | None = None,
                  home_after: float = 15.0, tap_guard: float = 0.5,
                  developer: bool | None = None) -> None:
         super().__init__()
         self.store = store
-        self.kiosk_id = kiosk_id
-        self.language = language
+        self.config = config or KioskConfig(kiosk_id=kiosk_id or "kiosk")
+        self.kiosk_id = kiosk_id or self.config.kiosk_id
+        self.language = language or self.config.language
         self.home_after = home_after
         self.tap_guard = tap_guard
         self.developer = developer_mode() if developer is None else developer

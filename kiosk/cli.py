@@ -19,7 +19,17 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from kiosk.database import default_database_path, default_kiosk_id, open_store
+from kiosk.config import (
+    ConfigError,
+    KioskConfig,
+    Site,
+    default_config_path,
+    default_kiosk_id,
+    hash_pin,
+    load_config,
+    save_config,
+)
+from kiosk.database import default_database_path, open_store
 from kiosk.importer import export_jsonl, import_jsonl
 from store import FormVersionConflict, KioskStore, StoreError
 from surveys.form import Form
@@ -30,10 +40,27 @@ errors = Console(stderr=True)
 
 
 class Context:
-    def __init__(self, db: Path | None, kiosk_id: str | None) -> None:
+    def __init__(self, db: Path | None, kiosk_id: str | None, config_path: Path | None) -> None:
         self.db_path = db or default_database_path()
-        self.kiosk_id = kiosk_id or default_kiosk_id()
+        self.config_path = config_path or default_config_path()
+        self._kiosk_id = kiosk_id
         self._store: KioskStore | None = None
+        self._config: KioskConfig | None = None
+
+    @property
+    def config(self) -> KioskConfig:
+        if self._config is None:
+            try:
+                self._config = load_config(self.config_path)
+            except ConfigError as error:
+                raise click.ClickException(str(error)) from None
+            if self._kiosk_id:
+                self._config = self._config.with_changes(kiosk_id=self._kiosk_id)
+        return self._config
+
+    @property
+    def kiosk_id(self) -> str:
+        return self._kiosk_id or self.config.kiosk_id
 
     @property
     def store(self) -> KioskStore:
@@ -51,15 +78,20 @@ pass_context = click.make_pass_decorator(Context)
 @click.group(invoke_without_command=True)
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), envvar="KIOSK_DB",
               help="Kiosk database file (default: kiosk.db in the user data directory).")
-@click.option("--kiosk-id", envvar="KIOSK_ID", help="This kiosk's id (default: host name).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              envvar="KIOSK_CONFIG",
+              help="Configuration file (default: config.toml in the user config directory).")
+@click.option("--kiosk-id", envvar="KIOSK_ID",
+              help="This kiosk's id (default: from the config, else the host name).")
 @click.version_option(package_name="shegong-kiosk")
 @click.pass_context
-def main(ctx: click.Context, db: Path | None, kiosk_id: str | None) -> None:
+def main(ctx: click.Context, db: Path | None, config_path: Path | None,
+         kiosk_id: str | None) -> None:
     """社工站问卷与登记终端 — survey and intake kiosk for social-work stations.
 
     Without a command, opens the kiosk screens.
     """
-    ctx.obj = Context(db, kiosk_id)
+    ctx.obj = Context(db, kiosk_id, config_path)
     if ctx.invoked_subcommand is None:
         ctx.invoke(run)
 
@@ -68,9 +100,83 @@ def main(ctx: click.Context, db: Path | None, kiosk_id: str | None) -> None:
 @pass_context
 def run(context: Context) -> None:
     """Open the kiosk screens (the default)."""
+    config = context.config
+    installed = {info.survey_id for info in context.store.list_forms()}
+    missing = [survey for survey in config.surveys if survey not in installed]
+    if missing:
+        raise click.ClickException(
+            f"{config.path}: [kiosk] surveys: {', '.join(missing)} not installed "
+            f"(installed: {', '.join(sorted(installed))}); the kiosk was not started")
     from kiosk.app import KioskApp  # Textual loads only when the screens are wanted
 
-    KioskApp(context.store, kiosk_id=context.kiosk_id).run()
+    KioskApp(context.store, config=config).run()
+
+
+# ---- configuration ------------------------------------------------------------------------
+
+
+@main.group("config")
+def config_group() -> None:
+    """This kiosk's configuration file: init, show, set-pin."""
+
+
+@config_group.command("init")
+@click.option("--station", help="Station name shown on the home screen, e.g. 九龙街道社工站.")
+@click.option("--kiosk-id", "new_kiosk_id",
+              help="This kiosk's id, stamped on its records (default: host name).")
+@click.option("--street", default="", help="街道 / 镇 of this kiosk.")
+@click.option("--community", default="", help="社区 or 村 of this kiosk.")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@pass_context
+def config_init(context: Context, station: str | None, new_kiosk_id: str | None, street: str,
+                community: str, force: bool) -> None:
+    """Write a new configuration file with the defaults and the values given."""
+    path = context.config_path
+    if path.exists() and not force:
+        raise click.ClickException(f"{path} already exists; use --force to overwrite it")
+    config = KioskConfig(station_name=station or KioskConfig.station_name,
+                         kiosk_id=new_kiosk_id or context._kiosk_id or default_kiosk_id(),
+                         site=Site(street=street, community=community), path=path)
+    save_config(config, path)
+    try:
+        load_config(path)  # what was written must be what the kiosk accepts
+    except ConfigError as error:
+        path.unlink()
+        raise click.ClickException(str(error)) from None
+    click.echo(f"wrote {path}; set the staff PIN with `kiosk config set-pin`")
+
+
+@config_group.command("show")
+@pass_context
+def config_show(context: Context) -> None:
+    """Check the configuration and print it (the PIN hash is never printed)."""
+    config = context.config
+    state = "" if config.path and config.path.exists() else " (not written yet: defaults)"
+    click.echo(f"config file: {config.path}{state}")
+    click.echo(f"station: {config.station_name}")
+    click.echo(f"kiosk id: {config.kiosk_id}")
+    click.echo(f"site: {config.site.street or '-'} / {config.site.community or '-'}")
+    click.echo(f"surveys: {', '.join(config.surveys)}")
+    click.echo(f"idle: {config.idle_seconds} s, then a {config.countdown_seconds} s countdown")
+    click.echo(f"language: {config.language}; large text: "
+               f"{'on' if config.large_text else 'off'}")
+    click.echo(f"staff PIN: {'set' if config.staff_pin_hash else 'NOT SET'}")
+    click.echo(f"printer: {config.printer_url or 'none (receipts written as files)'}")
+    click.echo(f"tablet token: {'set' if config.serve_token else 'not set'}")
+
+
+@config_group.command("set-pin")
+@pass_context
+def config_set_pin(context: Context) -> None:
+    """Set the staff PIN (4 to 12 digits); only its scrypt hash is stored."""
+    pin = click.prompt("new staff PIN", hide_input=True, confirmation_prompt=True)
+    try:
+        pin_hash = hash_pin(pin.strip())
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    config = context.config.with_changes(staff_pin_hash=pin_hash)
+    save_config(config, context.config_path)
+    click.echo(f"staff PIN set in {context.config_path}")
 
 
 # ---- surveys ----------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 import platformdirs
@@ -20,11 +19,6 @@ def default_database_path() -> Path:
     if configured:
         return Path(configured).expanduser()
     return Path(platformdirs.user_data_dir(APP_NAME)) / "kiosk.db"
-
-
-def default_kiosk_id() -> str:
-    """``$KIOSK_ID``, else the host name (the config of the kiosk issue replaces this)."""
-    return os.environ.get("KIOSK_ID") or socket.gethostname() or "kiosk"
 
 
 def open_store(path: str | Path | None = None) -> KioskStore:

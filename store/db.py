@@ -9,6 +9,7 @@ kiosk, is refused before anything is written to it.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import json
 import sqlite3
@@ -24,7 +25,7 @@ from surveys.form import Form
 from surveys.session import FormSession, Submission
 
 APPLICATION_ID = 0x53474B31  # "SGK1": a shegong-kiosk database
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class StoreError(Exception):
@@ -103,8 +104,7 @@ class KioskStore:
         connection.execute("PRAGMA busy_timeout=30000")
         self.db = sqlite_utils.Database(connection)
         self.created = False
-        if self._user_version() == 0:
-            self._create_schema(list(initial_forms()) if initial_forms else [])
+        self._migrate(initial_forms)
 
     # ---- opening ------------------------------------------------------------------------
 
@@ -135,49 +135,73 @@ class KioskStore:
     def _user_version(self) -> int:
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
 
-    def _create_schema(self, initial_forms: list[dict[str, Any]]) -> None:
+    def _migrate(self, initial_forms: Callable[[], Iterable[dict[str, Any]]] | None) -> None:
+        """Bring the schema to SCHEMA_VERSION, one step at a time, in one transaction.
+
+        A new database also gets its initial forms in that transaction, so a crash during
+        creation leaves either nothing or everything.
+        """
+        if self._user_version() == SCHEMA_VERSION:
+            return
+        forms = list(initial_forms()) if initial_forms else []
         with self.transaction():
-            if self._user_version() != 0:
-                return  # another process created it while we waited for the lock
-            self.db["meta"].create({"key": str, "value": str}, pk="key")
-            self.db["forms"].create(
-                {
-                    "survey_id": str, "version": str, "title": str, "default_language": str,
-                    "question_count": int, "compiled": str, "source_name": str,
-                    "source_sha256": str, "installed_at": str,
-                },
-                pk=("survey_id", "version"),
-                not_null={"compiled", "installed_at"},
-            )
-            self.db["drafts"].create(
-                {
-                    "instance_id": str, "survey_id": str, "version": str, "kiosk": str,
-                    "lang": str, "enumerator": str, "started": str, "updated": str,
-                    "screen": str, "answers": str, "status": str,
-                },
-                pk="instance_id",
-                not_null={"survey_id", "version", "answers", "status"},
-                defaults={"status": "open"},
-            )
-            self.db["submissions"].create(
-                {
-                    "instance_id": str, "survey_id": str, "version": str, "kiosk": str,
-                    "started": str, "completed": str, "lang": str, "enumerator": str,
-                    "answers": str, "receipt_code": str, "source": str, "stored_at": str,
-                },
-                pk="instance_id",
-                not_null={"survey_id", "version", "answers"},
-            )
-            self.db["submissions"].create_index(["survey_id", "version"])
-            self.db["submissions"].create_index(["survey_id", "completed"])
-            self.db["submissions"].create_index(["receipt_code"])
-            self.db["drafts"].create_index(["status"])
-            self.conn.execute("INSERT INTO meta(key, value) VALUES ('created_at', ?)", (_now(),))
-            for compiled in initial_forms:
-                self.install_form(compiled)
-            self.conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+            start = self._user_version()  # re-read under the lock: another process may have
+            for version in range(start + 1, SCHEMA_VERSION + 1):
+                _STEPS[version](self)
+            if start == 0:
+                self.conn.execute("INSERT INTO meta(key, value) VALUES ('created_at', ?)",
+                                  (_now(),))
+                for compiled in forms:
+                    self.install_form(compiled)
+                self.conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+                self.created = True
             self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        self.created = True
+
+    def _schema_1(self) -> None:
+        """Forms, drafts and submissions."""
+        self.db["meta"].create({"key": str, "value": str}, pk="key")
+        self.db["forms"].create(
+            {
+                "survey_id": str, "version": str, "title": str, "default_language": str,
+                "question_count": int, "compiled": str, "source_name": str,
+                "source_sha256": str, "installed_at": str,
+            },
+            pk=("survey_id", "version"),
+            not_null={"compiled", "installed_at"},
+        )
+        self.db["drafts"].create(
+            {
+                "instance_id": str, "survey_id": str, "version": str, "kiosk": str,
+                "lang": str, "enumerator": str, "started": str, "updated": str,
+                "screen": str, "answers": str, "status": str,
+            },
+            pk="instance_id",
+            not_null={"survey_id", "version", "answers", "status"},
+            defaults={"status": "open"},
+        )
+        self.db["submissions"].create(
+            {
+                "instance_id": str, "survey_id": str, "version": str, "kiosk": str,
+                "started": str, "completed": str, "lang": str, "enumerator": str,
+                "answers": str, "receipt_code": str, "source": str, "stored_at": str,
+            },
+            pk="instance_id",
+            not_null={"survey_id", "version", "answers"},
+        )
+        self.db["submissions"].create_index(["survey_id", "version"])
+        self.db["submissions"].create_index(["survey_id", "completed"])
+        self.db["submissions"].create_index(["receipt_code"])
+        self.db["drafts"].create_index(["status"])
+
+    def _schema_2(self) -> None:
+        """The staff log: PIN attempts, exits and other staff events at the kiosk."""
+        self.db["staff_events"].create(
+            {"id": int, "at": str, "at_epoch": float, "kiosk": str, "event": str,
+             "detail": str},
+            pk="id",
+            not_null={"at", "at_epoch", "event"},
+        )
+        self.db["staff_events"].create_index(["event", "at_epoch"])
 
     def transaction(self) -> _Transaction:
         return _Transaction(self.conn)
@@ -380,6 +404,32 @@ class KioskStore:
         return row[0] if row else None
 
 
+    # ---- staff log -----------------------------------------------------------------------
+
+    def log_staff_event(self, event: str, detail: str = "", *, kiosk: str | None = None,
+                        at: float | None = None) -> None:
+        """Record a staff event (PIN attempt, lockout, exit...); committed at once."""
+        moment = now_local() if at is None else dt.datetime.fromtimestamp(at).astimezone()
+        self.conn.execute(
+            "INSERT INTO staff_events(at, at_epoch, kiosk, event, detail) VALUES (?,?,?,?,?)",
+            (format_datetime(moment), moment.timestamp(), kiosk, event, detail))
+
+    def staff_events(self, *, since: float | None = None,
+                     events: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """Staff events, oldest first; ``since`` is a Unix time."""
+        query = "SELECT at, at_epoch, kiosk, event, detail FROM staff_events WHERE 1=1"
+        parameters: list[Any] = []
+        if since is not None:
+            query += " AND at_epoch >= ?"
+            parameters.append(since)
+        if events:
+            query += f" AND event IN ({', '.join('?' for _ in events)})"
+            parameters.extend(events)
+        rows = self.conn.execute(query + " ORDER BY at_epoch, id", parameters).fetchall()
+        return [{"at": row[0], "at_epoch": row[1], "kiosk": row[2], "event": row[3],
+                 "detail": row[4]} for row in rows]
+
+
 def _submission_row(submission: Submission, code: str, source: str,
                     stamp: str) -> tuple[Any, ...]:
     return (
@@ -410,3 +460,10 @@ class _Transaction:
             self.connection.execute("COMMIT")
         else:
             self.connection.execute("ROLLBACK")
+
+
+# Schema version -> the step that creates it from the version before.
+_STEPS: dict[int, Callable[[KioskStore], None]] = {
+    1: KioskStore._schema_1,
+    2: KioskStore._schema_2,
+}

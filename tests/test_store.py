@@ -137,3 +137,26 @@ def test_abandoned_draft_is_counted_not_offered(tmp_path: Path):
         store.abandon_draft(session.instance_id)
         assert store.open_drafts() == []
         assert store.draft_counts() == {"abandoned": 1}
+
+
+def test_database_of_an_older_kiosk_is_migrated_keeping_its_data(tmp_path: Path):
+    path = tmp_path / "kiosk.db"
+    with KioskStore(path) as store:
+        store.install_form(compile_xlsform(FORMS / "basics.md"))
+        session = FormSession(store.load_form("test1"), "zh")
+        session.answer("age", 33)
+        session.next()
+        session.answer("ok", "yes")
+        store.save_submission(session.finish())
+    # As a schema-1 kiosk left it: no staff log yet.
+    connection = sqlite3.connect(path)
+    connection.execute("DROP TABLE staff_events")
+    connection.execute("PRAGMA user_version=1")
+    connection.commit()
+    connection.close()
+    with KioskStore(path) as store:
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert not store.created
+        assert store.submission_count("test1") == 1
+        store.log_staff_event("pin_ok", kiosk="hall-1")
+        assert [event["event"] for event in store.staff_events()] == ["pin_ok"]

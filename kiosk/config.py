@@ -1,0 +1,267 @@
+"""The kiosk's configuration: one TOML file per kiosk, in the platformdirs config dir.
+
+A bad file stops the kiosk with a message naming the key; the kiosk never starts half
+configured. The staff PIN is kept only as a scrypt hash.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import re
+import secrets
+import socket
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+APP_NAME = "shegong-kiosk"
+# scrypt parameters: ~50 ms on a small kiosk PC, enough against guessing a stolen hash.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+PIN_PATTERN = re.compile(r"\d{4,12}")
+KIOSK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+LANGUAGES = ("zh", "en")
+DEFAULT_SURVEYS = ("satisfaction", "service_request", "marriage_reform", "home_adaptation")
+
+
+class ConfigError(ValueError):
+    """A configuration the kiosk cannot start with; says which file and key."""
+
+
+def default_config_path() -> Path:
+    """``$KIOSK_CONFIG``, else ``config.toml`` in the user config dir."""
+    configured = os.environ.get("KIOSK_CONFIG")
+    if configured:
+        return Path(configured).expanduser()
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+
+
+# ---- the staff PIN ------------------------------------------------------------------------
+
+
+def hash_pin(pin: str) -> str:
+    """A salted scrypt hash of a PIN, as stored in the config."""
+    if not PIN_PATTERN.fullmatch(pin):
+        raise ConfigError("the staff PIN must be 4 to 12 digits")
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(pin.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P,
+                            dklen=32)
+    encode = base64.b64encode
+    return (f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}$"
+            f"{encode(salt).decode()}${encode(digest).decode()}")
+
+
+def check_pin(pin: str, stored: str) -> bool:
+    """True if ``pin`` matches the stored scrypt hash (constant-time comparison)."""
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        expected = base64.b64decode(digest)
+        actual = hashlib.scrypt(pin.encode(), salt=base64.b64decode(salt), n=int(n),
+                                r=int(r), p=int(p), dklen=len(expected))
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(actual, expected)
+
+
+def _valid_pin_hash(stored: str) -> bool:
+    parts = stored.split("$")
+    if len(parts) != 6 or parts[0] != "scrypt":
+        return False
+    try:
+        int(parts[1]), int(parts[2]), int(parts[3])
+        base64.b64decode(parts[4], validate=True)
+        base64.b64decode(parts[5], validate=True)
+    except ValueError:
+        return False
+    return True
+
+
+# ---- the configuration ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where the kiosk stands: 街道/镇 → 社区 or 村 (stamped on what it records)."""
+
+    street: str = ""
+    community: str = ""
+
+
+@dataclass(frozen=True)
+class KioskConfig:
+    station_name: str = "社工站"
+    kiosk_id: str = "kiosk"
+    site: Site = field(default_factory=Site)
+    surveys: tuple[str, ...] = DEFAULT_SURVEYS
+    idle_seconds: int = 90
+    countdown_seconds: int = 20
+    language: str = "zh"
+    large_text: bool = False
+    staff_pin_hash: str = ""
+    printer_url: str = ""
+    serve_token: str = ""
+    path: Path | None = None
+
+    def with_changes(self, **changes: Any) -> KioskConfig:
+        return replace(self, **changes)
+
+
+def default_kiosk_id() -> str:
+    """``$KIOSK_ID``, else a safe form of the host name."""
+    raw = os.environ.get("KIOSK_ID") or socket.gethostname() or "kiosk"
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "-", raw).strip("-.") or "kiosk"
+    return cleaned[:64]
+
+
+# key in the file -> (section, name, type description)
+_SCHEMA: dict[str, dict[str, str]] = {
+    "station": {"name": "text", "kiosk_id": "id", "street": "text", "community": "text"},
+    "kiosk": {"surveys": "list of survey ids", "idle_seconds": "seconds",
+              "countdown_seconds": "seconds", "language": "zh or en",
+              "large_text": "true or false"},
+    "staff": {"pin_hash": "scrypt hash"},
+    "printer": {"url": "text"},
+    "serve": {"token": "text"},
+}
+
+
+def _fail(path: Path, key: str, problem: str) -> ConfigError:
+    return ConfigError(f"{path}: [{key.split('.')[0]}] {key.split('.', 1)[1]}: {problem}")
+
+
+def load_config(path: Path | None = None) -> KioskConfig:
+    """Read and check the config file; a missing file gives the defaults."""
+    path = path or default_config_path()
+    defaults = KioskConfig(kiosk_id=default_kiosk_id(), path=path)
+    if not path.exists():
+        return defaults
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read it: {error}") from None
+    for section, values in data.items():
+        if section not in _SCHEMA:
+            raise ConfigError(f"{path}: unknown section [{section}]; known: "
+                              f"{', '.join(f'[{name}]' for name in _SCHEMA)}")
+        if not isinstance(values, dict):
+            raise ConfigError(f"{path}: {section} must be a [section]")
+        for key in values:
+            if key not in _SCHEMA[section]:
+                raise ConfigError(f"{path}: [{section}] unknown key {key!r}; known: "
+                                  f"{', '.join(_SCHEMA[section])}")
+
+    def get(dotted: str, default: Any) -> Any:
+        section, key = dotted.split(".")
+        return data.get(section, {}).get(key, default)
+
+    def text(dotted: str, default: str, *, required: bool = False) -> str:
+        value = get(dotted, default)
+        if not isinstance(value, str):
+            raise _fail(path, dotted, f"must be text in quotes (got {value!r})")
+        if required and not value.strip():
+            raise _fail(path, dotted, "must not be empty")
+        return value.strip()
+
+    def seconds(dotted: str, default: int, low: int, high: int) -> int:
+        value = get(dotted, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise _fail(path, dotted,
+                        f"must be a whole number of seconds from {low} to {high} (got {value!r})")
+        return value
+
+    kiosk_id = text("station.kiosk_id", defaults.kiosk_id, required=True)
+    if not KIOSK_ID.fullmatch(kiosk_id):
+        raise _fail(path, "station.kiosk_id",
+                    f"letters, digits, '-', '_' or '.', at most 64 (got {kiosk_id!r})")
+    surveys = get("kiosk.surveys", list(DEFAULT_SURVEYS))
+    if not isinstance(surveys, list) or not all(isinstance(item, str) for item in surveys):
+        raise _fail(path, "kiosk.surveys", f"must be a list of survey ids (got {surveys!r})")
+    if len(set(surveys)) != len(surveys):
+        raise _fail(path, "kiosk.surveys", "lists a survey twice")
+    language = text("kiosk.language", defaults.language)
+    if language not in LANGUAGES:
+        raise _fail(path, "kiosk.language", f"must be \"zh\" or \"en\" (got {language!r})")
+    large_text = get("kiosk.large_text", False)
+    if not isinstance(large_text, bool):
+        raise _fail(path, "kiosk.large_text", f"must be true or false (got {large_text!r})")
+    pin_hash = text("staff.pin_hash", "")
+    if pin_hash and not _valid_pin_hash(pin_hash):
+        raise _fail(path, "staff.pin_hash",
+                    "is not a PIN hash written by `kiosk config set-pin`; set the PIN again")
+    return KioskConfig(
+        station_name=text("station.name", defaults.station_name, required=True),
+        kiosk_id=kiosk_id,
+        site=Site(street=text("station.street", ""), community=text("station.community", "")),
+        surveys=tuple(surveys),
+        idle_seconds=seconds("kiosk.idle_seconds", defaults.idle_seconds, 10, 3600),
+        countdown_seconds=seconds("kiosk.countdown_seconds", defaults.countdown_seconds, 3, 300),
+        language=language,
+        large_text=large_text,
+        staff_pin_hash=pin_hash,
+        printer_url=text("printer.url", ""),
+        serve_token=text("serve.token", ""),
+        path=path,
+    )
+
+
+def _toml_string(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def render_config(config: KioskConfig) -> str:
+    """The config as a commented TOML file (what `kiosk config init` writes)."""
+    surveys = ", ".join(_toml_string(survey) for survey in config.surveys)
+    lines = [
+        "# 社工站问卷终端配置 · kiosk configuration",
+        "# Check it with `kiosk config show`; the kiosk refuses to start with a bad value.",
+        "",
+        "[station]",
+        f"name = {_toml_string(config.station_name)}          # 站点名称, shown on the home screen",
+        f"kiosk_id = {_toml_string(config.kiosk_id)}      # this kiosk, stamped on its records",
+        f"street = {_toml_string(config.site.street)}        # 街道 / 镇",
+        f"community = {_toml_string(config.site.community)}     # 社区 or 村",
+        "",
+        "[kiosk]",
+        f"surveys = [{surveys}]   # offered on the home screen, in this order",
+        f"idle_seconds = {config.idle_seconds}        # no touch for this long: \"还在吗？\"",
+        f"countdown_seconds = {config.countdown_seconds}   # then this long before going home",
+        f"language = {_toml_string(config.language)}          # zh or en",
+        f"large_text = {'true' if config.large_text else 'false'}   # bigger buttons, more space",
+        "",
+        "[staff]",
+        "# Set with `kiosk config set-pin`; only a scrypt hash is kept.",
+        f"pin_hash = {_toml_string(config.staff_pin_hash)}",
+        "",
+        "[printer]",
+        "# Empty: receipts are written as files under the data directory.",
+        f"url = {_toml_string(config.printer_url)}",
+        "",
+        "[serve]",
+        "# Access token for tablets on the LAN (`kiosk serve --host 0.0.0.0`).",
+        f"token = {_toml_string(config.serve_token)}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def save_config(config: KioskConfig, path: Path | None = None) -> Path:
+    """Write the config atomically (a power cut never leaves half a file), owner-only."""
+    target = path or config.path or default_config_path()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_suffix(".toml.tmp")
+    temporary.write_text(render_config(config), encoding="utf-8")
+    os.chmod(temporary, 0o600)
+    with open(temporary, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(temporary, target)
+    return target
