@@ -330,5 +330,11 @@ def export_command(context: Context, survey_id: str, file_format: str, output: s
     click.echo(f"wrote {count} submissions to {output}", err=True)
 
 
+# ---- tablets (kiosk serve) ----------------------------------------------------------------
+
+
+# ---- read aloud (kiosk say) ---------------------------------------------------------------
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -5,8 +5,13 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 extra="${1:-}"
-# libzbar0: pyzbar decodes QR cards; fonts-wqy-zenhei: the embedded CJK font for PDFs/previews.
-system_packages=(libzbar0 fonts-wqy-zenhei)
+# libzbar0: pyzbar decodes QR cards; fonts-wqy-zenhei: the embedded CJK font for PDFs/previews;
+# espeak-ng: reads questions aloud (the kiosk hides the button without it).
+system_packages=(libzbar0 fonts-wqy-zenhei espeak-ng)
+if [ "$extra" = "test" ]; then
+  # The tablet test drives Debian's Chromium with Playwright (no browser download).
+  system_packages+=(chromium)
+fi
 
 missing=()
 for package in "${system_packages[@]}"; do
