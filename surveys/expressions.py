@@ -25,12 +25,9 @@ import uuid as uuid_module
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any, ClassVar
 
-from elementpath import XPath1Parser
-from elementpath.exceptions import ElementPathError
-from elementpath.tdop import Parser as TdopParser
 from lxml import etree
 
 JR_NAMESPACE = "http://openrosa.org/javarosa"
@@ -104,30 +101,8 @@ class ExpressionError(ValueError):
     """An expression that cannot be parsed or refers to something that does not exist."""
 
 
-class _ODKParser(XPath1Parser):
-    """XPath 1.0 parser that knows the ODK function names (parsing only)."""
-
-    DEFAULT_NAMESPACES: ClassVar[dict[str, str]] = {
-        **XPath1Parser.DEFAULT_NAMESPACES, "jr": JR_NAMESPACE,
-    }
-
-    def parse(self, source: str):  # type: ignore[override]
-        # Skip elementpath's static evaluation: lxml evaluates, elementpath only parses.
-        if self.tokenizer is None:
-            self.tokenizer = self.create_tokenizer(self.symbol_table)
-        return TdopParser.parse(self, source)
-
-
 def _arity(minimum: int, maximum: int | None) -> int | tuple[int, int | None]:
     return minimum if minimum == maximum else (minimum, maximum)
-
-
-for _name in RENAMED:
-    _ODKParser.symbol_table.pop(_name, None)
-for _name, (_lo, _hi) in ODK_FUNCTIONS.items():
-    _ODKParser.function(_name, nargs=_arity(_lo, _hi))
-for _name, (_lo, _hi) in JR_FUNCTIONS.items():
-    _ODKParser.function(_name, prefix="jr", nargs=_arity(_lo, _hi))
 
 
 def _comparison(bp: int) -> Callable[[Any, Any], Any]:
@@ -138,14 +113,40 @@ def _comparison(bp: int) -> Callable[[Any, Any], Any]:
     return led
 
 
-# elementpath gives = != < > <= >= one binding power and refuses chains (XPath 2.0's rule);
-# XPath 1.0 binds relational tighter than equality and chains both to the left, so
-# "1 < 2 = true()" is (1 < 2) = true().
-for _symbol, _bp in (("=", 30), ("!=", 30), ("<", 35), (">", 35), ("<=", 35), (">=", 35)):
-    _ODKParser.symbol_table.pop(_symbol)
-    _ODKParser.register(_symbol, label="operator", lbp=_bp, rbp=_bp, led=_comparison(_bp))
+@cache
+def _parser() -> Any:
+    """elementpath's XPath 1.0 parser taught the ODK function names (parsing only).
 
-_PARSER = _ODKParser()
+    Built on first use: only importing a form parses expressions, so a kiosk that runs
+    compiled forms never loads elementpath.
+    """
+    from elementpath import XPath1Parser
+    from elementpath.tdop import Parser as TdopParser
+
+    class ODKParser(XPath1Parser):
+        DEFAULT_NAMESPACES: ClassVar[dict[str, str]] = {
+            **XPath1Parser.DEFAULT_NAMESPACES, "jr": JR_NAMESPACE,
+        }
+
+        def parse(self, source: str):  # type: ignore[override]
+            # Skip elementpath's static evaluation: lxml evaluates, elementpath parses.
+            if self.tokenizer is None:
+                self.tokenizer = self.create_tokenizer(self.symbol_table)
+            return TdopParser.parse(self, source)
+
+    for name in RENAMED:
+        ODKParser.symbol_table.pop(name, None)
+    for name, (low, high) in ODK_FUNCTIONS.items():
+        ODKParser.function(name, nargs=_arity(low, high))
+    for name, (low, high) in JR_FUNCTIONS.items():
+        ODKParser.function(name, prefix="jr", nargs=_arity(low, high))
+    # elementpath gives = != < > <= >= one binding power and refuses chains (XPath 2.0's
+    # rule); XPath 1.0 binds relational tighter than equality and chains both to the left,
+    # so "1 < 2 = true()" is (1 < 2) = true().
+    for symbol, bp in (("=", 30), ("!=", 30), ("<", 35), (">", 35), ("<=", 35), (">=", 35)):
+        ODKParser.symbol_table.pop(symbol)
+        ODKParser.register(symbol, label="operator", lbp=bp, rbp=bp, led=_comparison(bp))
+    return ODKParser()
 
 
 # --------------------------------------------------------------------------------------
@@ -186,8 +187,10 @@ def substitute_references(text: str, ctx: TranslationContext) -> tuple[str, froz
 
 def parse(xpath: str):
     """Parse XPath 1.0 with the ODK functions; raise ExpressionError with the reason."""
+    from elementpath.exceptions import ElementPathError
+
     try:
-        return _PARSER.parse(xpath)
+        return _parser().parse(xpath)
     except ElementPathError as error:
         message = getattr(error, "message", None) or str(error)
         message = re.sub(r"^\[err:\w+\]\s*", "", message)

@@ -16,9 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from lxml import etree
-from pyxform.errors import PyXFormError
-from pyxform.xls2json import workbook_to_json
-from pyxform.xls2json_backends import get_xlsform
 
 from surveys import expressions
 from surveys.expressions import ExpressionError, TranslationContext
@@ -137,6 +134,11 @@ class _Rows:
 
 def compile_xlsform(source: str | Path | bytes, *, file_name: str | None = None) -> dict[str, Any]:
     """Read an XLSForm (.xlsx, .xls, .csv or .md) and return the compiled form (JSON-able)."""
+    # pyxform loads only here: the kiosk runs compiled forms and starts faster without it.
+    from pyxform.errors import PyXFormError
+    from pyxform.xls2json import workbook_to_json
+    from pyxform.xls2json_backends import get_xlsform
+
     if isinstance(source, bytes):
         data = source
         name = file_name or "form"
@@ -184,7 +186,7 @@ def _clean(error: Exception) -> str:
     return _PYXFORM_ROW.sub("", str(error)).strip()
 
 
-def _pyxform_error(error: PyXFormError, file_name: str) -> FormError:
+def _pyxform_error(error: Exception, file_name: str) -> FormError:
     text = str(error)
     row_match = _PYXFORM_ROW.search(text)
     place = _PYXFORM_PLACE.search(text)
