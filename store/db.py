@@ -15,10 +15,9 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
-
-import sqlite_utils
 
 from surveys.expressions import format_datetime, now_local
 from surveys.form import Form
@@ -102,7 +101,6 @@ class KioskStore:
         connection.execute("PRAGMA synchronous=FULL")
         connection.execute("PRAGMA foreign_keys=ON")
         connection.execute("PRAGMA busy_timeout=30000")
-        self.db = sqlite_utils.Database(connection)
         self.created = False
         self._migrate(initial_forms)
 
@@ -131,6 +129,13 @@ class KioskStore:
                 f"{self.path} was written by a newer kiosk (schema {user_version}, this kiosk "
                 f"knows up to {SCHEMA_VERSION}); update the kiosk software. It was left unchanged."
             )
+
+    @cached_property
+    def db(self) -> Any:
+        """sqlite-utils over the same connection, for schema work (loaded when needed)."""
+        import sqlite_utils
+
+        return sqlite_utils.Database(self.conn)
 
     def _user_version(self) -> int:
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
