@@ -333,6 +333,40 @@ def export_command(context: Context, survey_id: str, file_format: str, output: s
 # ---- tablets (kiosk serve) ----------------------------------------------------------------
 
 
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; anything but loopback (e.g. 0.0.0.0 for the LAN) "
+                   "requires the access token in the URL.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535),
+              help="Port to listen on.")
+@pass_context
+def serve_command(context: Context, host: str, port: int) -> None:
+    """Serve the kiosk screens to tablet browsers (one kiosk process per connection).
+
+    On the LAN the URL needs the access token kept in the config ([serve] token); a new
+    one is made and saved on first use. Stop with Ctrl+C.
+    """
+    from kiosk.serve import ensure_token, serve
+
+    config = context.config
+    # Check here what each tablet's `kiosk run` would refuse, so it shows at start.
+    installed = {info.survey_id for info in context.store.list_forms()}
+    missing = [survey for survey in config.surveys if survey not in installed]
+    if missing:
+        raise click.ClickException(
+            f"{config.path}: [kiosk] surveys: {', '.join(missing)} not installed "
+            f"(installed: {', '.join(sorted(installed))}); nothing was served")
+    try:
+        token = ensure_token(context.config_path, host)
+    except (ConfigError, OSError) as error:
+        raise click.ClickException(f"cannot keep the access token: {error}") from None
+    try:
+        serve(context.db_path, context.config_path, host=host, port=port, token=token,
+              kiosk_id=context._kiosk_id)
+    except OSError as error:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {error}") from None
+
+
 # ---- read aloud (kiosk say) ---------------------------------------------------------------
 
 
