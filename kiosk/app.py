@@ -1,24 +1,50 @@
 """The kiosk's Textual app: home → questions → 提交 → receipt code → home.
 
-Residents cannot leave the app: there is no command palette and no quit key. Developers
-start it with the environment variable ``KIOSK_DEV=1`` to make ``ctrl+q`` quit (staff will
-leave through a PIN screen in a later version).
+Residents cannot leave the app: there is no command palette and no quit key; staff leave
+through the PIN screen (工作人员 on the home screen). Developers start it with the
+environment variable ``KIOSK_DEV=1`` to make ``ctrl+q`` quit.
+
+Nobody touching the kiosk for ``idle_seconds`` brings the "还在吗？" countdown; when it runs
+out the questionnaire's draft is kept or abandoned (the form's ``draft_on_idle`` setting)
+and a new home screen is built, so nothing of the previous resident stays on screen.
+An unexpected exception in a screen saves the draft, is logged, and brings home back.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import os
-from typing import ClassVar
+from collections.abc import Callable
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+from time import monotonic
+from typing import TYPE_CHECKING, ClassVar
 
+import platformdirs
+from textual import events
 from textual.app import App
 from textual.binding import Binding, BindingType
 
-from kiosk.config import KioskConfig
-from kiosk.screens.form import FinishScreen, FormScreen
-from kiosk.screens.home import HomeScreen
+from kiosk.config import APP_NAME, KioskConfig
+from kiosk.screens.base import KioskScreen, Recovering
+from kiosk.screens.form import FormScreen, ReviewScreen
+from kiosk.screens.home import HomeScreen, OutOfOrderScreen
+from kiosk.screens.idle import IdleScreen
+from kiosk.screens.staff import PinScreen, StaffMenuScreen
 from kiosk.screens.thanks import ThanksScreen
-from store import KioskStore
+from store import FormInfo, KioskStore
+from surveys.expressions import now_local
 from surveys.session import FormIncomplete, FormSession, Problem
+
+if TYPE_CHECKING:
+    from kiosk.speech import Speaker
+
+# Below this many columns × rows only "请放大窗口" is shown.
+MIN_WIDTH, MIN_HEIGHT = 60, 20
+# This many unexpected errors within ERROR_WINDOW seconds: the kiosk stops offering forms.
+ERROR_LIMIT, ERROR_WINDOW = 3, 60.0
+log = logging.getLogger("kiosk.app")
 
 
 def developer_mode() -> bool:
@@ -26,19 +52,31 @@ def developer_mode() -> bool:
     return os.environ.get("KIOSK_DEV", "").strip().lower() in ("1", "true", "yes")
 
 
-class KioskApp(App[None], inherit_bindings=False):
+def draft_on_idle(session: FormSession) -> str:
+    """The form's settings column ``draft_on_idle``: ``keep`` or ``discard`` (default)."""
+    policy = session.form.settings.get("draft_on_idle", "").strip().lower()
+    return "keep" if policy == "keep" else "discard"
+
+
+class KioskApp(Recovering, App[None], inherit_bindings=False):
     """The resident-facing kiosk screens.
 
     ``home_after`` is how long the thank-you screen stays before home comes back;
     ``tap_guard`` is how long after a screen change a tap on its navigation buttons is
     ignored (a double tap on 下一题 would otherwise skip a question; the receipt screen
-    ignores taps for twice as long). Developers quit with ``ctrl+q`` when ``KIOSK_DEV=1``
-    is set (or ``developer=True`` is passed); otherwise no key leaves the app.
+    ignores taps for twice as long). ``idle_seconds`` and ``countdown_seconds`` override
+    the config's (tests use short ones). ``clock`` gives the time shown on the home screen,
+    the receipt countdown and the PIN lockout; ``new_instance_id`` the id (and so the receipt
+    code) of each new questionnaire — both are fixed in screenshot tests. ``read_aloud``
+    offers 朗读 (None: where espeak-ng can speak the language, and not in a browser), spoken
+    by ``speaker`` (default: a ``kiosk.speech.Speaker``). Developers quit
+    with ``ctrl+q`` when ``KIOSK_DEV=1`` is set (or ``developer=True`` is passed).
     """
 
     CSS_PATH = "app.tcss"
     TITLE = "社工站问卷"
     ENABLE_COMMAND_PALETTE = False
+    ALLOW_SELECT = False
     AUTO_FOCUS = "Input"
     # inherit_bindings=False drops Textual's ctrl+q / ctrl+c quit bindings.
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -47,38 +85,119 @@ class KioskApp(App[None], inherit_bindings=False):
     def __init__(self, store: KioskStore, kiosk_id: str | None = None, *,
                  config: KioskConfig | None = None, language: str | None = None,
                  home_after: float = 15.0, tap_guard: float = 0.5,
-                 developer: bool | None = None) -> None:
+                 developer: bool | None = None, idle_seconds: float | None = None,
+                 countdown_seconds: float | None = None,
+                 clock: Callable[[], dt.datetime] | None = None,
+                 new_instance_id: Callable[[], str] | None = None,
+                 log_dir: Path | None = None, animations: bool = True,
+                 cursor_blink: bool = True, read_aloud: bool | None = None,
+                 speaker: Speaker | None = None) -> None:
         super().__init__()
         self.store = store
         self.config = config or KioskConfig(kiosk_id=kiosk_id or "kiosk")
         self.kiosk_id = kiosk_id or self.config.kiosk_id
-        self.language = language or self.config.language
+        self.default_language = language or self.config.language
+        self.language = self.default_language
+        self.large_text = self.config.large_text
         self.home_after = home_after
         self.tap_guard = tap_guard
         self.developer = developer_mode() if developer is None else developer
+        self.idle_seconds = float(idle_seconds or self.config.idle_seconds)
+        self.countdown_seconds = float(countdown_seconds or self.config.countdown_seconds)
+        self.clock = clock or now_local
+        self.new_instance_id = new_instance_id
+        self.log_dir = log_dir
+        self.cursor_blink = cursor_blink
+        if not animations:
+            self.animation_level = "none"
+        self.read_aloud = read_aloud
+        self._speaker = speaker
+        self.current_session: FormSession | None = None
+        self.recovers = False  # set once home is up: errors before that end the app
+        self._last_input = monotonic()
+        self._errors: list[float] = []
+        self._log_handler: logging.Handler | None = None
 
     def on_mount(self) -> None:
         self.push_screen(self._home())
+        self.set_interval(0.25, self._check_idle)
+        self.recovers = True
 
-    def _home(self) -> HomeScreen:
-        return HomeScreen(self.store.list_forms(), self.language, tap_guard=self.tap_guard)
+    def on_unmount(self) -> None:
+        self.stop_speaking()
+        if self._log_handler is not None:
+            logging.getLogger("kiosk").removeHandler(self._log_handler)
+            self._log_handler.close()
+
+    # ---- what is offered -------------------------------------------------------------------
+
+    def offered_forms(self) -> list[FormInfo]:
+        """The config's questionnaires that are installed, in the config's order."""
+        installed = {info.survey_id: info for info in self.store.list_forms()}
+        return [installed[survey] for survey in self.config.surveys if survey in installed]
+
+    def epoch(self) -> float:
+        """The clock as a Unix time (for the PIN lockout)."""
+        return self.clock().timestamp()
+
+    @property
+    def too_small(self) -> bool:
+        width, height = self.size
+        return width < MIN_WIDTH or height < MIN_HEIGHT
+
+    # ---- read aloud --------------------------------------------------------------------------
+
+    def can_read_aloud(self, language: str) -> bool:
+        """Offer 朗读 for this language? (espeak-ng plays where the app runs: not a tablet.)"""
+        if self.read_aloud is not None:
+            return self.read_aloud
+        if self.is_web:
+            return False
+        from kiosk import speech  # only when a question screen asks
+
+        return speech.available(language)
+
+    @property
+    def speaker(self) -> Speaker:
+        if self._speaker is None:
+            from kiosk.speech import Speaker
+
+            self._speaker = Speaker()
+        return self._speaker
+
+    def stop_speaking(self) -> None:
+        """Speech belongs to the screen it was asked on: stop it when that screen goes."""
+        if self._speaker is not None:
+            self._speaker.stop()
 
     # ---- moving between screens (each move builds a new screen: nothing stays behind) ---
 
+    def _home(self, notice: str = "") -> HomeScreen:
+        return HomeScreen(self.offered_forms(), tap_guard=self.tap_guard, notice=notice)
+
     def start_form(self, survey_id: str) -> None:
         """A resident chose a questionnaire: start a new session on its first screen."""
-        session = FormSession(self.store.load_form(survey_id), self.language,
-                              kiosk=self.kiosk_id)
+        form = self.store.load_form(survey_id)
+        instance_id = self.new_instance_id() if self.new_instance_id else None
+        try:
+            language: str | None = form.resolve_language(self.language)
+        except ValueError:
+            language = None  # the form has no such translation: its default language
+        session = FormSession(form, language, kiosk=self.kiosk_id, instance_id=instance_id)
         self.show_session(session)
 
-    def show_session(self, session: FormSession, problems: list[Problem] | None = None) -> None:
-        """The session's current screen, or the 提交 step after the last one (forms with
-        ``review`` in their settings; the others are stored on 完成)."""
+    def show_session(self, session: FormSession, problems: list[Problem] | None = None, *,
+                     returning: bool = False) -> None:
+        """The session's current screen, or the review step after the last one (forms with
+        ``review`` in their settings; the others are stored on 完成). ``returning``: the
+        resident came from the review to change an answer."""
+        self.current_session = session
+        self.stop_speaking()
         if session.at_end:
-            self.switch_screen(FinishScreen(session, self.store, tap_guard=self.tap_guard))
+            self.switch_screen(ReviewScreen(session, self.store, tap_guard=self.tap_guard))
         else:
             self.switch_screen(FormScreen(session, self.store, problems=problems or (),
-                                          tap_guard=self.tap_guard))
+                                          tap_guard=self.tap_guard, returning=returning))
 
     def submit(self, session: FormSession) -> None:
         """Finish and store the questionnaire, then show the receipt code."""
@@ -89,16 +208,168 @@ class KioskApp(App[None], inherit_bindings=False):
             self.show_session(session, incomplete.problems)
             return
         code = self.store.save_submission(submission)
-        self.switch_screen(ThanksScreen(code, self.home_after, tap_guard=2 * self.tap_guard))
+        self.current_session = None
+        self.switch_screen(ThanksScreen(code, self.home_after, tap_guard=2 * self.tap_guard,
+                                        language=session.language))
 
     def leave_form(self, session: FormSession) -> None:
         """The resident left from the first screen (e.g. chose the wrong questionnaire)."""
         self.store.abandon_draft(session.instance_id)
         self.go_home()
 
-    def go_home(self) -> None:
-        self.switch_screen(self._home())
+    def go_home(self, notice: str = "") -> None:
+        """A new home screen, with nothing above it (overlays, staff screens) left over."""
+        self.current_session = None
+        self.stop_speaking()
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        self.switch_screen(self._home(notice))
+
+    def finish_visit(self) -> None:
+        """The resident is done (receipt seen, or gone): home in the kiosk's own language."""
+        self.language = self.default_language
+        self.large_text = self.config.large_text
+        self.go_home()
+
+    def set_language(self, language: str) -> None:
+        """The home screen's 中文 / English toggle."""
+        self.language = language
+        self.go_home()
+
+    def toggle_large_text(self) -> None:
+        self.large_text = not self.large_text
+        self.go_home()
+
+    # ---- staff ---------------------------------------------------------------------------
+
+    def open_staff(self) -> None:
+        self.switch_screen(PinScreen(self.store, self.config.staff_pin_hash))
+
+    def open_staff_menu(self) -> None:
+        self.switch_screen(StaffMenuScreen(self.store))
+
+    def staff_exit(self) -> None:
+        """退出程序 on the staff menu (after the right PIN): the only way out for staff."""
+        self.store.log_staff_event("exit", "staff left the kiosk app", kiosk=self.kiosk_id,
+                                   at=self.epoch())
+        self.exit()
 
     def action_developer_quit(self) -> None:
         if self.developer:
             self.exit()
+
+    # ---- idle ----------------------------------------------------------------------------
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key | events.Paste) and not event.is_forwarded:
+            overlay = isinstance(self.screen, IdleScreen)
+            self.note_input()
+            if overlay or self.too_small:
+                return  # the key that wakes the kiosk (or that nobody can see) does nothing
+        await super().on_event(event)
+
+    def note_input(self) -> None:
+        """A key or a tap: the resident is still there."""
+        self._last_input = monotonic()
+        if isinstance(self.screen, IdleScreen):
+            self.still_here()
+
+    def still_here(self) -> None:
+        """继续 on the countdown (or any tap): back to where the resident was."""
+        self._last_input = monotonic()
+        if isinstance(self.screen, IdleScreen):
+            self.pop_screen()
+
+    def idle_seconds_passed(self) -> float:
+        return monotonic() - self._last_input
+
+    def _check_idle(self) -> None:
+        screen = self.screen
+        if isinstance(screen, IdleScreen) or self.idle_seconds_passed() < self.idle_seconds:
+            return
+        if isinstance(screen, HomeScreen):
+            # A resident who switched to English or large text and left: reset quietly.
+            if (self.language, self.large_text) != (self.default_language,
+                                                    self.config.large_text):
+                self._last_input = monotonic()
+                self.finish_visit()
+            return
+        if isinstance(screen, KioskScreen) and screen.IDLE_WATCH:
+            self.stop_speaking()
+            self.push_screen(IdleScreen(self.countdown_seconds))
+
+    def idle_timeout(self) -> None:
+        """Nobody answered "还在吗？": keep or abandon the draft, then a clean home screen."""
+        session = self.current_session
+        if session is not None:
+            if draft_on_idle(session) == "keep":
+                below = self.screen_stack[-2] if len(self.screen_stack) > 2 else None
+                if isinstance(below, KioskScreen):
+                    below.save_work()
+                if session.progress()[0]:
+                    self.store.save_draft(session)
+            else:
+                self.store.abandon_draft(session.instance_id)
+        self._last_input = monotonic()
+        self.finish_visit()
+
+    # ---- unexpected errors ---------------------------------------------------------------
+
+    def recover(self, error: BaseException, where: str = "") -> None:
+        """An exception escaped a screen: save the draft, log it, show home; never a
+        traceback for the resident."""
+        now = monotonic()
+        self._errors = [moment for moment in self._errors if now - moment < ERROR_WINDOW]
+        self._errors.append(now)
+        self._error_log().error("unexpected error in %s", where or "the kiosk", exc_info=error)
+        try:
+            self.store.log_staff_event(
+                "error", f"{where}: {type(error).__name__}: {error}"[:300], kiosk=self.kiosk_id,
+                at=self.epoch())
+        except Exception:
+            log.exception("could not record the error in the staff log")
+        session = self.current_session
+        if session is not None:
+            try:
+                self.store.save_draft(session)
+            except Exception:
+                log.exception("could not save the draft after an error")
+        if len(self._errors) > 2 * ERROR_LIMIT:
+            self.recovers = False  # recovering does not help: stop, the log says why
+            self.exit(return_code=1)
+            return
+        try:
+            if len(self._errors) >= ERROR_LIMIT:
+                self.current_session = None
+                while len(self.screen_stack) > 2:
+                    self.pop_screen()
+                self.switch_screen(OutOfOrderScreen())
+            else:
+                self.go_home(notice="home.recovered")
+        except Exception:
+            log.exception("could not show the home screen after an error")
+            self.recovers = False
+            self.exit(return_code=1)
+
+    def _handle_exception(self, error: Exception) -> None:
+        # Errors Textual catches itself (composing a screen, rendering) come here.
+        if self.recovers and self.is_running:
+            self.recover(error, where="textual")
+            return
+        super()._handle_exception(error)
+
+    def _error_log(self) -> logging.Logger:
+        """The error log file in the user log directory, opened on the first error."""
+        if self._log_handler is None:
+            directory = self.log_dir or Path(platformdirs.user_log_dir(APP_NAME))
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+                handler: logging.Handler = RotatingFileHandler(
+                    directory / "kiosk.log", maxBytes=1_000_000, backupCount=3,
+                    encoding="utf-8")
+            except OSError:
+                handler = logging.NullHandler()
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+            logging.getLogger("kiosk").addHandler(handler)
+            self._log_handler = handler
+        return log

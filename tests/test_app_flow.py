@@ -13,6 +13,7 @@ from textual.pilot import Pilot
 from textual.widgets import Button, Input
 
 from kiosk.app import KioskApp
+from kiosk.config import DEFAULT_SURVEYS, KioskConfig
 from kiosk.database import open_store
 from kiosk.widgets.question import QuestionBlock
 from store import KioskStore
@@ -105,10 +106,17 @@ def basics_store(tmp_path: Path) -> KioskStore:
     store.close()
 
 
+# The bundled questionnaires and the small test form, offered in this order.
+CONFIG = KioskConfig(station_name="梁丰社区社工站", kiosk_id="hall-1",
+                     surveys=("test1", *DEFAULT_SURVEYS))
+
+
 def kiosk(store: KioskStore, **options: object) -> KioskApp:
-    settings: dict[str, object] = {"home_after": 600, "tap_guard": 0.0}
+    """The app as tests run it: no animations or cursor blink, long timers unless asked."""
+    settings: dict[str, object] = {"home_after": 600, "tap_guard": 0.0, "config": CONFIG,
+                                   "animations": False, "cursor_blink": False}
     settings.update(options)
-    return KioskApp(store, kiosk_id="hall-1", **settings)  # type: ignore[arg-type]
+    return KioskApp(store, **settings)  # type: ignore[arg-type]
 
 
 # ---- the small test form, end to end -------------------------------------------------------
@@ -120,7 +128,7 @@ async def test_resident_walks_the_test_form_to_the_receipt_and_home_comes_back(
     app = kiosk(store, home_after=3.0)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert "社工站 · 居民问卷" in screen_text(app)
+        assert "梁丰社区社工站" in screen_text(app)
         assert "测试" in screen_text(app)
         await tap_form(pilot, "test1")
 

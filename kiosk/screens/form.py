@@ -1,4 +1,4 @@
-"""The question screens and the finish (submit) screen of one resident's questionnaire.
+"""The question screens and the review (submit) screen of one resident's questionnaire.
 
 Both only render a ``FormSession`` and forward what the resident does to it: the session
 decides what is relevant, what is valid and where 上一题/下一题 lead.
@@ -15,12 +15,11 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Button, Input, ProgressBar, Static
 
+from kiosk.i18n import code_of, tr
 from kiosk.screens.base import KioskScreen
 from kiosk.widgets.question import INPUT_KINDS, SELECT_KINDS, QuestionBlock, value_text
 from store import KioskStore
-from surveys.session import FormSession, Problem, ScreenView
-
-LEAVE_WARNING = "再点一次“返回首页”，已经填的答案就不要了。想继续填写，请点“下一题”。"
+from surveys.session import FormSession, Problem, QuestionView, ScreenView
 
 
 def layout_of(view: ScreenView) -> tuple[Any, ...]:
@@ -48,6 +47,11 @@ class SessionScreen(KioskScreen):
         self.session = session
         self.store = store
 
+    @property
+    def language(self) -> str:
+        # A form without English runs in Chinese, and so do the buttons around it.
+        return code_of(self.session.language)
+
     def compose_top(self) -> ComposeResult:
         with Vertical(id="top"):
             yield Static(Content(self.session.form.title_in(self.session.language)),
@@ -57,24 +61,32 @@ class SessionScreen(KioskScreen):
                 yield Static("", id="progress-text")
 
     def next_label(self) -> str:
-        return "完成" if self.session.is_last else "下一题"
+        return self.t("nav.finish" if self.session.is_last else "nav.next")
 
     def update_progress(self) -> None:
         answered, relevant = self.session.progress()
         self.query_one("#progress", ProgressBar).update(total=max(relevant, 1),
                                                         progress=answered)
-        self.query_one("#progress-text", Static).update(f"已答 {answered} 题，共 {relevant} 题")
+        self.query_one("#progress-text", Static).update(
+            self.t("progress", answered=answered, total=relevant))
 
 
 class FormScreen(SessionScreen):
     """The current screen of the session: one question, or a field-list group of them."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(str(number), f"pick({number})", show=False) for number in range(1, 10)]
+        *(Binding(str(number), f"pick({number})", show=False) for number in range(1, 10)),
+        # 朗读: F1 anywhere, 0 when no box takes the digit.
+        Binding("f1", "read_aloud", show=False),
+        Binding("0", "read_aloud", show=False),
+    ]
 
     def __init__(self, session: FormSession, store: KioskStore, *,
-                 problems: Iterable[Problem] = (), tap_guard: float = 0.0) -> None:
+                 problems: Iterable[Problem] = (), tap_guard: float = 0.0,
+                 returning: bool = False) -> None:
         super().__init__(session, store, tap_guard)
+        # Opened from the review step with 修改: 下一题 becomes 回到核对.
+        self.returning = returning
         self._problems = messages_by_question(problems)
         self._typed: dict[str, str] = {}
         self._layout: tuple[Any, ...] = ()
@@ -83,7 +95,12 @@ class FormScreen(SessionScreen):
 
     # ---- building -----------------------------------------------------------------------
 
-    def compose(self) -> ComposeResult:
+    def next_label(self) -> str:
+        if self.returning:
+            return self.t("nav.to_review")
+        return super().next_label()
+
+    def compose_screen(self) -> ComposeResult:
         view = self.session.screen
         assert view is not None, "FormScreen shown after the last screen"
         self._layout = layout_of(view)
@@ -96,22 +113,27 @@ class FormScreen(SessionScreen):
             if view.title:
                 yield Static(Content(view.title), id="screen-title")
             for question in view.questions:
-                yield QuestionBlock(question, number_keys=number_keys and question in selects,
+                yield QuestionBlock(question, language=self.language,
+                                    number_keys=number_keys and question in selects,
                                     shared=len(view.questions) > 1,
                                     typed=self._typed.get(question.name),
-                                    problems=self._problems.get(question.name))
+                                    problems=self._problems.get(question.name),
+                                    cursor_blink=self.kiosk.cursor_blink)
             general = [message for name, messages in self._problems.items()
                        if name not in names for message in messages]
             yield Static(Content("\n".join(f"⚠ {message}" for message in general)),
                          id="screen-problems", classes="problem shown" if general else "problem")
         with Horizontal(id="nav"):
-            yield Button("返回首页" if self.session.is_first else "上一题", id="back")
+            yield Button(self.t("nav.home" if self.session.is_first else "nav.back"), id="back")
+            if self.kiosk.can_read_aloud(self.language):
+                yield Button(self.t("read_aloud"), id="read-aloud")
             yield Button(self.next_label(), id="next", variant="primary")
 
     def on_mount(self) -> None:
         self._after_build()
 
     async def rebuild(self) -> None:
+        self.kiosk.stop_speaking()
         await self.recompose()
         self._after_build()
 
@@ -214,6 +236,24 @@ class FormScreen(SessionScreen):
             problems.extend(found)
         return problems
 
+    def on_unmount(self) -> None:
+        self.kiosk.stop_speaking()
+
+    def action_read_aloud(self) -> None:
+        """朗读: speak the question and its choices; pressed again, stop."""
+        if not self.kiosk.can_read_aloud(self.language):
+            return
+        speaker = self.kiosk.speaker
+        if speaker.speaking:
+            speaker.stop()
+            return
+        view = self.session.screen
+        if view is not None:
+            speaker.say_screen(view, self.session.language)
+
+    def save_work(self) -> None:
+        self.commit_typed()  # what is valid is kept (and saved with the draft)
+
     def action_pick(self, number: int) -> None:
         keyed = [block for block in self.blocks() if block.number_keys]
         if len(keyed) == 1:
@@ -226,6 +266,8 @@ class FormScreen(SessionScreen):
             await self.go_next()
         elif event.button.id == "back":
             await self.go_back()
+        elif event.button.id == "read-aloud":
+            self.action_read_aloud()
 
     async def go_next(self) -> None:
         if self.guarded():
@@ -237,6 +279,14 @@ class FormScreen(SessionScreen):
         if problems:
             self._show_problems(problems)
             await self.sync()
+            return
+        if self.returning:
+            # Back to the review, past every screen that is complete; a question the change
+            # made relevant and required stops the way there.
+            while not self.session.at_end and not self.session.screen_problems():
+                self.session.next()
+            self.store.save_draft(self.session)
+            self.kiosk.show_session(self.session, returning=True)
             return
         self.store.save_draft(self.session)  # the draft remembers the screen too
         if self.session.at_end:
@@ -257,7 +307,7 @@ class FormScreen(SessionScreen):
             if answered and not self._leave_warned:
                 # One tap too many on 上一题 must not throw away a whole questionnaire.
                 self._leave_warned = True
-                self._show_problems([Problem("", "leave", LEAVE_WARNING)])
+                self._show_problems([Problem("", "leave", self.t("leave_warning"))])
                 return
             self.kiosk.leave_form(self.session)
             return
@@ -283,25 +333,53 @@ class FormScreen(SessionScreen):
         line.set_class(bool(general), "shown")
 
 
-class FinishScreen(SessionScreen):
-    """After the last question of a form whose settings ask for ``review``: a 提交 step."""
 
-    def __init__(self, session: FormSession, store: KioskStore, *, message: str = "",
-                 tap_guard: float = 0.0) -> None:
-        super().__init__(session, store, tap_guard)
-        self.message = message
 
-    def compose(self) -> ComposeResult:
+def answer_text(view: QuestionView, language: str) -> str:
+    """An answer as the review lists it: choice labels, numbers and text as given."""
+    value = view.value
+    if value is None or value == "" or value == []:
+        return tr("unanswered", language)
+    if view.kind in SELECT_KINDS:
+        chosen = value if isinstance(value, list) else [value]
+        labels = [choice.label for choice in view.choices if choice.name in chosen]
+        return ("、" if language == "zh" else ", ").join(labels or map(str, chosen))
+    if view.kind == "acknowledge":
+        return tr("acknowledged", language)
+    return value_text(value)
+
+
+class ReviewScreen(SessionScreen):
+    """After the last question of a form whose settings ask for ``review``: every answer,
+    each with 修改 to go back and change it, then 提交."""
+
+    def compose_screen(self) -> ComposeResult:
         yield from self.compose_top()
-        with Vertical(id="finish"):
-            yield Static("问卷已经答完了。", classes="big")
-            yield Static("请点下面的“提交”。提交后会给您一个回执号。\n想修改答案，请点“上一题”。",
-                         classes="explain")
-            yield Static(Content(f"⚠ {self.message}" if self.message else ""),
-                         classes="problem shown" if self.message else "problem")
+        session = self.session
+        with VerticalScroll(id="review"):
+            yield Static(self.t("review.done"), classes="big")
+            yield Static(self.t("review.explain"), classes="explain")
+            for screen in session.form.screens:
+                if not session.screen_relevant(screen):
+                    continue
+                for item in screen.items:
+                    if not item.answerable or not session.is_relevant(item.name):
+                        continue
+                    view = session.question_view(item)
+                    missing = view.required and view.value in (None, "", [])
+                    with Horizontal(classes="review-row missing" if missing else "review-row"):
+                        with Vertical(classes="review-text"):
+                            yield Static(Content(view.label), classes="review-label")
+                            answer = answer_text(view, self.language)
+                            if missing:
+                                answer = f"⚠ {self.t('review.missing')}"
+                            yield Static(Content(answer), classes="review-answer")
+                        if not view.read_only:
+                            yield Button(self.t("review.change"), name=item.name,
+                                         classes="change")
         with Horizontal(id="nav"):
-            yield Button("上一题", id="back")
-            yield Button("提交", id="submit", variant="success")
+            yield Button(self.t("nav.back"), id="back")
+            yield Button(self.t("review.submit"), id="submit", variant="success")
 
     def on_mount(self) -> None:
         self.update_progress()
@@ -310,9 +388,14 @@ class FinishScreen(SessionScreen):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if self.guarded():
             return
-        if event.button.id == "submit":
+        button = event.button
+        if button.id == "submit":
             self.kiosk.submit(self.session)
-        elif event.button.id == "back":
+        elif button.id == "back":
             self.session.back()
             self.store.save_draft(self.session)
             self.kiosk.show_session(self.session)
+        elif button.has_class("change") and button.name:
+            self.session.go_to(button.name)
+            self.store.save_draft(self.session)
+            self.kiosk.show_session(self.session, returning=True)

@@ -1,4 +1,5 @@
-"""Home: the station's questionnaires, one big button each."""
+"""Home: station name, date and time, one big button per questionnaire, the 中文 / English
+toggle, large text, and a small 工作人员 button for staff."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Button, Static
 
+from kiosk.i18n import clock_text
 from kiosk.screens.base import KioskScreen
 from store import FormInfo
 
@@ -17,37 +19,87 @@ from store import FormInfo
 class HomeScreen(KioskScreen):
     """Lists the questionnaires; number keys 1–9 open one as well as a tap does."""
 
+    IDLE_WATCH = False  # nothing of a resident is on it
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(str(number), f"open({number})", show=False) for number in range(1, 10)]
 
-    def __init__(self, forms: list[FormInfo], language: str = "zh", tap_guard: float = 0.0) -> None:
+    def __init__(self, forms: list[FormInfo], tap_guard: float = 0.0,
+                 notice: str = "") -> None:
         super().__init__(tap_guard)
         self.forms = forms
-        self.language = language
+        self.notice = notice  # a string key, e.g. after an error was recovered from
 
-    def compose(self) -> ComposeResult:
+    def compose_screen(self) -> ComposeResult:
+        kiosk = self.kiosk
         with Vertical(id="home-top"):
-            yield Static("社工站 · 居民问卷", id="home-title")
-            yield Static("请点一下您要填写的问卷", id="home-hint")
+            yield Static(Content(kiosk.config.station_name), id="home-title")
+            yield Static(self._clock(), id="clock")
+            if self.notice:
+                yield Static(self.t(self.notice), id="home-notice")
+            yield Static(self.t("home.hint"), id="home-hint")
         with VerticalScroll(id="forms"):
             for number, info in enumerate(self.forms, start=1):
                 prefix = f"{number}  " if number <= 9 else ""
-                label = f"{prefix}{info.title_in(self.language)}　（共 {info.question_count} 题）"
+                count = self.t("home.questions", count=info.question_count)
+                space = "　" if self.language == "zh" else "  "  # full-width in Chinese
+                label = f"{prefix}{info.title_in(self.language)}{space}{count}"
                 yield Button(Content(label), name=info.survey_id, classes="form-button")
             if not self.forms:
-                yield Static("现在没有可以填写的问卷，请找工作人员。", id="no-forms")
-        yield Static("填写时可以随时点“上一题”修改。需要帮助请找工作人员。", id="home-footer")
+                yield Static(self.t("home.no_forms"), id="no-forms")
+        with Vertical(id="home-bottom"):
+            yield Static(self.t("home.footer"), id="home-footer")
+            with Horizontal(id="home-bar"):
+                yield Button("中文", id="lang-zh",
+                             variant="primary" if self.language == "zh" else "default")
+                yield Button("English", id="lang-en",
+                             variant="primary" if self.language == "en" else "default")
+                yield Button(self.t("home.large_on" if kiosk.large_text else "home.large_off"),
+                             id="large-text",
+                             variant="primary" if kiosk.large_text else "default")
+                yield Static("", id="home-bar-space")
+                yield Button(self.t("home.staff"), id="staff", compact=True)
+
+    def on_mount(self) -> None:
+        self.set_focus(None)
+        self.set_interval(1.0, self._tick)
+
+    def _clock(self) -> str:
+        return clock_text(self.kiosk.clock(), self.language)
+
+    def _tick(self) -> None:
+        self.query_one("#clock", Static).update(self._clock())
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.name:
-            self._open(event.button.name)
+        button = event.button
+        if self.guarded():
+            # The tap that closed the previous resident's receipt must not open anything.
+            return
+        if button.name:
+            self.kiosk.start_form(button.name)
+        elif button.id in ("lang-zh", "lang-en"):
+            self.kiosk.set_language(button.id.removeprefix("lang-"))
+        elif button.id == "large-text":
+            self.kiosk.toggle_large_text()
+        elif button.id == "staff":
+            self.kiosk.open_staff()
 
     def action_open(self, number: int) -> None:
-        if 1 <= number <= len(self.forms):
-            self._open(self.forms[number - 1].survey_id)
+        if 1 <= number <= len(self.forms) and not self.guarded():
+            self.kiosk.start_form(self.forms[number - 1].survey_id)
 
-    def _open(self, survey_id: str) -> None:
-        # The tap that closed the previous resident's receipt must not open a form.
-        if self.guarded():
-            return
-        self.kiosk.start_form(survey_id)
+
+class OutOfOrderScreen(KioskScreen):
+    """Shown when errors keep coming: no forms, only the way for staff to get in."""
+
+    IDLE_WATCH = False
+
+    def compose_screen(self) -> ComposeResult:
+        with Vertical(id="out-of-order"):
+            yield Static(self.t("out_of_order"), classes="big")
+        with Horizontal(id="home-bar"):
+            yield Static("", id="home-bar-space")
+            yield Button(self.t("home.staff"), id="staff", compact=True)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "staff":
+            self.kiosk.open_staff()

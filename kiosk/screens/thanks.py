@@ -9,28 +9,37 @@ from textual.app import ComposeResult
 from textual.containers import Center, Vertical
 from textual.widgets import Button, Static
 
+from kiosk.i18n import code_of
 from kiosk.screens.base import KioskScreen
 
 
 class ThanksScreen(KioskScreen):
     """Shows the receipt code a resident can read out at the desk."""
 
-    def __init__(self, code: str, home_after: float = 15.0, tap_guard: float = 0.0) -> None:
+    def __init__(self, code: str, home_after: float = 15.0, tap_guard: float = 0.0,
+                 language: str = "zh") -> None:
         super().__init__(tap_guard)
         self.code = code
         self.home_after = home_after
+        self._language = code_of(language)
         self._left = False
+        self._started = None
 
-    def compose(self) -> ComposeResult:
+    @property
+    def language(self) -> str:
+        return self._language  # the questionnaire's, until home comes back
+
+    def compose_screen(self) -> ComposeResult:
+        self._started = self.kiosk.clock()
         with Vertical(id="thanks"):
-            yield Static("提交成功，谢谢您！", classes="big")
-            yield Static("您的回执号：", classes="explain")
+            yield Static(self.t("thanks.title"), classes="big")
+            yield Static(self.t("thanks.code"), classes="explain")
             with Center():
                 yield Static(self.code, id="receipt-code")
-            yield Static("请记下回执号，到服务台可以凭它查询。", classes="explain")
+            yield Static(self.t("thanks.keep"), classes="explain")
             yield Static(self._countdown_text(), id="countdown")
             with Center():
-                yield Button("回到首页", id="home", variant="primary")
+                yield Button(self.t("thanks.home"), id="home", variant="primary")
 
     def on_mount(self) -> None:
         self.mark_shown()
@@ -39,8 +48,10 @@ class ThanksScreen(KioskScreen):
         self.set_interval(1.0, self._tick)
 
     def _countdown_text(self) -> str:
-        left = max(0, math.ceil(self.home_after - self.shown_for()))
-        return f"{left} 秒后自动回到首页，点屏幕任意处可以马上回去。"
+        # The app's clock, so a screenshot test with a fixed clock always reads the same.
+        passed = (self.kiosk.clock() - self._started).total_seconds() if self._started else 0
+        left = max(0, math.ceil(self.home_after - passed))
+        return self.t("thanks.countdown", seconds=left)
 
     def _tick(self) -> None:
         self.query_one("#countdown", Static).update(self._countdown_text())
@@ -63,4 +74,4 @@ class ThanksScreen(KioskScreen):
     def go_home(self) -> None:
         if not self._left:
             self._left = True
-            self.kiosk.go_home()
+            self.kiosk.finish_visit()

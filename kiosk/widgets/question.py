@@ -6,32 +6,32 @@ screen that owns it passes the answer to the ``FormSession`` and shows what come
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
+import unicodedata
 from typing import Any
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, Input, Static
 
-from surveys.expressions import now_local
+from kiosk.i18n import month_name, tr
+from kiosk.widgets.inputs import KioskInput
+from surveys.expressions import now_local, parse_date
 from surveys.session import Problem, QuestionView
 
 SELECT_KINDS = ("select_one", "select_multiple")
 INPUT_KINDS = ("integer", "decimal", "text", "date")
-INPUT_TYPES = {"integer": "integer", "decimal": "number", "text": "text", "date": "text"}
-PLACEHOLDERS = {
-    "integer": "请输入数字",
-    "decimal": "请输入数字，例如 2.5",
-    "text": "请在这里输入",
-    "date": "例如 2026-11-23",
-}
-REQUIRED_MARK = "  *必答"
 # More choices than this go into two columns so that they still fit a 40-line screen
 # (fewer when the question shares its screen with others, as in a field-list group).
 ONE_COLUMN_CHOICES = 8
 ONE_COLUMN_CHOICES_SHARED = 4
+# A Likert scale is a row of buttons when each gets this many columns, else a column.
+LIKERT_MIN_WIDTH = 16
 
 
 def value_text(value: Any) -> str:
@@ -45,11 +45,29 @@ def value_text(value: Any) -> str:
     return str(value)
 
 
-def label_text(view: QuestionView) -> Text:
+def label_text(view: QuestionView, language: str) -> Text:
     label = Text(view.label)
     if view.required and view.kind != "note":
-        label.append(REQUIRED_MARK, style="bold red")
+        label.append(f"  {tr('required', language)}", style="bold red")
     return label
+
+
+def is_likert(view: QuestionView) -> bool:
+    return view.kind == "select_one" and "likert" in view.item.appearance.split()
+
+
+def shift_date(day: dt.date, part: str, step: int) -> dt.date:
+    """``day`` moved by ``step`` years, months or days; the day is kept within the month."""
+    if part == "day":
+        return day + dt.timedelta(days=step)
+    year, month = day.year, day.month
+    if part == "year":
+        year += step
+    else:
+        month += step
+        year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
+    year = min(max(year, 1), 9999)
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 class QuestionBlock(Vertical):
@@ -64,14 +82,19 @@ class QuestionBlock(Vertical):
             self.value = value
             self.submitted = submitted
 
-    def __init__(self, view: QuestionView, *, number_keys: bool = False, shared: bool = False,
-                 typed: str | None = None, problems: list[str] | None = None) -> None:
+    def __init__(self, view: QuestionView, *, language: str = "zh", number_keys: bool = False,
+                 shared: bool = False, typed: str | None = None,
+                 problems: list[str] | None = None, cursor_blink: bool = True) -> None:
         super().__init__(classes=f"question kind-{view.kind}")
         self.view = view
+        self.language = language
         self.number_keys = number_keys
         self.shared = shared  # other questions are on the same screen
+        self.cursor_blink = cursor_blink
         self._typed = typed  # text a resident typed but that was not accepted yet
         self._problems = problems or []
+        self._stacked = False  # a Likert scale shown as a column (narrow screen)
+        self._refused = False  # the problem line shows refused input, not a session problem
         # What was last handed to the session, so the same text is not answered twice.
         self.last_sent: str | None = None if typed is not None else value_text(view.value)
         self.last_problems: list[Problem] = []
@@ -92,13 +115,18 @@ class QuestionBlock(Vertical):
 
     def compose(self) -> ComposeResult:
         view = self.view
-        yield Static(label_text(view), classes="label")
+        yield Static(label_text(view, self.language), classes="label")
         if view.hint:
             yield Static(Content(view.hint), classes="hint")
         if view.kind == "note":
             pass
         elif view.read_only:
             yield Static(Content(self._read_only_text()), classes="read-only")
+        elif is_likert(view):
+            with Horizontal(classes="choices likert"):
+                for index, choice in enumerate(view.choices):
+                    yield Button(self._choice_label(index, choice.label, choice.name),
+                                 name=choice.name, classes="choice")
         elif view.kind in SELECT_KINDS:
             limit = ONE_COLUMN_CHOICES_SHARED if self.shared else ONE_COLUMN_CHOICES
             columns = "two-columns" if len(view.choices) > limit else ""
@@ -108,12 +136,14 @@ class QuestionBlock(Vertical):
                                  name=choice.name, classes="choice")
         elif view.kind in INPUT_KINDS:
             text = self._typed if self._typed is not None else value_text(view.value)
-            field = Input(value=text, placeholder=PLACEHOLDERS[view.kind],
-                          type=INPUT_TYPES[view.kind], classes="answer")  # type: ignore[arg-type]
+            field = KioskInput(view.kind, text, placeholder=tr(f"placeholder.{view.kind}",
+                                                              self.language),
+                               classes="answer", cursor_blink=self.cursor_blink)
             if view.kind == "date":
                 with Horizontal(classes="date-row"):
                     yield field
-                    yield Button("今天", classes="today")
+                    yield Button(tr("today", self.language), classes="today")
+                yield from self._compose_date_steppers()
             else:
                 yield field
         elif view.kind == "acknowledge":
@@ -122,16 +152,41 @@ class QuestionBlock(Vertical):
         yield problem
         self._problem_line = problem
 
+    def _compose_date_steppers(self) -> ComposeResult:
+        """Year, month and day, each between big − and + buttons: no format to type."""
+        yield Static(tr("date.pick", self.language), classes="date-pick-hint")
+        with Horizontal(classes="date-steppers"):
+            for part in ("year", "month", "day"):
+                yield Button("－", name=f"{part}:-1", classes="step")
+                yield Static("", classes=f"step-value step-{part}")
+                yield Button("＋", name=f"{part}:1", classes="step plus")
+
     def on_mount(self) -> None:
         self.show_problems(self._problems)
+        if is_likert(self.view):
+            self._fit_likert(self.app.size.width)
         self._mark_choices()
+        self._show_date_parts()
+
+    def on_resize(self, event: events.Resize) -> None:
+        if is_likert(self.view) and self._fit_likert(event.size.width):
+            self._mark_choices()
+
+    def _fit_likert(self, width: int) -> bool:
+        """A row of the scale's buttons when they fit side by side, else a column."""
+        stacked = width < LIKERT_MIN_WIDTH * max(len(self.view.choices), 1)
+        changed = stacked != self._stacked
+        self._stacked = stacked
+        for row in self.query(".likert"):
+            row.set_class(stacked, "stacked")
+        return changed
 
     def _read_only_text(self) -> str:
         if self.view.kind in SELECT_KINDS:
             chosen = self.view.value if isinstance(self.view.value, list) else [self.view.value]
             labels = [choice.label for choice in self.view.choices if choice.name in chosen]
-            return "、".join(labels) or "（未填写）"
-        return value_text(self.view.value) or "（未填写）"
+            return "、".join(labels) or tr("unanswered", self.language)
+        return value_text(self.view.value) or tr("unanswered", self.language)
 
     def _chosen(self) -> list[str]:
         value = self.view.value
@@ -145,11 +200,15 @@ class QuestionBlock(Vertical):
             mark = "☑" if chosen else "☐"
         else:
             mark = "●" if chosen else "○"
+        if is_likert(self.view) and not self._stacked:
+            # One column of the scale: its number above, the label below.
+            number = str(index + 1) if self.number_keys and index < 9 else ""
+            return Content(f"{number}\n{mark} {label}")
         number = f"{index + 1}  " if self.number_keys and index < 9 else ""
         return Content(f"{number}{mark} {label}")
 
     def _acknowledge_label(self) -> Content:
-        return Content("✓ 已确认" if self.view.value else "确认")
+        return Content(tr("acknowledged" if self.view.value else "acknowledge", self.language))
 
     def _mark_choices(self) -> None:
         chosen = self._chosen()
@@ -164,12 +223,49 @@ class QuestionBlock(Vertical):
             button.label = self._acknowledge_label()
             button.variant = "success" if self.view.value else "primary"
 
+    # ---- dates ---------------------------------------------------------------------------
+
+    def _date_shown(self) -> dt.date:
+        """The date in the box if it is one, else the answer, else today."""
+        typed = self.typed_text()
+        for text in (typed, value_text(self.view.value)):
+            if text:
+                day = parse_date(unicodedata.normalize("NFKC", text).strip())
+                if day is not None:
+                    return day
+        return now_local().date()
+
+    def _show_date_parts(self) -> None:
+        if self.kind != "date" or self.view.read_only:
+            return
+        day = self._date_shown()
+        texts = {"year": tr("date.year", self.language, value=day.year),
+                 "month": month_name(day.month, self.language),
+                 "day": tr("date.day", self.language, value=day.day)}
+        for part, text in texts.items():
+            for value in self.query(f".step-{part}").results(Static):
+                value.update(text)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        if self._refused:
+            # Something was taken after a refusal: the refusal message has done its job.
+            self._refused = False
+            self.show_problems([])
+        self._show_date_parts()
+
+    def _set_date(self, day: dt.date) -> None:
+        text = day.isoformat()
+        self.query_one(KioskInput).value = text
+        self._show_date_parts()
+        self.post_message(self.Answered(self, text))
+
     # ---- showing the session's answer again ----------------------------------------------
 
     def show(self, view: QuestionView) -> None:
         """Show the session's current state of this question (same question, new value)."""
         self.view = view
-        self.query_one(".label", Static).update(label_text(view))
+        self.query_one(".label", Static).update(label_text(view, self.language))
         for hint in self.query(".hint").results(Static):
             hint.update(Content(view.hint))  # labels and hints may quote other answers
         self._mark_choices()
@@ -187,7 +283,7 @@ class QuestionBlock(Vertical):
         """The text in this question's input box (None for questions without one)."""
         if self.kind not in INPUT_KINDS or self.view.read_only:
             return None
-        return self.query_one(Input).value
+        return self.query_one(KioskInput).value
 
     def pick(self, number: int) -> bool:
         """Choose (or for multi-select toggle) choice ``number`` (1-based)."""
@@ -213,9 +309,15 @@ class QuestionBlock(Vertical):
         elif button.has_class("acknowledge"):
             self.post_message(self.Answered(self, True))
         elif button.has_class("today"):
-            today = now_local().date().isoformat()
-            self.query_one(Input).value = today
-            self.post_message(self.Answered(self, today))
+            self._set_date(now_local().date())
+        elif button.has_class("step") and button.name:
+            part, step = button.name.split(":")
+            self._set_date(shift_date(self._date_shown(), part, int(step)))
+
+    def on_kiosk_input_refused(self, event: KioskInput.Refused) -> None:
+        event.stop()
+        self.show_problems([tr(f"refused.{event.reason}", self.language, limit=event.limit)])
+        self._refused = True
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

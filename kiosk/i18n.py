@@ -1,0 +1,138 @@
+"""Every string the kiosk screens show, in 中文 and English.
+
+Form text (labels, hints, the form's own messages) comes from the XLSForm; this table holds
+only what the kiosk itself says. Chinese uses full-width punctuation (，。？！).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from surveys.form import language_code
+
+LANGUAGES = ("zh", "en")
+
+STRINGS: dict[str, tuple[str, str]] = {
+    # ---- home ----
+    "home.hint": ("请点一下您要填写的问卷", "Tap the questionnaire you want to fill in"),
+    "home.questions": ("（共 {count} 题）", "({count} questions)"),
+    "home.no_forms": ("现在没有可以填写的问卷，请找工作人员。",
+                      "No questionnaire is available now; please ask the staff."),
+    "home.footer": ("填写时可以随时点“上一题”修改。需要帮助请找工作人员。",
+                    "You can always tap “Back” to change an answer. Ask the staff for help."),
+    "home.large_on": ("大字：开", "Large text: on"),
+    "home.large_off": ("大字：关", "Large text: off"),
+    "home.staff": ("工作人员", "Staff"),
+    "home.volunteer": ("志愿者签到", "Volunteer check-in"),
+    "home.recovered": ("刚才出了点问题，已经填的答案保存好了。可以重新开始，或者找工作人员。",
+                       "Something went wrong. Your answers so far were saved; you can start "
+                       "again or ask the staff."),
+    "weekday": ("星期一 星期二 星期三 星期四 星期五 星期六 星期日",
+                "Monday Tuesday Wednesday Thursday Friday Saturday Sunday"),
+    "month": ("", "January February March April May June July August September October "
+                  "November December"),
+    "month.short": ("", "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec"),
+    # ---- questions ----
+    "nav.back": ("上一题", "Back"),
+    "nav.next": ("下一题", "Next"),
+    "nav.finish": ("完成", "Finish"),
+    "nav.home": ("返回首页", "Home"),
+    "nav.to_review": ("回到核对", "Back to review"),
+    "progress": ("已答 {answered} 题，共 {total} 题", "Answered {answered} of {total}"),
+    "required": ("*必答", "*required"),
+    "leave_warning": ("再点一次“返回首页”，已经填的答案就不要了。想继续填写，请点“下一题”。",
+                      "Tap “Home” again to throw away your answers. To go on, tap “Next”."),
+    "placeholder.integer": ("请输入数字", "Enter a number"),
+    "placeholder.decimal": ("请输入数字，例如 2.5", "Enter a number, such as 2.5"),
+    "placeholder.text": ("请在这里输入", "Type here"),
+    "placeholder.date": ("例如 2026-11-23", "e.g. 2026-11-23"),
+    "today": ("今天", "Today"),
+    "date.year": ("{value}年", "{value}"),
+    "date.month": ("{value}月", "{value}"),
+    "date.day": ("{value}日", "{value}"),
+    "date.pick": ("也可以点 － ＋ 选日期：", "Or pick the date with − and +:"),
+    "acknowledge": ("确认", "OK"),
+    "acknowledged": ("✓ 已确认", "✓ Confirmed"),
+    "unanswered": ("（未填写）", "(no answer)"),
+    "refused.control": ("输入里有不能用的控制字符（如换行、制表符），没有收下，请重新输入。",
+                        "The input held control characters (such as line breaks or tabs) and "
+                        "was not taken; please type it again."),
+    "refused.too_long": ("太长了：这里最多可以填 {limit} 个字。",
+                         "Too long: at most {limit} characters here."),
+    "refused.number": ("这里只能填数字。", "Only numbers can be entered here."),
+    "read_aloud": ("朗读", "Read aloud"),
+    # ---- review and finish ----
+    "review.done": ("问卷已经答完了。", "You have answered all the questions."),
+    "review.explain": ("请核对下面的回答。要改哪一题，点它旁边的“修改”；没问题就点“提交”，"
+                       "提交后会给您一个回执号。",
+                       "Please check your answers. To change one, tap “Change” next to it; "
+                       "if all is right, tap “Submit” to get a receipt code."),
+    "review.change": ("修改", "Change"),
+    "review.submit": ("提交", "Submit"),
+    "review.missing": ("这一题还需要回答", "This question still needs an answer"),
+    # ---- thanks ----
+    "thanks.title": ("提交成功，谢谢您！", "Submitted. Thank you!"),
+    "thanks.code": ("您的回执号：", "Your receipt code:"),
+    "thanks.keep": ("请记下回执号，到服务台可以凭它查询。",
+                    "Please note the code; the service desk can look up your answers with it."),
+    "thanks.countdown": ("{seconds} 秒后自动回到首页，点屏幕任意处可以马上回去。",
+                         "Back to the home screen in {seconds} s; tap anywhere to go now."),
+    "thanks.home": ("回到首页", "Home"),
+    # ---- idle ----
+    "idle.title": ("还在吗？请点屏幕继续", "Still there? Tap to continue"),
+    "idle.countdown": ("{seconds} 秒后回到首页，已经填的内容不会再显示。",
+                       "Back to the home screen in {seconds} s; your answers will not be shown "
+                       "again."),
+    "idle.continue": ("继续", "Continue"),
+    # ---- staff ----
+    "pin.title": ("工作人员登录", "Staff sign-in"),
+    "pin.prompt": ("请输入工作人员密码", "Enter the staff PIN"),
+    "pin.delete": ("删除", "Delete"),
+    "pin.ok": ("确定", "OK"),
+    "pin.back": ("返回", "Back"),
+    "pin.wrong": ("密码不对，还可以再试 {left} 次。", "Wrong PIN; {left} tries left."),
+    "pin.locked": ("输错次数太多，已锁定。请在 {until} 以后再试（约 {minutes} 分钟）。",
+                   "Too many wrong PINs: locked. Try again after {until} (about {minutes} "
+                   "min)."),
+    "pin.unset": ("还没有设置工作人员密码，不能进入。\n"
+                  "请工作人员在电脑上运行：kiosk config set-pin",
+                  "No staff PIN is set, so staff functions are closed.\n"
+                  "Staff: run `kiosk config set-pin` on the kiosk computer."),
+    "staff.title": ("工作人员菜单", "Staff menu"),
+    "staff.drafts": ("未完成的问卷：放弃 {abandoned} 份，保留待续 {open} 份。",
+                     "Unfinished questionnaires: {abandoned} abandoned, {open} kept open."),
+    "staff.exit": ("退出程序", "Exit the kiosk"),
+    "staff.home": ("返回首页", "Back to home"),
+    # ---- robustness ----
+    "too_small": ("请放大窗口\nPlease enlarge the window", "Please enlarge the window\n请放大窗口"),
+    "out_of_order": ("暂停服务，请找工作人员。", "Out of service; please ask the staff."),
+}
+
+
+def code_of(language: str | None) -> str:
+    """``English (en)``, ``en`` or ``en-GB`` -> ``en``; anything else is Chinese."""
+    if not language:
+        return "zh"
+    return "en" if language_code(language).lower().startswith("en") else "zh"
+
+
+def tr(key: str, language: str, **values: object) -> str:
+    """The kiosk string ``key`` in ``language`` (a code or a form language name)."""
+    zh, en = STRINGS[key]
+    text = en if code_of(language) == "en" else zh
+    return text.format(**values) if values else text
+
+
+def clock_text(moment: dt.datetime, language: str) -> str:
+    """2026年11月23日 星期一 14:05 / Monday 23 November 2026, 14:05."""
+    weekday = tr("weekday", language).split()[moment.weekday()]
+    if code_of(language) == "en":
+        month = tr("month", language).split()[moment.month - 1]
+        return f"{weekday} {moment.day} {month} {moment.year}, {moment:%H:%M}"
+    return f"{moment.year}年{moment.month}月{moment.day}日 {weekday} {moment:%H:%M}"
+
+
+def month_name(month: int, language: str) -> str:
+    if code_of(language) == "en":
+        return tr("month.short", language).split()[month - 1]
+    return tr("date.month", language, value=month)

@@ -1,0 +1,80 @@
+"""Input boxes that refuse what a resident cannot have meant, and say so.
+
+A Textual ``Input`` silently drops what it refuses (and keeps only the first line of a paste).
+At the kiosk a refused paste must be visible: control characters (line breaks, tabs, escape
+sequences from a scanner), too much text, letters in a number box.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Literal
+
+from textual import events
+from textual.message import Message
+from textual.widgets import Input
+
+# Most a resident can type into one box: enough for any description, short enough to show.
+LIMITS = {"text": 500, "integer": 10, "decimal": 20, "date": 20}
+INPUT_TYPES: dict[str, Literal["integer", "number", "text"]] = {
+    "integer": "integer", "decimal": "number", "text": "text", "date": "text"}
+# Bidirectional overrides can make a text read differently from what is stored.
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+# Chinese input methods type full-width digits and 。 for the decimal point.
+NUMBER_TRANSLATION = str.maketrans({"。": ".", "．": "."})
+
+
+def has_control(text: str) -> bool:
+    """Control characters (C0, DEL, C1: tabs, line breaks, escape) or bidi overrides."""
+    return any(unicodedata.category(char) in ("Cc", "Cs") for char in text) or bool(
+        BIDI_CONTROLS.search(text))
+
+
+class KioskInput(Input):
+    """An answer box for one question kind (``integer``, ``decimal``, ``text``, ``date``)."""
+
+    class Refused(Message):
+        """Something typed or pasted was not taken; ``reason`` is control/too_long/number."""
+
+        def __init__(self, field: KioskInput, reason: str, limit: int) -> None:
+            super().__init__()
+            self.field = field
+            self.reason = reason
+            self.limit = limit
+
+    def __init__(self, kind: str, value: str = "", *, placeholder: str = "",
+                 classes: str | None = None, cursor_blink: bool = True) -> None:
+        self.kind = kind
+        self.limit = LIMITS.get(kind, LIMITS["text"])
+        super().__init__(value=value[: self.limit], placeholder=placeholder,
+                         type=INPUT_TYPES.get(kind, "text"), classes=classes)
+        self.cursor_blink = cursor_blink
+
+    def replace(self, text: str, start: int, end: int) -> None:
+        if has_control(text):
+            self._refuse("control")
+            return
+        if self.kind in ("integer", "decimal"):
+            text = unicodedata.normalize("NFKC", text.translate(NUMBER_TRANSLATION))
+        start, end = sorted((max(0, start), min(len(self.value), end)))
+        if len(self.value) - (end - start) + len(text) > self.limit:
+            self._refuse("too_long")
+            return
+        super().replace(text, start, end)
+
+    def restricted(self) -> None:
+        # Only the number types restrict characters (length is checked above).
+        self._refuse("number")
+
+    def _refuse(self, reason: str) -> None:
+        self.post_message(self.Refused(self, reason, self.limit))
+
+    def _on_paste(self, event: events.Paste) -> None:
+        # Take the whole paste or nothing (Textual would keep its first line silently).
+        event.stop()
+        event.prevent_default()
+        if not event.text:
+            return
+        start, end = self.selection
+        self.replace(event.text, start, end)
