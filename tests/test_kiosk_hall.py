@@ -808,3 +808,27 @@ async def test_read_aloud_in_english_and_hidden_where_it_cannot_speak(store: Kio
         await pilot.pause()
         await tap_form(pilot, "satisfaction")
         assert bool(detected.screen.query("#read-aloud")) == speech.available("zh")
+
+
+async def test_two_quick_number_keys_on_a_multi_select_tick_both(tmp_path):
+    """Reported from the tablet test: the second key used to overwrite the first."""
+    store = open_store(tmp_path / "kiosk.db")
+    store.install_form(compile_xlsform(FORMS / "basics.md"))
+    app = kiosk(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.start_form("test1")
+        await pilot.pause()
+        session = app.screen.session
+        session.answer("age", 30)
+        session.next()
+        session.answer("ok", "yes")
+        session.next()
+        app.show_session(session)
+        await pilot.pause()
+        assert on_screen(app) == ["imp"]
+        app.screen.action_pick(1)  # both keys before the first answer reaches the screen
+        app.screen.action_pick(2)
+        await pilot.pause()
+        assert session.value("imp") == ["park", "other"]
+        assert "● 停车" in screen_text(app) or "☑ 停车" in screen_text(app)

@@ -17,7 +17,13 @@ from textual.widgets import Button, Input, ProgressBar, Static
 
 from kiosk.i18n import code_of, tr
 from kiosk.screens.base import KioskScreen
-from kiosk.widgets.question import INPUT_KINDS, SELECT_KINDS, QuestionBlock, value_text
+from kiosk.widgets.question import (
+    INPUT_KINDS,
+    SELECT_KINDS,
+    QuestionBlock,
+    Toggle,
+    value_text,
+)
 from store import KioskStore
 from surveys.session import FormSession, Problem, QuestionView, ScreenView
 
@@ -164,6 +170,8 @@ class FormScreen(SessionScreen):
         text = value_text(value) if block.kind in INPUT_KINDS else None
         if text is not None and text == block.last_sent:
             return block.last_problems
+        if isinstance(value, Toggle):
+            value = value.applied_to(self.session.value(block.name))
         before = self.session.raw(block.name)
         problems = self.session.answer(block.name, value)
         block.last_sent, block.last_problems = text, problems

@@ -9,6 +9,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import unicodedata
+from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
@@ -68,6 +69,22 @@ def shift_date(day: dt.date, part: str, step: int) -> dt.date:
         year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
     year = min(max(year, 1), 9999)
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+@dataclass(frozen=True)
+class Toggle:
+    """Tick or untick one choice of a multi-select.
+
+    Sent as the intent, not as the resulting list: two quick taps (or number keys) are both
+    applied, in order, to the session's answer, even before the first one is on screen.
+    """
+
+    name: str
+
+    def applied_to(self, chosen: list[str] | None) -> list[str]:
+        current = list(chosen or [])
+        return [part for part in current if part != self.name] if self.name in current else [
+            *current, self.name]
 
 
 class QuestionBlock(Vertical):
@@ -294,10 +311,7 @@ class QuestionBlock(Vertical):
 
     def _choose(self, name: str) -> None:
         if self.kind == "select_multiple":
-            chosen = self._chosen()
-            value = [part for part in chosen if part != name] if name in chosen else [
-                *chosen, name]
-            self.post_message(self.Answered(self, value))
+            self.post_message(self.Answered(self, Toggle(name)))
         else:
             self.post_message(self.Answered(self, name))
 
