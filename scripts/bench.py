@@ -341,8 +341,8 @@ def bench_answer_latency(workdir: Path, steps: int) -> list[tuple[str, float, fl
         Pilot's own press()/click() wait for idle and animations (tens of ms that are the
         harness, not the kiosk), so the steps are timed inside the app: the number key's
         action, until the session holds the answer (saved as a draft); the 下一题 handler,
-        which moves and rebuilds the screen; then a full layout and render of the new
-        screen, as the terminal would receive it.
+        which moves and rebuilds the screen; then the layout and the compositor's frame
+        for the terminal (Screen._refresh_layout does both, as on Textual's next refresh).
         """
         app = KioskApp(store, kiosk_id="bench", tap_guard=0.0, home_after=600)
         samples: list[float] = []
@@ -360,8 +360,7 @@ def bench_answer_latency(workdir: Path, steps: int) -> list[tuple[str, float, fl
                 while session.raw(name) != "4":
                     await asyncio.sleep(0)  # the answer is handled as a message
                 await screen.go_next()  # what tapping 下一题 does
-                app.screen._refresh_layout(app.size)
-                app.screen._compositor.render_strips()
+                app.screen._refresh_layout(app.size)  # layout, render and send the frame
                 samples.append(time.perf_counter() - start)
                 if session.position == before:
                     raise SystemExit("the latency walk did not move to the next screen")

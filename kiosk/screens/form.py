@@ -13,6 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
+from textual.widget import Widget
 from textual.widgets import Button, Input, ProgressBar, Static
 
 from kiosk.i18n import code_of, tr
@@ -107,40 +108,63 @@ class FormScreen(SessionScreen):
         return super().next_label()
 
     def compose_screen(self) -> ComposeResult:
+        yield from self.compose_top()
+        with VerticalScroll(id="body"):
+            yield from self.body_widgets()
+        with Horizontal(id="nav"):
+            yield from self.nav_buttons()
+
+    def nav_buttons(self) -> list[Button]:
+        # New buttons for every screen: Textual ignores a second press on the same button
+        # within 0.2 s, which would swallow a quick 下一题 on the next screen.
+        buttons = [Button(self.t("nav.home" if self.session.is_first else "nav.back"),
+                          id="back")]
+        if self.kiosk.can_read_aloud(self.language):
+            buttons.append(Button(self.t("read_aloud"), id="read-aloud"))
+        buttons.append(Button(self.next_label(), id="next", variant="primary"))
+        return buttons
+
+    def body_widgets(self) -> list[Widget]:
+        """The questions of the session's current screen (what changes from screen to screen)."""
         view = self.session.screen
         assert view is not None, "FormScreen shown after the last screen"
         self._layout = layout_of(view)
-        yield from self.compose_top()
         selects = [q for q in view.questions if q.kind in SELECT_KINDS and not q.read_only]
         typing = [q for q in view.questions if q.kind in INPUT_KINDS and not q.read_only]
         number_keys = len(selects) == 1 and not typing
         names = {question.name for question in view.questions}
-        with VerticalScroll(id="body"):
-            if view.title:
-                yield Static(Content(view.title), id="screen-title")
-            for question in view.questions:
-                yield QuestionBlock(question, language=self.language,
-                                    number_keys=number_keys and question in selects,
-                                    shared=len(view.questions) > 1,
-                                    typed=self._typed.get(question.name),
-                                    problems=self._problems.get(question.name),
-                                    cursor_blink=self.kiosk.cursor_blink)
-            general = [message for name, messages in self._problems.items()
-                       if name not in names for message in messages]
-            yield Static(Content("\n".join(f"⚠ {message}" for message in general)),
-                         id="screen-problems", classes="problem shown" if general else "problem")
-        with Horizontal(id="nav"):
-            yield Button(self.t("nav.home" if self.session.is_first else "nav.back"), id="back")
-            if self.kiosk.can_read_aloud(self.language):
-                yield Button(self.t("read_aloud"), id="read-aloud")
-            yield Button(self.next_label(), id="next", variant="primary")
+        widgets: list[Widget] = []
+        if view.title:
+            widgets.append(Static(Content(view.title), id="screen-title"))
+        for question in view.questions:
+            widgets.append(QuestionBlock(question, language=self.language,
+                                         number_keys=number_keys and question in selects,
+                                         shared=len(view.questions) > 1,
+                                         typed=self._typed.get(question.name),
+                                         problems=self._problems.get(question.name),
+                                         cursor_blink=self.kiosk.cursor_blink))
+        general = [message for name, messages in self._problems.items()
+                   if name not in names for message in messages]
+        widgets.append(Static(Content("\n".join(f"⚠ {message}" for message in general)),
+                              id="screen-problems",
+                              classes="problem shown" if general else "problem"))
+        return widgets
 
     def on_mount(self) -> None:
         self._after_build()
 
     async def rebuild(self) -> None:
+        """Show the session's current screen: the questions and buttons are replaced, the
+        title and progress bar stay (quicker than recomposing the whole screen)."""
         self.kiosk.stop_speaking()
-        await self.recompose()
+        body = self.query_one("#body", VerticalScroll)
+        nav = self.query_one("#nav", Horizontal)
+        with self.app.batch_update():
+            await body.remove_children()
+            await nav.remove_children()
+            await body.mount_all(self.body_widgets())
+            await nav.mount_all(self.nav_buttons())
+        body.scroll_home(animate=False)
         self._after_build()
 
     def _after_build(self) -> None:
