@@ -397,11 +397,17 @@ def main() -> None:
         rows += bench_cold_start(workdir, 5 if args.quick else 11)
         rows += bench_answer_latency(workdir, 40 if args.quick else 150)
     print()
-    print(f"{'measure':62} {'ours':>12} {'baseline':>12} {'ratio':>8}  goal")
-    print("-" * 110)
+    print(f"{'measure':62} {'ours':>12} {'baseline':>12}  {'ours vs baseline':17} goal")
+    print("-" * 124)
     for label, ours, baseline, goal in rows:
-        ratio = baseline / ours if "(ms)" in label else ours / baseline
-        print(f"{label:62} {ours:12,.1f} {baseline:12,.1f} {ratio:7.1f}x  {goal}")
+        lower_is_better = "(ms)" in label
+        better = ours < baseline if lower_is_better else ours > baseline
+        factor = max(ours, baseline) / min(ours, baseline)
+        if lower_is_better:
+            versus = f"{factor:.1f}x {'faster' if better else 'slower'}"
+        else:
+            versus = f"{factor:.1f}x {'more' if better else 'less'}"
+        print(f"{label:62} {ours:12,.1f} {baseline:12,.1f}  {versus:17} {goal}")
     print()
     print("baselines: form load = pyxform parse_file_to_json of the same .xlsx; import = "
           "sqlite-utils insert_all of the same records, unvalidated (WAL, synchronous=FULL); "
