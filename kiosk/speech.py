@@ -544,23 +544,29 @@ def _errors(stderr: str) -> list[str]:
 # ---- files and blocking speech (kiosk say) ---------------------------------------------------
 
 
-def synthesize(text: str, language: str | None, path: Path | str, *,
-               rate: int | None = None) -> Path:
-    """Write the speech for ``text`` to a WAV file (mono, 16 bit, 22050 Hz) and return it."""
+def _run_espeak(text: str, language: str | None, *, rate: int | None, path: Path | None,
+                timeout: float | None) -> subprocess.CompletedProcess[bytes]:
+    """Run espeak-ng once on ``text``: to the WAV file ``path``, or to the audio output."""
     language = language or "zh"
-    path = Path(path)
     program, voices = _require(language)
     words, ssml = _espeak_input(text, language, voices)
     if not words.strip():
         raise SpeechError("nothing to say: the text has no words")
     command = _command(program, voices, language, rate, ssml, path)
     try:
-        result = subprocess.run(command, input=words.encode(), capture_output=True,
-                                timeout=SYNTHESIS_TIMEOUT, check=False)
+        return subprocess.run(command, input=words.encode(), capture_output=True,
+                              timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
-        raise SpeechError(f"espeak-ng took longer than {SYNTHESIS_TIMEOUT:.0f} s") from None
+        raise SpeechError(f"espeak-ng took longer than {timeout:.0f} s") from None
     except OSError as error:
         raise SpeechError(f"could not run {program}: {error}") from None
+
+
+def synthesize(text: str, language: str | None, path: Path | str, *,
+               rate: int | None = None) -> Path:
+    """Write the speech for ``text`` to a WAV file (mono, 16 bit, 22050 Hz) and return it."""
+    path = Path(path)
+    result = _run_espeak(text, language, rate=rate, path=path, timeout=SYNTHESIS_TIMEOUT)
     stderr = result.stderr.decode(errors="replace")
     if result.returncode != 0 or not path.exists():
         raise SpeechError(f"espeak-ng could not write {path}: "
@@ -581,19 +587,7 @@ def wav_duration(path: Path | str) -> float:
 def speak(text: str, language: str | None, *, rate: int | None = None,
           timeout: float | None = None) -> None:
     """Speak through the audio output and wait until done; SpeechError when it cannot."""
-    language = language or "zh"
-    program, voices = _require(language)
-    words, ssml = _espeak_input(text, language, voices)
-    if not words.strip():
-        raise SpeechError("nothing to say: the text has no words")
-    command = _command(program, voices, language, rate, ssml, None)
-    try:
-        result = subprocess.run(command, input=words.encode(), capture_output=True,
-                                timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        raise SpeechError(f"speaking took longer than {timeout} s") from None
-    except OSError as error:
-        raise SpeechError(f"could not run {program}: {error}") from None
+    result = _run_espeak(text, language, rate=rate, path=None, timeout=timeout)
     problems = _errors(result.stderr.decode(errors="replace"))
     if result.returncode != 0 or problems:
         detail = "; ".join(problems) or f"exit status {result.returncode}"

@@ -95,20 +95,28 @@ def write_large_form(path: Path, questions: int = 300) -> None:
             survey.append(["calculate", f"c{number}", "", "", "", "", "", "",
                            f"if(${{q{number - 1}}} > 60, 'senior', 'adult')", "", ""])
     survey.append(["end_group"])
-    choices = book.create_sheet("choices")
-    choices.append(["list_name", "name", "label::中文 (zh)", "label::English (en)"])
-    likert = [("非常不满意", "Very dissatisfied"), ("不满意", "Dissatisfied"), ("一般", "Neutral"),
-              ("满意", "Satisfied"), ("非常满意", "Very satisfied")]
-    for value, (zh, en) in enumerate(likert, start=1):
-        choices.append(["likert5", str(value), zh, en])
+    choices = _choices_and_settings(book, "large_form", "大型问卷")
     choices.append(["yn", "yes", "是", "Yes"])
     choices.append(["yn", "no", "否", "No"])
     for index in range(8):
         choices.append(["needs", f"need{index}", f"需求{index}", f"Need {index}"])
+    book.save(path)
+
+
+LIKERT = [("非常不满意", "Very dissatisfied"), ("不满意", "Dissatisfied"), ("一般", "Neutral"),
+          ("满意", "Satisfied"), ("非常满意", "Very satisfied")]
+
+
+def _choices_and_settings(book: Workbook, form_id: str, title: str) -> Any:
+    """The settings sheet and a choices sheet holding the 5-point scale ``likert5``."""
     settings = book.create_sheet("settings")
     settings.append(["form_title", "form_id", "version", "default_language"])
-    settings.append(["大型问卷", "large_form", "1", "中文 (zh)"])
-    book.save(path)
+    settings.append([title, form_id, "1", "中文 (zh)"])
+    choices = book.create_sheet("choices")
+    choices.append(["list_name", "name", "label::中文 (zh)", "label::English (en)"])
+    for value, (zh, en) in enumerate(LIKERT, start=1):
+        choices.append(["likert5", str(value), zh, en])
+    return choices
 
 
 def bench_form_load(workdir: Path, repeat: int) -> list[tuple[str, float, float, str]]:
@@ -312,16 +320,7 @@ def write_select_form(path: Path, questions: int = 300) -> None:
         constraint = ". != '5' or true()" if number % 5 == 0 else ""
         survey.append(["select_one likert5", f"q{number}", f"第{number}题：您满意吗？",
                        f"Question {number}: satisfied?", relevant, constraint, "yes"])
-    choices = book.create_sheet("choices")
-    choices.append(["list_name", "name", "label::中文 (zh)", "label::English (en)"])
-    for value, (zh, en) in enumerate([("非常不满意", "Very dissatisfied"),
-                                      ("不满意", "Dissatisfied"), ("一般", "Neutral"),
-                                      ("满意", "Satisfied"), ("非常满意", "Very satisfied")],
-                                     start=1):
-        choices.append(["likert5", str(value), zh, en])
-    settings = book.create_sheet("settings")
-    settings.append(["form_title", "form_id", "version", "default_language"])
-    settings.append(["三百题问卷", "select300", "1", "中文 (zh)"])
+    _choices_and_settings(book, "select300", "三百题问卷")
     book.save(path)
 
 
