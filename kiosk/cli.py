@@ -9,15 +9,6 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
 
 from kiosk.config import (
     ConfigError,
@@ -198,6 +189,8 @@ def survey_list(context: Context, as_json: bool) -> None:
             {"id": info.survey_id, "title": info.title_in("zh"), "version": info.version,
              "questions": info.question_count} for info in forms], ensure_ascii=False))
         return
+    from rich.table import Table  # rich's tables and progress bars load only when used
+
     table = Table("id", "title 标题", "version", "questions")
     for info in forms:
         table.add_row(info.survey_id, info.title_in("zh"), info.version, str(info.question_count))
@@ -248,6 +241,8 @@ def survey_show(context: Context, survey_id: str, as_json: bool) -> None:
         return
     console.print(f"[bold]{form.title_in()}[/] ({form.survey_id}, version {form.version}, "
                   f"languages: {', '.join(form.languages)})")
+    from rich.table import Table
+
     table = Table("name", "type", "label", "relevant", "constraint / calculation", "pii")
     for item in form.items:
         if item.is_group:
@@ -287,6 +282,14 @@ def import_command(context: Context, file: Path, as_json: bool) -> None:
     store = context.store
     size = file.stat().st_size
     show_progress = not as_json and errors.is_terminal and size > 1_000_000
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     with Progress(TextColumn("导入 importing"), BarColumn(), DownloadColumn(),
                   TimeRemainingColumn(), console=errors, disable=not show_progress,
                   transient=True) as progress:
@@ -319,6 +322,14 @@ def export_command(context: Context, survey_id: str, file_format: str, output: s
     target = sys.stdout if output == "-" else Path(output)
     total = context.store.submission_count(survey_id)
     show_progress = output != "-" and errors.is_terminal and total > 20_000
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     with Progress(TextColumn("导出 exporting"), BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), console=errors, disable=not show_progress,
                   transient=True) as progress:
