@@ -27,6 +27,12 @@ PIN_PATTERN = re.compile(r"\d{4,12}")
 KIOSK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 LANGUAGES = ("zh", "en")
 DEFAULT_SURVEYS = ("satisfaction", "service_request", "marriage_reform", "home_adaptation")
+# Receipt paper width -> characters per line in the printer's standard font (Font A).
+PAPER_COLUMNS = {"58mm": 32, "80mm": 48}
+PRINTER_ENCODINGS = ("gb18030", "gbk")
+CUTS = ("partial", "full")
+BAUDRATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
+PARITIES = ("none", "even", "odd")
 
 
 class ConfigError(ValueError):
@@ -95,6 +101,28 @@ class Site:
 
 
 @dataclass(frozen=True)
+class PrinterConfig:
+    """The receipt printer (``[printer]``): where it is, its paper and serial line settings.
+
+    ``url`` empty: receipts are written as files (bytes and a PNG picture) instead.
+    """
+
+    url: str = ""
+    paper: str = "58mm"
+    encoding: str = "gb18030"
+    cut: str = "partial"
+    baudrate: int = 9600
+    parity: str = "none"
+    rtscts: bool = False
+    xonxoff: bool = False
+    footer: str = ""
+
+    @property
+    def columns(self) -> int:
+        return PAPER_COLUMNS[self.paper]
+
+
+@dataclass(frozen=True)
 class KioskConfig:
     station_name: str = "社工站"
     kiosk_id: str = "kiosk"
@@ -105,9 +133,13 @@ class KioskConfig:
     language: str = "zh"
     large_text: bool = False
     staff_pin_hash: str = ""
-    printer_url: str = ""
+    printer: PrinterConfig = field(default_factory=PrinterConfig)
     serve_token: str = ""
     path: Path | None = None
+
+    @property
+    def printer_url(self) -> str:
+        return self.printer.url
 
     def with_changes(self, **changes: Any) -> KioskConfig:
         return replace(self, **changes)
@@ -127,7 +159,10 @@ _SCHEMA: dict[str, dict[str, str]] = {
               "countdown_seconds": "seconds", "language": "zh or en",
               "large_text": "true or false"},
     "staff": {"pin_hash": "scrypt hash"},
-    "printer": {"url": "text"},
+    "printer": {"url": "text", "paper": "58mm or 80mm", "encoding": "gb18030 or gbk",
+                "cut": "partial or full", "baudrate": "bits per second",
+                "parity": "none, even or odd", "rtscts": "true or false",
+                "xonxoff": "true or false", "footer": "text"},
     "serve": {"token": "text"},
 }
 
@@ -193,6 +228,42 @@ def load_config(path: Path | None = None) -> KioskConfig:
     large_text = get("kiosk.large_text", False)
     if not isinstance(large_text, bool):
         raise _fail(path, "kiosk.large_text", f"must be true or false (got {large_text!r})")
+    def one_of(dotted: str, default: str, allowed: tuple[str, ...]) -> str:
+        value = text(dotted, default).lower()
+        if value not in allowed:
+            quoted = [f'"{option}"' for option in allowed]
+            words = f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+            raise _fail(path, dotted, f"must be {words} (got {get(dotted, default)!r})")
+        return value
+
+    def flag(dotted: str, default: bool) -> bool:
+        value = get(dotted, default)
+        if not isinstance(value, bool):
+            raise _fail(path, dotted, f"must be true or false (got {value!r})")
+        return value
+
+    baudrate = get("printer.baudrate", 9600)
+    if isinstance(baudrate, bool) or baudrate not in BAUDRATES:
+        raise _fail(path, "printer.baudrate",
+                    f"must be one of {', '.join(map(str, BAUDRATES))} (got {baudrate!r}); "
+                    "see the printer's self-test page")
+    if get("printer.rtscts", False) is True and get("printer.xonxoff", False) is True:
+        raise _fail(path, "printer.xonxoff",
+                    "choose one kind of flow control: rtscts (hardware) or xonxoff (software)")
+    printer = PrinterConfig(
+        url=text("printer.url", ""),
+        paper=one_of("printer.paper", "58mm", tuple(PAPER_COLUMNS)),
+        encoding=one_of("printer.encoding", "gb18030", PRINTER_ENCODINGS),
+        cut=one_of("printer.cut", "partial", CUTS),
+        baudrate=baudrate,
+        parity=one_of("printer.parity", "none", PARITIES),
+        rtscts=flag("printer.rtscts", False),
+        xonxoff=flag("printer.xonxoff", False),
+        footer=text("printer.footer", ""),
+    )
+    if len(printer.footer) > 200:
+        raise _fail(path, "printer.footer",
+                    f"at most 200 characters (got {len(printer.footer)})")
     pin_hash = text("staff.pin_hash", "")
     if pin_hash and not _valid_pin_hash(pin_hash):
         raise _fail(path, "staff.pin_hash",
@@ -207,7 +278,7 @@ def load_config(path: Path | None = None) -> KioskConfig:
         language=language,
         large_text=large_text,
         staff_pin_hash=pin_hash,
-        printer_url=text("printer.url", ""),
+        printer=printer,
         serve_token=text("serve.token", ""),
         path=path,
     )
@@ -221,6 +292,7 @@ def _toml_string(value: str) -> str:
 def render_config(config: KioskConfig) -> str:
     """The config as a commented TOML file (what `kiosk config init` writes)."""
     surveys = ", ".join(_toml_string(survey) for survey in config.surveys)
+    printer = config.printer
     lines = [
         "# 社工站问卷终端配置 · kiosk configuration",
         "# Check it with `kiosk config show`; the kiosk refuses to start with a bad value.",
@@ -243,8 +315,17 @@ def render_config(config: KioskConfig) -> str:
         f"pin_hash = {_toml_string(config.staff_pin_hash)}",
         "",
         "[printer]",
-        "# Empty: receipts are written as files under the data directory.",
-        f"url = {_toml_string(config.printer_url)}",
+        "# A serial port (/dev/ttyUSB0, /dev/serial/by-id/..., or a pyserial URL such as",
+        "# rfc2217://host:port). Empty: receipts are written as files under the data directory.",
+        f"url = {_toml_string(printer.url)}",
+        f"paper = {_toml_string(printer.paper)}       # 58mm (32 characters) or 80mm (48)",
+        f"encoding = {_toml_string(printer.encoding)}  # the printer's Chinese code page (or gbk)",
+        f"cut = {_toml_string(printer.cut)}      # partial or full",
+        f"baudrate = {printer.baudrate}       # as on the printer's self-test page",
+        f"parity = {_toml_string(printer.parity)}       # none, even or odd",
+        f"rtscts = {'true' if printer.rtscts else 'false'}        # hardware flow control",
+        f"xonxoff = {'true' if printer.xonxoff else 'false'}       # software flow control",
+        f"footer = {_toml_string(printer.footer)}   # bottom line of every receipt, e.g. the phone",
         "",
         "[serve]",
         "# Access token for tablets on the LAN (`kiosk serve --host 0.0.0.0`).",

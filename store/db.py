@@ -24,7 +24,10 @@ from surveys.form import Form
 from surveys.session import FormSession, Submission
 
 APPLICATION_ID = 0x53474B31  # "SGK1": a shegong-kiosk database
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+# States of a print job (see kiosk/printing.py): waiting means the printer was not ready.
+PRINT_STATES = ("queued", "sending", "waiting", "done", "cancelled")
+PENDING_PRINT_STATES = ("queued", "waiting")
 
 
 class StoreError(Exception):
@@ -43,6 +46,10 @@ class FormVersionConflict(StoreError):
     pass
 
 
+class PrintJobError(StoreError):
+    """A staff action on a print job that cannot be done (no such job, wrong state)."""
+
+
 @dataclass(frozen=True)
 class FormInfo:
     survey_id: str
@@ -58,6 +65,42 @@ class FormInfo:
             if name == language_code or name.endswith(f"({language_code})"):
                 return text
         return self.title.get(self.default_language) or next(iter(self.title.values()), "")
+
+
+@dataclass(frozen=True)
+class PrintJob:
+    """One row of the print queue; ``document`` is a ``printers.document.Document`` as JSON."""
+
+    id: int
+    created: str
+    kiosk: str
+    kind: str
+    source: str
+    title: str
+    document: list[dict[str, Any]]
+    state: str
+    reprint: bool
+    attempts: int
+    next_attempt: float
+    last_status: str
+    last_error: str
+    worker: str
+    done_at: str
+    reprint_of: int | None
+
+
+_PRINT_JOB_COLUMNS = ("id, created, kiosk, kind, source, title, document, state, reprint,"
+                      " attempts, next_attempt, last_status, last_error, worker, done_at,"
+                      " reprint_of")
+
+
+def _print_job(row: Sequence[Any]) -> PrintJob:
+    return PrintJob(
+        id=row[0], created=row[1], kiosk=row[2] or "", kind=row[3], source=row[4] or "",
+        title=row[5] or "", document=json.loads(row[6]), state=row[7], reprint=bool(row[8]),
+        attempts=row[9], next_attempt=row[10], last_status=row[11] or "",
+        last_error=row[12] or "", worker=row[13] or "", done_at=row[14] or "",
+        reprint_of=row[15])
 
 
 def receipt_code(instance_id: str) -> str:
@@ -207,6 +250,23 @@ class KioskStore:
             not_null={"at", "at_epoch", "event"},
         )
         self.db["staff_events"].create_index(["event", "at_epoch"])
+
+    def _schema_3(self) -> None:
+        """The print queue: every receipt is saved here before it is sent to the printer."""
+        self.db["print_jobs"].create(
+            {"id": int, "created": str, "created_epoch": float, "kiosk": str, "kind": str,
+             "source": str, "title": str, "document": str, "state": str, "reprint": int,
+             "attempts": int, "next_attempt": float, "last_status": str, "last_error": str,
+             "worker": str, "sending_since": float, "done_at": str, "reprint_of": int},
+            pk="id",
+            not_null={"created", "created_epoch", "kind", "document", "state", "reprint",
+                      "attempts", "next_attempt"},
+            defaults={"state": "queued", "reprint": 0, "attempts": 0, "source": "",
+                      "title": "", "last_status": "", "last_error": "", "worker": "",
+                      "done_at": ""},
+        )
+        self.db["print_jobs"].create_index(["state", "next_attempt"])
+        self.db["print_jobs"].create_index(["source"])
 
     def transaction(self) -> _Transaction:
         return _Transaction(self.conn)
@@ -434,6 +494,197 @@ class KioskStore:
         return [{"at": row[0], "at_epoch": row[1], "kiosk": row[2], "event": row[3],
                  "detail": row[4]} for row in rows]
 
+    # ---- print queue -----------------------------------------------------------------------
+    # The queue's rules (states, back-off, crash recovery) live in kiosk/printing.py; these
+    # are its queries. Every change is committed at once (synchronous=FULL): a job the kiosk
+    # said it saved, or marked as being sent, is on disk before anything reaches the printer.
+
+    def add_print_job(self, kind: str, document: list[dict[str, Any]], *, at: float,
+                      source: str = "", title: str = "", kiosk: str | None = None,
+                      reprint: bool = False, reprint_of: int | None = None) -> int:
+        """Save a new job (state ``queued``, due at once); returns its id."""
+        moment = dt.datetime.fromtimestamp(at).astimezone()
+        cursor = self.conn.execute(
+            "INSERT INTO print_jobs(created, created_epoch, kiosk, kind, source, title,"
+            " document, state, reprint, attempts, next_attempt, reprint_of)"
+            " VALUES (?,?,?,?,?,?,?,'queued',?,0,?,?)",
+            (format_datetime(moment), at, kiosk, kind, source, title,
+             json.dumps(document, ensure_ascii=False, separators=(",", ":")), int(reprint),
+             at, reprint_of))
+        return int(cursor.lastrowid or 0)
+
+    def print_job(self, job_id: int) -> PrintJob | None:
+        row = self.conn.execute(f"SELECT {_PRINT_JOB_COLUMNS} FROM print_jobs WHERE id=?",
+                                (job_id,)).fetchone()
+        return _print_job(row) if row else None
+
+    def print_jobs(self, *, states: Sequence[str] = (), source: str | None = None,
+                   limit: int | None = None) -> list[PrintJob]:
+        """Jobs, newest first; only those in ``states`` / of ``source`` when given."""
+        query = f"SELECT {_PRINT_JOB_COLUMNS} FROM print_jobs WHERE 1=1"
+        parameters: list[Any] = []
+        if states:
+            query += f" AND state IN ({', '.join('?' for _ in states)})"
+            parameters.extend(states)
+        if source is not None:
+            query += " AND source=?"
+            parameters.append(source)
+        query += " ORDER BY id DESC"
+        if limit is not None:
+            query += " LIMIT ?"
+            parameters.append(limit)
+        return [_print_job(row) for row in self.conn.execute(query, parameters)]
+
+    def print_job_counts(self) -> dict[str, int]:
+        return {row[0]: row[1] for row in self.conn.execute(
+            "SELECT state, count(*) FROM print_jobs GROUP BY state")}
+
+    def due_print_job(self, now: float) -> PrintJob | None:
+        """The oldest queued or waiting job whose time has come."""
+        row = self.conn.execute(
+            f"SELECT {_PRINT_JOB_COLUMNS} FROM print_jobs WHERE state IN ('queued', 'waiting')"
+            " AND next_attempt <= ? ORDER BY id LIMIT 1", (now,)).fetchone()
+        return _print_job(row) if row else None
+
+    def next_print_attempt(self) -> float | None:
+        """When the next queued or waiting job is due (None: nothing to print)."""
+        row = self.conn.execute(
+            "SELECT min(next_attempt) FROM print_jobs WHERE state IN ('queued', 'waiting')"
+        ).fetchone()
+        return row[0]
+
+    def claim_print_job(self, job_id: int, worker: str, now: float) -> bool:
+        """Mark a due job ``sending`` by ``worker``; False if another worker (or staff)
+        changed it first. Committed before the first byte goes to the printer."""
+        cursor = self.conn.execute(
+            "UPDATE print_jobs SET state='sending', worker=?, sending_since=?,"
+            " attempts=attempts+1 WHERE id=? AND state IN ('queued', 'waiting')",
+            (worker, now, job_id))
+        return cursor.rowcount == 1
+
+    def print_job_done(self, job_id: int, worker: str, now: float, status: str = "",
+                       note: str = "") -> None:
+        """The last byte went out; ``note`` says e.g. which characters were replaced."""
+        moment = dt.datetime.fromtimestamp(now).astimezone()
+        self.conn.execute(
+            "UPDATE print_jobs SET state='done', done_at=?, last_status=?, last_error=?"
+            " WHERE id=? AND state='sending' AND worker=?",
+            (format_datetime(moment), status, note, job_id, worker))
+
+    def print_job_failed(self, job_id: int, worker: str, *, next_attempt: float, status: str,
+                         error: str) -> None:
+        """A send that did not finish: the job waits for its next attempt."""
+        self.conn.execute(
+            "UPDATE print_jobs SET state='waiting', next_attempt=?, last_status=?, last_error=?"
+            " WHERE id=? AND state='sending' AND worker=?",
+            (next_attempt, status, error, job_id, worker))
+
+    def hold_print_jobs(self, until: float, status: str, error: str,
+                        attempted: int | None = None) -> int:
+        """The printer is not ready: every queued or waiting job waits until ``until``.
+
+        ``attempted`` is the job whose turn it was (its attempts are counted). Returns how
+        many jobs wait.
+        """
+        with self.transaction():
+            if attempted is not None:
+                self.conn.execute(
+                    "UPDATE print_jobs SET attempts=attempts+1 WHERE id=?"
+                    " AND state IN ('queued', 'waiting')", (attempted,))
+            cursor = self.conn.execute(
+                "UPDATE print_jobs SET state='waiting', next_attempt=max(next_attempt, ?),"
+                " last_status=?, last_error=? WHERE state IN ('queued', 'waiting')",
+                (until, status, error))
+            return cursor.rowcount
+
+    def release_print_jobs(self, now: float) -> int:
+        """The printer is ready again: waiting jobs are due now (their order is kept)."""
+        cursor = self.conn.execute(
+            "UPDATE print_jobs SET next_attempt=? WHERE state='waiting' AND next_attempt > ?",
+            (now, now))
+        return cursor.rowcount
+
+    def requeue_interrupted_print_jobs(self, alive: Callable[[str], bool], now: float,
+                                       note: str = "") -> list[int]:
+        """Jobs left ``sending`` by a worker that is gone (the kiosk crashed mid-send):
+        queued again, marked as reprints. Returns their ids."""
+        with self.transaction():
+            rows = self.conn.execute(
+                "SELECT id, worker FROM print_jobs WHERE state='sending' ORDER BY id"
+            ).fetchall()
+            requeued = [job_id for job_id, worker in rows if not alive(worker or "")]
+            for job_id in requeued:
+                self.conn.execute(
+                    "UPDATE print_jobs SET state='queued', reprint=1, next_attempt=?,"
+                    " worker='', last_error=? WHERE id=? AND state='sending'",
+                    (now, note, job_id))
+        return requeued
+
+    def retry_print_job(self, job_id: int, now: float) -> PrintJob:
+        """Staff: try a waiting (or cancelled) job again now."""
+        with self.transaction():
+            job = self._print_job_for_staff(job_id)
+            if job.state == "done":
+                raise PrintJobError(f"print job {job_id} was already printed ({job.done_at}); "
+                                    "use reprint for another copy")
+            if job.state == "sending":
+                raise PrintJobError(f"print job {job_id} is being printed right now")
+            self.conn.execute(
+                "UPDATE print_jobs SET state='queued', next_attempt=? WHERE id=?",
+                (now, job_id))
+        return self._print_job_for_staff(job_id)
+
+    def cancel_print_job(self, job_id: int) -> PrintJob:
+        """Staff: drop a job that has not been printed."""
+        with self.transaction():
+            job = self._print_job_for_staff(job_id)
+            if job.state == "done":
+                raise PrintJobError(f"print job {job_id} was already printed ({job.done_at})")
+            if job.state == "sending":
+                raise PrintJobError(f"print job {job_id} is being printed right now; "
+                                    "it cannot be stopped")
+            self.conn.execute("UPDATE print_jobs SET state='cancelled' WHERE id=?", (job_id,))
+        return self._print_job_for_staff(job_id)
+
+    def reprint_print_job(self, job_id: int, now: float, kiosk: str | None = None) -> int:
+        """Staff: a new copy of a printed job, marked as a reprint; returns the new job's id."""
+        with self.transaction():
+            job = self._print_job_for_staff(job_id)
+            if job.state != "done":
+                raise PrintJobError(
+                    f"print job {job_id} has not been printed (it is {job.state}); "
+                    + ("use retry to print it" if job.state in ("waiting", "queued",
+                                                                "cancelled")
+                       else "wait until it is done"))
+            return self.add_print_job(job.kind, job.document, at=now, source=job.source,
+                                      title=job.title, kiosk=kiosk or job.kiosk, reprint=True,
+                                      reprint_of=job.id)
+
+    def _print_job_for_staff(self, job_id: int) -> PrintJob:
+        job = self.print_job(job_id)
+        if job is None:
+            raise PrintJobError(f"there is no print job {job_id}")
+        return job
+
+    def instance_of_receipt_code(self, code: str) -> str | None:
+        """The submission a receipt code belongs to (codes are read out at the desk)."""
+        row = self.conn.execute(
+            "SELECT instance_id FROM submissions WHERE receipt_code=? LIMIT 1",
+            (code.strip().upper(),)).fetchone()
+        return row[0] if row else None
+
+    def submission_record(self, instance_id: str) -> dict[str, Any] | None:
+        """One submission as a JSONL record (see ``iter_submissions``)."""
+        row = self.conn.execute(
+            "SELECT instance_id, survey_id, version, kiosk, started, completed, lang,"
+            " enumerator, answers FROM submissions WHERE instance_id=?",
+            (instance_id,)).fetchone()
+        if row is None:
+            return None
+        return {"instance_id": row[0], "survey": row[1], "version": row[2], "kiosk": row[3],
+                "started": row[4], "completed": row[5], "lang": row[6], "enumerator": row[7],
+                "answers": json.loads(row[8])}
+
 
 def _submission_row(submission: Submission, code: str, source: str,
                     stamp: str) -> tuple[Any, ...]:
@@ -471,4 +722,5 @@ class _Transaction:
 _STEPS: dict[int, Callable[[KioskStore], None]] = {
     1: KioskStore._schema_1,
     2: KioskStore._schema_2,
+    3: KioskStore._schema_3,
 }

@@ -8,7 +8,15 @@ import pytest
 from click.testing import CliRunner
 
 from kiosk.cli import main
-from kiosk.config import ConfigError, KioskConfig, check_pin, hash_pin, load_config, save_config
+from kiosk.config import (
+    ConfigError,
+    KioskConfig,
+    PrinterConfig,
+    check_pin,
+    hash_pin,
+    load_config,
+    save_config,
+)
 from kiosk.staff import LOCKOUT_SECONDS, PinGate
 from store import KioskStore
 
@@ -47,6 +55,16 @@ def test_saved_config_reads_back(tmp_path: Path):
     ("[kiosk]\nidle = 30\n", "unknown key 'idle'"),
     ("[printers]\nurl = \"x\"\n", "unknown section [printers]"),
     ("[kiosk\nidle_seconds = 30\n", "not valid TOML"),
+    ("[printer]\npaper = \"76mm\"\n", "[printer] paper: must be \"58mm\" or \"80mm\""),
+    ("[printer]\nencoding = \"utf-8\"\n", "[printer] encoding: must be \"gb18030\" or \"gbk\""),
+    ("[printer]\ncut = \"none\"\n", "[printer] cut: must be \"partial\" or \"full\""),
+    ("[printer]\nbaudrate = 9601\n", "[printer] baudrate: must be one of 1200"),
+    ("[printer]\nbaudrate = \"9600\"\n", "[printer] baudrate"),
+    ("[printer]\nparity = \"mark\"\n", "[printer] parity: must be \"none\", "),
+    ("[printer]\nrtscts = 1\n", "[printer] rtscts: must be true or false"),
+    ("[printer]\nrtscts = true\nxonxoff = true\n", "[printer] xonxoff: choose one"),
+    ("[printer]\nfooter = 400\n", "[printer] footer: must be text"),
+    ("[printer]\nport = \"/dev/ttyUSB0\"\n", "[printer] unknown key 'port'"),
 ])
 def test_bad_config_names_the_key(tmp_path: Path, text: str, words: str):
     path = tmp_path / "config.toml"
@@ -55,6 +73,21 @@ def test_bad_config_names_the_key(tmp_path: Path, text: str, words: str):
         load_config(path)
     assert str(path) in str(raised.value)
     assert words in str(raised.value)
+
+
+def test_printer_settings_read_back(tmp_path: Path):
+    path = tmp_path / "config.toml"
+    printer = PrinterConfig(url="/dev/serial/by-id/usb-printer", paper="80mm", encoding="gbk",
+                            cut="full", baudrate=19200, parity="even", rtscts=True,
+                            footer="服务电话：0512-5867 1234")
+    save_config(KioskConfig(printer=printer), path)
+    loaded = load_config(path)
+    assert loaded.printer == printer
+    assert loaded.printer.columns == 48
+    assert loaded.printer_url == "/dev/serial/by-id/usb-printer"
+    defaults = load_config(tmp_path / "none.toml").printer
+    assert (defaults.url, defaults.paper, defaults.columns, defaults.encoding, defaults.cut,
+            defaults.baudrate) == ("", "58mm", 32, "gb18030", "partial", 9600)
 
 
 def test_pin_must_be_digits():

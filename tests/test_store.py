@@ -11,7 +11,14 @@ from click.testing import CliRunner
 
 from kiosk.cli import main
 from kiosk.database import open_store
-from store import SCHEMA_VERSION, FormVersionConflict, KioskStore, NewerDatabase, NotOurDatabase
+from store import (
+    SCHEMA_VERSION,
+    FormVersionConflict,
+    KioskStore,
+    NewerDatabase,
+    NotOurDatabase,
+)
+from store.db import PrintJobError
 from surveys.form import Form
 from surveys.session import FormSession
 from surveys.xlsform import compile_xlsform
@@ -148,9 +155,10 @@ def test_database_of_an_older_kiosk_is_migrated_keeping_its_data(tmp_path: Path)
         session.next()
         session.answer("ok", "yes")
         store.save_submission(session.finish())
-    # As a schema-1 kiosk left it: no staff log yet.
+    # As a schema-1 kiosk left it: no staff log or print queue yet.
     connection = sqlite3.connect(path)
     connection.execute("DROP TABLE staff_events")
+    connection.execute("DROP TABLE print_jobs")
     connection.execute("PRAGMA user_version=1")
     connection.commit()
     connection.close()
@@ -160,3 +168,62 @@ def test_database_of_an_older_kiosk_is_migrated_keeping_its_data(tmp_path: Path)
         assert store.submission_count("test1") == 1
         store.log_staff_event("pin_ok", kiosk="hall-1")
         assert [event["event"] for event in store.staff_events()] == ["pin_ok"]
+
+
+def test_database_of_a_schema_2_kiosk_gets_the_print_queue(tmp_path: Path):
+    path = tmp_path / "kiosk.db"
+    with KioskStore(path) as store:
+        store.install_form(compile_xlsform(FORMS / "basics.md"))
+        session = FormSession(store.load_form("test1"), "zh")
+        session.answer("age", 33)
+        session.next()
+        session.answer("ok", "yes")
+        store.save_submission(session.finish())
+        store.log_staff_event("pin_ok", kiosk="hall-1")
+    # As a schema-2 kiosk left it: no print queue yet.
+    connection = sqlite3.connect(path)
+    connection.execute("DROP TABLE print_jobs")
+    connection.execute("PRAGMA user_version=2")
+    connection.commit()
+    connection.close()
+    with KioskStore(path) as store:
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert store.submission_count("test1") == 1
+        assert [event["event"] for event in store.staff_events()] == ["pin_ok"]
+        job_id = store.add_print_job("receipt", [{"kind": "text", "text": "回执"}],
+                                     at=1_800_000_000.0, source="abc", title="回执")
+        job = store.print_job(job_id)
+        assert job is not None and job.state == "queued" and job.attempts == 0
+        assert job.document == [{"kind": "text", "text": "回执"}]
+
+
+def test_print_job_states_for_staff(tmp_path: Path):
+    now = 1_800_000_000.0
+    with KioskStore(tmp_path / "kiosk.db") as store:
+        first = store.add_print_job("receipt", [], at=now, title="一")
+        second = store.add_print_job("ticket", [], at=now + 1, title="二")
+        assert store.due_print_job(now).id == first
+        assert store.claim_print_job(first, "w1", now)
+        assert not store.claim_print_job(first, "w2", now)  # one worker per job
+        store.print_job_done(first, "w1", now + 2, status="ready")
+        assert store.print_job(first).state == "done"
+        with pytest.raises(PrintJobError, match="already printed"):
+            store.cancel_print_job(first)
+        with pytest.raises(PrintJobError, match="use reprint"):
+            store.retry_print_job(first, now)
+        copy = store.reprint_print_job(first, now + 3, kiosk="hall-1")
+        assert store.print_job(copy).reprint and store.print_job(copy).reprint_of == first
+        with pytest.raises(PrintJobError, match="has not been printed"):
+            store.reprint_print_job(second, now)
+        assert store.hold_print_jobs(now + 60, "paper_out", "缺纸", attempted=second) == 2
+        assert store.due_print_job(now + 59) is None
+        assert store.next_print_attempt() == now + 60
+        waiting = store.print_job(second)
+        assert (waiting.state, waiting.attempts, waiting.last_status) == ("waiting", 1,
+                                                                          "paper_out")
+        assert store.cancel_print_job(second).state == "cancelled"
+        assert store.retry_print_job(second, now + 5).state == "queued"
+        assert store.due_print_job(now + 5).id == second
+        with pytest.raises(PrintJobError, match="no print job 99"):
+            store.cancel_print_job(99)
+        assert store.print_job_counts() == {"done": 1, "queued": 1, "waiting": 1}
