@@ -169,6 +169,7 @@ def pair_lines(label: str, value: str, columns: int, fill: str = ".") -> list[st
     When the two do not fit on one line (with a space and at least one fill character between
     them), the label is wrapped on its own lines and the value follows, right-aligned.
     """
+    label, value = " ".join(label.split()), " ".join(value.split())  # one line each
     fill_width = display_width(fill) or 1
     gap = columns - display_width(label) - display_width(value) - 2
     if gap >= fill_width:
