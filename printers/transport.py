@@ -273,6 +273,12 @@ class FilePrinter:
         self.settings = settings or SerialSettings()
         self._lock = threading.Lock()
 
+    def __enter__(self) -> FilePrinter:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     def __repr__(self) -> str:
         return f"FilePrinter({str(self.path)!r})"
 
@@ -332,6 +338,12 @@ class FolderPrinter:
         self.url = f"folder:{self.folder}"
         self.profile = profile or PrinterProfile()
         self._lock = threading.Lock()
+
+    def __enter__(self) -> FolderPrinter:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
     def __repr__(self) -> str:
         return f"FolderPrinter({str(self.folder)!r})"
