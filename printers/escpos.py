@@ -296,12 +296,13 @@ def raster_bytes(document: Document, profile: PrinterProfile | None = None) -> b
     second). Raster data may happen to contain ``DLE EOT n``, which a printer answers as a
     real-time status request; harmless, but a status read must not run during the job.
     """
-    from printers.preview import render_image  # Pillow only when a raster is wanted
+    from printers.preview import TOP_MARGIN, render_image  # Pillow only for a raster
 
     profile = profile or PrinterProfile()
     job = encode(document, profile)
     image = render_image(job.data, columns=profile.columns, encoding=profile.encoding,
                          cut_marks=False)
+    image = image.crop((0, TOP_MARGIN, image.width, image.height))  # the preview's margin
     # In Pillow's mode "1" a set bit is white; in GS v 0 a set bit is a printed (black) dot.
     bitmap = image.convert("L").point(lambda value: 255 if value < 128 else 0, mode="1")
     width_bytes = (bitmap.width + 7) // 8

@@ -33,6 +33,7 @@ FONT_SIZE = 22  # the glyphs of a 24-dot cell, with a dot of space around them
 BASELINE = 20
 LINE_SPACING = 30  # the printer's default (ESC 2)
 MAX_HEIGHT = 60_000  # a preview longer than ~7.5 m of paper stops there
+TOP_MARGIN = 8  # blank paper above the first line, so the picture does not start with ink
 
 
 @lru_cache(maxsize=1)
@@ -54,7 +55,7 @@ class _Page:
         self.width = width
         self.cut_marks = cut_marks
         self.blocks: list[tuple[int, int, ImageModule.Image]] = []  # (x, y, picture)
-        self.y = 8
+        self.y = TOP_MARGIN
         self.spacing = LINE_SPACING
         self.line: list[tuple[str, int, Style]] = []  # (character, columns, style)
         self.line_dots = 0

@@ -149,6 +149,17 @@ def test_status_follows_the_printer_between_calls():
         assert printer.status().ok
 
 
+def test_a_printer_unplugged_between_jobs_is_unplugged():
+    with FakePrinter() as fake, open_printer(fake.port, FAST) as printer:
+        assert printer.status().ok
+        fake.unplug()
+        status = run_with_limit(printer.status)
+        assert status.state == "unplugged" and fake.port in status.detail
+        with pytest.raises(PrinterError) as caught:
+            printer.send(b"\x1b@x\n", job_id=5)
+        assert caught.value.state == "unplugged"
+
+
 def test_a_port_that_does_not_exist_is_unplugged():
     printer = open_printer("/dev/ttyUSB97", FAST)
     status = printer.status()
