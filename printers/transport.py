@@ -90,6 +90,16 @@ class Printer(Protocol):
     def close(self) -> None: ...
 
 
+def _line_errors() -> tuple[type[BaseException], ...]:
+    """What a failing serial line raises: pyserial's errors, OSError, and termios.error (not
+    an OSError: tcflush on a vanished port raises it)."""
+    import termios
+
+    import serial
+
+    return (serial.SerialException, OSError, termios.error)
+
+
 def _classify_open_error(url: str, error: Exception) -> PrinterError:
     """Why a port would not open, as a PrinterError with the state it implies."""
     number = getattr(error, "errno", None)
@@ -133,6 +143,7 @@ class SerialPrinter:
         import serial  # pyserial only when a serial printer is used
 
         settings = self.settings
+        port = None
         try:
             port = serial.serial_for_url(self.url, do_not_open=True)
             port.baudrate = settings.baudrate
@@ -146,7 +157,10 @@ class SerialPrinter:
             if isinstance(port, serial.Serial):
                 port.exclusive = True  # a second program's bytes must not land in a receipt
             port.open()
-        except (serial.SerialException, OSError, ValueError) as error:
+        except (*_line_errors(), ValueError) as error:
+            if port is not None:
+                with contextlib.suppress(Exception):
+                    port.close()
             raise _classify_open_error(self.url, error) from error
         logger.info("printer port %s open (%s baud)", self.url, settings.baudrate)
         self._port = port
@@ -193,10 +207,14 @@ class SerialPrinter:
                 return PrinterStatus("offline", detail=(
                     f"{self.url}: the printer takes no data (flow control held for "
                     f"{self.settings.write_timeout:g} s)"))
-            except (serial.SerialException, OSError) as error:
+            except _line_errors() as error:
                 self._drop()
                 return PrinterStatus("unplugged", detail=f"{self.url}: the line failed "
                                      f"({error}); printer unplugged?")
+            except Exception as error:  # status() must never take the print worker down
+                logger.exception("status of the printer on %s", self.url)
+                self._drop()
+                return PrinterStatus("error", detail=f"{self.url}: {error!r}")
         if any(reply is not None for reply in replies.values()) and None in replies.values():
             logger.warning("printer on %s stopped answering part-way through a status read: %s",
                            self.url, replies)
@@ -234,7 +252,7 @@ class SerialPrinter:
                     f"bytes: the printer took no data for {self.settings.write_timeout:g} s "
                     f"(paper out, cover open, or switched off with flow control held)",
                     url=self.url, state="offline") from error
-            except (serial.SerialException, OSError) as error:
+            except _line_errors() as error:
                 self._drop()
                 raise PrinterError(
                     f"printer on {self.url}: job {job_id} failed after {sent} of {len(data)} "
