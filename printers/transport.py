@@ -166,16 +166,22 @@ class SerialPrinter:
         self._port = port
         return port
 
-    def _drop(self) -> None:
-        """Forget a port that failed; the next call opens it again."""
+    def _drop(self, *, discard: bool = True) -> None:
+        """Forget a port (after a failure); the next call opens it again."""
         port, self._port = self._port, None
         if port is not None:
+            if discard:
+                # Unsent bytes of a failed job go: closing a tty waits for them to drain (up
+                # to the driver's closing_wait, 30 s) when the printer holds flow control.
+                with contextlib.suppress(Exception):
+                    port.reset_output_buffer()
             with contextlib.suppress(Exception):
                 port.close()
 
     def close(self) -> None:
+        """Close the port (a later call opens it again); a job already sent is kept."""
         with self._lock:
-            self._drop()
+            self._drop(discard=False)
 
     # ---- status -----------------------------------------------------------------------------
 
@@ -184,8 +190,8 @@ class SerialPrinter:
 
         Takes a few milliseconds when the printer answers, about ``status_timeout`` when it
         is silent (reported ``offline``), and is immediate when the port is gone
-        (``unplugged``). Call it between jobs only: during a job the replies would arrive
-        after the printer has worked through the bytes before the request.
+        (``unplugged``). The print worker calls it between jobs; a request sent while a
+        job's bytes are still queued on the line would wait behind them.
         """
         import serial
 

@@ -197,6 +197,15 @@ def test_a_receipt_arrives_whole_and_decodes():
     assert not [event for event in events if isinstance(event, StatusRequest)]
 
 
+def test_closing_right_after_a_job_keeps_the_job():
+    job = encode(receipt(), PrinterProfile())
+    with FakePrinter(bytes_per_second=960) as fake:
+        printer = open_printer(fake.port, FAST)
+        printer.send(job.data, job_id=43)
+        printer.close()
+        assert fake.wait_for(lambda received: len(received) >= len(job.data)) == job.data
+
+
 def test_unplugged_mid_job_raises_printer_error_and_status_says_unplugged():
     data = long_job()
     with FakePrinter() as fake:
