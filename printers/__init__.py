@@ -41,6 +41,21 @@ Reading bytes back (``printers.parse``, ``printers.preview``):
     render_image(data, *, columns=32, encoding="gb18030") -> PIL image
     test_page(columns) -> Document
 
+Behaviour the print worker can rely on:
+- ``status()`` never raises. A printer that answers: a few ms. A silent one (switched off,
+  wrong baud rate): ``offline`` after ``status_timeout`` (0.5 s; one request, not four). A
+  missing port: ``unplugged`` at once. ``socket://`` to an unreachable host: up to 5 s
+  (pyserial's connect timeout).
+- ``send()`` returns when the port has passed the job on (a real serial port is drained:
+  about 1 s per KB at 9600 baud), or raises ``PrinterError`` — with ``state`` ``offline``
+  when the printer took no data for ``write_timeout`` s, ``unplugged`` when the line failed.
+  Part of the job may have printed then; print it again with ``reprint=True``. The port is
+  opened again on the next call.
+- A printer object is for one thread (the worker); a lock makes other callers wait. A serial
+  port is opened exclusively: a second program gets status ``unknown`` ("in use").
+- Widths are the paper's: a character the printer draws from its GB font is two columns,
+  including the East Asian ambiguous ones (…, —, ·, °, ①), which a terminal shows in one.
+
 Importing this package loads neither pyserial nor Pillow; they are imported when a serial
 printer is opened or a picture drawn.
 """
