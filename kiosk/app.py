@@ -35,9 +35,11 @@ from kiosk.screens.staff import PinScreen, StaffMenuScreen
 from kiosk.screens.thanks import ThanksScreen
 from store import FormInfo, KioskStore
 from surveys.expressions import now_local
-from surveys.session import FormIncomplete, FormSession, Problem
+from surveys.form import Form
+from surveys.session import FormIncomplete, FormSession, Problem, Submission
 
 if TYPE_CHECKING:
+    from kiosk.printing import PrintQueue
     from kiosk.speech import Speaker
 
 # Below this many columns × rows only "请放大窗口" is shown.
@@ -45,6 +47,8 @@ MIN_WIDTH, MIN_HEIGHT = 60, 20
 # This many unexpected errors within ERROR_WINDOW seconds: the kiosk stops offering forms.
 ERROR_LIMIT, ERROR_WINDOW = 3, 60.0
 log = logging.getLogger("kiosk.app")
+# What goes to kiosk.log: the kiosk's own messages and the printer's (ports, status replies).
+LOGGERS = ("kiosk", "printers")
 
 
 def developer_mode() -> bool:
@@ -71,6 +75,8 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
     offers 朗读 (None: where espeak-ng can speak the language, and not in a browser), spoken
     by ``speaker`` (default: a ``kiosk.speech.Speaker``). Developers quit
     with ``ctrl+q`` when ``KIOSK_DEV=1`` is set (or ``developer=True`` is passed).
+    ``print_queue`` prints the receipts (default: the config's printer, or files in
+    ``receipts/`` beside the database); its worker runs while the app does.
     """
 
     CSS_PATH = "app.tcss"
@@ -91,7 +97,8 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
                  new_instance_id: Callable[[], str] | None = None,
                  log_dir: Path | None = None, animations: bool = True,
                  cursor_blink: bool = True, read_aloud: bool | None = None,
-                 speaker: Speaker | None = None) -> None:
+                 speaker: Speaker | None = None,
+                 print_queue: PrintQueue | None = None) -> None:
         super().__init__()
         self.store = store
         self.config = config or KioskConfig(kiosk_id=kiosk_id or "kiosk")
@@ -112,6 +119,7 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
             self.animation_level = "none"
         self.read_aloud = read_aloud
         self._speaker = speaker
+        self._print_queue = print_queue
         self.current_session: FormSession | None = None
         self.recovers = False  # set once home is up: errors before that end the app
         self._last_input = monotonic()
@@ -122,11 +130,20 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
         self.push_screen(self._home())
         self.set_interval(0.25, self._check_idle)
         self.recovers = True
+        if self.log_dir is not None:
+            self._error_log()  # a given log directory: printer trouble is logged from the start
+        try:
+            self.print_queue.start()  # a thread: the screens never wait for the printer
+        except Exception:
+            log.exception("the print queue did not start; receipts stay queued")
 
     def on_unmount(self) -> None:
+        if self._print_queue is not None:
+            self._print_queue.close()
         self.stop_speaking()
         if self._log_handler is not None:
-            logging.getLogger("kiosk").removeHandler(self._log_handler)
+            for name in LOGGERS:
+                logging.getLogger(name).removeHandler(self._log_handler)
             self._log_handler.close()
 
     # ---- what is offered -------------------------------------------------------------------
@@ -170,6 +187,43 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
         if self._speaker is not None:
             self._speaker.stop()
 
+    # ---- receipts ----------------------------------------------------------------------------
+
+    @property
+    def print_queue(self) -> PrintQueue:
+        if self._print_queue is None:
+            from kiosk.printing import queue_from_config
+
+            self._print_queue = queue_from_config(self.store, self.config)
+        return self._print_queue
+
+    def print_receipt(self, submission: Submission, form: Form, code: str) -> int | None:
+        """Put the questionnaire's receipt in the print queue (saved, not yet printed).
+
+        Returns the job id; None when the receipt could not even be queued (logged: the
+        submission itself is stored, and the desk can print from it).
+        """
+        try:
+            from kiosk.receipts import receipt_for_submission
+
+            receipt = receipt_for_submission(submission, form, code,
+                                             station=self.config.station_name,
+                                             footer=self.config.printer.footer)
+            return self.print_queue.enqueue(receipt.document, receipt.kind, receipt.source,
+                                            receipt.title)
+        except Exception as error:
+            self._error_log().error("the receipt for %s was not queued", code, exc_info=error)
+            return None
+
+    def receipt_delayed(self, job_id: int | None) -> bool:
+        """Is this receipt held up (printer not ready, or the job waiting)?"""
+        if job_id is None:
+            return True
+        job = self.store.print_job(job_id)
+        if job is None or job.state == "waiting":
+            return True
+        return job.state != "done" and not self.print_queue.printer_ready
+
     # ---- moving between screens (each move builds a new screen: nothing stays behind) ---
 
     def _home(self, notice: str = "") -> HomeScreen:
@@ -209,8 +263,10 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
             return
         code = self.store.save_submission(submission)
         self.current_session = None
+        job_id = self.print_receipt(submission, session.form, code)
         self.switch_screen(ThanksScreen(code, self.home_after, tap_guard=2 * self.tap_guard,
-                                        language=session.language))
+                                        language=session.language,
+                                        receipt_delayed=lambda: self.receipt_delayed(job_id)))
 
     def leave_form(self, session: FormSession) -> None:
         """The resident left from the first screen (e.g. chose the wrong questionnaire)."""
@@ -370,6 +426,7 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
             except OSError:
                 handler = logging.NullHandler()
             handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-            logging.getLogger("kiosk").addHandler(handler)
+            for name in LOGGERS:
+                logging.getLogger(name).addHandler(handler)
             self._log_handler = handler
         return log

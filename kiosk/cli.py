@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -98,9 +99,14 @@ def run(context: Context) -> None:
         raise click.ClickException(
             f"{config.path}: [kiosk] surveys: {', '.join(missing)} not installed "
             f"(installed: {', '.join(sorted(installed))}); the kiosk was not started")
-    from kiosk.app import KioskApp  # Textual loads only when the screens are wanted
+    import platformdirs
 
-    KioskApp(context.store, config=config).run()
+    from kiosk.app import KioskApp  # Textual loads only when the screens are wanted
+    from kiosk.config import APP_NAME
+
+    # kiosk.log is opened at the start, so printer trouble is logged as it happens.
+    log_dir = Path(platformdirs.user_log_dir(APP_NAME))
+    KioskApp(context.store, config=config, log_dir=log_dir).run()
 
 
 # ---- configuration ------------------------------------------------------------------------
@@ -152,7 +158,12 @@ def config_show(context: Context) -> None:
     click.echo(f"language: {config.language}; large text: "
                f"{'on' if config.large_text else 'off'}")
     click.echo(f"staff PIN: {'set' if config.staff_pin_hash else 'NOT SET'}")
-    click.echo(f"printer: {config.printer_url or 'none (receipts written as files)'}")
+    printer = config.printer
+    click.echo(f"printer: {printer.url or 'none (receipts written as files)'}; "
+               f"{printer.paper} paper, {printer.encoding}, {printer.cut} cut, "
+               f"{printer.baudrate} baud, parity {printer.parity}"
+               + (", RTS/CTS" if printer.rtscts else "") + (", XON/XOFF" if printer.xonxoff
+                                                           else ""))
     click.echo(f"tablet token: {'set' if config.serve_token else 'not set'}")
 
 
@@ -376,6 +387,139 @@ def serve_command(context: Context, host: str, port: int) -> None:
               kiosk_id=context._kiosk_id)
     except OSError as error:
         raise click.ClickException(f"cannot listen on {host}:{port}: {error}") from None
+
+
+# ---- the receipt printer (kiosk printer …) -------------------------------------------------
+
+
+@main.group("printer")
+def printer_group() -> None:
+    """The receipt printer: its queue, previews and a test page."""
+
+
+def _printing_call(call: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a kiosk.printing call; a staff mistake becomes a message, not a traceback."""
+    from kiosk.printing import PrintCommandError
+    from store.db import PrintJobError
+
+    try:
+        return call(*args, **kwargs)
+    except (PrintCommandError, PrintJobError) as error:
+        raise click.ClickException(str(error)) from None
+
+
+@printer_group.group("queue", invoke_without_command=True)
+@click.option("--all", "show_all", is_flag=True,
+              help="List every job (default: unfinished ones and the last 20 others).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def printer_queue(ctx: click.Context, show_all: bool, as_json: bool) -> None:
+    """List the print queue; `queue retry|cancel|reprint ID` act on one job.
+
+    States: queued (排队中), sending (正在打印), waiting (等打印机: the printer was not
+    ready; tried again with a growing pause up to a minute), done (已打印), cancelled (已取消).
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from kiosk.printing import STATE_WORDS
+
+    store = ctx.find_object(Context).store
+    pending = store.print_jobs(states=("queued", "sending", "waiting"))
+    others = store.print_jobs(states=("done", "cancelled"), limit=None if show_all else 20)
+    jobs = sorted(pending + others, key=lambda job: job.id)
+    if as_json:
+        click.echo(json.dumps([
+            {"id": job.id, "created": job.created, "kind": job.kind, "title": job.title,
+             "source": job.source, "state": job.state, "reprint": job.reprint,
+             "attempts": job.attempts, "next_attempt": job.next_attempt,
+             "status": job.last_status, "message": job.last_error, "done_at": job.done_at}
+            for job in jobs], ensure_ascii=False))
+        return
+    if not jobs:
+        click.echo("the print queue is empty / 打印队列是空的")
+        return
+    from rich.table import Table
+
+    table = Table("id", "created 时间", "kind", "title 内容", "state 状态", "tries",
+                  "printer 打印机")
+    for job in jobs:
+        zh, en = STATE_WORDS.get(job.state, (job.state, job.state))
+        state = f"{zh} {en}" + (" · 补打" if job.reprint else "")
+        if job.state == "waiting":
+            wait = max(0, round(job.next_attempt - time.time()))
+            state += f" (next try in {wait} s)"
+        table.add_row(str(job.id), job.created[:16].replace("T", " "), job.kind, job.title,
+                      state, str(job.attempts), job.last_error or job.last_status)
+    console.print(table)
+    counts = store.print_job_counts()
+    click.echo(", ".join(f"{state} {count}" for state, count in sorted(counts.items())))
+
+
+@printer_queue.command("retry")
+@click.argument("job_id", type=int)
+@pass_context
+def printer_retry(context: Context, job_id: int) -> None:
+    """Try a waiting (or cancelled) job again now."""
+    job = _printing_call(context.store.retry_print_job, job_id, time.time())
+    click.echo(f"print job {job.id} queued again; the kiosk prints it within a few seconds")
+
+
+@printer_queue.command("cancel")
+@click.argument("job_id", type=int)
+@pass_context
+def printer_cancel(context: Context, job_id: int) -> None:
+    """Cancel a job that has not been printed."""
+    job = _printing_call(context.store.cancel_print_job, job_id)
+    click.echo(f"print job {job.id} cancelled")
+
+
+@printer_queue.command("reprint")
+@click.argument("job_or_code")
+@pass_context
+def printer_reprint(context: Context, job_or_code: str) -> None:
+    """Print another copy, marked 补打 REPRINT: JOB_OR_CODE is a job id or the receipt
+    code a resident reads out (e.g. K7QM-3XAB)."""
+    from kiosk.printing import reprint
+
+    new_id = _printing_call(reprint, context.store, context.config, job_or_code)
+    click.echo(f"reprint queued as print job {new_id}")
+
+
+@printer_group.command("preview")
+@click.argument("job_or_file")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              required=True, help="PNG file to write.")
+@pass_context
+def printer_preview(context: Context, job_or_file: str, output: Path) -> None:
+    """Draw a receipt as the printer would print it: JOB_OR_FILE is a file of ESC/POS
+    bytes, a print job id or a receipt code (paper width and code page from the config)."""
+    from kiosk.printing import preview
+
+    path = _printing_call(preview, context.store, context.config, job_or_file, output)
+    click.echo(f"wrote {path}")
+
+
+@printer_group.command("test")
+@click.option("--port", "url", help="Serial port or pyserial URL (default: [printer] url).")
+@pass_context
+def printer_test(context: Context, url: str | None) -> None:
+    """Print a test page (Chinese, English, a QR code) and say how the printer is.
+
+    Exit status 0 when the page printed and the printer is ready, 1 otherwise.
+    """
+    from kiosk.printing import print_test_page
+
+    result = print_test_page(context.store, context.config, url)
+    where = result.url or "receipt files (no printer configured)"
+    words = f"{result.state.words_in('zh')} / {result.state.words_in('en')}"
+    if result.printed:
+        click.echo(f"test page printed on {where} (job {result.job_id})")
+    else:
+        click.echo(f"no test page printed on {where}", err=True)
+    click.echo(f"printer status: {words}")
+    if result.state.detail:
+        click.echo(f"  {result.state.detail}")
+    sys.exit(0 if result.printed and result.state.ok else 1)
 
 
 # ---- read aloud (kiosk say) ---------------------------------------------------------------

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from kiosk.config import KioskConfig, PrinterConfig
 
 log = logging.getLogger("kiosk.printing")
+log.addHandler(logging.NullHandler())  # to kiosk.log when the app has it open; never stderr
 
 # Jobs are printed only when the printer says it is ready.
 READY_STATES = frozenset({"ready"})

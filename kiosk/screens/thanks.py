@@ -1,8 +1,13 @@
-"""Thank-you screen with the receipt code; goes home by itself or on a tap."""
+"""Thank-you screen with the receipt code; goes home by itself or on a tap.
+
+When the printer is not ready the screen says so in a line (the receipt waits in the print
+queue and prints later, or the desk reprints it); it never waits for the printer.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from textual import events
 from textual.app import ComposeResult
@@ -13,13 +18,35 @@ from kiosk.i18n import code_of
 from kiosk.screens.base import KioskScreen
 
 
+class PrintNotice(Static):
+    """回执稍后打印: the printer is down, the receipt waits in the queue."""
+
+    DEFAULT_CSS = """
+    PrintNotice {
+        width: 100%;
+        content-align: center middle;
+        background: $warning;
+        color: $text;
+        padding: 0 1;
+        margin: 0 0 1 0;
+    }
+    """
+
+
 class ThanksScreen(KioskScreen):
-    """Shows the receipt code a resident can read out at the desk."""
+    """Shows the receipt code a resident can read out at the desk.
+
+    ``receipt_delayed()`` says whether the printed receipt is held up (printer not ready);
+    it is asked when the screen opens and every second after, and the notice, once shown,
+    stays until the screen goes.
+    """
 
     def __init__(self, code: str, home_after: float = 15.0, tap_guard: float = 0.0,
-                 language: str = "zh") -> None:
+                 language: str = "zh",
+                 receipt_delayed: Callable[[], bool] | None = None) -> None:
         super().__init__(tap_guard)
         self.code = code
+        self.receipt_delayed = receipt_delayed
         self.home_after = home_after
         self._language = code_of(language)
         self._left = False
@@ -46,6 +73,7 @@ class ThanksScreen(KioskScreen):
         self.set_focus(None)
         self.set_timer(self.home_after, self.go_home)
         self.set_interval(1.0, self._tick)
+        self._check_printing()
 
     def _countdown_text(self) -> str:
         # The app's clock, so a screenshot test with a fixed clock always reads the same.
@@ -55,6 +83,19 @@ class ThanksScreen(KioskScreen):
 
     def _tick(self) -> None:
         self.query_one("#countdown", Static).update(self._countdown_text())
+        self._check_printing()
+
+    def _check_printing(self) -> None:
+        if self.receipt_delayed is None or self.query(PrintNotice):
+            return
+        try:
+            delayed = self.receipt_delayed()
+        except Exception:  # a question about the printer must never cost the resident
+            delayed = True
+        if delayed:
+            self.query_one("#thanks", Vertical).mount(
+                PrintNotice(self.t("thanks.print_later"), id="print-notice"),
+                before=self.query_one("#countdown", Static))
 
     def on_click(self, event: events.Click) -> None:
         self._tapped()
