@@ -127,10 +127,33 @@ _LIVE_WORKERS: set[str] = set()
 _LIVE_LOCK = threading.Lock()
 
 
-def worker_alive(token: str) -> bool:
-    """Is the worker that marked a job ``sending`` still running (on this machine)?"""
+def _process_birth(pid: int) -> str:
+    """When a process started, as this boot's id and its start time in clock ticks
+    ("" where /proc is not there): a pid can be reused, a birth cannot."""
     try:
-        host, pid_text, _nonce = token.split(":")
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    fields = stat.rsplit(")", 1)[-1].split()
+    return f"{boot}/{fields[19]}" if len(fields) > 19 else ""
+
+
+def worker_token() -> str:
+    """Who is sending a job: host, pid, the process's birth, and a nonce for this queue."""
+    pid = os.getpid()
+    return f"{socket.gethostname()}|{pid}|{_process_birth(pid)}|{uuid.uuid4().hex[:12]}"
+
+
+def worker_alive(token: str) -> bool:
+    """Is the worker that marked a job ``sending`` still running (on this machine)?
+
+    A job left ``sending`` by a power cut names a process of an earlier boot; one left by
+    a crash names a process that is gone (or whose pid now belongs to another process,
+    born later).
+    """
+    try:
+        host, pid_text, birth, _nonce = token.split("|")
         pid = int(pid_text)
     except ValueError:
         return False
@@ -139,6 +162,8 @@ def worker_alive(token: str) -> bool:
     if pid == os.getpid():
         with _LIVE_LOCK:
             return token in _LIVE_WORKERS
+    if birth:
+        return _process_birth(pid) == birth
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -167,7 +192,7 @@ class PrintQueue:
         self.clock = clock
         self.backoff = backoff or Backoff()
         self.poll_seconds = poll_seconds
-        self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        self.worker = worker_token()
         self._printer: Printer | None = None
         self._state: PrinterState | None = None
         self._failures = 0

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.printing import Backoff, PrintQueue
+from kiosk.printing import Backoff, PrintQueue, _process_birth
 from kiosk.receipts import questionnaire_receipt
 from printers.document import Document
 from printers.escpos import PrinterProfile, encode
@@ -354,10 +354,15 @@ def test_job_left_sending_by_a_dead_kiosk_is_requeued_once_as_a_reprint(db: Kios
     cable.plug(FakePrinter())
     queue = serial_queue(db, cable.path)
     job_id, code = enqueue(queue, 1)
-    # As a kiosk process that died (pid 999999 is not running) left it.
-    assert db.claim_print_job(job_id, f"{os.uname().nodename}:999999:feed", START)
+    # As a kiosk process that died left it; its pid now belongs to a live process (here
+    # the test's parent) born at another time, as after a power cut and a reboot.
+    host = queue.worker.split("|")[0]
+    parent = os.getppid()
+    assert db.claim_print_job(job_id, f"{host}|{parent}|an-earlier-boot/1|feed", START)
     other_id, _other_code = enqueue(queue, 2)
     assert db.claim_print_job(other_id, queue.worker, START)  # this kiosk's, being sent
+    busy_id, _busy_code = enqueue(queue, 3)  # another kiosk process's (tablets), alive
+    assert db.claim_print_job(busy_id, f"{host}|{parent}|{_process_birth(parent)}|x", START)
     assert queue.recover() == [job_id]
     assert queue.recover() == []
     job = db.print_job(job_id)
@@ -368,6 +373,7 @@ def test_job_left_sending_by_a_dead_kiosk_is_requeued_once_as_a_reprint(db: Kios
     queue.close()
     assert db.print_job(other_id).state == "sending"
     assert PrintQueue(db, lambda: None, PrinterProfile()).recover() == [other_id]
+    assert db.print_job(busy_id).state == "sending"
 
 
 # ---- the worker thread ----------------------------------------------------------------------
