@@ -407,7 +407,8 @@ def typical_receipt() -> Any:
     return receipt
 
 
-def bench_receipt(repeat: int) -> list[tuple[str, float, float, str]]:
+def bench_receipt(workdir: Path, repeat: int) -> list[tuple[str, float, float, str]]:
+    from kiosk.printing import PrintQueue
     from printers.escpos import PrinterProfile, encode, raster_bytes
     from printers.transport import open_printer
     from tests.fake_printer import FakePrinter
@@ -417,20 +418,23 @@ def bench_receipt(repeat: int) -> list[tuple[str, float, float, str]]:
     raster = raster_bytes(typical_receipt(), profile)
     minimum = len(data) * 10 / 9600
     times = []
-    for _ in range(repeat):
-        with FakePrinter(bytes_per_second=960) as fake:
-            printer = open_printer(fake.port)
-            start = time.perf_counter()
-            if not printer.status().ok:  # checked before every job, as the queue does
-                raise SystemExit("the fake printer is not ready")
-            printer.send(data, "bench")
-            fake.wait_for(lambda received: len(received) >= len(data), timeout=30)
-            times.append(time.perf_counter() - start)
-            printer.close()
+    for run in range(repeat):
+        with FakePrinter(bytes_per_second=960) as fake, \
+                KioskStore(workdir / f"print-{run}.db") as store:
+            queue = PrintQueue(store, lambda port=fake.port: open_printer(port), profile)
+            queue.start()
+            try:
+                time.sleep(0.2)  # the worker is up and idle, as in a running kiosk
+                start = time.perf_counter()
+                queue.enqueue(typical_receipt(), "receipt", title="bench")  # "print"
+                fake.wait_for(lambda received: len(received) >= len(data), timeout=30)
+                times.append(time.perf_counter() - start)
+            finally:
+                queue.close()
     return [
         ("30-line Chinese receipt with QR, ESC/POS size (bytes)", len(data), len(raster),
          "<= 2 KB (baseline: the same as a GS v 0 raster)"),
-        ("  ... print to fully received at 9600 baud (ms)", statistics.median(times) * 1000,
+        ("  ... queued to fully received at 9600 baud (ms)", statistics.median(times) * 1000,
          minimum * 1000, "<= 1.1x the minimum (baseline: bytes x 10 / 9600)"),
     ]
 
@@ -448,7 +452,7 @@ def main() -> None:
         rows += bench_import(workdir, args.records)
         rows += bench_cold_start(workdir, 5 if args.quick else 11)
         rows += bench_answer_latency(workdir, 40 if args.quick else 150)
-        rows += bench_receipt(3 if args.quick else 5)
+        rows += bench_receipt(workdir, 3 if args.quick else 5)
     print()
     print(f"{'measure':62} {'ours':>12} {'baseline':>12}  {'ours vs baseline':17} goal")
     print("-" * 124)
