@@ -28,11 +28,8 @@ from textual.binding import Binding, BindingType
 
 from kiosk.config import APP_NAME, KioskConfig
 from kiosk.screens.base import KioskScreen, Recovering
-from kiosk.screens.form import FormScreen, ReviewScreen
 from kiosk.screens.home import HomeScreen, OutOfOrderScreen
 from kiosk.screens.idle import IdleScreen
-from kiosk.screens.staff import PinScreen, StaffMenuScreen
-from kiosk.screens.thanks import ThanksScreen
 from store import FormInfo, KioskStore
 from surveys.expressions import now_local
 from surveys.form import Form
@@ -130,6 +127,10 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
         self.push_screen(self._home())
         self.set_interval(0.25, self._check_idle)
         self.recovers = True
+        # The printer is set up once home is on screen: residents need not wait for it.
+        self.call_after_refresh(self._start_printing)
+
+    def _start_printing(self) -> None:
         if self.log_dir is not None:
             self._error_log()  # a given log directory: printer trouble is logged from the start
         try:
@@ -248,8 +249,12 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
         self.current_session = session
         self.stop_speaking()
         if session.at_end:
+            from kiosk.screens.form import ReviewScreen
+
             self.switch_screen(ReviewScreen(session, self.store, tap_guard=self.tap_guard))
         else:
+            from kiosk.screens.form import FormScreen  # loaded when a questionnaire starts
+
             self.switch_screen(FormScreen(session, self.store, problems=problems or (),
                                           tap_guard=self.tap_guard, returning=returning))
 
@@ -264,6 +269,8 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
         code = self.store.save_submission(submission)
         self.current_session = None
         job_id = self.print_receipt(submission, session.form, code)
+        from kiosk.screens.thanks import ThanksScreen
+
         self.switch_screen(ThanksScreen(code, self.home_after, tap_guard=2 * self.tap_guard,
                                         language=session.language,
                                         receipt_delayed=lambda: self.receipt_delayed(job_id)))
@@ -299,9 +306,13 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
     # ---- staff ---------------------------------------------------------------------------
 
     def open_staff(self) -> None:
+        from kiosk.screens.staff import PinScreen
+
         self.switch_screen(PinScreen(self.store, self.config.staff_pin_hash))
 
     def open_staff_menu(self) -> None:
+        from kiosk.screens.staff import StaffMenuScreen
+
         self.switch_screen(StaffMenuScreen(self.store))
 
     def staff_exit(self) -> None:

@@ -6,10 +6,9 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
 from kiosk.config import (
     ConfigError,
@@ -22,13 +21,20 @@ from kiosk.config import (
     save_config,
 )
 from kiosk.database import default_database_path, open_store
-from kiosk.importer import export_jsonl, import_jsonl
 from store import FormVersionConflict, KioskStore, StoreError
 from surveys.form import Form
 from surveys.xlsform import FormError, compile_xlsform
 
-console = Console()
-errors = Console(stderr=True)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+
+def console(stderr: bool = False) -> Console:
+    """Rich's console, made (and rich loaded) only by the commands that print with it."""
+    from rich.console import Console
+
+    return Console(stderr=stderr)
 
 
 class Context:
@@ -205,7 +211,7 @@ def survey_list(context: Context, as_json: bool) -> None:
     table = Table("id", "title 标题", "version", "questions")
     for info in forms:
         table.add_row(info.survey_id, info.title_in("zh"), info.version, str(info.question_count))
-    console.print(table)
+    console().print(table)
 
 
 def _compile_or_fail(path: Path) -> dict[str, Any]:
@@ -250,7 +256,7 @@ def survey_show(context: Context, survey_id: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(form.compiled, ensure_ascii=False, indent=2))
         return
-    console.print(f"[bold]{form.title_in()}[/] ({form.survey_id}, version {form.version}, "
+    console().print(f"[bold]{form.title_in()}[/] ({form.survey_id}, version {form.version}, "
                   f"languages: {', '.join(form.languages)})")
     from rich.table import Table
 
@@ -267,7 +273,7 @@ def survey_show(context: Context, survey_id: str, as_json: bool) -> None:
             item.expressions.get("relevant", {}).get("source", ""),
             rule.get("source", ""), "yes" if item.pii else "",
         )
-    console.print(table)
+    console().print(table)
 
 
 def _load_form(context: Context, survey_id: str) -> Form:
@@ -292,7 +298,10 @@ def import_command(context: Context, file: Path, as_json: bool) -> None:
     """
     store = context.store
     size = file.stat().st_size
-    show_progress = not as_json and errors.is_terminal and size > 1_000_000
+    from kiosk.importer import import_jsonl
+
+    err = console(stderr=True)
+    show_progress = not as_json and err.is_terminal and size > 1_000_000
     from rich.progress import (
         BarColumn,
         DownloadColumn,
@@ -302,7 +311,7 @@ def import_command(context: Context, file: Path, as_json: bool) -> None:
     )
 
     with Progress(TextColumn("导入 importing"), BarColumn(), DownloadColumn(),
-                  TimeRemainingColumn(), console=errors, disable=not show_progress,
+                  TimeRemainingColumn(), console=err, disable=not show_progress,
                   transient=True) as progress:
         task = progress.add_task("import", total=size)
         report = import_jsonl(store, file, kiosk=None,
@@ -332,7 +341,10 @@ def export_command(context: Context, survey_id: str, file_format: str, output: s
     _load_form(context, survey_id)
     target = sys.stdout if output == "-" else Path(output)
     total = context.store.submission_count(survey_id)
-    show_progress = output != "-" and errors.is_terminal and total > 20_000
+    from kiosk.importer import export_jsonl
+
+    err = console(stderr=True)
+    show_progress = output != "-" and err.is_terminal and total > 20_000
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -342,7 +354,7 @@ def export_command(context: Context, survey_id: str, file_format: str, output: s
     )
 
     with Progress(TextColumn("导出 exporting"), BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), console=errors, disable=not show_progress,
+                  TimeRemainingColumn(), console=err, disable=not show_progress,
                   transient=True) as progress:
         task = progress.add_task("export", total=total)
         count = export_jsonl(context.store, survey_id, target, include_pii=include_pii,
@@ -450,7 +462,7 @@ def printer_queue(ctx: click.Context, show_all: bool, as_json: bool) -> None:
             state += f" (next try in {wait} s)"
         table.add_row(str(job.id), job.created[:16].replace("T", " "), job.kind, job.title,
                       state, str(job.attempts), job.last_error or job.last_status)
-    console.print(table)
+    console().print(table)
     counts = store.print_job_counts()
     click.echo(", ".join(f"{state} {count}" for state, count in sorted(counts.items())))
 

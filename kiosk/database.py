@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
 from store import KioskStore
-from surveys.bundled import compiled_bundled_forms
 
 APP_NAME = "shegong-kiosk"
 
@@ -21,7 +21,13 @@ def default_database_path() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME)) / "kiosk.db"
 
 
+def _bundled_forms() -> list[dict[str, Any]]:
+    from surveys.bundled import compiled_bundled_forms  # only a new database needs them
+
+    return compiled_bundled_forms()
+
+
 def open_store(path: str | Path | None = None) -> KioskStore:
     """Open (or create) a kiosk database; a new one gets the bundled questionnaires."""
     return KioskStore(Path(path) if path else default_database_path(),
-                      initial_forms=compiled_bundled_forms)
+                      initial_forms=_bundled_forms)
