@@ -9,8 +9,9 @@ extra="${1:-}"
 # espeak-ng: reads questions aloud (the kiosk hides the button without it).
 system_packages=(libzbar0 fonts-wqy-zenhei espeak-ng)
 if [ "$extra" = "test" ]; then
-  # The tablet test drives Debian's Chromium with Playwright (no browser download).
-  system_packages+=(chromium)
+  # The tablet test drives Debian's Chromium with Playwright (no browser download);
+  # poppler-utils' pdftoppm turns the card sheets into images for the scanning tests.
+  system_packages+=(chromium poppler-utils)
 fi
 
 missing=()
