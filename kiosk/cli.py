@@ -364,6 +364,20 @@ def export_command(context: Context, survey_id: str, file_format: str, output: s
     click.echo(f"wrote {count} submissions to {output}", err=True)
 
 
+# ---- volunteers -------------------------------------------------------------------------
+
+
+@main.group()
+def volunteer() -> None:
+    """Volunteers: roster, cards, scanning, service hours."""
+
+
+# ---- volunteers: roster, check-ins and hours (kiosk volunteer add|import|list|...) -------
+
+
+# ---- volunteers: card sheets and scanning (kiosk volunteer cards|scan) -------------------
+
+
 # ---- tablets (kiosk serve) ----------------------------------------------------------------
 
 
