@@ -15,8 +15,10 @@ import secrets
 import socket
 import tomllib
 from dataclasses import dataclass, field, replace
+from datetime import time as time_of_day
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 
@@ -33,6 +35,7 @@ PRINTER_ENCODINGS = ("gb18030", "gbk")
 CUTS = ("partial", "full")
 BAUDRATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
 PARITIES = ("none", "even", "odd")
+DAY_END = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
 
 
 class ConfigError(ValueError):
@@ -123,6 +126,37 @@ class PrinterConfig:
 
 
 @dataclass(frozen=True)
+class VolunteerSettings:
+    """Volunteer check-in and hours (``[volunteers]``).
+
+    - ``min_session_minutes``: a session shorter than this is flagged ``short_session``
+      (still credited; staff see the flag in the hours report);
+    - ``day_end``: a session still open at this time of day ("HH:MM") is closed there and
+      flagged for staff review; its hours count only once staff have reviewed it;
+    - ``repeat_seconds``: a second scan of the same card within this time is ignored;
+    - ``timezone``: the zone of the day, day end and calendar month (IANA name);
+    - ``service``: the service content written on each session's record.
+    """
+
+    min_session_minutes: int = 15
+    day_end: str = "21:00"
+    repeat_seconds: int = 60
+    timezone: str = "Asia/Shanghai"
+    service: str = "社工站志愿服务"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def day_end_time(self) -> time_of_day:
+        match = DAY_END.fullmatch(self.day_end)
+        if not match:
+            raise ValueError(f"day_end must be \"HH:MM\" (got {self.day_end!r})")
+        return time_of_day(int(match.group(1)), int(match.group(2)))
+
+
+@dataclass(frozen=True)
 class KioskConfig:
     station_name: str = "社工站"
     kiosk_id: str = "kiosk"
@@ -135,6 +169,7 @@ class KioskConfig:
     staff_pin_hash: str = ""
     printer: PrinterConfig = field(default_factory=PrinterConfig)
     serve_token: str = ""
+    volunteers: VolunteerSettings = field(default_factory=VolunteerSettings)
     path: Path | None = None
 
     @property
@@ -164,6 +199,9 @@ _SCHEMA: dict[str, dict[str, str]] = {
                 "parity": "none, even or odd", "rtscts": "true or false",
                 "xonxoff": "true or false", "footer": "text"},
     "serve": {"token": "text"},
+    "volunteers": {"min_session_minutes": "minutes", "day_end": "HH:MM",
+                   "repeat_seconds": "seconds", "timezone": "time zone name",
+                   "service": "text"},
 }
 
 
@@ -264,6 +302,7 @@ def load_config(path: Path | None = None) -> KioskConfig:
     if len(printer.footer) > 200:
         raise _fail(path, "printer.footer",
                     f"at most 200 characters (got {len(printer.footer)})")
+    volunteers = _volunteer_settings(path, get, text)
     pin_hash = text("staff.pin_hash", "")
     if pin_hash and not _valid_pin_hash(pin_hash):
         raise _fail(path, "staff.pin_hash",
@@ -280,7 +319,48 @@ def load_config(path: Path | None = None) -> KioskConfig:
         staff_pin_hash=pin_hash,
         printer=printer,
         serve_token=text("serve.token", ""),
+        volunteers=volunteers,
         path=path,
+    )
+
+
+def _volunteer_settings(path: Path, get: Any, text: Any) -> VolunteerSettings:
+    """The ``[volunteers]`` section, each value checked with a message naming its key."""
+    defaults = VolunteerSettings()
+
+    def whole(dotted: str, default: int, low: int, high: int, unit: str) -> int:
+        value = get(dotted, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise _fail(path, dotted,
+                        f"must be a whole number of {unit} from {low} to {high} (got {value!r})")
+        return value
+
+    day_end = text("volunteers.day_end", defaults.day_end)
+    if not DAY_END.fullmatch(day_end):
+        raise _fail(path, "volunteers.day_end",
+                    f"must be a time of day as \"HH:MM\", e.g. \"21:00\" (got {day_end!r})")
+    hours, minutes = day_end.split(":")
+    timezone = text("volunteers.timezone", defaults.timezone)
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _fail(path, "volunteers.timezone",
+                    f"must be a time zone name such as \"Asia/Shanghai\" (got {timezone!r})"
+                    ) from None
+    service = text("volunteers.service", defaults.service)
+    if not service:
+        raise _fail(path, "volunteers.service",
+                    "must not be empty (it is the service content of every record)")
+    if len(service) > 100:
+        raise _fail(path, "volunteers.service", f"at most 100 characters (got {len(service)})")
+    return VolunteerSettings(
+        min_session_minutes=whole("volunteers.min_session_minutes",
+                                  defaults.min_session_minutes, 0, 240, "minutes"),
+        day_end=f"{int(hours):02d}:{minutes}",
+        repeat_seconds=whole("volunteers.repeat_seconds", defaults.repeat_seconds, 0, 3600,
+                             "seconds"),
+        timezone=timezone,
+        service=service,
     )
 
 
@@ -293,6 +373,7 @@ def render_config(config: KioskConfig) -> str:
     """The config as a commented TOML file (what `kiosk config init` writes)."""
     surveys = ", ".join(_toml_string(survey) for survey in config.surveys)
     printer = config.printer
+    volunteers = config.volunteers
     lines = [
         "# 社工站问卷终端配置 · kiosk configuration",
         "# Check it with `kiosk config show`; the kiosk refuses to start with a bad value.",
@@ -330,6 +411,13 @@ def render_config(config: KioskConfig) -> str:
         "[serve]",
         "# Access token for tablets on the LAN (`kiosk serve --host 0.0.0.0`).",
         f"token = {_toml_string(config.serve_token)}",
+        "",
+        "[volunteers]",
+        f"min_session_minutes = {volunteers.min_session_minutes}   # shorter sessions are flagged",
+        f"day_end = {_toml_string(volunteers.day_end)}  # open sessions closed here, for review",
+        f"repeat_seconds = {volunteers.repeat_seconds}   # a second scan within this is ignored",
+        f"timezone = {_toml_string(volunteers.timezone)}   # days and months of the hours",
+        f"service = {_toml_string(volunteers.service)}   # service content on the records",
         "",
     ]
     return "\n".join(lines)

@@ -12,6 +12,7 @@ from kiosk.config import (
     ConfigError,
     KioskConfig,
     PrinterConfig,
+    VolunteerSettings,
     check_pin,
     hash_pin,
     load_config,
@@ -179,3 +180,44 @@ def test_no_pin_configured_never_opens(tmp_path: Path):
     gate = PinGate(KioskStore(tmp_path / "kiosk.db"), "")
     result = gate.attempt("")
     assert not result.ok and result.no_pin_set
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("[volunteers]\nmin_session_minutes = -5\n",
+     "[volunteers] min_session_minutes: must be a whole number of minutes from 0 to 240"),
+    ("[volunteers]\nmin_session_minutes = 15.5\n", "[volunteers] min_session_minutes"),
+    ("[volunteers]\nday_end = \"9pm\"\n", "[volunteers] day_end: must be a time of day"),
+    ("[volunteers]\nday_end = \"24:00\"\n", "[volunteers] day_end"),
+    ("[volunteers]\nday_end = 2100\n", "[volunteers] day_end: must be text"),
+    ("[volunteers]\nrepeat_seconds = 7200\n",
+     "[volunteers] repeat_seconds: must be a whole number of seconds from 0 to 3600"),
+    ("[volunteers]\ntimezone = \"Beijing\"\n",
+     "[volunteers] timezone: must be a time zone name such as \"Asia/Shanghai\""),
+    ("[volunteers]\ntimezone = \"\"\n", "[volunteers] timezone"),
+    ("[volunteers]\nservice = \"  \"\n", "[volunteers] service: must not be empty"),
+    ("[volunteers]\nminimum = 10\n", "[volunteers] unknown key 'minimum'"),
+])
+def test_bad_volunteer_settings_name_the_key(tmp_path: Path, text: str, words: str):
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert str(path) in str(raised.value)
+    assert words in str(raised.value)
+
+
+def test_volunteer_settings_read_back(tmp_path: Path):
+    defaults = load_config(tmp_path / "none.toml").volunteers
+    assert defaults == VolunteerSettings()
+    assert (defaults.min_session_minutes, defaults.day_end, defaults.repeat_seconds,
+            defaults.timezone, defaults.service) == (15, "21:00", 60, "Asia/Shanghai",
+                                                      "社工站志愿服务")
+    path = tmp_path / "config.toml"
+    settings = VolunteerSettings(min_session_minutes=30, day_end="20:30", repeat_seconds=90,
+                                 timezone="Asia/Urumqi", service="助老陪伴")
+    save_config(KioskConfig(volunteers=settings), path)
+    assert load_config(path).volunteers == settings
+    path.write_text("[volunteers]\nday_end = \"7:05\"\n", encoding="utf-8")
+    loaded = load_config(path).volunteers
+    assert loaded.day_end == "07:05" and loaded.day_end_time.hour == 7
+    assert str(loaded.zone) == "Asia/Shanghai"
