@@ -24,10 +24,21 @@ from surveys.form import Form
 from surveys.session import FormSession, Submission
 
 APPLICATION_ID = 0x53474B31  # "SGK1": a shegong-kiosk database
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # States of a print job (see kiosk/printing.py): waiting means the printer was not ready.
 PRINT_STATES = ("queued", "sending", "waiting", "done", "cancelled")
 PENDING_PRINT_STATES = ("queued", "waiting")
+VOLUNTEER_STATES = ("active", "suspended")
+# How a session was closed: by the volunteer's scan, or by the kiosk at the day's end.
+CLOSED_BY = ("scan", "day_end")
+# What a staff correction does: set the times, confirm the times as recorded, or void it.
+CORRECTION_ACTIONS = ("times", "confirm", "void")
+_VOLUNTEER_COLUMNS = ("number, name, phone, id_card, team, organisation, joined, status,"
+                      " card_serial")
+_SESSION_COLUMNS = ("c.id, c.number, c.kiosk, c.service, c.at, c.at_epoch, o.at, o.at_epoch,"
+                    " o.closed_by, o.flags, o.kiosk")
+_CORRECTION_COLUMNS = ("id, session_id, action, checked_in, checked_in_epoch, checked_out,"
+                       " checked_out_epoch, reason, staff, at, at_epoch, kiosk")
 
 
 class StoreError(Exception):
@@ -48,6 +59,10 @@ class FormVersionConflict(StoreError):
 
 class PrintJobError(StoreError):
     """A staff action on a print job that cannot be done (no such job, wrong state)."""
+
+
+class VolunteerError(StoreError):
+    """A roster or session change that cannot be done (no such volunteer, duplicate...)."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +116,106 @@ def _print_job(row: Sequence[Any]) -> PrintJob:
         attempts=row[9], next_attempt=row[10], last_status=row[11] or "",
         last_error=row[12] or "", worker=row[13] or "", done_at=row[14] or "",
         reprint_of=row[15])
+
+
+@dataclass(frozen=True)
+class Volunteer:
+    """One volunteer of the roster. ``phone`` and ``id_card`` are personal data."""
+
+    number: str
+    name: str
+    phone: str
+    id_card: str
+    team: str
+    organisation: str
+    joined: dt.date | None
+    status: str  # active or suspended
+    card_serial: int
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+
+def _volunteer(row: Sequence[Any]) -> Volunteer:
+    return Volunteer(number=row[0], name=row[1], phone=row[2] or "", id_card=row[3] or "",
+                     team=row[4] or "", organisation=row[5] or "",
+                     joined=dt.date.fromisoformat(row[6]) if row[6] else None,
+                     status=row[7], card_serial=row[8])
+
+
+@dataclass(frozen=True)
+class SessionCorrection:
+    """A staff correction of a session, kept beside the original (which never changes).
+
+    ``action``: ``times`` (new check-in and/or check-out; None keeps the one before),
+    ``confirm`` (the recorded times are right, e.g. a day-end closing) or ``void``.
+    Times are ISO 8601 with offset, and Unix times.
+    """
+
+    id: int
+    session_id: int
+    action: str
+    checked_in: str | None
+    checked_in_epoch: float | None
+    checked_out: str | None
+    checked_out_epoch: float | None
+    reason: str
+    staff: str
+    at: str
+    at_epoch: float
+    kiosk: str
+
+
+@dataclass(frozen=True)
+class VolunteerSession:
+    """A check-in and its check-out (None while open), as recorded; never changed later.
+
+    ``closed_by``: ``scan`` (the volunteer checked out), ``day_end`` (the kiosk closed it
+    at the configured day end, for staff review) or "" while open. ``corrections`` are the
+    staff's, oldest first.
+    """
+
+    id: int
+    number: str
+    kiosk: str
+    service: str
+    checked_in: str
+    checked_in_epoch: float
+    checked_out: str | None
+    checked_out_epoch: float | None
+    closed_by: str
+    flags: tuple[str, ...]
+    checkout_kiosk: str
+    corrections: tuple[SessionCorrection, ...] = ()
+
+    @property
+    def open(self) -> bool:
+        return self.checked_out_epoch is None
+
+
+def _session(row: Sequence[Any],
+             corrections: tuple[SessionCorrection, ...] = ()) -> VolunteerSession:
+    return VolunteerSession(
+        id=row[0], number=row[1], kiosk=row[2] or "", service=row[3] or "",
+        checked_in=row[4], checked_in_epoch=row[5], checked_out=row[6],
+        checked_out_epoch=row[7], closed_by=row[8] or "",
+        flags=tuple(flag for flag in (row[9] or "").split(",") if flag),
+        checkout_kiosk=row[10] or "", corrections=corrections)
+
+
+def _correction(row: Sequence[Any]) -> SessionCorrection:
+    return SessionCorrection(
+        id=row[0], session_id=row[1], action=row[2], checked_in=row[3],
+        checked_in_epoch=row[4], checked_out=row[5], checked_out_epoch=row[6],
+        reason=row[7], staff=row[8], at=row[9], at_epoch=row[10], kiosk=row[11] or "")
+
+
+def _moment(moment: dt.datetime) -> tuple[str, float]:
+    """An aware date-time as stored: ISO 8601 to the second with its offset, and Unix time."""
+    if moment.tzinfo is None:
+        raise ValueError("volunteer times must be aware date-times (with their zone)")
+    return moment.isoformat(timespec="seconds"), moment.timestamp()
 
 
 def receipt_code(instance_id: str) -> str:
@@ -267,6 +382,56 @@ class KioskStore:
         )
         self.db["print_jobs"].create_index(["state", "next_attempt"])
         self.db["print_jobs"].create_index(["source"])
+
+    def _schema_4(self) -> None:
+        """Volunteers: the roster, check-ins, check-outs and staff corrections.
+
+        A session is a check-in row and (once closed) a check-out row with the same id;
+        corrections are rows of their own. These three tables are append-only: triggers
+        refuse any UPDATE or DELETE, so a recorded time can never be changed in place.
+        """
+        self.db["volunteers"].create(
+            {"number": str, "name": str, "phone": str, "id_card": str, "team": str,
+             "organisation": str, "joined": str, "status": str, "card_serial": int,
+             "added_at": str, "updated_at": str},
+            pk="number",
+            not_null={"name", "status", "card_serial", "added_at"},
+            defaults={"status": "active", "card_serial": 1, "phone": "", "id_card": "",
+                      "team": "", "organisation": ""},
+        )
+        self.db["volunteers"].create_index(["team"])
+        self.db["volunteer_checkins"].create(
+            {"id": int, "number": str, "kiosk": str, "service": str, "at": str,
+             "at_epoch": float, "recorded_at": str},
+            pk="id",
+            not_null={"number", "at", "at_epoch"},
+            foreign_keys=[("number", "volunteers", "number")],
+        )
+        self.db["volunteer_checkins"].create_index(["number", "at_epoch"])
+        self.db["volunteer_checkins"].create_index(["at_epoch"])
+        self.db["volunteer_checkouts"].create(
+            {"session_id": int, "kiosk": str, "at": str, "at_epoch": float,
+             "closed_by": str, "flags": str, "recorded_at": str},
+            pk="session_id",  # one check-out per session
+            not_null={"at", "at_epoch", "closed_by"},
+            defaults={"flags": ""},
+            foreign_keys=[("session_id", "volunteer_checkins", "id")],
+        )
+        self.db["volunteer_corrections"].create(
+            {"id": int, "session_id": int, "action": str, "checked_in": str,
+             "checked_in_epoch": float, "checked_out": str, "checked_out_epoch": float,
+             "reason": str, "staff": str, "at": str, "at_epoch": float, "kiosk": str},
+            pk="id",
+            not_null={"session_id", "action", "reason", "staff", "at", "at_epoch"},
+            foreign_keys=[("session_id", "volunteer_checkins", "id")],
+        )
+        self.db["volunteer_corrections"].create_index(["session_id"])
+        for table in ("volunteer_checkins", "volunteer_checkouts", "volunteer_corrections"):
+            for action in ("UPDATE", "DELETE"):
+                self.conn.execute(
+                    f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table}"
+                    " BEGIN SELECT RAISE(ABORT, 'volunteer check-ins, check-outs and"
+                    " corrections are never changed or deleted; add a correction'); END")
 
     def transaction(self) -> _Transaction:
         return _Transaction(self.conn)
@@ -686,6 +851,192 @@ class KioskStore:
                 "answers": json.loads(row[8])}
 
 
+    # ---- volunteers ------------------------------------------------------------------------
+    # The rules (cards, check-in or out, day end, hours) live in kiosk/volunteers.py; these
+    # are its queries. Sessions and corrections are only ever added (see _schema_4).
+
+    def add_volunteers(self, volunteers: Sequence[Volunteer], *,
+                       at: dt.datetime | None = None) -> int:
+        """Add roster entries in one transaction; a number already there refuses them all."""
+        stamp = format_datetime(at or now_local())
+        with self.transaction():
+            numbers = [volunteer.number for volunteer in volunteers]
+            taken = self.existing_volunteer_numbers(numbers)
+            if taken:
+                raise VolunteerError(
+                    f"volunteer number {', '.join(sorted(taken))} is already on the roster")
+            self.conn.executemany(
+                "INSERT INTO volunteers(number, name, phone, id_card, team, organisation,"
+                " joined, status, card_serial, added_at, updated_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                [(volunteer.number, volunteer.name, volunteer.phone, volunteer.id_card,
+                  volunteer.team, volunteer.organisation,
+                  volunteer.joined.isoformat() if volunteer.joined else None,
+                  volunteer.status, volunteer.card_serial, stamp, stamp)
+                 for volunteer in volunteers])
+        return len(volunteers)
+
+    def existing_volunteer_numbers(self, numbers: Iterable[str]) -> set[str]:
+        """Which of these numbers are on the roster already."""
+        wanted = list(dict.fromkeys(numbers))
+        found: set[str] = set()
+        for start in range(0, len(wanted), 500):  # within SQLite's parameter limit
+            chunk = wanted[start:start + 500]
+            found.update(row[0] for row in self.conn.execute(
+                f"SELECT number FROM volunteers WHERE number IN ({', '.join('?' * len(chunk))})",
+                chunk))
+        return found
+
+    def volunteer(self, number: str) -> Volunteer | None:
+        row = self.conn.execute(
+            f"SELECT {_VOLUNTEER_COLUMNS} FROM volunteers WHERE number=?", (number,)).fetchone()
+        return _volunteer(row) if row else None
+
+    def volunteers(self, *, team: str | None = None,
+                   numbers: Iterable[str] | None = None) -> list[Volunteer]:
+        """The roster (of one team when given), by number."""
+        query = f"SELECT {_VOLUNTEER_COLUMNS} FROM volunteers WHERE 1=1"
+        parameters: list[Any] = []
+        if team is not None:
+            query += " AND team=?"
+            parameters.append(team)
+        rows = self.conn.execute(query + " ORDER BY number", parameters).fetchall()
+        volunteers = [_volunteer(row) for row in rows]
+        if numbers is not None:
+            wanted = set(numbers)
+            volunteers = [volunteer for volunteer in volunteers if volunteer.number in wanted]
+        return volunteers
+
+    def volunteer_count(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM volunteers").fetchone()[0])
+
+    def set_volunteer_status(self, number: str, status: str) -> Volunteer:
+        """Suspend or reactivate a volunteer (their cards are refused while suspended)."""
+        if status not in VOLUNTEER_STATES:
+            raise ValueError(f"status must be one of {', '.join(VOLUNTEER_STATES)}")
+        with self.transaction():
+            self._volunteer_for_staff(number)
+            self.conn.execute("UPDATE volunteers SET status=?, updated_at=? WHERE number=?",
+                              (status, _now(), number))
+            return self._volunteer_for_staff(number)
+
+    def bump_card_serial(self, number: str) -> Volunteer:
+        """A new card: the serial goes up by one, so every older card is refused."""
+        with self.transaction():
+            self._volunteer_for_staff(number)
+            self.conn.execute(
+                "UPDATE volunteers SET card_serial=card_serial+1, updated_at=? WHERE number=?",
+                (_now(), number))
+            return self._volunteer_for_staff(number)
+
+    def _volunteer_for_staff(self, number: str) -> Volunteer:
+        volunteer = self.volunteer(number)
+        if volunteer is None:
+            raise VolunteerError(f"there is no volunteer {number} on the roster")
+        return volunteer
+
+    def add_checkin(self, number: str, at: dt.datetime, *, kiosk: str = "",
+                    service: str = "") -> int:
+        """Record a check-in; returns the new session's id."""
+        text, epoch = _moment(at)
+        cursor = self.conn.execute(
+            "INSERT INTO volunteer_checkins(number, kiosk, service, at, at_epoch, recorded_at)"
+            " VALUES (?,?,?,?,?,?)", (number, kiosk, service, text, epoch, _now()))
+        return int(cursor.lastrowid or 0)
+
+    def add_checkout(self, session_id: int, at: dt.datetime, *, closed_by: str = "scan",
+                     flags: Sequence[str] = (), kiosk: str = "") -> None:
+        """Close a session (once: a second check-out of the same session is refused)."""
+        if closed_by not in CLOSED_BY:
+            raise ValueError(f"closed_by must be one of {', '.join(CLOSED_BY)}")
+        text, epoch = _moment(at)
+        try:
+            self.conn.execute(
+                "INSERT INTO volunteer_checkouts(session_id, kiosk, at, at_epoch, closed_by,"
+                " flags, recorded_at) VALUES (?,?,?,?,?,?,?)",
+                (session_id, kiosk, text, epoch, closed_by, ",".join(flags), _now()))
+        except sqlite3.IntegrityError:
+            raise VolunteerError(f"session {session_id} does not exist or is already closed"
+                                 ) from None
+
+    def volunteer_session(self, session_id: int) -> VolunteerSession | None:
+        sessions = self._sessions(" AND c.id=?", [session_id])
+        return sessions[0] if sessions else None
+
+    def last_volunteer_session(self, number: str) -> VolunteerSession | None:
+        """The volunteer's latest check-in, with its check-out if closed."""
+        row = self.conn.execute(
+            "SELECT id FROM volunteer_checkins WHERE number=? ORDER BY at_epoch DESC, id DESC"
+            " LIMIT 1", (number,)).fetchone()
+        return self.volunteer_session(row[0]) if row else None
+
+    def open_volunteer_sessions(self, *, number: str | None = None) -> list[VolunteerSession]:
+        """Sessions not closed yet, oldest first."""
+        where, parameters = " AND o.session_id IS NULL", []
+        if number is not None:
+            where += " AND c.number=?"
+            parameters.append(number)
+        return self._sessions(where, parameters)
+
+    def volunteer_sessions(self, *, number: str | None = None, team: str | None = None,
+                           since: float | None = None, until: float | None = None,
+                           ) -> list[VolunteerSession]:
+        """Sessions with their corrections, by check-in time; ``since`` (inclusive) and
+        ``until`` (exclusive) are Unix times of the check-in as recorded."""
+        where, parameters = "", []
+        if number is not None:
+            where += " AND c.number=?"
+            parameters.append(number)
+        if team is not None:
+            where += " AND c.number IN (SELECT number FROM volunteers WHERE team=?)"
+            parameters.append(team)
+        if since is not None:
+            where += " AND c.at_epoch >= ?"
+            parameters.append(since)
+        if until is not None:
+            where += " AND c.at_epoch < ?"
+            parameters.append(until)
+        return self._sessions(where, parameters)
+
+    def _sessions(self, where: str, parameters: list[Any]) -> list[VolunteerSession]:
+        rows = self.conn.execute(
+            f"SELECT {_SESSION_COLUMNS} FROM volunteer_checkins c LEFT JOIN volunteer_checkouts"
+            f" o ON o.session_id = c.id WHERE 1=1{where} ORDER BY c.at_epoch, c.id",
+            parameters).fetchall()
+        corrections: dict[int, list[SessionCorrection]] = {}
+        if rows:
+            cursor = self.conn.execute(
+                f"SELECT {_CORRECTION_COLUMNS} FROM volunteer_corrections WHERE session_id IN"
+                f" (SELECT c.id FROM volunteer_checkins c LEFT JOIN volunteer_checkouts o"
+                f" ON o.session_id = c.id WHERE 1=1{where}) ORDER BY at_epoch, id", parameters)
+            for row in cursor:
+                corrections.setdefault(row[1], []).append(_correction(row))
+        return [_session(row, tuple(corrections.get(row[0], ()))) for row in rows]
+
+    def add_session_correction(self, session_id: int, *, action: str, reason: str, staff: str,
+                               at: dt.datetime, checked_in: dt.datetime | None = None,
+                               checked_out: dt.datetime | None = None,
+                               kiosk: str = "") -> int:
+        """Add a staff correction beside a session (the session itself is not changed)."""
+        if action not in CORRECTION_ACTIONS:
+            raise ValueError(f"action must be one of {', '.join(CORRECTION_ACTIONS)}")
+        if not reason.strip() or not staff.strip():
+            raise VolunteerError("a correction needs the reason and the staff member's name")
+        at_text, at_epoch = _moment(at)
+        in_text, in_epoch = _moment(checked_in) if checked_in else (None, None)
+        out_text, out_epoch = _moment(checked_out) if checked_out else (None, None)
+        try:
+            cursor = self.conn.execute(
+                "INSERT INTO volunteer_corrections(session_id, action, checked_in,"
+                " checked_in_epoch, checked_out, checked_out_epoch, reason, staff, at,"
+                " at_epoch, kiosk) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (session_id, action, in_text, in_epoch, out_text, out_epoch, reason.strip(),
+                 staff.strip(), at_text, at_epoch, kiosk))
+        except sqlite3.IntegrityError:
+            raise VolunteerError(f"there is no session {session_id}") from None
+        return int(cursor.lastrowid or 0)
+
+
 def _submission_row(submission: Submission, code: str, source: str,
                     stamp: str) -> tuple[Any, ...]:
     return (
@@ -723,4 +1074,5 @@ _STEPS: dict[int, Callable[[KioskStore], None]] = {
     1: KioskStore._schema_1,
     2: KioskStore._schema_2,
     3: KioskStore._schema_3,
+    4: KioskStore._schema_4,
 }

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import sqlite3
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -18,7 +20,7 @@ from store import (
     NewerDatabase,
     NotOurDatabase,
 )
-from store.db import PrintJobError
+from store.db import PrintJobError, Volunteer, VolunteerError
 from surveys.form import Form
 from surveys.session import FormSession
 from surveys.xlsform import compile_xlsform
@@ -28,6 +30,25 @@ FORMS = Path(__file__).parent / "forms"
 
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# The tables each schema version added (dropping a table drops its indexes and triggers).
+TABLES_OF_VERSION = {
+    2: ["staff_events"],
+    3: ["print_jobs"],
+    4: ["volunteer_corrections", "volunteer_checkouts", "volunteer_checkins", "volunteers"],
+}
+
+
+def as_left_by(path: Path, version: int) -> None:
+    """Turn a current database into what a kiosk of schema ``version`` left."""
+    connection = sqlite3.connect(path)
+    for newer in range(SCHEMA_VERSION, version, -1):
+        for table in TABLES_OF_VERSION[newer]:
+            connection.execute(f"DROP TABLE {table}")
+    connection.execute(f"PRAGMA user_version={version}")
+    connection.commit()
+    connection.close()
 
 
 def test_foreign_sqlite_database_is_refused_and_untouched(tmp_path: Path):
@@ -155,13 +176,7 @@ def test_database_of_an_older_kiosk_is_migrated_keeping_its_data(tmp_path: Path)
         session.next()
         session.answer("ok", "yes")
         store.save_submission(session.finish())
-    # As a schema-1 kiosk left it: no staff log or print queue yet.
-    connection = sqlite3.connect(path)
-    connection.execute("DROP TABLE staff_events")
-    connection.execute("DROP TABLE print_jobs")
-    connection.execute("PRAGMA user_version=1")
-    connection.commit()
-    connection.close()
+    as_left_by(path, 1)  # no staff log, print queue or volunteers yet
     with KioskStore(path) as store:
         assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert not store.created
@@ -180,14 +195,9 @@ def test_database_of_a_schema_2_kiosk_gets_the_print_queue(tmp_path: Path):
         session.answer("ok", "yes")
         store.save_submission(session.finish())
         store.log_staff_event("pin_ok", kiosk="hall-1")
-    # As a schema-2 kiosk left it: no print queue yet.
-    connection = sqlite3.connect(path)
-    connection.execute("DROP TABLE print_jobs")
-    connection.execute("PRAGMA user_version=2")
-    connection.commit()
-    connection.close()
+    as_left_by(path, 2)  # no print queue or volunteers yet
     with KioskStore(path) as store:
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert store.submission_count("test1") == 1
         assert [event["event"] for event in store.staff_events()] == ["pin_ok"]
         job_id = store.add_print_job("receipt", [{"kind": "text", "text": "回执"}],
@@ -227,3 +237,59 @@ def test_print_job_states_for_staff(tmp_path: Path):
         with pytest.raises(PrintJobError, match="no print job 99"):
             store.cancel_print_job(99)
         assert store.print_job_counts() == {"done": 1, "queued": 1, "waiting": 1}
+
+
+def test_database_of_a_schema_3_kiosk_gets_the_volunteer_tables(tmp_path: Path):
+    path = tmp_path / "kiosk.db"
+    with KioskStore(path) as store:
+        store.install_form(compile_xlsform(FORMS / "basics.md"))
+        session = FormSession(store.load_form("test1"), "zh")
+        session.answer("age", 33)
+        session.next()
+        session.answer("ok", "yes")
+        store.save_submission(session.finish())
+        job_id = store.add_print_job("receipt", [], at=1_800_000_000.0, title="回执")
+    as_left_by(path, 3)
+    with KioskStore(path) as store:
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        assert store.submission_count("test1") == 1
+        assert store.print_job(job_id).title == "回执"
+        assert store.volunteer_count() == 0
+        store.add_volunteers([Volunteer("JG0001", "陈晓燕", "13912345678", "", "心语志愿服务队",
+                                        "新华社区", dt.date(2024, 3, 1), "active", 1)])
+        zone = ZoneInfo("Asia/Shanghai")
+        session_id = store.add_checkin("JG0001", dt.datetime(2026, 11, 23, 9, 0, tzinfo=zone),
+                                       kiosk="hall-1", service="社工站志愿服务")
+        store.add_checkout(session_id, dt.datetime(2026, 11, 23, 11, 30, tzinfo=zone))
+        recorded = store.volunteer_session(session_id)
+        assert recorded.checked_in == "2026-11-23T09:00:00+08:00"
+        assert recorded.checked_out_epoch - recorded.checked_in_epoch == 9000
+        assert store.integrity_check() == "ok"
+
+
+def test_volunteer_sessions_and_corrections_are_never_changed_or_deleted(tmp_path: Path):
+    zone = ZoneInfo("Asia/Shanghai")
+    with KioskStore(tmp_path / "kiosk.db") as store:
+        store.add_volunteers([Volunteer("JG0001", "陈晓燕", "13912345678", "", "", "",
+                                        None, "active", 1)])
+        session_id = store.add_checkin("JG0001", dt.datetime(2026, 11, 23, 9, tzinfo=zone))
+        store.add_checkout(session_id, dt.datetime(2026, 11, 23, 10, tzinfo=zone))
+        with pytest.raises(VolunteerError, match="already closed"):
+            store.add_checkout(session_id, dt.datetime(2026, 11, 23, 11, tzinfo=zone))
+        store.add_session_correction(session_id, action="times", reason="忘记签退",
+                                     staff="王社工", at=dt.datetime.now(zone),
+                                     checked_out=dt.datetime(2026, 11, 23, 12, tzinfo=zone))
+        for statement in ("UPDATE volunteer_checkins SET at_epoch = at_epoch - 3600",
+                          "UPDATE volunteer_checkouts SET at_epoch = at_epoch + 3600",
+                          "UPDATE volunteer_corrections SET reason = 'x'",
+                          "DELETE FROM volunteer_corrections",
+                          "DELETE FROM volunteer_checkouts",
+                          "DELETE FROM volunteer_checkins"):
+            with pytest.raises(sqlite3.IntegrityError, match="never changed or deleted"):
+                store.conn.execute(statement)
+        [session] = store.volunteer_sessions(number="JG0001")
+        assert session.checked_out == "2026-11-23T10:00:00+08:00"
+        assert [c.checked_out for c in session.corrections] == ["2026-11-23T12:00:00+08:00"]
+        with pytest.raises(VolunteerError, match="already on the roster"):
+            store.add_volunteers([Volunteer("JG0001", "重复", "", "", "", "", None, "active",
+                                            1)])
