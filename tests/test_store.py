@@ -36,7 +36,8 @@ def digest(path: Path) -> str:
 TABLES_OF_VERSION = {
     2: ["staff_events"],
     3: ["print_jobs"],
-    4: ["volunteer_corrections", "volunteer_checkouts", "volunteer_checkins", "volunteers"],
+    4: ["volunteer_open_sessions", "volunteer_corrections", "volunteer_checkouts",
+        "volunteer_checkins", "volunteers"],
 }
 
 
