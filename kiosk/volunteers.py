@@ -321,17 +321,19 @@ class VolunteerDesk:
     """Check-in and check-out at the kiosk, and card sign-in in field mode.
 
     ``secret`` is the installation's card secret (``kiosk.cards.load_secret``); ``clock``
-    gives the time (default: now in the configured zone). A check-out queues the slip on
-    ``print_queue`` when given (else straight into the store's print queue, which the
-    running kiosk's worker prints); ``print_slips=False`` leaves printing to the caller.
-    Every scan is one transaction, so two kiosks on one database never check a volunteer in
-    twice.
+    gives the time (default: now in the configured zone). Every scan is one transaction, so
+    two kiosks on one database never check a volunteer in twice.
+
+    Printing the check-out slip is the caller's (the kiosk app queues it with its own print
+    queue). With ``print_slips=True`` the desk queues it itself, on ``print_queue`` when
+    given, else straight into the store's print queue, which the running kiosk's worker
+    prints; ``ScanResult.slip_job`` is then the job's id.
     """
 
     def __init__(self, store: KioskStore, secret: bytes, *, kiosk: str,
                  settings: VolunteerSettings, clock: Callable[[], dt.datetime] | None = None,
                  station: str = "社工站", footer: str = "", language: str = "zh",
-                 print_queue: PrintQueue | None = None, print_slips: bool = True) -> None:
+                 print_queue: PrintQueue | None = None, print_slips: bool = False) -> None:
         self.store = store
         self.secret = secret
         self.kiosk = kiosk
