@@ -375,6 +375,293 @@ def volunteer() -> None:
 # ---- volunteers: roster, check-ins and hours (kiosk volunteer add|import|list|...) -------
 
 
+def _volunteer_call(call: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a kiosk.volunteers call; a staff mistake becomes a message, not a traceback."""
+    from kiosk.volunteers import RosterFileError, VolunteerError
+
+    try:
+        return call(*args, **kwargs)
+    except (VolunteerError, RosterFileError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _volunteer_day(value: str | None, option: str) -> Any:
+    from kiosk.volunteers import parse_date
+
+    try:
+        return parse_date(value, what=option) if value else None
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint=option) from None
+
+
+def _period(start: str | None, end: str | None, month: str | None) -> tuple[Any, Any]:
+    """--from/--to days, or --month YYYY-MM."""
+    import datetime as dt
+
+    if month:
+        if start or end:
+            raise click.UsageError("give either --month or --from/--to")
+        try:
+            year, number = (int(part) for part in month.split("-"))
+            first = dt.date(year, number, 1)
+        except ValueError:
+            raise click.BadParameter(f"{month!r} is not a month like 2026-11",
+                                     param_hint="--month") from None
+        following = (first + dt.timedelta(days=32)).replace(day=1)
+        return first, following - dt.timedelta(days=1)
+    first, last = _volunteer_day(start, "--from"), _volunteer_day(end, "--to")
+    if first and last and last < first:
+        raise click.BadParameter(f"{last} is before --from {first}", param_hint="--to")
+    return first, last
+
+
+def _today(context: Context) -> Any:
+    import datetime as dt
+
+    return dt.datetime.now(context.config.volunteers.zone).date()
+
+
+@volunteer.command("add")
+@click.argument("number")
+@click.argument("name")
+@click.option("--phone", required=True, help="Mainland mobile number (11 digits).")
+@click.option("--team", default="", help="服务队, e.g. 心语志愿服务队.")
+@click.option("--organisation", "--organization", "organisation", default="",
+              help="单位: the volunteer's organisation.")
+@click.option("--id-card", default="", help="Resident ID number (optional; personal data).")
+@click.option("--joined", help="Date joined, e.g. 2024-03-01 (default: today).")
+@pass_context
+def volunteer_add(context: Context, number: str, name: str, phone: str, team: str,
+                  organisation: str, id_card: str, joined: str | None) -> None:
+    """Put a volunteer on the roster (card serial 1, active)."""
+    from kiosk.volunteers import add_volunteer, new_volunteer
+
+    entry = _volunteer_call(new_volunteer, number, name, phone, id_card=id_card, team=team,
+                            organisation=organisation, joined=joined, today=_today(context))
+    _volunteer_call(add_volunteer, context.store, entry)
+    click.echo(f"added volunteer {entry.number} {entry.name}"
+               + (f" ({entry.team})" if entry.team else "")
+               + "; print the card with `kiosk volunteer cards`")
+
+
+@volunteer.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_context
+def volunteer_import(context: Context, file: Path, as_json: bool) -> None:
+    """Import a roster (.csv in UTF-8, with or without BOM, or .xlsx).
+
+    Headers in Chinese or English: 编号/number, 姓名/name, 手机/phone, 身份证号/id_card,
+    服务队/team, 单位/organisation, 加入日期/joined. Bad rows are reported by row number
+    and skipped; the good rows are added. Exit status 0 when every row was added, 1 when
+    some were rejected.
+    """
+    from kiosk.volunteers import import_roster
+
+    report = _volunteer_call(import_roster, context.store, file, today=_today(context))
+    if as_json:
+        click.echo(json.dumps(report.to_json(), ensure_ascii=False))
+    else:
+        where = f"{file}" + (f", sheet '{report.sheet}'" if report.sheet else "")
+        for row, error in report.rejected:
+            click.echo(f"{where}, row {row}: {error}", err=True)
+        if report.ignored_columns:
+            click.echo(f"{where}: columns not used: {', '.join(report.ignored_columns)}",
+                       err=True)
+        click.echo(f"added {len(report.added)} volunteers, rejected {len(report.rejected)} rows")
+    sys.exit(1 if report.rejected else 0)
+
+
+@volunteer.command("list")
+@click.option("--team", help="Only this team (服务队).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--include-pii", is_flag=True,
+              help="Show phone and ID numbers in full (default: masked); staff only.")
+@pass_context
+def volunteer_list(context: Context, team: str | None, as_json: bool,
+                   include_pii: bool) -> None:
+    """The roster: number, name, team, organisation, phone, ID, joined, status, card."""
+    from kiosk.volunteers import volunteer_record
+
+    records = [volunteer_record(entry, include_pii=include_pii)
+               for entry in context.store.volunteers(team=team)]
+    if as_json:
+        click.echo(json.dumps(records, ensure_ascii=False))
+        return
+    if not records:
+        click.echo("no volunteers on the roster" + (f" in team {team}" if team else "")
+                   + "; add them with `kiosk volunteer add` or `kiosk volunteer import`")
+        return
+    from rich.table import Table
+
+    table = Table("编号", "姓名", "服务队 team", "单位 organisation", "手机 phone", "身份证 ID",
+                  "加入 joined", "状态", "卡 card")
+    for record in records:
+        status = "在册" if record["status"] == "active" else "暂停"
+        table.add_row(record["number"], record["name"], record["team"], record["organisation"],
+                      record["phone"], record["id_card"], record["joined"] or "", status,
+                      str(record["card_serial"]))
+    console().print(table)
+    click.echo(f"{len(records)} volunteers")
+
+
+@volunteer.command("suspend")
+@click.argument("number")
+@pass_context
+def volunteer_suspend(context: Context, number: str) -> None:
+    """Suspend a volunteer: their card is refused until `activate`."""
+    from kiosk.volunteers import set_status
+
+    entry = _volunteer_call(set_status, context.store, number, "suspended")
+    click.echo(f"volunteer {entry.number} {entry.name} suspended; their card is refused")
+
+
+@volunteer.command("activate")
+@click.argument("number")
+@pass_context
+def volunteer_activate(context: Context, number: str) -> None:
+    """Make a suspended volunteer active again."""
+    from kiosk.volunteers import set_status
+
+    entry = _volunteer_call(set_status, context.store, number, "active")
+    click.echo(f"volunteer {entry.number} {entry.name} active")
+
+
+@volunteer.command("reissue")
+@click.argument("number")
+@pass_context
+def volunteer_reissue(context: Context, number: str) -> None:
+    """A new card for a lost one: the serial goes up and the old card is refused."""
+    from kiosk.volunteers import reissue_card
+
+    entry = _volunteer_call(reissue_card, context.store, number)
+    click.echo(f"volunteer {entry.number} {entry.name}: card serial is now "
+               f"{entry.card_serial}; older cards are refused. Print the new card with "
+               f"`kiosk volunteer cards {entry.number}`")
+
+
+@volunteer.command("sessions")
+@click.argument("number", required=False)
+@click.option("--from", "start", help="First day (check-in date), e.g. 2026-11-01.")
+@click.option("--to", "end", help="Last day (inclusive).")
+@click.option("--month", help="A calendar month, e.g. 2026-11 (instead of --from/--to).")
+@click.option("--team", help="Only this team (服务队).")
+@click.option("--review", is_flag=True,
+              help="Only sessions waiting for staff review (closed at day end).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_context
+def volunteer_sessions(context: Context, number: str | None, start: str | None,
+                       end: str | None, month: str | None, team: str | None, review: bool,
+                       as_json: bool) -> None:
+    """Check-ins and check-outs with their ids (for `correct`), hours and flags."""
+    from kiosk.cards import normalise_number
+    from kiosk.volunteers import (
+        FLAG_WORDS,
+        STATE_WORDS,
+        hours_text,
+        session_record,
+        sessions_between,
+    )
+
+    first, last = _period(start, end, month)
+    items = sessions_between(context.store, context.config.volunteers, start=first, end=last,
+                             number=normalise_number(number) if number else None, team=team)
+    if review:
+        items = [item for item in items if item.state == "review"]
+    names = {entry.number: entry for entry in context.store.volunteers(
+        numbers={item.number for item in items})}
+    if as_json:
+        click.echo(json.dumps([session_record(item, names.get(item.number)) for item in items],
+                              ensure_ascii=False))
+        return
+    if not items:
+        click.echo("no sessions")
+        return
+    from rich.table import Table
+
+    table = Table("id", "编号 number", "姓名 name", "签到 in", "签退 out", "小时 hours",
+                  "状态 state", "标记 flags", "更正 corrections")
+    for item in items:
+        out = item.checked_out
+        table.add_row(
+            str(item.id), item.number, names[item.number].name if item.number in names else "",
+            f"{item.checked_in:%Y-%m-%d %H:%M}",
+            "" if out is None else f"{out:%Y-%m-%d %H:%M}" if out.date() != item.day
+            else f"{out:%H:%M}",
+            hours_text(item.hours), STATE_WORDS[item.state],
+            "、".join(FLAG_WORDS.get(flag, flag) for flag in item.flags),
+            str(len(item.corrections)) if item.corrections else "")
+    console().print(table)
+    waiting = sum(1 for item in items if item.state == "review")
+    click.echo(f"{len(items)} sessions, {hours_text(sum(item.hours for item in items))} hours"
+               + (f"; {waiting} waiting for review (`kiosk volunteer correct ID`)"
+                  if waiting else ""))
+
+
+@volunteer.command("correct")
+@click.argument("session_id", type=int)
+@click.option("--in", "checked_in", help="Corrected check-in: HH:MM, or YYYY-MM-DD HH:MM.")
+@click.option("--out", "checked_out",
+              help="Corrected check-out: HH:MM (on the check-in's day), or YYYY-MM-DD HH:MM.")
+@click.option("--confirm", is_flag=True,
+              help="The recorded times are right (e.g. a session closed at day end).")
+@click.option("--void", is_flag=True, help="The session should not count at all.")
+@click.option("--reason", required=True, help="Why, e.g. 忘记签退，实际17:30离开.")
+@click.option("--staff", required=True, help="Name of the staff member correcting.")
+@pass_context
+def volunteer_correct(context: Context, session_id: int, checked_in: str | None,
+                      checked_out: str | None, confirm: bool, void: bool, reason: str,
+                      staff: str) -> None:
+    """Correct a session: the original check-in and check-out stay as recorded, and the
+    correction (with reason and staff name) is kept beside them and shown in reports."""
+    from kiosk.volunteers import STATE_WORDS, correct_session, hours_text
+
+    item = _volunteer_call(correct_session, context.store, context.config.volunteers,
+                           session_id, checked_in=checked_in, checked_out=checked_out,
+                           confirm=confirm, void=void, reason=reason, staff=staff,
+                           kiosk=context.kiosk_id)
+    out = f"{item.checked_out:%Y-%m-%d %H:%M}" if item.checked_out else "-"
+    click.echo(f"session {item.id} ({item.number}): {item.checked_in:%Y-%m-%d %H:%M} – {out}, "
+               f"{hours_text(item.hours)} hours credited ({STATE_WORDS[item.state]})")
+
+
+@volunteer.command("hours")
+@click.option("--from", "start", help="First day (check-in date), e.g. 2026-11-01.")
+@click.option("--to", "end", help="Last day (inclusive).")
+@click.option("--month", help="A calendar month, e.g. 2026-11 (instead of --from/--to).")
+@click.option("--team", help="Only this team (服务队).")
+@click.option("--format", "file_format", type=click.Choice(["csv", "xlsx"]),
+              help="csv (UTF-8 with BOM, for Excel and WPS) or xlsx (default: from the "
+                   "file name, else csv).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              required=True, help="File to write.")
+@click.option("--include-pii", is_flag=True,
+              help="Add phone and ID numbers (for certificates); staff only.")
+@pass_context
+def volunteer_hours(context: Context, start: str | None, end: str | None, month: str | None,
+                    team: str | None, file_format: str | None, output: Path,
+                    include_pii: bool) -> None:
+    """Service hours: a summary per volunteer and every session with the fields of a
+    volunteer service record, corrections beside the recorded times."""
+    from kiosk.volunteers import hours_report, hours_text, write_hours_report
+
+    first, last = _period(start, end, month)
+    file_format = file_format or ("xlsx" if output.suffix.lower() == ".xlsx" else "csv")
+    settings = context.config.volunteers
+    report = hours_report(context.store, settings, station=context.config.station_name,
+                          start=first, end=last, team=team)
+    try:
+        write_hours_report(report, output, file_format, zone=settings.zone,
+                           include_pii=include_pii)
+    except OSError as error:
+        raise click.ClickException(f"cannot write {output}: {error}") from None
+    summary = report.summary()
+    waiting = sum(row.review for row in summary)
+    click.echo(f"wrote {output}: {len(summary)} volunteers, {len(report.sessions)} sessions, "
+               f"{hours_text(report.total_hours)} hours ({report.period_text()})"
+               + (f"; {waiting} sessions waiting for review" if waiting else ""))
+
+
 # ---- volunteers: card sheets and scanning (kiosk volunteer cards|scan) -------------------
 
 
