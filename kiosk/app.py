@@ -8,6 +8,12 @@ Nobody touching the kiosk for ``idle_seconds`` brings the "还在吗？" countdo
 out the questionnaire's draft is kept or abandoned (the form's ``draft_on_idle`` setting)
 and a new home screen is built, so nothing of the previous resident stays on screen.
 An unexpected exception in a screen saves the draft, is logged, and brings home back.
+
+Volunteer cards are recognised on every screen: a keyboard-wedge scanner's burst of keys
+(``kiosk.widgets.wedge``), a paste holding a card, or the camera (``card_scanned``). At the
+hall a scan checks the volunteer in or out; in field mode (tablets, or the kiosk when staff
+choose it) it signs the volunteer in, and every questionnaire started while signed in
+carries the volunteer's number as its enumerator.
 """
 
 from __future__ import annotations
@@ -25,11 +31,15 @@ import platformdirs
 from textual import events
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.timer import Timer
 
+from kiosk.cards import load_secret, secret_path
 from kiosk.config import APP_NAME, KioskConfig
 from kiosk.screens.base import KioskScreen, Recovering
 from kiosk.screens.home import HomeScreen, OutOfOrderScreen
 from kiosk.screens.idle import IdleScreen
+from kiosk.widgets.wedge import GAP, KeyboardWedge, pasted_card
 from store import FormInfo, KioskStore
 from surveys.expressions import now_local
 from surveys.form import Form
@@ -38,6 +48,7 @@ from surveys.session import FormIncomplete, FormSession, Problem, Submission
 if TYPE_CHECKING:
     from kiosk.printing import PrintQueue
     from kiosk.speech import Speaker
+    from kiosk.volunteers import ScanResult, Volunteer, VolunteerDesk
 
 # Below this many columns × rows only "请放大窗口" is shown.
 MIN_WIDTH, MIN_HEIGHT = 60, 20
@@ -74,6 +85,13 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
     with ``ctrl+q`` when ``KIOSK_DEV=1`` is set (or ``developer=True`` is passed).
     ``print_queue`` prints the receipts (default: the config's printer, or files in
     ``receipts/`` beside the database); its worker runs while the app does.
+
+    Volunteer cards are checked with ``card_secret`` (default: the ``card-secret`` file
+    beside the config). ``field_mode`` starts the kiosk in field mode (None: in a browser,
+    i.e. on tablets through ``kiosk serve``). ``scan_gap`` is the longest pause between two
+    keys of a scanner's burst, ``scan_hold`` how long keys that may begin a card are held
+    back before they reach the screen (both ``wedge.GAP``); ``scan_clock`` stamps each key
+    (default: when the key event was made) — tests pass one to choose the pace of the keys.
     """
 
     CSS_PATH = "app.tcss"
@@ -95,7 +113,10 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
                  log_dir: Path | None = None, animations: bool = True,
                  cursor_blink: bool = True, read_aloud: bool | None = None,
                  speaker: Speaker | None = None,
-                 print_queue: PrintQueue | None = None) -> None:
+                 print_queue: PrintQueue | None = None,
+                 card_secret: bytes | None = None, field_mode: bool | None = None,
+                 scan_gap: float = GAP, scan_hold: float | None = None,
+                 scan_clock: Callable[[], float] | None = None) -> None:
         super().__init__()
         self.store = store
         self.config = config or KioskConfig(kiosk_id=kiosk_id or "kiosk")
@@ -122,6 +143,16 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
         self._last_input = monotonic()
         self._errors: list[float] = []
         self._log_handler: logging.Handler | None = None
+        # Volunteers: the card scanner on every screen, the desk behind it (made on the first
+        # scan), and field mode with the volunteer signed in on this kiosk or tablet.
+        self.wedge = KeyboardWedge(scan_gap, clock=scan_clock)
+        self.scan_hold = scan_gap if scan_hold is None else scan_hold
+        self._wedge_timer: Timer | None = None
+        self._wedge_round = 0
+        self._card_secret = card_secret
+        self._desk: VolunteerDesk | None = None
+        self._field_mode = field_mode
+        self.field_volunteer: Volunteer | None = None
 
     def on_mount(self) -> None:
         self.push_screen(self._home())
@@ -238,7 +269,10 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
             language: str | None = form.resolve_language(self.language)
         except ValueError:
             language = None  # the form has no such translation: its default language
-        session = FormSession(form, language, kiosk=self.kiosk_id, instance_id=instance_id)
+        # Field mode: what a signed-in volunteer starts is recorded under their number.
+        volunteer = self.field_volunteer if self.field_mode else None
+        session = FormSession(form, language, kiosk=self.kiosk_id, instance_id=instance_id,
+                              enumerator=volunteer.number if volunteer else None)
         self.show_session(session)
 
     def show_session(self, session: FormSession, problems: list[Problem] | None = None, *,
@@ -315,6 +349,12 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
 
         self.switch_screen(StaffMenuScreen(self.store))
 
+    def set_field_mode(self, on: bool) -> None:
+        """The staff menu's field-mode switch (for the kiosk taken on household visits)."""
+        self._field_mode = on
+        self.field_volunteer = None
+        self.go_home()
+
     def staff_exit(self) -> None:
         """退出程序 on the staff menu (after the right PIN): the only way out for staff."""
         self.store.log_staff_event("exit", "staff left the kiosk app", kiosk=self.kiosk_id,
@@ -325,14 +365,185 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
         if self.developer:
             self.exit()
 
+    # ---- volunteers: scanning, check-in and check-out, field mode ---------------------------
+
+    @property
+    def field_mode(self) -> bool:
+        """A scan signs the volunteer in (household visits) rather than checking in and out:
+        on tablets unless told otherwise, on the kiosk when staff switch it on."""
+        return self.is_web if self._field_mode is None else self._field_mode
+
+    @property
+    def volunteers_enabled(self) -> bool:
+        """Are volunteer cards set up here (the card secret beside the config)? Until then
+        the home screen offers no volunteer button."""
+        if self._card_secret is not None:
+            return True
+        return self.config.path is not None and secret_path(self.config.path).exists()
+
+    @property
+    def volunteer_desk(self) -> VolunteerDesk:
+        """Checks cards and records check-ins (loaded on the first scan, not at start)."""
+        if self._desk is None:
+            from kiosk.volunteers import VolunteerDesk
+
+            secret = self._card_secret
+            if secret is None:
+                if not self.volunteers_enabled or self.config.path is None:
+                    raise RuntimeError("volunteer cards are not set up on this kiosk (no "
+                                       "card secret beside the config)")
+                secret = load_secret(secret_path(self.config.path))
+            self._desk = VolunteerDesk(self.store, secret, kiosk=self.kiosk_id,
+                                       settings=self.config.volunteers)
+        return self._desk
+
+    def card_scanned(self, text: str) -> None:
+        """A volunteer card from the scanner (keys or a paste) or the camera.
+
+        At the hall it checks the volunteer in or out (a slip is printed at check-out); in
+        field mode it signs the volunteer in. The result covers the screen for a few seconds;
+        then the screen below (a resident's questionnaire too) is back as it was.
+        """
+        self.note_input()
+        self.stop_speaking()
+        if not self.volunteers_enabled:
+            log.warning("a volunteer card was scanned, but no cards are set up on this kiosk")
+            self.show_volunteer_result(None)
+            return
+        try:
+            desk = self.volunteer_desk
+            result = desk.identify(text) if self.field_mode else desk.scan(text)
+        except Exception as error:  # a card must never take the kiosk down
+            self._error_log().error("a volunteer card could not be checked", exc_info=error)
+            self.show_volunteer_result(None)
+            return
+        slip: int | None = None
+        if result.outcome == "identified":
+            self.field_volunteer = result.volunteer
+            from kiosk.screens.volunteer import SignInScreen
+
+            if isinstance(self.screen, SignInScreen):
+                self.go_home()  # signed in: the home screen now shows who
+        elif result.outcome == "checked_out":
+            slip = self.print_checkout_slip(result)
+        self.show_volunteer_result(result, slip)
+
+    def show_volunteer_result(self, result: ScanResult | None,
+                              slip: int | None = None) -> None:
+        """Cover the screen with what the scan did (a newer scan replaces an older one)."""
+        from kiosk.screens.volunteer import ScanResultScreen
+
+        overlay = ScanResultScreen(
+            result, language=self.default_language, tap_guard=self.tap_guard,
+            slip_delayed=None if slip is None else (lambda: self.receipt_delayed(slip)))
+        if isinstance(self.screen, ScanResultScreen):
+            self.switch_screen(overlay)
+        else:
+            if isinstance(self.screen, IdleScreen):
+                self.pop_screen()  # the scan was a touch: the countdown goes
+            self.push_screen(overlay)
+
+    def print_checkout_slip(self, result: ScanResult) -> int | None:
+        """Queue the check-out slip (hours this time and this month); None if it could not
+        be queued (logged: the hours are recorded all the same)."""
+        volunteer = result.volunteer
+        try:
+            from kiosk.receipts import checkout_slip
+
+            assert volunteer is not None and result.checked_in_at and result.checked_out_at
+            document = checkout_slip(
+                station=self.config.station_name, name=volunteer.name,
+                team=volunteer.team or "", checked_in=result.checked_in_at,
+                checked_out=result.checked_out_at, hours=result.hours or 0.0,
+                month_hours=result.month_hours or 0.0, language=self.default_language,
+                footer=self.config.printer.footer)
+            return self.print_queue.enqueue(document, "slip", "",
+                                            f"签退单 {volunteer.name} {volunteer.number}")
+        except Exception as error:
+            self._error_log().error("the check-out slip was not queued", exc_info=error)
+            return None
+
+    def sign_out_volunteer(self) -> None:
+        """退出登录 (or the idle timeout): questionnaires started from now on carry no
+        volunteer number."""
+        self.field_volunteer = None
+
+    def open_volunteer_help(self) -> None:
+        """志愿者签到 on home: where to scan (a scan works on every screen anyway)."""
+        from kiosk.screens.volunteer import CheckInHelpScreen
+
+        self.switch_screen(CheckInHelpScreen(tap_guard=self.tap_guard))
+
+    def open_volunteer_sign_in(self) -> None:
+        """志愿者登录 on home in field mode."""
+        from kiosk.screens.volunteer import SignInScreen
+
+        self.switch_screen(SignInScreen(tap_guard=self.tap_guard))
+
+    # The camera (kiosk/scanning.py, OpenCV where installed) reads cards while the check-in
+    # help or the sign-in screen is up; what it reads goes to card_scanned like a scan.
+
+    def camera_available(self) -> bool:
+        """Is there a camera that can read cards here? (Never on a tablet: the camera
+        would be the server's.)"""
+        return False
+
+    def start_camera(self) -> None:
+        """Start reading cards from the camera (where ``camera_available``)."""
+
+    def stop_camera(self) -> None:
+        """Stop the camera (the screen that wanted it is gone)."""
+
+    class WedgeFlush(Message):
+        """No key came for ``scan_hold`` seconds: held keys were a person's, not a scan."""
+
+        def __init__(self, round_: int) -> None:
+            super().__init__()
+            self.round = round_
+
+    async def _scanner_key(self, event: events.Key) -> None:
+        fed = self.wedge.feed(event)
+        for key in fed.release:
+            await self._deliver_key(key)
+        if fed.scan is not None:
+            self.card_scanned(fed.scan)
+        self._wedge_round += 1
+        if self._wedge_timer is not None:
+            self._wedge_timer.stop()
+            self._wedge_timer = None
+        if self.wedge.holding:
+            round_ = self._wedge_round
+            # The flush goes through the message queue, so keys already waiting come first.
+            self._wedge_timer = self.set_timer(
+                self.scan_hold, lambda: self.post_message(self.WedgeFlush(round_)))
+
+    async def on_kiosk_app_wedge_flush(self, message: WedgeFlush) -> None:
+        if message.round == self._wedge_round:
+            for key in self.wedge.take():
+                await self._deliver_key(key)
+
+    async def _deliver_key(self, event: events.Key | events.Paste) -> None:
+        """A key (or paste) for the screen, as if the scanner watch were not there."""
+        overlay = isinstance(self.screen, IdleScreen)
+        self.note_input()
+        if overlay or self.too_small:
+            return  # the key that wakes the kiosk (or that nobody can see) does nothing
+        await super().on_event(event)
+
     # ---- idle ----------------------------------------------------------------------------
 
     async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.Key | events.Paste) and not event.is_forwarded:
-            overlay = isinstance(self.screen, IdleScreen)
-            self.note_input()
-            if overlay or self.too_small:
-                return  # the key that wakes the kiosk (or that nobody can see) does nothing
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            self._last_input = monotonic()  # held keys are input too
+            await self._scanner_key(event)
+            return
+        if isinstance(event, events.Paste) and not event.is_forwarded:
+            card = pasted_card(event.text)
+            if card is not None:
+                self.card_scanned(card)
+                return
+            await self._deliver_key(event)
+            return
         await super().on_event(event)
 
     def note_input(self) -> None:
@@ -355,6 +566,10 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
         if isinstance(screen, IdleScreen) or self.idle_seconds_passed() < self.idle_seconds:
             return
         if isinstance(screen, HomeScreen):
+            if self.field_volunteer is not None:
+                # A volunteer signed in and gone: the countdown, then signed out.
+                self.push_screen(IdleScreen(self.countdown_seconds))
+                return
             # A resident who switched to English or large text and left: reset quietly.
             if (self.language, self.large_text) != (self.default_language,
                                                     self.config.large_text):
@@ -377,6 +592,7 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
                     self.store.save_draft(session)
             else:
                 self.store.abandon_draft(session.instance_id)
+        self.sign_out_volunteer()  # the tablet was left: nobody stays signed in on it
         self._last_input = monotonic()
         self.finish_visit()
 

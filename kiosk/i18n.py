@@ -24,6 +24,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "home.large_off": ("大字：关", "Large text: off"),
     "home.staff": ("工作人员", "Staff"),
     "home.volunteer": ("志愿者签到", "Volunteer check-in"),
+    "home.volunteer_sign_in": ("志愿者登录", "Volunteer sign-in"),
+    "home.volunteer_signed_in": ("志愿者：{name}（编号 {number}）",
+                                 "Volunteer: {name} (No. {number})"),
+    "home.volunteer_sign_out": ("退出登录", "Sign out"),
     "home.recovered": ("刚才出了点问题，已经填的答案保存好了。可以重新开始，或者找工作人员。",
                        "Something went wrong. Your answers so far were saved; you can start "
                        "again or ask the staff."),
@@ -130,6 +134,40 @@ STRINGS: dict[str, tuple[str, str]] = {
     "slip.month": ("本月累计", "This month"),
     "slip.hours_value": ("{hours} 小时", "{hours} h"),
     "slip.thanks": ("感谢您的志愿服务！", "Thank you for volunteering!"),
+    # ---- volunteers: scans, check-in and check-out, field-mode sign-in ----
+    "volunteer.scan_here": ("请在扫码器上扫志愿者证", "Scan your volunteer card on the scanner"),
+    "volunteer.scan_explain": ("来服务时扫一次签到，服务结束再扫一次签退，签退单会打印出来。"
+                               "在哪个页面扫都可以。",
+                               "Scan once when you arrive to check in, and again when you "
+                               "leave to check out; a slip with your hours is printed. Any "
+                               "screen will do."),
+    "volunteer.camera": ("也可以把志愿者证的二维码对准摄像头。",
+                         "Or hold the card's QR code up to the camera."),
+    "volunteer.back": ("返回", "Back"),
+    "volunteer.hello": ("你好，{name}！", "Hello, {name}!"),
+    "volunteer.goodbye": ("{name}，辛苦了！", "Thank you, {name}!"),
+    "volunteer.again": ("{name}，您好！", "Hello, {name}!"),
+    "volunteer.refused": ("这张志愿者证不能用", "This volunteer card cannot be used"),
+    "volunteer.failed": ("暂时不能识别志愿者证", "Volunteer cards cannot be read right now"),
+    "volunteer.failed_explain": ("请找工作人员登记。", "Please ask the staff to record it."),
+    "volunteer.signed_in": ("已登录：之后填写的问卷都会记上您的志愿者编号 {number}。"
+                            "走访结束请在首页点“退出登录”。",
+                            "Signed in: questionnaires filled in from now on carry your "
+                            "volunteer number {number}. Tap “Sign out” on the home screen "
+                            "when the visit is over."),
+    "volunteer.slip": ("签退单正在打印，请取走。", "Your check-out slip is printing."),
+    "volunteer.slip_later": ("打印机暂时不能用：签退单稍后打印，也可以到服务台补打。",
+                             "The printer is not available right now: your slip will print "
+                             "later, or the service desk can reprint it."),
+    "volunteer.tap": ("点屏幕回到原来的页面", "Tap to go back"),
+    "volunteer.ok": ("好的", "OK"),
+    "signin.title": ("志愿者登录", "Volunteer sign-in"),
+    "signin.explain": ("入户走访前请登录：在扫码器上扫志愿者证；没有扫码器时，输入志愿者证的编码，"
+                       "再点“登录”。",
+                       "Sign in before a household visit: scan your volunteer card; without "
+                       "a scanner, type the card's code and tap “Sign in”."),
+    "signin.placeholder": ("志愿者证编码，例如 V1.JG0042.1.……", "Card code, e.g. V1.JG0042.1.…"),
+    "signin.ok": ("登录", "Sign in"),
     # ---- idle ----
     "idle.title": ("还在吗？请点屏幕继续", "Still there? Tap to continue"),
     "idle.countdown": ("{seconds} 秒后回到首页，已经填的内容不会再显示。",
@@ -155,6 +193,12 @@ STRINGS: dict[str, tuple[str, str]] = {
                      "Unfinished questionnaires: {abandoned} abandoned, {open} kept open."),
     "staff.exit": ("退出程序", "Exit the kiosk"),
     "staff.home": ("返回首页", "Back to home"),
+    "staff.field_on": ("入户走访模式：开（点一下关闭）", "Field mode: on (tap to turn off)"),
+    "staff.field_off": ("入户走访模式：关（点一下打开）", "Field mode: off (tap to turn on)"),
+    "staff.field_explain": ("入户走访模式下，志愿者扫证登录，填写的问卷记上志愿者编号；"
+                            "不签到签退。",
+                            "In field mode volunteers sign in with their card and questionnaires "
+                            "carry their number; there is no check-in or check-out."),
     # ---- robustness ----
     "too_small": ("请放大窗口\nPlease enlarge the window", "Please enlarge the window\n请放大窗口"),
     "out_of_order": ("暂停服务，请找工作人员。", "Out of service; please ask the staff."),

@@ -1,5 +1,7 @@
 """Home: station name, date and time, one big button per questionnaire, the 中文 / English
-toggle, large text, and a small 工作人员 button for staff."""
+toggle, large text, the volunteers' button (志愿者签到 at the hall, 志愿者登录 in field mode)
+and a small 工作人员 button for staff. In field mode with a volunteer signed in, a line
+says who (志愿者：王芳（编号 JG0042）) beside 退出登录."""
 
 from __future__ import annotations
 
@@ -28,12 +30,21 @@ class HomeScreen(KioskScreen):
         super().__init__(tap_guard)
         self.forms = forms
         self.notice = notice  # a string key, e.g. after an error was recovered from
+        self._volunteer: object = None  # the field-mode volunteer shown (None: nobody)
 
     def compose_screen(self) -> ComposeResult:
         kiosk = self.kiosk
         with Vertical(id="home-top"):
             yield Static(Content(kiosk.config.station_name), id="home-title")
             yield Static(self._clock(), id="clock")
+            volunteer = kiosk.field_volunteer if kiosk.field_mode else None
+            self._volunteer = volunteer
+            if volunteer is not None:
+                with Horizontal(id="volunteer-bar"):
+                    yield Static(Content(self.t("home.volunteer_signed_in", name=volunteer.name,
+                                                number=volunteer.number)),
+                                 id="volunteer-who")
+                    yield Button(self.t("home.volunteer_sign_out"), id="volunteer-sign-out")
             if self.notice:
                 yield Static(self.t(self.notice), id="home-notice")
             yield Static(self.t("home.hint"), id="home-hint")
@@ -57,11 +68,23 @@ class HomeScreen(KioskScreen):
                              id="large-text",
                              variant="primary" if kiosk.large_text else "default")
                 yield Static("", id="home-bar-space")
+                if not kiosk.volunteers_enabled:
+                    pass  # no cards issued here: nothing to offer volunteers
+                elif not kiosk.field_mode:
+                    yield Button(self.t("home.volunteer"), id="volunteer")
+                elif volunteer is None:
+                    yield Button(self.t("home.volunteer_sign_in"), id="volunteer-sign-in")
                 yield Button(self.t("home.staff"), id="staff", compact=True)
 
     def on_mount(self) -> None:
         self.set_focus(None)
         self.set_interval(1.0, self._tick)
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        kiosk = self.kiosk
+        if (kiosk.field_volunteer if kiosk.field_mode else None) is not self._volunteer:
+            self.refresh(recompose=True)  # a volunteer signed in or out over this screen
 
     def _clock(self) -> str:
         return clock_text(self.kiosk.clock(), self.language)
@@ -82,6 +105,13 @@ class HomeScreen(KioskScreen):
             self.kiosk.toggle_large_text()
         elif button.id == "staff":
             self.kiosk.open_staff()
+        elif button.id == "volunteer":
+            self.kiosk.open_volunteer_help()
+        elif button.id == "volunteer-sign-in":
+            self.kiosk.open_volunteer_sign_in()
+        elif button.id == "volunteer-sign-out":
+            self.kiosk.sign_out_volunteer()
+            self.refresh(recompose=True)
 
     def action_open(self, number: int) -> None:
         if 1 <= number <= len(self.forms) and not self.guarded():

@@ -1,5 +1,6 @@
 """Staff: the PIN screen (on-screen keypad, 5 wrong PINs lock it for 5 minutes) and the
-staff menu behind it (退出程序, 返回首页, counts of unfinished questionnaires)."""
+staff menu behind it (退出程序, 返回首页, counts of unfinished questionnaires, and the
+field-mode switch for taking the kiosk on household visits)."""
 
 from __future__ import annotations
 
@@ -147,6 +148,11 @@ class StaffMenuScreen(KioskScreen):
                                 open=counts.get("open", 0)), classes="explain")
             with Center():
                 yield Button(self.t("staff.home"), id="staff-home", variant="primary")
+            field = self.kiosk.field_mode
+            yield Static(self.t("staff.field_explain"), classes="explain")
+            with Center():
+                yield Button(self.t("staff.field_on" if field else "staff.field_off"),
+                             id="staff-field", variant="warning" if field else "default")
             with Center():
                 yield Button(self.t("staff.exit"), id="staff-exit", variant="error")
 
@@ -158,3 +164,5 @@ class StaffMenuScreen(KioskScreen):
             self.kiosk.staff_exit()
         elif event.button.id == "staff-home":
             self.kiosk.go_home()
+        elif event.button.id == "staff-field":
+            self.kiosk.set_field_mode(not self.kiosk.field_mode)

@@ -50,6 +50,7 @@ class ThanksScreen(KioskScreen):
         self.home_after = home_after
         self._language = code_of(language)
         self._left = False
+        self._home_due = False
         self._started = None
 
     @property
@@ -112,7 +113,16 @@ class ThanksScreen(KioskScreen):
         if not self.guarded():
             self.go_home()
 
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        if self._home_due:
+            self.go_home()
+
     def go_home(self) -> None:
+        if not self.is_current:
+            # A volunteer's scan covers the screen: home comes once it is closed.
+            self._home_due = True
+            return
         if not self._left:
             self._left = True
             self.kiosk.finish_visit()
