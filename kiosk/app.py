@@ -393,8 +393,12 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
                     raise RuntimeError("volunteer cards are not set up on this kiosk (no "
                                        "card secret beside the config)")
                 secret = load_secret(secret_path(self.config.path))
+            # The kiosk's clock: the time greeted on screen is the time shown on home.
             self._desk = VolunteerDesk(self.store, secret, kiosk=self.kiosk_id,
-                                       settings=self.config.volunteers)
+                                       settings=self.config.volunteers, clock=self.clock,
+                                       station=self.config.station_name,
+                                       footer=self.config.printer.footer,
+                                       language=self.default_language)
         return self._desk
 
     def card_scanned(self, text: str) -> None:
@@ -457,8 +461,9 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
                 checked_out=result.checked_out_at, hours=result.hours or 0.0,
                 month_hours=result.month_hours or 0.0, language=self.default_language,
                 footer=self.config.printer.footer)
-            return self.print_queue.enqueue(document, "slip", "",
-                                            f"签退单 {volunteer.name} {volunteer.number}")
+            return self.print_queue.enqueue(document, "slip",
+                                            f"volunteer-session:{result.session_id}",
+                                            f"签退 {volunteer.name}")
         except Exception as error:
             self._error_log().error("the check-out slip was not queued", exc_info=error)
             return None

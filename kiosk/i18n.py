@@ -144,17 +144,18 @@ STRINGS: dict[str, tuple[str, str]] = {
     "volunteer.camera": ("也可以把志愿者证的二维码对准摄像头。",
                          "Or hold the card's QR code up to the camera."),
     "volunteer.back": ("返回", "Back"),
-    "volunteer.hello": ("你好，{name}！", "Hello, {name}!"),
-    "volunteer.goodbye": ("{name}，辛苦了！", "Thank you, {name}!"),
-    "volunteer.again": ("{name}，您好！", "Hello, {name}!"),
+    "volunteer.checked_in": ("签到成功", "Checked in"),
+    "volunteer.checked_out": ("签退成功", "Checked out"),
+    "volunteer.repeat": ("已经扫过了", "Already scanned"),
+    "volunteer.identified": ("志愿者已登录", "Volunteer signed in"),
     "volunteer.refused": ("这张志愿者证不能用", "This volunteer card cannot be used"),
     "volunteer.failed": ("暂时不能识别志愿者证", "Volunteer cards cannot be read right now"),
     "volunteer.failed_explain": ("请找工作人员登记。", "Please ask the staff to record it."),
-    "volunteer.signed_in": ("已登录：之后填写的问卷都会记上您的志愿者编号 {number}。"
+    "volunteer.signed_in": ("之后填写的问卷都会记上您的志愿者编号 {number}。"
                             "走访结束请在首页点“退出登录”。",
-                            "Signed in: questionnaires filled in from now on carry your "
-                            "volunteer number {number}. Tap “Sign out” on the home screen "
-                            "when the visit is over."),
+                            "Questionnaires filled in from now on carry your volunteer "
+                            "number {number}. Tap “Sign out” on the home screen when the "
+                            "visit is over."),
     "volunteer.slip": ("签退单正在打印，请取走。", "Your check-out slip is printing."),
     "volunteer.slip_later": ("打印机暂时不能用：签退单稍后打印，也可以到服务台补打。",
                              "The printer is not available right now: your slip will print "

@@ -44,7 +44,8 @@ class HomeScreen(KioskScreen):
                     yield Static(Content(self.t("home.volunteer_signed_in", name=volunteer.name,
                                                 number=volunteer.number)),
                                  id="volunteer-who")
-                    yield Button(self.t("home.volunteer_sign_out"), id="volunteer-sign-out")
+                    yield Button(self.t("home.volunteer_sign_out"), id="volunteer-sign-out",
+                                 compact=True, variant="warning")
             if self.notice:
                 yield Static(self.t(self.notice), id="home-notice")
             yield Static(self.t("home.hint"), id="home-hint")

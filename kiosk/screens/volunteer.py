@@ -56,15 +56,10 @@ class ScanResultScreen(KioskScreen):
         return self.result.outcome if self.result is not None else "refused"
 
     def heading(self) -> str:
-        result = self.result
-        volunteer = result.volunteer if result is not None else None
-        if result is None:
+        """签到成功, 签退成功 … in big letters; the line below says who and when."""
+        if self.result is None:
             return self.t("volunteer.failed")
-        if result.outcome == "refused" or volunteer is None:
-            return self.t("volunteer.refused")
-        key = {"checked_out": "volunteer.goodbye", "repeat": "volunteer.again"}.get(
-            result.outcome, "volunteer.hello")
-        return self.t(key, name=volunteer.name)
+        return self.t(f"volunteer.{self.outcome}")
 
     def lines(self) -> list[str]:
         result = self.result
