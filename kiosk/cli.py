@@ -665,6 +665,146 @@ def volunteer_hours(context: Context, start: str | None, end: str | None, month:
 # ---- volunteers: card sheets and scanning (kiosk volunteer cards|scan) -------------------
 
 
+def _card_secret(context: Context, *, create: bool) -> bytes:
+    """The installation's card secret, beside the config (made by the first card sheet)."""
+    from kiosk.cards import load_secret, secret_path
+
+    path = secret_path(context.config_path)
+    if not create and not path.exists():
+        raise click.ClickException(
+            f"volunteer cards are not set up here: there is no card secret at {path} "
+            "(`kiosk volunteer cards` makes it; kiosks sharing cards need a copy of it)")
+    existed = path.exists()
+    try:
+        secret = load_secret(path)
+    except (OSError, ValueError) as error:
+        raise click.ClickException(f"{path}: {error}") from None
+    if not existed:
+        click.echo(f"made the card secret {path}: keep it, and copy it to the other kiosks "
+                   "that should accept these cards", err=True)
+    return secret
+
+
+@volunteer.command("cards")
+@click.argument("numbers", nargs=-1)
+@click.option("--team", help="Only this team (服务队).")
+@click.option("--number", "more_numbers", multiple=True,
+              help="Only this volunteer number (repeat for more).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("volunteer-cards.pdf"), show_default=True, help="The PDF to write.")
+@click.option("--error-correction", type=click.Choice(["M", "Q"], case_sensitive=False),
+              default="Q", show_default=True,
+              help="QR error correction: Q survives more glare and wear, M is smaller.")
+@pass_context
+def volunteer_cards(context: Context, numbers: tuple[str, ...], team: str | None,
+                    more_numbers: tuple[str, ...], output: Path, error_correction: str) -> None:
+    """Print volunteer cards: an A4 PDF of 85.6 × 54 mm cards, ten a page, with cut marks.
+
+    Every active volunteer by default; NUMBERS (or --number) and --team choose some.
+    Suspended volunteers get no card (their cards are refused anyway).
+    """
+    from kiosk.card_sheets import CARDS_PER_PAGE, card_sheet_pdf, missing_glyphs
+    from kiosk.cards import normalise_number
+
+    wanted = [normalise_number(number) for number in (*numbers, *more_numbers)]
+    roster = context.store.volunteers(team=team, numbers=wanted or None)
+    if wanted:
+        unknown = sorted(set(wanted) - {entry.number for entry in roster})
+        if unknown:
+            raise click.ClickException(
+                f"not on the roster{f' in team {team}' if team else ''}: {', '.join(unknown)}")
+    suspended = [entry for entry in roster if not entry.active]
+    holders = [entry for entry in roster if entry.active]
+    if suspended:
+        click.echo("no card for suspended volunteers: "
+                   + ", ".join(f"{entry.number} {entry.name}" for entry in suspended)
+                   + " (`kiosk volunteer activate` first)", err=True)
+    if not holders:
+        raise click.ClickException(
+            "no volunteers to make cards for" + (f" in team {team}" if team else "")
+            + ("" if roster else "; add them with `kiosk volunteer add` or `import`"))
+    for entry in holders:
+        missing = missing_glyphs(entry.name)
+        if missing:
+            click.echo(f"{entry.number} {entry.name}: the card font has no "
+                       f"{''.join(missing)}; it prints as a box", err=True)
+    secret = _card_secret(context, create=True)
+    try:
+        path = card_sheet_pdf(holders, context.config.station_name, secret, output,
+                              error_correction=error_correction)
+    except (OSError, ValueError) as error:
+        raise click.ClickException(f"cannot write {output}: {error}") from None
+    pages = (len(holders) + CARDS_PER_PAGE - 1) // CARDS_PER_PAGE
+    click.echo(f"wrote {path}: {len(holders)} cards on {pages} A4 pages; print at 100 % "
+               "(actual size) and cut along the marks")
+
+
+REFUSAL_TEXT = {
+    "not_a_card": "not a volunteer card",
+    "tampered": "not a card of this station (its signature does not match)",
+    "old_card": "old card (replaced by a newer one)",
+    "suspended": "suspended",
+    "unknown_volunteer": "no such volunteer on the roster",
+}
+
+
+def _shown(text: str, limit: int = 60) -> str:
+    """A scanned text made safe to print: control characters escaped, not too long."""
+    return repr(text[:limit]) + ("…" if len(text) > limit else "")
+
+
+@volunteer.command("scan")
+@click.argument("images", nargs=-1, required=True,
+                type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--timeout", type=click.FloatRange(0.5, 120), default=10.0, show_default=True,
+              help="Seconds allowed to decode one image.")
+@pass_context
+def volunteer_scan(context: Context, images: tuple[Path, ...], timeout: float) -> None:
+    """Read volunteer cards from photos: whose card each is, or why it is refused.
+
+    Exit status 0 when every image held an accepted card, 1 otherwise.
+    """
+    from kiosk.scanning import NO_CARD, DecoderProcess
+    from kiosk.volunteers import VolunteerDesk
+
+    secret = _card_secret(context, create=False)
+    desk = VolunteerDesk.from_config(context.store, context.config, secret)
+    refused = 0
+    with DecoderProcess(timeout=timeout) as decoder:
+        for image in images:
+            result = decoder.decode(image)
+            if not result.found:
+                click.echo(f"{image}: {NO_CARD}" + (f" ({result.error})" if result.error
+                                                    else ""))
+                refused += 1
+                continue
+            # A card beside other codes (a poster, a phone screen): the card is the answer.
+            texts = result.cards() or list(result.texts[:1])
+            lines = []
+            accepted = False
+            for text in texts:
+                scan = desk.identify(text)
+                if scan.accepted and scan.volunteer is not None:
+                    entry = scan.volunteer
+                    accepted = True
+                    lines.append(f"{entry.number} {entry.name}"
+                                 + (f", {entry.team}" if entry.team else "")
+                                 + f", card {entry.card_serial}")
+                    continue
+                reason = REFUSAL_TEXT.get(scan.reason, scan.reason)
+                if scan.reason == "not_a_card":
+                    reason += f": {_shown(text)}"
+                elif scan.volunteer is not None:
+                    reason += f" — {scan.volunteer.number} {scan.volunteer.name}"
+                lines.append(f"refused: {reason}")
+            for line in lines:
+                click.echo(f"{image}: {line}")
+            refused += not accepted
+    if refused:
+        click.echo(f"{refused} of {len(images)} images refused", err=True)
+    sys.exit(1 if refused else 0)
+
+
 # ---- tablets (kiosk serve) ----------------------------------------------------------------
 
 
