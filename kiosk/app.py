@@ -18,9 +18,11 @@ carries the volunteer's number as its enumerator.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
+import threading
 from collections.abc import Callable
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
@@ -47,6 +49,7 @@ from surveys.session import FormIncomplete, FormSession, Problem, Submission
 
 if TYPE_CHECKING:
     from kiosk.printing import PrintQueue
+    from kiosk.scanning import Camera
     from kiosk.speech import Speaker
     from kiosk.volunteers import ScanResult, Volunteer, VolunteerDesk
 
@@ -62,6 +65,19 @@ LOGGERS = ("kiosk", "printers")
 def developer_mode() -> bool:
     """``KIOSK_DEV=1`` (or true/yes) in the environment."""
     return os.environ.get("KIOSK_DEV", "").strip().lower() in ("1", "true", "yes")
+
+
+def _start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker with a real stderr.
+
+    The camera decodes in a worker process (spawned); the first spawn starts the tracker,
+    handing it ``sys.stderr.fileno()`` — which inside a running Textual app is its print
+    capture (fileno -1: "bad value(s) in fds_to_keep"). Started here on /dev/null instead.
+    """
+    from multiprocessing import resource_tracker
+
+    with open(os.devnull, "w") as devnull, contextlib.redirect_stderr(devnull):
+        resource_tracker.ensure_running()
 
 
 def draft_on_idle(session: FormSession) -> str:
@@ -92,6 +108,8 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
     keys of a scanner's burst, ``scan_hold`` how long keys that may begin a card are held
     back before they reach the screen (both ``wedge.GAP``); ``scan_clock`` stamps each key
     (default: when the key event was made) — tests pass one to choose the pace of the keys.
+    ``camera_source`` is the camera that reads cards while the check-in help or the
+    sign-in screen is up (an OpenCV index or a video file; None: no camera).
     """
 
     CSS_PATH = "app.tcss"
@@ -116,7 +134,8 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
                  print_queue: PrintQueue | None = None,
                  card_secret: bytes | None = None, field_mode: bool | None = None,
                  scan_gap: float = GAP, scan_hold: float | None = None,
-                 scan_clock: Callable[[], float] | None = None) -> None:
+                 scan_clock: Callable[[], float] | None = None,
+                 camera_source: int | str | None = 0) -> None:
         super().__init__()
         self.store = store
         self.config = config or KioskConfig(kiosk_id=kiosk_id or "kiosk")
@@ -153,6 +172,8 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
         self._desk: VolunteerDesk | None = None
         self._field_mode = field_mode
         self.field_volunteer: Volunteer | None = None
+        self.camera_source = camera_source
+        self._camera: Camera | None = None
 
     def on_mount(self) -> None:
         self.push_screen(self._home())
@@ -170,6 +191,7 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
             log.exception("the print queue did not start; receipts stay queued")
 
     def on_unmount(self) -> None:
+        self.stop_camera()
         if self._print_queue is not None:
             self._print_queue.close()
         self.stop_speaking()
@@ -485,19 +507,50 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
 
         self.switch_screen(SignInScreen(tap_guard=self.tap_guard))
 
-    # The camera (kiosk/scanning.py, OpenCV where installed) reads cards while the check-in
-    # help or the sign-in screen is up; what it reads goes to card_scanned like a scan.
+    # The camera (kiosk.scanning.Camera, through OpenCV where installed) reads cards only
+    # while the check-in help or the sign-in screen is up — never watching the hall all day;
+    # what it reads goes to card_scanned like a scanner's burst.
 
     def camera_available(self) -> bool:
-        """Is there a camera that can read cards here? (Never on a tablet: the camera
-        would be the server's.)"""
-        return False
+        """Can a camera read cards here? OpenCV installed and the camera device present;
+        never on a tablet (the camera would be the server's, not the tablet's)."""
+        source = self.camera_source
+        if source is None or self.is_web:
+            return False
+        if isinstance(source, int) and not Path(f"/dev/video{source}").exists():
+            return False
+        from importlib.util import find_spec  # without importing OpenCV (slow) yet
+
+        return find_spec("cv2") is not None and find_spec("kiosk.scanning") is not None
 
     def start_camera(self) -> None:
-        """Start reading cards from the camera (where ``camera_available``)."""
+        """Start reading cards from the camera (where ``camera_available``); the camera
+        opens and decodes in its own thread and worker process, so no screen waits."""
+        if self._camera is not None or not self.camera_available():
+            return
+        try:
+            from kiosk.scanning import Camera
+
+            _start_resource_tracker()
+            camera = Camera(self.camera_source if self.camera_source is not None else 0)
+            camera.start(lambda text: self.call_from_thread(self._camera_card, camera, text),
+                         on_error=lambda problem: log.warning("%s", problem))
+        except Exception:
+            log.exception("the camera could not be started")
+            return
+        self._camera = camera
+
+    def _camera_card(self, camera: object, text: str) -> None:
+        if camera is self._camera:  # not a card read just before the camera was stopped
+            self.card_scanned(text)
 
     def stop_camera(self) -> None:
-        """Stop the camera (the screen that wanted it is gone)."""
+        """Stop the camera (the screen that wanted it is gone); it is released in the
+        background, as stopping waits for a frame being decoded."""
+        camera, self._camera = self._camera, None
+        if camera is not None:
+            threading.Thread(target=camera.close, name="kiosk-camera-close",
+                             daemon=True).start()
 
     class WedgeFlush(Message):
         """No key came for ``scan_hold`` seconds: held keys were a person's, not a scan."""

@@ -642,3 +642,44 @@ async def test_staff_switch_the_hall_kiosk_to_field_mode(roster: KioskStore):
         assert "志愿者已登录" in text  # signed in, not checked in
         assert roster.last_volunteer_session("JG0042") is None
         assert isinstance(app.screen.query_one("#volunteer-ok"), Button)
+
+
+# ---- the camera ------------------------------------------------------------------------------
+
+
+def camera_frames(folder: Path, card: str) -> str:
+    """An image sequence OpenCV opens like a camera: blank frames, then the card held up."""
+    import qrcode
+    from PIL import Image
+
+    code = qrcode.QRCode(box_size=8, border=4)
+    code.add_data(card)
+    code.make(fit=True)
+    picture = code.make_image().convert("L")
+    for number in range(12):
+        frame = Image.new("L", (640, 480), 235)
+        if number >= 4:
+            frame.paste(picture, ((640 - picture.width) // 2, (480 - picture.height) // 2))
+        frame.save(folder / f"frame{number:03d}.png")
+    return str(folder / "frame%03d.png")
+
+
+async def test_a_card_held_up_to_the_camera_checks_in_while_the_check_in_screen_is_up(
+        roster: KioskStore, tmp_path: Path):
+    pytest.importorskip("cv2")
+    pytest.importorskip("kiosk.scanning")
+    source = camera_frames(tmp_path, WANG)
+    clock = Clock()
+    app = volunteer_kiosk(roster, clock, camera_source=source)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app._camera is None  # no camera on the home screen
+        await tap(pilot, "#volunteer")
+        assert "也可以把志愿者证的二维码对准摄像头" in screen_text(app)
+        await wait_for(pilot, lambda: "签到成功" in screen_text(app), seconds=30)
+        assert "王芳，您好！签到成功，签到时间 14:05。" in screen_text(app)
+        assert roster.last_volunteer_session("JG0042").open
+        await close_result(pilot)
+        assert "请在扫码器上扫志愿者证" in screen_text(app)
+        await tap(pilot, "#volunteer-back")
+        assert app._camera is None  # stopped with the screen that wanted it
