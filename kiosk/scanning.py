@@ -34,6 +34,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -282,6 +283,25 @@ def _picture_request(image: Any) -> tuple[str, Any]:
     return ("grey", (grey.width, grey.height, grey.tobytes()))
 
 
+def _ensure_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker with a usable stderr.
+
+    The first spawn starts the tracker and hands it ``sys.stderr.fileno()``; inside a
+    running Textual app that is the app's print capture (fileno -1), and the spawn fails
+    with "bad value(s) in fds_to_keep". The tracker then gets /dev/null instead.
+    """
+    from multiprocessing import resource_tracker
+
+    try:
+        usable = sys.stderr is not None and sys.stderr.fileno() >= 0
+    except (AttributeError, OSError, ValueError):
+        usable = False
+    if usable:
+        return
+    with open(os.devnull, "w") as devnull, contextlib.redirect_stderr(devnull):
+        resource_tracker.ensure_running()
+
+
 class DecoderProcess:
     """Decode pictures in a worker process; a crash or hang gives an error result.
 
@@ -314,6 +334,7 @@ class DecoderProcess:
         # spawn, not fork: the kiosk runs threads (Textual, the print worker), and a forked
         # child of a threaded process can deadlock on a lock held at the fork.
         context = multiprocessing.get_context("spawn")
+        _ensure_resource_tracker()
         parent, child = context.Pipe()
         process = context.Process(target=_serve, args=(child, self.decoder),
                                   name="kiosk-card-decoder", daemon=True)

@@ -8,6 +8,7 @@ import ctypes
 import os
 import random
 import struct
+import subprocess
 import sys
 import time
 import zlib
@@ -301,6 +302,34 @@ def test_decode_contained_in_a_process_of_its_own(sheet, garbage):
     assert "truncated" in decode_contained(garbage["truncated"]).error
     assert "crashed" in decode_contained("exit", decoder=picky_decoder).error
     assert "longer" in decode_contained("hang", decoder=picky_decoder, timeout=1).error
+
+
+CAPTURED_STDERR = """
+import io, sys
+
+class Capture(io.StringIO):  # what a running Textual app puts in sys.stderr
+    def fileno(self):
+        return -1
+
+if __name__ == "__main__":
+    sys.stderr = Capture()
+    from kiosk.scanning import DecoderProcess
+    with DecoderProcess() as worker:
+        result = worker.decode(sys.argv[1])
+    sys.__stdout__.write(repr(result.texts))
+"""
+
+
+def test_the_worker_starts_where_stderr_has_no_file(tmp_path, sheet):
+    """Inside a Textual app sys.stderr.fileno() is -1; spawning must still work."""
+    card = tmp_path / "card.png"
+    Image.fromarray(sheet.cards[4]).save(card)
+    script = tmp_path / "captured.py"
+    script.write_text(CAPTURED_STDERR, encoding="utf-8")
+    done = subprocess.run([sys.executable, str(script), str(card)], capture_output=True,
+                          text=True, timeout=60, cwd=Path(__file__).parents[1])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == repr((sheet.payloads[4],))
 
 
 # ---- the camera ---------------------------------------------------------------------------------
