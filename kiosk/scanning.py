@@ -29,6 +29,7 @@ The worker is restarted on the next picture. ``Camera`` reads frames through Ope
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import logging
 import multiprocessing
@@ -130,6 +131,7 @@ def _grey_from_array(array: Any) -> PILImage.Image:
 # ---- decoding passes -----------------------------------------------------------------------
 
 
+@functools.cache  # a failed import is not cached by Python: it would search every frame
 def _zxing_module() -> Any:
     try:
         import zxingcpp
