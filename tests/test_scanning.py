@@ -130,6 +130,14 @@ def test_decode_image_takes_paths_bytes_pil_and_arrays(sheet, tmp_path):
     assert decode_image(card.min(axis=2)) == [payload]
 
 
+def test_without_zxing_cpp_zbar_reads_the_cards(sheet, photos, monkeypatch):
+    monkeypatch.setattr(scanning, "_zxing_module", lambda: None)  # as if not installed
+    assert not scanning.zxing_available()
+    assert decode_image(sheet.cards[5]) == [sheet.payloads[5]]
+    clear = [photo for photo in photos if "glare" not in photo.params][:40]
+    assert sum(photo.payload in decode_image(photo.image) for photo in clear) >= 38
+
+
 def test_a_large_phone_photo_is_shrunk_and_read(sheet, tmp_path):
     """A 24-megapixel JPEG: decoded small (JPEG draft mode), the card still read."""
     canvas = Image.new("RGB", (6000, 4000), (120, 110, 100))
