@@ -18,7 +18,6 @@ carries the volunteer's number as its enumerator.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import os
@@ -41,7 +40,7 @@ from kiosk.config import APP_NAME, KioskConfig
 from kiosk.screens.base import KioskScreen, Recovering
 from kiosk.screens.home import HomeScreen, OutOfOrderScreen
 from kiosk.screens.idle import IdleScreen
-from kiosk.widgets.wedge import GAP, KeyboardWedge, pasted_card
+from kiosk.widgets.wedge import GAP, WEB_GAP, KeyboardWedge, pasted_card
 from store import FormInfo, KioskStore
 from surveys.expressions import now_local
 from surveys.form import Form
@@ -65,19 +64,6 @@ LOGGERS = ("kiosk", "printers")
 def developer_mode() -> bool:
     """``KIOSK_DEV=1`` (or true/yes) in the environment."""
     return os.environ.get("KIOSK_DEV", "").strip().lower() in ("1", "true", "yes")
-
-
-def _start_resource_tracker() -> None:
-    """Start multiprocessing's resource tracker with a real stderr.
-
-    The camera decodes in a worker process (spawned); the first spawn starts the tracker,
-    handing it ``sys.stderr.fileno()`` — which inside a running Textual app is its print
-    capture (fileno -1: "bad value(s) in fds_to_keep"). Started here on /dev/null instead.
-    """
-    from multiprocessing import resource_tracker
-
-    with open(os.devnull, "w") as devnull, contextlib.redirect_stderr(devnull):
-        resource_tracker.ensure_running()
 
 
 def draft_on_idle(session: FormSession) -> str:
@@ -106,7 +92,8 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
     beside the config). ``field_mode`` starts the kiosk in field mode (None: in a browser,
     i.e. on tablets through ``kiosk serve``). ``scan_gap`` is the longest pause between two
     keys of a scanner's burst, ``scan_hold`` how long keys that may begin a card are held
-    back before they reach the screen (both ``wedge.GAP``); ``scan_clock`` stamps each key
+    back before they reach the screen (both ``wedge.GAP``, or ``wedge.WEB_GAP`` in a
+    browser when not given); ``scan_clock`` stamps each key
     (default: when the key event was made) — tests pass one to choose the pace of the keys.
     ``camera_source`` is the camera that reads cards while the check-in help or the
     sign-in screen is up (an OpenCV index or a video file; None: no camera).
@@ -133,7 +120,7 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
                  speaker: Speaker | None = None,
                  print_queue: PrintQueue | None = None,
                  card_secret: bytes | None = None, field_mode: bool | None = None,
-                 scan_gap: float = GAP, scan_hold: float | None = None,
+                 scan_gap: float | None = None, scan_hold: float | None = None,
                  scan_clock: Callable[[], float] | None = None,
                  camera_source: int | str | None = 0) -> None:
         super().__init__()
@@ -164,8 +151,9 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
         self._log_handler: logging.Handler | None = None
         # Volunteers: the card scanner on every screen, the desk behind it (made on the first
         # scan), and field mode with the volunteer signed in on this kiosk or tablet.
-        self.wedge = KeyboardWedge(scan_gap, clock=scan_clock)
-        self.scan_hold = scan_gap if scan_hold is None else scan_hold
+        self.wedge = KeyboardWedge(GAP if scan_gap is None else scan_gap, clock=scan_clock)
+        self.scan_hold = self.wedge.gap if scan_hold is None else scan_hold
+        self._scan_timing_given = (scan_gap is not None, scan_hold is not None)
         self._wedge_timer: Timer | None = None
         self._wedge_round = 0
         self._card_secret = card_secret
@@ -176,6 +164,12 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
         self._camera: Camera | None = None
 
     def on_mount(self) -> None:
+        if self.is_web:  # a tablet: the scanner's keys cross the Wi-Fi
+            gap_given, hold_given = self._scan_timing_given
+            if not gap_given:
+                self.wedge.gap = WEB_GAP
+            if not hold_given:
+                self.scan_hold = self.wedge.gap
         self.push_screen(self._home())
         self.set_interval(0.25, self._check_idle)
         self.recovers = True
@@ -531,7 +525,6 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
         try:
             from kiosk.scanning import Camera
 
-            _start_resource_tracker()
             camera = Camera(self.camera_source if self.camera_source is not None else 0)
             camera.start(lambda text: self.call_from_thread(self._camera_card, camera, text),
                          on_error=lambda problem: log.warning("%s", problem))

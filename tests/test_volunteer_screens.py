@@ -28,7 +28,7 @@ from kiosk.screens.idle import IdleScreen
 from kiosk.screens.thanks import ThanksScreen
 from kiosk.screens.volunteer import ScanResultScreen
 from kiosk.volunteers import add_volunteer, new_volunteer, reissue_card
-from kiosk.widgets.wedge import KeyboardWedge, could_become_card, pasted_card
+from kiosk.widgets.wedge import WEB_GAP, KeyboardWedge, could_become_card, pasted_card
 from store import KioskStore
 from surveys.xlsform import compile_xlsform
 from tests.test_app_flow import (
@@ -113,6 +113,11 @@ def test_one_slow_key_in_the_middle_makes_it_typing():
     more, more_scans = feed_all(wedge, CARD[10:] + "\r")
     assert scans == more_scans == []
     assert "".join(key.character or "" for key in released + more) == CARD + "\r"
+
+
+def test_on_a_tablet_a_burst_spread_by_the_wifi_is_still_a_scan():
+    assert feed_all(KeyboardWedge(clock=KeyPace(0.1)), CARD + "\r")[1] == []
+    assert feed_all(KeyboardWedge(WEB_GAP, clock=KeyPace(0.1)), CARD + "\r")[1] == [CARD]
 
 
 def test_an_enter_that_comes_late_is_not_a_scan():

@@ -11,7 +11,8 @@ with or without a box in focus. A scan is:
 
 Scanners type a character every 1–5 ms (slow Bluetooth modes about 20 ms); people leave
 80–300 ms between keys, and not even a fast typist keeps under 50 ms for 24 keys in a row,
-let alone while typing a signed card code. The shape check is the real guard; the timing
+let alone while typing a signed card code (on tablets ``WEB_GAP``, 150 ms, allows for the
+Wi-Fi between the tablet and the kiosk process). The shape check is the real guard; the timing
 keeps a person who types a card code into a box (field-mode sign-in on a tablet) from being
 taken for a scanner, so what they typed stays in the box.
 
@@ -37,6 +38,10 @@ from kiosk.cards import looks_like_card
 
 # Longest pause between two keys of one scan (seconds).
 GAP = 0.05
+# The same on a tablet: a scanner plugged into it types into the browser, and the keys then
+# cross the Wi-Fi one message each, which can spread a burst; the card's shape still rules
+# out a person's typing.
+WEB_GAP = 0.15
 # The parts of a card in order (see kiosk.cards.CARD): "V1", number, serial, mac.
 _PARTS = (re.compile(r"V1"), re.compile(r"[A-Z0-9][A-Z0-9-]{0,23}"),
           re.compile(r"[1-9][0-9]{0,5}"), re.compile(r"[A-Z2-7]{16}"))
