@@ -589,6 +589,8 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
             await self._scanner_key(event)
             return
         if isinstance(event, events.Paste) and not event.is_forwarded:
+            for key in self.wedge.take():  # keys held before the paste come first
+                await self._deliver_key(key)
             card = pasted_card(event.text)
             if card is not None:
                 self.card_scanned(card)
