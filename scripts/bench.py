@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The kiosk's benchmarks: our figures beside baselines measured in the same run.
 
-Run: .venv/bin/python scripts/bench.py [--records N] [--quick]
+Run: scripts/setup.sh bench && .venv/bin/python scripts/bench.py [--records N] [--quick]
 
 Measures
   1. Loading a generated 300-question form from the compiled cache in SQLite, against a

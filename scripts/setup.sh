@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Shared set-up for ./scripts/run and ./scripts/test: system packages, .venv, the project.
-# Usage: scripts/setup.sh [test]    (sourced or run; idempotent and quiet when nothing is missing)
+# Usage: scripts/setup.sh [test|bench]   (bench = the test set-up plus the bench-only peers)    (sourced or run; idempotent and quiet when nothing is missing)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -8,10 +8,11 @@ extra="${1:-}"
 # libzbar0: pyzbar decodes QR cards; fonts-wqy-zenhei: the embedded CJK font for PDFs/previews;
 # espeak-ng: reads questions aloud (the kiosk hides the button without it).
 system_packages=(libzbar0 fonts-wqy-zenhei espeak-ng)
-if [ "$extra" = "test" ]; then
+if [ "$extra" = "test" ] || [ "$extra" = "bench" ]; then
   # The tablet test drives Debian's Chromium with Playwright (no browser download);
   # poppler-utils' pdftoppm turns the card sheets into images for the scanning tests.
-  system_packages+=(chromium poppler-utils)
+  # libreoffice-calc-nogui opens our XLSX exports as a real spreadsheet client would.
+  system_packages+=(chromium poppler-utils libreoffice-calc-nogui)
 fi
 
 missing=()
@@ -54,6 +55,7 @@ stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)-${extra:-base}"
 if [ ! -f "$stamp" ]; then
   target="."
   [ -n "$extra" ] && target=".[$extra]"
+  [ "$extra" = "bench" ] && target=".[test,bench]"
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
   log=".venv/pip-install.log"
   if ! .venv/bin/python -m pip install -e "$target" >"$log" 2>&1; then
