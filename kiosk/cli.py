@@ -171,6 +171,10 @@ def config_show(context: Context) -> None:
                + (", RTS/CTS" if printer.rtscts else "") + (", XON/XOFF" if printer.xonxoff
                                                            else ""))
     click.echo(f"tablet token: {'set' if config.serve_token else 'not set'}")
+    volunteers = config.volunteers
+    click.echo(f"volunteers: day end {volunteers.day_end} ({volunteers.timezone}), "
+               f"sessions under {volunteers.min_session_minutes} min flagged, repeat scans "
+               f"within {volunteers.repeat_seconds} s ignored; service: {volunteers.service}")
 
 
 @config_group.command("set-pin")

@@ -113,6 +113,7 @@ def test_config_commands(tmp_path: Path):
     assert shown.exit_code == 0
     assert "梁丰社区服务站" in shown.output and "liangfeng-1" in shown.output
     assert "staff PIN: set" in shown.output and "scrypt$" not in shown.output
+    assert "day end 21:00 (Asia/Shanghai)" in shown.output
     assert check_pin("2468", load_config(path).staff_pin_hash)
 
 
