@@ -6,13 +6,15 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 extra="${1:-}"
 # libzbar0: pyzbar decodes QR cards; fonts-wqy-zenhei: the embedded CJK font for PDFs/previews;
-# espeak-ng: reads questions aloud (the kiosk hides the button without it).
-system_packages=(libzbar0 fonts-wqy-zenhei espeak-ng)
+# espeak-ng: reads questions aloud (the kiosk hides the button without it); libpq5: psycopg
+# talks to the central PostgreSQL through it.
+system_packages=(libzbar0 fonts-wqy-zenhei espeak-ng libpq5)
 if [ "$extra" = "test" ] || [ "$extra" = "bench" ]; then
   # The tablet test drives Debian's Chromium with Playwright (no browser download);
   # poppler-utils' pdftoppm turns the card sheets into images for the scanning tests.
   # libreoffice-calc-nogui opens our XLSX exports as a real spreadsheet client would.
-  system_packages+=(chromium poppler-utils libreoffice-calc-nogui)
+  # postgresql: the tests start a throwaway server of their own (initdb in a temp dir).
+  system_packages+=(chromium poppler-utils libreoffice-calc-nogui postgresql)
 fi
 
 missing=()
