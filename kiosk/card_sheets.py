@@ -18,9 +18,7 @@ usual version 2 code) and the text a column beside it. On 600 distorted camera p
 Error correction Q (25 % of the code may be lost) by default: glare and thumbs take whole
 patches of a card; M is offered for a smaller code.
 
-Chinese is set in WenQuanYi Zen Hei (Debian's fonts-wqy-zenhei), embedded as a TrueType
-subset: reportlab cannot embed CFF fonts such as Noto Sans CJK, and the non-embedded CID
-font STSong-Light shows as boxes on machines without Adobe's Asian font pack.
+Chinese is set in WenQuanYi Zen Hei, embedded as a TrueType subset (``surveys.pdf_fonts``).
 """
 
 from __future__ import annotations
@@ -33,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from kiosk.cards import make_payload
+from surveys.pdf_fonts import missing_glyphs, register_cjk_font
 
 if TYPE_CHECKING:
     from reportlab.pdfgen.canvas import Canvas
@@ -50,10 +49,6 @@ SAFE_MM = 2.5  # nothing printed this close to a card's edge
 QR_SIZE_MM = 46.0  # with the quiet zone: 1.39 mm modules (version 2, the usual)
 QUIET_ZONE = 4  # modules of white around the code (ISO/IEC 18004)
 CUT_MARK_GAP_MM, CUT_MARK_LENGTH_MM = 2.0, 6.0
-
-CJK_FONT_PATH = Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
-CJK_FONT_INDEX = 0  # WenQuanYi Zen Hei (proportional Latin); 1 is the Mono face
-CJK_FONT_NAME = "WenQuanYiZenHei"
 
 ERROR_CORRECTION = {"L": 1, "M": 0, "Q": 3, "H": 2}  # qrcode.constants values
 
@@ -102,30 +97,6 @@ def qr_matrix(text: str, error_correction: str = "Q") -> list[list[bool]]:
     code.add_data(text)
     code.make(fit=True)
     return code.get_matrix()
-
-
-def register_cjk_font(path: Path = CJK_FONT_PATH, index: int = CJK_FONT_INDEX) -> str:
-    """Register the CJK TrueType font with reportlab (once); return its name."""
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
-
-    if CJK_FONT_NAME in pdfmetrics.getRegisteredFontNames():
-        return CJK_FONT_NAME
-    if not path.exists():
-        raise FileNotFoundError(
-            f"the Chinese font {path} is missing; install it with "
-            "'apt-get install fonts-wqy-zenhei' (cards need an embedded CJK font)")
-    pdfmetrics.registerFont(TTFont(CJK_FONT_NAME, str(path), subfontIndex=index))
-    return CJK_FONT_NAME
-
-
-def missing_glyphs(text: str) -> list[str]:
-    """Characters of ``text`` the card font cannot draw (rare 生僻字 print as boxes)."""
-    from reportlab.pdfbase import pdfmetrics
-
-    font = pdfmetrics.getFont(register_cjk_font())
-    known = font.face.charToGlyph
-    return [char for char in dict.fromkeys(text) if not char.isspace() and ord(char) not in known]
 
 
 def card_sheet_pdf(volunteers: Iterable[CardHolder], station_name: str, secret: bytes,

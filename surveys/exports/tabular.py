@@ -1,0 +1,427 @@
+"""Data exports: CSV (UTF-8 with BOM, for Excel and WPS), XLSX (data, tallies, cross-tab), JSONL.
+
+Each writer streams the submission records it is given (already filtered by the caller), so
+memory stays flat however many there are, and writes through ``atomic_output``: a failure
+leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from surveys.exports.columns import (
+    ExportError,
+    Question,
+    atomic_output,
+    export_questions,
+    header,
+    row_maker,
+)
+from surveys.form import Form
+
+# Excel and WPS stop at 1,048,576 rows a sheet: one is the header.
+SHEET_ROW_LIMIT = 1_048_575
+Progress = Callable[[int], None] | None
+
+SHEET_NAMES = {
+    "zh": {"data": "数据", "tallies": "统计", "crosstab": "交叉表"},
+    "en": {"data": "data", "tallies": "tallies", "crosstab": "crosstab"},
+}
+WORDS = {
+    "zh": {
+        "choice": "选项", "label": "标签", "count": "人数", "percent": "百分比 %",
+        "ci_low": "95% CI 下限", "ci_high": "95% CI 上限", "respondents": "回答人数",
+        "mean": "平均分", "top2": "前两项合计 %（满意率）", "statistic": "统计量", "value": "值",
+        "sd": "标准差", "min": "最小值", "q1": "下四分位数", "median": "中位数",
+        "q3": "上四分位数", "max": "最大值", "bin": "区间", "answers": "文字回答数",
+        "total": "合计", "row_percent": "行百分比 %", "column_percent": "列百分比 %",
+        "n": "样本量", "survey": "问卷", "filters": "筛选条件", "none": "无",
+        "mean_value": "平均值",
+    },
+    "en": {
+        "choice": "choice", "label": "label", "count": "count", "percent": "percent",
+        "ci_low": "95% CI low", "ci_high": "95% CI high", "respondents": "respondents",
+        "mean": "mean score", "top2": "top-2 box %", "statistic": "statistic", "value": "value",
+        "sd": "sd", "min": "min", "q1": "Q1", "median": "median", "q3": "Q3", "max": "max",
+        "bin": "bin", "answers": "text answers", "total": "total",
+        "row_percent": "row %", "column_percent": "column %", "n": "N", "survey": "survey",
+        "filters": "filters", "none": "none", "mean_value": "mean",
+    },
+}
+
+
+def words(language: str) -> dict[str, str]:
+    return WORDS["en" if language.lower().startswith("en") else "zh"]
+
+
+# ---- CSV ---------------------------------------------------------------------------------
+
+
+def write_csv(forms: Sequence[Form], records: Iterable[dict[str, Any]],
+              target: str | Path | IO[str],
+              *, labels: bool = False, include_pii: bool = False, language: str = "zh",
+              on_progress: Progress = None) -> int:
+    """Write submissions as CSV in UTF-8 with BOM; return the number of rows.
+
+    ``target`` is a path (written atomically) or an open text stream (the BOM is written
+    to it too). Codes by default, labels in ``language`` with ``labels``.
+    """
+    questions = export_questions(forms, language, include_pii=include_pii)
+    if not isinstance(target, str | Path):
+        target.write("\ufeff")
+        return _write_csv_rows(questions, records, target, labels, language, on_progress)
+    with atomic_output(target) as temporary, \
+            open(temporary, "w", encoding="utf-8-sig", newline="") as handle:
+        return _write_csv_rows(questions, records, handle, labels, language, on_progress)
+
+
+def _write_csv_rows(questions: list[Question], records: Iterable[dict[str, Any]],
+                    handle: IO[str], labels: bool, language: str, on_progress: Progress) -> int:
+    # CRLF line ends (the csv module's default) are what Excel and WPS write themselves.
+    writer = csv.writer(handle)
+    writer.writerow(header(questions))
+    make = row_maker(questions, labels=labels, language=language, escape_formulas=True)
+    counted = _Counted(records, on_progress)
+    writer.writerows(map(make, counted))
+    return counted.count
+
+
+class _Counted:
+    """The records, passed through and counted; ``on_progress`` hears of every thousand."""
+
+    def __init__(self, records: Iterable[dict[str, Any]], on_progress: Progress) -> None:
+        self.records = records
+        self.on_progress = on_progress
+        self.count = 0
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for record in self.records:
+            yield record
+            self.count += 1
+            if self.on_progress is not None and self.count % 1000 == 0:
+                self.on_progress(1000)
+        if self.on_progress is not None:
+            self.on_progress(self.count % 1000)
+
+
+# ---- JSONL -------------------------------------------------------------------------------
+
+
+def write_jsonl(forms: Sequence[Form], records: Iterable[dict[str, Any]],
+                target: str | Path | IO[str], *, include_pii: bool = False,
+                on_progress: Progress = None) -> int:
+    """Write submissions as JSON Lines (the import format), pii answers left out by default."""
+    hidden = set() if include_pii else {
+        item.name for form in forms for item in form.value_items if item.pii}
+
+    def lines(handle: IO[str]) -> int:
+        counted = _Counted(records, on_progress)
+        for record in counted:
+            if hidden:
+                record = {**record, "answers": {name: value for name, value
+                                                in record["answers"].items()
+                                                if name not in hidden}}
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        return counted.count
+
+    if not isinstance(target, str | Path):
+        return lines(target)
+    with atomic_output(target) as temporary, open(temporary, "w", encoding="utf-8") as handle:
+        return lines(handle)
+
+
+# ---- XLSX --------------------------------------------------------------------------------
+
+
+def write_xlsx(forms: Sequence[Form], records: Iterable[dict[str, Any]],
+               stats: dict[str, Any] | None, target: str | Path, *, labels: bool = False,
+               include_pii: bool = False, language: str = "zh",
+               on_progress: Progress = None) -> int:
+    """Write the data sheet(s), the tallies sheet and (when ``stats`` has one) the cross-tab.
+
+    Over 1,048,575 submissions the data go on in sheets 数据2, 数据3 … (each with the
+    header), since Excel and WPS open no more rows than that in one sheet. Returns the
+    number of data rows.
+    """
+    from openpyxl import Workbook
+
+    questions = export_questions(forms, language, include_pii=include_pii)
+    names = SHEET_NAMES["en" if language.lower().startswith("en") else "zh"]
+    book = Workbook(write_only=True)
+    count = _data_sheets(book, questions, records, names["data"], labels, language,
+                         on_progress)
+    if stats is not None:
+        _tallies_sheet(book.create_sheet(names["tallies"]), questions, stats, language)
+        if stats.get("crosstab"):
+            _crosstab_sheet(book.create_sheet(names["crosstab"]), questions, stats, language)
+    with atomic_output(target) as temporary:
+        try:
+            book.save(temporary)
+        except OSError as error:
+            raise ExportError(f"cannot write {target}: {error.strerror or error}") from None
+    return count
+
+
+class _Styles:
+    """Header cells are bold on pale grey; made once per workbook sheet."""
+
+    def __init__(self, sheet: Any) -> None:
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.styles import Alignment, Font, PatternFill
+
+        self.sheet = sheet
+        self.cell_type = WriteOnlyCell
+        self.bold = Font(bold=True)
+        self.fill = PatternFill("solid", fgColor="DDE3EA")
+        self.wrap = Alignment(vertical="top", wrap_text=True)
+
+    def head(self, value: Any) -> Any:
+        cell = self.cell_type(self.sheet, value=value)
+        cell.font = self.bold
+        cell.fill = self.fill
+        return cell
+
+    def title(self, value: Any) -> Any:
+        cell = self.cell_type(self.sheet, value=value)
+        cell.font = self.bold
+        return cell
+
+    def text(self, value: str) -> Any:
+        """A string that openpyxl must not take for a formula (it starts with '=')."""
+        cell = self.cell_type(self.sheet, value=None)
+        cell._value = value
+        cell.data_type = "s"
+        return cell
+
+
+def _width(text: str) -> float:
+    """Column width in Excel's units: CJK characters take two."""
+    return sum(2 if ord(char) > 0x2E7F else 1 for char in text)
+
+
+def _data_sheets(book: Any, questions: list[Question], records: Iterable[dict[str, Any]],
+                 base_name: str, labels: bool, language: str, on_progress: Progress) -> int:
+    names = header(questions)
+    # Strings that look like formulas are stored as text, not escaped: XLSX has a cell type.
+    make = row_maker(questions, labels=labels, language=language, escape_formulas=False)
+    wide = {"instance_id": 38.0, "started": 30.0, "completed": 30.0}
+    widths = [wide.get(name, max(8.0, min(40.0, _width(name) + 2))) for name in names]
+
+    def new_sheet(number: int) -> tuple[Any, _Styles]:
+        from openpyxl.utils import get_column_letter
+
+        sheet = book.create_sheet(base_name if number == 1 else f"{base_name}{number}")
+        for column, width in enumerate(widths, start=1):
+            sheet.column_dimensions[get_column_letter(column)].width = width
+        sheet.freeze_panes = "B2"
+        styles = _Styles(sheet)
+        sheet.append([styles.head(name) for name in names])
+        return sheet, styles
+
+    sheet, styles = new_sheet(1)
+    sheets, in_sheet = 1, 0
+    counted = _Counted(records, on_progress)
+    for record in counted:
+        if in_sheet == SHEET_ROW_LIMIT:
+            sheets += 1
+            sheet, styles = new_sheet(sheets)
+            in_sheet = 0
+        row = make(record)
+        for index, value in enumerate(row):
+            if isinstance(value, str) and value.startswith("="):
+                row[index] = styles.text(value)
+        sheet.append(row)
+        in_sheet += 1
+    return counted.count
+
+
+def _round(value: Any, places: int = 2) -> Any:
+    return round(value, places) if isinstance(value, float) else value
+
+
+def _tallies_sheet(sheet: Any, questions: list[Question], stats: dict[str, Any],
+                   language: str) -> None:
+    from openpyxl.utils import get_column_letter
+
+    w = words(language)
+    styles = _Styles(sheet)
+    for column, width in enumerate((22, 36, 10, 12, 14, 14), start=1):
+        sheet.column_dimensions[get_column_letter(column)].width = width
+    sheet.append([styles.title(f"{w['survey']}: {stats.get('title') or stats.get('survey')}"),
+                  None, styles.title(f"{w['n']} = {stats.get('n', 0)}")])
+    sheet.append([w["filters"], describe_filters(stats.get("filters"), language)])
+    sheet.append([])
+    tallied = stats.get("questions", {})
+    for question in questions:
+        entry = tallied.get(question.name)
+        if entry is None:
+            continue
+        for row in tally_rows(question, entry, language):
+            _append(sheet, styles, row)
+        sheet.append([])
+
+
+_HEAD = object()
+_TITLE = object()
+
+
+def tally_rows(question: Question, entry: dict[str, Any], language: str) -> list[list[Any]]:
+    """The tallies of one question as rows (the first cell marks title and header rows)."""
+    w = words(language)
+    label = entry.get("label") or question.label
+    rows: list[list[Any]] = [[_TITLE, question.name, label, f"n = {entry.get('n', 0)}"]]
+    kind = entry.get("type", question.kind)
+    if kind in ("select_one", "select_multiple", "likert"):
+        rows.append([_HEAD, w["choice"], w["label"], w["count"], w["percent"], w["ci_low"],
+                     w["ci_high"]])
+        counts = entry.get("counts", {})
+        percent = entry.get("percent", {})
+        ci95 = entry.get("ci95", {})
+        for choice, choice_label in choice_list(question, entry):
+            low, high = (ci95.get(choice) or (None, None))[:2]
+            rows.append([choice, choice_label, counts.get(choice, 0),
+                         _round(percent.get(choice)), _round(low), _round(high)])
+        if entry.get("mean") is not None and kind in ("likert", "select_one"):
+            rows.append([w["mean"], None, None, _round(entry["mean"])])
+        if entry.get("top2") is not None:
+            low, high = (entry.get("top2_ci95") or (None, None))[:2]
+            rows.append([w["top2"], None, None, _round(entry["top2"]), _round(low),
+                         _round(high)])
+    elif kind in ("integer", "decimal"):
+        rows.append([_HEAD, w["statistic"], w["value"]])
+        rows.append([w["respondents"], entry.get("n", 0)])
+        for key in ("mean", "sd", "min", "q1", "median", "q3", "max"):
+            rows.append([w["mean_value" if key == "mean" else key], _round(entry.get(key))])
+        if entry.get("histogram"):
+            rows.append([_HEAD, w["bin"], w["count"]])
+            for bin_ in entry["histogram"]:
+                rows.append([bin_label(bin_), bin_.get("count", 0)])
+    else:
+        rows.append([w["answers"], entry.get("n", len(entry.get("answers") or ()))])
+    return rows
+
+
+def choice_list(question: Question, entry: dict[str, Any]) -> list[tuple[str, str]]:
+    """Choices in form order with their labels (the stats' own list where it has one)."""
+    listed = entry.get("choices")
+    if listed:
+        return [(choice["name"], choice.get("label") or choice["name"]) for choice in listed]
+    if question.choices:
+        return question.choices
+    return [(name, name) for name in entry.get("counts", {})]
+
+
+def bin_label(bin_: dict[str, Any]) -> str:
+    low, high = _round(bin_.get("lo")), _round(bin_.get("hi"))
+    return f"{low}–{high}"
+
+
+def describe_filters(filters: dict[str, Any] | None, language: str) -> str:
+    """The filters of a report in a line: ``from 2026-11-01; to …; where a=b``."""
+    if not filters:
+        return words(language)["none"]
+    parts = []
+    for key, value in filters.items():
+        if value in (None, "", [], (), {}):
+            continue
+        if isinstance(value, dict):
+            value = ", ".join(f"{name}={item}" for name, item in value.items())
+        elif isinstance(value, list | tuple):
+            value = ", ".join(_flatten(item) for item in value)
+        parts.append(f"{key}: {value}")
+    return "; ".join(parts) or words(language)["none"]
+
+
+def _flatten(item: Any) -> str:
+    if isinstance(item, list | tuple) and len(item) == 2:
+        return f"{item[0]}={item[1]}"
+    return str(item)
+
+
+def crosstab_tables(stats: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(question, by, table entry) for each cross-tab in the stats, in question order."""
+    crosstab = stats.get("crosstab") or {}
+    by = crosstab.get("by", "")
+    if "tables" in crosstab:
+        return [(name, by, table) for name, table in crosstab["tables"].items()]
+    if "table" in crosstab:
+        return [(crosstab.get("question", ""), by, crosstab)]
+    return []
+
+
+def crosstab_rows(question: Question | None, by: Question | None, name: str, by_name: str,
+                  entry: dict[str, Any], language: str) -> list[list[Any]]:
+    """A cross-tab as rows: counts with totals, then row % and column %."""
+    w = words(language)
+    table: dict[str, dict[str, Any]] = entry.get("table", {})
+    groups = _ordered(list(table), by.choices if by else [])
+    seen = {choice for row in table.values() for choice in row}
+    choices = _ordered(sorted(seen), question.choices if question else [])
+    group_label = (by.choice_labels if by else {})
+    choice_label = (question.choice_labels if question else {})
+    title = f"{question.label if question else name} × {by.label if by else by_name}"
+    rows: list[list[Any]] = [[_TITLE, f"{name} × {by_name}", title]]
+    heads = [choice_label.get(choice, choice) for choice in choices]
+    rows.append([_HEAD, f"{by_name} \\ {name}", *heads, w["total"]])
+    for group in groups:
+        counts = [table[group].get(choice, 0) for choice in choices]
+        rows.append([group_label.get(group, group), *counts, entry_total(entry, group, counts)])
+    rows.append([w["total"], *[sum(table[group].get(choice, 0) for group in groups)
+                               for choice in choices],
+                 sum(entry_total(entry, group, [table[group].get(c, 0) for c in choices])
+                     for group in groups)])
+    for key in ("row_percent", "column_percent"):
+        shares = entry.get(key)
+        if not shares:
+            continue
+        rows.append([_HEAD, w[key], *heads])
+        for group in groups:
+            rows.append([group_label.get(group, group),
+                         *[_round((shares.get(group) or {}).get(choice)) for choice in choices]])
+    return rows
+
+
+def entry_total(entry: dict[str, Any], group: str, counts: list[int]) -> int:
+    """Respondents in a group: given by the stats (multi-select rows sum past it) or summed."""
+    totals = entry.get("row_totals") or entry.get("group_n") or {}
+    return int(totals.get(group, sum(counts)))
+
+
+def _ordered(names: list[str], choices: list[tuple[str, str]]) -> list[str]:
+    order = {name: index for index, (name, _) in enumerate(choices)}
+    return sorted(names, key=lambda name: (order.get(name, len(order)), name))
+
+
+def _crosstab_sheet(sheet: Any, questions: list[Question], stats: dict[str, Any],
+                    language: str) -> None:
+    from openpyxl.utils import get_column_letter
+
+    styles = _Styles(sheet)
+    sheet.column_dimensions["A"].width = 24
+    for column in range(2, 16):
+        sheet.column_dimensions[get_column_letter(column)].width = 14
+    by_name = {question.name: question for question in questions}
+    for name, by, entry in crosstab_tables(stats):
+        for row in crosstab_rows(by_name.get(name), by_name.get(by), name, by, entry,
+                                 language):
+            _append(sheet, styles, row)
+        sheet.append([])
+
+
+def _append(sheet: Any, styles: _Styles, row: list[Any]) -> None:
+    """Append a row of ``tally_rows``/``crosstab_rows``, styling title and header rows."""
+    if row and row[0] is _HEAD:
+        sheet.append([styles.head(value) for value in row[1:]])
+    elif row and row[0] is _TITLE:
+        sheet.append([styles.title(value) for value in row[1:]])
+    else:
+        sheet.append(row)
+
+
+def today_stamp() -> str:
+    return dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M")
