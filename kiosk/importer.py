@@ -119,7 +119,7 @@ def parse_record(record: Any, checkers: _Checkers, kiosk: str | None) -> Submiss
     language = record.get("lang") or language_code(form.default_language)
     if not isinstance(language, str):
         raise RecordError("'lang' must be a string")
-    for key in ("kiosk", "enumerator"):
+    for key in ("kiosk", "enumerator", "site"):
         if record.get(key) is not None and not isinstance(record[key], str):
             raise RecordError(f"'{key}' must be a string or null")
     answers = record.get("answers")
@@ -134,7 +134,7 @@ def parse_record(record: Any, checkers: _Checkers, kiosk: str | None) -> Submiss
         instance_id=instance_id, survey=form.survey_id, version=form.version,
         started=moments["started"] or completed, completed=completed, lang=language,
         answers=session.answers(), kiosk=record.get("kiosk") or kiosk,
-        enumerator=record.get("enumerator"),
+        enumerator=record.get("enumerator"), site=record.get("site"),
     )
 
 

@@ -19,12 +19,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from store.statistics import StatsTables
 from surveys.expressions import format_datetime, now_local
 from surveys.form import Form
 from surveys.session import FormSession, Submission
+from surveys.stats import Question, StatsFilter, Tallies
 
 APPLICATION_ID = 0x53474B31  # "SGK1": a shegong-kiosk database
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # States of a print job (see kiosk/printing.py): waiting means the printer was not ready.
 PRINT_STATES = ("queued", "sending", "waiting", "done", "cancelled")
 PENDING_PRINT_STATES = ("queued", "waiting")
@@ -243,6 +245,7 @@ class KioskStore:
         """
         self.path = Path(path)
         self._forms: dict[tuple[str, str], Form] = {}
+        self._stats: StatsTables | None = None
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -444,8 +447,37 @@ class KioskStore:
                     " BEGIN SELECT RAISE(ABORT, 'volunteer check-ins, check-outs and"
                     " corrections are never changed or deleted; add a correction'); END")
 
+    def _schema_5(self) -> None:
+        """Statistics: the site of each submission, tallies kept as submissions arrive and a
+        flat table per survey (see store/statistics.py); existing submissions are counted."""
+        self.conn.execute("ALTER TABLE submissions ADD COLUMN site TEXT")
+        self.stats.create()
+        for survey_id, version in self.conn.execute(
+                "SELECT survey_id, version FROM forms ORDER BY installed_at, rowid").fetchall():
+            self.stats.ensure_form(self.load_form(survey_id, version))
+        cursor = self.conn.execute(
+            "SELECT rowid, instance_id, survey_id, version, kiosk, started, completed, lang,"
+            " enumerator, answers FROM submissions ORDER BY rowid")
+        while rows := cursor.fetchmany(5000):
+            self.stats.add((row[0], Submission(
+                instance_id=row[1], survey=row[2], version=row[3], kiosk=row[4],
+                started=row[5] or "", completed=row[6] or "", lang=row[7] or "",
+                enumerator=row[8], answers=json.loads(row[9]))) for row in rows)
+
+    @property
+    def stats(self) -> StatsTables:
+        """The statistics tables (store/statistics.py) on this connection."""
+        if self._stats is None:
+            self._stats = StatsTables(self.conn, self.load_form)
+        return self._stats
+
     def transaction(self) -> _Transaction:
         return _Transaction(self.conn)
+
+    def read_snapshot(self) -> _Snapshot:
+        """A read transaction: every query inside sees the same committed state, however
+        many submissions other processes store meanwhile (WAL keeps the snapshot)."""
+        return _Snapshot(self.conn)
 
     def close(self) -> None:
         self.conn.close()
@@ -489,6 +521,7 @@ class KioskStore:
                  json.dumps(compiled, ensure_ascii=False, separators=(",", ":")),
                  compiled.get("source_name", ""), compiled.get("source_sha256", ""), _now()),
             )
+            self.stats.ensure_form(form)
         self._forms[(form.survey_id, form.version)] = form
         return True
 
@@ -594,28 +627,52 @@ class KioskStore:
         """
         code = receipt_code(submission.instance_id)
         with self.transaction():
-            self.conn.execute(
-                "INSERT OR IGNORE INTO submissions(instance_id, survey_id, version, kiosk,"
-                " started, completed, lang, enumerator, answers, receipt_code, source,"
-                " stored_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            cursor = self.conn.execute(
+                f"INSERT OR IGNORE INTO submissions({_SUBMISSION_COLUMNS})"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 _submission_row(submission, code, source, _now()),
             )
+            if cursor.rowcount == 1:  # counted once, with the submission
+                self.stats.add([(int(cursor.lastrowid or 0), submission)])
             self.conn.execute("DELETE FROM drafts WHERE instance_id=?",
                               (submission.instance_id,))
         return code
 
     def insert_submissions(self, submissions: Sequence[Submission], source: str = "import") -> int:
-        """Store a batch in one transaction; returns how many were new (others existed)."""
+        """Store a batch in one transaction; returns how many were new (others existed).
+
+        The statistics tables count the new ones in the same transaction.
+        """
         stamp = _now()
-        rows = [_submission_row(submission, receipt_code(submission.instance_id), source, stamp)
-                for submission in submissions]
         with self.transaction():
-            before = self.conn.total_changes
+            existing = self._existing_instances([item.instance_id for item in submissions])
+            new: dict[str, Submission] = {}
+            for submission in submissions:
+                if submission.instance_id not in existing:
+                    new.setdefault(submission.instance_id, submission)
+            if not new:
+                return 0
+            # Explicit rowids (under the write lock): the flat table's rows share them.
+            first = int(self.conn.execute(
+                "SELECT coalesce(max(rowid), 0) + 1 FROM submissions").fetchone()[0])
+            numbered = list(enumerate(new.values(), start=first))
             self.conn.executemany(
-                "INSERT OR IGNORE INTO submissions(instance_id, survey_id, version, kiosk,"
-                " started, completed, lang, enumerator, answers, receipt_code, source,"
-                " stored_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
-            return self.conn.total_changes - before
+                f"INSERT INTO submissions(rowid, {_SUBMISSION_COLUMNS})"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [(rowid, *_submission_row(submission, receipt_code(submission.instance_id),
+                                          source, stamp))
+                 for rowid, submission in numbered])
+            self.stats.add(numbered)
+            return len(numbered)
+
+    def _existing_instances(self, instance_ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(instance_ids), 500):  # within SQLite's parameter limit
+            chunk = instance_ids[start:start + 500]
+            found.update(row[0] for row in self.conn.execute(
+                "SELECT instance_id FROM submissions WHERE instance_id IN"
+                f" ({', '.join('?' * len(chunk))})", chunk))
+        return found
 
     def submission_count(self, survey_id: str | None = None) -> int:
         if survey_id is None:
@@ -626,18 +683,50 @@ class KioskStore:
     def submission_ids(self) -> set[str]:
         return {row[0] for row in self.conn.execute("SELECT instance_id FROM submissions")}
 
-    def iter_submissions(self, survey_id: str) -> Iterator[dict[str, Any]]:
-        """Submissions of a survey (all versions) as JSONL records, oldest first."""
-        cursor = self.conn.execute(
-            "SELECT instance_id, survey_id, version, kiosk, started, completed, lang,"
-            " enumerator, answers FROM submissions WHERE survey_id=?"
-            " ORDER BY completed, instance_id", (survey_id,))
+    def iter_submissions(self, survey_id: str,
+                         filters: StatsFilter | None = None) -> Iterator[dict[str, Any]]:
+        """Submissions of a survey (all versions) as JSONL records, oldest first.
+
+        ``filters`` (surveys.stats.StatsFilter: dates, kiosks, sites, enumerators, answers)
+        keeps only the submissions the statistics under the same filters count. A record has
+        ``site`` only when one was recorded.
+        """
+        query = (f"SELECT {_RECORD_COLUMNS} FROM submissions WHERE survey_id=?")
+        parameters: list[Any] = [survey_id]
+        if filters is not None and (filters.by_answer or filters.by_place
+                                    or filters.date_from or filters.date_to):
+            subquery, extra = self.stats.matching_ids(survey_id, filters)
+            query += f" AND rowid IN ({subquery})"
+            parameters.extend(extra)
+        cursor = self.conn.execute(query + " ORDER BY completed, instance_id", parameters)
         for row in cursor:
-            yield {
-                "instance_id": row[0], "survey": row[1], "version": row[2], "kiosk": row[3],
-                "started": row[4], "completed": row[5], "lang": row[6], "enumerator": row[7],
-                "answers": json.loads(row[8]),
-            }
+            yield _record(row)
+
+    # ---- statistics (the figures are computed in surveys/stats.py) ----------------------
+
+    def stats_tallies(self, survey_id: str, questions: dict[str, Question],
+                      filters: StatsFilter) -> Tallies:
+        """Submissions, respondents per question and per value, under ``filters``."""
+        return self.stats.tallies(survey_id, questions, filters)
+
+    def stats_value_counts(self, survey_id: str, question: str,
+                           filters: StatsFilter) -> list[tuple[Any, int]]:
+        """(value, respondents) of one question from the flat table (decimals)."""
+        return self.stats.value_counts(survey_id, question, filters)
+
+    def stats_texts(self, survey_id: str, question: str, filters: StatsFilter) -> list[str]:
+        """The answers to a text question under ``filters``, oldest first."""
+        return self.stats.texts(survey_id, question, filters)
+
+    def stats_crosstab(self, survey_id: str, by: Question, questions: Sequence[Question],
+                       filters: StatsFilter) -> dict[str, Any]:
+        """Per question: ``table`` {group: {choice: n}}, ``row_n`` and ``column_n``."""
+        return self.stats.crosstab(survey_id, by, questions, filters)
+
+    def stats_over_time(self, survey_id: str, questions: dict[str, Question],
+                        filters: StatsFilter) -> list[tuple[str, str, int]]:
+        """(day, site, submissions) under ``filters``."""
+        return self.stats.over_time(survey_id, filters)
 
     def receipt_code_of(self, instance_id: str) -> str | None:
         row = self.conn.execute("SELECT receipt_code FROM submissions WHERE instance_id=?",
@@ -852,14 +941,9 @@ class KioskStore:
     def submission_record(self, instance_id: str) -> dict[str, Any] | None:
         """One submission as a JSONL record (see ``iter_submissions``)."""
         row = self.conn.execute(
-            "SELECT instance_id, survey_id, version, kiosk, started, completed, lang,"
-            " enumerator, answers FROM submissions WHERE instance_id=?",
+            f"SELECT {_RECORD_COLUMNS} FROM submissions WHERE instance_id=?",
             (instance_id,)).fetchone()
-        if row is None:
-            return None
-        return {"instance_id": row[0], "survey": row[1], "version": row[2], "kiosk": row[3],
-                "started": row[4], "completed": row[5], "lang": row[6], "enumerator": row[7],
-                "answers": json.loads(row[8])}
+        return None if row is None else _record(row)
 
 
     # ---- volunteers ------------------------------------------------------------------------
@@ -1051,14 +1135,48 @@ class KioskStore:
         return int(cursor.lastrowid or 0)
 
 
+_SUBMISSION_COLUMNS = ("instance_id, survey_id, version, kiosk, started, completed, lang,"
+                       " enumerator, answers, receipt_code, source, stored_at, site")
+_RECORD_COLUMNS = ("instance_id, survey_id, version, kiosk, started, completed, lang,"
+                   " enumerator, answers, site")
+
+
 def _submission_row(submission: Submission, code: str, source: str,
                     stamp: str) -> tuple[Any, ...]:
     return (
         submission.instance_id, submission.survey, submission.version, submission.kiosk,
         submission.started, submission.completed, submission.lang, submission.enumerator,
         json.dumps(submission.answers, ensure_ascii=False, separators=(",", ":")),
-        code, source, stamp,
+        code, source, stamp, submission.site,
     )
+
+
+def _record(row: Sequence[Any]) -> dict[str, Any]:
+    """A submission as a JSONL record; ``site`` only when one was recorded."""
+    record = {"instance_id": row[0], "survey": row[1], "version": row[2], "kiosk": row[3],
+              "started": row[4], "completed": row[5], "lang": row[6], "enumerator": row[7],
+              "answers": json.loads(row[8])}
+    if row[9] is not None:
+        record["site"] = row[9]
+    return record
+
+
+class _Snapshot:
+    """BEGIN ... COMMIT around reads (inside a transaction already: nothing to do)."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+        self.outer = False
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.outer = not self.connection.in_transaction
+        if self.outer:
+            self.connection.execute("BEGIN")
+        return self.connection
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.outer and self.connection.in_transaction:
+            self.connection.execute("COMMIT")
 
 
 class _Transaction:
@@ -1089,4 +1207,5 @@ _STEPS: dict[int, Callable[[KioskStore], None]] = {
     2: KioskStore._schema_2,
     3: KioskStore._schema_3,
     4: KioskStore._schema_4,
+    5: KioskStore._schema_5,
 }

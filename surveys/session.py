@@ -103,9 +103,11 @@ class Submission:
     answers: dict[str, Any]
     kiosk: str | None = None
     enumerator: str | None = None
+    site: str | None = None  # the station's site, when the kiosk's configuration names one
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        """The JSONL record; ``site`` only when there is one."""
+        record = {
             "instance_id": self.instance_id,
             "survey": self.survey,
             "version": self.version,
@@ -116,6 +118,9 @@ class Submission:
             "enumerator": self.enumerator,
             "answers": self.answers,
         }
+        if self.site is not None:
+            record["site"] = self.site
+        return record
 
 
 @dataclass

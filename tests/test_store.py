@@ -38,6 +38,7 @@ TABLES_OF_VERSION = {
     3: ["print_jobs"],
     4: ["volunteer_open_sessions", "volunteer_corrections", "volunteer_checkouts",
         "volunteer_checkins", "volunteers"],
+    5: ["stats_cells", "stats_tally_total", "stats_tally_day", "stats_tally_cell"],
 }
 
 
@@ -47,6 +48,12 @@ def as_left_by(path: Path, version: int) -> None:
     for newer in range(SCHEMA_VERSION, version, -1):
         for table in TABLES_OF_VERSION[newer]:
             connection.execute(f"DROP TABLE {table}")
+        if newer == 5:  # the flat tables of the statistics, and the site of submissions
+            for (table,) in connection.execute(
+                    "SELECT name FROM sqlite_master WHERE type='table' AND name LIKE 'flat_%'"
+            ).fetchall():
+                connection.execute(f'DROP TABLE "{table}"')
+            connection.execute("ALTER TABLE submissions DROP COLUMN site")
     connection.execute(f"PRAGMA user_version={version}")
     connection.commit()
     connection.close()
@@ -252,7 +259,7 @@ def test_database_of_a_schema_3_kiosk_gets_the_volunteer_tables(tmp_path: Path):
         job_id = store.add_print_job("receipt", [], at=1_800_000_000.0, title="回执")
     as_left_by(path, 3)
     with KioskStore(path) as store:
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
         assert store.submission_count("test1") == 1
         assert store.print_job(job_id).title == "回执"
         assert store.volunteer_count() == 0

@@ -1,0 +1,463 @@
+"""Statistics of one survey across all its versions: tallies, intervals, summaries, cross-tabs.
+
+The figures are computed here from counts the store hands over (``KioskStore.stats_*``):
+this module holds no SQL and imports neither the store nor any UI. Questions are matched by
+name across versions; a question's type, label and choice order come from the newest
+version that has it, and choices only older versions had are kept after the newest ones.
+
+Definitions (what the JSON of ``survey_statistics`` means):
+
+- ``n`` of a question: respondents who answered it (under the filters). Percentages of a
+  select question are of those respondents; for ``select_multiple`` they may sum past 100.
+- ``ci95``: the Wilson score interval at 95 % (z = 1.959964), in percent.
+- Likert questions (``appearance`` likert): when every choice name is a number (the bundled
+  forms use 5 … 1), the score of a choice is that number; otherwise the first choice in the
+  form's order scores highest (forms list 非常满意 … 非常不满意). ``top2`` is the share
+  choosing the two highest-scoring choices (非常满意 + 满意), ``mean`` the mean score.
+- Numbers: sample standard deviation (n − 1); quartiles by linear interpolation between
+  order statistics (pandas' and numpy's default); 10 equal-width histogram bins from min to
+  max, each ``lo`` ≤ x < ``hi`` and the last one closed; for integers the edges are whole
+  numbers (width ⌈(max − min + 1) / 10⌉).
+- Cross-tabs: ``table[group][choice]`` counts respondents in the group (a choice of the
+  by-question) who chose the choice; respondents who did not answer either question are left
+  out. ``row_percent`` is of ``row_n`` (the group's respondents who answered the question),
+  ``column_percent`` of ``column_n`` (respondents choosing the choice who answered the
+  by-question). With a select_multiple on either side, rows or columns may sum past 100.
+- ``over_time``: submissions per period (day, ISO week starting on Monday, or month) of the
+  completion date in China time, with the count per site ("" when no site was recorded).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from surveys.form import Choice, Form, Item, language_code
+
+KINDS = ("select_one", "select_multiple", "likert", "integer", "decimal", "text", "date")
+SELECT_KINDS = ("select_one", "select_multiple", "likert")
+PERIODS = ("day", "week", "month")
+Z95 = 1.959963984540054  # the 97.5 % quantile of the standard normal
+HISTOGRAM_BINS = 10
+
+
+class StatsError(ValueError):
+    """A request the statistics cannot answer (unknown survey, question or choice); the
+    message names it and lists what there is."""
+
+
+def statistic_kind(item: Item) -> str | None:
+    """How a question is summarised (one of KINDS), or None when it is not (notes...)."""
+    if item.kind == "select_one":
+        return "likert" if "likert" in item.appearance.split() else "select_one"
+    if item.kind in ("select_multiple", "integer", "decimal", "text", "date"):
+        return item.kind
+    return None
+
+
+@dataclass
+class Question:
+    """A question as the statistics see it, across every version of its survey."""
+
+    name: str
+    kind: str
+    item: Item
+    form: Form  # the newest version that has it
+    choices: list[Choice] = field(default_factory=list)
+    pii: bool = False
+
+    @property
+    def choice_names(self) -> list[str]:
+        return [choice.name for choice in self.choices]
+
+    @property
+    def is_select(self) -> bool:
+        return self.kind in SELECT_KINDS
+
+    @property
+    def is_multiple(self) -> bool:
+        return self.kind == "select_multiple"
+
+    def label(self, language: str | None = None) -> str:
+        return self.form.text(self.item.label, _language(self.form, language)) or self.name
+
+    def choice_label(self, name: str, language: str | None = None) -> str:
+        for choice in self.choices:
+            if choice.name == name:
+                return self.form.text(choice.label, _language(self.form, language)) or name
+        return name
+
+
+def _language(form: Form, language: str | None) -> str:
+    try:
+        return form.resolve_language(language)
+    except ValueError:
+        return form.default_language
+
+
+def catalogue(forms: Sequence[Form]) -> dict[str, Question]:
+    """The questions of a survey's versions (oldest first), by name, in the newest order.
+
+    Questions only older versions have follow in the order they appeared there.
+    """
+    found: dict[str, Question] = {}
+    order: list[str] = []
+    for form in reversed(forms):  # newest first: its type, label and order win
+        for item in form.items:
+            kind = statistic_kind(item)
+            if kind is None:
+                continue
+            question = found.get(item.name)
+            if question is None:
+                question = Question(item.name, kind, item, form,
+                                    list(form.choices_for(item)) if item.list_name else [],
+                                    item.pii)
+                found[item.name] = question
+                order.append(item.name)
+                continue
+            question.pii = question.pii or item.pii
+            if question.is_select and item.list_name:
+                known = set(question.choice_names)
+                question.choices.extend(choice for choice in form.choices_for(item)
+                                        if choice.name not in known)
+    return {name: found[name] for name in order}
+
+
+@dataclass(frozen=True)
+class StatsFilter:
+    """Which submissions the statistics count.
+
+    ``date_from``/``date_to``: calendar days (inclusive) of completion in China time;
+    ``kiosks``, ``sites``, ``enumerators``: any of these (empty: all); ``where``: question ->
+    choice name, every one must hold (for a select_multiple: the choice is among those chosen).
+    """
+
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    kiosks: tuple[str, ...] = ()
+    sites: tuple[str, ...] = ()
+    enumerators: tuple[str, ...] = ()
+    where: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def by_answer(self) -> bool:
+        return bool(self.where)
+
+    @property
+    def by_place(self) -> bool:
+        return bool(self.kiosks or self.sites or self.enumerators)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "from": self.date_from.isoformat() if self.date_from else None,
+            "to": self.date_to.isoformat() if self.date_to else None,
+            "kiosks": list(self.kiosks), "sites": list(self.sites),
+            "enumerators": list(self.enumerators), "where": dict(self.where),
+        }
+
+
+@dataclass
+class Tallies:
+    """Counts under one filter: ``n`` submissions, ``answered[q]`` respondents who answered q,
+    ``counts[q][value]`` respondents per choice (or integer, or date)."""
+
+    n: int
+    answered: dict[str, int]
+    counts: dict[str, dict[Any, int]]
+
+
+class StatisticsStore(Protocol):
+    """What survey_statistics needs of the store (KioskStore provides it)."""
+
+    def versions(self, survey_id: str) -> list[str]: ...
+    def load_form(self, survey_id: str, version: str | None = None) -> Form: ...
+    def read_snapshot(self) -> Any: ...
+    def stats_tallies(self, survey_id: str, questions: Mapping[str, Question],
+                      filters: StatsFilter) -> Tallies: ...
+    def stats_value_counts(self, survey_id: str, question: str,
+                           filters: StatsFilter) -> list[tuple[Any, int]]: ...
+    def stats_texts(self, survey_id: str, question: str, filters: StatsFilter) -> list[str]: ...
+    def stats_crosstab(self, survey_id: str, by: Question, questions: Sequence[Question],
+                       filters: StatsFilter) -> dict[str, Any]: ...
+    def stats_over_time(self, survey_id: str, questions: Mapping[str, Question],
+                        filters: StatsFilter) -> list[tuple[str, str, int]]: ...
+
+
+# ---- the figures --------------------------------------------------------------------------
+
+
+def wilson_interval(successes: int, total: int, z: float = Z95) -> tuple[float, float] | None:
+    """The Wilson score interval of a proportion, in percent; None when total is 0."""
+    if total <= 0:
+        return None
+    p = successes / total
+    denominator = 1 + z * z / total
+    centre = (p + z * z / (2 * total)) / denominator
+    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denominator
+    low = 0.0 if successes == 0 else max(0.0, centre - half) * 100
+    high = 100.0 if successes == total else min(1.0, centre + half) * 100
+    return (low, high)
+
+
+def percent(part: int, whole: int) -> float | None:
+    return part / whole * 100 if whole else None
+
+
+def _order_statistic(values: Sequence[tuple[Any, int]], index: int) -> Any:
+    """The value at 0-based position ``index`` of the sorted sample given as value counts."""
+    seen = 0
+    for value, count in values:
+        seen += count
+        if index < seen:
+            return value
+    return values[-1][0]
+
+
+def _quantile(values: Sequence[tuple[Any, int]], total: int, p: float) -> float:
+    """Linear interpolation between order statistics (numpy's default) over value counts."""
+    position = (total - 1) * p
+    lower = math.floor(position)
+    fraction = position - lower
+    low = _order_statistic(values, lower)
+    if not fraction:
+        return float(low)
+    high = _order_statistic(values, lower + 1)
+    return low + (high - low) * fraction
+
+
+def numeric_summary(value_counts: Iterable[tuple[Any, int]],
+                    integer: bool) -> dict[str, Any]:
+    """n, mean, sample sd, min, quartiles, max and histogram from (value, count) pairs."""
+    values = sorted((value, count) for value, count in value_counts
+                    if count and isinstance(value, int | float) and not isinstance(value, bool))
+    n = sum(count for _value, count in values)
+    if n == 0:
+        return {"n": 0, "mean": None, "sd": None, "min": None, "q1": None, "median": None,
+                "q3": None, "max": None, "histogram": []}
+    mean = math.fsum(value * count for value, count in values) / n
+    squares = math.fsum((value - mean) ** 2 * count for value, count in values)
+    sd = math.sqrt(squares / (n - 1)) if n > 1 else None
+    low, high = values[0][0], values[-1][0]
+    return {
+        "n": n, "mean": mean, "sd": sd, "min": low,
+        "q1": _quantile(values, n, 0.25), "median": _quantile(values, n, 0.5),
+        "q3": _quantile(values, n, 0.75), "max": high,
+        "histogram": histogram(values, integer),
+    }
+
+
+def histogram(values: Sequence[tuple[Any, int]], integer: bool,
+              bins: int = HISTOGRAM_BINS) -> list[dict[str, Any]]:
+    """Equal-width bins over sorted (value, count) pairs: lo <= x < hi, the last one closed."""
+    if not values:
+        return []
+    low, high = values[0][0], values[-1][0]
+    if integer:
+        width = max(1, math.ceil((high - low + 1) / bins))
+        edges = [low + index * width for index in range(bins + 1)]
+        edges = [edge for edge in edges if edge <= high] + [
+            next(edge for edge in edges if edge > high)]
+        counts = [0] * (len(edges) - 1)
+        for value, count in values:
+            counts[min((value - low) // width, len(counts) - 1)] += count
+        return [{"lo": edges[index], "hi": edges[index + 1], "count": counts[index]}
+                for index in range(len(counts))]
+    if high == low:
+        return [{"lo": low, "hi": high, "count": sum(count for _value, count in values)}]
+    width = (high - low) / bins
+    counts = [0] * bins
+    for value, count in values:
+        counts[min(int((value - low) / width), bins - 1)] += count
+    return [{"lo": low + index * width, "hi": high if index == bins - 1 else
+             low + (index + 1) * width, "count": counts[index]} for index in range(bins)]
+
+
+def likert_scores(choice_names: Sequence[str]) -> dict[str, float]:
+    """Score per choice: the number when every name is one, else first choice highest."""
+    try:
+        return {name: float(name) for name in choice_names}
+    except ValueError:
+        total = len(choice_names)
+        return {name: float(total - index) for index, name in enumerate(choice_names)}
+
+
+def ranking(counts: Mapping[str, int], order: Sequence[str]) -> list[str]:
+    """Choice names by count, most first; ties keep the form's order."""
+    position = {name: index for index, name in enumerate(order)}
+    return sorted(counts, key=lambda name: (-counts[name], position.get(name, len(position))))
+
+
+def crosstab_percents(table: Mapping[str, Mapping[str, int]], row_n: Mapping[str, int],
+                      column_n: Mapping[str, int]) -> dict[str, Any]:
+    """Row and column percentages of a cross-tab (None where the denominator is 0)."""
+    return {
+        "row_percent": {group: {choice: percent(count, row_n.get(group, 0))
+                                for choice, count in row.items()}
+                        for group, row in table.items()},
+        "column_percent": {group: {choice: percent(count, column_n.get(choice, 0))
+                                   for choice, count in row.items()}
+                           for group, row in table.items()},
+    }
+
+
+def period_start(day: str, period: str) -> str:
+    """The period (day, ISO week from Monday, month) a day belongs to, as its first day."""
+    if period == "day":
+        return day
+    date = dt.date.fromisoformat(day)
+    if period == "week":
+        return (date - dt.timedelta(days=date.weekday())).isoformat()
+    if period == "month":
+        return day[:7]
+    raise ValueError(f"period must be one of {', '.join(PERIODS)}")
+
+
+def over_time(rows: Iterable[tuple[str, str, int]], period: str) -> dict[str, Any]:
+    """Submissions per period and per site from (day, site, n) rows."""
+    series: dict[str, dict[str, Any]] = {}
+    for day, site, count in rows:
+        entry = series.setdefault(period_start(day, period), {"n": 0, "sites": {}})
+        entry["n"] += count
+        entry["sites"][site or ""] = entry["sites"].get(site or "", 0) + count
+    return {"period": period,
+            "series": [{"period": key, **series[key]} for key in sorted(series)]}
+
+
+# ---- the entry point ------------------------------------------------------------------------
+
+
+def check_filters(questions: Mapping[str, Question], filters: StatsFilter) -> None:
+    """Refuse a --where on a question or choice the survey does not have."""
+    selects = [name for name, question in questions.items() if question.is_select]
+    for name, value in filters.where.items():
+        question = questions.get(name)
+        if question is None or not question.is_select:
+            what = "no question" if question is None else "not a select question:"
+            raise StatsError(f"--where {name}={value}: {what} '{name}'; select questions: "
+                             f"{', '.join(selects)}")
+        if value not in question.choice_names:
+            raise StatsError(f"--where {name}={value}: question '{name}' has no choice "
+                             f"'{value}'; choices: {', '.join(question.choice_names)}")
+
+
+def _select_question(questions: Mapping[str, Question], name: str, option: str) -> Question:
+    question = questions.get(name)
+    if question is None or not question.is_select:
+        selects = [key for key, entry in questions.items() if entry.is_select]
+        what = "no question" if question is None else "not a select question:"
+        raise StatsError(f"{option} {name}: {what} '{name}'; select questions: "
+                         f"{', '.join(selects)}")
+    return question
+
+
+def survey_statistics(store: StatisticsStore, survey_id: str,
+                      filters: StatsFilter | None = None, *, by: str | None = None,
+                      question: str | None = None, include_pii: bool = False,
+                      language: str = "zh", period: str = "day",
+                      text_answers: bool = True) -> dict[str, Any]:
+    """The statistics of one survey (all versions) as the JSON of ``kiosk stats --json``.
+
+    ``by``: cross-tab every select question (or only ``question``) by this select question.
+    Questions marked pii are left out unless ``include_pii``. ``text_answers=False`` gives
+    the number of text answers without the answers themselves. Raises StatsError for an
+    unknown survey, question or choice. All figures come from one read snapshot, so they
+    agree with each other while new submissions arrive.
+    """
+    filters = filters or StatsFilter()
+    versions = store.versions(survey_id)
+    if not versions:
+        raise StatsError(f"no survey '{survey_id}' here")
+    if period not in PERIODS:
+        raise StatsError(f"period must be one of {', '.join(PERIODS)}")
+    forms = [store.load_form(survey_id, version) for version in versions]
+    questions = catalogue(forms)
+    check_filters(questions, filters)
+    shown = {name: entry for name, entry in questions.items() if include_pii or not entry.pii}
+    by_question = _select_question(shown, by, "--by") if by else None
+    wanted = None
+    if question is not None:
+        if by_question is None:
+            raise StatsError("--question needs --by (the question to cross-tabulate by)")
+        wanted = _select_question(shown, question, "--question")
+    newest = forms[-1]
+    with store.read_snapshot():
+        tallies = store.stats_tallies(survey_id, questions, filters)
+        result: dict[str, Any] = {
+            "survey": survey_id, "title": newest.title_in(language) if language else
+            newest.title_in(), "versions": versions, "n": tallies.n,
+            "filters": filters.to_json(), "language": language_code(
+                _language(newest, language)), "questions": {},
+        }
+        for name, entry in shown.items():
+            result["questions"][name] = _question_figures(
+                store, survey_id, entry, tallies, filters, language, text_answers)
+        result["over_time"] = over_time(
+            store.stats_over_time(survey_id, questions, filters), period)
+        if by_question is not None:
+            targets = [wanted] if wanted is not None else [
+                entry for entry in shown.values()
+                if entry.is_select and entry.name != by_question.name]
+            raw = store.stats_crosstab(survey_id, by_question, targets, filters)
+            tables = {name: {**table, **crosstab_percents(table["table"], table["row_n"],
+                                                          table["column_n"])}
+                      for name, table in raw.items()}
+            if wanted is not None:
+                result["crosstab"] = {"by": by_question.name, "question": wanted.name,
+                                      **tables[wanted.name]}
+            else:
+                result["crosstab"] = {"by": by_question.name, "tables": tables}
+    return result
+
+
+def _question_figures(store: StatisticsStore, survey_id: str, question: Question,
+                      tallies: Tallies, filters: StatsFilter, language: str,
+                      text_answers: bool) -> dict[str, Any]:
+    answered = tallies.answered.get(question.name, 0)
+    figures: dict[str, Any] = {"type": question.kind, "label": question.label(language),
+                               "n": answered}
+    counts = tallies.counts.get(question.name, {})
+    if question.is_select:
+        names = question.choice_names
+        by_choice = {name: int(counts.get(name, 0)) for name in names}
+        figures["counts"] = by_choice
+        figures["percent"] = {name: percent(count, answered)
+                              for name, count in by_choice.items()}
+        figures["ci95"] = {name: _interval(count, answered)
+                           for name, count in by_choice.items()}
+        figures["choices"] = [{"name": name, "label": question.choice_label(name, language)}
+                              for name in names]
+        if question.is_multiple:
+            figures["ranking"] = ranking(by_choice, names)
+        if question.kind == "likert":
+            scores = likert_scores(names)
+            top = sorted(names, key=lambda name: -scores[name])[:2]
+            chosen = sum(by_choice.values())
+            top_count = sum(by_choice[name] for name in top)
+            figures["mean"] = (math.fsum(scores[name] * count
+                                         for name, count in by_choice.items()) / chosen
+                               if chosen else None)
+            figures["top2_choices"] = top
+            figures["top2"] = percent(top_count, answered)
+            figures["top2_ci95"] = _interval(top_count, answered)
+    elif question.kind in ("integer", "decimal"):
+        pairs = (list(counts.items()) if question.kind == "integer"
+                 else store.stats_value_counts(survey_id, question.name, filters))
+        summary = numeric_summary(pairs, integer=question.kind == "integer")
+        summary.pop("n")
+        figures.update(summary)
+    elif question.kind == "date":
+        days = sorted((str(day), count) for day, count in counts.items() if count)
+        figures["counts"] = dict(days)
+        figures["min"] = days[0][0] if days else None
+        figures["max"] = days[-1][0] if days else None
+    elif question.kind == "text" and text_answers:
+        figures["answers"] = store.stats_texts(survey_id, question.name, filters)
+    return figures
+
+
+def _interval(count: int, total: int) -> list[float] | None:
+    interval = wilson_interval(count, total)
+    return list(interval) if interval else None
