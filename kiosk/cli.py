@@ -982,6 +982,79 @@ def printer_test(context: Context, url: str | None) -> None:
 # ---- read aloud (kiosk say) ---------------------------------------------------------------
 
 
+# ---- statistics ---------------------------------------------------------------------------
+
+
+def _where_pairs(values: tuple[str, ...]) -> dict[str, str]:
+    where: dict[str, str] = {}
+    for value in values:
+        name, equals, choice = value.partition("=")
+        if not equals or not name.strip() or not choice.strip():
+            raise click.BadParameter(f"{value!r}: give QUESTION=CHOICE, e.g. "
+                                     "respondent_group=elderly", param_hint="--where")
+        if name.strip() in where:
+            raise click.BadParameter(f"question '{name.strip()}' is given twice",
+                                     param_hint="--where")
+        where[name.strip()] = choice.strip()
+    return where
+
+
+@main.command("stats")
+@click.argument("survey_id")
+@click.option("--by", metavar="QUESTION", help="Cross-tab by this select question.")
+@click.option("--question", metavar="QUESTION",
+              help="With --by: only this question (default: every select question).")
+@click.option("--where", multiple=True, metavar="QUESTION=CHOICE",
+              help="Only respondents with this answer (repeat: all must hold; for a multiple "
+                   "choice question: the choice is among those chosen).")
+@click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+              help="Only submissions completed on or after this day (China time).")
+@click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+              help="Only submissions completed on or before this day (China time).")
+@click.option("--kiosk", "kiosks", multiple=True, help="Only from this kiosk (repeatable).")
+@click.option("--site", "sites", multiple=True, help="Only from this site (repeatable).")
+@click.option("--enumerator", "enumerators", multiple=True,
+              help="Only by this volunteer number (repeatable).")
+@click.option("--period", type=click.Choice(["day", "week", "month"]), default="month",
+              show_default=True, help="Submissions over time: per day, week or month.")
+@click.option("--include-pii", is_flag=True,
+              help="Include questions marked pii (text answers with names, phones...).")
+@click.option("--lang", "language", type=click.Choice(["zh", "en"]), default="zh",
+              show_default=True, help="Language of labels.")
+@click.option("--json", "as_json", is_flag=True, help="Print the exact figures as JSON.")
+@pass_context
+def stats_command(context: Context, survey_id: str, by: str | None, question: str | None,
+                  where: tuple[str, ...], date_from: Any, date_to: Any,
+                  kiosks: tuple[str, ...], sites: tuple[str, ...],
+                  enumerators: tuple[str, ...], period: str, include_pii: bool,
+                  language: str, as_json: bool) -> None:
+    """Statistics of a survey, all versions together: counts, percentages with 95 %
+    intervals, Likert means, numbers, text answers, a cross-tab and submissions over time.
+
+    An unknown question or choice in --where, --by or --question: exit status 2.
+    """
+    from surveys.stats import StatsError, StatsFilter, survey_statistics
+
+    _load_form(context, survey_id)
+    filters = StatsFilter(
+        date_from=date_from.date() if date_from else None,
+        date_to=date_to.date() if date_to else None, kiosks=kiosks, sites=sites,
+        enumerators=enumerators, where=_where_pairs(where))
+    try:
+        stats = survey_statistics(context.store, survey_id, filters, by=by, question=question,
+                                  include_pii=include_pii, language=language, period=period)
+    except StatsError as error:
+        raise click.UsageError(str(error)) from None
+    if as_json:
+        click.echo(json.dumps(stats, ensure_ascii=False))
+        return
+    from kiosk.stats_tables import render_statistics
+
+    output = console()
+    for renderable in render_statistics(stats):
+        output.print(renderable)
+
+
 @main.command("say")
 @click.argument("text")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),

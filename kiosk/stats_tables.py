@@ -1,0 +1,155 @@
+"""``kiosk stats`` in the terminal: the figures of ``surveys.stats`` as rich tables.
+
+Percentages are rounded here, for reading; ``kiosk stats --json`` keeps the exact figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+TEXT_ANSWERS_SHOWN = 10
+WORDS = {
+    "zh": {"n": "提交份数", "choice": "选项", "count": "人数", "percent": "百分比",
+           "ci": "95% 置信区间", "rank": "排名", "mean": "平均分", "top2": "满意率（前两项）",
+           "answered": "作答人数", "figure": "指标", "value": "数值", "more": "另有 {n} 条",
+           "period": "时间", "total": "合计", "no_site": "（未记站点）", "by": "按",
+           "row": "行%", "column": "列%", "answers": "条回答", "filters": "筛选",
+           "range": "范围", "over_time": "提交数量随时间变化"},
+    "en": {"n": "Submissions", "choice": "Choice", "count": "n", "percent": "%",
+           "ci": "95% CI", "rank": "Rank", "mean": "Mean", "top2": "Top-2 box",
+           "answered": "Answered", "figure": "Figure", "value": "Value",
+           "more": "{n} more", "period": "Period", "total": "Total", "no_site": "(no site)",
+           "by": "by", "row": "row %", "column": "col %", "answers": "answers",
+           "filters": "Filters", "range": "Range", "over_time": "Submissions over time"},
+}
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}%"
+
+
+def _interval(values: list[float] | None) -> str:
+    return "—" if not values else f"{values[0]:.1f}–{values[1]:.1f}%"
+
+
+def _number(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return f"{value:,}"
+
+
+def render_statistics(stats: dict[str, Any]) -> Iterator[RenderableType]:
+    """Renderables for the statistics of one survey (the JSON of survey_statistics)."""
+    words = WORDS.get(stats.get("language", "zh"), WORDS["zh"])
+    yield Text(f"{stats['title']} ({stats['survey']}) · {words['n']} {stats['n']:,}",
+               style="bold")
+    active = {key: value for key, value in stats["filters"].items() if value}
+    if active:
+        yield Text(f"{words['filters']}: " + "; ".join(
+            f"{key}={value}" for key, value in active.items()))
+    for name, figures in stats["questions"].items():
+        yield _question_table(name, figures, words)
+    crosstab = stats.get("crosstab")
+    if crosstab:
+        tables = ({crosstab["question"]: crosstab} if "question" in crosstab
+                  else crosstab["tables"])
+        for question, table in tables.items():
+            yield _crosstab_table(stats, crosstab["by"], question, table, words)
+    if stats.get("over_time"):
+        yield _over_time_table(stats["over_time"], words)
+
+
+def _question_table(name: str, figures: dict[str, Any], words: dict[str, str]) -> Group:
+    title = Text(f"\n{figures['label']} [{name}] · {words['answered']} {figures['n']:,}",
+                 style="bold")
+    return Group(title, _question_body(figures, words))
+
+
+def _question_body(figures: dict[str, Any], words: dict[str, str]) -> Table:
+    kind = figures["type"]
+    if kind in ("select_one", "select_multiple", "likert"):
+        table = Table()
+        table.add_column(words["choice"])
+        table.add_column(words["count"], justify="right")
+        table.add_column(words["percent"], justify="right")
+        table.add_column(words["ci"], justify="right")
+        rank = {choice: index + 1 for index, choice in enumerate(figures.get("ranking", []))}
+        if rank:
+            table.add_column(words["rank"], justify="right")
+        for choice in figures["choices"]:
+            key = choice["name"]
+            cells = [choice["label"], f"{figures['counts'][key]:,}",
+                     _pct(figures["percent"][key]), _interval(figures["ci95"][key])]
+            if rank:
+                cells.append(str(rank[key]))
+            table.add_row(*cells)
+        if kind == "likert":
+            mean = "—" if figures["mean"] is None else f"{figures['mean']:.2f}"
+            table.caption = (f"{words['mean']} {mean} · {words['top2']} "
+                             f"{_pct(figures['top2'])} ({_interval(figures['top2_ci95'])})")
+            table.caption_justify = "left"
+        return table
+    table = Table()
+    if kind == "text":
+        table.add_column(f"{figures['n']:,} {words['answers']}")
+        answers = figures.get("answers", [])
+        for answer in answers[:TEXT_ANSWERS_SHOWN]:
+            table.add_row(Text(answer))
+        if len(answers) > TEXT_ANSWERS_SHOWN:
+            table.add_row(words["more"].format(n=len(answers) - TEXT_ANSWERS_SHOWN))
+        return table
+    table.add_column(words["figure"])
+    table.add_column(words["value"], justify="right")
+    if kind in ("integer", "decimal"):
+        for key in ("mean", "sd", "min", "q1", "median", "q3", "max"):
+            table.add_row(key, _number(figures.get(key)))
+        for entry in figures.get("histogram", []):
+            table.add_row(f"[{_number(entry['lo'])}, {_number(entry['hi'])})",
+                          f"{entry['count']:,}")
+    elif kind == "date":
+        table.add_row(words["range"], f"{figures['min'] or '—'} … {figures['max'] or '—'}")
+    return table
+
+
+def _crosstab_table(stats: dict[str, Any], by: str, question: str, crosstab: dict[str, Any],
+                    words: dict[str, str]) -> Table:
+    asked = stats["questions"].get(question, {})
+    grouping = stats["questions"].get(by, {})
+    choice_labels = {entry["name"]: entry["label"] for entry in asked.get("choices", [])}
+    group_labels = {entry["name"]: entry["label"] for entry in grouping.get("choices", [])}
+    table = Table(title=Text(f"{asked.get('label', question)} [{question}] {words['by']} "
+                             f"{grouping.get('label', by)} [{by}]"), title_justify="left")
+    table.add_column("")
+    choices = list(next(iter(crosstab["table"].values()), {}))
+    for choice in choices:
+        table.add_column(choice_labels.get(choice, choice), justify="right")
+    table.add_column(words["total"], justify="right")
+    for group, row in crosstab["table"].items():
+        cells = [f"{row[choice]:,}\n{_pct(crosstab['row_percent'][group][choice])} "
+                 f"{words['row']}\n{_pct(crosstab['column_percent'][group][choice])} "
+                 f"{words['column']}" for choice in choices]
+        table.add_row(group_labels.get(group, group), *cells, f"{crosstab['row_n'][group]:,}")
+    return table
+
+
+def _over_time_table(over_time: dict[str, Any], words: dict[str, str]) -> Table:
+    sites = sorted({site for entry in over_time["series"] for site in entry["sites"]})
+    table = Table(title=f"{words['over_time']} ({over_time['period']})", title_justify="left")
+    table.add_column(words["period"])
+    table.add_column(words["total"], justify="right")
+    if len(sites) > 1 or (sites and sites[0]):
+        for site in sites:
+            table.add_column(site or words["no_site"], justify="right")
+    else:
+        sites = []
+    for entry in over_time["series"]:
+        table.add_row(entry["period"], f"{entry['n']:,}",
+                      *(f"{entry['sites'].get(site, 0):,}" for site in sites))
+    return table
