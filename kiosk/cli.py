@@ -332,23 +332,52 @@ def import_command(context: Context, file: Path, as_json: bool) -> None:
 
 @main.command("export")
 @click.argument("survey_id")
-@click.option("--format", "file_format", type=click.Choice(["jsonl"]), default="jsonl",
-              show_default=True, help="Output format.")
+@click.option("--format", "file_format", type=click.Choice(["csv", "xlsx", "pdf", "jsonl"]),
+              help="Output format (default: from the file's ending, else jsonl).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True),
-              required=True, help="Output file, or - for standard output.")
+              required=True, help="Output file, or - for standard output (csv, jsonl).")
+@click.option("--labels", is_flag=True,
+              help="Choice labels instead of choice names (csv, xlsx data sheet).")
 @click.option("--include-pii", is_flag=True,
               help="Include answers marked pii (names, phones, addresses); staff only.")
+@click.option("--lang", "language", type=click.Choice(["zh", "en"]), default="zh",
+              show_default=True, help="Language of labels, headings and the report.")
+@click.option("--by", metavar="QUESTION",
+              help="Cross-tab every select question by this one (xlsx sheet, pdf section).")
+@click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+              help="Only submissions completed on or after this day (China time).")
+@click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+              help="Only submissions completed on or before this day (China time).")
+@click.option("--where", multiple=True, metavar="QUESTION=CHOICE",
+              help="Only submissions with this answer (repeat: all must hold).")
+@click.option("--kiosk", "kiosks", multiple=True, help="Only from this kiosk (repeatable).")
+@click.option("--site", "sites", multiple=True, help="Only from this site (repeatable).")
+@click.option("--enumerator", "enumerators", multiple=True,
+              help="Only by this volunteer number (repeatable).")
 @pass_context
-def export_command(context: Context, survey_id: str, file_format: str, output: str,
-                   include_pii: bool) -> None:
-    """Export a survey's submissions (personal data left out unless --include-pii)."""
-    _load_form(context, survey_id)
-    target = sys.stdout if output == "-" else Path(output)
-    total = context.store.submission_count(survey_id)
-    from kiosk.importer import export_jsonl
+def export_command(context: Context, survey_id: str, file_format: str | None, output: str,
+                   labels: bool, include_pii: bool, language: str, by: str | None,
+                   date_from: Any, date_to: Any, where: tuple[str, ...],
+                   kiosks: tuple[str, ...], sites: tuple[str, ...],
+                   enumerators: tuple[str, ...]) -> None:
+    """Export a survey's submissions (csv, xlsx, jsonl) or its report (pdf).
 
+    Personal data (questions marked pii) are left out unless --include-pii. Nothing is
+    written when something is wrong; an existing file is replaced only by a complete one.
+    """
+    from kiosk.exporting import ExportError, export_survey, format_for
+    from surveys.stats import StatsFilter
+
+    file_format = format_for(output, file_format)
+    filters = StatsFilter(
+        date_from=date_from.date() if date_from else None,
+        date_to=date_to.date() if date_to else None, kiosks=kiosks, sites=sites,
+        enumerators=enumerators, where=_where_pairs(where))
+    target: Any = sys.stdout if output == "-" else Path(output)
+    total = context.store.submission_count(survey_id)
     err = console(stderr=True)
-    show_progress = output != "-" and err.is_terminal and total > 20_000
+    show_progress = output != "-" and err.is_terminal and total > 20_000 \
+        and file_format != "pdf"
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -361,11 +390,20 @@ def export_command(context: Context, survey_id: str, file_format: str, output: s
                   TimeRemainingColumn(), console=err, disable=not show_progress,
                   transient=True) as progress:
         task = progress.add_task("export", total=total)
-        count = export_jsonl(context.store, survey_id, target, include_pii=include_pii,
-                             on_progress=lambda done: progress.advance(task, done))
+        try:
+            result = export_survey(
+                context.store, survey_id, target, file_format=file_format, filters=filters, by=by,
+                labels=labels, include_pii=include_pii, language=language,
+                on_progress=lambda done: progress.advance(task, done))
+        except ExportError as error:
+            raise click.ClickException(str(error)) from None
     if output == "-":
         return
-    click.echo(f"wrote {count} submissions to {output}", err=True)
+    if result.file_format == "pdf":
+        click.echo(f"wrote the report of {result.rows} submissions ({result.pages} pages) "
+                   f"to {output}", err=True)
+    else:
+        click.echo(f"wrote {result.rows} submissions to {output}", err=True)
 
 
 # ---- volunteers -------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Bulk import and export of submissions as JSON Lines (one record per line).
+"""Bulk import of submissions as JSON Lines (one record per line; ``kiosk export`` writes them).
 
 Each imported record is checked by the rules a resident meets on the kiosk (the same
 FormSession): types, choices, required, constraints, and no answers to questions that are
@@ -256,39 +256,3 @@ def _opened(source: str | Path | IO[str], mode: str) -> contextlib.AbstractConte
         encoding = "utf-8-sig" if mode == "r" else "utf-8"
         return open(source, mode, encoding=encoding)
     return contextlib.nullcontext(source)
-
-
-def pii_names(store: KioskStore, survey_id: str) -> set[str]:
-    """Questions marked pii in any version of a survey."""
-    names: set[str] = set()
-    for version in store.versions(survey_id):
-        form = store.load_form(survey_id, version)
-        names.update(item.name for item in form.items if item.pii)
-    return names
-
-
-def iter_export_lines(store: KioskStore, survey_id: str, *,
-                      include_pii: bool = False) -> Iterator[str]:
-    hidden = set() if include_pii else pii_names(store, survey_id)
-    for record in store.iter_submissions(survey_id):
-        if hidden:
-            record["answers"] = {name: value for name, value in record["answers"].items()
-                                 if name not in hidden}
-        yield json.dumps(record, ensure_ascii=False) + "\n"
-
-
-def export_jsonl(store: KioskStore, survey_id: str, target: str | Path | IO[str], *,
-                 include_pii: bool = False,
-                 on_progress: Callable[[int], None] | None = None) -> int:
-    """Write every submission of a survey as JSONL; returns the number written.
-
-    Answers to questions marked ``pii`` are left out unless ``include_pii`` is given.
-    """
-    count = 0
-    with _opened(target, "w") as handle:
-        for line in iter_export_lines(store, survey_id, include_pii=include_pii):
-            handle.write(line)
-            count += 1
-            if on_progress is not None:
-                on_progress(1)
-    return count

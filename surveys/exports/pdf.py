@@ -143,7 +143,7 @@ class _Report:
         number = 0
         for question in self.questions:
             entry = tallied.get(question.name)
-            if entry is None or entry.get("type", question.kind) in ("text", "date"):
+            if entry is None or entry.get("type", question.kind) == "text":
                 continue
             number += 1
             story.extend(self.question_block(number, question, entry))
@@ -199,10 +199,17 @@ class _Report:
                            + self.w["n_line"].format(n=entry.get("n", 0)), self.small),
             Spacer(1, 2 * MM),
         ]
-        if kind in ("select_one", "select_multiple", "likert"):
+        if not entry.get("n"):
+            parts.append(self.paragraph(self.w["no_answers"], self.small))
+        elif kind in ("select_one", "select_multiple", "likert"):
             parts.extend(self.select_block(question, entry, kind))
         elif kind in ("integer", "decimal"):
             parts.extend(self.number_block(entry))
+        elif kind == "date":
+            parts.append(self.table([[self.t["respondents"], self.t["first"], self.t["last"]],
+                                     [str(entry.get("n", 0)), str(entry.get("min") or "—"),
+                                      str(entry.get("max") or "—")]],
+                                    widths=(30 * MM, 40 * MM, 40 * MM)))
         return [KeepTogether(parts)]
 
     def select_block(self, question: Question, entry: dict[str, Any], kind: str) -> list[Any]:
@@ -255,21 +262,28 @@ class _Report:
         from reportlab.platypus import KeepTogether, Spacer
 
         rows = crosstab_rows(question, by, name, by_name, entry, self.language)
+        columns = max(len(row) - 1 for row in rows[1:])
+        # The page's 174 mm shared out: a wide first column, the choices evenly.
+        widths = [30 * MM] + [144 * MM / max(columns - 1, 1)] * (columns - 1)
         parts: list[Any] = []
+        if not any(count for row in (entry.get("table") or {}).values()
+                   for count in row.values()):
+            return [self.paragraph(rows[0][2], self.question_heading),
+                    self.paragraph(self.w["no_answers"], self.small)]
         block: list[list[str]] = []
         for row in rows:
             if row[0] is _TITLE:
                 parts.append(self.paragraph(row[2], self.question_heading))
             elif row[0] is _HEAD:
                 if block:
-                    parts.append(self.table(block))
+                    parts.append(self.table(block, widths[:len(block[0])], wrap_header=True))
                     parts.append(Spacer(1, 2 * MM))
                 block = [[str(value) for value in row[1:]]]
             else:
-                block.append([_fmt(value) if isinstance(value, float) else str(value)
-                              for value in row])
+                block.append([_fmt(value) if value is None or isinstance(value, float)
+                              else str(value) for value in row])
         if block:
-            parts.append(self.table(block))
+            parts.append(self.table(block, widths[:len(block[0])], wrap_header=True))
         return [KeepTogether(parts)]
 
     def free_text_block(self, question: Question, entry: dict[str, Any]) -> list[Any]:
@@ -282,7 +296,7 @@ class _Report:
         if not answers:
             parts.append(self.paragraph(self.w["no_answers"], self.small))
         for answer in answers[:self.cap]:
-            parts.append(self.paragraph(f"• {answer}"))
+            parts.append(self.paragraph(f"· {answer}"))  # the font has no •
         if total > min(len(answers), self.cap):
             shown = min(len(answers), self.cap)
             parts.append(self.paragraph(self.w["more"].format(more=total - shown, total=total),
@@ -291,12 +305,15 @@ class _Report:
 
     # ---- drawing --------------------------------------------------------------------
 
-    def table(self, rows: list[list[str]], widths: Any = None, header: bool = True) -> Any:
+    def table(self, rows: list[list[str]], widths: Any = None, header: bool = True,
+              wrap_header: bool = False) -> Any:
+        """A grid; long texts (and with ``wrap_header`` every header cell) wrap in place."""
         from reportlab.lib import colors
         from reportlab.platypus import Table, TableStyle
 
-        cells = [[self.paragraph(value, self.small) if len(str(value)) > 14 else str(value)
-                  for value in row] for row in rows]
+        cells = [[self.paragraph(value, self.small)
+                  if len(str(value)) > 14 or (wrap_header and index == 0) else str(value)
+                  for value in row] for index, row in enumerate(rows)]
         table = Table(cells, colWidths=widths, hAlign="LEFT", repeatRows=1 if header else 0)
         style = [
             ("FONTNAME", (0, 0), (-1, -1), self.font),
@@ -367,38 +384,27 @@ def _fmt(value: Any, places: int = 1) -> str:
 
 
 def report_period(stats: dict[str, Any]) -> str:
-    """First to last day of the submissions reported (or of the filter, where one is set)."""
-    period = stats.get("period") or {}
+    """The filter's dates where set, else the first and last day with submissions."""
     filters = stats.get("filters") or {}
-    start = filters.get("date_from") or period.get("from") or period.get("first")
-    end = filters.get("date_to") or period.get("to") or period.get("last")
-    if not (start and end):
-        days = _over_time_keys(stats)
-        start, end = start or (days[0] if days else None), end or (days[-1] if days else None)
+    days = [entry["period"] for entry in _series(stats)]
+    start = filters.get("from") or (days[0] if days else None)
+    end = filters.get("to") or (days[-1] if days else None)
     if not (start or end):
         return "—"
     return f"{str(start or '…')[:10]} – {str(end or '…')[:10]}"
 
 
-def _over_time_keys(stats: dict[str, Any]) -> list[str]:
+def _series(stats: dict[str, Any]) -> list[dict[str, Any]]:
     over_time = stats.get("over_time") or {}
-    series = over_time.get("series", over_time) if isinstance(over_time, dict) else over_time
-    keys: list[str] = []
-    if isinstance(series, dict):
-        keys = [str(key) for key in series]
-    elif isinstance(series, list):
-        keys = [str(entry.get("period") or entry.get("date") or "") for entry in series
-                if isinstance(entry, dict)]
-    return sorted(key for key in keys if key[:1].isdigit())
+    return [entry for entry in over_time.get("series") or [] if entry.get("period")]
 
 
 def report_sites(stats: dict[str, Any]) -> list[str]:
-    """The sites (or kiosks) the reported submissions came from."""
-    for key in ("sites", "kiosks"):
-        value = stats.get(key)
-        if isinstance(value, dict):
-            return [f"{name} ({count})" for name, count in value.items()]
-        if isinstance(value, list):
-            return [str(name) for name in value]
-    filters = stats.get("filters") or {}
-    return [str(site) for site in filters.get("sites") or []]
+    """The sites the reported submissions came from, with their counts, most first."""
+    sites: dict[str, int] = {}
+    for entry in _series(stats):
+        for site, count in (entry.get("sites") or {}).items():
+            if site:
+                sites[site] = sites.get(site, 0) + count
+    return [f"{site} ({count})" for site, count in sorted(sites.items(),
+                                                         key=lambda item: -item[1])]

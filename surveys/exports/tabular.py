@@ -41,7 +41,7 @@ WORDS = {
         "q3": "上四分位数", "max": "最大值", "bin": "区间", "answers": "文字回答数",
         "total": "合计", "row_percent": "行百分比 %", "column_percent": "列百分比 %",
         "n": "样本量", "survey": "问卷", "filters": "筛选条件", "none": "无",
-        "mean_value": "平均值",
+        "mean_value": "平均值", "first": "最早", "last": "最晚",
     },
     "en": {
         "choice": "choice", "label": "label", "count": "count", "percent": "percent",
@@ -50,7 +50,8 @@ WORDS = {
         "sd": "sd", "min": "min", "q1": "Q1", "median": "median", "q3": "Q3", "max": "max",
         "bin": "bin", "answers": "text answers", "total": "total",
         "row_percent": "row %", "column_percent": "column %", "n": "N", "survey": "survey",
-        "filters": "filters", "none": "none", "mean_value": "mean",
+        "filters": "filters", "none": "none", "mean_value": "mean", "first": "first",
+        "last": "last",
     },
 }
 
@@ -301,6 +302,11 @@ def tally_rows(question: Question, entry: dict[str, Any], language: str) -> list
             rows.append([_HEAD, w["bin"], w["count"]])
             for bin_ in entry["histogram"]:
                 rows.append([bin_label(bin_), bin_.get("count", 0)])
+    elif kind == "date":
+        rows.append([_HEAD, w["statistic"], w["value"]])
+        rows.append([w["respondents"], entry.get("n", 0)])
+        rows.append([w["first"], entry.get("min")])
+        rows.append([w["last"], entry.get("max")])
     else:
         rows.append([w["answers"], entry.get("n", len(entry.get("answers") or ()))])
     return rows
@@ -387,8 +393,9 @@ def crosstab_rows(question: Question | None, by: Question | None, name: str, by_
 
 
 def entry_total(entry: dict[str, Any], group: str, counts: list[int]) -> int:
-    """Respondents in a group: given by the stats (multi-select rows sum past it) or summed."""
-    totals = entry.get("row_totals") or entry.get("group_n") or {}
+    """Respondents in a group who answered (the stats' ``row_n``; a multi-select row's counts
+    sum past it), or the row's sum."""
+    totals = entry.get("row_n") or {}
     return int(totals.get(group, sum(counts)))
 
 
