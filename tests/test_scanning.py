@@ -21,7 +21,7 @@ import qrcode
 from click.testing import CliRunner
 from PIL import Image
 
-from kiosk import scanning
+from kiosk import card_rescue, card_sheets, scanning
 from kiosk.card_sheets import CARDS_PER_PAGE
 from kiosk.cards import make_payload, read_payload
 from kiosk.cli import main
@@ -80,9 +80,10 @@ def qr_png(path: Path, text: str, **options) -> Path:
 def test_distorted_card_photos_decode_at_the_measured_rates(photos):
     """200 photos (rotation, tilt, blur, noise, low contrast, glare, JPEG) of the real cards.
 
-    Measured with this seed: all passes 97 %, the zbar passes alone (no zxing-cpp) 95 %,
-    zxing-cpp alone 91.5 %, zbar alone on the plain frame 75 %. What fails is glare over a
-    finder pattern. The thresholds leave room for other zbar and zxing-cpp builds.
+    Measured with this seed: all passes 100 %, the zbar passes alone (no zxing-cpp) 100 %,
+    zxing-cpp alone 91.5 %, zbar alone on the plain frame 75 %. Before the card-layout pass
+    all passes read 97 %: it reads the six with glare over a finder pattern. The thresholds
+    leave room for other zbar, zxing-cpp and OpenCV builds.
     """
     def rate(decode) -> float:
         hits = 0
@@ -96,10 +97,21 @@ def test_distorted_card_photos_decode_at_the_measured_rates(photos):
     zbar_only = rate(lambda photo: decode_image(photo.image, passes=ZBAR_PASSES))
     zxing_only = rate(lambda photo: scanning.zxing(scanning.load_grey(photo.image)))
     plain_zbar = rate(lambda photo: scanning.zbar(scanning.load_grey(photo.image)))
-    assert ours >= 0.95, f"all passes read {ours:.1%}"
-    assert zbar_only >= 0.92, f"zbar passes read {zbar_only:.1%}"
+    assert ours >= 0.985, f"all passes read {ours:.1%}"
+    assert zbar_only >= 0.97, f"zbar passes read {zbar_only:.1%}"
     assert ours >= zxing_only and ours >= plain_zbar
     assert zbar_only > plain_zbar + 0.10  # smoothing and thresholding earn their time
+
+
+def test_the_card_layout_pass_reads_the_glared_photos(photos):
+    """The photos the other passes miss (glare over a finder) are read by the card's layout."""
+    earlier = PASSES[:-1]
+    assert PASSES[-1] is scanning.card_layout
+    missed = [photo for photo in photos
+              if photo.payload not in decode_image(photo.image, passes=earlier)]
+    assert missed and all("glare" in photo.params for photo in missed)
+    assert all(scanning.card_layout(scanning.load_grey(photo.image)) == [photo.payload]
+               for photo in missed)
 
 
 def test_photos_without_glare_all_decode(photos):
@@ -115,6 +127,105 @@ def test_the_photo_generator_is_deterministic(sheet):
     assert all(np.array_equal(a.image, b.image) for a, b in zip(first, again, strict=True))
     assert not np.array_equal(first[0].image, other[0].image)
     assert first[0].image.shape == (480, 640, 3) and first[0].image.dtype == np.uint8
+
+
+# ---- the card-layout pass: glare over a finder pattern -----------------------------------
+
+
+def finder_centre(finder: str) -> tuple[float, float]:
+    """Millimetres from a card's top left to the centre of a finder pattern of its code
+    (a version 2 code: 25 modules and the quiet zone in card_sheets.QR_SIZE_MM)."""
+    module = card_sheets.QR_SIZE_MM / 33
+    near = card_sheets.QUIET_ZONE + 3.5
+    far = card_sheets.QUIET_ZONE + 25 - 3.5
+    left = card_rescue.QR_LEFT_MM
+    top = card_rescue.QR_TOP_MM
+    column, row = {"top left": (near, near), "top right": (far, near),
+                   "bottom left": (near, far)}[finder]
+    return left + column * module, top + row * module
+
+
+def glared_photo(card: np.ndarray, finder: str = "top left", *, upside_down: bool = False,
+                 seed: int = 0) -> np.ndarray:
+    """A grey 640 × 480 frame of ``card`` (a card cut from the sheet), turned and tilted,
+    with a saturated highlight over one of its code's finder patterns."""
+    rng = np.random.default_rng(seed)
+    grey = cv2.cvtColor(card, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    height, width = grey.shape
+    per_mm = width / card_sheets.CARD_WIDTH_MM
+    x, y = (value * per_mm for value in finder_centre(finder))
+    sigma = 3.5 * card_sheets.QR_SIZE_MM / 33 * per_mm  # 3.5 modules
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    grey += 450 * np.exp(-((xs - x) ** 2 + (ys - y) ** 2) / (2 * sigma**2))
+    grey = np.clip(grey, 0, 255)
+    small = cv2.resize(grey, (width * 2 // 5, height * 2 // 5), interpolation=cv2.INTER_AREA)
+    corners = np.float32([[120, 130], [520, 70], [540, 330], [150, 400]])  # turned, tilted
+    if upside_down:
+        corners = np.roll(corners, 2, axis=0)
+    source = np.float32([[0, 0], [small.shape[1], 0], [small.shape[1], small.shape[0]],
+                         [0, small.shape[0]]])
+    frame = cv2.warpPerspective(small, cv2.getPerspectiveTransform(source, corners),
+                                (640, 480), flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_CONSTANT, borderValue=90)
+    frame = cv2.GaussianBlur(frame, (0, 0), 0.8) + rng.normal(0, 3, frame.shape)
+    return np.clip(frame, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize(("finder", "upside_down"), [
+    ("top left", False), ("top right", False), ("bottom left", True)])
+def test_a_card_with_glare_over_a_finder_is_read_by_its_layout(sheet, finder, upside_down):
+    frame = glared_photo(sheet.cards[4], finder, upside_down=upside_down)
+    grey = scanning.load_grey(frame)
+    assert all(decode(grey) == [] for decode in PASSES[:-1])  # the finders are how they look
+    assert scanning.card_layout(grey) == [sheet.payloads[4]]
+    assert decode_image(frame) == [sheet.payloads[4]]
+    assert decode_image(frame, passes=ZBAR_PASSES) == [sheet.payloads[4]]  # no zxing-cpp
+
+
+def test_the_card_layout_pass_is_skipped_without_opencv(sheet, monkeypatch):
+    frame = glared_photo(sheet.cards[4])
+    monkeypatch.setattr(card_rescue, "_cv2", lambda: None)  # as if OpenCV were not installed
+    assert not card_rescue.available()
+    assert scanning.card_layout(scanning.load_grey(frame)) == []
+    assert decode_image(frame) == []
+    assert decode_image(sheet.cards[4]) == [sheet.payloads[4]]  # the other passes still read
+
+
+def test_a_scrambled_code_on_a_card_reads_as_nothing(sheet):
+    """The card's layout with modules that are no valid code: error correction refuses it,
+    however the grid is placed and whichever format is guessed. No made-up text."""
+    card = sheet.cards[4].copy()
+    per_mm = card.shape[1] / card_sheets.CARD_WIDTH_MM
+    module = card_sheets.QR_SIZE_MM / 33 * per_mm
+    fixed = card_rescue.function_modules(2)[0] | card_rescue.format_places(2)
+    rng = np.random.default_rng(11)
+    left = card_rescue.QR_LEFT_MM * per_mm + card_sheets.QUIET_ZONE * module
+    top = card_rescue.QR_TOP_MM * per_mm + card_sheets.QUIET_ZONE * module
+    for row, column in zip(*np.nonzero(~fixed), strict=True):
+        if rng.random() < 0.5:  # flip half the data modules
+            x0, y0 = round(left + column * module), round(top + row * module)
+            x1, y1 = round(left + (column + 1) * module), round(top + (row + 1) * module)
+            card[y0:y1, x0:x1] = 255 - card[y0:y1, x0:x1]
+    for finder in ("top left", "top right"):
+        frame = glared_photo(card, finder)
+        assert scanning.card_layout(scanning.load_grey(frame)) == []
+        assert decode_image(frame) == []
+
+
+def test_frames_without_a_code_are_passed_over_before_fitting_a_grid(sheet, monkeypatch):
+    """Empty frames (the camera's usual view) and a blank card-shaped rectangle: found
+    nothing, without the costly grid fitting (timing: scripts/bench.py)."""
+    fits = []
+    fit_grid = card_rescue.fit_grid
+    monkeypatch.setattr(card_rescue, "fit_grid",
+                        lambda *args, **kwargs: fits.append(1) or fit_grid(*args, **kwargs))
+    blank = np.full((480, 640), 80, np.uint8)
+    cv2.fillConvexPoly(blank, np.int32([[120, 130], [520, 70], [540, 330], [150, 400]]), 230)
+    noise = np.random.default_rng(3).integers(0, 256, (480, 640), dtype=np.uint8)
+    for frame in [blank, noise, *empty_frames(20, seed=2)]:
+        assert scanning.card_layout(scanning.load_grey(frame)) == []
+    assert card_rescue.card_quads(blank)  # found as a card's shape, then passed over
+    assert len(fits) <= 2
 
 
 def test_decode_image_takes_paths_bytes_pil_and_arrays(sheet, tmp_path):
