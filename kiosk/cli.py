@@ -364,9 +364,10 @@ def export_command(context: Context, survey_id: str, file_format: str | None, ou
 
     Personal data (questions marked pii) are left out unless --include-pii. Nothing is
     written when something is wrong; an existing file is replaced only by a complete one.
+    Exit status 2 for an unknown question or choice, 1 for other errors.
     """
-    from kiosk.exporting import ExportError, export_survey, format_for
-    from surveys.stats import StatsFilter
+    from surveys.exports import ExportError, export_survey, format_for
+    from surveys.stats import StatsError, StatsFilter
 
     file_format = format_for(output, file_format)
     filters = StatsFilter(
@@ -391,19 +392,20 @@ def export_command(context: Context, survey_id: str, file_format: str | None, ou
                   transient=True) as progress:
         task = progress.add_task("export", total=total)
         try:
-            result = export_survey(
+            count = export_survey(
                 context.store, survey_id, target, file_format=file_format, filters=filters, by=by,
                 labels=labels, include_pii=include_pii, language=language,
                 on_progress=lambda done: progress.advance(task, done))
+        except StatsError as error:  # a question or choice the survey lacks, as in `stats`
+            raise click.UsageError(str(error)) from None
         except ExportError as error:
             raise click.ClickException(str(error)) from None
     if output == "-":
         return
-    if result.file_format == "pdf":
-        click.echo(f"wrote the report of {result.rows} submissions ({result.pages} pages) "
-                   f"to {output}", err=True)
+    if file_format == "pdf":
+        click.echo(f"wrote the report of {count} submissions to {output}", err=True)
     else:
-        click.echo(f"wrote {result.rows} submissions to {output}", err=True)
+        click.echo(f"wrote {count} submissions to {output}", err=True)
 
 
 # ---- volunteers -------------------------------------------------------------------------

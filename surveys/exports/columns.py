@@ -11,7 +11,7 @@ are left out because ``started`` and ``completed`` carry the same moments.
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,7 +30,11 @@ EXPORTED_KINDS = {"select_one", "select_multiple", "integer", "decimal", "text",
 
 
 class ExportError(Exception):
-    """A problem the person exporting can fix (bad path, unknown question …)."""
+    """A problem the person exporting can fix (unknown survey, a folder not writable …)."""
+
+
+class ExportWriteError(ExportError, OSError):
+    """The file cannot be written (no such folder, no permission, disk full …)."""
 
 
 @dataclass
@@ -165,18 +169,18 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; it becomes ``path`` only if all went well.
 
     An export that fails half-way (disk full, a bad filter found late, Ctrl-C) leaves no
-    partial file behind, and never clobbers an earlier good export.
+    partial file behind, and never clobbers an earlier good export. The file gets the
+    permissions a plain ``open`` would give it (the umask's), not a temporary file's 0600.
     """
     target = Path(path)
+    temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
     try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
-                                             dir=target.parent if str(target.parent) else ".")
+        os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     except OSError as error:
-        raise ExportError(f"cannot write {target}: {error.strerror or error}") from None
-    os.close(handle)
+        raise ExportWriteError(f"cannot write {target}: {error.strerror or error}") from None
     try:
-        yield Path(temporary)
+        yield temporary
         os.replace(temporary, target)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise

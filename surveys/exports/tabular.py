@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from surveys.exports.columns import (
-    ExportError,
+    ExportWriteError,
     Question,
     atomic_output,
     export_questions,
@@ -164,7 +164,7 @@ def write_xlsx(forms: Sequence[Form], records: Iterable[dict[str, Any]],
         try:
             book.save(temporary)
         except OSError as error:
-            raise ExportError(f"cannot write {target}: {error.strerror or error}") from None
+            raise ExportWriteError(f"cannot write {target}: {error.strerror or error}") from None
     return count
 
 
