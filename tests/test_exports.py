@@ -70,6 +70,20 @@ def service_request(number: int) -> Submission:
         completed="2026-11-05T09:10:00.000+08:00", lang="zh", answers=answers, kiosk="hall-1")
 
 
+BRIDE_PRICES = [0, 8800, 20000, 50000, 66000, None]
+
+
+def marriage(number: int) -> Submission:
+    answers: dict[str, Any] = {"gender": "female", "age_band": "26_30",
+                               "marital_status": "married", "bride_price_view": "symbolic"}
+    if BRIDE_PRICES[number] is not None:
+        answers["bride_price_amount"] = BRIDE_PRICES[number]
+    return Submission(
+        instance_id=str(uuid.UUID(int=20_000 + number, version=4)), survey="marriage_reform",
+        version=VERSION, started="2026-11-06T09:00:00.000+08:00",
+        completed="2026-11-06T09:10:00.000+08:00", lang="zh", answers=answers, kiosk="hall-1")
+
+
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Submission]]:
     path = tmp_path_factory.mktemp("exports") / "kiosk.db"
@@ -78,6 +92,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Submissio
     with open_store(path) as store:
         store.insert_submissions(generated)
         store.insert_submissions([service_request(number) for number in range(N_REQUESTS)])
+        store.insert_submissions([marriage(number) for number in range(len(BRIDE_PRICES))])
     return path, generated
 
 
@@ -309,6 +324,28 @@ def test_xlsx_data_go_on_in_further_sheets_past_the_row_limit(data, tmp_path, mo
     sizes = [sum(1 for _ in workbook[name].iter_rows()) for name in ("数据", "数据2", "数据3")]
     assert sizes == [101, 101, N_SATISFACTION - 200 + 1]
     assert next(workbook["数据3"].iter_rows(values_only=True))[0] == "instance_id"
+
+
+def test_numbers_stay_numbers(data, tmp_path):
+    from openpyxl import load_workbook
+
+    db, _ = data
+    assert export(db, "marriage_reform", "-o", str(tmp_path / "m.csv")).exit_code == 0
+    _names, rows = read_csv(tmp_path / "m.csv")
+    assert [row["bride_price_amount"] for row in rows] == [
+        "" if price is None else str(price) for price in BRIDE_PRICES]
+    assert export(db, "marriage_reform", "-o", str(tmp_path / "m.xlsx")).exit_code == 0
+    book = load_workbook(tmp_path / "m.xlsx")
+    data_rows = list(book["数据"].iter_rows(values_only=True))
+    column = data_rows[0].index("bride_price_amount")
+    assert [row[column] for row in data_rows[1:]] == BRIDE_PRICES
+    tallies = [row for row in book["统计"].iter_rows(values_only=True) if row and row[0]]
+    start = next(index for index, row in enumerate(tallies) if row[0] == "bride_price_amount")
+    summary = {row[0]: row[1] for row in tallies[start + 2:start + 10]}
+    given = [price for price in BRIDE_PRICES if price is not None]
+    assert summary["回答人数"] == len(given)
+    assert summary["平均值"] == pytest.approx(sum(given) / len(given), abs=0.01)
+    assert (summary["最小值"], summary["中位数"], summary["最大值"]) == (0, 20000, 66000)
 
 
 # ---- PDF through poppler ----------------------------------------------------------------

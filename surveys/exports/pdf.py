@@ -10,20 +10,20 @@ ten thousand. Page numbers and the time of making are in every page's footer.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from surveys.exports.columns import ExportError, Question, atomic_output, export_questions
 from surveys.exports.tabular import (
-    _HEAD,
-    _TITLE,
+    HEADER_ROW,
+    TITLE_ROW,
     bin_label,
     choice_list,
     crosstab_rows,
     crosstab_tables,
     describe_filters,
-    today_stamp,
     words,
 )
 from surveys.form import Form
@@ -272,9 +272,9 @@ class _Report:
                     self.paragraph(self.w["no_answers"], self.small)]
         block: list[list[str]] = []
         for row in rows:
-            if row[0] is _TITLE:
+            if row[0] is TITLE_ROW:
                 parts.append(self.paragraph(row[2], self.question_heading))
-            elif row[0] is _HEAD:
+            elif row[0] is HEADER_ROW:
                 if block:
                     parts.append(self.table(block, widths[:len(block[0])], wrap_header=True))
                     parts.append(Spacer(1, 2 * MM))
@@ -370,6 +370,10 @@ class _Report:
         drawing = Drawing(width, height)
         drawing.add(chart)
         return drawing
+
+
+def today_stamp() -> str:
+    return dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M")
 
 
 def _fmt(value: Any, places: int = 1) -> str:

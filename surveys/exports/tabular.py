@@ -8,7 +8,6 @@ leaves nothing behind.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -194,8 +193,7 @@ class _Styles:
 
     def text(self, value: str) -> Any:
         """A string that openpyxl must not take for a formula (it starts with '=')."""
-        cell = self.cell_type(self.sheet, value=None)
-        cell._value = value
+        cell = self.cell_type(self.sheet, value=value)
         cell.data_type = "s"
         return cell
 
@@ -267,18 +265,19 @@ def _tallies_sheet(sheet: Any, questions: list[Question], stats: dict[str, Any],
         sheet.append([])
 
 
-_HEAD = object()
-_TITLE = object()
+# The first cell of a row of ``tally_rows``/``crosstab_rows`` that is a header or a title.
+HEADER_ROW = object()
+TITLE_ROW = object()
 
 
 def tally_rows(question: Question, entry: dict[str, Any], language: str) -> list[list[Any]]:
     """The tallies of one question as rows (the first cell marks title and header rows)."""
     w = words(language)
     label = entry.get("label") or question.label
-    rows: list[list[Any]] = [[_TITLE, question.name, label, f"n = {entry.get('n', 0)}"]]
+    rows: list[list[Any]] = [[TITLE_ROW, question.name, label, f"n = {entry.get('n', 0)}"]]
     kind = entry.get("type", question.kind)
     if kind in ("select_one", "select_multiple", "likert"):
-        rows.append([_HEAD, w["choice"], w["label"], w["count"], w["percent"], w["ci_low"],
+        rows.append([HEADER_ROW, w["choice"], w["label"], w["count"], w["percent"], w["ci_low"],
                      w["ci_high"]])
         counts = entry.get("counts", {})
         percent = entry.get("percent", {})
@@ -294,16 +293,16 @@ def tally_rows(question: Question, entry: dict[str, Any], language: str) -> list
             rows.append([w["top2"], None, None, _round(entry["top2"]), _round(low),
                          _round(high)])
     elif kind in ("integer", "decimal"):
-        rows.append([_HEAD, w["statistic"], w["value"]])
+        rows.append([HEADER_ROW, w["statistic"], w["value"]])
         rows.append([w["respondents"], entry.get("n", 0)])
         for key in ("mean", "sd", "min", "q1", "median", "q3", "max"):
             rows.append([w["mean_value" if key == "mean" else key], _round(entry.get(key))])
         if entry.get("histogram"):
-            rows.append([_HEAD, w["bin"], w["count"]])
+            rows.append([HEADER_ROW, w["bin"], w["count"]])
             for bin_ in entry["histogram"]:
                 rows.append([bin_label(bin_), bin_.get("count", 0)])
     elif kind == "date":
-        rows.append([_HEAD, w["statistic"], w["value"]])
+        rows.append([HEADER_ROW, w["statistic"], w["value"]])
         rows.append([w["respondents"], entry.get("n", 0)])
         rows.append([w["first"], entry.get("min")])
         rows.append([w["last"], entry.get("max")])
@@ -371,9 +370,9 @@ def crosstab_rows(question: Question | None, by: Question | None, name: str, by_
     group_label = (by.choice_labels if by else {})
     choice_label = (question.choice_labels if question else {})
     title = f"{question.label if question else name} × {by.label if by else by_name}"
-    rows: list[list[Any]] = [[_TITLE, f"{name} × {by_name}", title]]
+    rows: list[list[Any]] = [[TITLE_ROW, f"{name} × {by_name}", title]]
     heads = [choice_label.get(choice, choice) for choice in choices]
-    rows.append([_HEAD, f"{by_name} \\ {name}", *heads, w["total"]])
+    rows.append([HEADER_ROW, f"{by_name} \\ {name}", *heads, w["total"]])
     for group in groups:
         counts = [table[group].get(choice, 0) for choice in choices]
         rows.append([group_label.get(group, group), *counts, entry_total(entry, group, counts)])
@@ -385,7 +384,7 @@ def crosstab_rows(question: Question | None, by: Question | None, name: str, by_
         shares = entry.get(key)
         if not shares:
             continue
-        rows.append([_HEAD, w[key], *heads])
+        rows.append([HEADER_ROW, w[key], *heads])
         for group in groups:
             rows.append([group_label.get(group, group),
                          *[_round((shares.get(group) or {}).get(choice)) for choice in choices]])
@@ -422,13 +421,10 @@ def _crosstab_sheet(sheet: Any, questions: list[Question], stats: dict[str, Any]
 
 def _append(sheet: Any, styles: _Styles, row: list[Any]) -> None:
     """Append a row of ``tally_rows``/``crosstab_rows``, styling title and header rows."""
-    if row and row[0] is _HEAD:
+    if row and row[0] is HEADER_ROW:
         sheet.append([styles.head(value) for value in row[1:]])
-    elif row and row[0] is _TITLE:
+    elif row and row[0] is TITLE_ROW:
         sheet.append([styles.title(value) for value in row[1:]])
     else:
         sheet.append(row)
 
-
-def today_stamp() -> str:
-    return dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M")
