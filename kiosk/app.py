@@ -365,6 +365,12 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
 
         self.switch_screen(StaffMenuScreen(self.store))
 
+    def open_dashboard(self) -> None:
+        """Only from the staff menu, so only after the right PIN."""
+        from kiosk.screens.dashboard import StaffDashboardScreen
+
+        self.switch_screen(StaffDashboardScreen(self.store))
+
     def set_field_mode(self, on: bool) -> None:
         """The staff menu's field-mode switch (for the kiosk taken on household visits)."""
         self._field_mode = on

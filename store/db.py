@@ -26,7 +26,7 @@ from surveys.session import FormSession, Submission
 from surveys.stats import Question, StatsFilter, Tallies
 
 APPLICATION_ID = 0x53474B31  # "SGK1": a shegong-kiosk database
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # States of a print job (see kiosk/printing.py): waiting means the printer was not ready.
 PRINT_STATES = ("queued", "sending", "waiting", "done", "cancelled")
 PENDING_PRINT_STATES = ("queued", "waiting")
@@ -41,6 +41,9 @@ _SESSION_COLUMNS = ("c.id, c.number, c.kiosk, c.service, c.at, c.at_epoch, o.at,
                     " o.closed_by, o.flags, o.kiosk")
 _CORRECTION_COLUMNS = ("id, session_id, action, checked_in, checked_in_epoch, checked_out,"
                        " checked_out_epoch, reason, staff, at, at_epoch, kiosk")
+
+
+REQUEST_STATUSES = ("new", "in_progress", "closed")
 
 
 class StoreError(Exception):
@@ -463,6 +466,28 @@ class KioskStore:
                 instance_id=row[1], survey=row[2], version=row[3], kiosk=row[4],
                 started=row[5] or "", completed=row[6] or "", lang=row[7] or "",
                 enumerator=row[8], answers=json.loads(row[9]))) for row in rows)
+
+    def _schema_6(self) -> None:
+        """The audit record of staff actions, and the handling of service requests
+        (新登记 → 处理中 → 已办结, each change with its note); both only ever added to."""
+        self.db["audit"].create(
+            {"id": int, "at": str, "at_epoch": float, "kiosk": str, "staff": str,
+             "action": str, "target": str, "detail": str},
+            pk="id", not_null={"at", "at_epoch", "staff", "action"},
+        )
+        self.db["audit"].create_index(["at_epoch"])
+        self.db["request_updates"].create(
+            {"id": int, "instance_id": str, "status": str, "note": str, "staff": str,
+             "kiosk": str, "at": str, "at_epoch": float},
+            pk="id", not_null={"instance_id", "status", "staff", "at", "at_epoch"},
+        )
+        self.db["request_updates"].create_index(["instance_id", "id"])
+        for table in ("audit", "request_updates"):
+            for action in ("UPDATE", "DELETE"):
+                self.conn.execute(
+                    f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table}"
+                    " BEGIN SELECT RAISE(ABORT, 'the audit record and request updates are"
+                    " never changed or deleted'); END")
 
     @property
     def stats(self) -> StatsTables:
@@ -946,6 +971,76 @@ class KioskStore:
         return None if row is None else _record(row)
 
 
+    # ---- audit and service requests ----------------------------------------------------
+
+    def add_audit(self, action: str, target: str = "", detail: str = "", *, staff: str,
+                  kiosk: str | None = None, at: float | None = None) -> None:
+        """Record one staff action (export, reprint, correction, status change...)."""
+        moment = now_local() if at is None else dt.datetime.fromtimestamp(at).astimezone()
+        self.conn.execute(
+            "INSERT INTO audit(at, at_epoch, kiosk, staff, action, target, detail)"
+            " VALUES (?,?,?,?,?,?,?)",
+            (format_datetime(moment), moment.timestamp(), kiosk, staff, action, target,
+             detail))
+
+    def audit_entries(self, *, since: float | None = None,
+                      actions: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """The audit record, oldest first; ``since`` is a Unix time."""
+        query = ("SELECT at, at_epoch, kiosk, staff, action, target, detail FROM audit"
+                 " WHERE 1=1")
+        parameters: list[Any] = []
+        if since is not None:
+            query += " AND at_epoch >= ?"
+            parameters.append(since)
+        if actions:
+            query += f" AND action IN ({', '.join('?' for _ in actions)})"
+            parameters.extend(actions)
+        rows = self.conn.execute(query + " ORDER BY at_epoch, id", parameters).fetchall()
+        return [dict(zip(("at", "at_epoch", "kiosk", "staff", "action", "target", "detail"),
+                         row, strict=True)) for row in rows]
+
+    def set_request_status(self, instance_id: str, status: str, *, note: str = "",
+                           staff: str, kiosk: str | None = None,
+                           at: float | None = None) -> None:
+        """A staff member moves a service request on (with the audit entry, together)."""
+        if status not in REQUEST_STATUSES:
+            raise StoreError(f"request status must be one of {', '.join(REQUEST_STATUSES)}")
+        moment = now_local() if at is None else dt.datetime.fromtimestamp(at).astimezone()
+        with self.transaction():
+            if self.submission_record(instance_id) is None:
+                raise StoreError(f"there is no submission {instance_id}")
+            self.conn.execute(
+                "INSERT INTO request_updates(instance_id, status, note, staff, kiosk, at,"
+                " at_epoch) VALUES (?,?,?,?,?,?,?)",
+                (instance_id, status, note, staff, kiosk, format_datetime(moment),
+                 moment.timestamp()))
+            self.add_audit("request_status", instance_id, f"{status}: {note}".rstrip(": "),
+                           staff=staff, kiosk=kiosk, at=moment.timestamp())
+
+    def request_updates(self, instance_id: str) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT status, note, staff, kiosk, at FROM request_updates WHERE instance_id=?"
+            " ORDER BY id", (instance_id,)).fetchall()
+        return [dict(zip(("status", "note", "staff", "kiosk", "at"), row, strict=True))
+                for row in rows]
+
+    def service_requests(self, survey_id: str, *, include_closed: bool = False,
+                         limit: int = 200) -> list[dict[str, Any]]:
+        """Submissions of a request survey with their latest status (``new`` until staff
+        act), open ones first, oldest first within a status."""
+        rows = self.conn.execute(
+            "SELECT s.instance_id, s.receipt_code, s.completed, s.answers,"
+            " coalesce(u.status, 'new'), coalesce(u.note, ''), coalesce(u.staff, ''),"
+            " coalesce(u.at, '') FROM submissions s LEFT JOIN request_updates u ON u.id ="
+            " (SELECT max(id) FROM request_updates WHERE instance_id = s.instance_id)"
+            " WHERE s.survey_id=? AND (? OR coalesce(u.status, 'new') != 'closed')"
+            " ORDER BY CASE coalesce(u.status, 'new') WHEN 'new' THEN 0"
+            " WHEN 'in_progress' THEN 1 ELSE 2 END, s.completed, s.instance_id LIMIT ?",
+            (survey_id, include_closed, limit)).fetchall()
+        return [{"instance_id": row[0], "receipt_code": row[1] or "", "completed": row[2] or "",
+                 "answers": json.loads(row[3]), "status": row[4], "note": row[5],
+                 "staff": row[6], "updated": row[7]} for row in rows]
+
     # ---- volunteers ------------------------------------------------------------------------
     # The rules (cards, check-in or out, day end, hours) live in kiosk/volunteers.py; these
     # are its queries. Sessions and corrections are only ever added (see _schema_4).
@@ -1208,4 +1303,5 @@ _STEPS: dict[int, Callable[[KioskStore], None]] = {
     3: KioskStore._schema_3,
     4: KioskStore._schema_4,
     5: KioskStore._schema_5,
+    6: KioskStore._schema_6,
 }

@@ -39,6 +39,7 @@ TABLES_OF_VERSION = {
     4: ["volunteer_open_sessions", "volunteer_corrections", "volunteer_checkouts",
         "volunteer_checkins", "volunteers"],
     5: ["stats_cells", "stats_tally_total", "stats_tally_day", "stats_tally_cell"],
+    6: ["request_updates", "audit"],
 }
 
 
@@ -259,7 +260,7 @@ def test_database_of_a_schema_3_kiosk_gets_the_volunteer_tables(tmp_path: Path):
         job_id = store.add_print_job("receipt", [], at=1_800_000_000.0, title="回执")
     as_left_by(path, 3)
     with KioskStore(path) as store:
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
         assert store.submission_count("test1") == 1
         assert store.print_job(job_id).title == "回执"
         assert store.volunteer_count() == 0

@@ -134,7 +134,7 @@ class PinScreen(KioskScreen):
 
 
 class StaffMenuScreen(KioskScreen):
-    """What staff can do at the kiosk (later issues add the dashboard entries)."""
+    """What staff can do at the kiosk: the dashboard, home, field mode, leaving the app."""
 
     def __init__(self, store: KioskStore) -> None:
         super().__init__()
@@ -146,6 +146,9 @@ class StaffMenuScreen(KioskScreen):
             yield Static(self.t("staff.title"), classes="big")
             yield Static(self.t("staff.drafts", abandoned=counts.get("abandoned", 0),
                                 open=counts.get("open", 0)), classes="explain")
+            with Center():
+                yield Button(self.t("staff.dashboard"), id="staff-dashboard",
+                             variant="success")
             with Center():
                 yield Button(self.t("staff.home"), id="staff-home", variant="primary")
             field = self.kiosk.field_mode
@@ -162,6 +165,8 @@ class StaffMenuScreen(KioskScreen):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "staff-exit":
             self.kiosk.staff_exit()
+        elif event.button.id == "staff-dashboard":
+            self.kiosk.open_dashboard()
         elif event.button.id == "staff-home":
             self.kiosk.go_home()
         elif event.button.id == "staff-field":

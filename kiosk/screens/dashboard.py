@@ -1,0 +1,483 @@
+"""The staff dashboard (behind the staff PIN): live tallies with bar charts and a cross-tab
+picker, the service-request queue (新登记 → 处理中 → 已办结, with a note), the print queue,
+today's volunteers, and export to a folder such as a USB stick.
+
+Every staff action here (status change, reprint, retry, cancel, export) goes into the audit
+table with the name typed in 经办人; the screen holds no survey logic — figures come from
+``surveys.stats`` and files from ``surveys.exports``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import (
+    Button,
+    Checkbox,
+    DataTable,
+    Input,
+    Select,
+    Static,
+    TabbedContent,
+    TabPane,
+)
+from textual.widgets._data_table import RowDoesNotExist
+
+from kiosk.screens.base import KioskScreen
+from store import KioskStore
+
+BAR_WIDTH = 24
+REFRESH_SECONDS = 10.0
+REQUEST_SURVEY = "service_request"
+REQUEST_STATES = ("new", "in_progress", "closed")
+REQUEST_STATE_WORDS = {"new": ("新登记", "new"), "in_progress": ("处理中", "in progress"),
+                       "closed": ("已办结", "closed")}
+JOB_STATE_WORDS = {"queued": ("排队中", "queued"), "sending": ("打印中", "printing"),
+                   "waiting": ("等打印机", "waiting"), "done": ("已打印", "printed"),
+                   "cancelled": ("已取消", "cancelled")}
+SESSION_STATE_WORDS = {"open": ("在岗", "on duty"), "credited": ("已计入", "credited"),
+                       "review": ("待核实", "to review"), "void": ("已作废", "void")}
+EXPORT_FORMATS = ("xlsx", "csv", "pdf")
+
+
+def bar(share: float, width: int = BAR_WIDTH) -> str:
+    """A horizontal bar for a share 0..1, in eighth blocks so small shares still show."""
+    eighths = round(max(0.0, min(1.0, share)) * width * 8)
+    full, part = divmod(eighths, 8)
+    return "█" * full + ("" if part == 0 else " ▏▎▍▌▋▊▉"[part])
+
+
+def question_chart(question: dict[str, Any], language: str) -> RenderableType:
+    """One question's tallies as a table of bars (selects and Likert) or a summary."""
+    english = language == "en"
+    title = Text(f"{question.get('label', '')}  (n={question.get('n', 0)})", style="bold")
+    kind = question.get("type")
+    if kind in ("select_one", "select_multiple", "likert"):
+        table = Table(box=None, show_header=False, pad_edge=False)
+        table.add_column("choice", no_wrap=True)
+        table.add_column("bar", no_wrap=True, style="green")
+        table.add_column("count", justify="right")
+        table.add_column("percent", justify="right")
+        table.add_column("ci", style="dim", no_wrap=True)
+        counts, percents = question.get("counts", {}), question.get("percent", {})
+        intervals = question.get("ci95", {})
+        for choice in question.get("choices", []):
+            name = choice["name"]
+            percent = percents.get(name)  # None while nobody answered
+            interval = intervals.get(name)
+            table.add_row(choice.get("label") or name, bar((percent or 0.0) / 100),
+                          str(counts.get(name, 0)),
+                          "—" if percent is None else f"{percent:.1f}%",
+                          "" if not interval else f"[{interval[0]:.1f}–{interval[1]:.1f}]")
+        parts: list[RenderableType] = [title, table]
+        if kind == "likert" and question.get("mean") is not None:
+            parts.append(Text(
+                (f"mean {question['mean']:.2f}; top two {question.get('top2', 0):.1f}%"
+                 if english else
+                 f"平均 {question['mean']:.2f}；满意（前两项）{question.get('top2', 0):.1f}%"),
+                style="cyan"))
+        return Group(*parts, Text(""))
+    if kind in ("integer", "decimal") and question.get("mean") is not None:
+        summary = (f"mean {question['mean']:.2f}, sd {question.get('sd') or 0:.2f}, "
+                   f"min {question['min']}, median {question['median']}, max {question['max']}")
+        if not english:
+            summary = (f"平均 {question['mean']:.2f}，标准差 {question.get('sd') or 0:.2f}，"
+                       f"最小 {question['min']}，中位数 {question['median']}，"
+                       f"最大 {question['max']}")
+        return Group(title, Text(summary), Text(""))
+    if kind == "text":
+        return Group(title, Text(f"{question.get('n', 0)} answers" if english
+                                 else f"{question.get('n', 0)} 条回答"), Text(""))
+    return Group(title, Text(""))
+
+
+def crosstab_table(crosstab: dict[str, Any], labels: dict[str, str],
+                   group_labels: dict[str, str], language: str) -> Table:
+    """Counts with row percentages, groups as rows."""
+    table = Table(title=("cross-tab" if language == "en" else "交叉表"), show_lines=False)
+    counts: dict[str, dict[str, int]] = crosstab.get("table", {})
+    row_percent: dict[str, dict[str, float]] = crosstab.get("row_percent", {})
+    choices = list(labels)
+    table.add_column("")
+    for choice in choices:
+        table.add_column(labels[choice], justify="right")
+    for group, row in counts.items():
+        percents = row_percent.get(group, {})
+        table.add_row(group_labels.get(group, group), *(
+            f"{row.get(choice, 0)} ({percents.get(choice) or 0.0:.0f}%)" for choice in choices))
+    return table
+
+
+class StaffDashboardScreen(KioskScreen):
+    """Tabs for the staff's work at the hall; closes by itself when left (idle watch)."""
+
+    BINDINGS: ClassVar[list[Any]] = []
+
+    def __init__(self, store: KioskStore) -> None:
+        super().__init__()
+        self.store = store
+        self.selected_request: str | None = None
+        self.selected_job: int | None = None
+
+    # ---- layout --------------------------------------------------------------------------
+
+    def compose_screen(self) -> ComposeResult:
+        installed = {info.survey_id: info for info in self.store.list_forms()}
+        surveys = [(installed[survey_id].title_in(self.language), survey_id)
+                   for survey_id in self.kiosk.config.surveys if survey_id in installed]
+        with Vertical(id="dashboard"):
+            with Horizontal(id="dashboard-bar"):
+                yield Static(self.t("dash.title"), id="dashboard-title", classes="big")
+                yield Input(placeholder=self.t("dash.staff_name"), id="staff-name",
+                            max_length=20)
+                yield Button(self.t("dash.back"), id="dashboard-back")
+            yield Static("", id="dashboard-status")
+            with TabbedContent(id="dashboard-tabs"):
+                with TabPane(self.t("dash.tab_stats"), id="tab-stats"):
+                    with Horizontal(classes="dash-controls"):
+                        yield Select(surveys, id="stats-survey", allow_blank=False,
+                                     value=surveys[0][1] if surveys else Select.BLANK)
+                        yield Select([], id="stats-by", prompt=self.t("dash.by"))
+                        yield Select([], id="stats-question", prompt=self.t("dash.question"))
+                    with VerticalScroll(id="stats-scroll"):
+                        yield Static("", id="stats-body")
+                with TabPane(self.t("dash.tab_requests"), id="tab-requests"):
+                    yield DataTable(id="requests", cursor_type="row", zebra_stripes=True)
+                    yield Static("", id="request-detail")
+                    with Horizontal(classes="dash-controls"):
+                        yield Input(placeholder=self.t("dash.note"), id="request-note",
+                                    max_length=200)
+                        yield Button(self.t("dash.start"), id="request-start")
+                        yield Button(self.t("dash.close"), id="request-close",
+                                     variant="success")
+                with TabPane(self.t("dash.tab_printing"), id="tab-printing"):
+                    yield DataTable(id="print-jobs", cursor_type="row", zebra_stripes=True)
+                    with Horizontal(classes="dash-controls"):
+                        yield Button(self.t("dash.retry"), id="job-retry")
+                        yield Button(self.t("dash.cancel"), id="job-cancel")
+                        yield Button(self.t("dash.reprint"), id="job-reprint",
+                                     variant="primary")
+                with TabPane(self.t("dash.tab_volunteers"), id="tab-volunteers"):
+                    yield DataTable(id="volunteers-today", cursor_type="row",
+                                    zebra_stripes=True)
+                with TabPane(self.t("dash.tab_export"), id="tab-export"), Vertical(
+                        id="export-form"):
+                    yield Select(surveys, id="export-survey", allow_blank=False,
+                                 value=surveys[0][1] if surveys else Select.BLANK)
+                    yield Select([(self._format_label(name), name)
+                                  for name in EXPORT_FORMATS],
+                                 id="export-format", allow_blank=False, value="xlsx")
+                    yield Input(value=str(default_export_folder()), id="export-folder")
+                    yield Checkbox(self.t("dash.labels"), id="export-labels", value=True)
+                    yield Checkbox(self.t("dash.include_pii"), id="export-pii")
+                    yield Button(self.t("dash.export"), id="export-go", variant="primary")
+
+    def _format_label(self, name: str) -> str:
+        return {"xlsx": "Excel (.xlsx)", "csv": "CSV (.csv)", "pdf": self.t("dash.pdf")}[name]
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.set_focus(None)
+        self._setup_tables()
+        self._fill_by_choices()
+        self.refresh_all()
+        self.set_interval(REFRESH_SECONDS, self.refresh_live)
+
+    def _setup_tables(self) -> None:
+        english = self.language == "en"
+        self.query_one("#requests", DataTable).add_columns(
+            *(("code", "submitted", "category", "urgency", "community", "state", "note")
+              if english else ("回执码", "登记时间", "类别", "紧急程度", "社区", "状态", "备注")))
+        self.query_one("#print-jobs", DataTable).add_columns(
+            *(("job", "queued", "kind", "title", "state", "attempts", "problem") if english
+              else ("编号", "时间", "种类", "内容", "状态", "尝试", "问题")))
+        self.query_one("#volunteers-today", DataTable).add_columns(
+            *(("number", "name", "team", "in", "out", "hours", "state") if english
+              else ("编号", "姓名", "服务队", "签到", "签退", "时长", "状态")))
+
+    # ---- refreshing ----------------------------------------------------------------------
+
+    def refresh_all(self) -> None:
+        self.refresh_stats()
+        self.refresh_requests()
+        self.refresh_print_jobs()
+        self.refresh_volunteers()
+
+    def refresh_live(self) -> None:
+        """Figures move while residents answer: refresh what is on screen."""
+        active = self.query_one("#dashboard-tabs", TabbedContent).active
+        {"tab-stats": self.refresh_stats, "tab-requests": self.refresh_requests,
+         "tab-printing": self.refresh_print_jobs,
+         "tab-volunteers": self.refresh_volunteers}.get(active, lambda: None)()
+
+    def _words(self, table: dict[str, tuple[str, str]], key: str) -> str:
+        zh, en = table.get(key, (key, key))
+        return en if self.language == "en" else zh
+
+    def status(self, text: str, problem: bool = False) -> None:
+        status = self.query_one("#dashboard-status", Static)
+        status.update(text)
+        status.set_class(problem, "trouble")
+
+    # ---- statistics ----------------------------------------------------------------------
+
+    @property
+    def stats_survey(self) -> str | None:
+        value = self.query_one("#stats-survey", Select).value
+        return value if isinstance(value, str) else None
+
+    def _fill_by_choices(self) -> None:
+        survey_id = self.stats_survey
+        options: list[tuple[str, str]] = []
+        if survey_id:
+            form = self.store.load_form(survey_id)
+            language = form.resolve_language(self.language)
+            options = [(form.text(item.label, language) or item.name, item.name)
+                       for item in form.value_items
+                       if item.kind in ("select_one", "select_multiple") and not item.pii]
+        self.query_one("#stats-by", Select).set_options(options)
+        self.query_one("#stats-question", Select).set_options(options)
+
+    def refresh_stats(self) -> None:
+        survey_id = self.stats_survey
+        body = self.query_one("#stats-body", Static)
+        if not survey_id:
+            body.update(self.t("dash.no_surveys"))
+            return
+        from surveys.stats import StatsFilter, survey_statistics
+
+        by = self.query_one("#stats-by", Select).value
+        question = self.query_one("#stats-question", Select).value
+        by_name = by if isinstance(by, str) else None
+        question_name = question if isinstance(question, str) and by_name else None
+        stats = survey_statistics(self.store, survey_id, StatsFilter(), by=by_name,
+                                  question=question_name, language=self.language,
+                                  text_answers=False)
+        parts: list[RenderableType] = [Text(self.t("dash.n", n=stats["n"]), style="bold")]
+        crosstab = stats.get("crosstab")
+        if crosstab and question_name and by_name:
+            asked, grouping = stats["questions"][question_name], stats["questions"][by_name]
+            parts.append(crosstab_table(
+                crosstab, {c["name"]: c["label"] for c in asked.get("choices", [])},
+                {c["name"]: c["label"] for c in grouping.get("choices", [])}, self.language))
+            parts.append(Text(""))
+        parts.extend(question_chart(figures, self.language)
+                     for figures in stats["questions"].values())
+        body.update(Group(*parts))
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "stats-survey":
+            self._fill_by_choices()
+            self.refresh_stats()
+        elif event.select.id in ("stats-by", "stats-question"):
+            self.refresh_stats()
+
+    # ---- service requests ----------------------------------------------------------------
+
+    def refresh_requests(self) -> None:
+        table = self.query_one("#requests", DataTable)
+        table.clear()
+        if REQUEST_SURVEY not in {info.survey_id for info in self.store.list_forms()}:
+            return
+        form = self.store.load_form(REQUEST_SURVEY)
+        language = form.resolve_language(self.language)
+
+        def label(name: str, answers: dict[str, Any]) -> str:
+            value = answers.get(name)
+            item = form.by_name.get(name)
+            if value is None or item is None:
+                return ""
+            choice = form.choice(item, str(value))
+            return form.text(choice.label, language) if choice else str(value)
+
+        for request in self.store.service_requests(REQUEST_SURVEY):
+            answers = request["answers"]
+            table.add_row(request["receipt_code"], request["completed"][5:16],
+                          label("category", answers), label("urgency", answers),
+                          label("community", answers),
+                          self._words(REQUEST_STATE_WORDS, request["status"]),
+                          request["note"] or "", key=request["instance_id"])
+        keep_cursor(table, self.selected_request)
+        self._show_request()
+
+    def _show_request(self) -> None:
+        detail = self.query_one("#request-detail", Static)
+        if self.selected_request is None:
+            detail.update(self.t("dash.pick_request"))
+            return
+        record = self.store.submission_record(self.selected_request)
+        if record is None:
+            detail.update("")
+            return
+        answers = record["answers"]
+        detail.update(self.t("dash.request_detail",
+                             description=answers.get("description", ""),
+                             name=answers.get("contact_name", ""),
+                             phone=answers.get("contact_phone", ""),
+                             address=answers.get("contact_address", "")))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        key = event.row_key.value if event.row_key is not None else None
+        if event.data_table.id == "requests":
+            self.selected_request = key
+            self._show_request()
+        elif event.data_table.id == "print-jobs":
+            self.selected_job = int(key) if key else None
+
+    def staff_name(self) -> str:
+        return self.query_one("#staff-name", Input).value.strip()
+
+    def _need_staff_name(self) -> str | None:
+        name = self.staff_name()
+        if not name:
+            self.status(self.t("dash.need_name"), problem=True)
+            self.query_one("#staff-name", Input).focus()
+            return None
+        return name
+
+    def set_request_status(self, status: str) -> None:
+        if self.selected_request is None:
+            self.status(self.t("dash.pick_request"), problem=True)
+            return
+        staff = self._need_staff_name()
+        if staff is None:
+            return
+        note = self.query_one("#request-note", Input).value.strip()
+        self.store.set_request_status(self.selected_request, status, note=note, staff=staff,
+                                      kiosk=self.kiosk.kiosk_id, at=self.kiosk.epoch())
+        self.query_one("#request-note", Input).value = ""
+        code = self.store.receipt_code_of(self.selected_request) or ""
+        self.status(self.t("dash.request_done", code=code,
+                           state=self._words(REQUEST_STATE_WORDS, status)))
+        self.refresh_requests()
+
+    # ---- print queue ---------------------------------------------------------------------
+
+    def refresh_print_jobs(self) -> None:
+        table = self.query_one("#print-jobs", DataTable)
+        table.clear()
+        for job in self.store.print_jobs(limit=50):
+            state = self._words(JOB_STATE_WORDS, job.state) + (" · 补打" if job.reprint else "")
+            table.add_row(str(job.id), job.created[5:16], job.kind, job.title, state,
+                          str(job.attempts), job.last_error or job.last_status,
+                          key=str(job.id))
+        keep_cursor(table, None if self.selected_job is None else str(self.selected_job))
+
+    def act_on_job(self, action: str) -> None:
+        from store.db import PrintJobError
+
+        if self.selected_job is None:
+            self.status(self.t("dash.pick_job"), problem=True)
+            return
+        job_id, now = self.selected_job, self.kiosk.epoch()
+        try:
+            if action == "retry":
+                self.store.retry_print_job(job_id, now)
+            elif action == "cancel":
+                self.store.cancel_print_job(job_id)
+            else:
+                job_id = self.store.reprint_print_job(job_id, now, kiosk=self.kiosk.kiosk_id)
+        except PrintJobError as error:
+            self.status(str(error), problem=True)
+            return
+        self.audit(f"print_{action}", str(self.selected_job),
+                   "" if action != "reprint" else f"new job {job_id}")
+        self.status(self.t(f"dash.job_{action}", job=self.selected_job))
+        self.refresh_print_jobs()
+
+    # ---- volunteers ----------------------------------------------------------------------
+
+    def refresh_volunteers(self) -> None:
+        from kiosk.volunteers import hours_text, sessions_between
+
+        settings = self.kiosk.config.volunteers
+        today = dt.datetime.fromtimestamp(self.kiosk.epoch(), settings.zone).date()
+        table = self.query_one("#volunteers-today", DataTable)
+        table.clear()
+        for item in sessions_between(self.store, settings, start=today, end=today):
+            volunteer = self.store.volunteer(item.number)
+            out = f"{item.checked_out:%H:%M}" if item.checked_out else "—"
+            table.add_row(item.number, volunteer.name if volunteer else "",
+                          volunteer.team if volunteer else "", f"{item.checked_in:%H:%M}",
+                          out, hours_text(item.hours) if item.state == "credited" else "",
+                          self._words(SESSION_STATE_WORDS, item.state),
+                          key=str(item.id))
+
+    # ---- export --------------------------------------------------------------------------
+
+    def export(self) -> None:
+        from surveys.exports import ExportError, export_survey
+
+        survey = self.query_one("#export-survey", Select).value
+        file_format = self.query_one("#export-format", Select).value
+        folder = Path(self.query_one("#export-folder", Input).value.strip() or ".")
+        include_pii = self.query_one("#export-pii", Checkbox).value
+        labels = self.query_one("#export-labels", Checkbox).value
+        if not isinstance(survey, str) or not isinstance(file_format, str):
+            return
+        if include_pii and self._need_staff_name() is None:
+            return
+        if not folder.is_dir():
+            self.status(self.t("dash.no_folder", folder=folder), problem=True)
+            return
+        stamp = dt.datetime.fromtimestamp(self.kiosk.epoch()).strftime("%Y%m%d-%H%M")
+        target = folder / f"{survey}-{stamp}.{file_format}"
+        try:
+            count = export_survey(self.store, survey, target, file_format=file_format,
+                                  labels=labels, include_pii=include_pii,
+                                  language=self.language)
+        except (ExportError, OSError) as error:
+            self.status(self.t("dash.export_failed", folder=folder, error=error), problem=True)
+            return
+        self.audit("export", survey, f"{file_format} {count} rows to {target}"
+                   + (" with personal data" if include_pii else ""))
+        self.status(self.t("dash.exported", count=count, path=target))
+
+    # ---- audit and buttons ---------------------------------------------------------------
+
+    def audit(self, action: str, target: str, detail: str = "") -> None:
+        self.store.add_audit(action, target, detail, staff=self.staff_name() or "PIN",
+                             kiosk=self.kiosk.kiosk_id, at=self.kiosk.epoch())
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        button = event.button.id
+        if button == "dashboard-back":
+            self.kiosk.open_staff_menu()
+        elif button == "request-start":
+            self.set_request_status("in_progress")
+        elif button == "request-close":
+            self.set_request_status("closed")
+        elif button in ("job-retry", "job-cancel", "job-reprint"):
+            self.act_on_job(button.removeprefix("job-"))
+        elif button == "export-go":
+            self.export()
+
+
+def keep_cursor(table: DataTable[Any], key: str | None) -> None:
+    """After a refresh, the cursor goes back to the row staff had picked (if it is still
+    there): the live refresh must not move a status change to another request."""
+    if key is None:
+        return
+    with contextlib.suppress(RowDoesNotExist):
+        table.move_cursor(row=table.get_row_index(key))
+
+
+def default_export_folder() -> Path:
+    """A USB stick if one is mounted (Debian mounts them under /media/<user>/), else home."""
+    for root in (Path("/media"), Path("/run/media")):
+        try:
+            sticks = sorted(path for user in root.iterdir() if user.is_dir()
+                            for path in user.iterdir() if path.is_dir())
+        except OSError:
+            continue
+        if sticks:
+            return sticks[0]
+    return Path.home()

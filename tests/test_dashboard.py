@@ -1,0 +1,253 @@
+"""The staff dashboard behind the PIN (issue 6, item 4): live tallies with bars and a cross-tab
+picker, the service-request queue with status and note, the print queue, today's volunteers,
+export to a folder — and every staff action in the audit record.
+
+Driven through Pilot from the home screen; assertions read the screen and the database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import sqlite3
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from textual.widgets import DataTable, Input, Select, TabbedContent
+
+from kiosk.screens import dashboard
+from kiosk.screens.dashboard import StaffDashboardScreen, bar
+from store import KioskStore
+from surveys.session import Submission
+from tests.test_app_flow import CONFIG, SIZE, kiosk, screen_text, tap, wait_for
+from tests.test_kiosk_hall import PIN, PIN_HASH, keys
+
+CHINA = dt.timezone(dt.timedelta(hours=8))
+STAFF_CONFIG = CONFIG.with_changes(staff_pin_hash=PIN_HASH)
+OVERALL = ("5", "4", "3", "2", "1")
+GROUPS = ("elderly", "youth", "hardship", "disabled", "other")
+
+
+def satisfaction(rng: random.Random, day: int = 20) -> Submission:
+    moment = dt.datetime(2026, 11, day, 10, rng.randrange(60), tzinfo=CHINA).isoformat()
+    return Submission(
+        instance_id=f"uuid:{uuid.UUID(int=rng.getrandbits(128))}", survey="satisfaction",
+        version=VERSIONS["satisfaction"], started=moment, completed=moment, lang="zh",
+        kiosk="hall-1", answers={"respondent_group": rng.choice(GROUPS),
+                                 "overall": rng.choice(OVERALL),
+                                 "services_used": rng.sample(["elderly", "hall", "children"],
+                                                             rng.randint(1, 2))})
+
+
+def service_request(number: int, category: str, phone: str) -> Submission:
+    moment = dt.datetime(2026, 11, 20, 9, number, tzinfo=CHINA).isoformat()
+    return Submission(
+        instance_id=f"uuid:{uuid.UUID(int=number)}", survey="service_request",
+        version=VERSIONS["service_request"], started=moment, completed=moment, lang="zh",
+        kiosk="hall-1", answers={"category": category, "for_whom": "self",
+                                 "community": "liangfeng", "description": "家里老人需要助餐",
+                                 "urgency": "soon", "followup": "phone",
+                                 "contact_name": "王阿姨", "contact_phone": phone})
+
+
+VERSIONS: dict[str, str] = {}
+
+
+@pytest.fixture
+def desk(store: KioskStore, monkeypatch: pytest.MonkeyPatch) -> KioskStore:
+    for survey in ("satisfaction", "service_request"):
+        VERSIONS[survey] = store.versions(survey)[-1]
+    monkeypatch.setattr(dashboard, "REFRESH_SECONDS", 0.2)
+    return store
+
+
+async def open_dashboard(pilot) -> StaffDashboardScreen:  # type: ignore[no-untyped-def]
+    await pilot.pause()
+    await tap(pilot, "#staff")
+    await keys(pilot, *PIN, "enter")
+    await tap(pilot, "#staff-dashboard")
+    screen = pilot.app.screen
+    assert isinstance(screen, StaffDashboardScreen)
+    return screen
+
+
+async def tap_again(pilot, selector: str) -> None:  # type: ignore[no-untyped-def]
+    """A second tap on a button once its pressed look is over (a tap during it is one)."""
+    button = pilot.app.screen.query_one(selector)
+    await wait_for(pilot, lambda: not button.has_class("-active"))
+    await tap(pilot, button)
+
+
+async def show_tab(pilot, tab: str) -> None:  # type: ignore[no-untyped-def]
+    pilot.app.screen.query_one("#dashboard-tabs", TabbedContent).active = tab
+    await pilot.pause()
+
+
+def test_bars_grow_with_the_share():
+    assert bar(0.0) == ""
+    assert bar(1.0) == "█" * dashboard.BAR_WIDTH
+    assert len(bar(0.5)) == dashboard.BAR_WIDTH // 2
+    assert bar(0.01) != ""  # one per cent still shows
+
+
+async def test_live_tallies_and_a_cross_tab_on_the_dashboard(desk: KioskStore):
+    rng = random.Random(6)
+    first = [satisfaction(rng) for _ in range(40)]
+    desk.insert_submissions(first, source="kiosk")
+    app = kiosk(desk, config=STAFF_CONFIG)
+    async with app.run_test(size=(120, 60)) as pilot:
+        await open_dashboard(pilot)
+        text = screen_text(app)
+        assert "工作人员面板" in text and "有效问卷 40 份" in text
+        assert "总的来说，您对社区的工作满意吗？" in text and "(n=40)" in text
+        counts = Counter(submission.answers["overall"] for submission in first)
+        very = counts["5"]
+        assert "非常满意" in text and f" {very} " in text and f"{100 * very / 40:.1f}%" in text
+        # New questionnaires arrive while staff watch: the figures follow by themselves.
+        desk.insert_submissions([satisfaction(rng) for _ in range(5)], source="kiosk")
+        await wait_for(pilot, lambda: "有效问卷 45 份" in screen_text(app))
+        # Cross-tab: overall by respondent group, counts with row percentages.
+        app.screen.query_one("#stats-by", Select).value = "respondent_group"
+        app.screen.query_one("#stats-question", Select).value = "overall"
+        await pilot.pause()
+        await wait_for(pilot, lambda: "交叉表" in screen_text(app))
+        elderly = [s for s in desk.iter_submissions("satisfaction")
+                   if s["answers"]["respondent_group"] == "elderly"]
+        satisfied = sum(1 for s in elderly if s["answers"]["overall"] == "4")
+        share = round(100 * satisfied / len(elderly))
+        row = next(line for line in screen_text(app).splitlines() if "老年人" in line)
+        assert f"{satisfied} ({share}%)" in row, row
+
+
+async def test_service_requests_move_on_with_a_note_and_the_staff_name(desk: KioskStore):
+    desk.insert_submissions([service_request(1, "elderly", "13912345678"),
+                             service_request(2, "legal", "13800001111")], source="kiosk")
+    app = kiosk(desk, config=STAFF_CONFIG)
+    async with app.run_test(size=(120, 50)) as pilot:
+        screen = await open_dashboard(pilot)
+        await show_tab(pilot, "tab-requests")
+        table = screen.query_one("#requests", DataTable)
+        assert table.row_count == 2
+        text = screen_text(app)
+        assert "养老" in text and "法律" in text and "新登记" in text
+        table.move_cursor(row=0)
+        await pilot.pause()
+        assert "13912345678" in screen_text(app)  # the contact, for the call back
+        # Without a name nothing is recorded: the record must say who.
+        await tap(pilot, "#request-start")
+        assert "请先在右上角填写经办人姓名" in screen_text(app)
+        assert desk.request_updates("uuid:" + str(uuid.UUID(int=1))) == []
+        screen.query_one("#staff-name", Input).value = "李社工"
+        screen.query_one("#request-note", Input).value = "已电话联系，周三上门"
+        await tap_again(pilot, "#request-start")
+        first = "uuid:" + str(uuid.UUID(int=1))
+        updates = desk.request_updates(first)
+        assert [(u["status"], u["note"], u["staff"]) for u in updates] == [
+            ("in_progress", "已电话联系，周三上门", "李社工")]
+        assert "处理中" in screen_text(app) and "已电话联系，周三上门" in screen_text(app)
+        code = desk.receipt_code_of(first)
+        assert f"回执码 {code} 的登记已改为：处理中" in screen_text(app)
+        # Closing it takes it off the open queue; the history keeps both steps.
+        table.move_cursor(row=next(index for index in range(table.row_count)
+                                   if table.coordinate_to_cell_key((index, 0)).row_key.value
+                                   == first))
+        await pilot.pause()
+        await tap(pilot, "#request-close")
+        assert table.row_count == 1
+        assert [u["status"] for u in desk.request_updates(first)] == ["in_progress", "closed"]
+    audit = desk.audit_entries(actions=("request_status",))
+    assert [(a["staff"], a["target"], a["detail"]) for a in audit] == [
+        ("李社工", first, "in_progress: 已电话联系，周三上门"), ("李社工", first, "closed")]
+
+
+async def test_reprint_from_the_print_queue_is_audited(desk: KioskStore):
+    job = desk.add_print_job("receipt", [{"text": "谢谢"}], at=1_800_000_000.0,
+                             title="回执 AB12", kiosk="hall-1")
+    assert desk.claim_print_job(job, "worker", 1_800_000_000.0)
+    desk.print_job_done(job, "worker", 1_800_000_001.0)
+    app = kiosk(desk, config=STAFF_CONFIG)
+    async with app.run_test(size=(120, 50)) as pilot:
+        screen = await open_dashboard(pilot)
+        await show_tab(pilot, "tab-printing")
+        assert "回执 AB12" in screen_text(app) and "已打印" in screen_text(app)
+        screen.query_one("#print-jobs", DataTable).move_cursor(row=0)
+        await pilot.pause()
+        screen.query_one("#staff-name", Input).value = "王社工"
+        await tap(pilot, "#job-reprint")
+        assert f"打印任务 {job} 的补打已排队" in screen_text(app)
+        assert "补打" in screen_text(app)
+    reprints = [j for j in desk.print_jobs() if j.reprint]
+    assert len(reprints) == 1 and reprints[0].reprint_of == job
+    [entry] = desk.audit_entries(actions=("print_reprint",))
+    assert entry["staff"] == "王社工" and entry["target"] == str(job)
+
+
+async def test_todays_volunteers_are_listed(desk: KioskStore):
+    from kiosk.volunteers import add_volunteer, new_volunteer
+
+    add_volunteer(desk, new_volunteer("XY0007", "陈志愿", "13912345678", team="心语志愿服务队"))
+    now = dt.datetime.now(CHINA)
+    desk.add_checkin("XY0007", now - dt.timedelta(minutes=5), kiosk="hall-1")
+    app = kiosk(desk, config=STAFF_CONFIG)
+    async with app.run_test(size=(120, 50)) as pilot:
+        await open_dashboard(pilot)
+        await show_tab(pilot, "tab-volunteers")
+        row = next(line for line in screen_text(app).splitlines() if "XY0007" in line)
+        assert "陈志愿" in row and "心语志愿服务队" in row and "在岗" in row
+
+
+async def test_export_to_a_folder_leaves_personal_data_out_and_is_audited(
+        desk: KioskStore, tmp_path: Path):
+    desk.insert_submissions([service_request(1, "elderly", "13912345678")], source="kiosk")
+    stick = tmp_path / "U盘"
+    stick.mkdir()
+    app = kiosk(desk, config=STAFF_CONFIG.with_changes(
+        surveys=("service_request", "satisfaction")))
+    async with app.run_test(size=(120, 50)) as pilot:
+        screen = await open_dashboard(pilot)
+        await show_tab(pilot, "tab-export")
+        screen.query_one("#export-folder", Input).value = str(tmp_path / "missing")
+        await tap(pilot, "#export-go")
+        assert "找不到文件夹" in screen_text(app)
+        screen.query_one("#export-folder", Input).value = str(stick)
+        await tap_again(pilot, "#export-go")
+        await wait_for(pilot, lambda: "已导出 1 份" in screen_text(app))
+    [written] = list(stick.iterdir())
+    assert written.suffix == ".xlsx" and written.name.startswith("service_request-")
+    cells = [str(cell) for sheet in load_workbook(written).worksheets
+             for row in sheet.iter_rows(values_only=True) for cell in row]
+    assert "养老" in cells and "13912345678" not in cells and "王阿姨" not in cells
+    [entry] = desk.audit_entries(actions=("export",))
+    assert entry["target"] == "service_request" and str(written) in entry["detail"]
+
+
+async def test_the_dashboard_closes_when_left_and_nothing_of_it_stays(desk: KioskStore):
+    desk.insert_submissions([service_request(1, "elderly", "13912345678")], source="kiosk")
+    app = kiosk(desk, config=STAFF_CONFIG, idle_seconds=1.0, countdown_seconds=1.0)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_dashboard(pilot)
+        await show_tab(pilot, "tab-requests")
+        screen.query_one("#requests", DataTable).move_cursor(row=0)
+        await pilot.pause()
+        assert "13912345678" in screen_text(app)
+        await wait_for(pilot, lambda: "请点一下您要填写的问卷" in screen_text(app))
+        assert "13912345678" not in screen_text(app)
+
+
+def test_audit_and_request_updates_are_never_changed(desk: KioskStore):
+    desk.insert_submissions([service_request(1, "elderly", "13912345678")], source="kiosk")
+    first = "uuid:" + str(uuid.UUID(int=1))
+    desk.set_request_status(first, "in_progress", note="已联系", staff="李社工")
+    for statement in ("UPDATE audit SET staff='x'", "DELETE FROM audit",
+                      "UPDATE request_updates SET note='x'", "DELETE FROM request_updates"):
+        with pytest.raises(sqlite3.IntegrityError, match="never changed or deleted"):
+            desk.conn.execute(statement)
+    with pytest.raises(Exception, match="no submission"):
+        desk.set_request_status("uuid:nothing", "closed", staff="李社工")
+    with pytest.raises(Exception, match="must be one of"):
+        desk.set_request_status(first, "done", staff="李社工")
+    assert [row["status"] for row in desk.service_requests("service_request")] == [
+        "in_progress"]
