@@ -41,7 +41,7 @@ MIN_CARD_AREA = 0.04  # of the frame: smaller cards have modules too small to re
 MAX_CANDIDATES = 3  # quadrilaterals tried per frame, largest first
 MIN_FIT = 0.45  # correlation of the fixed patterns below which no code is there
 GIVE_UP = 0.3  # ... after the first, coarse fit: not a code, stop there
-MIN_TEXTURE = 8.0  # mean module contrast (grey levels) below which no code is there
+MIN_TEXTURE = 8.0  # grey levels between neighbouring modules below which no code is there
 
 
 @functools.cache
@@ -195,10 +195,10 @@ def _clockwise(corners: Any) -> Any:
 
 @functools.cache
 def function_modules(version: int) -> tuple[Any, Any]:
-    """(mask, value): which modules every code of ``version`` has fixed, and their colour.
+    """(mask, dark): which modules every code of ``version`` has fixed, and which are dark.
 
-    Finders with separators, timing, alignment (versions 2–6: one), the dark module and the
-    format bits' places (their value is left 0 here: it depends on the level and mask).
+    Finders with separators, timing, alignment (versions 2–6: one) and the dark module.
+    The format bits depend on the level and mask: ``format_places``, ``reference_code``.
     """
     import numpy as np
 

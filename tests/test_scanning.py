@@ -182,6 +182,25 @@ def test_a_card_with_glare_over_a_finder_is_read_by_its_layout(sheet, finder, up
     assert decode_image(frame, passes=ZBAR_PASSES) == [sheet.payloads[4]]  # no zxing-cpp
 
 
+@pytest.mark.parametrize("version", [2, 3, 4])
+def test_the_repainted_patterns_are_those_of_real_codes(version):
+    """What the layout pass repaints (finders, timing, alignment, dark module, format bits)
+    is what qrcode draws in every code of that version, at each level and mask."""
+    mask, dark = card_rescue.function_modules(version)
+    fixed = mask & ~card_rescue.format_places(version)
+    for level in "MQ":
+        for mask_pattern in range(8):
+            code = qrcode.QRCode(version=version, border=0, mask_pattern=mask_pattern,
+                                 error_correction={"M": 0, "Q": 3}[level])
+            code.add_data("V1.JG0001.1.ABCDEFGHIJKLMNOP")
+            code.make(fit=False)
+            drawn = np.array(code.get_matrix(), bool)
+            reference = card_rescue.reference_code(version, level, mask_pattern)
+            assert (drawn[fixed] == dark[fixed]).all()
+            assert (drawn[mask | card_rescue.format_places(version)]
+                    == reference[mask | card_rescue.format_places(version)]).all()
+
+
 def test_the_card_layout_pass_is_skipped_without_opencv(sheet, monkeypatch):
     frame = glared_photo(sheet.cards[4])
     monkeypatch.setattr(card_rescue, "_cv2", lambda: None)  # as if OpenCV were not installed
