@@ -400,12 +400,28 @@ def export_command(context: Context, survey_id: str, file_format: str | None, ou
             raise click.UsageError(str(error)) from None
         except ExportError as error:
             raise click.ClickException(str(error)) from None
+    _audit(context, "export", survey_id,
+           f"{file_format} {count} rows to {output}" + (" with personal data" if include_pii
+                                                       else ""))
     if output == "-":
         return
     if file_format == "pdf":
         click.echo(f"wrote the report of {count} submissions to {output}", err=True)
     else:
         click.echo(f"wrote {count} submissions to {output}", err=True)
+
+
+def _audit(context: Context, action: str, target: str, detail: str = "", *,
+           staff: str | None = None) -> None:
+    """A staff action from the command line goes into the audit record, under the name
+    given (--staff) or the computer login that ran it."""
+    import getpass
+
+    try:
+        who = staff or getpass.getuser()
+    except (KeyError, OSError):  # no login name (some containers)
+        who = "unknown"
+    context.store.add_audit(action, target, detail, staff=f"{who}", kiosk=context.kiosk_id)
 
 
 # ---- volunteers -------------------------------------------------------------------------
@@ -557,6 +573,7 @@ def volunteer_suspend(context: Context, number: str) -> None:
     from kiosk.volunteers import set_status
 
     entry = _volunteer_call(set_status, context.store, number, "suspended")
+    _audit(context, "volunteer_suspend", entry.number)
     click.echo(f"volunteer {entry.number} {entry.name} suspended; their card is refused")
 
 
@@ -568,6 +585,7 @@ def volunteer_activate(context: Context, number: str) -> None:
     from kiosk.volunteers import set_status
 
     entry = _volunteer_call(set_status, context.store, number, "active")
+    _audit(context, "volunteer_activate", entry.number)
     click.echo(f"volunteer {entry.number} {entry.name} active")
 
 
@@ -579,6 +597,7 @@ def volunteer_reissue(context: Context, number: str) -> None:
     from kiosk.volunteers import reissue_card
 
     entry = _volunteer_call(reissue_card, context.store, number)
+    _audit(context, "volunteer_reissue", entry.number, f"card serial {entry.card_serial}")
     click.echo(f"volunteer {entry.number} {entry.name}: card serial is now "
                f"{entry.card_serial}; older cards are refused. Print the new card with "
                f"`kiosk volunteer cards {entry.number}`")
@@ -664,6 +683,8 @@ def volunteer_correct(context: Context, session_id: int, checked_in: str | None,
                            session_id, checked_in=checked_in, checked_out=checked_out,
                            confirm=confirm, void=void, reason=reason, staff=staff,
                            kiosk=context.kiosk_id)
+    action = "void" if void else "confirm" if confirm else "times"
+    _audit(context, "volunteer_correction", str(item.id), f"{action}: {reason}", staff=staff)
     out = f"{item.checked_out:%Y-%m-%d %H:%M}" if item.checked_out else "-"
     click.echo(f"session {item.id} ({item.number}): {item.checked_in:%Y-%m-%d %H:%M} – {out}, "
                f"{hours_text(item.hours)} hours credited ({STATE_WORDS[item.state]})")
@@ -958,6 +979,7 @@ def printer_queue(ctx: click.Context, show_all: bool, as_json: bool) -> None:
 def printer_retry(context: Context, job_id: int) -> None:
     """Try a waiting (or cancelled) job again now."""
     job = _printing_call(context.store.retry_print_job, job_id, time.time())
+    _audit(context, "print_retry", str(job.id))
     click.echo(f"print job {job.id} queued again; the kiosk prints it within a few seconds")
 
 
@@ -967,6 +989,7 @@ def printer_retry(context: Context, job_id: int) -> None:
 def printer_cancel(context: Context, job_id: int) -> None:
     """Cancel a job that has not been printed."""
     job = _printing_call(context.store.cancel_print_job, job_id)
+    _audit(context, "print_cancel", str(job.id))
     click.echo(f"print job {job.id} cancelled")
 
 
@@ -979,6 +1002,7 @@ def printer_reprint(context: Context, job_or_code: str) -> None:
     from kiosk.printing import reprint
 
     new_id = _printing_call(reprint, context.store, context.config, job_or_code)
+    _audit(context, "print_reprint", job_or_code, f"new job {new_id}")
     click.echo(f"reprint queued as print job {new_id}")
 
 

@@ -251,3 +251,36 @@ def test_audit_and_request_updates_are_never_changed(desk: KioskStore):
         desk.set_request_status(first, "done", staff="李社工")
     assert [row["status"] for row in desk.service_requests("service_request")] == [
         "in_progress"]
+
+
+def test_staff_actions_on_the_command_line_are_audited(tmp_path: Path):
+    from click.testing import CliRunner
+
+    from kiosk.cli import main
+    from kiosk.database import open_store
+
+    database = tmp_path / "kiosk.db"
+    base = ["--db", str(database), "--config", str(tmp_path / "config.toml"),
+            "--kiosk-id", "office"]
+    runner = CliRunner()
+
+    def run(*arguments: str) -> None:
+        result = runner.invoke(main, [*base, *arguments])
+        assert result.exit_code == 0, result.output
+
+    run("volunteer", "add", "JG0001", "陈晓燕", "--phone", "13912345678")
+    run("volunteer", "suspend", "JG0001")
+    run("volunteer", "reissue", "JG0001")
+    with open_store(database) as store:
+        VERSIONS["service_request"] = store.versions("service_request")[-1]
+        store.insert_submissions([service_request(1, "elderly", "13912345678")])
+        job = store.add_print_job("receipt", [{"text": "谢谢"}], at=1_800_000_000.0)
+    run("printer", "queue", "cancel", str(job))
+    run("export", "service_request", "-o", str(tmp_path / "需求.csv"), "--include-pii")
+    with open_store(database) as store:
+        entries = store.audit_entries()
+    assert [(entry["action"], entry["target"]) for entry in entries] == [
+        ("volunteer_suspend", "JG0001"), ("volunteer_reissue", "JG0001"),
+        ("print_cancel", str(job)), ("export", "service_request")]
+    assert all(entry["kiosk"] == "office" and entry["staff"] for entry in entries)
+    assert "with personal data" in entries[-1]["detail"]
