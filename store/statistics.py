@@ -465,7 +465,7 @@ class StatsTables:
     def _flat_conditions(self, survey_id: str,
                          filters: StatsFilter) -> tuple[str, list[Any]]:
         conditions, parameters = _dimension_conditions(filters, "_", "coalesce(_{}, '')")
-        existing = set(self._columns.get(survey_id) or self._table_columns(survey_id))
+        existing = set(self._table_columns(survey_id))  # another process may have added some
         for name, value in filters.where.items():
             column = choice_column(name, value)
             if column in existing:  # select_multiple: that choice is among those chosen

@@ -167,3 +167,25 @@ def test_kiosk_stats_refuses_an_unknown_question_or_choice(database: Path, where
     result = run(database, "--where", where)
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_site_passes_through_jsonl_import_and_export(tmp_path: Path):
+    from kiosk.importer import import_jsonl
+
+    path = new_database(tmp_path, 0)
+    records = [submission.to_json() for submission in stats_data.generate(4, seed=3)]
+    records[0]["site"], records[1]["site"] = "九龙", None
+    records[2].pop("site", None)
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps(record, ensure_ascii=False) + "\n"
+                              for record in records), encoding="utf-8")
+    with KioskStore(path) as store:
+        report = import_jsonl(store, source)
+        assert report.stored == 4, report.rejected
+        assert survey_statistics(store, SURVEY, StatsFilter(sites=("九龙",)))["n"] == \
+            sum(record.get("site") == "九龙" for record in records)
+        exported = {record["instance_id"]: record
+                    for record in store.iter_submissions(SURVEY)}  # what exports write
+    assert exported[records[0]["instance_id"]]["site"] == "九龙"
+    assert "site" not in exported[records[1]["instance_id"]]
+    assert "site" not in exported[records[2]["instance_id"]]
