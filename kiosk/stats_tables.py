@@ -63,6 +63,7 @@ def render_statistics(stats: dict[str, Any]) -> Iterator[RenderableType]:
         for question, table in tables.items():
             yield _crosstab_table(stats, crosstab["by"], question, table, words)
     if stats.get("over_time"):
+        yield Text(f"\n{words['over_time']} ({stats['over_time']['period']})", style="bold")
         yield _over_time_table(stats["over_time"], words)
 
 
@@ -125,7 +126,8 @@ def _crosstab_table(stats: dict[str, Any], by: str, question: str, crosstab: dic
     choice_labels = {entry["name"]: entry["label"] for entry in asked.get("choices", [])}
     group_labels = {entry["name"]: entry["label"] for entry in grouping.get("choices", [])}
     table = Table(title=Text(f"{asked.get('label', question)} [{question}] {words['by']} "
-                             f"{grouping.get('label', by)} [{by}]"), title_justify="left")
+                             f"{grouping.get('label', by)} [{by}]", style="bold"),
+                  title_justify="left", min_width=60)
     table.add_column("")
     choices = list(next(iter(crosstab["table"].values()), {}))
     for choice in choices:
@@ -141,7 +143,7 @@ def _crosstab_table(stats: dict[str, Any], by: str, question: str, crosstab: dic
 
 def _over_time_table(over_time: dict[str, Any], words: dict[str, str]) -> Table:
     sites = sorted({site for entry in over_time["series"] for site in entry["sites"]})
-    table = Table(title=f"{words['over_time']} ({over_time['period']})", title_justify="left")
+    table = Table()
     table.add_column(words["period"])
     table.add_column(words["total"], justify="right")
     if len(sites) > 1 or (sites and sites[0]):
