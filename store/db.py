@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import json
 import sqlite3
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -26,7 +27,7 @@ from surveys.session import FormSession, Submission
 from surveys.stats import Question, StatsFilter, Tallies
 
 APPLICATION_ID = 0x53474B31  # "SGK1": a shegong-kiosk database
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 # States of a print job (see kiosk/printing.py): waiting means the printer was not ready.
 PRINT_STATES = ("queued", "sending", "waiting", "done", "cancelled")
 PENDING_PRINT_STATES = ("queued", "waiting")
@@ -488,6 +489,27 @@ class KioskStore:
                     f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table}"
                     " BEGIN SELECT RAISE(ABORT, 'the audit record and request updates are"
                     " never changed or deleted'); END")
+
+    def _schema_7(self) -> None:
+        """Sync to the central PostgreSQL (kiosk/sync.py): this database's own id, the
+        cursors (per central database and table: the last key sent), and the order in which
+        check-outs were recorded (a check-out closes an old session, so its session id is
+        no cursor)."""
+        self.conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('database_id', ?)",
+                          (str(uuid.uuid4()),))
+        self.db["sync_cursors"].create(
+            {"central": str, "stream": str, "last_key": int, "synced_at": str},
+            pk=("central", "stream"), not_null={"last_key"})
+        self.db["volunteer_checkout_order"].create(
+            {"seq": int, "session_id": int}, pk="seq", not_null={"session_id"})
+        self.db["volunteer_checkout_order"].create_index(["session_id"], unique=True)
+        self.conn.execute(
+            "INSERT INTO volunteer_checkout_order(session_id) SELECT session_id"
+            " FROM volunteer_checkouts ORDER BY recorded_at, session_id")
+        self.conn.execute(
+            "CREATE TRIGGER volunteer_checkouts_order AFTER INSERT ON volunteer_checkouts"
+            " BEGIN INSERT INTO volunteer_checkout_order(session_id) VALUES (NEW.session_id);"
+            " END")
 
     @property
     def stats(self) -> StatsTables:
@@ -1041,6 +1063,57 @@ class KioskStore:
                  "answers": json.loads(row[3]), "status": row[4], "note": row[5],
                  "staff": row[6], "updated": row[7]} for row in rows]
 
+    # ---- sync to the central database (kiosk/sync.py) ------------------------------------
+    # Each stream is read by a key that only grows: rows are only ever added (submissions,
+    # forms: rowid; the append-only tables: id; check-outs: their recording order).
+
+    def database_id(self) -> str:
+        """This database's own id (made once, kept when the file is copied)."""
+        return str(self.conn.execute(
+            "SELECT value FROM meta WHERE key='database_id'").fetchone()[0])
+
+    def sync_bounds(self) -> dict[str, int]:
+        """The last key of every stream, read together: a sync sends rows up to these, so
+        what it sends refers only to rows it sends too (a request update to its submission,
+        a check-out to its check-in)."""
+        with self.read_snapshot():
+            return {stream: int(self.conn.execute(
+                f"SELECT coalesce(max({key}), 0) FROM {table}").fetchone()[0])
+                for stream, (table, key, _columns) in _SYNC_SOURCES.items()}
+
+    def sync_cursors(self, central: str) -> dict[str, int]:
+        """The last key sent to the central database ``central`` (its installation id)."""
+        found = dict(self.conn.execute(
+            "SELECT stream, last_key FROM sync_cursors WHERE central=?", (central,)).fetchall())
+        return {stream: int(found.get(stream, 0)) for stream in _SYNC_SOURCES}
+
+    def sync_pending(self, after: dict[str, int], upto: dict[str, int]) -> dict[str, int]:
+        """How many rows of each stream lie after the cursor, up to the bound."""
+        return {stream: int(self.conn.execute(
+            f"SELECT count(*) FROM {table} WHERE {key} > ? AND {key} <= ?",
+            (after[stream], upto[stream])).fetchone()[0])
+            for stream, (table, key, _columns) in _SYNC_SOURCES.items()}
+
+    def sync_rows(self, stream: str, after: int, upto: int,
+                  limit: int) -> tuple[int, list[tuple[Any, ...]]]:
+        """Up to ``limit`` rows of ``stream`` after key ``after`` (and not past ``upto``), as
+        tuples in the order of ``SYNC_COLUMNS[stream]``; with the key of the last one."""
+        table, key, columns = _SYNC_SOURCES[stream]
+        rows = self.conn.execute(
+            f"SELECT {key}, {columns} FROM {table} WHERE {key} > ? AND {key} <= ?"
+            f" ORDER BY {key} LIMIT ?", (after, upto, limit)).fetchall()
+        if not rows:
+            return after, []
+        return int(rows[-1][0]), [row[1:] for row in rows]
+
+    def set_sync_cursor(self, central: str, stream: str, last_key: int) -> None:
+        """Record that ``central`` holds ``stream`` up to ``last_key`` (only after the
+        central transaction committed; a crash before this just sends the batch again)."""
+        self.conn.execute(
+            "INSERT INTO sync_cursors(central, stream, last_key, synced_at) VALUES (?,?,?,?)"
+            " ON CONFLICT(central, stream) DO UPDATE SET last_key=excluded.last_key,"
+            " synced_at=excluded.synced_at", (central, stream, last_key, _now()))
+
     # ---- volunteers ------------------------------------------------------------------------
     # The rules (cards, check-in or out, day end, hours) live in kiosk/volunteers.py; these
     # are its queries. Sessions and corrections are only ever added (see _schema_4).
@@ -1230,6 +1303,28 @@ class KioskStore:
         return int(cursor.lastrowid or 0)
 
 
+# What a sync sends, stream by stream, in this order (what is referred to goes first):
+# (table, key that only grows, columns). store/central.py has the same columns.
+_SYNC_SOURCES: dict[str, tuple[str, str, str]] = {
+    "forms": ("forms", "rowid", "survey_id, version, title, default_language, question_count,"
+              " compiled, source_name, source_sha256, installed_at"),
+    "submissions": ("submissions", "rowid",
+                    "instance_id, survey_id, version, kiosk, site, started, completed, lang,"
+                    " enumerator, answers, receipt_code, source, stored_at"),
+    "request_updates": ("request_updates", "id",
+                        "id, instance_id, status, note, staff, kiosk, at, at_epoch"),
+    "volunteer_checkins": ("volunteer_checkins", "id",
+                           "id, number, kiosk, service, at, at_epoch, recorded_at"),
+    "volunteer_checkouts": (
+        "volunteer_checkout_order o JOIN volunteer_checkouts c USING (session_id)", "o.seq",
+        "c.session_id, c.kiosk, c.at, c.at_epoch, c.closed_by, c.flags, c.recorded_at"),
+    "volunteer_corrections": ("volunteer_corrections", "id", _CORRECTION_COLUMNS),
+    "audit": ("audit", "id", "id, at, at_epoch, kiosk, staff, action, target, detail"),
+}
+SYNC_COLUMNS: dict[str, tuple[str, ...]] = {
+    stream: tuple(column.strip().removeprefix("c.") for column in columns.split(","))
+    for stream, (_table, _key, columns) in _SYNC_SOURCES.items()}
+
 _SUBMISSION_COLUMNS = ("instance_id, survey_id, version, kiosk, started, completed, lang,"
                        " enumerator, answers, receipt_code, source, stored_at, site")
 _RECORD_COLUMNS = ("instance_id, survey_id, version, kiosk, started, completed, lang,"
@@ -1304,4 +1399,5 @@ _STEPS: dict[int, Callable[[KioskStore], None]] = {
     4: KioskStore._schema_4,
     5: KioskStore._schema_5,
     6: KioskStore._schema_6,
+    7: KioskStore._schema_7,
 }

@@ -93,13 +93,15 @@ def test_a_schema_4_database_gets_its_submissions_counted(tmp_path: Path):
             " OR name LIKE 'flat_%')").fetchall():
         connection.execute(f'DROP TABLE "{table}"')
     connection.execute("ALTER TABLE submissions DROP COLUMN site")
-    for table in ("audit", "request_updates"):  # schema 6
+    for table in ("audit", "request_updates", "sync_cursors",  # schemas 6 and 7
+                  "volunteer_checkout_order"):
         connection.execute(f"DROP TABLE {table}")
+    connection.execute("DROP TRIGGER volunteer_checkouts_order")
     connection.execute("PRAGMA user_version=4")
     connection.commit()
     connection.close()
     with KioskStore(path) as store:
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
         after = survey_statistics(store, SURVEY, by="services", include_pii=True)
         # Sites were not recorded before schema 5: the series counts them under "".
         for entry in before["over_time"]["series"]:
