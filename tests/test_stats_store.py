@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from store import SCHEMA_VERSION, KioskStore
 from surveys.stats import StatsFilter, survey_statistics
 from tests import stats_data
 from tests.stats_data import SURVEY
+from tests.test_store import as_left_by
 
 ROOT = Path(__file__).parents[1]
 WRITER = """
@@ -86,20 +86,7 @@ def test_a_schema_4_database_gets_its_submissions_counted(tmp_path: Path):
         before = survey_statistics(store, SURVEY, by="services", include_pii=True)
         filtered = survey_statistics(store, SURVEY, StatsFilter(where={"sat": "4"},
                                                                 kiosks=("hall-1",)))
-    # What a schema-4 kiosk left: no statistics tables, no site column.
-    connection = sqlite3.connect(path)
-    for (table,) in connection.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' AND (name LIKE 'stats_%'"
-            " OR name LIKE 'flat_%')").fetchall():
-        connection.execute(f'DROP TABLE "{table}"')
-    connection.execute("ALTER TABLE submissions DROP COLUMN site")
-    for table in ("audit", "request_updates", "sync_cursors",  # schemas 6 and 7
-                  "volunteer_checkout_order"):
-        connection.execute(f"DROP TABLE {table}")
-    connection.execute("DROP TRIGGER volunteer_checkouts_order")
-    connection.execute("PRAGMA user_version=4")
-    connection.commit()
-    connection.close()
+    as_left_by(path, 4)  # what a schema-4 kiosk left: no statistics tables, no site column
     with KioskStore(path) as store:
         assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
         after = survey_statistics(store, SURVEY, by="services", include_pii=True)
