@@ -316,6 +316,8 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
             # The session moved to the first screen with a problem; show it there.
             self.show_session(session, incomplete.problems)
             return
+        # The site (街道/社区) of this kiosk goes with every submission it makes.
+        submission.site = self.config.site.label
         code = self.store.save_submission(submission)
         self.current_session = None
         job_id = self.print_receipt(submission, session.form, code)

@@ -1146,5 +1146,89 @@ def say_command(text: str, output: Path | None, language: str, rate: int | None)
     click.echo(f"wrote {output} ({speech.wav_duration(output):.1f} s)")
 
 
+# ---- the central database (PostgreSQL) --------------------------------------------------------
+
+
+class TryAgainLater(click.ClickException):
+    """The central database could not be reached or the connection broke: exit code 3, so a
+    scheduled sync can tell a network problem from a mistake to fix."""
+
+    exit_code = 3
+
+
+def _central_call(call: Any, *args: Any, **kwargs: Any) -> Any:
+    import psycopg
+
+    from store.central import CentralConnectionLost, CentralError, CentralUnreachable
+
+    try:
+        return call(*args, **kwargs)
+    except (CentralUnreachable, CentralConnectionLost) as error:
+        raise TryAgainLater(str(error)) from None
+    except CentralError as error:
+        raise click.ClickException(str(error)) from None
+    except psycopg.Error as error:
+        raise click.ClickException(f"the central database refused it: {error}") from None
+
+
+@main.group("central")
+def central_group() -> None:
+    """The central PostgreSQL of a street or city, fed by ``kiosk sync``."""
+
+
+@central_group.command("init")
+@click.argument("dsn")
+def central_init(dsn: str) -> None:
+    """Create the central schema in DSN (postgresql://user@host:port/db), or migrate it to
+    this version; running it again changes nothing."""
+    from store.central import describe, init
+
+    result = _central_call(init, dsn)
+    where = describe(dsn)
+    if result.before == 0:
+        click.echo(f"created the central schema {result.after} at {where}")
+    elif result.changed:
+        click.echo(f"migrated the central schema at {where} from {result.before} to "
+                   f"{result.after}")
+    else:
+        click.echo(f"the central schema at {where} is up to date (schema {result.after})")
+
+
+@main.command("sync")
+@click.argument("dsn", envvar="KIOSK_CENTRAL")
+@click.option("--batch", type=click.IntRange(1), default=5000, show_default=True,
+              help="Rows per central transaction.")
+@pass_context
+def sync_command(context: Context, dsn: str, batch: int) -> None:
+    """Send what is new in this kiosk's database to the central PostgreSQL at DSN (or
+    $KIOSK_CENTRAL). Safe to interrupt and to repeat: the next sync completes it."""
+    from kiosk.sync import STREAM_LABELS, KioskIdentity, sync
+
+    config = context.config
+    kiosk = KioskIdentity(context.kiosk_id, config.site.street, config.site.community,
+                          config.station_name)
+    store = context.store
+    if not sys.stdout.isatty():
+        report = _central_call(sync, store, dsn, kiosk, batch=batch)
+        click.echo(report.summary())
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    with Progress("{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=console()) as bar:
+        tasks: dict[str, Any] = {}
+
+        def totals(pending: dict[str, int]) -> None:
+            for stream, total in pending.items():
+                if total:
+                    tasks[stream] = bar.add_task(STREAM_LABELS[stream], total=total)
+
+        def progress(stream: str, done: int, _total: int) -> None:
+            bar.update(tasks[stream], completed=done)
+
+        report = _central_call(sync, store, dsn, kiosk, batch=batch, progress=progress,
+                               on_totals=totals)
+    click.echo(report.summary())
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -102,6 +102,13 @@ class Site:
     street: str = ""
     community: str = ""
 
+    @property
+    def label(self) -> str | None:
+        """What submissions are stamped with: ``街道/社区`` (either alone when only one is
+        set; None when neither is)."""
+        return "/".join(part for part in (self.street.strip(), self.community.strip())
+                        if part) or None
+
 
 @dataclass(frozen=True)
 class PrinterConfig:

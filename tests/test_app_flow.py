@@ -13,7 +13,7 @@ from textual.pilot import Pilot
 from textual.widgets import Button, Input
 
 from kiosk.app import KioskApp
-from kiosk.config import DEFAULT_SURVEYS, KioskConfig
+from kiosk.config import DEFAULT_SURVEYS, KioskConfig, Site
 from kiosk.database import open_store
 from kiosk.widgets.question import QuestionBlock
 from store import KioskStore
@@ -108,7 +108,7 @@ def basics_store(tmp_path: Path) -> KioskStore:
 
 # The bundled questionnaires and the small test form, offered in this order.
 CONFIG = KioskConfig(station_name="梁丰社区社工站", kiosk_id="hall-1",
-                     surveys=("test1", *DEFAULT_SURVEYS))
+                     surveys=("test1", *DEFAULT_SURVEYS), site=Site("九龙街道", "梁丰社区"))
 
 
 def kiosk(store: KioskStore, **options: object) -> KioskApp:
@@ -216,6 +216,7 @@ async def test_resident_walks_the_test_form_to_the_receipt_and_home_comes_back(
                                          "imp_other": "电梯", "nm": "张三", "d": today,
                                          "c": "5x"}
         assert submission["kiosk"] == "hall-1"
+        assert submission["site"] == "九龙街道/梁丰社区"  # the config's site, 街道/社区
         code = store.receipt_code_of(submission["instance_id"])
         assert code and len(code) == 9 and code[4] == "-"
         text = screen_text(app)

@@ -45,4 +45,4 @@ def test_starting_the_kiosk_does_not_load_the_form_compiler():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True, cwd=ROOT)
     loaded = set(json.loads(result.stdout))
-    assert {"pyxform", "elementpath", "printers", "serial", "PIL"} & loaded == set()
+    assert {"pyxform", "elementpath", "printers", "serial", "PIL", "psycopg"} & loaded == set()

@@ -1,0 +1,138 @@
+"""``kiosk sync``: push what is new in this kiosk's database to the central PostgreSQL.
+
+The kiosk works offline on its own SQLite; a sync sends, stream by stream, the rows added
+since the last sync to that central database, in batches. Each batch is one central
+transaction; only after it commits does the kiosk move its cursor (store schema 7). A sync
+killed anywhere therefore leaves the central database with whole batches, and the next sync
+sends at most one batch again, which the central side counts as already there (natural keys,
+``ON CONFLICT DO NOTHING``; see store/central.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from kiosk.config import Site
+from store import KioskStore
+from store.central import (
+    CentralConnectionLost,
+    connect,
+    describe,
+    finish_sync,
+    installation,
+    push,
+    register_kiosk,
+)
+
+# Streams in the order they are sent, with the words of the summary.
+STREAM_LABELS = {
+    "forms": "forms",
+    "submissions": "submissions",
+    "request_updates": "request updates",
+    "volunteer_checkins": "volunteer sessions",
+    "volunteer_checkouts": "check-outs",
+    "volunteer_corrections": "corrections",
+    "audit": "audit entries",
+}
+DEFAULT_BATCH = 5000
+
+# (stream, rows done, rows to do) after every batch.
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class KioskIdentity:
+    """Who sends: the kiosk id (origin of its rows) and its site (街道 → 社区 or 村)."""
+
+    kiosk_id: str
+    street: str = ""
+    community: str = ""
+    station: str = ""
+
+    @property
+    def site(self) -> str | None:
+        """``街道/社区``, as stamped on the kiosk's submissions (see kiosk.config.Site)."""
+        return Site(self.street, self.community).label
+
+
+@dataclass
+class SyncReport:
+    central: str  # host:port/database
+    new: dict[str, int] = field(default_factory=dict)
+    already: dict[str, int] = field(default_factory=dict)
+    batches: int = 0
+
+    def summary(self) -> str:
+        parts = []
+        for stream, label in STREAM_LABELS.items():
+            parts.append(f"{label} {self.new.get(stream, 0):,} new"
+                         + (f" ({self.already[stream]:,} already there)"
+                            if self.already.get(stream) else ""))
+        return f"synced to {self.central}: " + ", ".join(parts)
+
+    @property
+    def sent(self) -> int:
+        return sum(self.new.values()) + sum(self.already.values())
+
+
+def sync(store: KioskStore, dsn: str, kiosk: KioskIdentity, *, batch: int = DEFAULT_BATCH,
+         progress: Progress | None = None,
+         on_totals: Callable[[dict[str, int]], None] | None = None) -> SyncReport:
+    """Send everything new since the last sync to the central database at ``dsn``.
+
+    Raises CentralUnreachable before anything is written when no connection can be made,
+    CentralSchemaError when the central schema is missing or of another version, and
+    CentralConnectionLost when the connection breaks midway (the batches committed stay;
+    the next sync completes the rest).
+    """
+    import psycopg
+
+    if batch < 1:
+        raise ValueError("batch must be at least 1")
+    report = SyncReport(describe(dsn))
+    connection = connect(dsn, application_name=f"kiosk sync {kiosk.kiosk_id}"[:63])
+    try:
+        try:
+            central = installation(connection, dsn)
+            register_kiosk(connection, kiosk_id=kiosk.kiosk_id,
+                           database_id=store.database_id(), street=kiosk.street,
+                           community=kiosk.community, site=kiosk.site, station=kiosk.station)
+            cursors = store.sync_cursors(central)
+            bounds = store.sync_bounds()
+            totals = store.sync_pending(cursors, bounds)
+            if on_totals is not None:
+                on_totals(totals)
+            for stream in STREAM_LABELS:
+                done = 0
+                after = cursors[stream]
+                report.new[stream] = report.already[stream] = 0
+                while after < bounds[stream]:
+                    last, rows = store.sync_rows(stream, after, bounds[stream], batch)
+                    if not rows:
+                        break
+                    with connection.transaction():
+                        added = push(connection, stream, kiosk.kiosk_id, rows)
+                    # The central batch is committed: now, and only now, move the cursor.
+                    store.set_sync_cursor(central, stream, last)
+                    after = last
+                    done += len(rows)
+                    report.batches += 1
+                    report.new[stream] += added
+                    report.already[stream] += len(rows) - added
+                    if progress is not None:
+                        progress(stream, done, totals[stream])
+            finish_sync(connection, kiosk.kiosk_id)
+        except psycopg.OperationalError as error:
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(
+                error).__name__
+            saved = sum(report.new.values()) + sum(report.already.values())
+            raise CentralConnectionLost(
+                f"lost the connection to the central database at {report.central} ({reason});"
+                f" {saved:,} rows were saved there in {report.batches} batches. Nothing is"
+                " lost: run kiosk sync again to send the rest.") from None
+    finally:
+        with contextlib.suppress(Exception):  # a broken connection may not close cleanly
+            connection.close()
+    return report
