@@ -48,8 +48,8 @@ WORDS = {
         "mean": "mean score", "top2": "top-2 box %", "statistic": "statistic", "value": "value",
         "sd": "sd", "min": "min", "q1": "Q1", "median": "median", "q3": "Q3", "max": "max",
         "bin": "bin", "answers": "text answers", "total": "total",
-        "row_percent": "row %", "column_percent": "column %", "n": "N", "survey": "survey",
-        "filters": "filters", "none": "none", "mean_value": "mean", "first": "first",
+        "row_percent": "row %", "column_percent": "column %", "n": "N", "survey": "Survey",
+        "filters": "Filters", "none": "none", "mean_value": "mean", "first": "first",
         "last": "last",
     },
 }
