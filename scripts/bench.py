@@ -37,8 +37,10 @@ Measures
      all-question tallies through surveys.stats.survey_statistics, against DuckDB GROUP BYs
      on the same flat columns already in memory; the same filtered to one month of one site
      and to an answer; a cross-tab (one question, and every select question); and pandas
-     end-to-end (reading the flat table from SQLite, then tallying). Exports at this scale
-     (CSV of all rows, the PDF report) are to be added at the end of bench_statistics.
+     end-to-end (reading the flat table from SQLite, then tallying). Then the exports at
+     this scale, each as `kiosk export` in its own process: the CSV of all rows (time and
+     peak memory, against pandas reading the flat table and writing it with to_csv) and
+     the PDF report (against its statistics alone), and with a cross-tab of every question.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ import select
 import signal
 import statistics
 import struct
+import subprocess
 import sys
 import tempfile
 import termios
@@ -838,9 +841,68 @@ def bench_statistics(workdir: Path, rows: int, cache: Path | None,
         ("stats: tallies vs pandas end-to-end (read + tallies) (ms)", counts_ms, pandas_ms,
          ">= 20x faster than pandas"),
     ]
-    # 8b. exports at this scale (CSV export of all rows, the PDF report): see the exports
-    # work; add their rows here, on the same `path` (the generated database).
-    return results
+    return results + bench_exports(workdir, path, rows)
+
+
+PEAK_MEMORY = ("\nimport sys\nprint(next(line for line in open('/proc/self/status')"
+               " if line.startswith('VmHWM')), file=sys.stderr)\n")
+
+
+def run_measured(code: str, *args: str) -> tuple[float, int]:
+    """Run Python ``code`` in a new process: its wall time in ms and its peak memory in bytes.
+
+    The peak is the process's own VmHWM, read as it ends: the rusage of a child counts the
+    pages it shared with this (large) process between fork and exec.
+    """
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, "-c", code + PEAK_MEMORY, *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    elapsed = (time.perf_counter() - start) * 1000
+    if result.returncode != 0:
+        raise RuntimeError(f"{args} failed: {result.stderr}")
+    peak = result.stderr.strip().splitlines()[-1].split()
+    return elapsed, int(peak[1]) * 1024
+
+
+def bench_exports(workdir: Path, path: Path, rows: int) -> list[tuple[str, float, float, str]]:
+    """8b. `kiosk export` on the generated database: the CSV of all rows and the PDF report.
+
+    Each runs as the command staff type, in its own process, so its peak memory is its own.
+    CSV baseline: pandas reading the same flat table from SQLite and writing it with
+    to_csv (the whole table in memory). PDF baseline: the statistics it reports, alone.
+    """
+    # `kiosk --db DB export satisfaction ARGS…`, as staff type it.
+    kiosk = ("import sys\nfrom kiosk.cli import main\n"
+             "try:\n    main(sys.argv[1:])\nexcept SystemExit as end:\n"
+             "    assert not end.code, end.code\n")
+    export = ("--db", str(path), "export", "satisfaction")
+    csv_ms, csv_bytes = run_measured(kiosk, *export, "-o", str(workdir / "export.csv"))
+    pandas_script = (
+        "import sqlite3, sys, pandas\n"
+        "connection = sqlite3.connect(sys.argv[1])\n"
+        "frame = pandas.read_sql_query('SELECT * FROM \"flat_satisfaction\"', connection)\n"
+        "frame.to_csv(sys.argv[2], index=False, encoding='utf-8-sig')\n")
+    pandas_ms, pandas_bytes = run_measured(pandas_script, str(path),
+                                           str(workdir / "pandas.csv"))
+    pdf_ms, _ = run_measured(kiosk, *export, "-o", str(workdir / "report.pdf"))
+    by_ms, _ = run_measured(kiosk, *export, "-o", str(workdir / "report-by.pdf"), "--by",
+                            "respondent_group")
+    stats_script = ("import sys\nfrom store import KioskStore\n"
+                    "from surveys.stats import survey_statistics\n"
+                    "survey_statistics(KioskStore(sys.argv[1]), 'satisfaction')\n")
+    stats_ms, _ = run_measured(stats_script, str(path))
+    print(f"8b. exports: CSV {csv_ms / 1000:.1f} s, peak {csv_bytes / 2**20:.0f} MB; "
+          f"PDF {pdf_ms / 1000:.1f} s", flush=True)
+    label = f"{rows // 1000:,}k"
+    return [
+        (f"export: CSV of all rows, {label} submissions (ms)", csv_ms, pandas_ms,
+         "streams (pandas: read_sql + to_csv)"),
+        ("  ... peak memory of that export (bytes)", csv_bytes, pandas_bytes,
+         "flat, whatever the rows"),
+        (f"export: PDF report, {label} submissions (ms)", pdf_ms, stats_ms,
+         "baseline: its statistics alone"),
+        ("  ... with every cross-tab by respondent_group (ms)", by_ms, stats_ms, "-"),
+    ]
 
 
 class _DuckView:
