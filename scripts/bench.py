@@ -41,6 +41,13 @@ Measures
      this scale, each as `kiosk export` in its own process: the CSV of all rows (time and
      peak memory, against pandas reading the flat table and writing it with to_csv) and
      the PDF report (against its statistics alone), and with a cross-tab of every question.
+  9. `kiosk sync` throughput: --sync-rows generated `satisfaction` submissions (default
+     100,000; 20,000 with --quick) sent from a kiosk database to a throwaway PostgreSQL
+     started here with fsync on (tests/pg_server.py), in batches of 5,000 (the default),
+     each its own transaction with the kiosk's cursor moved after it; then the same again
+     when all are already there (cursors reset: the idempotent path). Baseline: the
+     physical best, the same rows read from SQLite and COPYed by psycopg in one transaction
+     into a table of the same shape and indexes, no conflict check, no cursor.
 """
 
 from __future__ import annotations
@@ -916,6 +923,56 @@ class _DuckView:
         return self.connection.execute(query.replace("FROM flat", f"FROM {self.view}"))
 
 
+def bench_sync(workdir: Path, rows: int) -> list[tuple[str, float, float, str]]:
+    from kiosk.sync import KioskIdentity, sync
+    from store.central import copy_text, init
+    from store.db import SYNC_COLUMNS
+    from tests.pg_server import ThrowawayPostgres
+
+    store = open_store(workdir / "sync.db")
+    version = store.load_form("satisfaction").version
+    for batch in generate_satisfaction(version, rows, seed=7):
+        store.insert_submissions(batch)
+    kiosk = KioskIdentity("hall-1", "九龙街道", "梁丰社区", "梁丰社区社工站")
+    results: list[tuple[str, float, float, str]] = []
+    with ThrowawayPostgres(fsync=True) as server:
+        import psycopg
+
+        init(server.dsn)
+        clock = time.perf_counter()
+        report = sync(store, server.dsn, kiosk)
+        first = time.perf_counter() - clock
+        store.conn.execute("DELETE FROM sync_cursors")
+        clock = time.perf_counter()
+        again = sync(store, server.dsn, kiosk)
+        repeated = time.perf_counter() - clock
+        assert report.new["submissions"] == again.already["submissions"] == rows
+        # The physical best: the same rows, read the same way, one COPY, no conflict check.
+        columns = ("origin", *SYNC_COLUMNS["submissions"])
+        with psycopg.connect(server.dsn) as connection:
+            connection.execute("CREATE TABLE copied (LIKE submissions INCLUDING ALL)")
+            connection.commit()
+            clock = time.perf_counter()
+            with connection.cursor().copy(
+                    f"COPY copied ({', '.join(columns)}) FROM STDIN") as copy:
+                after = 0
+                while True:
+                    after, batch = store.sync_rows("submissions", after, 1 << 62, 5000)
+                    if not batch:
+                        break
+                    copy.write(copy_text(batch, ("hall-1",)))
+            connection.commit()
+            copied = time.perf_counter() - clock
+    store.close()
+    print(f"9. sync: {rows:,} submissions in {first:.1f} s, again (all there) in "
+          f"{repeated:.1f} s, plain COPY in {copied:.1f} s", flush=True)
+    results.append((f"kiosk sync to PostgreSQL (fsync on), {rows:,} rows (rows/s)",
+                    rows / first, rows / copied, "goal >= 10,000/s; baseline: one plain COPY"))
+    results.append((f"kiosk sync, all {rows:,} already there (rows/s)",
+                    rows / repeated, rows / copied, "idempotent re-send"))
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=20000, help="records to import")
@@ -926,7 +983,10 @@ def main() -> None:
     parser.add_argument("--stats-cache", type=Path, default=None,
                         help="keep the generated statistics database in this directory and "
                              "reuse it on the next run")
-    parser.add_argument("--sections", default="1,2,3,4,5,6,7,8",
+    parser.add_argument("--sync-rows", type=int, default=None,
+                        help="submissions sent by kiosk sync in section 9 "
+                             "(default 100,000; 20,000 with --quick)")
+    parser.add_argument("--sections", default="1,2,3,4,5,6,7,8,9",
                         help="which sections to run, e.g. 2,8")
     args = parser.parse_args()
     sections = {int(part) for part in args.sections.split(",") if part.strip()}
@@ -952,6 +1012,8 @@ def main() -> None:
         if 8 in sections:
             rows += bench_statistics(workdir, stats_rows, args.stats_cache,
                                      5 if args.quick else 11)
+        if 9 in sections:
+            rows += bench_sync(workdir, args.sync_rows or (20_000 if args.quick else 100_000))
     print()
     print(f"{'measure':62} {'ours':>12} {'baseline':>12}  {'ours vs baseline':17} goal")
     print("-" * 124)
@@ -972,7 +1034,8 @@ def main() -> None:
           "scan = VolunteerDesk.scan alone; card scan = zxing-cpp alone on the same frames; "
           "stats = DuckDB on the same flat columns already in memory (cross-tab: one GROUP "
           "BY), pandas reading the flat table from SQLite then tallying; bulk insert = the "
-          "same rows into a bare submissions table (no statistics upkeep).")
+          "same rows into a bare submissions table (no statistics upkeep); sync = one plain COPY "
+          "of the same rows into a table of the same shape.")
 
 
 if __name__ == "__main__":
