@@ -20,6 +20,7 @@ from store.central import (
     CentralConnectionLost,
     connect,
     describe,
+    differing_forms,
     finish_sync,
     installation,
     push,
@@ -63,6 +64,8 @@ class SyncReport:
     new: dict[str, int] = field(default_factory=dict)
     already: dict[str, int] = field(default_factory=dict)
     batches: int = 0
+    # (survey, version) sent that the central database holds with other content.
+    differing_forms: list[tuple[str, str]] = field(default_factory=list)
 
     def summary(self) -> str:
         parts = []
@@ -70,7 +73,14 @@ class SyncReport:
             parts.append(f"{label} {self.new.get(stream, 0):,} new"
                          + (f" ({self.already[stream]:,} already there)"
                             if self.already.get(stream) else ""))
-        return f"synced to {self.central}: " + ", ".join(parts)
+        text = f"synced to {self.central}: " + ", ".join(parts)
+        if self.differing_forms:
+            text += ("; warning: the central database holds other content under "
+                     + ", ".join(f"{survey} version {version}"
+                                 for survey, version in self.differing_forms)
+                     + " (the same version must mean the same form: change the version"
+                     " on the settings sheet of one of them)")
+        return text
 
     @property
     def sent(self) -> int:
@@ -114,6 +124,8 @@ def sync(store: KioskStore, dsn: str, kiosk: KioskIdentity, *, batch: int = DEFA
                         break
                     with connection.transaction():
                         added = push(connection, stream, kiosk.kiosk_id, rows)
+                        if stream == "forms":
+                            report.differing_forms += differing_forms(connection)
                     # The central batch is committed: now, and only now, move the cursor.
                     store.set_sync_cursor(central, stream, last)
                     after = last

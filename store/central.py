@@ -272,3 +272,12 @@ def push(connection: psycopg.Connection[Any], stream: str, origin: str,
         f"INSERT INTO {table} ({names}) SELECT {names} FROM {incoming}"  # type: ignore[arg-type]
         f" ON CONFLICT ({', '.join(key)}) DO NOTHING")
     return max(cursor.rowcount, 0)
+
+
+def differing_forms(connection: psycopg.Connection[Any]) -> list[tuple[str, str]]:
+    """(survey, version) of the forms of the batch just pushed whose content differs from
+    the central copy: the same version must mean the same form (as in the kiosk)."""
+    return [(row[0], row[1]) for row in connection.execute(
+        "SELECT i.survey_id, i.version FROM incoming_forms i JOIN forms f"
+        " USING (survey_id, version) WHERE f.source_sha256 IS DISTINCT FROM i.source_sha256"
+        " ORDER BY 1, 2").fetchall()]

@@ -1111,8 +1111,9 @@ class KioskStore:
         central transaction committed; a crash before this just sends the batch again)."""
         self.conn.execute(
             "INSERT INTO sync_cursors(central, stream, last_key, synced_at) VALUES (?,?,?,?)"
-            " ON CONFLICT(central, stream) DO UPDATE SET last_key=excluded.last_key,"
-            " synced_at=excluded.synced_at", (central, stream, last_key, _now()))
+            " ON CONFLICT(central, stream) DO UPDATE SET"
+            " last_key=max(last_key, excluded.last_key), synced_at=excluded.synced_at",
+            (central, stream, last_key, _now()))  # two syncs at once: never backwards
 
     # ---- volunteers ------------------------------------------------------------------------
     # The rules (cards, check-in or out, day end, hours) live in kiosk/volunteers.py; these

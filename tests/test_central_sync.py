@@ -32,6 +32,7 @@ from store import KioskStore
 from store.central import CENTRAL_TABLES, init
 from store.db import Volunteer
 from surveys.session import Submission
+from surveys.xlsform import compile_xlsform
 from tests.pg_server import PostgresUnavailable, ThrowawayPostgres, free_port
 
 psycopg = pytest.importorskip("psycopg")
@@ -206,12 +207,20 @@ def test_three_kiosks_with_overlapping_syncs_give_the_union(tmp_path: Path, cent
     kiosks = [Kiosk(tmp_path, identity, seed) for seed, identity in
               enumerate(KIOSKS.values())]
     hall_1, hall_2, village = kiosks
+    # The same survey version with other content at two kiosks: kept once, and said.
+    compiled = compile_xlsform(ROOT / "tests" / "forms" / "basics.md")
+    hall_1.store.install_form(compiled)
+    hall_2.store.install_form({**compiled, "source_sha256": "0" * 64})
     hall_1.add(700)
     hall_2.add(300)
     first = hall_1.sync(central)
     assert first.new["submissions"] == 700 and first.already["submissions"] == 0
     assert first.new["volunteer_checkins"] == first.new["volunteer_checkouts"] == 1
-    hall_2.sync(central)
+    assert first.differing_forms == []
+    second = hall_2.sync(central)
+    assert second.differing_forms == [("test1", compiled["version"])]
+    assert "holds other content under test1 version" in second.summary()
+    assert second.new["forms"] == 0 and second.already["forms"] == first.new["forms"]
     # A bundle from the village point, imported at both halls, and the village's own.
     bundle = village.new_submissions(150)
     village.add(400, also=bundle)
