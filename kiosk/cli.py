@@ -1157,7 +1157,11 @@ class TryAgainLater(click.ClickException):
 
 
 def _central_call(call: Any, *args: Any, **kwargs: Any) -> Any:
-    import psycopg
+    try:
+        import psycopg
+    except ImportError as error:  # psycopg without libpq: the system library is missing
+        raise click.ClickException(
+            f"cannot load psycopg ({error}); install libpq5 (apt-get install libpq5)") from None
 
     from store.central import CentralConnectionLost, CentralError, CentralUnreachable
 

@@ -24,6 +24,7 @@ from store.central import (
     finish_sync,
     installation,
     push,
+    reason_of,
     register_kiosk,
 )
 
@@ -137,8 +138,7 @@ def sync(store: KioskStore, dsn: str, kiosk: KioskIdentity, *, batch: int = DEFA
                         progress(stream, done, totals[stream])
             finish_sync(connection, kiosk.kiosk_id)
         except psycopg.OperationalError as error:
-            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(
-                error).__name__
+            reason = reason_of(error)
             saved = sum(report.new.values()) + sum(report.already.values())
             raise CentralConnectionLost(
                 f"lost the connection to the central database at {report.central} ({reason});"

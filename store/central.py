@@ -14,6 +14,7 @@ NOTHING``: fast, and a batch that was already there is counted, not duplicated.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -61,15 +62,29 @@ def describe(dsn: str) -> str:
 def connect(dsn: str, *, application_name: str = "kiosk") -> psycopg.Connection[Any]:
     """Open a connection, or raise CentralUnreachable saying where and why."""
     import psycopg
+    from psycopg.conninfo import conninfo_to_dict
 
     try:
-        return psycopg.connect(dsn, connect_timeout=10, application_name=application_name,
-                               autocommit=True)  # transactions are explicit
+        given = conninfo_to_dict(dsn)
     except psycopg.Error as error:
-        reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(
-            error).__name__
+        raise CentralError(f"not a PostgreSQL address: {dsn!r} ({reason_of(error)}); "
+                           "expected e.g. postgresql://user@host:5432/database") from None
+    options: dict[str, Any] = {"application_name": application_name}
+    if "connect_timeout" not in given:
+        options["connect_timeout"] = 10  # no network: say so soon
+    try:
+        return psycopg.connect(dsn, autocommit=True, **options)  # transactions are explicit
+    except psycopg.Error as error:
         raise CentralUnreachable(
-            f"cannot reach the central database at {describe(dsn)}: {reason}") from None
+            f"cannot reach the central database at {describe(dsn)}: {reason_of(error)}"
+        ) from None
+
+
+def reason_of(error: Exception) -> str:
+    """libpq's message on one line, without the address it repeats."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    return re.sub(r'^connection failed: connection to server at "[^"]*", port \d+ failed: ',
+                  "", text)
 
 
 # ---- the schema ------------------------------------------------------------------------------
