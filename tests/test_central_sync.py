@@ -356,3 +356,41 @@ def test_dropped_connection_is_reported_and_the_next_sync_completes(tmp_path: Pa
     assert "submissions 0 new" in result.stdout and "audit entries 2 new" in result.stdout
     kiosk.store = open_store(tmp_path / "village-3.db")
     assert_central_is_the_union(central, [kiosk])
+
+
+def test_a_session_closed_after_its_check_in_was_synced_sends_its_check_out(
+        tmp_path: Path, central: str):
+    init(central)
+    kiosk = Kiosk(tmp_path, KIOSKS["hall-2"], 5)
+    kiosk.add(10)
+    morning = dt.datetime(2026, 11, 23, 8, 30, tzinfo=SHANGHAI)
+    open_session = kiosk.store.add_checkin("JG0001", morning, kiosk="hall-2")
+    newer = kiosk.store.add_checkin("JG0001", morning + dt.timedelta(minutes=1), kiosk="hall-2")
+    kiosk.sync(central)
+    kiosk.store.add_checkout(newer, morning + dt.timedelta(hours=2), kiosk="hall-2")
+    kiosk.sync(central)
+    assert query(central, "SELECT count(*) FROM volunteer_checkouts WHERE session_id = %s",
+                 open_session) == [(0,)]
+    # The old session closes after a newer one's check-out was synced: its check-out
+    # still goes (check-outs are sent in the order they were recorded, not by session).
+    kiosk.store.add_checkout(open_session, morning + dt.timedelta(hours=4), kiosk="hall-2")
+    report = kiosk.sync(central)
+    assert report.new["volunteer_checkouts"] == 1
+    assert_central_is_the_union(central, [kiosk])
+
+
+def test_a_schema_6_kiosk_database_syncs_its_check_outs_after_the_migration(
+        tmp_path: Path, central: str):
+    from tests.test_store import as_left_by
+
+    init(central)
+    kiosk = Kiosk(tmp_path, KIOSKS["hall-1"], 6)
+    kiosk.add(10)
+    kiosk.add(5)
+    kiosk.store.close()
+    path = tmp_path / "hall-1.db"
+    as_left_by(path, 6)  # what a kiosk before sync left: no cursors, no check-out order
+    kiosk.store = open_store(path)
+    report = kiosk.sync(central)
+    assert report.new["volunteer_checkouts"] == 2 and report.new["submissions"] == 15
+    assert_central_is_the_union(central, [kiosk])
