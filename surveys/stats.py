@@ -35,7 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from surveys.form import Choice, Form, Item, language_code
+from surveys.form import Choice, Form, Item
 
 KINDS = ("select_one", "select_multiple", "likert", "integer", "decimal", "text", "date")
 SELECT_KINDS = ("select_one", "select_multiple", "likert")
@@ -386,10 +386,10 @@ def survey_statistics(store: StatisticsStore, survey_id: str,
     with store.read_snapshot():
         tallies = store.stats_tallies(survey_id, questions, filters)
         result: dict[str, Any] = {
-            "survey": survey_id, "title": newest.title_in(language) if language else
-            newest.title_in(), "versions": versions, "n": tallies.n,
-            "filters": filters.to_json(), "language": language_code(
-                _language(newest, language)), "questions": {},
+            "survey": survey_id,
+            "title": newest.text(newest.title, _language(newest, language)) or survey_id,
+            "versions": versions, "n": tallies.n,
+            "filters": filters.to_json(), "language": language, "questions": {},
         }
         for name, entry in shown.items():
             result["questions"][name] = _question_figures(
