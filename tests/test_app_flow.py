@@ -108,7 +108,7 @@ def basics_store(tmp_path: Path) -> KioskStore:
 
 # The bundled questionnaires and the small test form, offered in this order.
 CONFIG = KioskConfig(station_name="梁丰社区社工站", kiosk_id="hall-1",
-                     surveys=("test1", *DEFAULT_SURVEYS), site=Site("九龙街道", "梁丰社区"))
+                     surveys=("test1", *DEFAULT_SURVEYS))
 
 
 def kiosk(store: KioskStore, **options: object) -> KioskApp:
@@ -125,7 +125,8 @@ def kiosk(store: KioskStore, **options: object) -> KioskApp:
 async def test_resident_walks_the_test_form_to_the_receipt_and_home_comes_back(
         basics_store: KioskStore):
     store = basics_store
-    app = kiosk(store, home_after=3.0)
+    app = kiosk(store, home_after=3.0,
+                config=CONFIG.with_changes(site=Site("九龙街道", "梁丰社区")))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert "梁丰社区社工站" in screen_text(app)
