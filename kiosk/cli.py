@@ -1234,5 +1234,63 @@ def sync_command(context: Context, dsn: str, batch: int) -> None:
                                on_totals=totals)
     click.echo(report.summary())
 
+
+@main.group("bundle")
+def bundle_group() -> None:
+    """Offline bundles: carry a kiosk's data on a USB stick where there is no network."""
+
+
+def _this_kiosk(context: Context) -> Any:
+    from kiosk.sync import KioskIdentity
+
+    config = context.config
+    return KioskIdentity(context.kiosk_id, config.site.street, config.site.community,
+                         config.station_name)
+
+
+@bundle_group.command("export")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The bundle file to write.")
+@click.option("--since", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Only what is newer than this earlier bundle of this kiosk.")
+@click.option("--all", "everything", is_flag=True, help="Everything, not only what is new.")
+@pass_context
+def bundle_export(context: Context, output: Path, since: Path | None, everything: bool) -> None:
+    """Write what a sync would send, added since the last bundle, to one checksummed file."""
+    from kiosk.bundles import BundleError, export_bundle
+
+    if since is not None and everything:
+        raise click.UsageError("give --since FILE or --all, not both")
+    try:
+        report = export_bundle(context.store, _this_kiosk(context), output, since=since,
+                               everything=everything)
+    except BundleError as error:
+        raise click.ClickException(str(error)) from None
+    _audit(context, "bundle_export", str(output), report.summary())
+    click.echo(report.summary())
+
+
+@bundle_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--to", "dsn", metavar="DSN",
+              help="Into the central PostgreSQL at DSN instead of this kiosk's database.")
+@pass_context
+def bundle_import(context: Context, file: Path, dsn: str | None) -> None:
+    """Merge a bundle into this kiosk's database (its forms and submissions) or, with --to,
+    everything in it into the central database. Importing it again changes nothing."""
+    from kiosk.bundles import BundleError, import_into_central, import_into_kiosk, read_bundle
+
+    try:
+        bundle = read_bundle(file)
+        if dsn is not None:
+            report = _central_call(import_into_central, dsn, bundle)
+        else:
+            report = import_into_kiosk(context.store, bundle)
+    except BundleError as error:
+        raise click.ClickException(str(error)) from None
+    if dsn is None and report.added:  # an import that changed nothing records nothing
+        _audit(context, "bundle_import", str(file), report.summary())
+    click.echo(report.summary())
+
 if __name__ == "__main__":  # pragma: no cover
     main()

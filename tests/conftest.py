@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ from kiosk.database import open_store
 from store import KioskStore
 from surveys.form import Form
 from surveys.xlsform import load_xlsform
+from tests.pg_server import PostgresUnavailable, ThrowawayPostgres
 
 FORMS = Path(__file__).parent / "forms"
 
@@ -26,3 +29,22 @@ def store(tmp_path: Path) -> KioskStore:
     opened = open_store(tmp_path / "kiosk.db")
     yield opened
     opened.close()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[ThrowawayPostgres]:
+    """One throwaway PostgreSQL for the whole session (tests/pg_server.py; a fresh database
+    per test through ``central``), skipped where the server binaries are missing."""
+    try:
+        server = ThrowawayPostgres()
+    except PostgresUnavailable as error:
+        pytest.skip(str(error))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def central(postgres: ThrowawayPostgres) -> str:
+    """The DSN of a new, empty database."""
+    return postgres.create_database(f"central_{uuid.uuid4().hex[:12]}")

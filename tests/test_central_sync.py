@@ -3,7 +3,7 @@
 Three kiosk databases with overlapping syncs, the same submissions in two of them (one
 bundle imported at two kiosks), syncs killed at random points and a connection dropped by
 the server: the central figures always end equal to the union computed here, with nothing
-twice.
+twice. The fixtures ``postgres`` and ``central`` are in tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -33,7 +32,7 @@ from store.central import CENTRAL_TABLES, init
 from store.db import Volunteer
 from surveys.session import Submission
 from surveys.xlsform import compile_xlsform
-from tests.pg_server import PostgresUnavailable, ThrowawayPostgres, free_port
+from tests.pg_server import ThrowawayPostgres, free_port
 
 psycopg = pytest.importorskip("psycopg")
 
@@ -44,24 +43,6 @@ KIOSKS = {
     "hall-2": KioskIdentity("hall-2", "九龙街道", "东风社区", "九龙街道社工站"),
     "village-3": KioskIdentity("village-3", "白石镇", "龙潭村", "白石镇龙潭村服务点"),
 }
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[ThrowawayPostgres]:
-    """One throwaway server for the whole session (a fresh database per test below)."""
-    try:
-        server = ThrowawayPostgres()
-    except PostgresUnavailable as error:
-        pytest.skip(str(error))
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def central(postgres: ThrowawayPostgres) -> str:
-    """The DSN of a new, empty database."""
-    return postgres.create_database(f"central_{uuid.uuid4().hex[:12]}")
 
 
 def query(dsn: str, sql: str, *parameters: object) -> list[tuple]:
