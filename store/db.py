@@ -1352,27 +1352,11 @@ def _record(row: Sequence[Any]) -> dict[str, Any]:
     return record
 
 
-class _Snapshot:
-    """BEGIN ... COMMIT around reads (inside a transaction already: nothing to do)."""
-
-    def __init__(self, connection: sqlite3.Connection) -> None:
-        self.connection = connection
-        self.outer = False
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.outer = not self.connection.in_transaction
-        if self.outer:
-            self.connection.execute("BEGIN")
-        return self.connection
-
-    def __exit__(self, *_exc: object) -> None:
-        if self.outer and self.connection.in_transaction:
-            self.connection.execute("COMMIT")
-
-
 class _Transaction:
     """BEGIN IMMEDIATE ... COMMIT, rolled back on any error (nothing half-written)."""
 
+    BEGIN = "BEGIN IMMEDIATE"
+
     def __init__(self, connection: sqlite3.Connection) -> None:
         self.connection = connection
         self.outer = False
@@ -1380,7 +1364,7 @@ class _Transaction:
     def __enter__(self) -> sqlite3.Connection:
         self.outer = not self.connection.in_transaction
         if self.outer:
-            self.connection.execute("BEGIN IMMEDIATE")
+            self.connection.execute(self.BEGIN)
         return self.connection
 
     def __exit__(self, exc_type: object, *_rest: object) -> None:
@@ -1390,6 +1374,16 @@ class _Transaction:
             self.connection.execute("COMMIT")
         else:
             self.connection.execute("ROLLBACK")
+
+
+class _Snapshot(_Transaction):
+    """BEGIN ... COMMIT around reads (inside a transaction already: nothing to do)."""
+
+    BEGIN = "BEGIN"
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.outer and self.connection.in_transaction:
+            self.connection.execute("COMMIT")
 
 
 # Schema version -> the step that creates it from the version before.
