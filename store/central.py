@@ -25,7 +25,7 @@ from store.db import SYNC_COLUMNS
 if TYPE_CHECKING:
     import psycopg
 
-CENTRAL_SCHEMA_VERSION = 1
+CENTRAL_SCHEMA_VERSION = 2
 # Any two processes running ``init`` at once: one waits for the other (an arbitrary key).
 _INIT_LOCK = 0x53474B43
 
@@ -135,8 +135,16 @@ def _schema_1(connection: psycopg.Connection[Any]) -> None:
         connection.execute(statement)  # type: ignore[arg-type]
 
 
+def _schema_2(connection: psycopg.Connection[Any]) -> None:
+    """City-wide statistics: tallies kept as submissions arrive (store/central_stats.py);
+    the submissions already there are counted."""
+    from store.central_stats import create_schema
+
+    create_schema(connection)
+
+
 # Schema version -> the step that makes it from the one before.
-_STEPS: dict[int, Callable[[Any], None]] = {1: _schema_1}
+_STEPS: dict[int, Callable[[Any], None]] = {1: _schema_1, 2: _schema_2}
 
 # Stream (store/db.py SYNC_COLUMNS) -> central table and its natural key.
 CENTRAL_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -283,9 +291,13 @@ def push(connection: psycopg.Connection[Any], stream: str, origin: str,
     with connection.cursor().copy(
             f"COPY {incoming} ({names}) FROM STDIN") as copy:  # type: ignore[arg-type]
         copy.write(copy_text(rows, (origin,)))
-    cursor = connection.execute(
-        f"INSERT INTO {table} ({names}) SELECT {names} FROM {incoming}"  # type: ignore[arg-type]
-        f" ON CONFLICT ({', '.join(key)}) DO NOTHING")
+    insert = (f"INSERT INTO {table} ({names}) SELECT {names} FROM {incoming}"
+              f" ON CONFLICT ({', '.join(key)}) DO NOTHING")
+    if stream in ("forms", "submissions"):  # the statistics count exactly the rows added
+        from store.central_stats import insert_counted
+
+        return insert_counted(connection, stream, insert)
+    cursor = connection.execute(insert)  # type: ignore[arg-type]
     return max(cursor.rowcount, 0)
 
 

@@ -28,7 +28,7 @@ from kiosk.config import Site
 from kiosk.database import open_store
 from kiosk.sync import KioskIdentity, sync
 from store import KioskStore
-from store.central import CENTRAL_TABLES, init
+from store.central import CENTRAL_SCHEMA_VERSION, CENTRAL_TABLES, init
 from store.db import Volunteer
 from surveys.session import Submission
 from surveys.xlsform import compile_xlsform
@@ -167,15 +167,16 @@ def test_central_init_is_versioned_and_a_newer_schema_is_refused(tmp_path: Path,
 
     first = runner.invoke(main, ["central", "init", central])
     assert first.exit_code == 0, first.output
-    assert "created the central schema 1 at 127.0.0.1:" in first.output
+    assert f"created the central schema {CENTRAL_SCHEMA_VERSION} at 127.0.0.1:" in first.output
     again = runner.invoke(main, ["central", "init", central])
     assert again.exit_code == 0, again.output
-    assert "is up to date (schema 1)" in again.output
+    assert f"is up to date (schema {CENTRAL_SCHEMA_VERSION})" in again.output
 
     query(central, "UPDATE kiosk_meta SET value='99' WHERE key='schema_version'")
     newer = runner.invoke(main, ["central", "init", central])
     assert newer.exit_code == 1
-    assert "has schema 99; this kiosk knows up to 1: update the kiosk software" in newer.output
+    assert (f"has schema 99; this kiosk knows up to {CENTRAL_SCHEMA_VERSION}: update the kiosk"
+            " software") in newer.output
     assert query(central, "SELECT value FROM kiosk_meta WHERE key='schema_version'") == [
         ("99",)]
     refused = runner.invoke(main, [*kiosk_options(tmp_path, kiosk), "sync", central])
