@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -71,6 +72,22 @@ class Context:
 
 
 pass_context = click.make_pass_decorator(Context)
+
+
+def _central_dsn(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value == "$KIOSK_CENTRAL":
+        value = os.environ.get("KIOSK_CENTRAL", "")
+        if not value:
+            raise click.BadParameter("give a DSN, or set KIOSK_CENTRAL", param_hint="--central")
+    return value
+
+
+# --central DSN, or --central alone for $KIOSK_CENTRAL: the central PostgreSQL instead.
+central_option = click.option(
+    "--central", metavar="DSN", is_flag=False, flag_value="$KIOSK_CENTRAL", default=None,
+    callback=_central_dsn,
+    help="Every kiosk's submissions in the central PostgreSQL at DSN (postgresql://…; "
+         "--central alone: $KIOSK_CENTRAL).")
 
 
 @click.group(invoke_without_command=True)
@@ -354,12 +371,13 @@ def import_command(context: Context, file: Path, as_json: bool) -> None:
 @click.option("--site", "sites", multiple=True, help="Only from this site (repeatable).")
 @click.option("--enumerator", "enumerators", multiple=True,
               help="Only by this volunteer number (repeatable).")
+@central_option
 @pass_context
 def export_command(context: Context, survey_id: str, file_format: str | None, output: str,
                    labels: bool, include_pii: bool, language: str, by: str | None,
                    date_from: Any, date_to: Any, where: tuple[str, ...],
                    kiosks: tuple[str, ...], sites: tuple[str, ...],
-                   enumerators: tuple[str, ...]) -> None:
+                   enumerators: tuple[str, ...], central: str | None) -> None:
     """Export a survey's submissions (csv, xlsx, jsonl) or its report (pdf).
 
     Personal data (questions marked pii) are left out unless --include-pii. Nothing is
@@ -375,7 +393,8 @@ def export_command(context: Context, survey_id: str, file_format: str | None, ou
         date_to=date_to.date() if date_to else None, kiosks=kiosks, sites=sites,
         enumerators=enumerators, where=_where_pairs(where))
     target: Any = sys.stdout if output == "-" else Path(output)
-    total = context.store.submission_count(survey_id)
+    store = _statistics_store(context, survey_id, central) if central else context.store
+    total = store.submission_count(survey_id)
     err = console(stderr=True)
     show_progress = output != "-" and err.is_terminal and total > 20_000 \
         and file_format != "pdf"
@@ -392,23 +411,35 @@ def export_command(context: Context, survey_id: str, file_format: str | None, ou
                   transient=True) as progress:
         task = progress.add_task("export", total=total)
         try:
-            count = export_survey(
-                context.store, survey_id, target, file_format=file_format, filters=filters, by=by,
-                labels=labels, include_pii=include_pii, language=language,
-                on_progress=lambda done: progress.advance(task, done))
+            count = (_central_call if central else _call)(
+                export_survey, store, survey_id, target, file_format=file_format,
+                filters=filters, by=by, labels=labels, include_pii=include_pii,
+                language=language, on_progress=lambda done: progress.advance(task, done))
         except StatsError as error:  # a question or choice the survey lacks, as in `stats`
             raise click.UsageError(str(error)) from None
         except ExportError as error:
             raise click.ClickException(str(error)) from None
-    _audit(context, "export", survey_id,
-           f"{file_format} {count} rows to {output}" + (" with personal data" if include_pii
-                                                       else ""))
+    if not central or context.db_path.exists():  # a staff computer has no kiosk database
+        _audit(context, "export", survey_id,
+               f"{file_format} {count} rows to {output}"
+               + (" with personal data" if include_pii else "")
+               + (f" from the central database {_described(central)}" if central else ""))
     if output == "-":
         return
     if file_format == "pdf":
         click.echo(f"wrote the report of {count} submissions to {output}", err=True)
     else:
         click.echo(f"wrote {count} submissions to {output}", err=True)
+
+
+def _call(call: Any, *args: Any, **kwargs: Any) -> Any:
+    return call(*args, **kwargs)
+
+
+def _described(dsn: str) -> str:
+    from store.central import describe
+
+    return describe(dsn)
 
 
 def _audit(context: Context, action: str, target: str, detail: str = "", *,
@@ -1086,27 +1117,43 @@ def _where_pairs(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--lang", "language", type=click.Choice(["zh", "en"]), default="zh",
               show_default=True, help="Language of labels.")
 @click.option("--json", "as_json", is_flag=True, help="Print the exact figures as JSON.")
+@click.option("--by-site", is_flag=True,
+              help="Also N and every select question per street, community and kiosk.")
+@central_option
 @pass_context
 def stats_command(context: Context, survey_id: str, by: str | None, question: str | None,
                   where: tuple[str, ...], date_from: Any, date_to: Any,
                   kiosks: tuple[str, ...], sites: tuple[str, ...],
                   enumerators: tuple[str, ...], period: str, include_pii: bool,
-                  language: str, as_json: bool) -> None:
+                  language: str, as_json: bool, by_site: bool, central: str | None) -> None:
     """Statistics of a survey, all versions together: counts, percentages with 95 %
-    intervals, Likert means, numbers, text answers, a cross-tab and submissions over time.
+    intervals, Likert means, numbers, text answers, a cross-tab and submissions over time;
+    with --central, of every kiosk synced to the central PostgreSQL.
 
-    An unknown question or choice in --where, --by or --question: exit status 2.
+    An unknown question or choice in --where, --by or --question: exit status 2; the
+    central database unreachable: 3.
     """
+    from surveys.site_stats import site_breakdown
     from surveys.stats import StatsError, StatsFilter, survey_statistics
 
-    _load_form(context, survey_id)
     filters = StatsFilter(
         date_from=date_from.date() if date_from else None,
         date_to=date_to.date() if date_to else None, kiosks=kiosks, sites=sites,
         enumerators=enumerators, where=_where_pairs(where))
+    store = _statistics_store(context, survey_id, central)
+
+    def figures() -> dict[str, Any]:
+        with store.read_snapshot():  # the breakdown agrees with the figures
+            stats = survey_statistics(store, survey_id, filters, by=by, question=question,
+                                      include_pii=include_pii, language=language,
+                                      period=period)
+            if by_site:
+                stats["by_site"] = site_breakdown(store, survey_id, filters,
+                                                  include_pii=include_pii)
+        return stats
+
     try:
-        stats = survey_statistics(context.store, survey_id, filters, by=by, question=question,
-                                  include_pii=include_pii, language=language, period=period)
+        stats = _central_call(figures) if central else figures()
     except StatsError as error:
         raise click.UsageError(str(error)) from None
     if as_json:
@@ -1117,6 +1164,29 @@ def stats_command(context: Context, survey_id: str, by: str | None, question: st
     output = console()
     for renderable in render_statistics(stats):
         output.print(renderable)
+    if by_site:
+        from kiosk.site_tables import render_site_breakdown
+
+        for renderable in render_site_breakdown(stats):
+            output.print(renderable)
+
+
+def _statistics_store(context: Context, survey_id: str, central: str | None) -> Any:
+    """This kiosk's database, or with --central the central one (exit 3 when it cannot be
+    reached, 1 when it has no such survey)."""
+    if not central:
+        from store.site_tallies import KioskSiteStatistics
+
+        _load_form(context, survey_id)
+        return KioskSiteStatistics(context.store)
+    from store.central import describe
+    from store.central_stats import CentralStore
+
+    store = _central_call(CentralStore, central)
+    if not store.versions(survey_id):
+        raise click.ClickException(
+            f"no survey '{survey_id}' at the central database {describe(central)}")
+    return store
 
 
 @main.command("say")

@@ -28,11 +28,12 @@ answers directly (no flat table: see scripts/bench.py section 10 for what that c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from surveys.form import Form
-from surveys.stats import statistic_kind
+from surveys.stats import Question, StatsFilter, Tallies, catalogue, statistic_kind
 
 if TYPE_CHECKING:
     import psycopg
@@ -220,3 +221,348 @@ def _count(connection: psycopg.Connection[Any], source: str) -> None:
         " SELECT survey_id, question, value, sum(count) FROM added_tallies"
         " GROUP BY 1, 2, 3 ON CONFLICT (survey_id, question, value)"
         " DO UPDATE SET count = t.count + excluded.count")
+
+
+# ---- reading: the statistics and exports of the central database ---------------------------
+
+class CentralStore:
+    """The central database as ``surveys.stats.StatisticsStore`` and
+    ``surveys.exports.survey.ExportStore``: ``survey_statistics`` and ``export_survey`` run on
+    it unchanged, over every kiosk's submissions.
+
+    Versions of a survey are in the order they were installed (at the kiosk that first sent
+    each); text answers and exported rows in order of completion, then instance id.
+    """
+
+    def __init__(self, dsn: str) -> None:
+        """Connect (CentralUnreachable when that fails) and check the schema is this one."""
+        from store.central import connect, installation
+
+        self.dsn = dsn
+        self.conn = connect(dsn, application_name="kiosk stats")
+        try:
+            installation(self.conn, dsn)
+        except BaseException:
+            self.conn.close()
+            raise
+        self._forms: dict[tuple[str, str], Form] = {}
+        self._catalogues: dict[str, dict[str, Question]] = {}
+        # survey -> question -> the versions whose form has it (as the flat table's columns)
+        self._layouts: dict[str, dict[str, list[str]]] = {}
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> CentralStore:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # ---- forms ----------------------------------------------------------------------------
+
+    def versions(self, survey_id: str) -> list[str]:
+        return [row[0] for row in self.conn.execute(
+            "SELECT version FROM forms WHERE survey_id = %s"
+            ' ORDER BY installed_at COLLATE "C", received_at, version COLLATE "C"',
+            (survey_id,))]
+
+    def load_form(self, survey_id: str, version: str | None = None) -> Form:
+        """A form version (the newest unless one is named) as the central database has it."""
+        if version is None:
+            versions = self.versions(survey_id)
+            if not versions:
+                raise KeyError(survey_id)
+            version = versions[-1]
+        key = (survey_id, version)
+        if key not in self._forms:
+            row = self.conn.execute("SELECT compiled FROM forms WHERE survey_id = %s"
+                                    " AND version = %s", key).fetchone()
+            if row is None:
+                raise KeyError(f"{survey_id} version {version}")
+            self._forms[key] = Form(row[0])
+        return self._forms[key]
+
+    def read_snapshot(self) -> contextlib.AbstractContextManager[Any]:
+        """One repeatable-read transaction: every query inside sees the same committed state,
+        however many syncs commit meanwhile."""
+        return self._snapshot()
+
+    @contextlib.contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        from psycopg.pq import TransactionStatus
+
+        if self.conn.info.transaction_status != TransactionStatus.IDLE:
+            yield  # inside one already
+            return
+        with self.conn.transaction():
+            self.conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield
+
+    def submission_count(self, survey_id: str | None = None) -> int:
+        if survey_id is None:
+            row = self.conn.execute("SELECT count(*) FROM submissions").fetchone()
+        else:
+            row = self.conn.execute("SELECT count(*) FROM submissions WHERE survey_id = %s",
+                                    (survey_id,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def _catalogue(self, survey_id: str) -> dict[str, Question]:
+        if survey_id not in self._catalogues:
+            self._catalogues[survey_id] = catalogue(
+                [self.load_form(survey_id, version) for version in self.versions(survey_id)])
+        return self._catalogues[survey_id]
+
+    def _layout(self, survey_id: str) -> dict[str, list[str]]:
+        if survey_id not in self._layouts:
+            layout: dict[str, list[str]] = {}
+            for question, version in self.conn.execute(
+                    "SELECT question, version FROM stats_questions WHERE survey_id = %s",
+                    (survey_id,)):
+                layout.setdefault(question, []).append(version)
+            self._layouts[survey_id] = layout
+        return self._layouts[survey_id]
+
+    def _has(self, survey_id: str, question: str) -> tuple[str, list[Any]]:
+        """SQL: submission ``s`` was answered on a version that has ``question``."""
+        layout = self._layout(survey_id)
+        versions = layout.get(question)
+        if not versions:
+            return "false", []
+        if len(versions) == len(self.versions(survey_id)):
+            return "true", []
+        return "s.version = ANY(%s)", [versions]
+
+    # ---- conditions ---------------------------------------------------------------------------
+
+    def _conditions(self, survey_id: str, filters: StatsFilter) -> tuple[str, list[Any]]:
+        """SQL conditions on submissions ``s`` for ``filters`` (as the flat table's)."""
+        conditions, parameters = _dimension_conditions(filters, {
+            "day": "s.stats_day", "kiosk": "coalesce(s.kiosk, '')",
+            "site": "coalesce(s.site, '')", "enumerator": "coalesce(s.enumerator, '')"})
+        questions = self._catalogue(survey_id)
+        for name, value in filters.where.items():
+            has, extra = self._has(survey_id, name)
+            question = questions.get(name)
+            answer = self._answer(name)
+            if question is not None and question.is_multiple:
+                test = f"{_answered(answer)} AND {_chosen(answer, self._literal(value))}"
+            else:
+                test = f"{answer} = to_jsonb({self._literal(value)}::text)"
+            conditions += f" AND {has} AND {test}"
+            parameters += extra
+        return conditions, parameters
+
+    def _literal(self, value: str) -> str:
+        from psycopg import sql
+
+        return sql.Literal(value).as_string(self.conn)
+
+    def _answer(self, question: str) -> str:
+        """SQL: the answer of submission ``s`` to ``question`` (jsonb)."""
+        return f"(s.answers -> {self._literal(question)}::text)"
+
+    def _cube(self, filters: StatsFilter) -> tuple[str, list[Any]]:
+        return _dimension_conditions(filters, {name: name for name in _DIMENSIONS})
+
+    # ---- StatisticsStore ----------------------------------------------------------------------
+
+    def stats_tallies(self, survey_id: str, questions: Mapping[str, Question],
+                      filters: StatsFilter) -> Tallies:
+        """Submissions, respondents per question and per value, under ``filters``."""
+        if filters.by_answer:
+            return self._answer_tallies(survey_id, filters, None, "").get(
+                "", Tallies(0, {}, {}))
+        conditions, parameters = self._cube(filters)
+        if filters.by_place:
+            table = "stats_tally_cell"
+        elif conditions:
+            table = "stats_tally_day"
+        else:
+            table = "stats_tally_total"
+        rows = self.conn.execute(
+            f"SELECT '', question, value, sum(count)::bigint FROM {table}"  # type: ignore
+            f" WHERE survey_id = %s{conditions} GROUP BY question, value",
+            [survey_id, *parameters]).fetchall()
+        return _tallies(rows).get("", Tallies(0, {}, {}))
+
+    def _answer_tallies(self, survey_id: str, filters: StatsFilter,
+                        questions: Sequence[str] | None, place: str) -> dict[str, Tallies]:
+        """Tallies from the answers themselves (filters on answers), per ``place`` (an SQL
+        expression over ``s``; '' for no breakdown), of ``questions`` (None: all)."""
+        conditions, parameters = self._conditions(survey_id, filters)
+        group = place or "''"
+        wanted = "" if questions is None else " AND q.question = ANY(%s)"
+        rows = self.conn.execute(
+            f"SELECT {group}, '', 'null'::jsonb, count(*) FROM submissions s"  # type: ignore
+            f" WHERE s.survey_id = %s{conditions} GROUP BY 1"
+            f" UNION ALL SELECT {group}, q.question, p.value, count(*) FROM submissions s"
+            f" JOIN stats_questions q ON q.survey_id = s.survey_id AND q.version = s.version"
+            f"{wanted} {_PAIRS} WHERE s.survey_id = %s AND {_answered('a.v')}{conditions}"
+            " GROUP BY 1, 2, 3",
+            [survey_id, *parameters, *([] if questions is None else [list(questions)]),
+             survey_id, *parameters]).fetchall()
+        return _tallies(rows)
+
+    def stats_value_counts(self, survey_id: str, question: str,
+                           filters: StatsFilter) -> list[tuple[Any, int]]:
+        """(value, respondents) of one question (decimals), from the answers."""
+        has, extra = self._has(survey_id, question)
+        conditions, parameters = self._conditions(survey_id, filters)
+        answer = self._answer(question)
+        return [(value, int(count)) for value, count in self.conn.execute(
+            f"SELECT {answer}, count(*) FROM submissions s WHERE s.survey_id = %s"  # type: ignore
+            f" AND {has} AND {_answered(answer)}{conditions} GROUP BY 1",
+            [survey_id, *extra, *parameters])]
+
+    def stats_texts(self, survey_id: str, question: str, filters: StatsFilter) -> list[str]:
+        """The answers to a text question, in order of completion."""
+        has, extra = self._has(survey_id, question)
+        conditions, parameters = self._conditions(survey_id, filters)
+        answer = self._answer(question)
+        return [row[0] for row in self.conn.execute(
+            f"SELECT {answer} #>> '{{}}' FROM submissions s WHERE s.survey_id = %s"  # type: ignore
+            f" AND {has} AND {_answered(answer)}{conditions}"
+            ' ORDER BY s.completed COLLATE "C", s.instance_id COLLATE "C"',
+            [survey_id, *extra, *parameters])]
+
+    def stats_over_time(self, survey_id: str, questions: Mapping[str, Question],
+                        filters: StatsFilter) -> list[tuple[str, str, int]]:
+        """(day, site, submissions) under ``filters``."""
+        if filters.by_answer:
+            conditions, parameters = self._conditions(survey_id, filters)
+            query = ("SELECT s.stats_day, coalesce(s.site, ''), count(*) FROM submissions s"
+                     f" WHERE s.survey_id = %s{conditions} GROUP BY 1, 2")
+        else:
+            conditions, parameters = self._cube(filters)
+            query = ("SELECT day, site, sum(n)::bigint FROM stats_cells"
+                     f" WHERE survey_id = %s{conditions} GROUP BY 1, 2")
+        return sorted((day, site, int(count)) for day, site, count in self.conn.execute(
+            query, [survey_id, *parameters]))  # type: ignore[arg-type]
+
+    def stats_crosstab(self, survey_id: str, by: Question, questions: Sequence[Question],
+                       filters: StatsFilter) -> dict[str, Any]:
+        """Per question: ``table`` {group: {choice: n}}, ``row_n`` and ``column_n`` (as
+        store.statistics.StatsTables.crosstab counts them)."""
+        result = {target.name: {"table": {group: dict.fromkeys(target.choice_names, 0)
+                                          for group in by.choice_names},
+                                "row_n": dict.fromkeys(by.choice_names, 0),
+                                "column_n": dict.fromkeys(target.choice_names, 0)}
+                  for target in questions}
+        if not questions:
+            return result
+        conditions, parameters = self._conditions(survey_id, filters)
+        has, by_parameters = self._has(survey_id, by.name)
+        answer = self._answer(by.name)
+        by_answered = f" AND {has} AND {_answered(answer)}"
+        if by.is_multiple:
+            groups = ("CROSS JOIN LATERAL (SELECT to_jsonb(g) AS g FROM ("
+                      f" SELECT jsonb_array_elements_text(CASE WHEN jsonb_typeof({answer})"
+                      f" = 'array' THEN {answer} END) UNION ALL SELECT p FROM"
+                      f" regexp_split_to_table(CASE WHEN jsonb_typeof({answer}) <> 'array'"
+                      f" THEN {answer} #>> '{{}}' END, '\\s+') p WHERE p <> '') groups(g)) b")
+        else:
+            groups = f"CROSS JOIN LATERAL (SELECT {answer} AS g) b"
+        targets = [target.name for target in questions]
+        pairs = (f" JOIN stats_questions q ON q.survey_id = s.survey_id AND q.version = s.version"
+                 f" AND q.question = ANY(%s) {_PAIRS}")
+        rows = self.conn.execute(
+            f"SELECT b.g, q.question, p.value, count(*) FROM submissions s {groups}"  # type: ignore
+            f" {pairs} WHERE s.survey_id = %s{by_answered} AND {_answered('a.v')}{conditions}"
+            " GROUP BY 1, 2, 3",
+            [targets, survey_id, *by_parameters, *parameters]).fetchall()
+        for group, name, value, count in rows:
+            entry = result[name]
+            if group not in entry["row_n"]:
+                continue
+            if value is None:
+                entry["row_n"][group] = int(count)
+            elif value in entry["column_n"]:
+                entry["table"][group][value] = int(count)
+        if not by.is_multiple:
+            for entry in result.values():
+                for row in entry["table"].values():
+                    for choice, count in row.items():
+                        entry["column_n"][choice] += count
+            return result
+        totals = self.conn.execute(
+            f"SELECT q.question, p.value, count(*) FROM submissions s {pairs}"  # type: ignore
+            f" WHERE s.survey_id = %s{by_answered} AND {_answered('a.v')}{conditions}"
+            " GROUP BY 1, 2", [targets, survey_id, *by_parameters, *parameters]).fetchall()
+        for name, value, count in totals:
+            if value is not None and value in result[name]["column_n"]:
+                result[name]["column_n"][value] = int(count)
+        return result
+
+    def stats_site_tallies(self, survey_id: str, questions: Sequence[str],
+                           filters: StatsFilter, dimension: str) -> dict[str, Tallies]:
+        """Tallies of ``questions`` per street, community (its site ``街道/社区``) or kiosk."""
+        column = {"street": "street", "community": "site", "kiosk": "kiosk"}[dimension]
+        if filters.by_answer:
+            place = {"street": "s.street", "community": "coalesce(s.site, '')",
+                     "kiosk": "coalesce(s.kiosk, '')"}[dimension]
+            return self._answer_tallies(survey_id, filters, questions, place)
+        conditions, parameters = self._cube(filters)
+        rows = self.conn.execute(
+            f"SELECT {column}, question, value, sum(count)::bigint"  # type: ignore
+            f" FROM stats_tally_cell WHERE survey_id = %s"
+            f" AND (question = '' OR question = ANY(%s)){conditions} GROUP BY 1, 2, 3",
+            [survey_id, list(questions), *parameters]).fetchall()
+        return _tallies(rows)
+
+    # ---- ExportStore ----------------------------------------------------------------------------
+
+    def iter_submissions(self, survey_id: str,
+                         filters: StatsFilter | None = None) -> Iterator[dict[str, Any]]:
+        """Submissions of a survey (all versions) as JSONL records, in order of completion;
+        ``filters`` keeps those the statistics under the same filters count."""
+        conditions, parameters = self._conditions(survey_id, filters or StatsFilter())
+        with self.conn.transaction(), self.conn.cursor(name="kiosk_export") as cursor:
+            cursor.itersize = 2000
+            cursor.execute(
+                "SELECT instance_id, survey_id, version, kiosk, started, completed, lang,"
+                f" enumerator, answers, site FROM submissions s WHERE s.survey_id = %s"
+                f'{conditions} ORDER BY s.completed COLLATE "C", s.instance_id COLLATE "C"',
+                [survey_id, *parameters])
+            for row in cursor:
+                record = {"instance_id": row[0], "survey": row[1], "version": row[2],
+                          "kiosk": row[3], "started": row[4], "completed": row[5],
+                          "lang": row[6], "enumerator": row[7], "answers": row[8]}
+                if row[9] is not None:
+                    record["site"] = row[9]
+                yield record
+
+
+def _tallies(rows: Sequence[tuple[Any, str, Any, int]]) -> dict[str, Tallies]:
+    """Tallies per place from (place, question, value, count) rows (question '': n; value
+    None: respondents who answered)."""
+    found: dict[str, Tallies] = {}
+    for place, question, value, count in rows:
+        tallies = found.get(place)
+        if tallies is None:
+            tallies = found[place] = Tallies(0, {}, {})
+        if question == "":
+            tallies.n += int(count)
+        elif value is None:
+            tallies.answered[question] = int(count)
+        else:
+            tallies.counts.setdefault(question, {})[value] = int(count)
+    return found
+
+
+def _dimension_conditions(filters: StatsFilter,
+                          columns: Mapping[str, str]) -> tuple[str, list[Any]]:
+    conditions = ""
+    parameters: list[Any] = []
+    if filters.date_from is not None:
+        conditions += f" AND {columns['day']} >= %s"
+        parameters.append(filters.date_from.isoformat())
+    if filters.date_to is not None:
+        conditions += f" AND {columns['day']} <= %s"
+        parameters.append(filters.date_to.isoformat())
+    for dimension, values in (("kiosk", filters.kiosks), ("site", filters.sites),
+                              ("enumerator", filters.enumerators)):
+        if values:
+            conditions += f" AND {columns[dimension]} = ANY(%s)"
+            parameters.append(list(values))
+    return conditions, parameters
