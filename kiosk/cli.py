@@ -733,10 +733,12 @@ def volunteer_correct(context: Context, session_id: int, checked_in: str | None,
               required=True, help="File to write.")
 @click.option("--include-pii", is_flag=True,
               help="Add phone and ID numbers (for certificates); staff only.")
+@click.option("--central", metavar="DSN",
+              help="The hours of every kiosk synced to this central PostgreSQL.")
 @pass_context
 def volunteer_hours(context: Context, start: str | None, end: str | None, month: str | None,
                     team: str | None, file_format: str | None, output: Path,
-                    include_pii: bool) -> None:
+                    include_pii: bool, central: str | None) -> None:
     """Service hours: a summary per volunteer and every session with the fields of a
     volunteer service record, corrections beside the recorded times."""
     from kiosk.volunteers import hours_report, hours_text, write_hours_report
@@ -744,8 +746,11 @@ def volunteer_hours(context: Context, start: str | None, end: str | None, month:
     first, last = _period(start, end, month)
     file_format = file_format or ("xlsx" if output.suffix.lower() == ".xlsx" else "csv")
     settings = context.config.volunteers
-    report = hours_report(context.store, settings, station=context.config.station_name,
-                          start=first, end=last, team=team)
+    if central:
+        report = _central_call(_central_hours, central, context.config, first, last, team)
+    else:
+        report = hours_report(context.store, settings, station=context.config.station_name,
+                              start=first, end=last, team=team)
     try:
         write_hours_report(report, output, file_format, zone=settings.zone,
                            include_pii=include_pii)
@@ -756,6 +761,23 @@ def volunteer_hours(context: Context, start: str | None, end: str | None, month:
     click.echo(f"wrote {output}: {len(summary)} volunteers, {len(report.sessions)} sessions, "
                f"{hours_text(report.total_hours)} hours ({report.period_text()})"
                + (f"; {waiting} sessions waiting for review" if waiting else ""))
+
+
+def _central_hours(dsn: str, config: Any, first: Any, last: Any, team: str | None) -> Any:
+    """The hours report over every kiosk's sessions in the central database."""
+    from kiosk.volunteers import hours_report
+    from store.central import connect, installation
+    from store.central_volunteers import CentralVolunteers
+
+    connection = connect(dsn, application_name="kiosk volunteer hours")
+    try:
+        installation(connection, dsn)  # the schema must be there, and of this version
+        records = CentralVolunteers(connection)
+        return hours_report(records, config.volunteers,
+                            station=f"{config.site.street or config.station_name}（各站点）",
+                            start=first, end=last, team=team, station_of=records.stations())
+    finally:
+        connection.close()
 
 
 # ---- volunteers: card sheets and scanning (kiosk volunteer cards|scan) -------------------

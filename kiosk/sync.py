@@ -27,6 +27,7 @@ from store.central import (
     reason_of,
     register_kiosk,
 )
+from store.central_volunteers import RosterResult, push_roster
 
 # Streams in the order they are sent, with the words of the summary.
 STREAM_LABELS = {
@@ -67,6 +68,7 @@ class SyncReport:
     batches: int = 0
     # (survey, version) sent that the central database holds with other content.
     differing_forms: list[tuple[str, str]] = field(default_factory=list)
+    roster: RosterResult = field(default_factory=RosterResult)
 
     def summary(self) -> str:
         parts = []
@@ -74,7 +76,13 @@ class SyncReport:
             parts.append(f"{label} {self.new.get(stream, 0):,} new"
                          + (f" ({self.already[stream]:,} already there)"
                             if self.already.get(stream) else ""))
+        parts.append(f"roster {self.roster.new:,} new, {self.roster.updated:,} updated")
         text = f"synced to {self.central}: " + ", ".join(parts)
+        if self.roster.clashes:
+            text += ("; warning: volunteer numbers another kiosk sent for someone else (not"
+                     " sent; renumber one of them): " + ", ".join(
+                         f"{number} is {here} here but {there} at {kiosk}"
+                         for number, here, there, kiosk in self.roster.clashes))
         if self.differing_forms:
             text += ("; warning: the central database holds other content under "
                      + ", ".join(f"{survey} version {version}"
@@ -136,6 +144,10 @@ def sync(store: KioskStore, dsn: str, kiosk: KioskIdentity, *, batch: int = DEFA
                     report.already[stream] += len(rows) - added
                     if progress is not None:
                         progress(stream, done, totals[stream])
+            # The roster changes in place (status, card serial), so it has no cursor: the
+            # whole of it (hundreds of rows) goes each time, and only changes are written.
+            with connection.transaction():
+                report.roster = push_roster(connection, kiosk.kiosk_id, store.volunteers())
             finish_sync(connection, kiosk.kiosk_id)
         except psycopg.OperationalError as error:
             reason = reason_of(error)

@@ -32,11 +32,11 @@ import datetime as dt
 import logging
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kiosk.cards import CardError, normalise_number, read_payload, valid_number
 from kiosk.config import VolunteerSettings
@@ -189,7 +189,19 @@ def session_hours(session: VolunteerSession, zone: dt.tzinfo) -> SessionHours:
                         hours, bool(session.corrections))
 
 
-def sessions_between(store: KioskStore, settings: VolunteerSettings, *,
+class VolunteerRecords(Protocol):
+    """Where sessions and the roster come from: a kiosk's database, or the central one
+    (store.central_volunteers.CentralVolunteers) for the hours of every site."""
+
+    def volunteer_sessions(self, *, number: str | None = None, team: str | None = None,
+                           since: float | None = None, until: float | None = None,
+                           ) -> list[VolunteerSession]: ...
+
+    def volunteers(self, *, team: str | None = None,
+                   numbers: Iterable[str] | None = None) -> list[Volunteer]: ...
+
+
+def sessions_between(store: VolunteerRecords, settings: VolunteerSettings, *,
                      start: dt.date | None = None, end: dt.date | None = None,
                      number: str | None = None, team: str | None = None,
                      ) -> list[SessionHours]:
@@ -924,6 +936,8 @@ class HoursReport:
     sessions: list[SessionHours]
     volunteers: dict[str, Volunteer]
     made_at: dt.datetime
+    # Kiosk id -> its station, when sessions come from several (the central database).
+    station_of: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> list[SummaryRow]:
         rows: dict[str, list[SessionHours]] = {}
@@ -948,16 +962,22 @@ class HoursReport:
         return f"{start} 至 {end}"
 
 
-def hours_report(store: KioskStore, settings: VolunteerSettings, *, station: str,
+def hours_report(store: VolunteerRecords, settings: VolunteerSettings, *, station: str,
                  start: dt.date | None = None, end: dt.date | None = None,
-                 team: str | None = None, now: dt.datetime | None = None) -> HoursReport:
+                 team: str | None = None, now: dt.datetime | None = None,
+                 station_of: dict[str, str] | None = None) -> HoursReport:
     """Collect the sessions of ``start`` … ``end`` (days of check-in, inclusive)."""
     sessions = sessions_between(store, settings, start=start, end=end, team=team)
     numbers = {item.number for item in sessions}
     volunteers = {volunteer.number: volunteer
                   for volunteer in store.volunteers(numbers=numbers)}
+    for number in numbers - volunteers.keys():  # central: a roster not sent (yet)
+        volunteers[number] = Volunteer(number=number, name="（名册中没有）", phone="",
+                                       id_card="", team="", organisation="", joined=None,
+                                       status="active", card_serial=0)
     return HoursReport(station, start, end, team, sessions, volunteers,
-                       (now or dt.datetime.now(settings.zone)).astimezone(settings.zone))
+                       (now or dt.datetime.now(settings.zone)).astimezone(settings.zone),
+                       station_of or {})
 
 
 def _when(moment: dt.datetime | None) -> str:
@@ -1035,7 +1055,7 @@ def detail_table(report: HoursReport, *, zone: dt.tzinfo, include_pii: bool = Fa
             item.hours, STATE_WORDS[item.state],
             "、".join(FLAG_WORDS.get(flag, flag) for flag in item.flags),
             "；".join(correction_text(correction, zone) for correction in item.corrections),
-            report.station, item.session.kiosk]
+            report.station_of.get(item.session.kiosk, report.station), item.session.kiosk]
         if include_pii:
             cells[3:3] = [volunteer.phone, volunteer.id_card]
         rows.append(cells)

@@ -25,7 +25,7 @@ from store.db import SYNC_COLUMNS
 if TYPE_CHECKING:
     import psycopg
 
-CENTRAL_SCHEMA_VERSION = 2
+CENTRAL_SCHEMA_VERSION = 3
 # Any two processes running ``init`` at once: one waits for the other (an arbitrary key).
 _INIT_LOCK = 0x53474B43
 
@@ -143,8 +143,17 @@ def _schema_2(connection: psycopg.Connection[Any]) -> None:
     create_schema(connection)
 
 
+def _schema_3(connection: psycopg.Connection[Any]) -> None:
+    """The volunteer roster each kiosk sends with its sync, for the hours of every site
+    (store/central_volunteers.py)."""
+    from store.central_volunteers import ROSTER_SCHEMA
+
+    for statement in ROSTER_SCHEMA:
+        connection.execute(statement)  # type: ignore[arg-type]
+
+
 # Schema version -> the step that makes it from the one before.
-_STEPS: dict[int, Callable[[Any], None]] = {1: _schema_1, 2: _schema_2}
+_STEPS: dict[int, Callable[[Any], None]] = {1: _schema_1, 2: _schema_2, 3: _schema_3}
 
 # Stream (store/db.py SYNC_COLUMNS) -> central table and its natural key.
 CENTRAL_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {

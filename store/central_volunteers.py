@@ -1,0 +1,151 @@
+"""Volunteers in the central PostgreSQL: the roster each kiosk sends with its sync, and the
+sessions of every kiosk read back as the kiosk's own store gives them, so that
+``kiosk.volunteers.hours_report`` makes the hours report across sites unchanged.
+
+Volunteer numbers are the key across kiosks (a volunteer who serves at the hall and on a
+village point is one person). A number that another kiosk already sent for a different name
+is not overwritten: the sync names it, for staff to renumber one of them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from store.db import (
+    SessionCorrection,
+    Volunteer,
+    VolunteerSession,
+)
+
+ROSTER_COLUMNS = ("number", "name", "phone", "id_card", "team", "organisation", "joined",
+                  "status", "card_serial")
+
+ROSTER_SCHEMA = (
+    "CREATE TABLE volunteers (number text PRIMARY KEY, name text NOT NULL, phone text,"
+    " id_card text, team text NOT NULL DEFAULT '', organisation text NOT NULL DEFAULT '',"
+    " joined text, status text NOT NULL, card_serial integer NOT NULL, origin text NOT NULL,"
+    " updated_at timestamptz NOT NULL DEFAULT now())",
+    "CREATE INDEX volunteer_checkins_number ON volunteer_checkins (number, at_epoch)",
+    "CREATE INDEX volunteer_corrections_session ON volunteer_corrections (origin, session_id)",
+)
+
+
+@dataclass
+class RosterResult:
+    new: int = 0
+    updated: int = 0
+    # Numbers another kiosk sent for someone else: (number, name here, name there, kiosk).
+    clashes: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+
+def push_roster(connection: Any, origin: str, volunteers: Sequence[Volunteer]) -> RosterResult:
+    """Send a kiosk's whole roster (small: hundreds of rows) in the caller's transaction:
+    new numbers are added, changed entries (status, card serial, team …) updated."""
+    result = RosterResult()
+    existing = {row[0]: (row[1], row[2]) for row in connection.execute(
+        "SELECT number, name, origin FROM volunteers WHERE number = ANY(%s)",
+        ([volunteer.number for volunteer in volunteers],))}
+    for volunteer in volunteers:
+        values = (volunteer.number, volunteer.name, volunteer.phone, volunteer.id_card,
+                  volunteer.team, volunteer.organisation,
+                  volunteer.joined.isoformat() if volunteer.joined else None,
+                  volunteer.status, volunteer.card_serial)
+        there = existing.get(volunteer.number)
+        if there is not None and there[1] != origin and there[0] != volunteer.name:
+            result.clashes.append((volunteer.number, volunteer.name, there[0], there[1]))
+            continue
+        changed = connection.execute(
+            f"INSERT INTO volunteers ({', '.join(ROSTER_COLUMNS)}, origin) VALUES"
+            f" ({', '.join('%s' for _ in ROSTER_COLUMNS)}, %s)"
+            " ON CONFLICT (number) DO UPDATE SET"
+            + ", ".join(f" {column} = EXCLUDED.{column}" for column in ROSTER_COLUMNS[1:])
+            + ", origin = EXCLUDED.origin, updated_at = now() WHERE ("
+            + ", ".join(f"volunteers.{column}" for column in ROSTER_COLUMNS[1:])
+            + ") IS DISTINCT FROM ("
+            + ", ".join(f"EXCLUDED.{column}" for column in ROSTER_COLUMNS[1:]) + ")",
+            (*values, origin)).rowcount
+        if changed:
+            if there is None:
+                result.new += 1
+            else:
+                result.updated += 1
+    return result
+
+
+_SESSION_COLUMNS = ("c.id, c.number, c.kiosk, c.service, c.at, c.at_epoch, o.at, o.at_epoch,"
+                    " o.closed_by, o.flags, o.kiosk, c.origin")
+_CORRECTION_COLUMNS = ("id, session_id, action, checked_in, checked_in_epoch, checked_out,"
+                       " checked_out_epoch, reason, staff, at, at_epoch, kiosk, origin")
+
+
+class CentralVolunteers:
+    """The two queries ``hours_report`` asks of a store, over every kiosk's sessions.
+
+    A session's ``kiosk`` is the kiosk that recorded it (so the report's 终端 column tells
+    sites apart, as session ids repeat across kiosks)."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+
+    def volunteers(self, *, team: str | None = None,
+                   numbers: Iterable[str] | None = None) -> list[Volunteer]:
+        query = f"SELECT {', '.join(ROSTER_COLUMNS)} FROM volunteers WHERE true"
+        parameters: list[Any] = []
+        if team is not None:
+            query += " AND team = %s"
+            parameters.append(team)
+        if numbers is not None:
+            query += " AND number = ANY(%s)"
+            parameters.append(list(numbers))
+        rows = self.connection.execute(query + " ORDER BY number", parameters).fetchall()
+        return [Volunteer(number=row[0], name=row[1], phone=row[2] or "", id_card=row[3] or "",
+                          team=row[4] or "", organisation=row[5] or "",
+                          joined=dt.date.fromisoformat(row[6]) if row[6] else None,
+                          status=row[7], card_serial=row[8]) for row in rows]
+
+    def volunteer_sessions(self, *, number: str | None = None, team: str | None = None,
+                           since: float | None = None, until: float | None = None,
+                           ) -> list[VolunteerSession]:
+        where, parameters = "", []
+        if number is not None:
+            where += " AND c.number = %s"
+            parameters.append(number)
+        if team is not None:
+            where += " AND c.number IN (SELECT number FROM volunteers WHERE team = %s)"
+            parameters.append(team)
+        if since is not None:
+            where += " AND c.at_epoch >= %s"
+            parameters.append(since)
+        if until is not None:
+            where += " AND c.at_epoch < %s"
+            parameters.append(until)
+        rows = self.connection.execute(
+            f"SELECT {_SESSION_COLUMNS} FROM volunteer_checkins c LEFT JOIN"
+            " volunteer_checkouts o ON o.origin = c.origin AND o.session_id = c.id"
+            f" WHERE true{where} ORDER BY c.at_epoch, c.origin, c.id", parameters).fetchall()
+        corrections: dict[tuple[str, int], list[SessionCorrection]] = {}
+        if rows:
+            for row in self.connection.execute(
+                    f"SELECT {_CORRECTION_COLUMNS} FROM volunteer_corrections WHERE"
+                    " (origin, session_id) IN (SELECT c.origin, c.id FROM volunteer_checkins c"
+                    f" WHERE true{where}) ORDER BY at_epoch, origin, id", parameters):
+                corrections.setdefault((row[12], row[1]), []).append(SessionCorrection(
+                    id=row[0], session_id=row[1], action=row[2], checked_in=row[3],
+                    checked_in_epoch=row[4], checked_out=row[5], checked_out_epoch=row[6],
+                    reason=row[7], staff=row[8], at=row[9], at_epoch=row[10],
+                    kiosk=row[11] or ""))
+        return [VolunteerSession(
+            id=row[0], number=row[1], kiosk=row[2] or row[11], service=row[3] or "",
+            checked_in=row[4], checked_in_epoch=row[5], checked_out=row[6],
+            checked_out_epoch=row[7], closed_by=row[8] or "",
+            flags=tuple(flag for flag in (row[9] or "").split(",") if flag),
+            checkout_kiosk=row[10] or "",
+            corrections=tuple(corrections.get((row[11], row[0]), ()))) for row in rows]
+
+    def stations(self) -> dict[str, str]:
+        """Kiosk id -> the station that recorded its sessions (记录单位 in the report)."""
+        return {row[0]: row[1] for row in self.connection.execute(
+            "SELECT kiosk_id, station FROM kiosks WHERE station <> ''")}
