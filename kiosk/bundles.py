@@ -30,7 +30,8 @@ from typing import Any
 
 from kiosk.sync import STREAM_LABELS, KioskIdentity
 from store import FormVersionConflict, KioskStore
-from store.db import SYNC_COLUMNS
+from store.central_volunteers import RosterResult, push_roster
+from store.db import SYNC_COLUMNS, Volunteer
 from surveys.session import Submission
 
 MAGIC = "KIOSK-BUNDLE"
@@ -74,6 +75,8 @@ class Bundle:
     created: str
     streams: dict[str, StreamRange]
     rows: dict[str, list[list[Any]]] = field(default_factory=dict)
+    # The exporting kiosk's volunteer roster when it was made (for hours across sites).
+    roster: list[Volunteer] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         return {stream: len(self.rows.get(stream, ())) for stream in STREAM_LABELS}
@@ -145,6 +148,8 @@ def export_bundle(store: KioskStore, kiosk: KioskIdentity, output: Path, *,
         "streams": {stream: {"count": item.count, "after": item.after, "upto": item.upto}
                     for stream, item in streams.items()},
         "columns": {stream: list(SYNC_COLUMNS[stream]) for stream in STREAM_LABELS},
+        # The roster changes in place, so it has no cursor: all of it, as a sync sends it.
+        "roster": [_roster_row(volunteer) for volunteer in store.volunteers()],
     }
     _write(output, header, rows)
     # The file is on disk: now, and only now, move the cursor (a failed write moves nothing).
@@ -255,6 +260,7 @@ def read_bundle(path: Path) -> Bundle:
                    for stream, item in header["streams"].items()}
         columns = header["columns"]
         database_id, created = str(header["database_id"]), str(header.get("created", ""))
+        roster = [_volunteer(row) for row in header.get("roster", [])]
     except (ValueError, KeyError, TypeError, AttributeError):
         raise _damaged(path, "line 1: not a bundle header") from None
     if set(streams) != set(STREAM_LABELS) or any(
@@ -276,7 +282,22 @@ def read_bundle(path: Path) -> Bundle:
         if len(rows[stream]) != expected.count:
             raise _damaged(path, f"{len(rows[stream]):,} {STREAM_LABELS[stream]} where the "
                                  f"header says {expected.count:,}")
-    return Bundle(kiosk, database_id, created, streams, rows)
+    return Bundle(kiosk, database_id, created, streams, rows, roster)
+
+
+def _roster_row(volunteer: Volunteer) -> list[Any]:
+    return [volunteer.number, volunteer.name, volunteer.phone, volunteer.id_card,
+            volunteer.team, volunteer.organisation,
+            volunteer.joined.isoformat() if volunteer.joined else None, volunteer.status,
+            volunteer.card_serial]
+
+
+def _volunteer(row: list[Any]) -> Volunteer:
+    number, name, phone, id_card, team, organisation, joined, status, serial = row
+    return Volunteer(str(number), str(name), str(phone or ""), str(id_card or ""),
+                     str(team or ""), str(organisation or ""),
+                     dt.date.fromisoformat(joined) if joined else None, str(status),
+                     int(serial))
 
 
 # ---- import into another kiosk -------------------------------------------------------------
@@ -288,6 +309,7 @@ class ImportReport:
     new: dict[str, int] = field(default_factory=dict)
     already: dict[str, int] = field(default_factory=dict)
     left_out: dict[str, int] = field(default_factory=dict)  # kiosk import: not taken
+    roster: RosterResult | None = None  # central import: the volunteer roster
     differing_forms: list[tuple[str, str]] = field(default_factory=list)
 
     @property
@@ -306,6 +328,11 @@ class ImportReport:
             text += ("; not taken into a kiosk database (they are the other kiosk's own "
                      f"records): {_counts_text(left, tuple(left))} — they reach the central "
                      "database when this bundle is imported there with --to DSN")
+        if self.roster is not None:
+            text += (f"; roster {self.roster.new:,} new, {self.roster.updated:,} updated"
+                     + "".join(f"; warning: volunteer number {number} is {here} in the bundle"
+                               f" but {there} at {kiosk} (not imported)"
+                               for number, here, there, kiosk in self.roster.clashes))
         if self.differing_forms:
             text += ("; warning: the central database holds other content under "
                      + ", ".join(f"{survey} version {version}"
@@ -399,6 +426,7 @@ def import_into_central(dsn: str, bundle: Bundle) -> ImportReport:
                         report.differing_forms = differing_forms(connection)
                     report.new[stream] = added
                     report.already[stream] = len(rows) - added
+                report.roster = push_roster(connection, kiosk.kiosk_id, bundle.roster)
         except psycopg.OperationalError as error:
             raise CentralConnectionLost(
                 f"lost the connection to the central database at {report.target} "

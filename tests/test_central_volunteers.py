@@ -136,3 +136,20 @@ def test_hours_from_an_unreachable_central_database_say_so(tmp_path: Path):
     assert result.exit_code == 3
     assert "cannot reach the central database at 127.0.0.1:1/nowhere" in result.output
     assert not (tmp_path / "h.csv").exists()
+
+
+def test_a_bundle_carries_the_roster_to_central(two_sites, central: str, tmp_path: Path):
+    from kiosk.bundles import export_bundle, import_into_central, read_bundle
+
+    _hall, village = two_sites
+    init(central)
+    bundle_file = tmp_path / "longtan.bundle"
+    export_bundle(village, VILLAGE, bundle_file)
+    report = import_into_central(central, read_bundle(bundle_file))
+    assert report.roster is not None and (report.roster.new, report.roster.updated) == (3, 0)
+    assert "roster 3 new, 0 updated" in report.summary()
+    records = query(central, "SELECT number, name, team FROM volunteers ORDER BY number")
+    assert records == [("JG0001", "陈晓燕", "心语志愿服务队"), ("JG0099", "钱二", "心语志愿服务队"),
+                       ("LT0007", "李大爷", "助残")]
+    again = import_into_central(central, read_bundle(bundle_file))
+    assert again.roster is not None and (again.roster.new, again.roster.updated) == (0, 0)
