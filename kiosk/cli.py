@@ -1205,6 +1205,7 @@ def _statistics_store(context: Context, survey_id: str, central: str | None) -> 
     from store.central_stats import CentralStore
 
     store = _central_call(CentralStore, central)
+    click.get_current_context().call_on_close(store.close)
     if not store.versions(survey_id):
         raise click.ClickException(
             f"no survey '{survey_id}' at the central database {describe(central)}")

@@ -14,9 +14,10 @@ and a sync killed anywhere leaves them agreeing (its transaction is rolled back 
   its old submissions.
 - Tallies at three grains: ``stats_tally_total`` (survey), ``stats_tally_day`` and
   ``stats_tally_cell`` (day, kiosk, site, street, community, enumerator), with
-  ``stats_cells`` counting submissions per cell. ``value`` is jsonb, so choice names stay
-  text and whole numbers numbers (as SQLite's untyped column keeps them); JSON ``null`` is
-  the value that counts respondents who answered, question ``''`` counts submissions.
+  ``stats_cells`` counting submissions per cell. ``value`` is the answer's JSON text, so
+  choice names stay text and whole numbers numbers (as SQLite's untyped column keeps them);
+  ``null`` is the value that counts respondents who answered, question ``''`` submissions.
+  Their text columns are in the C collation (compared byte by byte, as in SQLite).
 
 Only the rows an ``INSERT … ON CONFLICT DO NOTHING … RETURNING`` actually added are counted,
 so a batch sent again (a killed sync, a bundle imported twice, two kiosks sending the same
@@ -29,6 +30,7 @@ answers directly (no flat table: see scripts/bench.py section 10 for what that c
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -79,27 +81,74 @@ def _chosen(value: str, choice: str) -> str:
             f" ELSE {choice} = ANY(regexp_split_to_array({value} #>> '{{}}', '\\s+')) END)")
 
 
-# The (question, value) pairs of one submission ``s`` and question ``q`` (its kind): null
-# (answered) and the values counted, as StatsTables.add makes them.
-_PAIRS = f"""
-CROSS JOIN LATERAL (SELECT s.answers -> q.question AS v) a
-CROSS JOIN LATERAL (
-  SELECT 'null'::jsonb AS value
-  UNION ALL SELECT a.v WHERE q.kind IN {_VALUE_KINDS!r}
-  UNION ALL SELECT e FROM jsonb_array_elements(CASE WHEN q.kind = 'select_multiple'
-      AND jsonb_typeof(a.v) = 'array' THEN a.v END) e
-  UNION ALL SELECT to_jsonb(p) FROM regexp_split_to_table(CASE WHEN q.kind = 'select_multiple'
-      AND jsonb_typeof(a.v) <> 'array' THEN a.v #>> '{{}}' END, '\\s+') p WHERE p <> ''
-) p
-"""
+def _pairs_sql(keys: Sequence[str], source: str, where: str = "", wanted: str = "") -> str:
+    """SQL: rows (keys…, question, part, value, count) counting the answers of the
+    submissions ``s`` in ``source`` (``where``: more conditions on them; ``wanted``: more
+    on the questions ``q``), as StatsTables.add counts them. ``part`` 'v': respondents who
+    gave ``value`` to a question whose every value is counted (they answered it, too);
+    'a': respondents who answered another question (value null); 'c': respondents who
+    chose ``value`` in a select_multiple. Three plain GROUP BYs: one LATERAL with UNION
+    ALL per answer took three times as long."""
+    answer = "(s.answers -> q.question)"
+    join = "JOIN stats_questions q ON q.survey_id = s.survey_id AND q.version = s.version"
+    scalar = f"q.kind IN {_VALUE_KINDS!r}"
+    prefix = "".join(f"{key}, " for key in keys)
+    groups = ", ".join(str(index) for index in range(1, len(keys) + 4))
+    multiple = f" AND q.kind = 'select_multiple'{wanted}"
+    return (
+        f"SELECT {prefix}q.question, CASE WHEN {scalar} THEN 'v' ELSE 'a' END,"
+        f" CASE WHEN {scalar} THEN {answer}::text ELSE 'null' END, count(*)"
+        f" FROM {source} {join}{wanted} WHERE {_answered(answer)}{where} GROUP BY {groups}"
+        f" UNION ALL SELECT {prefix}q.question, 'c', e::text, count(*) FROM {source} {join}"
+        f"{multiple} CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN"
+        f" jsonb_typeof({answer}) = 'array' THEN {answer} END) e WHERE true{where}"
+        f" GROUP BY {groups}"
+        # A select_multiple answer given as text: choice names separated by spaces.
+        f" UNION ALL SELECT {prefix}q.question, 'c', to_jsonb(e)::text, count(*) FROM {source}"
+        f" {join}{multiple} CROSS JOIN LATERAL regexp_split_to_table(CASE WHEN"
+        f" jsonb_typeof({answer}) NOT IN ('array', 'null') THEN {answer} #>> '{{}}' END,"
+        f" '\\s+') e WHERE e <> ''{where} GROUP BY {groups}")
+
+
+# For the GROUP BYs of answers: the planner expects a hundred rows from every jsonb array and
+# so sorts (on disk) and compiles with JIT; hashing in memory took half the time and JIT
+# alone two seconds of five (100,000 submissions).
+_HASHING = (("work_mem", "128MB"), ("enable_sort", "off"), ("enable_incremental_sort", "off"),
+            ("jit", "off"))
+
+
+@contextlib.contextmanager
+def _hashing(connection: psycopg.Connection[Any]) -> Iterator[None]:
+    """Within a transaction (the caller's, or one of its own), settings that group the
+    answers by hashing; the settings before are restored afterwards."""
+    with connection.transaction():
+        before = [(name, connection.execute("SELECT current_setting(%s)", (name,))
+                   .fetchone()[0]) for name, _value in _HASHING]  # type: ignore[index]
+        for name, value in _HASHING:
+            connection.execute("SELECT set_config(%s, %s, true)", (name, value))
+        yield
+        for name, value in before:
+            connection.execute("SELECT set_config(%s, %s, true)", (name, value))
+
+
+def _add_pair(tallies: Tallies, question: str, part: str, value: Any, count: int) -> None:
+    """Add one row of _pairs_sql to ``tallies``."""
+    if part != "c":
+        tallies.answered[question] = tallies.answered.get(question, 0) + count
+    if part != "a":
+        values = tallies.counts.setdefault(question, {})
+        value = json.loads(value)
+        values[value] = values.get(value, 0) + count
 
 
 # ---- schema 2 --------------------------------------------------------------------------------
 
 def create_schema(connection: psycopg.Connection[Any]) -> None:
     """Central schema step 2: the statistics tables, filled from what is there already."""
-    dims = ("day text NOT NULL, kiosk text NOT NULL, site text NOT NULL, street text NOT NULL,"
-            " community text NOT NULL, enumerator text NOT NULL")
+    # Keys in the C collation: compared byte by byte, as SQLite does (the database's own
+    # collation calls strcoll for every comparison: upserting the tallies took 4x as long).
+    text = 'text COLLATE "C" NOT NULL'
+    dims = ", ".join(f"{name} {text}" for name in _DIMENSIONS)
     dim_names = ", ".join(_DIMENSIONS)
     for statement in (
         _DAY_FUNCTION,
@@ -113,16 +162,25 @@ def create_schema(connection: psycopg.Connection[Any]) -> None:
         "CREATE TABLE stats_questions (survey_id text NOT NULL, version text NOT NULL,"
         " question text NOT NULL, kind text NOT NULL, position integer NOT NULL,"
         " PRIMARY KEY (survey_id, version, question))",
-        f"CREATE TABLE stats_cells (survey_id text NOT NULL, {dims}, n bigint NOT NULL,"
-        f" PRIMARY KEY (survey_id, {dim_names}))",
-        "CREATE TABLE stats_tally_total (survey_id text NOT NULL, question text NOT NULL,"
-        " value jsonb NOT NULL, count bigint NOT NULL, PRIMARY KEY (survey_id, question, value))",
-        "CREATE TABLE stats_tally_day (survey_id text NOT NULL, day text NOT NULL,"
-        " question text NOT NULL, value jsonb NOT NULL, count bigint NOT NULL,"
-        " PRIMARY KEY (survey_id, day, question, value))",
-        f"CREATE TABLE stats_tally_cell (survey_id text NOT NULL, {dims},"
-        " question text NOT NULL, value jsonb NOT NULL, count bigint NOT NULL,"
-        f" PRIMARY KEY (survey_id, {dim_names}, question, value))",
+        # A cell is numbered once, so its tallies carry a number instead of six names
+        # (the rows were 150 bytes wide and their upsert three times as slow).
+        "CREATE TABLE stats_cells (cell bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+        f" survey_id {text}, {dims}, n bigint NOT NULL, UNIQUE (survey_id, {dim_names}))",
+        # value: the answer's JSON text ('"5"' a choice name, '5' a number; 'null' counts
+        # respondents who answered), so text and numbers stay apart as in SQLite.
+        f"CREATE TABLE stats_tally_total (survey_id {text}, question {text}, value {text},"
+        " count bigint NOT NULL, PRIMARY KEY (survey_id, question, value))"
+        " WITH (fillfactor = 80)",
+        f"CREATE TABLE stats_tally_day (survey_id {text}, day {text}, question {text},"
+        f" value {text}, count bigint NOT NULL, PRIMARY KEY (survey_id, day, question, value))"
+        " WITH (fillfactor = 80)",
+        f"CREATE TABLE stats_tally_cell (cell bigint NOT NULL, question {text}, value {text},"
+        " count bigint NOT NULL, PRIMARY KEY (cell, question, value)) WITH (fillfactor = 80)",
+        # Per kiosk and site, all days: --by-site without dates reads a few thousand rows.
+        f"CREATE TABLE stats_tally_place (survey_id {text}, kiosk {text}, site {text},"
+        f" street {text}, community {text}, question {text}, value {text},"
+        " count bigint NOT NULL, PRIMARY KEY (survey_id, kiosk, site, question, value))"
+        " WITH (fillfactor = 80)",
     ):
         connection.execute(statement)  # type: ignore[arg-type]
     add_layouts(connection, connection.execute(
@@ -133,8 +191,6 @@ def create_schema(connection: psycopg.Connection[Any]) -> None:
 def add_layouts(connection: psycopg.Connection[Any],
                 forms: Sequence[tuple[str, str, Any]]) -> None:
     """Record the questions of newly added form versions (survey, version, compiled)."""
-    import json
-
     rows = []
     for survey_id, version, compiled in forms:
         form = Form(json.loads(compiled) if isinstance(compiled, str) else compiled)
@@ -153,8 +209,9 @@ def add_layouts(connection: psycopg.Connection[Any],
 
 def recount(connection: psycopg.Connection[Any]) -> None:
     """Count every submission afresh (the migration to schema 2; the bench's tally build)."""
-    for table in ("stats_cells", "stats_tally_total", "stats_tally_day", "stats_tally_cell"):
-        connection.execute(f"DELETE FROM {table}")  # type: ignore[arg-type]
+    for table in ("stats_cells", "stats_tally_total", "stats_tally_day", "stats_tally_cell",
+                  "stats_tally_place"):
+        connection.execute(f"TRUNCATE {table}")  # type: ignore[arg-type]
     _count(connection, "submissions")
 
 
@@ -186,30 +243,51 @@ def insert_counted(connection: psycopg.Connection[Any], stream: str, insert: str
 def _count(connection: psycopg.Connection[Any], source: str) -> None:
     """Add the submissions in table ``source`` to the tallies (in the caller's transaction):
     per cell first (into a temporary table), then rolled up to days and the survey."""
-    cell = ("s.survey_id, s.stats_day, coalesce(s.kiosk, ''), coalesce(s.site, ''),"
-            " s.street, s.community, coalesce(s.enumerator, '')")
+    cell = ["s.survey_id", "s.stats_day", "coalesce(s.kiosk, '')", "coalesce(s.site, '')",
+            "s.street", "s.community", "coalesce(s.enumerator, '')"]
     dim_names = ", ".join(_DIMENSIONS)
+    keys = f"survey_id, {dim_names}"
+    connection.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS added_pairs (survey_id text, day text, kiosk text,"
+        " site text, street text, community text, enumerator text, question text,"
+        ' part text, value text COLLATE "C", count bigint) ON COMMIT DELETE ROWS')
     connection.execute(
         "CREATE TEMP TABLE IF NOT EXISTS added_tallies (survey_id text, day text, kiosk text,"
         " site text, street text, community text, enumerator text, question text,"
-        " value jsonb, count bigint) ON COMMIT DELETE ROWS")
+        ' value text COLLATE "C", count bigint) ON COMMIT DELETE ROWS')
+    connection.execute("DELETE FROM added_pairs")
     connection.execute("DELETE FROM added_tallies")
+    with _hashing(connection):
+        connection.execute(
+            f"INSERT INTO added_pairs {_pairs_sql(cell, f'{source} s')}")  # type: ignore
     connection.execute(
-        f"INSERT INTO added_tallies SELECT {cell}, '', 'null'::jsonb, count(*)"  # type: ignore
-        f" FROM {source} s GROUP BY {cell}")
+        f"INSERT INTO added_tallies SELECT {', '.join(cell)}, '', 'null',"  # type: ignore
+        f" count(*) FROM {source} s GROUP BY {', '.join(cell)}"
+        f" UNION ALL SELECT {keys}, question, 'null', sum(count) FROM added_pairs"
+        f" WHERE part <> 'c' GROUP BY {keys}, question"
+        f" UNION ALL SELECT {keys}, question, value, sum(count) FROM added_pairs"
+        f" WHERE part <> 'a' GROUP BY {keys}, question, value")
     connection.execute(
-        f"INSERT INTO added_tallies SELECT {cell}, q.question, p.value, count(*)"  # type: ignore
-        f" FROM {source} s JOIN stats_questions q USING (survey_id, version) {_PAIRS}"
-        f" WHERE {_answered('a.v')} GROUP BY {cell}, q.question, p.value")
+        "CREATE TEMP TABLE IF NOT EXISTS added_cells (cell bigint, survey_id text, day text,"
+        " kiosk text, site text, street text, community text, enumerator text)"
+        " ON COMMIT DELETE ROWS")
+    connection.execute("DELETE FROM added_cells")
     connection.execute(
-        f"INSERT INTO stats_cells AS t (survey_id, {dim_names}, n)"  # type: ignore
-        f" SELECT survey_id, {dim_names}, count FROM added_tallies WHERE question = ''"
-        " ON CONFLICT (survey_id, day, kiosk, site, street, community, enumerator)"
-        " DO UPDATE SET n = t.n + excluded.n")
+        f"WITH counted AS (INSERT INTO stats_cells AS t ({keys}, n)"  # type: ignore
+        f" SELECT {keys}, count FROM added_tallies WHERE question = ''"
+        f" ON CONFLICT ({keys}) DO UPDATE SET n = t.n + excluded.n RETURNING cell, {keys})"
+        " INSERT INTO added_cells SELECT * FROM counted")
+    with _hashing(connection):
+        connection.execute(
+            "INSERT INTO stats_tally_cell AS t (cell, question, value, count)"  # type: ignore
+            f" SELECT c.cell, a.question, a.value, a.count FROM added_tallies a"
+            f" JOIN added_cells c USING ({keys}) ORDER BY 1, 2, 3"
+            " ON CONFLICT (cell, question, value) DO UPDATE SET count = t.count + excluded.count")
     connection.execute(
-        f"INSERT INTO stats_tally_cell AS t (survey_id, {dim_names}, question, value, count)"  # type: ignore
-        f" SELECT survey_id, {dim_names}, question, value, count FROM added_tallies"
-        f" ON CONFLICT (survey_id, {dim_names}, question, value)"
+        "INSERT INTO stats_tally_place AS t (survey_id, kiosk, site, street, community,"
+        " question, value, count) SELECT survey_id, kiosk, site, street, community, question,"
+        " value, sum(count) FROM added_tallies GROUP BY 1, 2, 3, 4, 5, 6, 7"
+        " ON CONFLICT (survey_id, kiosk, site, question, value)"
         " DO UPDATE SET count = t.count + excluded.count")
     connection.execute(
         "INSERT INTO stats_tally_day AS t (survey_id, day, question, value, count)"
@@ -362,8 +440,32 @@ class CentralStore:
         """SQL: the answer of submission ``s`` to ``question`` (jsonb)."""
         return f"(s.answers -> {self._literal(question)}::text)"
 
-    def _cube(self, filters: StatsFilter) -> tuple[str, list[Any]]:
-        return _dimension_conditions(filters, {name: name for name in _DIMENSIONS})
+    def _cube(self, filters: StatsFilter, prefix: str = "") -> tuple[str, list[Any]]:
+        return _dimension_conditions(filters, {name: prefix + name for name in _DIMENSIONS})
+
+    def _tally_rows(self, survey_id: str, filters: StatsFilter, place: str,
+                    questions: Sequence[str] | None = None) -> list[tuple[Any, ...]]:
+        """(place, question, value, count) from the smallest tally table that can answer
+        ``filters`` (not on answers); ``place``: a column of stats_cells, or ''."""
+        wanted = "" if questions is None else " AND (question = '' OR question = ANY(%s))"
+        extra = [] if questions is None else [list(questions)]
+        whole_days = filters.date_from is None and filters.date_to is None
+        if filters.enumerators or (not whole_days and (place or filters.by_place)):
+            conditions, parameters = self._cube(filters, "c.")
+            table = "stats_tally_cell t JOIN stats_cells c USING (cell)"
+            place = f"c.{place}" if place else "''"
+            survey = "c.survey_id"
+        elif place or filters.by_place:
+            conditions, parameters = self._cube(filters)
+            table, place, survey = "stats_tally_place", place or "''", "survey_id"
+        else:
+            conditions, parameters = self._cube(filters)
+            table = "stats_tally_day" if conditions else "stats_tally_total"
+            place, survey = "''", "survey_id"
+        return self.conn.execute(
+            f"SELECT {place}, question, value, sum(count)::bigint FROM {table}"  # type: ignore
+            f" WHERE {survey} = %s{wanted}{conditions} GROUP BY 1, 2, 3",
+            [survey_id, *extra, *parameters]).fetchall()
 
     # ---- StatisticsStore ----------------------------------------------------------------------
 
@@ -373,36 +475,32 @@ class CentralStore:
         if filters.by_answer:
             return self._answer_tallies(survey_id, filters, None, "").get(
                 "", Tallies(0, {}, {}))
-        conditions, parameters = self._cube(filters)
-        if filters.by_place:
-            table = "stats_tally_cell"
-        elif conditions:
-            table = "stats_tally_day"
-        else:
-            table = "stats_tally_total"
-        rows = self.conn.execute(
-            f"SELECT '', question, value, sum(count)::bigint FROM {table}"  # type: ignore
-            f" WHERE survey_id = %s{conditions} GROUP BY question, value",
-            [survey_id, *parameters]).fetchall()
-        return _tallies(rows).get("", Tallies(0, {}, {}))
+        return _tallies(self._tally_rows(survey_id, filters, "")).get(
+            "", Tallies(0, {}, {}))
 
     def _answer_tallies(self, survey_id: str, filters: StatsFilter,
                         questions: Sequence[str] | None, place: str) -> dict[str, Tallies]:
         """Tallies from the answers themselves (filters on answers), per ``place`` (an SQL
         expression over ``s``; '' for no breakdown), of ``questions`` (None: all)."""
         conditions, parameters = self._conditions(survey_id, filters)
-        group = place or "''"
+        key = place or "''"
+        found: dict[str, Tallies] = {}
+        for group, count in self.conn.execute(
+                f"SELECT {key}, count(*) FROM submissions s"  # type: ignore[arg-type]
+                f" WHERE s.survey_id = %s{conditions} GROUP BY 1", [survey_id, *parameters]):
+            found[group] = Tallies(int(count), {}, {})
         wanted = "" if questions is None else " AND q.question = ANY(%s)"
-        rows = self.conn.execute(
-            f"SELECT {group}, '', 'null'::jsonb, count(*) FROM submissions s"  # type: ignore
-            f" WHERE s.survey_id = %s{conditions} GROUP BY 1"
-            f" UNION ALL SELECT {group}, q.question, p.value, count(*) FROM submissions s"
-            f" JOIN stats_questions q ON q.survey_id = s.survey_id AND q.version = s.version"
-            f"{wanted} {_PAIRS} WHERE s.survey_id = %s AND {_answered('a.v')}{conditions}"
-            " GROUP BY 1, 2, 3",
-            [survey_id, *parameters, *([] if questions is None else [list(questions)]),
-             survey_id, *parameters]).fetchall()
-        return _tallies(rows)
+        pair_parameters = [*([] if questions is None else [list(questions)]), survey_id,
+                           *parameters]
+        for group, question, part, value, count in self._pairs(
+                _pairs_sql([key], "submissions s", f" AND s.survey_id = %s{conditions}",
+                           wanted), pair_parameters * 3):
+            _add_pair(found[group], question, part, value, int(count))
+        return found
+
+    def _pairs(self, query: str, parameters: Sequence[Any]) -> list[tuple[Any, ...]]:
+        with _hashing(self.conn):
+            return self.conn.execute(query, parameters).fetchall()  # type: ignore[arg-type]
 
     def stats_value_counts(self, survey_id: str, question: str,
                            filters: StatsFilter) -> list[tuple[Any, int]]:
@@ -464,34 +562,31 @@ class CentralStore:
         else:
             groups = f"CROSS JOIN LATERAL (SELECT {answer} AS g) b"
         targets = [target.name for target in questions]
-        pairs = (f" JOIN stats_questions q ON q.survey_id = s.survey_id AND q.version = s.version"
-                 f" AND q.question = ANY(%s) {_PAIRS}")
-        rows = self.conn.execute(
-            f"SELECT b.g, q.question, p.value, count(*) FROM submissions s {groups}"  # type: ignore
-            f" {pairs} WHERE s.survey_id = %s{by_answered} AND {_answered('a.v')}{conditions}"
-            " GROUP BY 1, 2, 3",
-            [targets, survey_id, *by_parameters, *parameters]).fetchall()
-        for group, name, value, count in rows:
+        where = f" AND s.survey_id = %s{by_answered}{conditions}"
+        pair_parameters = [targets, survey_id, *by_parameters, *parameters] * 3
+        wanted = " AND q.question = ANY(%s)"
+        for group, name, part, value, count in self._pairs(
+                _pairs_sql(["b.g"], f"submissions s {groups}", where, wanted),
+                pair_parameters):
             entry = result[name]
-            if group not in entry["row_n"]:
+            if not isinstance(group, str) or group not in entry["row_n"]:
                 continue
-            if value is None:
-                entry["row_n"][group] = int(count)
-            elif value in entry["column_n"]:
-                entry["table"][group][value] = int(count)
+            if part != "c":
+                entry["row_n"][group] += int(count)
+            value = json.loads(value)
+            if part != "a" and isinstance(value, str) and value in entry["column_n"]:
+                entry["table"][group][value] += int(count)
         if not by.is_multiple:
             for entry in result.values():
                 for row in entry["table"].values():
                     for choice, count in row.items():
                         entry["column_n"][choice] += count
             return result
-        totals = self.conn.execute(
-            f"SELECT q.question, p.value, count(*) FROM submissions s {pairs}"  # type: ignore
-            f" WHERE s.survey_id = %s{by_answered} AND {_answered('a.v')}{conditions}"
-            " GROUP BY 1, 2", [targets, survey_id, *by_parameters, *parameters]).fetchall()
-        for name, value, count in totals:
-            if value is not None and value in result[name]["column_n"]:
-                result[name]["column_n"][value] = int(count)
+        for name, part, value, count in self._pairs(
+                _pairs_sql([], "submissions s", where, wanted), pair_parameters):
+            value = json.loads(value)
+            if part != "a" and isinstance(value, str) and value in result[name]["column_n"]:
+                result[name]["column_n"][value] += int(count)
         return result
 
     def stats_site_tallies(self, survey_id: str, questions: Sequence[str],
@@ -502,13 +597,7 @@ class CentralStore:
             place = {"street": "s.street", "community": "coalesce(s.site, '')",
                      "kiosk": "coalesce(s.kiosk, '')"}[dimension]
             return self._answer_tallies(survey_id, filters, questions, place)
-        conditions, parameters = self._cube(filters)
-        rows = self.conn.execute(
-            f"SELECT {column}, question, value, sum(count)::bigint"  # type: ignore
-            f" FROM stats_tally_cell WHERE survey_id = %s"
-            f" AND (question = '' OR question = ANY(%s)){conditions} GROUP BY 1, 2, 3",
-            [survey_id, list(questions), *parameters]).fetchall()
-        return _tallies(rows)
+        return _tallies(self._tally_rows(survey_id, filters, column, questions))
 
     # ---- ExportStore ----------------------------------------------------------------------------
 
@@ -541,12 +630,14 @@ def _tallies(rows: Sequence[tuple[Any, str, Any, int]]) -> dict[str, Tallies]:
         tallies = found.get(place)
         if tallies is None:
             tallies = found[place] = Tallies(0, {}, {})
+        value = json.loads(value)
         if question == "":
             tallies.n += int(count)
         elif value is None:
-            tallies.answered[question] = int(count)
+            tallies.answered[question] = tallies.answered.get(question, 0) + int(count)
         else:
-            tallies.counts.setdefault(question, {})[value] = int(count)
+            values = tallies.counts.setdefault(question, {})
+            values[value] = values.get(value, 0) + int(count)
     return found
 
 

@@ -23,8 +23,9 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -58,6 +59,7 @@ FILTERS = [
     StatsFilter(date_from=date(2026, 10, 10), date_to=date(2026, 10, 31)),
     StatsFilter(sites=("九龙街道/东风社区",)),
     StatsFilter(kiosks=("village-3",), enumerators=("JG0001",)),
+    StatsFilter(sites=("白石镇/龙潭村",), date_from=date(2026, 10, 5), date_to=date(2026, 11, 3)),
     StatsFilter(where={"group": "elderly"}),
     StatsFilter(where={"services": "e", "sat": "5"}, date_from=date(2026, 10, 20)),
     StatsFilter(where={"group": "youth"}, sites=("九龙街道/新华社区", "")),
@@ -182,7 +184,8 @@ def direct_breakdown(submissions: list[Submission], filters: StatsFilter) -> dic
     """N and each select question's counts per place, counted here from the submissions."""
     kept = [item for item in submissions
             if all(matches(item, name, value) for name, value in filters.where.items())
-            and (not filters.sites or (item.site or "") in filters.sites)]
+            and (not filters.sites or (item.site or "") in filters.sites)
+            and (not filters.date_from or china_day(item.completed) >= filters.date_from)]
     places = {"street": lambda item: street_of(item.site),
               "community": lambda item: item.site or "", "kiosk": lambda item: item.kiosk}
     result: dict = {}
@@ -200,13 +203,18 @@ def direct_breakdown(submissions: list[Submission], filters: StatsFilter) -> dic
     return result
 
 
+def china_day(completed: str) -> date:
+    return datetime.fromisoformat(completed).astimezone(ZoneInfo("Asia/Shanghai")).date()
+
+
 def matches(item: Submission, name: str, value: str) -> bool:
     answer = item.answers.get(name)
     return value in answer if isinstance(answer, list) else answer == value
 
 
 @pytest.mark.parametrize("filters", [StatsFilter(), StatsFilter(where={"group": "elderly"}),
-                                     StatsFilter(sites=("白石镇/龙潭村", ""))])
+                                     StatsFilter(sites=("白石镇/龙潭村", "")),
+                                     StatsFilter(date_from=date(2026, 10, 20))])
 def test_by_site_figures_match_a_direct_count(city: City, central_store: CentralStore,
                                               filters: StatsFilter):
     found = site_breakdown(central_store, SURVEY, filters)
