@@ -48,6 +48,14 @@ Measures
      when all are already there (cursors reset: the idempotent path). Baseline: the
      physical best, the same rows read from SQLite and COPYed by psycopg in one transaction
      into a table of the same shape and indexes, no conflict check, no cursor.
+ 10. City-wide statistics in PostgreSQL: the --stats-rows submissions of section 8 (from
+     --stats-cache when there) COPYed into the submissions of a throwaway central database
+     (fsync on), then the tally build of central schema 2 (store/central_stats.py recount,
+     what a migration runs; a sync keeps them as it goes), each timed. Then `kiosk stats
+     --central`'s all-question tallies (survey_statistics on CentralStore), against the
+     same tallies as plain SQL GROUP BYs over the jsonb answers, one per question; one
+     month of one site; an answer filter and a cross-tab (both read the jsonb answers),
+     against the plain GROUP BY of the cross-tab; and the --by-site breakdown.
 """
 
 from __future__ import annotations
@@ -973,6 +981,118 @@ def bench_sync(workdir: Path, rows: int) -> list[tuple[str, float, float, str]]:
     return results
 
 
+# ---- 10. city-wide statistics in PostgreSQL ---------------------------------------------------
+
+
+def plain_sql_tallies(connection: Any, questions: dict[str, Any]) -> dict[str, Any]:
+    """The peer: every question's counts as one plain GROUP BY over the jsonb answers each."""
+    where = "WHERE survey_id = 'satisfaction'"
+    result: dict[str, Any] = {"n": connection.execute(
+        f"SELECT count(*) FROM submissions {where}").fetchone()}
+    for name, question in questions.items():
+        if question.kind == "select_multiple":
+            result[name] = connection.execute(
+                "SELECT e, count(*) FROM submissions, jsonb_array_elements_text(answers -> %s)"
+                f" e {where} GROUP BY 1", (name,)).fetchall()
+        elif question.kind in ("text", "decimal"):
+            result[name] = connection.execute(
+                f"SELECT count(answers -> %s) FROM submissions {where}", (name,)).fetchone()
+        else:
+            result[name] = connection.execute(
+                f"SELECT answers ->> %s, count(*) FROM submissions {where} AND answers ? %s"
+                " GROUP BY 1", (name, name)).fetchall()
+    return result
+
+
+def bench_central_statistics(workdir: Path, rows: int, cache: Path | None,
+                             repeat: int) -> list[tuple[str, float, float, str]]:
+    import psycopg
+
+    from store.central import copy_text, init, push
+    from store.central_stats import CentralStore, recount
+    from store.db import SYNC_COLUMNS
+    from store.site_tallies import KioskSiteStatistics
+    from surveys.site_stats import site_breakdown
+    from surveys.stats import StatsFilter, catalogue, survey_statistics
+    from tests.pg_server import ThrowawayPostgres
+
+    section_start = time.perf_counter()
+    path, _ = statistics_database(workdir, rows, cache)
+    local = KioskStore(path)
+    results: list[tuple[str, float, float, str]] = []
+    with ThrowawayPostgres(fsync=True) as server:
+        init(server.dsn)
+        columns = ("origin", *SYNC_COLUMNS["submissions"])
+        with psycopg.connect(server.dsn, autocommit=True) as connection:
+            with connection.transaction():
+                _last, forms = local.sync_rows("forms", 0, 1 << 62, 1000)
+                push(connection, "forms", "bench", forms)
+            clock = time.perf_counter()
+            with connection.transaction(), connection.cursor().copy(
+                    f"COPY submissions ({', '.join(columns)}) FROM STDIN") as copy:
+                after = 0
+                while True:
+                    after, batch = local.sync_rows("submissions", after, 1 << 62, 5000)
+                    if not batch:
+                        break
+                    copy.write(copy_text(batch, ("bench",)))
+            copied = time.perf_counter() - clock
+            clock = time.perf_counter()
+            with connection.transaction():
+                recount(connection)
+            built = time.perf_counter() - clock
+            connection.execute("VACUUM ANALYZE")
+        print(f"10. central statistics: {rows:,} submissions COPYed in {copied:.1f} s, "
+              f"tallies built in {built:.1f} s", flush=True)
+        store = CentralStore(server.dsn)
+        questions = catalogue([store.load_form("satisfaction", version)
+                               for version in store.versions("satisfaction")])
+        central_ms = timed(lambda: survey_statistics(store, "satisfaction", text_answers=False),
+                           repeat) * 1000
+        plain_ms = timed(lambda: plain_sql_tallies(store.conn, questions), 3) * 1000
+        full_ms = timed(lambda: survey_statistics(store, "satisfaction"), 3) * 1000
+        month = StatsFilter(date_from=dt.date(2026, 3, 1), date_to=dt.date(2026, 3, 31),
+                            sites=("site-2",))
+        month_ms = timed(lambda: survey_statistics(store, "satisfaction", month,
+                                                   text_answers=False), repeat) * 1000
+        elderly = StatsFilter(where={"respondent_group": "elderly"})
+        answer_ms = timed(lambda: survey_statistics(store, "satisfaction", elderly,
+                                                    text_answers=False), 3) * 1000
+        crosstab_ms = timed(lambda: survey_statistics(
+            store, "satisfaction", by="community", question="overall", text_answers=False),
+            3) * 1000
+        plain_crosstab_ms = timed(lambda: store.conn.execute(
+            "SELECT answers ->> 'community', answers ->> 'overall', count(*) FROM submissions"
+            " WHERE survey_id = 'satisfaction' AND answers ? 'community' AND answers ? 'overall'"
+            " GROUP BY 1, 2").fetchall(), 3) * 1000
+        by_site_ms = timed(lambda: site_breakdown(store, "satisfaction"), repeat) * 1000
+        local_by_site_ms = timed(lambda: site_breakdown(KioskSiteStatistics(local),
+                                                        "satisfaction"), 3) * 1000
+        assert survey_statistics(store, "satisfaction", text_answers=False)["questions"] == \
+            survey_statistics(local, "satisfaction", text_answers=False)["questions"]
+        store.close()
+    local.close()
+    seconds = time.perf_counter() - section_start
+    print(f"10. central statistics: section took {seconds:.0f} s", flush=True)
+    label = f"{rows // 1000:,}k"
+    results += [
+        (f"central: COPY {label} submissions (rows/s)", rows / copied, rows / copied,
+         "load, not counted in the tallies"),
+        (f"central: tally build over {label} submissions (rows/s)", rows / built,
+         rows / copied, "baseline: the COPY"),
+        (f"central stats: all-question tallies, {label} (ms)", central_ms, plain_ms,
+         "goal <= 2000 ms; peer: GROUP BY per question"),
+        ("  ... with the text answers listed (ms)", full_ms, plain_ms, "-"),
+        ("  ... one month of one site (ms)", month_ms, plain_ms, "-"),
+        ("  ... respondent_group = elderly (jsonb answers) (ms)", answer_ms, plain_ms, "-"),
+        ("central stats: cross-tab overall by community (ms)", crosstab_ms, plain_crosstab_ms,
+         "peer: one plain GROUP BY"),
+        ("central stats: --by-site breakdown (ms)", by_site_ms, local_by_site_ms,
+         "baseline: the same from the kiosk's SQLite"),
+    ]
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=20000, help="records to import")
@@ -986,7 +1106,7 @@ def main() -> None:
     parser.add_argument("--sync-rows", type=int, default=None,
                         help="submissions sent by kiosk sync in section 9 "
                              "(default 100,000; 20,000 with --quick)")
-    parser.add_argument("--sections", default="1,2,3,4,5,6,7,8,9",
+    parser.add_argument("--sections", default="1,2,3,4,5,6,7,8,9,10",
                         help="which sections to run, e.g. 2,8")
     args = parser.parse_args()
     sections = {int(part) for part in args.sections.split(",") if part.strip()}
@@ -1014,6 +1134,9 @@ def main() -> None:
                                      5 if args.quick else 11)
         if 9 in sections:
             rows += bench_sync(workdir, args.sync_rows or (20_000 if args.quick else 100_000))
+        if 10 in sections:
+            rows += bench_central_statistics(workdir, stats_rows, args.stats_cache,
+                                             3 if args.quick else 7)
     print()
     print(f"{'measure':62} {'ours':>12} {'baseline':>12}  {'ours vs baseline':17} goal")
     print("-" * 124)
