@@ -32,7 +32,7 @@ def render_site_breakdown(stats: dict[str, Any]) -> Iterator[RenderableType]:
         table.add_column(words["place"])
         table.add_column(words["n"], justify="right")
         for place, figures in places.items():
-            table.add_row(place or words["none"], f"{figures['n']:,}")
+            table.add_row(Text(place or words["none"]), f"{figures['n']:,}")
         yield table
         for name, question in stats["questions"].items():
             if "choices" not in question:
@@ -42,16 +42,17 @@ def render_site_breakdown(stats: dict[str, Any]) -> Iterator[RenderableType]:
 
 def _question_table(name: str, question: dict[str, Any], places: dict[str, Any],
                     words: dict[str, str]) -> RenderableType:
-    table = Table(title=f"{question['label']} [{name}]", title_justify="left")
+    # Text, not markup: a label or place may hold [brackets].
+    table = Table(title=Text(f"{question['label']} [{name}]"), title_justify="left")
     table.add_column(words["place"])
     table.add_column(words["answered"], justify="right")
     for choice in question["choices"]:
-        table.add_column(choice["label"], justify="right")
+        table.add_column(Text(choice["label"]), justify="right")
     for place, figures in places.items():
         entry = figures["questions"].get(name)
         if entry is None:
             continue
-        table.add_row(place or words["none"], f"{entry['n']:,}", *(
+        table.add_row(Text(place or words["none"]), f"{entry['n']:,}", *(
             f"{entry['counts'][choice['name']]:,} ({_pct(entry['percent'][choice['name']])})"
             for choice in question["choices"]))
     return table

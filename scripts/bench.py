@@ -55,7 +55,9 @@ Measures
      --central`'s all-question tallies (survey_statistics on CentralStore), against the
      same tallies as plain SQL GROUP BYs over the jsonb answers, one per question; one
      month of one site; an answer filter and a cross-tab (both read the jsonb answers),
-     against the plain GROUP BY of the cross-tab; and the --by-site breakdown.
+     against the plain GROUP BY of the cross-tab; and the --by-site breakdown. Last, `kiosk
+     sync` with the statistics upkeep of 100,000 submissions of one kiosk id and site (as a
+     kiosk sends its own), against one plain COPY of the same rows.
 """
 
 from __future__ import annotations
@@ -1004,6 +1006,51 @@ def plain_sql_tallies(connection: Any, questions: dict[str, Any]) -> dict[str, A
     return result
 
 
+def bench_sync_one_kiosk(workdir: Path, rows: int = 100_000) -> tuple[str, float, float, str]:
+    """kiosk sync with the statistics upkeep when the kiosk sends its own submissions (one
+    kiosk id and site: a batch touches a few dozen cells, where section 9's rows, from 20
+    kiosk ids, touch thousands), against one plain COPY of the same rows."""
+    import dataclasses
+
+    import psycopg
+
+    from kiosk.sync import KioskIdentity, sync
+    from store.central import copy_text, init
+    from store.db import SYNC_COLUMNS
+    from tests.pg_server import ThrowawayPostgres
+
+    store = open_store(workdir / "one-kiosk.db")
+    version = store.load_form("satisfaction").version
+    for batch in generate_satisfaction(version, rows, seed=8):
+        store.insert_submissions([dataclasses.replace(item, kiosk="hall-1",
+                                                      site="九龙街道/梁丰社区")
+                                  for item in batch])
+    with ThrowawayPostgres(fsync=True) as server:
+        init(server.dsn)
+        clock = time.perf_counter()
+        sync(store, server.dsn, KioskIdentity("hall-1", "九龙街道", "梁丰社区"))
+        synced = time.perf_counter() - clock
+        with psycopg.connect(server.dsn) as connection:
+            connection.execute("CREATE TABLE copied (LIKE submissions INCLUDING ALL)")
+            connection.commit()
+            clock = time.perf_counter()
+            columns = ", ".join(("origin", *SYNC_COLUMNS["submissions"]))
+            with connection.cursor().copy(f"COPY copied ({columns}) FROM STDIN") as copy:
+                after = 0
+                while True:
+                    after, batch = store.sync_rows("submissions", after, 1 << 62, 5000)
+                    if not batch:
+                        break
+                    copy.write(copy_text(batch, ("hall-1",)))
+            connection.commit()
+            copied = time.perf_counter() - clock
+    store.close()
+    print(f"10. sync of one kiosk's {rows:,} submissions with the statistics upkeep: "
+          f"{synced:.1f} s", flush=True)
+    return (f"central: sync of one kiosk's {rows // 1000:,}k, with the upkeep (rows/s)",
+            rows / synced, rows / copied, "goal >= 10,000/s; baseline: one plain COPY")
+
+
 def bench_central_statistics(workdir: Path, rows: int, cache: Path | None,
                              repeat: int) -> list[tuple[str, float, float, str]]:
     import psycopg
@@ -1072,6 +1119,7 @@ def bench_central_statistics(workdir: Path, rows: int, cache: Path | None,
             survey_statistics(local, "satisfaction", text_answers=False)["questions"]
         store.close()
     local.close()
+    results.append(bench_sync_one_kiosk(workdir))
     seconds = time.perf_counter() - section_start
     print(f"10. central statistics: section took {seconds:.0f} s", flush=True)
     label = f"{rows // 1000:,}k"
