@@ -285,11 +285,9 @@ def _count(connection: psycopg.Connection[Any]) -> None:
         f"CREATE TEMP TABLE IF NOT EXISTS added_cells (cell bigint, survey_id {text},"
         f" day {text}, kiosk {text}, site {text}, street {text}, community {text},"
         f" enumerator {text}, n bigint) ON COMMIT DELETE ROWS",
-        f"CREATE TEMP TABLE IF NOT EXISTS added_pairs (cell bigint, question {text},"
-        f" part text, value {text}, count bigint) ON COMMIT DELETE ROWS",
         f"CREATE TEMP TABLE IF NOT EXISTS added_tallies (cell bigint, question {text},"
         f" value {text}, count bigint) ON COMMIT DELETE ROWS",
-        "DELETE FROM added_cells", "DELETE FROM added_pairs", "DELETE FROM added_tallies",
+        "DELETE FROM added_cells", "DELETE FROM added_tallies",
         f"WITH batch AS (SELECT {cell}, count(*) AS n FROM added_submissions s"
         f" GROUP BY 1, 2, 3, 4, 5, 6, 7), counted AS (INSERT INTO stats_cells AS t ({keys}, n)"
         f" SELECT * FROM batch ORDER BY 1, 2, 3, 4, 5, 6, 7 ON CONFLICT ({keys})"
@@ -303,13 +301,13 @@ def _count(connection: psycopg.Connection[Any]) -> None:
     ):
         connection.execute(statement)  # type: ignore[arg-type]
     with _hashing(connection):  # through to the end: JIT compiled the rollups too
+        pairs = _pairs_sql(["s.cell"], "added_submissions s")
         connection.execute(
-            f"INSERT INTO added_pairs {_pairs_sql(['s.cell'], 'added_submissions s')}")  # type: ignore
-        connection.execute(
-            "INSERT INTO added_tallies SELECT cell, '', 'null', n FROM added_cells"
-            " UNION ALL SELECT cell, question, 'null', sum(count) FROM added_pairs"
+            f"WITH pairs (cell, question, part, value, count) AS ({pairs})"  # type: ignore
+            " INSERT INTO added_tallies SELECT cell, '', 'null', n FROM added_cells"
+            " UNION ALL SELECT cell, question, 'null', sum(count) FROM pairs"
             " WHERE part <> 'c' GROUP BY 1, 2"
-            " UNION ALL SELECT cell, question, value, sum(count) FROM added_pairs"
+            " UNION ALL SELECT cell, question, value, sum(count) FROM pairs"
             " WHERE part <> 'a' GROUP BY 1, 2, 3")
         for statement in (
             "INSERT INTO stats_tally_cell AS t (cell, question, value, count)"
