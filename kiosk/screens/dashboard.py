@@ -144,9 +144,12 @@ class StaffDashboardScreen(KioskScreen):
                 with TabPane(self.t("dash.tab_stats"), id="tab-stats"):
                     with Horizontal(classes="dash-controls"):
                         yield Select(surveys, id="stats-survey", allow_blank=False,
-                                     value=surveys[0][1] if surveys else Select.BLANK)
-                        yield Select([], id="stats-by", prompt=self.t("dash.by"))
-                        yield Select([], id="stats-question", prompt=self.t("dash.question"))
+                                     value=surveys[0][1] if surveys else Select.BLANK,
+                                     classes="dash-grow")
+                        yield Select([], id="stats-by", prompt=self.t("dash.by"),
+                                     classes="dash-grow")
+                        yield Select([], id="stats-question", prompt=self.t("dash.question"),
+                                     classes="dash-grow")
                     with VerticalScroll(id="stats-scroll"):
                         yield Static("", id="stats-body")
                 with TabPane(self.t("dash.tab_requests"), id="tab-requests"):
@@ -154,7 +157,7 @@ class StaffDashboardScreen(KioskScreen):
                     yield Static("", id="request-detail")
                     with Horizontal(classes="dash-controls"):
                         yield Input(placeholder=self.t("dash.note"), id="request-note",
-                                    max_length=200)
+                                    max_length=200, classes="dash-grow")
                         yield Button(self.t("dash.start"), id="request-start")
                         yield Button(self.t("dash.close"), id="request-close",
                                      variant="success")
@@ -171,14 +174,20 @@ class StaffDashboardScreen(KioskScreen):
                 with TabPane(self.t("dash.tab_export"), id="tab-export"), Vertical(
                         id="export-form"):
                     yield Select(surveys, id="export-survey", allow_blank=False,
-                                 value=surveys[0][1] if surveys else Select.BLANK)
+                                 value=surveys[0][1] if surveys else Select.BLANK,
+                                 classes="export-field")
                     yield Select([(self._format_label(name), name)
                                   for name in EXPORT_FORMATS],
-                                 id="export-format", allow_blank=False, value="xlsx")
-                    yield Input(value=str(default_export_folder()), id="export-folder")
-                    yield Checkbox(self.t("dash.labels"), id="export-labels", value=True)
-                    yield Checkbox(self.t("dash.include_pii"), id="export-pii")
-                    yield Button(self.t("dash.export"), id="export-go", variant="primary")
+                                 id="export-format", allow_blank=False, value="xlsx",
+                                 classes="export-field")
+                    yield Input(value=str(default_export_folder()), id="export-folder",
+                                classes="export-field")
+                    yield Checkbox(self.t("dash.labels"), id="export-labels", value=True,
+                                   classes="export-field")
+                    yield Checkbox(self.t("dash.include_pii"), id="export-pii",
+                                   classes="export-field")
+                    yield Button(self.t("dash.export"), id="export-go", variant="primary",
+                                 classes="export-field")
 
     def _format_label(self, name: str) -> str:
         return {"xlsx": "Excel (.xlsx)", "csv": "CSV (.csv)", "pdf": self.t("dash.pdf")}[name]
