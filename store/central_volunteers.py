@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from store.db import (
     SessionCorrection,
     Volunteer,
     VolunteerSession,
+    _correction,
+    _session,
 )
 
 ROSTER_COLUMNS = ("number", "name", "phone", "id_card", "team", "organisation", "joined",
@@ -132,18 +134,14 @@ class CentralVolunteers:
                     f"SELECT {_CORRECTION_COLUMNS} FROM volunteer_corrections WHERE"
                     " (origin, session_id) IN (SELECT c.origin, c.id FROM volunteer_checkins c"
                     f" WHERE true{where}) ORDER BY at_epoch, origin, id", parameters):
-                corrections.setdefault((row[12], row[1]), []).append(SessionCorrection(
-                    id=row[0], session_id=row[1], action=row[2], checked_in=row[3],
-                    checked_in_epoch=row[4], checked_out=row[5], checked_out_epoch=row[6],
-                    reason=row[7], staff=row[8], at=row[9], at_epoch=row[10],
-                    kiosk=row[11] or ""))
-        return [VolunteerSession(
-            id=row[0], number=row[1], kiosk=row[2] or row[11], service=row[3] or "",
-            checked_in=row[4], checked_in_epoch=row[5], checked_out=row[6],
-            checked_out_epoch=row[7], closed_by=row[8] or "",
-            flags=tuple(flag for flag in (row[9] or "").split(",") if flag),
-            checkout_kiosk=row[10] or "",
-            corrections=tuple(corrections.get((row[11], row[0]), ()))) for row in rows]
+                # The kiosk's own columns first, then the origin: the kiosk's readers serve.
+                corrections.setdefault((row[12], row[1]), []).append(_correction(row))
+        sessions = []
+        for row in rows:
+            found = _session(row, tuple(corrections.get((row[11], row[0]), ())))
+            # A check-in without its kiosk id counts as the origin's.
+            sessions.append(found if found.kiosk else replace(found, kiosk=row[11]))
+        return sessions
 
     def stations(self) -> dict[str, str]:
         """Kiosk id -> the station that recorded its sessions (记录单位 in the report)."""
