@@ -42,7 +42,7 @@ from kiosk.screens.home import HomeScreen, OutOfOrderScreen
 from kiosk.screens.idle import IdleScreen
 from kiosk.widgets.wedge import GAP, WEB_GAP, KeyboardWedge, pasted_card
 from store import FormInfo, KioskStore
-from surveys.expressions import now_local
+from surveys.clock import now_local
 from surveys.form import Form
 from surveys.session import FormIncomplete, FormSession, Problem, Submission
 

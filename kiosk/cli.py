@@ -385,7 +385,7 @@ def export_command(context: Context, survey_id: str, file_format: str | None, ou
     Exit status 2 for an unknown question or choice, 1 for other errors.
     """
     from surveys.exports import ExportError, export_survey, format_for
-    from surveys.stats import StatsError, StatsFilter
+    from surveys.stats.model import StatsError, StatsFilter
 
     file_format = format_for(output, file_format)
     filters = StatsFilter(
@@ -1155,8 +1155,9 @@ def stats_command(context: Context, survey_id: str, by: str | None, question: st
     An unknown question or choice in --where, --by or --question: exit status 2; the
     central database unreachable: 3.
     """
-    from surveys.site_stats import site_breakdown
-    from surveys.stats import StatsError, StatsFilter, survey_statistics
+    from surveys.stats.figures import survey_statistics
+    from surveys.stats.model import StatsError, StatsFilter
+    from surveys.stats.sites import site_breakdown
 
     filters = StatsFilter(
         date_from=date_from.date() if date_from else None,

@@ -783,7 +783,8 @@ def bench_statistics(workdir: Path, rows: int, cache: Path | None,
     import duckdb
     import pandas
 
-    from surveys.stats import StatsFilter, catalogue, survey_statistics
+    from surveys.stats.figures import survey_statistics
+    from surveys.stats.model import StatsFilter, catalogue
 
     path, results = statistics_database(workdir, rows, cache)
     store = KioskStore(path)
@@ -1059,8 +1060,9 @@ def bench_central_statistics(workdir: Path, rows: int, cache: Path | None,
     from store.central_stats import CentralStore, recount
     from store.db import SYNC_COLUMNS
     from store.site_tallies import KioskSiteStatistics
-    from surveys.site_stats import site_breakdown
-    from surveys.stats import StatsFilter, catalogue, survey_statistics
+    from surveys.stats.figures import survey_statistics
+    from surveys.stats.model import StatsFilter, catalogue
+    from surveys.stats.sites import site_breakdown
     from tests.pg_server import ThrowawayPostgres
 
     section_start = time.perf_counter()

@@ -35,7 +35,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from surveys.form import Form
-from surveys.stats import Question, StatsFilter, Tallies, catalogue, statistic_kind
+from surveys.stats.model import Question, StatsFilter, Tallies, catalogue, statistic_kind
 
 if TYPE_CHECKING:
     import psycopg

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from store.statistics import StatsTables
-from surveys.expressions import format_datetime, now_local
+from surveys.clock import format_datetime, now_local
 from surveys.form import Form
 from surveys.session import FormSession, Submission
-from surveys.stats import Question, StatsFilter, Tallies
+from surveys.stats.model import Question, StatsFilter, Tallies
 
 APPLICATION_ID = 0x53474B31  # "SGK1": a shegong-kiosk database
 SCHEMA_VERSION = 7

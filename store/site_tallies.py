@@ -13,8 +13,8 @@ from typing import Any
 
 from store.db import KioskStore
 from store.statistics import _cube_conditions, choice_column, flat_table, quoted
-from surveys.site_stats import street_of
-from surveys.stats import StatsFilter, Tallies, catalogue
+from surveys.stats.model import StatsFilter, Tallies, catalogue
+from surveys.stats.sites import street_of
 
 
 class KioskSiteStatistics:

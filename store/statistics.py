@@ -35,42 +35,23 @@ every station; they are fixed when a submission is stored.
 
 from __future__ import annotations
 
-import datetime as dt
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
+from surveys.clock import day_of
 from surveys.form import Form
-from surveys.stats import StatsFilter, Tallies, statistic_kind
+from surveys.stats.model import StatsFilter, Tallies, statistic_kind
 
 if TYPE_CHECKING:
     from surveys.session import Submission
-    from surveys.stats import Question
+    from surveys.stats.model import Question
 
-STATS_ZONE_NAME = "Asia/Shanghai"
-STATS_ZONE = ZoneInfo(STATS_ZONE_NAME)
-_LOCAL_SUFFIX = "+08:00"  # China has one offset all year: the day is the text's own date
 ANSWERED = ""  # the value that counts respondents who answered a question
 SUBMISSIONS = ""  # the question that counts submissions
 _DIMENSIONS = ("day", "kiosk", "site", "enumerator")
 _META_COLUMNS = ("_id", "_version", "_day", "_kiosk", "_site", "_enumerator")
-
-
-def day_of(completed: str | None) -> str:
-    """The calendar day (China time) of an ISO 8601 completion time."""
-    if not completed:
-        return ""
-    if completed.endswith(_LOCAL_SUFFIX) and len(completed) >= 10:
-        return completed[:10]
-    try:
-        moment = dt.datetime.fromisoformat(completed.replace("Z", "+00:00"))
-    except ValueError:
-        return completed[:10]
-    if moment.tzinfo is None:
-        return moment.date().isoformat()
-    return moment.astimezone(STATS_ZONE).date().isoformat()
 
 
 def quoted(name: str) -> str:

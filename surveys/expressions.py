@@ -30,6 +30,8 @@ from typing import Any, ClassVar
 
 from lxml import etree
 
+from surveys.clock import format_datetime, now_local
+
 JR_NAMESPACE = "http://openrosa.org/javarosa"
 NAMESPACES = {"jr": JR_NAMESPACE}
 # The kiosk keeps the session language on the instance root so that jr:choice-name can
@@ -549,16 +551,6 @@ def _extreme(pick: Callable[[list[float]], float]) -> Callable[..., float]:
         return pick(numbers)
 
     return extreme
-
-
-def now_local() -> dt.datetime:
-    """The current local time, aware of its offset (kiosks run on China time)."""
-    return dt.datetime.now().astimezone()
-
-
-def format_datetime(moment: dt.datetime) -> str:
-    """ISO 8601 with milliseconds and offset, as ODK writes date-times."""
-    return moment.isoformat(timespec="milliseconds")
 
 
 def _today(_ctx: Any) -> str:

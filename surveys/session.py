@@ -17,12 +17,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from surveys.clock import format_datetime, now_local
 from surveys.expressions import (
     LANG_ATTRIBUTE,
     ExpressionError,
-    format_datetime,
     format_number,
-    now_local,
     parse_date,
     parse_datetime,
     string_to_number,

@@ -20,7 +20,7 @@ from kiosk.sync import STREAM_LABELS
 from store import KioskStore
 from store.central import CENTRAL_TABLES, init
 from surveys.session import Submission
-from surveys.stats import survey_statistics
+from surveys.stats.figures import survey_statistics
 from tests.stats_data import compiled_versions, generate
 from tests.test_central_sync import (
     KIOSKS,

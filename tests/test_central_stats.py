@@ -39,8 +39,9 @@ from store.db import SYNC_COLUMNS
 from store.site_tallies import KioskSiteStatistics
 from surveys.exports import export_survey
 from surveys.session import Submission
-from surveys.site_stats import site_breakdown, street_of
-from surveys.stats import StatsFilter, survey_statistics
+from surveys.stats.figures import survey_statistics
+from surveys.stats.model import StatsFilter
+from surveys.stats.sites import site_breakdown, street_of
 from tests import stats_data
 from tests.pg_server import ThrowawayPostgres, free_port
 

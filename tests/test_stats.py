@@ -14,13 +14,8 @@ import pytest
 from scipy.stats import binomtest
 
 from store import KioskStore
-from surveys.stats import (
-    StatsError,
-    StatsFilter,
-    numeric_summary,
-    survey_statistics,
-    wilson_interval,
-)
+from surveys.stats.figures import numeric_summary, survey_statistics, wilson_interval
+from surveys.stats.model import StatsError, StatsFilter
 from tests import stats_data
 from tests.stats_data import SURVEY
 

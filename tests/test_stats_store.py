@@ -14,7 +14,8 @@ from click.testing import CliRunner
 
 from kiosk.cli import main
 from store import SCHEMA_VERSION, KioskStore
-from surveys.stats import StatsFilter, survey_statistics
+from surveys.stats.figures import survey_statistics
+from surveys.stats.model import StatsFilter
 from tests import stats_data
 from tests.stats_data import SURVEY
 from tests.test_store import as_left_by

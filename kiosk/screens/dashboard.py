@@ -261,7 +261,8 @@ class StaffDashboardScreen(KioskScreen):
         if not survey_id:
             body.update(self.t("dash.no_surveys"))
             return
-        from surveys.stats import StatsFilter, survey_statistics
+        from surveys.stats.figures import survey_statistics
+        from surveys.stats.model import StatsFilter
 
         by = self.query_one("#stats-by", Select).value
         question = self.query_one("#stats-question", Select).value

@@ -22,7 +22,8 @@ from textual.widgets import Button, Input, Static
 
 from kiosk.i18n import month_name, tr
 from kiosk.widgets.inputs import KioskInput
-from surveys.expressions import now_local, parse_date
+from surveys.clock import now_local
+from surveys.expressions import parse_date
 from surveys.session import Problem, QuestionView
 
 SELECT_KINDS = ("select_one", "select_multiple")

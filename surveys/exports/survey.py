@@ -18,13 +18,8 @@ from surveys.exports.columns import ExportError, ExportWriteError
 from surveys.exports.pdf import write_pdf
 from surveys.exports.tabular import write_csv, write_jsonl, write_xlsx
 from surveys.form import Form
-from surveys.stats import (
-    StatisticsStore,
-    StatsFilter,
-    catalogue,
-    check_filters,
-    survey_statistics,
-)
+from surveys.stats.figures import survey_statistics
+from surveys.stats.model import StatisticsStore, StatsFilter, catalogue, check_filters
 
 FORMATS = ("csv", "xlsx", "pdf", "jsonl")
 

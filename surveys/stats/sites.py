@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from surveys.stats import (
+from surveys.stats.model import (
     StatisticsStore,
     StatsError,
     StatsFilter,
