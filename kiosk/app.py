@@ -28,7 +28,6 @@ from pathlib import Path
 from time import monotonic
 from typing import TYPE_CHECKING, ClassVar
 
-import platformdirs
 from textual import events
 from textual.app import App
 from textual.binding import Binding, BindingType
@@ -36,7 +35,8 @@ from textual.message import Message
 from textual.timer import Timer
 
 from kiosk.cards import load_secret, secret_path
-from kiosk.config import APP_NAME, KioskConfig
+from kiosk.config import KioskConfig
+from kiosk.paths import log_directory
 from kiosk.screens.base import KioskScreen, Recovering
 from kiosk.screens.home import HomeScreen, OutOfOrderScreen
 from kiosk.screens.idle import IdleScreen
@@ -705,7 +705,7 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
     def _error_log(self) -> logging.Logger:
         """The error log file in the user log directory, opened on the first error."""
         if self._log_handler is None:
-            directory = self.log_dir or Path(platformdirs.user_log_dir(APP_NAME))
+            directory = self.log_dir or log_directory()
             try:
                 directory.mkdir(parents=True, exist_ok=True)
                 handler: logging.Handler = RotatingFileHandler(

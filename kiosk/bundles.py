@@ -31,7 +31,8 @@ from typing import Any
 from kiosk.sync import STREAM_LABELS, KioskIdentity
 from store import FormVersionConflict, KioskStore
 from store.central_volunteers import RosterResult, push_roster
-from store.db import SYNC_COLUMNS, Volunteer
+from store.rows import Volunteer
+from store.sqlite.sync import SYNC_COLUMNS
 from surveys.session import Submission
 
 MAGIC = "KIOSK-BUNDLE"

@@ -15,14 +15,13 @@ from kiosk.config import (
     ConfigError,
     KioskConfig,
     Site,
-    default_config_path,
     default_kiosk_id,
     hash_pin,
     load_config,
     save_config,
 )
-from kiosk.database import default_database_path, open_store
-from store import FormVersionConflict, KioskStore, StoreError
+from kiosk.paths import default_config_path, default_database_path, log_directory
+from store import FormVersionConflict, KioskStore, StoreError, open_store
 from surveys.form import Form
 from surveys.xlsform import FormError, compile_xlsform
 
@@ -122,14 +121,10 @@ def run(context: Context) -> None:
         raise click.ClickException(
             f"{config.path}: [kiosk] surveys: {', '.join(missing)} not installed "
             f"(installed: {', '.join(sorted(installed))}); the kiosk was not started")
-    import platformdirs
-
     from kiosk.app import KioskApp  # Textual loads only when the screens are wanted
-    from kiosk.config import APP_NAME
 
     # kiosk.log is opened at the start, so printer trouble is logged as it happens.
-    log_dir = Path(platformdirs.user_log_dir(APP_NAME))
-    KioskApp(context.store, config=config, log_dir=log_dir).run()
+    KioskApp(context.store, config=config, log_dir=log_directory()).run()
 
 
 # ---- configuration ------------------------------------------------------------------------
@@ -971,7 +966,7 @@ def printer_group() -> None:
 def _printing_call(call: Any, *args: Any, **kwargs: Any) -> Any:
     """Run a kiosk.printing call; a staff mistake becomes a message, not a traceback."""
     from kiosk.printing import PrintCommandError
-    from store.db import PrintJobError
+    from store.errors import PrintJobError
 
     try:
         return call(*args, **kwargs)
@@ -1198,10 +1193,8 @@ def _statistics_store(context: Context, survey_id: str, central: str | None) -> 
     """This kiosk's database, or with --central the central one (exit 3 when it cannot be
     reached, 1 when it has no such survey)."""
     if not central:
-        from store.site_tallies import KioskSiteStatistics
-
         _load_form(context, survey_id)
-        return KioskSiteStatistics(context.store)
+        return context.store
     from store.central import describe
     from store.central_stats import CentralStore
 

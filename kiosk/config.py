@@ -20,9 +20,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import platformdirs
+from kiosk.paths import default_config_path
 
-APP_NAME = "shegong-kiosk"
 # scrypt parameters: ~50 ms on a small kiosk PC, enough against guessing a stolen hash.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 PIN_PATTERN = re.compile(r"\d{4,12}")
@@ -40,14 +39,6 @@ DAY_END = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
 
 class ConfigError(ValueError):
     """A configuration the kiosk cannot start with; says which file and key."""
-
-
-def default_config_path() -> Path:
-    """``$KIOSK_CONFIG``, else ``config.toml`` in the user config dir."""
-    configured = os.environ.get("KIOSK_CONFIG")
-    if configured:
-        return Path(configured).expanduser()
-    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
 
 
 # ---- the staff PIN ------------------------------------------------------------------------

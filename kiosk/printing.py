@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from printers.document import Document
 from printers.escpos import PrinterProfile, encode
 from store import KioskStore
-from store.db import PrintJob
+from store.rows import PrintJob
 
 if TYPE_CHECKING:
     from kiosk.config import KioskConfig, PrinterConfig

@@ -42,7 +42,8 @@ from kiosk.cards import CardError, normalise_number, read_payload, valid_number
 from kiosk.config import VolunteerSettings
 from kiosk.i18n import code_of
 from store import KioskStore
-from store.db import SessionCorrection, Volunteer, VolunteerError, VolunteerSession
+from store.errors import VolunteerError
+from store.rows import SessionCorrection, Volunteer, VolunteerSession
 
 if TYPE_CHECKING:
     from kiosk.config import KioskConfig

@@ -89,9 +89,8 @@ from openpyxl import Workbook
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kiosk.database import open_store  # noqa: E402
 from kiosk.importer import import_jsonl  # noqa: E402
-from store import KioskStore  # noqa: E402
+from store import KioskStore, open_store  # noqa: E402
 from surveys.form import Form  # noqa: E402
 from surveys.session import FormSession  # noqa: E402
 from surveys.xlsform import compile_xlsform  # noqa: E402
@@ -727,7 +726,7 @@ def statistics_database(workdir: Path, rows: int,
     plain.execute("CREATE INDEX s1 ON submissions(survey_id, version)")
     plain.execute("CREATE INDEX s2 ON submissions(survey_id, completed)")
     plain.execute("CREATE INDEX s3 ON submissions(receipt_code)")
-    from store.db import _submission_row, receipt_code
+    from store.sqlite.submissions import receipt_code, submission_row
 
     clock = time.perf_counter()
     for batch in generate_satisfaction(version, rows):
@@ -737,7 +736,7 @@ def statistics_database(workdir: Path, rows: int,
         clock = time.perf_counter()
         stored += clock - now
         if plain_rows < 200_000:  # the baseline on the first 200,000 rows
-            values = [_submission_row(item, receipt_code(item.instance_id), "import", "x")
+            values = [submission_row(item, receipt_code(item.instance_id), "import", "x")
                       for item in batch]
             now = time.perf_counter()
             plain.execute("BEGIN IMMEDIATE")
@@ -937,7 +936,7 @@ class _DuckView:
 def bench_sync(workdir: Path, rows: int) -> list[tuple[str, float, float, str]]:
     from kiosk.sync import KioskIdentity, sync
     from store.central import copy_text, init
-    from store.db import SYNC_COLUMNS
+    from store.sqlite.sync import SYNC_COLUMNS
     from tests.pg_server import ThrowawayPostgres
 
     store = open_store(workdir / "sync.db")
@@ -1017,7 +1016,7 @@ def bench_sync_one_kiosk(workdir: Path, rows: int = 100_000) -> tuple[str, float
 
     from kiosk.sync import KioskIdentity, sync
     from store.central import copy_text, init
-    from store.db import SYNC_COLUMNS
+    from store.sqlite.sync import SYNC_COLUMNS
     from tests.pg_server import ThrowawayPostgres
 
     store = open_store(workdir / "one-kiosk.db")
@@ -1058,8 +1057,7 @@ def bench_central_statistics(workdir: Path, rows: int, cache: Path | None,
 
     from store.central import copy_text, init, push
     from store.central_stats import CentralStore, recount
-    from store.db import SYNC_COLUMNS
-    from store.site_tallies import KioskSiteStatistics
+    from store.sqlite.sync import SYNC_COLUMNS
     from surveys.stats.figures import survey_statistics
     from surveys.stats.model import StatsFilter, catalogue
     from surveys.stats.sites import site_breakdown
@@ -1115,7 +1113,7 @@ def bench_central_statistics(workdir: Path, rows: int, cache: Path | None,
             " WHERE survey_id = 'satisfaction' AND answers ? 'community' AND answers ? 'overall'"
             " GROUP BY 1, 2").fetchall(), 3) * 1000
         by_site_ms = timed(lambda: site_breakdown(store, "satisfaction"), repeat) * 1000
-        local_by_site_ms = timed(lambda: site_breakdown(KioskSiteStatistics(local),
+        local_by_site_ms = timed(lambda: site_breakdown(local,
                                                         "satisfaction"), 3) * 1000
         assert survey_statistics(store, "satisfaction", text_answers=False)["questions"] == \
             survey_statistics(local, "satisfaction", text_answers=False)["questions"]

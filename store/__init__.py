@@ -1,16 +1,19 @@
-"""SQLite storage of the kiosk: the one place that writes SQL."""
+"""The two databases, and the only code that writes SQL: the kiosk's SQLite (store/sqlite/,
+``KioskStore``) and the central PostgreSQL of a street or city (store/central/, loaded only by
+the commands that use it)."""
 
-from store.db import (
-    APPLICATION_ID,
-    SCHEMA_VERSION,
-    FormInfo,
+from store.errors import (
     FormVersionConflict,
-    KioskStore,
     NewerDatabase,
     NotOurDatabase,
+    PrintJobError,
     StoreError,
-    receipt_code,
+    VolunteerError,
 )
+from store.rows import FormInfo, PrintJob, SessionCorrection, Volunteer, VolunteerSession
+from store.sqlite.kiosk_store import KioskStore, open_store
+from store.sqlite.schema import APPLICATION_ID, SCHEMA_VERSION
+from store.sqlite.submissions import receipt_code
 
 __all__ = [
     "APPLICATION_ID",
@@ -20,6 +23,13 @@ __all__ = [
     "KioskStore",
     "NewerDatabase",
     "NotOurDatabase",
+    "PrintJob",
+    "PrintJobError",
+    "SessionCorrection",
     "StoreError",
+    "Volunteer",
+    "VolunteerError",
+    "VolunteerSession",
+    "open_store",
     "receipt_code",
 ]

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from store.db import SYNC_COLUMNS
+from store.sqlite.sync import SYNC_COLUMNS
 
 if TYPE_CHECKING:
     import psycopg

@@ -14,12 +14,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from store.db import (
+from store.rows import (
     SessionCorrection,
     Volunteer,
     VolunteerSession,
-    _correction,
-    _session,
+    correction_from_row,
+    session_from_row,
 )
 
 ROSTER_COLUMNS = ("number", "name", "phone", "id_card", "team", "organisation", "joined",
@@ -135,10 +135,10 @@ class CentralVolunteers:
                     " (origin, session_id) IN (SELECT c.origin, c.id FROM volunteer_checkins c"
                     f" WHERE true{where}) ORDER BY at_epoch, origin, id", parameters):
                 # The kiosk's own columns first, then the origin: the kiosk's readers serve.
-                corrections.setdefault((row[12], row[1]), []).append(_correction(row))
+                corrections.setdefault((row[12], row[1]), []).append(correction_from_row(row))
         sessions = []
         for row in rows:
-            found = _session(row, tuple(corrections.get((row[11], row[0]), ())))
+            found = session_from_row(row, tuple(corrections.get((row[11], row[0]), ())))
             # A check-in without its kiosk id counts as the origin's.
             sessions.append(found if found.kiosk else replace(found, kiosk=row[11]))
         return sessions

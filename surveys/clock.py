@@ -24,6 +24,11 @@ def format_datetime(moment: dt.datetime) -> str:
     return moment.isoformat(timespec="milliseconds")
 
 
+def now_stamp() -> str:
+    """The current time as records keep it: ISO 8601 with milliseconds and offset."""
+    return format_datetime(now_local())
+
+
 def day_of(completed: str | None) -> str:
     """The calendar day (China time) of an ISO 8601 completion time."""
     if not completed:

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.database import open_store
-from store import KioskStore
+from store import KioskStore, open_store
 from surveys.form import Form
 from surveys.xlsform import load_xlsform
 from tests.pg_server import PostgresUnavailable, ThrowawayPostgres

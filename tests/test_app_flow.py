@@ -14,9 +14,8 @@ from textual.widgets import Button, Input
 
 from kiosk.app import KioskApp
 from kiosk.config import DEFAULT_SURVEYS, KioskConfig, Site
-from kiosk.database import open_store
 from kiosk.widgets.question import QuestionBlock
-from store import KioskStore
+from store import KioskStore, open_store
 from surveys.xlsform import compile_xlsform
 
 FORMS = Path(__file__).parent / "forms"

@@ -30,9 +30,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from kiosk.config import KioskConfig, load_config, save_config
-from kiosk.database import open_store
 from kiosk.serve import ensure_token, font_from_collection, is_loopback
-from store import KioskStore
+from store import KioskStore, open_store
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 

@@ -15,9 +15,8 @@ from click.testing import CliRunner, Result
 
 from kiosk.bundles import read_bundle
 from kiosk.cli import main
-from kiosk.database import open_store
 from kiosk.sync import STREAM_LABELS
-from store import KioskStore
+from store import KioskStore, open_store
 from store.central import CENTRAL_TABLES, init
 from surveys.session import Submission
 from surveys.stats.figures import survey_statistics

@@ -35,8 +35,7 @@ from kiosk.sync import KioskIdentity, sync
 from store import KioskStore
 from store.central import init
 from store.central_stats import CentralStore
-from store.db import SYNC_COLUMNS
-from store.site_tallies import KioskSiteStatistics
+from store.sqlite.sync import SYNC_COLUMNS
 from surveys.exports import export_survey
 from surveys.session import Submission
 from surveys.stats.figures import survey_statistics
@@ -237,7 +236,7 @@ def test_by_site_figures_match_a_direct_count(city: City, central_store: Central
                     assert figures["percent"][choice] == (count / answered * 100
                                                           if answered else None)
     # A kiosk's own database gives the same breakdown for what it holds.
-    assert site_breakdown(KioskSiteStatistics(city.union), SURVEY, filters) == found
+    assert site_breakdown(city.union, SURVEY, filters) == found
 
 
 @pytest.mark.parametrize("options", [
@@ -270,7 +269,7 @@ def test_kiosk_stats_and_export_with_central(city: City, tmp_path: Path,
     filters = StatsFilter(where={"group": "elderly"})
     assert stats["n"] == survey_statistics(city.union, SURVEY, filters)["n"]
     assert stats["by_site"] == json.loads(json.dumps(
-        site_breakdown(KioskSiteStatistics(city.union), SURVEY, filters), ensure_ascii=False))
+        site_breakdown(city.union, SURVEY, filters), ensure_ascii=False))
     monkeypatch.setenv("KIOSK_CENTRAL", city.dsn)
     shown = runner.invoke(main, [*local, "stats", SURVEY, "--by-site", "--central"])
     assert shown.exit_code == 0, shown.output

@@ -25,11 +25,10 @@ from click.testing import CliRunner
 
 from kiosk.cli import main
 from kiosk.config import Site
-from kiosk.database import open_store
 from kiosk.sync import KioskIdentity, sync
-from store import KioskStore
+from store import KioskStore, open_store
 from store.central import CENTRAL_SCHEMA_VERSION, CENTRAL_TABLES, init
-from store.db import Volunteer
+from store.rows import Volunteer
 from surveys.session import Submission
 from surveys.xlsform import compile_xlsform
 from tests.pg_server import ThrowawayPostgres, free_port

@@ -17,12 +17,11 @@ from click.testing import CliRunner
 
 from kiosk.cli import main
 from kiosk.config import VolunteerSettings
-from kiosk.database import open_store
 from kiosk.sync import KioskIdentity, sync
 from kiosk.volunteers import hours_report
-from store import KioskStore
+from store import KioskStore, open_store
 from store.central import init
-from store.db import Volunteer
+from store.rows import Volunteer
 from tests.test_central_sync import query, write_config
 
 psycopg = pytest.importorskip("psycopg")

@@ -12,8 +12,7 @@ import threading
 import time
 from pathlib import Path
 
-from kiosk.database import open_store
-from store import KioskStore
+from store import KioskStore, open_store
 from surveys.bundled import compiled_bundled_forms
 from surveys.xlsform import compile_xlsform
 
@@ -82,7 +81,7 @@ def test_killed_writer_loses_no_reported_submission_or_draft(tmp_path: Path):
 def test_killed_while_creating_a_database_leaves_nothing_half_made(tmp_path: Path):
     """A new database gets its schema and bundled forms in one transaction."""
     expected = {compiled["survey_id"] for compiled in compiled_bundled_forms()}
-    code = ("import sys; from kiosk.database import open_store; "
+    code = ("import sys; from store import open_store; "
             "open_store(sys.argv[1]); print('created', flush=True)")
     rng = random.Random(7)
     for attempt in range(20):

@@ -257,7 +257,7 @@ def test_staff_actions_on_the_command_line_are_audited(tmp_path: Path):
     from click.testing import CliRunner
 
     from kiosk.cli import main
-    from kiosk.database import open_store
+    from store import open_store
 
     database = tmp_path / "kiosk.db"
     base = ["--db", str(database), "--config", str(tmp_path / "config.toml"),

@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from kiosk.cli import main
-from kiosk.database import open_store
+from store import open_store
 from surveys import exports
 from surveys.exports import tabular
 from surveys.session import Submission

@@ -18,11 +18,10 @@ from textual.widgets import Button, Input, Static
 from kiosk import speech
 from kiosk.app import KioskApp
 from kiosk.config import hash_pin
-from kiosk.database import open_store
 from kiosk.screens.form import FormScreen, ReviewScreen
 from kiosk.screens.idle import IdleScreen
 from kiosk.speech import Speaker
-from store import KioskStore
+from store import KioskStore, open_store
 from surveys.session import FormSession
 from surveys.xlsform import compile_xlsform
 from tests.test_app_flow import (

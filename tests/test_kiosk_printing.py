@@ -14,13 +14,12 @@ from PIL import Image
 from kiosk.app import KioskApp
 from kiosk.cli import main
 from kiosk.config import KioskConfig, PrinterConfig, save_config
-from kiosk.database import open_store
 from kiosk.printing import Backoff, PrintQueue, queue_from_config
 from kiosk.receipts import receipt_for_submission
 from printers.document import Document
 from printers.escpos import PrinterProfile, encode
 from printers.transport import SerialSettings, open_printer
-from store import KioskStore
+from store import KioskStore, open_store
 from surveys.session import FormSession, Submission
 from surveys.xlsform import compile_xlsform
 from tests.fake_printer import FakePrinter

@@ -16,8 +16,7 @@ from textual.pilot import Pilot
 
 from kiosk.app import KioskApp
 from kiosk.config import DEFAULT_SURVEYS, KioskConfig
-from kiosk.database import open_store
-from store import KioskStore
+from store import KioskStore, open_store
 from surveys.xlsform import compile_xlsform
 from tests.test_app_flow import FORMS, screen_text, tap_form, type_into
 from tests.test_kiosk_hall import Clock

@@ -12,15 +12,16 @@ import pytest
 from click.testing import CliRunner
 
 from kiosk.cli import main
-from kiosk.database import open_store
 from store import (
     SCHEMA_VERSION,
     FormVersionConflict,
     KioskStore,
     NewerDatabase,
     NotOurDatabase,
+    open_store,
 )
-from store.db import PrintJobError, Volunteer, VolunteerError
+from store.errors import PrintJobError, VolunteerError
+from store.rows import Volunteer
 from surveys.form import Form
 from surveys.session import FormSession
 from surveys.xlsform import compile_xlsform

@@ -22,14 +22,13 @@ from textual.widgets import Button, Input
 from kiosk.app import KioskApp
 from kiosk.cards import looks_like_card, make_payload
 from kiosk.config import hash_pin
-from kiosk.database import open_store
 from kiosk.screens.form import FormScreen, ReviewScreen
 from kiosk.screens.idle import IdleScreen
 from kiosk.screens.thanks import ThanksScreen
 from kiosk.screens.volunteer import ScanResultScreen
 from kiosk.volunteers import add_volunteer, new_volunteer, reissue_card
 from kiosk.widgets.wedge import WEB_GAP, KeyboardWedge, could_become_card, pasted_card
-from store import KioskStore
+from store import KioskStore, open_store
 from surveys.xlsform import compile_xlsform
 from tests.test_app_flow import (
     CONFIG,

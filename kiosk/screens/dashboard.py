@@ -382,7 +382,7 @@ class StaffDashboardScreen(KioskScreen):
         keep_cursor(table, None if self.selected_job is None else str(self.selected_job))
 
     def act_on_job(self, action: str) -> None:
-        from store.db import PrintJobError
+        from store.errors import PrintJobError
 
         if self.selected_job is None:
             self.status(self.t("dash.pick_job"), problem=True)

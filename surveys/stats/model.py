@@ -9,7 +9,7 @@ This package holds no SQL and imports neither the store nor any UI; the stores
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -149,8 +149,47 @@ class Tallies:
     counts: dict[str, dict[Any, int]]
 
 
+def tallies_by_place(rows: Iterable[tuple[str, str, Any, int]]) -> dict[str, Tallies]:
+    """Tallies per place from (place, question, value, count) rows as both stores count
+    them: question ``''`` counts submissions, value None respondents who answered the
+    question, any other value respondents who gave it."""
+    found: dict[str, Tallies] = {}
+    for place, question, value, count in rows:
+        tallies = found.get(place)
+        if tallies is None:
+            tallies = found[place] = Tallies(0, {}, {})
+        if question == "":
+            tallies.n += int(count)
+        elif value is None:
+            tallies.answered[question] = tallies.answered.get(question, 0) + int(count)
+        else:
+            values = tallies.counts.setdefault(question, {})
+            values[value] = values.get(value, 0) + int(count)
+    return found
+
+
+def empty_crosstab(by: Question, questions: Sequence[Question]) -> dict[str, Any]:
+    """The shape of ``stats_crosstab``'s answer with every count 0: per question ``table``
+    {group: {choice: n}}, ``row_n`` {group: n} and ``column_n`` {choice: n}."""
+    return {question.name: {"table": {group: dict.fromkeys(question.choice_names, 0)
+                                      for group in by.choice_names},
+                            "row_n": dict.fromkeys(by.choice_names, 0),
+                            "column_n": dict.fromkeys(question.choice_names, 0)}
+            for question in questions}
+
+
+def add_column_totals(crosstab: dict[str, Any]) -> dict[str, Any]:
+    """Fill ``column_n`` as the sum of each choice's column (a select_one by-question: every
+    respondent is in one group)."""
+    for entry in crosstab.values():
+        for row in entry["table"].values():
+            for choice, count in row.items():
+                entry["column_n"][choice] += count
+    return crosstab
+
+
 class StatisticsStore(Protocol):
-    """What survey_statistics needs of the store (KioskStore provides it)."""
+    """What survey_statistics needs of a store (KioskStore and CentralStats provide it)."""
 
     def versions(self, survey_id: str) -> list[str]: ...
     def load_form(self, survey_id: str, version: str | None = None) -> Form: ...

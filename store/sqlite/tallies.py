@@ -37,21 +37,19 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from surveys.clock import day_of
 from surveys.form import Form
-from surveys.stats.model import StatsFilter, Tallies, statistic_kind
+from surveys.stats.model import statistic_kind
 
 if TYPE_CHECKING:
     from surveys.session import Submission
-    from surveys.stats.model import Question
 
 ANSWERED = ""  # the value that counts respondents who answered a question
 SUBMISSIONS = ""  # the question that counts submissions
-_DIMENSIONS = ("day", "kiosk", "site", "enumerator")
-_META_COLUMNS = ("_id", "_version", "_day", "_kiosk", "_site", "_enumerator")
+META_COLUMNS = ("_id", "_version", "_day", "_kiosk", "_site", "_enumerator")
 
 
 def quoted(name: str) -> str:
@@ -93,8 +91,10 @@ class _Layout:
         return columns
 
 
-class StatsTables:
-    """Maintains and reads the statistics tables of one database connection."""
+class StatsUpkeep:
+    """Keeps the statistics tables of one database connection: created with the schema, a
+    flat-table column for every question of each form version, and every new submission
+    counted in the transaction that stores it."""
 
     def __init__(self, connection: sqlite3.Connection,
                  load_form: Any) -> None:
@@ -102,8 +102,6 @@ class StatsTables:
         self.load_form = load_form
         self._layouts: dict[tuple[str, str], _Layout] = {}
         self._columns: dict[str, list[str]] = {}
-
-    # ---- schema -------------------------------------------------------------------------
 
     def create(self) -> None:
         """The tables of schema 5 (flat tables come with each form version)."""
@@ -150,7 +148,7 @@ class StatsTables:
             layout = self._layouts[key] = _Layout(form)
         return layout
 
-    def _table_columns(self, survey_id: str) -> list[str]:
+    def table_columns(self, survey_id: str) -> list[str]:
         return [row[1] for row in self.conn.execute(
             f"PRAGMA table_info({flat_table(survey_id)})")]
 
@@ -158,7 +156,7 @@ class StatsTables:
         columns = self._columns.get(survey_id)
         if columns is not None and set(wanted) <= set(columns):
             return columns
-        columns = self._table_columns(survey_id)  # another process may have added some
+        columns = self.table_columns(survey_id)  # another process may have added some
         if not columns:
             table = flat_table(survey_id)
             self.conn.execute(
@@ -166,7 +164,7 @@ class StatsTables:
                 " _kiosk TEXT, _site TEXT, _enumerator TEXT)")
             self.conn.execute(
                 f"CREATE INDEX {quoted(f'flat_{survey_id}_day')} ON {table}(_day)")
-            columns = list(_META_COLUMNS)
+            columns = list(META_COLUMNS)
         for name in wanted:
             if name not in columns:
                 # No declared type: numbers stay numbers and choice names text.
@@ -175,8 +173,6 @@ class StatsTables:
                 columns.append(name)
         self._columns[survey_id] = columns
         return columns
-
-    # ---- writing ----------------------------------------------------------------------
 
     def add(self, stored: Iterable[tuple[int, Submission]]) -> None:
         """Count newly stored submissions (rowid, submission); inside the insert's
@@ -192,7 +188,7 @@ class StatsTables:
             if layout is None:
                 layout = layouts[(survey, submission.version)] = self._layout(
                     self.load_form(survey, submission.version))
-                flat_columns.setdefault(survey, set(_META_COLUMNS)).update(layout.columns())
+                flat_columns.setdefault(survey, set(META_COLUMNS)).update(layout.columns())
             cell = (survey, day_of(submission.completed), submission.kiosk or "",
                     submission.site or "", submission.enumerator or "")
             pairs = per_cell.get(cell)
@@ -266,230 +262,3 @@ class StatsTables:
                 f"INSERT INTO {flat_table(survey)}({', '.join(map(quoted, columns))})"
                 f" VALUES ({', '.join('?' * len(columns))})",
                 [tuple({**empty, **row}.values()) for row in rows])
-
-    # ---- reading ----------------------------------------------------------------------
-
-    def tallies(self, survey_id: str, questions: Mapping[str, Question],
-                filters: StatsFilter) -> Tallies:
-        """Respondents per question and value under ``filters``."""
-        if filters.by_answer:
-            return self._flat_tallies(survey_id, questions, filters)
-        conditions, parameters = _cube_conditions(filters)
-        if filters.by_place:
-            table = "stats_tally_cell"
-        elif conditions:
-            table = "stats_tally_day"
-        else:
-            table = "stats_tally_total"
-        rows = self.conn.execute(
-            f"SELECT question, value, sum(count) FROM {table} WHERE survey_id=?{conditions}"
-            " GROUP BY question, value", [survey_id, *parameters])
-        n = 0
-        answered: dict[str, int] = {}
-        counts: dict[str, dict[Any, int]] = {}
-        for question, value, count in rows:
-            if question == SUBMISSIONS:
-                n = count
-            elif value == ANSWERED:
-                answered[question] = count
-            else:
-                counts.setdefault(question, {})[value] = count
-        return Tallies(n, answered, counts)
-
-    def _flat_tallies(self, survey_id: str, questions: Mapping[str, Question],
-                      filters: StatsFilter) -> Tallies:
-        table = flat_table(survey_id)
-        existing = set(self._table_columns(survey_id))
-        if not existing:
-            return Tallies(0, {}, {})
-        conditions, parameters = self._flat_conditions(survey_id, filters)
-        present = [question for name, question in questions.items() if name in existing]
-        # One pass for every select question (SQLite sorts for each GROUP BY: one per
-        # question took twice as long).
-        aggregates = ["count(*)"]
-        aggregate_parameters: list[Any] = []
-        keys: list[tuple[str, str | None]] = []
-        for question in present:
-            aggregates.append(f"count({quoted(question.name)})")
-            keys.append((question.name, None))
-            for choice in question.choice_names:
-                if question.is_multiple:
-                    column = choice_column(question.name, choice)
-                    aggregates.append(f"total({quoted(column)})" if column in existing
-                                      else "0")
-                else:
-                    aggregates.append(f"total({quoted(question.name)} = ?)")
-                    aggregate_parameters.append(choice)
-                keys.append((question.name, choice))
-        row = self.conn.execute(
-            f"SELECT {', '.join(aggregates)} FROM {table} WHERE 1=1{conditions}",
-            [*aggregate_parameters, *parameters]).fetchone()
-        n = int(row[0])
-        answered: dict[str, int] = {}
-        counts: dict[str, dict[Any, int]] = {}
-        for (name, choice), value in zip(keys, row[1:], strict=True):
-            if choice is None:
-                answered[name] = int(value)
-            else:
-                counts.setdefault(name, {})[choice] = int(value)
-        for question in present:
-            if question.kind in ("integer", "date"):
-                counts[question.name] = dict(self._value_counts(
-                    table, question.name, conditions, parameters))
-        return Tallies(n, answered, counts)
-
-    def _value_counts(self, table: str, column: str, conditions: str,
-                      parameters: Sequence[Any]) -> list[tuple[Any, int]]:
-        return self.conn.execute(
-            f"SELECT {quoted(column)}, count(*) FROM {table} WHERE {quoted(column)} IS NOT NULL"
-            f"{conditions} GROUP BY 1", parameters).fetchall()
-
-    def value_counts(self, survey_id: str, question: str,
-                     filters: StatsFilter) -> list[tuple[Any, int]]:
-        """(value, respondents) of one question, from the flat table (decimals)."""
-        if question not in self._table_columns(survey_id):
-            return []
-        conditions, parameters = self._flat_conditions(survey_id, filters)
-        return self._value_counts(flat_table(survey_id), question, conditions, parameters)
-
-    def texts(self, survey_id: str, question: str, filters: StatsFilter) -> list[str]:
-        """The answers to a text question, in the order they were stored."""
-        if question not in self._table_columns(survey_id):
-            return []
-        conditions, parameters = self._flat_conditions(survey_id, filters)
-        return [str(row[0]) for row in self.conn.execute(
-            f"SELECT {quoted(question)} FROM {flat_table(survey_id)}"
-            f" WHERE {quoted(question)} IS NOT NULL{conditions} ORDER BY _id", parameters)]
-
-    def over_time(self, survey_id: str, filters: StatsFilter) -> list[tuple[str, str, int]]:
-        """(day, site, submissions) under ``filters``."""
-        if filters.by_answer:
-            if not self._table_columns(survey_id):
-                return []
-            conditions, parameters = self._flat_conditions(survey_id, filters)
-            return self.conn.execute(
-                f"SELECT _day, coalesce(_site, ''), count(*) FROM {flat_table(survey_id)}"
-                f" WHERE 1=1{conditions} GROUP BY 1, 2 ORDER BY 1, 2", parameters).fetchall()
-        conditions, parameters = _cube_conditions(filters)
-        return self.conn.execute(
-            f"SELECT day, site, sum(n) FROM stats_cells WHERE survey_id=?{conditions}"
-            " GROUP BY day, site ORDER BY day, site", [survey_id, *parameters]).fetchall()
-
-    def crosstab(self, survey_id: str, by: Question, targets: Sequence[Question],
-                 filters: StatsFilter) -> dict[str, dict[str, Any]]:
-        """Counts of each target question's choices per choice of ``by`` (see surveys.stats).
-
-        A select_one ``by`` takes one pass over the flat table for every target together;
-        a select_multiple ``by`` one pass per choice, and one for the column totals.
-        """
-        existing = set(self._table_columns(survey_id))
-        result = {target.name: {"table": {group: dict.fromkeys(target.choice_names, 0)
-                                          for group in by.choice_names},
-                                "row_n": dict.fromkeys(by.choice_names, 0),
-                                "column_n": dict.fromkeys(target.choice_names, 0)}
-                  for target in targets}
-        if by.name not in existing:
-            return result
-        table = flat_table(survey_id)
-        conditions, parameters = self._flat_conditions(survey_id, filters)
-        aggregates: list[str] = []
-        aggregate_parameters: list[Any] = []
-        keys: list[tuple[str, str | None]] = []
-        for target in targets:
-            if target.name not in existing:
-                continue
-            aggregates.append(f"count({quoted(target.name)})")
-            keys.append((target.name, None))
-            for choice in target.choice_names:
-                if target.is_multiple:
-                    column = choice_column(target.name, choice)
-                    aggregates.append(f"total({quoted(column)})" if column in existing
-                                      else "0")
-                else:
-                    aggregates.append(f"total({quoted(target.name)} = ?)")
-                    aggregate_parameters.append(choice)
-                keys.append((target.name, choice))
-        if not aggregates:
-            return result
-
-        def fill(group: str, values: Sequence[Any]) -> None:
-            for (name, choice), value in zip(keys, values, strict=True):
-                if choice is None:
-                    result[name]["row_n"][group] = int(value)
-                else:
-                    result[name]["table"][group][choice] = int(value)
-
-        selected = ", ".join(aggregates)
-        if not by.is_multiple:
-            rows = self.conn.execute(
-                f"SELECT {quoted(by.name)}, {selected} FROM {table}"
-                f" WHERE {quoted(by.name)} IS NOT NULL{conditions} GROUP BY 1",
-                [*aggregate_parameters, *parameters])
-            for group, *values in rows:
-                if group in result[keys[0][0]]["table"]:
-                    fill(group, values)
-            for entry in result.values():
-                for row in entry["table"].values():
-                    for choice, count in row.items():
-                        entry["column_n"][choice] += count
-            return result
-        for group in by.choice_names:
-            column = choice_column(by.name, group)
-            if column not in existing:
-                continue
-            values = self.conn.execute(
-                f"SELECT {selected} FROM {table} WHERE {quoted(column)} = 1{conditions}",
-                [*aggregate_parameters, *parameters]).fetchone()
-            fill(group, values)
-        totals = self.conn.execute(
-            f"SELECT {selected} FROM {table} WHERE {quoted(by.name)} IS NOT NULL{conditions}",
-            [*aggregate_parameters, *parameters]).fetchone()
-        for (name, choice), value in zip(keys, totals, strict=True):
-            if choice is not None:
-                result[name]["column_n"][choice] = int(value)
-        return result
-
-    def matching_ids(self, survey_id: str, filters: StatsFilter) -> tuple[str, list[Any]]:
-        """A subquery of the rowids of submissions matching ``filters``, with parameters."""
-        if not self._table_columns(survey_id):
-            return "SELECT NULL WHERE 0", []
-        conditions, parameters = self._flat_conditions(survey_id, filters)
-        return f"SELECT _id FROM {flat_table(survey_id)} WHERE 1=1{conditions}", parameters
-
-    def _flat_conditions(self, survey_id: str,
-                         filters: StatsFilter) -> tuple[str, list[Any]]:
-        conditions, parameters = _dimension_conditions(filters, "_", "coalesce(_{}, '')")
-        existing = set(self._table_columns(survey_id))  # another process may have added some
-        for name, value in filters.where.items():
-            column = choice_column(name, value)
-            if column in existing:  # select_multiple: that choice is among those chosen
-                conditions += f" AND {quoted(column)} = 1"
-            elif name in existing:
-                conditions += f" AND {quoted(name)} = ?"
-                parameters.append(value)
-            else:
-                conditions += " AND 0"
-        return conditions, parameters
-
-
-def _cube_conditions(filters: StatsFilter) -> tuple[str, list[Any]]:
-    return _dimension_conditions(filters, "", "{}")
-
-
-def _dimension_conditions(filters: StatsFilter, prefix: str,
-                          text_column: str) -> tuple[str, list[Any]]:
-    conditions = ""
-    parameters: list[Any] = []
-    if filters.date_from is not None:
-        conditions += f" AND {prefix}day >= ?"
-        parameters.append(filters.date_from.isoformat())
-    if filters.date_to is not None:
-        conditions += f" AND {prefix}day <= ?"
-        parameters.append(filters.date_to.isoformat())
-    for dimension, values in (("kiosk", filters.kiosks), ("site", filters.sites),
-                              ("enumerator", filters.enumerators)):
-        if values:
-            conditions += (f" AND {text_column.format(dimension)}"
-                           f" IN ({', '.join('?' * len(values))})")
-            parameters.extend(values)
-    return conditions, parameters

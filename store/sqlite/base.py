@@ -1,0 +1,131 @@
+"""Opening a kiosk database and its transactions: what every part of ``KioskStore`` stands
+on.
+
+Durability first: WAL with ``synchronous=FULL``, so a submission or draft that was
+committed survives a power cut. A file that is not ours, or is from a newer kiosk, is
+refused before anything is written to it (store/sqlite/schema.py).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self
+
+from store.errors import StoreError
+from store.sqlite import schema
+from store.sqlite.tallies import StatsUpkeep
+
+if TYPE_CHECKING:
+    from surveys.form import Form
+
+
+class StoreBase:
+    """One open kiosk database: the connection, transactions and read snapshots.
+
+    ``KioskStore`` (store/sqlite/kiosk_store.py) adds one part per concern to it; the parts
+    call each other through ``self`` (a submission is counted by the statistics, a request
+    update audited).
+    """
+
+    conn: sqlite3.Connection
+
+    def __init__(
+        self, path: str | Path,
+        initial_forms: Callable[[], Iterable[dict[str, Any]]] | None = None,
+    ) -> None:
+        """Open or create the database at ``path``.
+
+        A new database gets ``initial_forms()`` installed in the same transaction as its
+        schema, so a crash during creation leaves either nothing or everything.
+        """
+        self.path = Path(path)
+        self._forms: dict[tuple[str, str], Form] = {}
+        self._stats: StatsUpkeep | None = None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        except sqlite3.Error as error:
+            raise StoreError(f"{self.path}: cannot open the database ({error})") from None
+        try:
+            schema.check_file(connection, self.path)
+        except BaseException:
+            connection.close()
+            raise
+        self.conn = connection
+        # Durability before speed: a commit reaches the disk before we say it is saved.
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=FULL")
+        connection.execute("PRAGMA foreign_keys=ON")
+        connection.execute("PRAGMA busy_timeout=30000")
+        self.created = schema.migrate(self, initial_forms)
+
+    @cached_property
+    def db(self) -> Any:
+        """sqlite-utils over the same connection, for schema work (loaded when needed)."""
+        import sqlite_utils
+
+        return sqlite_utils.Database(self.conn)
+
+    @property
+    def stats(self) -> StatsUpkeep:
+        """The statistics tables' upkeep (store/sqlite/tallies.py) on this connection."""
+        if self._stats is None:
+            self._stats = StatsUpkeep(self.conn, self.load_form)  # type: ignore[attr-defined]
+        return self._stats
+
+    def transaction(self) -> Transaction:
+        return Transaction(self.conn)
+
+    def read_snapshot(self) -> Snapshot:
+        """A read transaction: every query inside sees the same committed state, however
+        many submissions other processes store meanwhile (WAL keeps the snapshot)."""
+        return Snapshot(self.conn)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def integrity_check(self) -> str:
+        return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+
+class Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any error (nothing half-written)."""
+
+    BEGIN = "BEGIN IMMEDIATE"
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+        self.outer = False
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.outer = not self.connection.in_transaction
+        if self.outer:
+            self.connection.execute(self.BEGIN)
+        return self.connection
+
+    def __exit__(self, exc_type: object, *_rest: object) -> None:
+        if not self.outer:
+            return
+        if exc_type is None:
+            self.connection.execute("COMMIT")
+        else:
+            self.connection.execute("ROLLBACK")
+
+
+class Snapshot(Transaction):
+    """BEGIN ... COMMIT around reads (inside a transaction already: nothing to do)."""
+
+    BEGIN = "BEGIN"
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.outer and self.connection.in_transaction:
+            self.connection.execute("COMMIT")

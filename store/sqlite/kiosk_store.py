@@ -1,0 +1,38 @@
+"""``KioskStore``: all reads and writes of one kiosk database (one SQLite file), made of one
+part per concern in this folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from store.sqlite.forms import Forms
+from store.sqlite.logs import StaffLogs
+from store.sqlite.print_jobs import PrintJobs
+from store.sqlite.requests import ServiceRequests
+from store.sqlite.stats import Statistics
+from store.sqlite.submissions import DraftsAndSubmissions
+from store.sqlite.sync import SyncCursors
+from store.sqlite.volunteers import Volunteers
+
+
+class KioskStore(Forms, DraftsAndSubmissions, Statistics, PrintJobs, Volunteers, StaffLogs,
+                 ServiceRequests, SyncCursors):
+    """All reads and writes of one kiosk database.
+
+    Opening, transactions and snapshots: store/sqlite/base.py; the schema and its
+    migrations: schema.py; forms.py, submissions.py (drafts too), stats.py (with tallies.py,
+    which keeps the counts), print_jobs.py, volunteers.py, logs.py (staff log and audit),
+    requests.py and sync.py each hold the queries of their concern.
+    """
+
+
+def _bundled_forms() -> list[dict[str, Any]]:
+    from surveys.bundled import compiled_bundled_forms  # only a new database needs them
+
+    return compiled_bundled_forms()
+
+
+def open_store(path: str | Path) -> KioskStore:
+    """Open (or create) a kiosk database; a new one gets the bundled questionnaires."""
+    return KioskStore(path, initial_forms=_bundled_forms)

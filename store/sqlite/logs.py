@@ -1,0 +1,64 @@
+"""The staff log (PIN attempts, exits and other staff events at the kiosk) and the audit
+record of staff actions; both only ever added to."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from store.sqlite.base import StoreBase
+from surveys.clock import format_datetime, now_local
+
+
+class StaffLogs(StoreBase):
+    """Staff events and the audit record."""
+
+    def log_staff_event(self, event: str, detail: str = "", *, kiosk: str | None = None,
+                        at: float | None = None) -> None:
+        """Record a staff event (PIN attempt, lockout, exit...); committed at once."""
+        moment = now_local() if at is None else dt.datetime.fromtimestamp(at).astimezone()
+        self.conn.execute(
+            "INSERT INTO staff_events(at, at_epoch, kiosk, event, detail) VALUES (?,?,?,?,?)",
+            (format_datetime(moment), moment.timestamp(), kiosk, event, detail))
+
+    def staff_events(self, *, since: float | None = None,
+                     events: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """Staff events, oldest first; ``since`` is a Unix time."""
+        query = "SELECT at, at_epoch, kiosk, event, detail FROM staff_events WHERE 1=1"
+        parameters: list[Any] = []
+        if since is not None:
+            query += " AND at_epoch >= ?"
+            parameters.append(since)
+        if events:
+            query += f" AND event IN ({', '.join('?' for _ in events)})"
+            parameters.extend(events)
+        rows = self.conn.execute(query + " ORDER BY at_epoch, id", parameters).fetchall()
+        return [{"at": row[0], "at_epoch": row[1], "kiosk": row[2], "event": row[3],
+                 "detail": row[4]} for row in rows]
+
+    def add_audit(self, action: str, target: str = "", detail: str = "", *, staff: str,
+                  kiosk: str | None = None, at: float | None = None) -> None:
+        """Record one staff action (export, reprint, correction, status change...)."""
+        moment = now_local() if at is None else dt.datetime.fromtimestamp(at).astimezone()
+        self.conn.execute(
+            "INSERT INTO audit(at, at_epoch, kiosk, staff, action, target, detail)"
+            " VALUES (?,?,?,?,?,?,?)",
+            (format_datetime(moment), moment.timestamp(), kiosk, staff, action, target,
+             detail))
+
+    def audit_entries(self, *, since: float | None = None,
+                      actions: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """The audit record, oldest first; ``since`` is a Unix time."""
+        query = ("SELECT at, at_epoch, kiosk, staff, action, target, detail FROM audit"
+                 " WHERE 1=1")
+        parameters: list[Any] = []
+        if since is not None:
+            query += " AND at_epoch >= ?"
+            parameters.append(since)
+        if actions:
+            query += f" AND action IN ({', '.join('?' for _ in actions)})"
+            parameters.extend(actions)
+        rows = self.conn.execute(query + " ORDER BY at_epoch, id", parameters).fetchall()
+        return [dict(zip(("at", "at_epoch", "kiosk", "staff", "action", "target", "detail"),
+                         row, strict=True)) for row in rows]

@@ -1,0 +1,284 @@
+"""The kiosk database's schema: what makes a file ours, and the steps from one schema version
+to the next, taken in one transaction.
+
+The schema carries ``PRAGMA application_id`` (this file is ours) and ``PRAGMA user_version``
+(which schema). Migrations run from whatever version a database has to SCHEMA_VERSION, one
+step at a time; a new database also gets its initial forms in that transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from store.errors import NewerDatabase, NotOurDatabase
+from surveys.clock import now_stamp
+from surveys.session import Submission
+
+if TYPE_CHECKING:
+    from store.sqlite.base import StoreBase
+
+APPLICATION_ID = 0x53474B31  # "SGK1": a shegong-kiosk database
+SCHEMA_VERSION = 7
+
+
+def user_version(connection: sqlite3.Connection) -> int:
+    return int(connection.execute("PRAGMA user_version").fetchone()[0])
+
+
+def check_file(connection: sqlite3.Connection, path: Path) -> None:
+    """Refuse a file that is not ours or is newer, without writing to it."""
+    try:
+        application_id = connection.execute("PRAGMA application_id").fetchone()[0]
+        user_version = connection.execute("PRAGMA user_version").fetchone()[0]
+        tables = connection.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0]
+    except sqlite3.DatabaseError:
+        raise NotOurDatabase(
+            f"{path} is not a kiosk database (not an SQLite file); it was left as it was"
+        ) from None
+    if application_id == 0 and tables == 0 and user_version == 0:
+        return  # new or empty file: ours to create
+    if application_id != APPLICATION_ID:
+        raise NotOurDatabase(
+            f"{path} is an SQLite database of another program; the kiosk will not "
+            "use or change it. Give another path with --db or KIOSK_DB."
+        )
+    if user_version > SCHEMA_VERSION:
+        raise NewerDatabase(
+            f"{path} was written by a newer kiosk (schema {user_version}, this kiosk "
+            f"knows up to {SCHEMA_VERSION}); update the kiosk software. It was left unchanged."
+        )
+
+
+def migrate(store: StoreBase,
+            initial_forms: Callable[[], Iterable[dict[str, Any]]] | None) -> bool:
+    """Bring the schema to SCHEMA_VERSION, one step at a time, in one transaction.
+
+    A new database also gets its initial forms in that transaction, so a crash during
+    creation leaves either nothing or everything. True when the database was created.
+    """
+    if user_version(store.conn) == SCHEMA_VERSION:
+        return False
+    created = False
+    forms = list(initial_forms()) if initial_forms else []
+    with store.transaction():
+        start = user_version(store.conn)  # re-read under the lock: another process may have
+        for version in range(start + 1, SCHEMA_VERSION + 1):
+            _STEPS[version](store)
+        if start == 0:
+            store.conn.execute("INSERT INTO meta(key, value) VALUES ('created_at', ?)",
+                              (now_stamp(),))
+            for compiled in forms:
+                store.install_form(compiled)
+            store.conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+            created = True
+        store.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    return created
+
+
+def _schema_1(store: StoreBase) -> None:
+    """Forms, drafts and submissions."""
+    store.db["meta"].create({"key": str, "value": str}, pk="key")
+    store.db["forms"].create(
+        {
+            "survey_id": str, "version": str, "title": str, "default_language": str,
+            "question_count": int, "compiled": str, "source_name": str,
+            "source_sha256": str, "installed_at": str,
+        },
+        pk=("survey_id", "version"),
+        not_null={"compiled", "installed_at"},
+    )
+    store.db["drafts"].create(
+        {
+            "instance_id": str, "survey_id": str, "version": str, "kiosk": str,
+            "lang": str, "enumerator": str, "started": str, "updated": str,
+            "screen": str, "answers": str, "status": str,
+        },
+        pk="instance_id",
+        not_null={"survey_id", "version", "answers", "status"},
+        defaults={"status": "open"},
+    )
+    store.db["submissions"].create(
+        {
+            "instance_id": str, "survey_id": str, "version": str, "kiosk": str,
+            "started": str, "completed": str, "lang": str, "enumerator": str,
+            "answers": str, "receipt_code": str, "source": str, "stored_at": str,
+        },
+        pk="instance_id",
+        not_null={"survey_id", "version", "answers"},
+    )
+    store.db["submissions"].create_index(["survey_id", "version"])
+    store.db["submissions"].create_index(["survey_id", "completed"])
+    store.db["submissions"].create_index(["receipt_code"])
+    store.db["drafts"].create_index(["status"])
+
+
+def _schema_2(store: StoreBase) -> None:
+    """The staff log: PIN attempts, exits and other staff events at the kiosk."""
+    store.db["staff_events"].create(
+        {"id": int, "at": str, "at_epoch": float, "kiosk": str, "event": str,
+         "detail": str},
+        pk="id",
+        not_null={"at", "at_epoch", "event"},
+    )
+    store.db["staff_events"].create_index(["event", "at_epoch"])
+
+
+def _schema_3(store: StoreBase) -> None:
+    """The print queue: every receipt is saved here before it is sent to the printer."""
+    store.db["print_jobs"].create(
+        {"id": int, "created": str, "created_epoch": float, "kiosk": str, "kind": str,
+         "source": str, "title": str, "document": str, "state": str, "reprint": int,
+         "attempts": int, "next_attempt": float, "last_status": str, "last_error": str,
+         "worker": str, "sending_since": float, "done_at": str, "reprint_of": int},
+        pk="id",
+        not_null={"created", "created_epoch", "kind", "document", "state", "reprint",
+                  "attempts", "next_attempt"},
+        defaults={"state": "queued", "reprint": 0, "attempts": 0, "source": "",
+                  "title": "", "last_status": "", "last_error": "", "worker": "",
+                  "done_at": ""},
+    )
+    store.db["print_jobs"].create_index(["state", "next_attempt"])
+    store.db["print_jobs"].create_index(["source"])
+
+
+def _schema_4(store: StoreBase) -> None:
+    """Volunteers: the roster, check-ins, check-outs and staff corrections.
+
+    A session is a check-in row and (once closed) a check-out row with the same id;
+    corrections are rows of their own. These three tables are append-only: triggers
+    refuse any UPDATE or DELETE, so a recorded time can never be changed in place.
+    """
+    store.db["volunteers"].create(
+        {"number": str, "name": str, "phone": str, "id_card": str, "team": str,
+         "organisation": str, "joined": str, "status": str, "card_serial": int,
+         "added_at": str, "updated_at": str},
+        pk="number",
+        not_null={"name", "status", "card_serial", "added_at"},
+        defaults={"status": "active", "card_serial": 1, "phone": "", "id_card": "",
+                  "team": "", "organisation": ""},
+    )
+    store.db["volunteers"].create_index(["team"])
+    store.db["volunteer_checkins"].create(
+        {"id": int, "number": str, "kiosk": str, "service": str, "at": str,
+         "at_epoch": float, "recorded_at": str},
+        pk="id",
+        not_null={"number", "at", "at_epoch"},
+        foreign_keys=[("number", "volunteers", "number")],
+    )
+    store.db["volunteer_checkins"].create_index(["number", "at_epoch"])
+    store.db["volunteer_checkins"].create_index(["at_epoch"])
+    store.db["volunteer_checkouts"].create(
+        {"session_id": int, "kiosk": str, "at": str, "at_epoch": float,
+         "closed_by": str, "flags": str, "recorded_at": str},
+        pk="session_id",  # one check-out per session
+        not_null={"at", "at_epoch", "closed_by"},
+        defaults={"flags": ""},
+        foreign_keys=[("session_id", "volunteer_checkins", "id")],
+    )
+    store.db["volunteer_corrections"].create(
+        {"id": int, "session_id": int, "action": str, "checked_in": str,
+         "checked_in_epoch": float, "checked_out": str, "checked_out_epoch": float,
+         "reason": str, "staff": str, "at": str, "at_epoch": float, "kiosk": str},
+        pk="id",
+        not_null={"session_id", "action", "reason", "staff", "at", "at_epoch"},
+        foreign_keys=[("session_id", "volunteer_checkins", "id")],
+    )
+    store.db["volunteer_corrections"].create_index(["session_id"])
+    # Which sessions are open, kept by triggers: the day-end sweep before every scan
+    # reads this small table instead of every check-in ever made.
+    store.db["volunteer_open_sessions"].create(
+        {"session_id": int}, pk="session_id",
+        foreign_keys=[("session_id", "volunteer_checkins", "id")])
+    store.conn.execute(
+        "CREATE TRIGGER volunteer_checkins_open AFTER INSERT ON volunteer_checkins"
+        " BEGIN INSERT INTO volunteer_open_sessions(session_id) VALUES (NEW.id); END")
+    store.conn.execute(
+        "CREATE TRIGGER volunteer_checkouts_close AFTER INSERT ON volunteer_checkouts"
+        " BEGIN DELETE FROM volunteer_open_sessions WHERE session_id = NEW.session_id; END")
+    for table in ("volunteer_checkins", "volunteer_checkouts", "volunteer_corrections"):
+        for action in ("UPDATE", "DELETE"):
+            store.conn.execute(
+                f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table}"
+                " BEGIN SELECT RAISE(ABORT, 'volunteer check-ins, check-outs and"
+                " corrections are never changed or deleted; add a correction'); END")
+
+
+def _schema_5(store: StoreBase) -> None:
+    """Statistics: the site of each submission, tallies kept as submissions arrive and a
+    flat table per survey (see store/statistics.py); existing submissions are counted."""
+    store.conn.execute("ALTER TABLE submissions ADD COLUMN site TEXT")
+    store.stats.create()
+    for survey_id, version in store.conn.execute(
+            "SELECT survey_id, version FROM forms ORDER BY installed_at, rowid").fetchall():
+        store.stats.ensure_form(store.load_form(survey_id, version))
+    cursor = store.conn.execute(
+        "SELECT rowid, instance_id, survey_id, version, kiosk, started, completed, lang,"
+        " enumerator, answers FROM submissions ORDER BY rowid")
+    while rows := cursor.fetchmany(5000):
+        store.stats.add((row[0], Submission(
+            instance_id=row[1], survey=row[2], version=row[3], kiosk=row[4],
+            started=row[5] or "", completed=row[6] or "", lang=row[7] or "",
+            enumerator=row[8], answers=json.loads(row[9]))) for row in rows)
+
+
+def _schema_6(store: StoreBase) -> None:
+    """The audit record of staff actions, and the handling of service requests
+    (新登记 → 处理中 → 已办结, each change with its note); both only ever added to."""
+    store.db["audit"].create(
+        {"id": int, "at": str, "at_epoch": float, "kiosk": str, "staff": str,
+         "action": str, "target": str, "detail": str},
+        pk="id", not_null={"at", "at_epoch", "staff", "action"},
+    )
+    store.db["audit"].create_index(["at_epoch"])
+    store.db["request_updates"].create(
+        {"id": int, "instance_id": str, "status": str, "note": str, "staff": str,
+         "kiosk": str, "at": str, "at_epoch": float},
+        pk="id", not_null={"instance_id", "status", "staff", "at", "at_epoch"},
+    )
+    store.db["request_updates"].create_index(["instance_id", "id"])
+    for table in ("audit", "request_updates"):
+        for action in ("UPDATE", "DELETE"):
+            store.conn.execute(
+                f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table}"
+                " BEGIN SELECT RAISE(ABORT, 'the audit record and request updates are"
+                " never changed or deleted'); END")
+
+
+def _schema_7(store: StoreBase) -> None:
+    """Sync to the central PostgreSQL (kiosk/sync.py): this database's own id, the
+    cursors (per central database and table: the last key sent), and the order in which
+    check-outs were recorded (a check-out closes an old session, so its session id is
+    no cursor)."""
+    store.conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('database_id', ?)",
+                      (str(uuid.uuid4()),))
+    store.db["sync_cursors"].create(
+        {"central": str, "stream": str, "last_key": int, "synced_at": str},
+        pk=("central", "stream"), not_null={"last_key"})
+    store.db["volunteer_checkout_order"].create(
+        {"seq": int, "session_id": int}, pk="seq", not_null={"session_id"})
+    store.db["volunteer_checkout_order"].create_index(["session_id"], unique=True)
+    store.conn.execute(
+        "INSERT INTO volunteer_checkout_order(session_id) SELECT session_id"
+        " FROM volunteer_checkouts ORDER BY recorded_at, session_id")
+    store.conn.execute(
+        "CREATE TRIGGER volunteer_checkouts_order AFTER INSERT ON volunteer_checkouts"
+        " BEGIN INSERT INTO volunteer_checkout_order(session_id) VALUES (NEW.session_id);"
+        " END")
+
+
+# Schema version -> the step that creates it from the version before.
+_STEPS: dict[int, Callable[[StoreBase], None]] = {
+    1: _schema_1,
+    2: _schema_2,
+    3: _schema_3,
+    4: _schema_4,
+    5: _schema_5,
+    6: _schema_6,
+    7: _schema_7,
+}

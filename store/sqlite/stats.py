@@ -1,0 +1,276 @@
+"""The statistics of a kiosk database: the counts ``surveys.stats`` asks of a store
+(``StatisticsStore`` and ``SiteStatisticsStore``), read from the tallies and flat tables that
+store/sqlite/tallies.py keeps (why both, and what they cost: its docstring).
+
+Without filters on answers the tallies answer at once (the smallest that can: the whole
+survey, per day, or per cell of day, kiosk, site and enumerator). With one, the survey's
+flat table is read once; cross-tabs, decimals and text answers always read it. The street
+of a place is the part of its site before ``/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+from store.filters import SQLITE, dimension_conditions
+from store.sqlite.base import StoreBase
+from store.sqlite.tallies import ANSWERED, SUBMISSIONS, choice_column, flat_table, quoted
+from surveys.stats.model import (
+    Question,
+    StatsFilter,
+    Tallies,
+    add_column_totals,
+    catalogue,
+    empty_crosstab,
+    tallies_by_place,
+)
+from surveys.stats.sites import street_of
+
+# The tallies' columns, and the flat table's (whose place columns may be NULL).
+_CUBE_COLUMNS = {"day": "day", "kiosk": "kiosk", "site": "site", "enumerator": "enumerator"}
+_FLAT_COLUMNS = {"day": "_day", "kiosk": "coalesce(_kiosk, '')", "site": "coalesce(_site, '')",
+                 "enumerator": "coalesce(_enumerator, '')"}
+
+
+def _cube_conditions(filters: StatsFilter) -> tuple[str, list[Any]]:
+    return dimension_conditions(filters, _CUBE_COLUMNS, SQLITE)
+
+
+def _choice_aggregates(questions: Sequence[Question], existing: Collection[str]
+                       ) -> tuple[list[str], list[Any], list[tuple[str, str | None]]]:
+    """For one pass over a flat table: per question, count(answered) and per choice the
+    respondents choosing it (SQLite sorts for every GROUP BY: one per question took twice as
+    long). Returns the aggregates, their parameters and what each is: (question, None) for
+    respondents who answered, (question, choice) for a choice."""
+    aggregates: list[str] = []
+    parameters: list[Any] = []
+    keys: list[tuple[str, str | None]] = []
+    for question in questions:
+        if question.name not in existing:
+            continue
+        aggregates.append(f"count({quoted(question.name)})")
+        keys.append((question.name, None))
+        for choice in question.choice_names:
+            if question.is_multiple:
+                column = choice_column(question.name, choice)
+                aggregates.append(f"total({quoted(column)})" if column in existing else "0")
+            else:
+                aggregates.append(f"total({quoted(question.name)} = ?)")
+                parameters.append(choice)
+            keys.append((question.name, choice))
+    return aggregates, parameters, keys
+
+
+class Statistics(StoreBase):
+    """Counts for ``surveys.stats``: whole-survey and per-place tallies, values, texts,
+    cross-tabs and submissions over time, under a ``StatsFilter``."""
+
+    def stats_tallies(self, survey_id: str, questions: Mapping[str, Question],
+                      filters: StatsFilter) -> Tallies:
+        """Submissions, respondents per question and per value, under ``filters``."""
+        if filters.by_answer:
+            return self._flat_tallies(survey_id, questions, filters)
+        conditions, parameters = _cube_conditions(filters)
+        if filters.by_place:
+            table = "stats_tally_cell"
+        elif conditions:
+            table = "stats_tally_day"
+        else:
+            table = "stats_tally_total"
+        rows = self.conn.execute(
+            f"SELECT question, value, sum(count) FROM {table} WHERE survey_id=?{conditions}"
+            " GROUP BY question, value", [survey_id, *parameters])
+        n = 0
+        answered: dict[str, int] = {}
+        counts: dict[str, dict[Any, int]] = {}
+        for question, value, count in rows:
+            if question == SUBMISSIONS:
+                n = count
+            elif value == ANSWERED:
+                answered[question] = count
+            else:
+                counts.setdefault(question, {})[value] = count
+        return Tallies(n, answered, counts)
+
+    def _flat_tallies(self, survey_id: str, questions: Mapping[str, Question],
+                      filters: StatsFilter) -> Tallies:
+        table = flat_table(survey_id)
+        existing = set(self.stats.table_columns(survey_id))
+        if not existing:
+            return Tallies(0, {}, {})
+        conditions, parameters = self._flat_conditions(survey_id, filters)
+        present = [question for name, question in questions.items() if name in existing]
+        aggregates, aggregate_parameters, keys = _choice_aggregates(present, existing)
+        aggregates.insert(0, "count(*)")
+        row = self.conn.execute(
+            f"SELECT {', '.join(aggregates)} FROM {table} WHERE 1=1{conditions}",
+            [*aggregate_parameters, *parameters]).fetchone()
+        n = int(row[0])
+        answered: dict[str, int] = {}
+        counts: dict[str, dict[Any, int]] = {}
+        for (name, choice), value in zip(keys, row[1:], strict=True):
+            if choice is None:
+                answered[name] = int(value)
+            else:
+                counts.setdefault(name, {})[choice] = int(value)
+        for question in present:
+            if question.kind in ("integer", "date"):
+                counts[question.name] = dict(self._value_counts(
+                    table, question.name, conditions, parameters))
+        return Tallies(n, answered, counts)
+
+    def _value_counts(self, table: str, column: str, conditions: str,
+                      parameters: Sequence[Any]) -> list[tuple[Any, int]]:
+        return self.conn.execute(
+            f"SELECT {quoted(column)}, count(*) FROM {table} WHERE {quoted(column)} IS NOT NULL"
+            f"{conditions} GROUP BY 1", parameters).fetchall()
+
+    def stats_value_counts(self, survey_id: str, question: str,
+                           filters: StatsFilter) -> list[tuple[Any, int]]:
+        """(value, respondents) of one question, from the flat table (decimals)."""
+        if question not in self.stats.table_columns(survey_id):
+            return []
+        conditions, parameters = self._flat_conditions(survey_id, filters)
+        return self._value_counts(flat_table(survey_id), question, conditions, parameters)
+
+    def stats_texts(self, survey_id: str, question: str, filters: StatsFilter) -> list[str]:
+        """The answers to a text question, in the order they were stored."""
+        if question not in self.stats.table_columns(survey_id):
+            return []
+        conditions, parameters = self._flat_conditions(survey_id, filters)
+        return [str(row[0]) for row in self.conn.execute(
+            f"SELECT {quoted(question)} FROM {flat_table(survey_id)}"
+            f" WHERE {quoted(question)} IS NOT NULL{conditions} ORDER BY _id", parameters)]
+
+    def stats_over_time(self, survey_id: str, questions: Mapping[str, Question],
+                        filters: StatsFilter) -> list[tuple[str, str, int]]:
+        """(day, site, submissions) under ``filters``."""
+        if filters.by_answer:
+            if not self.stats.table_columns(survey_id):
+                return []
+            conditions, parameters = self._flat_conditions(survey_id, filters)
+            return self.conn.execute(
+                f"SELECT _day, coalesce(_site, ''), count(*) FROM {flat_table(survey_id)}"
+                f" WHERE 1=1{conditions} GROUP BY 1, 2 ORDER BY 1, 2", parameters).fetchall()
+        conditions, parameters = _cube_conditions(filters)
+        return self.conn.execute(
+            f"SELECT day, site, sum(n) FROM stats_cells WHERE survey_id=?{conditions}"
+            " GROUP BY day, site ORDER BY day, site", [survey_id, *parameters]).fetchall()
+
+    def stats_crosstab(self, survey_id: str, by: Question, questions: Sequence[Question],
+                       filters: StatsFilter) -> dict[str, Any]:
+        """Per question: ``table`` {group: {choice: n}}, ``row_n`` and ``column_n`` (see
+        surveys/stats/figures.py).
+
+        A select_one ``by`` takes one pass over the flat table for every target together;
+        a select_multiple ``by`` one pass per choice, and one for the column totals.
+        """
+        existing = set(self.stats.table_columns(survey_id))
+        result = empty_crosstab(by, questions)
+        if by.name not in existing:
+            return result
+        table = flat_table(survey_id)
+        conditions, parameters = self._flat_conditions(survey_id, filters)
+        aggregates, aggregate_parameters, keys = _choice_aggregates(questions, existing)
+        if not aggregates:
+            return result
+
+        def fill(group: str, values: Sequence[Any]) -> None:
+            for (name, choice), value in zip(keys, values, strict=True):
+                if choice is None:
+                    result[name]["row_n"][group] = int(value)
+                else:
+                    result[name]["table"][group][choice] = int(value)
+
+        selected = ", ".join(aggregates)
+        if not by.is_multiple:
+            rows = self.conn.execute(
+                f"SELECT {quoted(by.name)}, {selected} FROM {table}"
+                f" WHERE {quoted(by.name)} IS NOT NULL{conditions} GROUP BY 1",
+                [*aggregate_parameters, *parameters])
+            for group, *values in rows:
+                if group in result[keys[0][0]]["table"]:
+                    fill(group, values)
+            return add_column_totals(result)
+        for group in by.choice_names:
+            column = choice_column(by.name, group)
+            if column not in existing:
+                continue
+            values = self.conn.execute(
+                f"SELECT {selected} FROM {table} WHERE {quoted(column)} = 1{conditions}",
+                [*aggregate_parameters, *parameters]).fetchone()
+            fill(group, values)
+        totals = self.conn.execute(
+            f"SELECT {selected} FROM {table} WHERE {quoted(by.name)} IS NOT NULL{conditions}",
+            [*aggregate_parameters, *parameters]).fetchone()
+        for (name, choice), value in zip(keys, totals, strict=True):
+            if choice is not None:
+                result[name]["column_n"][choice] = int(value)
+        return result
+
+    def matching_ids(self, survey_id: str, filters: StatsFilter) -> tuple[str, list[Any]]:
+        """A subquery of the rowids of submissions matching ``filters``, with parameters."""
+        if not self.stats.table_columns(survey_id):
+            return "SELECT NULL WHERE 0", []
+        conditions, parameters = self._flat_conditions(survey_id, filters)
+        return f"SELECT _id FROM {flat_table(survey_id)} WHERE 1=1{conditions}", parameters
+
+    def _flat_conditions(self, survey_id: str,
+                         filters: StatsFilter) -> tuple[str, list[Any]]:
+        conditions, parameters = dimension_conditions(filters, _FLAT_COLUMNS, SQLITE)
+        # Read afresh: another process may have added columns.
+        existing = set(self.stats.table_columns(survey_id))
+        for name, value in filters.where.items():
+            column = choice_column(name, value)
+            if column in existing:  # select_multiple: that choice is among those chosen
+                conditions += f" AND {quoted(column)} = 1"
+            elif name in existing:
+                conditions += f" AND {quoted(name)} = ?"
+                parameters.append(value)
+            else:
+                conditions += " AND 0"
+        return conditions, parameters
+
+    def stats_site_tallies(self, survey_id: str, questions: Sequence[str],
+                           filters: StatsFilter, dimension: str) -> dict[str, Tallies]:
+        """Tallies of ``questions`` per street, community (its site ``街道/社区``) or kiosk:
+        from the cells (which keep kiosk and site), or with a filter on answers from one
+        pass over the flat table grouped by place."""
+        column = "kiosk" if dimension == "kiosk" else "site"
+        if filters.by_answer:
+            rows = self._flat_place_rows(survey_id, questions, filters, column)
+        else:
+            conditions, parameters = _cube_conditions(filters)
+            marks = ", ".join("?" * len(questions))
+            rows = self.conn.execute(
+                f"SELECT {column}, question, value, sum(count) FROM stats_tally_cell"
+                f" WHERE survey_id = ? AND (question = '' OR question IN ({marks})){conditions}"
+                " GROUP BY 1, 2, 3", [survey_id, *questions, *parameters]).fetchall()
+        return tallies_by_place(
+            (street_of(place) if dimension == "street" else (place or ""), question,
+             None if value == ANSWERED else value, count)
+            for place, question, value, count in rows)
+
+    def _flat_place_rows(self, survey_id: str, questions: Sequence[str],
+                         filters: StatsFilter, column: str) -> list[tuple[str, str, Any, int]]:
+        """(place, question, value, count) rows from the flat table, as the cells give them
+        (question '': submissions; value '': respondents who answered)."""
+        existing = set(self.stats.table_columns(survey_id))
+        if not existing:
+            return []
+        conditions, parameters = self._flat_conditions(survey_id, filters)
+        known = catalogue([self.load_form(survey_id, version)
+                           for version in self.versions(survey_id)])
+        aggregates, aggregate_parameters, keys = _choice_aggregates(
+            [known[name] for name in questions], existing)
+        rows = self.conn.execute(
+            f"SELECT coalesce(_{column}, ''), {', '.join(['count(*)', *aggregates])}"
+            f" FROM {flat_table(survey_id)} WHERE 1=1{conditions} GROUP BY 1",
+            [*aggregate_parameters, *parameters]).fetchall()
+        found: list[tuple[str, str, Any, int]] = []
+        for place, submissions, *counts in rows:
+            found.append((place, SUBMISSIONS, ANSWERED, int(submissions)))
+            found.extend((place, name, ANSWERED if choice is None else choice, int(count))
+                         for (name, choice), count in zip(keys, counts, strict=True))
+        return found

@@ -1,0 +1,204 @@
+"""Drafts and submissions: a draft is saved after every answer; a finished questionnaire is
+stored with its receipt code and counted by the statistics in the same transaction."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from store.sqlite.base import StoreBase
+from surveys.clock import now_stamp
+from surveys.session import FormSession, Submission
+from surveys.stats.model import StatsFilter
+
+
+def receipt_code(instance_id: str) -> str:
+    """A short code a resident can read out at the desk: 8 base32 letters from the id."""
+    digest = hashlib.sha256(instance_id.encode()).digest()
+    letters = base64.b32encode(digest[:5]).decode()
+    return f"{letters[:4]}-{letters[4:]}"
+
+
+SUBMISSION_COLUMNS = ("instance_id, survey_id, version, kiosk, started, completed, lang,"
+                       " enumerator, answers, receipt_code, source, stored_at, site")
+
+
+RECORD_COLUMNS = ("instance_id, survey_id, version, kiosk, started, completed, lang,"
+                   " enumerator, answers, site")
+
+
+def submission_row(submission: Submission, code: str, source: str,
+                    stamp: str) -> tuple[Any, ...]:
+    return (
+        submission.instance_id, submission.survey, submission.version, submission.kiosk,
+        submission.started, submission.completed, submission.lang, submission.enumerator,
+        json.dumps(submission.answers, ensure_ascii=False, separators=(",", ":")),
+        code, source, stamp, submission.site,
+    )
+
+
+def record_from_row(row: Sequence[Any]) -> dict[str, Any]:
+    """A submission as a JSONL record; ``site`` only when one was recorded."""
+    record = {"instance_id": row[0], "survey": row[1], "version": row[2], "kiosk": row[3],
+              "started": row[4], "completed": row[5], "lang": row[6], "enumerator": row[7],
+              "answers": json.loads(row[8])}
+    if row[9] is not None:
+        record["site"] = row[9]
+    return record
+
+
+class DraftsAndSubmissions(StoreBase):
+    """Drafts saved after every answer, and finished questionnaires with their receipt codes."""
+
+    def save_draft(self, session: FormSession) -> None:
+        """Save the session as it stands (called after every answer)."""
+        snapshot = session.snapshot()
+        self.conn.execute(
+            "INSERT INTO drafts(instance_id, survey_id, version, kiosk, lang, enumerator,"
+            " started, updated, screen, answers, status) VALUES (?,?,?,?,?,?,?,?,?,?,'open')"
+            " ON CONFLICT(instance_id) DO UPDATE SET lang=excluded.lang,"
+            " updated=excluded.updated, screen=excluded.screen, answers=excluded.answers",
+            (snapshot["instance_id"], snapshot["survey"], snapshot["version"],
+             snapshot["kiosk"], snapshot["lang"], snapshot["enumerator"], snapshot["started"],
+             now_stamp(), snapshot["screen"],
+             json.dumps(snapshot["answers"], ensure_ascii=False)),
+        )
+
+    def draft_snapshot(self, instance_id: str) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            "SELECT instance_id, survey_id, version, kiosk, lang, enumerator, started, screen,"
+            " answers, status FROM drafts WHERE instance_id=?", (instance_id,)).fetchone()
+        if row is None:
+            return None
+        return {
+            "instance_id": row[0], "survey": row[1], "version": row[2], "kiosk": row[3],
+            "lang": row[4], "enumerator": row[5], "started": row[6], "screen": row[7],
+            "answers": json.loads(row[8]), "status": row[9],
+        }
+
+    def open_drafts(self) -> list[dict[str, Any]]:
+        """Drafts left open by an interruption (crash, power cut), newest first."""
+        ids = [row[0] for row in self.conn.execute(
+            "SELECT instance_id FROM drafts WHERE status='open' ORDER BY updated DESC")]
+        return [draft for draft in map(self.draft_snapshot, ids) if draft is not None]
+
+    def resume_draft(self, instance_id: str) -> FormSession:
+        """The session of an interrupted draft, at the screen where it stopped."""
+        snapshot = self.draft_snapshot(instance_id)
+        if snapshot is None:
+            raise KeyError(instance_id)
+        form = self.load_form(snapshot["survey"], snapshot["version"])
+        return FormSession.restore(form, snapshot)
+
+    def abandon_draft(self, instance_id: str) -> None:
+        """Mark a draft abandoned (the resident walked away); counted, never shown again."""
+        self.conn.execute("UPDATE drafts SET status='abandoned', updated=? WHERE instance_id=?",
+                          (now_stamp(), instance_id))
+
+    def draft_counts(self) -> dict[str, int]:
+        return {row[0]: row[1] for row in self.conn.execute(
+            "SELECT status, count(*) FROM drafts GROUP BY status")}
+
+    def save_submission(self, submission: Submission, source: str = "kiosk") -> str:
+        """Store a finished questionnaire and close its draft, in one transaction.
+
+        Returns the receipt code. Saving the same instance twice is harmless.
+        """
+        code = receipt_code(submission.instance_id)
+        with self.transaction():
+            cursor = self.conn.execute(
+                f"INSERT OR IGNORE INTO submissions({SUBMISSION_COLUMNS})"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                submission_row(submission, code, source, now_stamp()),
+            )
+            if cursor.rowcount == 1:  # counted once, with the submission
+                self.stats.add([(int(cursor.lastrowid or 0), submission)])
+            self.conn.execute("DELETE FROM drafts WHERE instance_id=?",
+                              (submission.instance_id,))
+        return code
+
+    def insert_submissions(self, submissions: Sequence[Submission], source: str = "import") -> int:
+        """Store a batch in one transaction; returns how many were new (others existed).
+
+        The statistics tables count the new ones in the same transaction.
+        """
+        stamp = now_stamp()
+        with self.transaction():
+            existing = self._existing_instances([item.instance_id for item in submissions])
+            new: dict[str, Submission] = {}
+            for submission in submissions:
+                if submission.instance_id not in existing:
+                    new.setdefault(submission.instance_id, submission)
+            if not new:
+                return 0
+            # Explicit rowids (under the write lock): the flat table's rows share them.
+            first = int(self.conn.execute(
+                "SELECT coalesce(max(rowid), 0) + 1 FROM submissions").fetchone()[0])
+            numbered = list(enumerate(new.values(), start=first))
+            self.conn.executemany(
+                f"INSERT INTO submissions(rowid, {SUBMISSION_COLUMNS})"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [(rowid, *submission_row(submission, receipt_code(submission.instance_id),
+                                          source, stamp))
+                 for rowid, submission in numbered])
+            self.stats.add(numbered)
+            return len(numbered)
+
+    def _existing_instances(self, instance_ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(instance_ids), 500):  # within SQLite's parameter limit
+            chunk = instance_ids[start:start + 500]
+            found.update(row[0] for row in self.conn.execute(
+                "SELECT instance_id FROM submissions WHERE instance_id IN"
+                f" ({', '.join('?' * len(chunk))})", chunk))
+        return found
+
+    def submission_count(self, survey_id: str | None = None) -> int:
+        if survey_id is None:
+            return int(self.conn.execute("SELECT count(*) FROM submissions").fetchone()[0])
+        return int(self.conn.execute("SELECT count(*) FROM submissions WHERE survey_id=?",
+                                     (survey_id,)).fetchone()[0])
+
+    def submission_ids(self) -> set[str]:
+        return {row[0] for row in self.conn.execute("SELECT instance_id FROM submissions")}
+
+    def iter_submissions(self, survey_id: str,
+                         filters: StatsFilter | None = None) -> Iterator[dict[str, Any]]:
+        """Submissions of a survey (all versions) as JSONL records, oldest first.
+
+        ``filters`` (surveys.stats.StatsFilter: dates, kiosks, sites, enumerators, answers)
+        keeps only the submissions the statistics under the same filters count. A record has
+        ``site`` only when one was recorded.
+        """
+        query = (f"SELECT {RECORD_COLUMNS} FROM submissions WHERE survey_id=?")
+        parameters: list[Any] = [survey_id]
+        if filters is not None and (filters.by_answer or filters.by_place
+                                    or filters.date_from or filters.date_to):
+            subquery, extra = self.matching_ids(survey_id, filters)
+            query += f" AND rowid IN ({subquery})"
+            parameters.extend(extra)
+        cursor = self.conn.execute(query + " ORDER BY completed, instance_id", parameters)
+        for row in cursor:
+            yield record_from_row(row)
+
+    def receipt_code_of(self, instance_id: str) -> str | None:
+        row = self.conn.execute("SELECT receipt_code FROM submissions WHERE instance_id=?",
+                                (instance_id,)).fetchone()
+        return row[0] if row else None
+
+    def instance_of_receipt_code(self, code: str) -> str | None:
+        """The submission a receipt code belongs to (codes are read out at the desk)."""
+        row = self.conn.execute(
+            "SELECT instance_id FROM submissions WHERE receipt_code=? LIMIT 1",
+            (code.strip().upper(),)).fetchone()
+        return row[0] if row else None
+
+    def submission_record(self, instance_id: str) -> dict[str, Any] | None:
+        """One submission as a JSONL record (see ``iter_submissions``)."""
+        row = self.conn.execute(
+            f"SELECT {RECORD_COLUMNS} FROM submissions WHERE instance_id=?",
+            (instance_id,)).fetchone()
+        return None if row is None else record_from_row(row)
