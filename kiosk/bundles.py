@@ -30,7 +30,7 @@ from typing import Any
 
 from kiosk.sync import STREAM_LABELS, KioskIdentity
 from store import FormVersionConflict, KioskStore
-from store.central_volunteers import RosterResult, push_roster
+from store.central.volunteers import RosterResult, push_roster
 from store.rows import Volunteer
 from store.sqlite.sync import SYNC_COLUMNS
 from surveys.session import Submission
@@ -395,45 +395,49 @@ def import_into_kiosk(store: KioskStore, bundle: Bundle) -> ImportReport:
 def import_into_central(dsn: str, bundle: Bundle) -> ImportReport:
     """Add a bundle to the central PostgreSQL with the same idempotent upserts as a sync
     (origin: the bundle's kiosk, registered with its site), all in one transaction."""
-    import psycopg
-
-    from store.central import (
+    from store.central.connection import (
         CentralConnectionLost,
         connect,
         describe,
-        differing_forms,
-        installation,
-        push,
-        reason_of,
-        register_kiosk,
+        lost_connection,
     )
+    from store.central.schema import installation
 
     kiosk = bundle.kiosk
     report = ImportReport(describe(dsn), kiosk.kiosk_id)
     connection = connect(dsn, application_name=f"kiosk bundle {kiosk.kiosk_id}"[:63])
     try:
         try:
-            installation(connection, dsn)
-            with connection.transaction():
-                register_kiosk(connection, kiosk_id=kiosk.kiosk_id,
-                               database_id=bundle.database_id, street=kiosk.street,
-                               community=kiosk.community, site=kiosk.site,
-                               station=kiosk.station)
-                for stream in STREAM_LABELS:
-                    rows = bundle.rows[stream]
-                    # One push per stream: its temporary table is emptied only at commit.
-                    added = push(connection, stream, kiosk.kiosk_id, rows) if rows else 0
-                    if rows and stream == "forms":
-                        report.differing_forms = differing_forms(connection)
-                    report.new[stream] = added
-                    report.already[stream] = len(rows) - added
-                report.roster = push_roster(connection, kiosk.kiosk_id, bundle.roster)
-        except psycopg.OperationalError as error:
+            with lost_connection():
+                installation(connection, dsn)
+                _send(connection, bundle, report)
+        except CentralConnectionLost as lost:
             raise CentralConnectionLost(
                 f"lost the connection to the central database at {report.target} "
-                f"({reason_of(error)}); the bundle is imported in one transaction, so none of "
+                f"({lost.reason}); the bundle is imported in one transaction, so none of "
                 "it was saved: import it again") from None
     finally:
         with contextlib.suppress(Exception):
             connection.close()
     return report
+
+
+def _send(connection: Any, bundle: Bundle, report: ImportReport) -> None:
+    """The whole bundle in one central transaction; ``report`` counts what was new."""
+    from store.central.push import differing_forms, push, register_kiosk
+
+    kiosk = bundle.kiosk
+    with connection.transaction():
+        register_kiosk(connection, kiosk_id=kiosk.kiosk_id,
+                       database_id=bundle.database_id, street=kiosk.street,
+                       community=kiosk.community, site=kiosk.site,
+                       station=kiosk.station)
+        for stream in STREAM_LABELS:
+            rows = bundle.rows[stream]
+            # One push per stream: its temporary table is emptied only at commit.
+            added = push(connection, stream, kiosk.kiosk_id, rows) if rows else 0
+            if rows and stream == "forms":
+                report.differing_forms = differing_forms(connection)
+            report.new[stream] = added
+            report.already[stream] = len(rows) - added
+        report.roster = push_roster(connection, kiosk.kiosk_id, bundle.roster)

@@ -432,7 +432,7 @@ def _call(call: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def _described(dsn: str) -> str:
-    from store.central import describe
+    from store.central.connection import describe
 
     return describe(dsn)
 
@@ -761,8 +761,9 @@ def volunteer_hours(context: Context, start: str | None, end: str | None, month:
 def _central_hours(dsn: str, config: Any, first: Any, last: Any, team: str | None) -> Any:
     """The hours report over every kiosk's sessions in the central database."""
     from kiosk.volunteers import hours_report
-    from store.central import connect, installation
-    from store.central_volunteers import CentralVolunteers
+    from store.central.connection import connect
+    from store.central.schema import installation
+    from store.central.volunteers import CentralVolunteers
 
     connection = connect(dsn, application_name="kiosk volunteer hours")
     try:
@@ -1195,10 +1196,10 @@ def _statistics_store(context: Context, survey_id: str, central: str | None) -> 
     if not central:
         _load_form(context, survey_id)
         return context.store
-    from store.central import describe
-    from store.central_stats import CentralStore
+    from store.central.connection import describe
+    from store.central.stats import CentralStats
 
-    store = _central_call(CentralStore, central)
+    store = _central_call(CentralStats, central)
     click.get_current_context().call_on_close(store.close)
     if not store.versions(survey_id):
         raise click.ClickException(
@@ -1244,22 +1245,20 @@ class TryAgainLater(click.ClickException):
 
 
 def _central_call(call: Any, *args: Any, **kwargs: Any) -> Any:
-    try:
-        import psycopg
-    except ImportError as error:  # psycopg without libpq: the system library is missing
-        raise click.ClickException(
-            f"cannot load psycopg ({error}); install libpq5 (apt-get install libpq5)") from None
+    from store.central.connection import (
+        CentralConnectionLost,
+        CentralError,
+        CentralUnreachable,
+        refusals,
+    )
 
-    from store.central import CentralConnectionLost, CentralError, CentralUnreachable
-
     try:
-        return call(*args, **kwargs)
+        with refusals():
+            return call(*args, **kwargs)
     except (CentralUnreachable, CentralConnectionLost) as error:
         raise TryAgainLater(str(error)) from None
     except CentralError as error:
         raise click.ClickException(str(error)) from None
-    except psycopg.Error as error:
-        raise click.ClickException(f"the central database refused it: {error}") from None
 
 
 @main.group("central")
@@ -1272,7 +1271,8 @@ def central_group() -> None:
 def central_init(dsn: str) -> None:
     """Create the central schema in DSN (postgresql://user@host:port/db), or migrate it to
     this version; running it again changes nothing."""
-    from store.central import describe, init
+    from store.central.connection import describe
+    from store.central.schema import init
 
     result = _central_call(init, dsn)
     where = describe(dsn)

@@ -13,21 +13,19 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from kiosk.config import Site
 from store import KioskStore
-from store.central import (
+from store.central.connection import (
     CentralConnectionLost,
     connect,
     describe,
-    differing_forms,
-    finish_sync,
-    installation,
-    push,
-    reason_of,
-    register_kiosk,
+    lost_connection,
 )
-from store.central_volunteers import RosterResult, push_roster
+from store.central.push import differing_forms, finish_sync, push, register_kiosk
+from store.central.schema import installation
+from store.central.volunteers import RosterResult, push_roster
 
 # Streams in the order they are sent, with the words of the summary.
 STREAM_LABELS = {
@@ -106,57 +104,62 @@ def sync(store: KioskStore, dsn: str, kiosk: KioskIdentity, *, batch: int = DEFA
     CentralConnectionLost when the connection breaks midway (the batches committed stay;
     the next sync completes the rest).
     """
-    import psycopg
-
     if batch < 1:
         raise ValueError("batch must be at least 1")
     report = SyncReport(describe(dsn))
     connection = connect(dsn, application_name=f"kiosk sync {kiosk.kiosk_id}"[:63])
     try:
         try:
-            central = installation(connection, dsn)
-            register_kiosk(connection, kiosk_id=kiosk.kiosk_id,
-                           database_id=store.database_id(), street=kiosk.street,
-                           community=kiosk.community, site=kiosk.site, station=kiosk.station)
-            cursors = store.sync_cursors(central)
-            bounds = store.sync_bounds()
-            totals = store.sync_pending(cursors, bounds)
-            if on_totals is not None:
-                on_totals(totals)
-            for stream in STREAM_LABELS:
-                done = 0
-                after = cursors[stream]
-                report.new[stream] = report.already[stream] = 0
-                while after < bounds[stream]:
-                    last, rows = store.sync_rows(stream, after, bounds[stream], batch)
-                    if not rows:
-                        break
-                    with connection.transaction():
-                        added = push(connection, stream, kiosk.kiosk_id, rows)
-                        if stream == "forms":
-                            report.differing_forms += differing_forms(connection)
-                    # The central batch is committed: now, and only now, move the cursor.
-                    store.set_sync_cursor(central, stream, last)
-                    after = last
-                    done += len(rows)
-                    report.batches += 1
-                    report.new[stream] += added
-                    report.already[stream] += len(rows) - added
-                    if progress is not None:
-                        progress(stream, done, totals[stream])
-            # The roster changes in place (status, card serial), so it has no cursor: the
-            # whole of it (hundreds of rows) goes each time, and only changes are written.
-            with connection.transaction():
-                report.roster = push_roster(connection, kiosk.kiosk_id, store.volunteers())
-            finish_sync(connection, kiosk.kiosk_id)
-        except psycopg.OperationalError as error:
-            reason = reason_of(error)
+            with lost_connection():
+                _send(store, connection, dsn, kiosk, report, batch, progress, on_totals)
+        except CentralConnectionLost as lost:
             saved = sum(report.new.values()) + sum(report.already.values())
             raise CentralConnectionLost(
-                f"lost the connection to the central database at {report.central} ({reason});"
-                f" {saved:,} rows were saved there in {report.batches} batches. Nothing is"
-                " lost: run kiosk sync again to send the rest.") from None
+                f"lost the connection to the central database at {report.central}"
+                f" ({lost.reason}); {saved:,} rows were saved there in {report.batches}"
+                " batches. Nothing is lost: run kiosk sync again to send the rest.") from None
     finally:
         with contextlib.suppress(Exception):  # a broken connection may not close cleanly
             connection.close()
     return report
+
+
+def _send(store: KioskStore, connection: Any, dsn: str, kiosk: KioskIdentity,
+          report: SyncReport, batch: int, progress: Progress | None,
+          on_totals: Callable[[dict[str, int]], None] | None) -> None:
+    """The batches of every stream, then the roster; ``report`` counts as it goes."""
+    central = installation(connection, dsn)
+    register_kiosk(connection, kiosk_id=kiosk.kiosk_id,
+                   database_id=store.database_id(), street=kiosk.street,
+                   community=kiosk.community, site=kiosk.site, station=kiosk.station)
+    cursors = store.sync_cursors(central)
+    bounds = store.sync_bounds()
+    totals = store.sync_pending(cursors, bounds)
+    if on_totals is not None:
+        on_totals(totals)
+    for stream in STREAM_LABELS:
+        done = 0
+        after = cursors[stream]
+        report.new[stream] = report.already[stream] = 0
+        while after < bounds[stream]:
+            last, rows = store.sync_rows(stream, after, bounds[stream], batch)
+            if not rows:
+                break
+            with connection.transaction():
+                added = push(connection, stream, kiosk.kiosk_id, rows)
+                if stream == "forms":
+                    report.differing_forms += differing_forms(connection)
+            # The central batch is committed: now, and only now, move the cursor.
+            store.set_sync_cursor(central, stream, last)
+            after = last
+            done += len(rows)
+            report.batches += 1
+            report.new[stream] += added
+            report.already[stream] += len(rows) - added
+            if progress is not None:
+                progress(stream, done, totals[stream])
+    # The roster changes in place (status, card serial), so it has no cursor: the
+    # whole of it (hundreds of rows) goes each time, and only changes are written.
+    with connection.transaction():
+        report.roster = push_roster(connection, kiosk.kiosk_id, store.volunteers())
+    finish_sync(connection, kiosk.kiosk_id)

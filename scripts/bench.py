@@ -52,7 +52,7 @@ Measures
      --stats-cache when there) COPYed into the submissions of a throwaway central database
      (fsync on), then the tally build of central schema 2 (store/central_stats.py recount,
      what a migration runs; a sync keeps them as it goes), each timed. Then `kiosk stats
-     --central`'s all-question tallies (survey_statistics on CentralStore), against the
+     --central`'s all-question tallies (survey_statistics on CentralStats), against the
      same tallies as plain SQL GROUP BYs over the jsonb answers, one per question; one
      month of one site; an answer filter and a cross-tab (both read the jsonb answers),
      against the plain GROUP BY of the cross-tab; and the --by-site breakdown. Last, `kiosk
@@ -935,7 +935,8 @@ class _DuckView:
 
 def bench_sync(workdir: Path, rows: int) -> list[tuple[str, float, float, str]]:
     from kiosk.sync import KioskIdentity, sync
-    from store.central import copy_text, init
+    from store.central.push import copy_text
+    from store.central.schema import init
     from store.sqlite.sync import SYNC_COLUMNS
     from tests.pg_server import ThrowawayPostgres
 
@@ -1015,7 +1016,8 @@ def bench_sync_one_kiosk(workdir: Path, rows: int = 100_000) -> tuple[str, float
     import psycopg
 
     from kiosk.sync import KioskIdentity, sync
-    from store.central import copy_text, init
+    from store.central.push import copy_text
+    from store.central.schema import init
     from store.sqlite.sync import SYNC_COLUMNS
     from tests.pg_server import ThrowawayPostgres
 
@@ -1055,8 +1057,10 @@ def bench_central_statistics(workdir: Path, rows: int, cache: Path | None,
                              repeat: int) -> list[tuple[str, float, float, str]]:
     import psycopg
 
-    from store.central import copy_text, init, push
-    from store.central_stats import CentralStore, recount
+    from store.central.push import copy_text, push
+    from store.central.schema import init
+    from store.central.stats import CentralStats
+    from store.central.tallies import recount
     from store.sqlite.sync import SYNC_COLUMNS
     from surveys.stats.figures import survey_statistics
     from surveys.stats.model import StatsFilter, catalogue
@@ -1091,7 +1095,7 @@ def bench_central_statistics(workdir: Path, rows: int, cache: Path | None,
             connection.execute("VACUUM ANALYZE")
         print(f"10. central statistics: {rows:,} submissions COPYed in {copied:.1f} s, "
               f"tallies built in {built:.1f} s", flush=True)
-        store = CentralStore(server.dsn)
+        store = CentralStats(server.dsn)
         questions = catalogue([store.load_form("satisfaction", version)
                                for version in store.versions("satisfaction")])
         central_ms = timed(lambda: survey_statistics(store, "satisfaction", text_answers=False),

@@ -17,7 +17,8 @@ from kiosk.bundles import read_bundle
 from kiosk.cli import main
 from kiosk.sync import STREAM_LABELS
 from store import KioskStore, open_store
-from store.central import CENTRAL_TABLES, init
+from store.central.push import CENTRAL_TABLES
+from store.central.schema import init
 from surveys.session import Submission
 from surveys.stats.figures import survey_statistics
 from tests.stats_data import compiled_versions, generate

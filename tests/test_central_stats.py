@@ -33,8 +33,8 @@ from click.testing import CliRunner
 from kiosk.cli import main
 from kiosk.sync import KioskIdentity, sync
 from store import KioskStore
-from store.central import init
-from store.central_stats import CentralStore
+from store.central.schema import init
+from store.central.stats import CentralStats
 from store.sqlite.sync import SYNC_COLUMNS
 from surveys.exports import export_survey
 from surveys.session import Submission
@@ -164,14 +164,14 @@ def city(postgres: ThrowawayPostgres, tmp_path_factory: pytest.TempPathFactory) 
 
 
 @pytest.fixture
-def central_store(city: City) -> Iterator[CentralStore]:
-    with CentralStore(city.dsn) as store:
+def central_store(city: City) -> Iterator[CentralStats]:
+    with CentralStats(city.dsn) as store:
         yield store
 
 
 @pytest.mark.parametrize("filters", FILTERS, ids=[str(i) for i in range(len(FILTERS))])
 def test_city_wide_statistics_equal_those_of_one_database_with_every_submission(
-        city: City, central_store: CentralStore, filters: StatsFilter):
+        city: City, central_store: CentralStats, filters: StatsFilter):
     for options in ({"period": "week"}, {"by": "group"}, {"by": "services"},
                     {"by": "sat", "question": "services", "language": "en"}):
         found = survey_statistics(central_store, SURVEY, filters, include_pii=True, **options)
@@ -215,7 +215,7 @@ def matches(item: Submission, name: str, value: str) -> bool:
 @pytest.mark.parametrize("filters", [StatsFilter(), StatsFilter(where={"group": "elderly"}),
                                      StatsFilter(sites=("白石镇/龙潭村", "")),
                                      StatsFilter(date_from=date(2026, 10, 20))])
-def test_by_site_figures_match_a_direct_count(city: City, central_store: CentralStore,
+def test_by_site_figures_match_a_direct_count(city: City, central_store: CentralStats,
                                               filters: StatsFilter):
     found = site_breakdown(central_store, SURVEY, filters)
     expected = direct_breakdown(city.submissions, filters)
@@ -246,7 +246,7 @@ def test_by_site_figures_match_a_direct_count(city: City, central_store: Central
     {"file_format": "jsonl", "filters": StatsFilter(sites=("九龙街道/新华社区",))},
 ])
 def test_export_from_central_equals_export_from_the_union(city: City,
-                                                          central_store: CentralStore,
+                                                          central_store: CentralStats,
                                                           options: dict):
     found, expected = io.StringIO(), io.StringIO()
     count = export_survey(central_store, SURVEY, found, **options)
@@ -309,7 +309,7 @@ def test_a_schema_1_database_gets_its_submissions_counted(city: City,
                                                           postgres: ThrowawayPostgres,
                                                           tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch):
-    import store.central as central_module
+    import store.central.schema as central_module
 
     dsn = postgres.create_database(f"old_{uuid.uuid4().hex[:12]}")
     monkeypatch.setattr(central_module, "CENTRAL_SCHEMA_VERSION", 1)
@@ -325,7 +325,7 @@ def test_a_schema_1_database_gets_its_submissions_counted(city: City,
                     f" ({', '.join(['%s'] * len(columns))})", [("union", *row) for row in rows])
     monkeypatch.undo()
     assert init(dsn).before == 1
-    with CentralStore(dsn) as migrated:
+    with CentralStats(dsn) as migrated:
         for filters in FILTERS[:3]:
             assert survey_statistics(migrated, SURVEY, filters, by="group") == \
                 survey_statistics(city.union, SURVEY, filters, by="group")

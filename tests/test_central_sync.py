@@ -27,7 +27,8 @@ from kiosk.cli import main
 from kiosk.config import Site
 from kiosk.sync import KioskIdentity, sync
 from store import KioskStore, open_store
-from store.central import CENTRAL_SCHEMA_VERSION, CENTRAL_TABLES, init
+from store.central.push import CENTRAL_TABLES
+from store.central.schema import CENTRAL_SCHEMA_VERSION, init
 from store.rows import Volunteer
 from surveys.session import Submission
 from surveys.xlsform import compile_xlsform

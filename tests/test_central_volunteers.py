@@ -20,7 +20,7 @@ from kiosk.config import VolunteerSettings
 from kiosk.sync import KioskIdentity, sync
 from kiosk.volunteers import hours_report
 from store import KioskStore, open_store
-from store.central import init
+from store.central.schema import init
 from store.rows import Volunteer
 from tests.test_central_sync import query, write_config
 

@@ -1,6 +1,6 @@
 """Volunteers in the central PostgreSQL: the roster each kiosk sends with its sync, and the
 sessions of every kiosk read back as the kiosk's own store gives them, so that
-``kiosk.volunteers.hours_report`` makes the hours report across sites unchanged.
+``kiosk.volunteers.report.hours_report`` makes the hours report across sites unchanged.
 
 Volunteer numbers are the key across kiosks (a volunteer who serves at the hall and on a
 village point is one person). A number that another kiosk already sent for a different name
@@ -9,21 +9,24 @@ is not overwritten: the sync names it, for staff to renumber one of them.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from store.filters import POSTGRES, session_conditions
 from store.rows import (
+    CORRECTION_COLUMNS,
+    SESSION_COLUMNS,
+    VOLUNTEER_COLUMNS,
     SessionCorrection,
     Volunteer,
     VolunteerSession,
     correction_from_row,
     session_from_row,
+    volunteer_from_row,
 )
 
-ROSTER_COLUMNS = ("number", "name", "phone", "id_card", "team", "organisation", "joined",
-                  "status", "card_serial")
+ROSTER_COLUMNS = tuple(column.strip() for column in VOLUNTEER_COLUMNS.split(","))
 
 ROSTER_SCHEMA = (
     "CREATE TABLE volunteers (number text PRIMARY KEY, name text NOT NULL, phone text,"
@@ -77,10 +80,9 @@ def push_roster(connection: Any, origin: str, volunteers: Sequence[Volunteer]) -
     return result
 
 
-_SESSION_COLUMNS = ("c.id, c.number, c.kiosk, c.service, c.at, c.at_epoch, o.at, o.at_epoch,"
-                    " o.closed_by, o.flags, o.kiosk, c.origin")
-_CORRECTION_COLUMNS = ("id, session_id, action, checked_in, checked_in_epoch, checked_out,"
-                       " checked_out_epoch, reason, staff, at, at_epoch, kiosk, origin")
+# The kiosk's own columns first, then the origin: the kiosk's row readers serve.
+_SESSION_COLUMNS = f"{SESSION_COLUMNS}, c.origin"
+_CORRECTION_COLUMNS = f"{CORRECTION_COLUMNS}, origin"
 
 
 class CentralVolunteers:
@@ -103,27 +105,13 @@ class CentralVolunteers:
             query += " AND number = ANY(%s)"
             parameters.append(list(numbers))
         rows = self.connection.execute(query + " ORDER BY number", parameters).fetchall()
-        return [Volunteer(number=row[0], name=row[1], phone=row[2] or "", id_card=row[3] or "",
-                          team=row[4] or "", organisation=row[5] or "",
-                          joined=dt.date.fromisoformat(row[6]) if row[6] else None,
-                          status=row[7], card_serial=row[8]) for row in rows]
+        return [volunteer_from_row(row) for row in rows]
 
     def volunteer_sessions(self, *, number: str | None = None, team: str | None = None,
                            since: float | None = None, until: float | None = None,
                            ) -> list[VolunteerSession]:
-        where, parameters = "", []
-        if number is not None:
-            where += " AND c.number = %s"
-            parameters.append(number)
-        if team is not None:
-            where += " AND c.number IN (SELECT number FROM volunteers WHERE team = %s)"
-            parameters.append(team)
-        if since is not None:
-            where += " AND c.at_epoch >= %s"
-            parameters.append(since)
-        if until is not None:
-            where += " AND c.at_epoch < %s"
-            parameters.append(until)
+        where, parameters = session_conditions(POSTGRES, number=number, team=team,
+                                               since=since, until=until)
         rows = self.connection.execute(
             f"SELECT {_SESSION_COLUMNS} FROM volunteer_checkins c LEFT JOIN"
             " volunteer_checkouts o ON o.origin = c.origin AND o.session_id = c.id"
@@ -134,7 +122,6 @@ class CentralVolunteers:
                     f"SELECT {_CORRECTION_COLUMNS} FROM volunteer_corrections WHERE"
                     " (origin, session_id) IN (SELECT c.origin, c.id FROM volunteer_checkins c"
                     f" WHERE true{where}) ORDER BY at_epoch, origin, id", parameters):
-                # The kiosk's own columns first, then the origin: the kiosk's readers serve.
                 corrections.setdefault((row[12], row[1]), []).append(correction_from_row(row))
         sessions = []
         for row in rows:

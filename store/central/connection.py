@@ -1,0 +1,103 @@
+"""Connecting to the central PostgreSQL, and its errors. psycopg is loaded only here and in
+the rest of store/central/ (a kiosk that never syncs never loads it); its errors leave this
+package as ours (``CentralError`` and its kinds)."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import psycopg
+
+
+class CentralError(Exception):
+    """Something about the central database the user has to act on."""
+
+
+class CentralUnreachable(CentralError):
+    """No connection could be made (server down, wrong address, no network)."""
+
+
+class CentralConnectionLost(CentralError):
+    """The connection broke during a sync; what was committed stays, the rest comes next time.
+    ``reason``: libpq's, on one line."""
+
+    def __init__(self, message: str, *, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message
+
+
+class CentralSchemaError(CentralError):
+    """The central database has no kiosk schema, an older one, or a newer one."""
+
+
+def describe(dsn: str) -> str:
+    """``host:port/database`` of a DSN, without user or password (for messages)."""
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+
+        parts = conninfo_to_dict(dsn)
+    except Exception:  # a DSN psycopg cannot parse is described as given
+        return dsn.split("@")[-1]
+    host = parts.get("host") or parts.get("hostaddr") or "localhost"
+    port = parts.get("port") or "5432"
+    return f"{host}:{port}/{parts.get('dbname') or parts.get('user') or ''}"
+
+
+def connect(dsn: str, *, application_name: str = "kiosk") -> psycopg.Connection[Any]:
+    """Open a connection, or raise CentralUnreachable saying where and why."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        given = conninfo_to_dict(dsn)
+    except psycopg.Error as error:
+        raise CentralError(f"not a PostgreSQL address: {dsn!r} ({reason_of(error)}); "
+                           "expected e.g. postgresql://user@host:5432/database") from None
+    options: dict[str, Any] = {"application_name": application_name}
+    if "connect_timeout" not in given:
+        options["connect_timeout"] = 10  # no network: say so soon
+    try:
+        return psycopg.connect(dsn, autocommit=True, **options)  # transactions are explicit
+    except psycopg.Error as error:
+        raise CentralUnreachable(
+            f"cannot reach the central database at {describe(dsn)}: {reason_of(error)}"
+        ) from None
+
+
+def reason_of(error: Exception) -> str:
+    """libpq's message on one line, without the address it repeats."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    return re.sub(r'^connection failed: connection to server at "[^"]*", port \d+ failed: ',
+                  "", text)
+
+
+@contextlib.contextmanager
+def refusals() -> Iterator[None]:
+    """Around any use of the central database: psycopg missing its libpq, or a statement the
+    database refuses, become a CentralError saying so."""
+    try:
+        import psycopg
+    except ImportError as error:  # psycopg without libpq: the system library is missing
+        raise CentralError(
+            f"cannot load psycopg ({error}); install libpq5 (apt-get install libpq5)") from None
+    try:
+        yield
+    except psycopg.Error as error:
+        raise CentralError(f"the central database refused it: {error}") from None
+
+
+@contextlib.contextmanager
+def lost_connection() -> Iterator[None]:
+    """Around a sync or an import: a connection that breaks midway raises
+    CentralConnectionLost with libpq's reason (``reason``), for the caller to say what was
+    saved."""
+    import psycopg
+
+    try:
+        yield
+    except psycopg.OperationalError as error:
+        raise CentralConnectionLost(reason_of(error), reason=reason_of(error)) from None

@@ -1,0 +1,153 @@
+"""The central schema, versioned in ``kiosk_meta``: ``init`` creates or migrates it, step by
+step, in one transaction under an advisory lock; ``installation`` checks a database has this
+version before anything reads or writes it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import psycopg
+from store.central.connection import CentralSchemaError, connect, describe
+from store.central.tallies import create_schema
+from store.central.volunteers import ROSTER_SCHEMA
+
+CENTRAL_SCHEMA_VERSION = 3
+
+
+# Any two processes running ``init`` at once: one waits for the other (an arbitrary key).
+_INIT_LOCK = 0x53474B43
+
+
+# ---- the schema ------------------------------------------------------------------------------
+
+def _schema_1(connection: psycopg.Connection[Any]) -> None:
+    """Kiosks and their sites, forms, submissions, request updates, volunteer sessions and
+    corrections, the audit record."""
+    for statement in (
+        "CREATE TABLE kiosks (kiosk_id text PRIMARY KEY, database_id text NOT NULL,"
+        " street text NOT NULL DEFAULT '', community text NOT NULL DEFAULT '',"
+        " site text, station text NOT NULL DEFAULT '',"
+        " first_sync timestamptz NOT NULL DEFAULT now(), last_sync timestamptz)",
+        "CREATE TABLE forms (survey_id text NOT NULL, version text NOT NULL, title text,"
+        " default_language text, question_count integer, compiled jsonb NOT NULL,"
+        " source_name text, source_sha256 text, installed_at text, origin text NOT NULL,"
+        " received_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (survey_id, version))",
+        "CREATE TABLE submissions (instance_id text PRIMARY KEY, survey_id text NOT NULL,"
+        " version text NOT NULL, kiosk text, site text, started text, completed text,"
+        " lang text, enumerator text, answers jsonb NOT NULL, receipt_code text, source text,"
+        " stored_at text, origin text NOT NULL,"
+        " received_at timestamptz NOT NULL DEFAULT now())",
+        "CREATE INDEX submissions_survey ON submissions (survey_id, version)",
+        "CREATE INDEX submissions_origin ON submissions (origin)",
+        "CREATE TABLE request_updates (origin text NOT NULL, id bigint NOT NULL,"
+        " instance_id text NOT NULL, status text NOT NULL, note text, staff text NOT NULL,"
+        " kiosk text, at text NOT NULL, at_epoch double precision NOT NULL,"
+        " received_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (origin, id))",
+        "CREATE INDEX request_updates_instance ON request_updates (instance_id)",
+        "CREATE TABLE volunteer_checkins (origin text NOT NULL, id bigint NOT NULL,"
+        " number text NOT NULL, kiosk text, service text, at text NOT NULL,"
+        " at_epoch double precision NOT NULL, recorded_at text,"
+        " received_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (origin, id))",
+        "CREATE TABLE volunteer_checkouts (origin text NOT NULL, session_id bigint NOT NULL,"
+        " kiosk text, at text NOT NULL, at_epoch double precision NOT NULL,"
+        " closed_by text NOT NULL, flags text, recorded_at text,"
+        " received_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (origin, session_id))",
+        "CREATE TABLE volunteer_corrections (origin text NOT NULL, id bigint NOT NULL,"
+        " session_id bigint NOT NULL, action text NOT NULL, checked_in text,"
+        " checked_in_epoch double precision, checked_out text,"
+        " checked_out_epoch double precision, reason text NOT NULL, staff text NOT NULL,"
+        " at text NOT NULL, at_epoch double precision NOT NULL, kiosk text,"
+        " received_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (origin, id))",
+        "CREATE TABLE audit (origin text NOT NULL, id bigint NOT NULL, at text NOT NULL,"
+        " at_epoch double precision NOT NULL, kiosk text, staff text NOT NULL,"
+        " action text NOT NULL, target text, detail text,"
+        " received_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (origin, id))",
+    ):
+        connection.execute(statement)  # type: ignore[arg-type]
+
+
+def _schema_2(connection: psycopg.Connection[Any]) -> None:
+    """City-wide statistics: tallies kept as submissions arrive (store/central/tallies.py);
+    the submissions already there are counted."""
+    create_schema(connection)
+
+
+def _schema_3(connection: psycopg.Connection[Any]) -> None:
+    """The volunteer roster each kiosk sends with its sync, for the hours of every site
+    (store/central/volunteers.py)."""
+    for statement in ROSTER_SCHEMA:
+        connection.execute(statement)  # type: ignore[arg-type]
+
+
+# Schema version -> the step that makes it from the one before.
+_STEPS: dict[int, Callable[[Any], None]] = {1: _schema_1, 2: _schema_2, 3: _schema_3}
+
+
+@dataclass(frozen=True)
+class InitResult:
+    before: int  # 0: the database had no kiosk schema
+    after: int
+    installation: str
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+def _meta_version(connection: psycopg.Connection[Any]) -> tuple[int, str | None]:
+    """(schema version, installation id); (0, None) before ``init``."""
+    exists = connection.execute("SELECT to_regclass('kiosk_meta') IS NOT NULL").fetchone()
+    if not exists or not exists[0]:
+        return 0, None
+    values = dict(connection.execute("SELECT key, value FROM kiosk_meta").fetchall())
+    return int(values.get("schema_version", 0)), values.get("installation")
+
+
+def init(dsn: str) -> InitResult:
+    """Create the central schema, or migrate it to CENTRAL_SCHEMA_VERSION; a database of a
+    newer schema is refused unchanged."""
+    with (connect(dsn, application_name="kiosk central init") as connection,
+          connection.transaction()):
+        connection.execute("SELECT pg_advisory_xact_lock(%s)", (_INIT_LOCK,))
+        before, installation_id = _meta_version(connection)
+        if before > CENTRAL_SCHEMA_VERSION:
+            raise CentralSchemaError(
+                f"the central database at {describe(dsn)} has schema {before}; this kiosk "
+                f"knows up to {CENTRAL_SCHEMA_VERSION}: update the kiosk software. "
+                "Nothing was changed.")
+        if before == 0:
+            connection.execute(
+                "CREATE TABLE kiosk_meta (key text PRIMARY KEY, value text NOT NULL)")
+            installation_id = str(uuid.uuid4())
+            connection.execute(
+                "INSERT INTO kiosk_meta(key, value) VALUES ('installation', %s),"
+                " ('created_at', now()::text), ('schema_version', '0')", (installation_id,))
+        for version in range(before + 1, CENTRAL_SCHEMA_VERSION + 1):
+            _STEPS[version](connection)
+        connection.execute(
+            "UPDATE kiosk_meta SET value=%s WHERE key='schema_version'",
+            (str(CENTRAL_SCHEMA_VERSION),))
+    return InitResult(before, CENTRAL_SCHEMA_VERSION, str(installation_id))
+
+
+def installation(connection: psycopg.Connection[Any], dsn: str) -> str:
+    """The central database's installation id, after checking its schema is this one."""
+    with connection.transaction():
+        version, found = _meta_version(connection)
+    where = describe(dsn)
+    if version == 0 or found is None:
+        raise CentralSchemaError(
+            f"the database at {where} has no kiosk schema yet; run: kiosk central init DSN")
+    if version > CENTRAL_SCHEMA_VERSION:
+        raise CentralSchemaError(
+            f"the central database at {where} has schema {version}; this kiosk knows up to "
+            f"{CENTRAL_SCHEMA_VERSION}: update the kiosk software")
+    if version < CENTRAL_SCHEMA_VERSION:
+        raise CentralSchemaError(
+            f"the central database at {where} has schema {version}, older than this kiosk's "
+            f"{CENTRAL_SCHEMA_VERSION}: run kiosk central init DSN to migrate it first")
+    return found

@@ -1,0 +1,354 @@
+"""Reading the city-wide statistics and exports of the central PostgreSQL (``CentralStats``):
+from the tallies store/central/tallies.py keeps, and, for filters on answers, cross-tabs,
+decimals and text answers, from the submissions' jsonb answers (no flat table: see
+scripts/bench.py section 10 for what that costs)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from store.central.connection import connect
+from store.central.schema import installation
+from store.central.tallies import DIMENSIONS, answered_sql, chosen_sql, hashing, pairs_sql
+from store.filters import POSTGRES, dimension_conditions
+from surveys.form import Form
+from surveys.stats.model import (
+    Question,
+    StatsFilter,
+    Tallies,
+    add_column_totals,
+    catalogue,
+    empty_crosstab,
+    tallies_by_place,
+)
+
+
+def _tallies_by_place(rows: Sequence[tuple[Any, str, Any, int]]) -> dict[str, Tallies]:
+    """Tallies per place from (place, question, value, count) tally rows (value: JSON)."""
+    return tallies_by_place((place, question, json.loads(value), count)
+                            for place, question, value, count in rows)
+
+
+def _add_pair(tallies: Tallies, question: str, part: str, value: Any, count: int) -> None:
+    """Add one row of pairs_sql to ``tallies``."""
+    if part != "c":
+        tallies.answered[question] = tallies.answered.get(question, 0) + count
+    if part != "a":
+        values = tallies.counts.setdefault(question, {})
+        value = json.loads(value)
+        values[value] = values.get(value, 0) + count
+
+
+# ---- reading: the statistics and exports of the central database ---------------------------
+
+class CentralStats:
+    """The central database as ``surveys.stats.StatisticsStore`` and
+    ``surveys.exports.survey.ExportStore``: ``survey_statistics`` and ``export_survey`` run on
+    it unchanged, over every kiosk's submissions.
+
+    Versions of a survey are in the order they were installed (at the kiosk that first sent
+    each); text answers and exported rows in order of completion, then instance id.
+    """
+
+    def __init__(self, dsn: str) -> None:
+        """Connect (CentralUnreachable when that fails) and check the schema is this one."""
+        self.dsn = dsn
+        self.conn = connect(dsn, application_name="kiosk stats")
+        try:
+            installation(self.conn, dsn)
+        except BaseException:
+            self.conn.close()
+            raise
+        self._forms: dict[tuple[str, str], Form] = {}
+        self._catalogues: dict[str, dict[str, Question]] = {}
+        # survey -> question -> the versions whose form has it (as the flat table's columns)
+        self._layouts: dict[str, dict[str, list[str]]] = {}
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> CentralStats:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # ---- forms ----------------------------------------------------------------------------
+
+    def versions(self, survey_id: str) -> list[str]:
+        return [row[0] for row in self.conn.execute(
+            "SELECT version FROM forms WHERE survey_id = %s"
+            ' ORDER BY installed_at COLLATE "C", received_at, version COLLATE "C"',
+            (survey_id,))]
+
+    def load_form(self, survey_id: str, version: str | None = None) -> Form:
+        """A form version (the newest unless one is named) as the central database has it."""
+        if version is None:
+            versions = self.versions(survey_id)
+            if not versions:
+                raise KeyError(survey_id)
+            version = versions[-1]
+        key = (survey_id, version)
+        if key not in self._forms:
+            row = self.conn.execute("SELECT compiled FROM forms WHERE survey_id = %s"
+                                    " AND version = %s", key).fetchone()
+            if row is None:
+                raise KeyError(f"{survey_id} version {version}")
+            self._forms[key] = Form(row[0])
+        return self._forms[key]
+
+    def read_snapshot(self) -> contextlib.AbstractContextManager[Any]:
+        """One repeatable-read transaction: every query inside sees the same committed state,
+        however many syncs commit meanwhile."""
+        return self._snapshot()
+
+    @contextlib.contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        from psycopg.pq import TransactionStatus
+
+        if self.conn.info.transaction_status != TransactionStatus.IDLE:
+            yield  # inside one already
+            return
+        with self.conn.transaction():
+            self.conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield
+
+    def submission_count(self, survey_id: str | None = None) -> int:
+        if survey_id is None:
+            row = self.conn.execute("SELECT count(*) FROM submissions").fetchone()
+        else:
+            row = self.conn.execute("SELECT count(*) FROM submissions WHERE survey_id = %s",
+                                    (survey_id,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def _catalogue(self, survey_id: str) -> dict[str, Question]:
+        if survey_id not in self._catalogues:
+            self._catalogues[survey_id] = catalogue(
+                [self.load_form(survey_id, version) for version in self.versions(survey_id)])
+        return self._catalogues[survey_id]
+
+    def _layout(self, survey_id: str) -> dict[str, list[str]]:
+        if survey_id not in self._layouts:
+            layout: dict[str, list[str]] = {}
+            for question, version in self.conn.execute(
+                    "SELECT question, version FROM stats_questions WHERE survey_id = %s",
+                    (survey_id,)):
+                layout.setdefault(question, []).append(version)
+            self._layouts[survey_id] = layout
+        return self._layouts[survey_id]
+
+    def _has(self, survey_id: str, question: str) -> tuple[str, list[Any]]:
+        """SQL: submission ``s`` was answered on a version that has ``question``."""
+        layout = self._layout(survey_id)
+        versions = layout.get(question)
+        if not versions:
+            return "false", []
+        if len(versions) == len(self.versions(survey_id)):
+            return "true", []
+        return "s.version = ANY(%s)", [versions]
+
+    # ---- conditions ---------------------------------------------------------------------------
+
+    def _conditions(self, survey_id: str, filters: StatsFilter) -> tuple[str, list[Any]]:
+        """SQL conditions on submissions ``s`` for ``filters`` (as the flat table's)."""
+        conditions, parameters = dimension_conditions(filters, {
+            "day": "s.stats_day", "kiosk": "coalesce(s.kiosk, '')",
+            "site": "coalesce(s.site, '')", "enumerator": "coalesce(s.enumerator, '')"}, POSTGRES)
+        questions = self._catalogue(survey_id)
+        for name, value in filters.where.items():
+            has, extra = self._has(survey_id, name)
+            question = questions.get(name)
+            answer = self._answer(name)
+            if question is not None and question.is_multiple:
+                test = f"{answered_sql(answer)} AND {chosen_sql(answer, self._literal(value))}"
+            else:
+                test = f"{answer} = to_jsonb({self._literal(value)}::text)"
+            conditions += f" AND {has} AND {test}"
+            parameters += extra
+        return conditions, parameters
+
+    def _literal(self, value: str) -> str:
+        from psycopg import sql
+
+        return sql.Literal(value).as_string(self.conn)
+
+    def _answer(self, question: str) -> str:
+        """SQL: the answer of submission ``s`` to ``question`` (jsonb)."""
+        return f"(s.answers -> {self._literal(question)}::text)"
+
+    def _cube(self, filters: StatsFilter, prefix: str = "") -> tuple[str, list[Any]]:
+        return dimension_conditions(filters, {name: prefix + name for name in DIMENSIONS},
+                                    POSTGRES)
+
+    def _tally_rows(self, survey_id: str, filters: StatsFilter, place: str,
+                    questions: Sequence[str] | None = None) -> list[tuple[Any, ...]]:
+        """(place, question, value, count) from the smallest tally table that can answer
+        ``filters`` (not on answers); ``place``: a column of stats_cells, or ''."""
+        wanted = "" if questions is None else " AND (question = '' OR question = ANY(%s))"
+        extra = [] if questions is None else [list(questions)]
+        whole_days = filters.date_from is None and filters.date_to is None
+        if filters.enumerators or (not whole_days and (place or filters.by_place)):
+            conditions, parameters = self._cube(filters, "c.")
+            table = "stats_tally_cell t JOIN stats_cells c USING (cell)"
+            place = f"c.{place}" if place else "''"
+            survey = "c.survey_id"
+        elif place or filters.by_place:
+            conditions, parameters = self._cube(filters)
+            table, place, survey = "stats_tally_place", place or "''", "survey_id"
+        else:
+            conditions, parameters = self._cube(filters)
+            table = "stats_tally_day" if conditions else "stats_tally_total"
+            place, survey = "''", "survey_id"
+        return self.conn.execute(
+            f"SELECT {place}, question, value, sum(count)::bigint FROM {table}"  # type: ignore
+            f" WHERE {survey} = %s{wanted}{conditions} GROUP BY 1, 2, 3",
+            [survey_id, *extra, *parameters]).fetchall()
+
+    # ---- StatisticsStore ----------------------------------------------------------------------
+
+    def stats_tallies(self, survey_id: str, questions: Mapping[str, Question],
+                      filters: StatsFilter) -> Tallies:
+        """Submissions, respondents per question and per value, under ``filters``."""
+        if filters.by_answer:
+            return self._answer_tallies(survey_id, filters, None, "").get(
+                "", Tallies(0, {}, {}))
+        return _tallies_by_place(self._tally_rows(survey_id, filters, "")).get(
+            "", Tallies(0, {}, {}))
+
+    def _answer_tallies(self, survey_id: str, filters: StatsFilter,
+                        questions: Sequence[str] | None, place: str) -> dict[str, Tallies]:
+        """Tallies from the answers themselves (filters on answers), per ``place`` (an SQL
+        expression over ``s``; '' for no breakdown), of ``questions`` (None: all)."""
+        conditions, parameters = self._conditions(survey_id, filters)
+        key = place or "''"
+        found: dict[str, Tallies] = {}
+        for group, count in self.conn.execute(
+                f"SELECT {key}, count(*) FROM submissions s"  # type: ignore[arg-type]
+                f" WHERE s.survey_id = %s{conditions} GROUP BY 1", [survey_id, *parameters]):
+            found[group] = Tallies(int(count), {}, {})
+        wanted = "" if questions is None else " AND q.question = ANY(%s)"
+        pair_parameters = [*([] if questions is None else [list(questions)]), survey_id,
+                           *parameters]
+        for group, question, part, value, count in self._pairs(
+                pairs_sql([key], "submissions s", f" AND s.survey_id = %s{conditions}",
+                           wanted), pair_parameters * 3):
+            _add_pair(found[group], question, part, value, int(count))
+        return found
+
+    def _pairs(self, query: str, parameters: Sequence[Any]) -> list[tuple[Any, ...]]:
+        with hashing(self.conn):
+            return self.conn.execute(query, parameters).fetchall()  # type: ignore[arg-type]
+
+    def stats_value_counts(self, survey_id: str, question: str,
+                           filters: StatsFilter) -> list[tuple[Any, int]]:
+        """(value, respondents) of one question (decimals), from the answers."""
+        has, extra = self._has(survey_id, question)
+        conditions, parameters = self._conditions(survey_id, filters)
+        answer = self._answer(question)
+        return [(value, int(count)) for value, count in self._pairs(
+            f"SELECT {answer}, count(*) FROM submissions s WHERE s.survey_id = %s"
+            f" AND {has} AND {answered_sql(answer)}{conditions} GROUP BY 1",
+            [survey_id, *extra, *parameters])]
+
+    def stats_texts(self, survey_id: str, question: str, filters: StatsFilter) -> list[str]:
+        """The answers to a text question, in order of completion."""
+        has, extra = self._has(survey_id, question)
+        conditions, parameters = self._conditions(survey_id, filters)
+        answer = self._answer(question)
+        return [row[0] for row in self._pairs(
+            f"SELECT {answer} #>> '{{}}' FROM submissions s WHERE s.survey_id = %s"
+            f" AND {has} AND {answered_sql(answer)}{conditions}"
+            ' ORDER BY s.completed COLLATE "C", s.instance_id COLLATE "C"',
+            [survey_id, *extra, *parameters])]
+
+    def stats_over_time(self, survey_id: str, questions: Mapping[str, Question],
+                        filters: StatsFilter) -> list[tuple[str, str, int]]:
+        """(day, site, submissions) under ``filters``."""
+        if filters.by_answer:
+            conditions, parameters = self._conditions(survey_id, filters)
+            query = ("SELECT s.stats_day, coalesce(s.site, ''), count(*) FROM submissions s"
+                     f" WHERE s.survey_id = %s{conditions} GROUP BY 1, 2")
+        else:
+            conditions, parameters = self._cube(filters)
+            query = ("SELECT day, site, sum(n)::bigint FROM stats_cells"
+                     f" WHERE survey_id = %s{conditions} GROUP BY 1, 2")
+        return sorted((day, site, int(count)) for day, site, count in self.conn.execute(
+            query, [survey_id, *parameters]))  # type: ignore[arg-type]
+
+    def stats_crosstab(self, survey_id: str, by: Question, questions: Sequence[Question],
+                       filters: StatsFilter) -> dict[str, Any]:
+        """Per question: ``table`` {group: {choice: n}}, ``row_n`` and ``column_n`` (as the
+        kiosk's store/sqlite/stats.py counts them)."""
+        result = empty_crosstab(by, questions)
+        if not questions:
+            return result
+        conditions, parameters = self._conditions(survey_id, filters)
+        has, by_parameters = self._has(survey_id, by.name)
+        answer = self._answer(by.name)
+        by_answered = f" AND {has} AND {answered_sql(answer)}"
+        if by.is_multiple:
+            groups = ("CROSS JOIN LATERAL (SELECT to_jsonb(g) AS g FROM ("
+                      f" SELECT jsonb_array_elements_text(CASE WHEN jsonb_typeof({answer})"
+                      f" = 'array' THEN {answer} END) UNION ALL SELECT p FROM"
+                      f" regexp_split_to_table(CASE WHEN jsonb_typeof({answer}) <> 'array'"
+                      f" THEN {answer} #>> '{{}}' END, '\\s+') p WHERE p <> '') groups(g)) b")
+        else:
+            groups = f"CROSS JOIN LATERAL (SELECT {answer} AS g) b"
+        targets = [target.name for target in questions]
+        where = f" AND s.survey_id = %s{by_answered}{conditions}"
+        pair_parameters = [targets, survey_id, *by_parameters, *parameters] * 3
+        wanted = " AND q.question = ANY(%s)"
+        for group, name, part, value, count in self._pairs(
+                pairs_sql(["b.g"], f"submissions s {groups}", where, wanted),
+                pair_parameters):
+            entry = result[name]
+            if not isinstance(group, str) or group not in entry["row_n"]:
+                continue
+            if part != "c":
+                entry["row_n"][group] += int(count)
+            value = json.loads(value)
+            if part != "a" and isinstance(value, str) and value in entry["column_n"]:
+                entry["table"][group][value] += int(count)
+        if not by.is_multiple:
+            return add_column_totals(result)
+        for name, part, value, count in self._pairs(
+                pairs_sql([], "submissions s", where, wanted), pair_parameters):
+            value = json.loads(value)
+            if part != "a" and isinstance(value, str) and value in result[name]["column_n"]:
+                result[name]["column_n"][value] += int(count)
+        return result
+
+    def stats_site_tallies(self, survey_id: str, questions: Sequence[str],
+                           filters: StatsFilter, dimension: str) -> dict[str, Tallies]:
+        """Tallies of ``questions`` per street, community (its site ``街道/社区``) or kiosk."""
+        column = {"street": "street", "community": "site", "kiosk": "kiosk"}[dimension]
+        if filters.by_answer:
+            place = {"street": "s.street", "community": "coalesce(s.site, '')",
+                     "kiosk": "coalesce(s.kiosk, '')"}[dimension]
+            return self._answer_tallies(survey_id, filters, questions, place)
+        return _tallies_by_place(self._tally_rows(survey_id, filters, column, questions))
+
+    # ---- ExportStore ----------------------------------------------------------------------------
+
+    def iter_submissions(self, survey_id: str,
+                         filters: StatsFilter | None = None) -> Iterator[dict[str, Any]]:
+        """Submissions of a survey (all versions) as JSONL records, in order of completion;
+        ``filters`` keeps those the statistics under the same filters count."""
+        conditions, parameters = self._conditions(survey_id, filters or StatsFilter())
+        with self.conn.transaction(), self.conn.cursor(name="kiosk_export") as cursor:
+            cursor.itersize = 2000
+            cursor.execute(
+                "SELECT instance_id, survey_id, version, kiosk, started, completed, lang,"
+                f" enumerator, answers, site FROM submissions s WHERE s.survey_id = %s"
+                f'{conditions} ORDER BY s.completed COLLATE "C", s.instance_id COLLATE "C"',
+                [survey_id, *parameters])
+            for row in cursor:
+                record = {"instance_id": row[0], "survey": row[1], "version": row[2],
+                          "kiosk": row[3], "started": row[4], "completed": row[5],
+                          "lang": row[6], "enumerator": row[7], "answers": row[8]}
+                if row[9] is not None:
+                    record["site"] = row[9]
+                yield record
