@@ -34,7 +34,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.timer import Timer
 
-from kiosk.cards import load_secret, secret_path
+from kiosk.cards.payload import load_secret, secret_path
 from kiosk.config import KioskConfig
 from kiosk.paths import log_directory
 from kiosk.screens.base import KioskScreen, Recovering
@@ -47,8 +47,8 @@ from surveys.form import Form
 from surveys.session import FormIncomplete, FormSession, Problem, Submission
 
 if TYPE_CHECKING:
-    from kiosk.printing import PrintQueue
-    from kiosk.scanning import Camera
+    from kiosk.cards.scanning import Camera
+    from kiosk.printing.queue import PrintQueue
     from kiosk.speech import Speaker
     from kiosk.volunteers import ScanResult, Volunteer, VolunteerDesk
 
@@ -240,7 +240,7 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
     @property
     def print_queue(self) -> PrintQueue:
         if self._print_queue is None:
-            from kiosk.printing import queue_from_config
+            from kiosk.printing.queue import queue_from_config
 
             self._print_queue = queue_from_config(self.store, self.config)
         return self._print_queue
@@ -252,7 +252,7 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
         submission itself is stored, and the desk can print from it).
         """
         try:
-            from kiosk.receipts import receipt_for_submission
+            from kiosk.printing.receipts import receipt_for_submission
 
             receipt = receipt_for_submission(submission, form, code,
                                              station=self.config.station_name,
@@ -476,7 +476,7 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
         be queued (logged: the hours are recorded all the same)."""
         volunteer = result.volunteer
         try:
-            from kiosk.receipts import checkout_slip
+            from kiosk.printing.receipts import checkout_slip
 
             assert volunteer is not None and result.checked_in_at and result.checked_out_at
             document = checkout_slip(
@@ -509,7 +509,7 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
 
         self.switch_screen(SignInScreen(tap_guard=self.tap_guard))
 
-    # The camera (kiosk.scanning.Camera, through OpenCV where installed) reads cards only
+    # The camera (kiosk.cards.scanning.Camera, through OpenCV where installed) reads cards only
     # while the check-in help or the sign-in screen is up — never watching the hall all day;
     # what it reads goes to card_scanned like a scanner's burst.
 
@@ -523,7 +523,7 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
             return False
         from importlib.util import find_spec  # without importing OpenCV (slow) yet
 
-        return find_spec("cv2") is not None and find_spec("kiosk.scanning") is not None
+        return find_spec("cv2") is not None and find_spec("kiosk.cards.scanning") is not None
 
     def start_camera(self) -> None:
         """Start reading cards from the camera (where ``camera_available``); the camera
@@ -531,7 +531,7 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
         if self._camera is not None or not self.camera_available():
             return
         try:
-            from kiosk.scanning import Camera
+            from kiosk.cards.scanning import Camera
 
             camera = Camera(self.camera_source if self.camera_source is not None else 0)
             camera.start(lambda text: self.call_from_thread(self._camera_card, camera, text),

@@ -643,7 +643,7 @@ def volunteer_sessions(context: Context, number: str | None, start: str | None,
                        end: str | None, month: str | None, team: str | None, review: bool,
                        as_json: bool) -> None:
     """Check-ins and check-outs with their ids (for `correct`), hours and flags."""
-    from kiosk.cards import normalise_number
+    from kiosk.cards.payload import normalise_number
     from kiosk.volunteers import (
         FLAG_WORDS,
         STATE_WORDS,
@@ -781,7 +781,7 @@ def _central_hours(dsn: str, config: Any, first: Any, last: Any, team: str | Non
 
 def _card_secret(context: Context, *, create: bool) -> bytes:
     """The installation's card secret, beside the config (made by the first card sheet)."""
-    from kiosk.cards import load_secret, secret_path
+    from kiosk.cards.payload import load_secret, secret_path
 
     path = secret_path(context.config_path)
     if not create and not path.exists():
@@ -817,8 +817,8 @@ def volunteer_cards(context: Context, numbers: tuple[str, ...], team: str | None
     Every active volunteer by default; NUMBERS (or --number) and --team choose some.
     Suspended volunteers get no card (their cards are refused anyway).
     """
-    from kiosk.card_sheets import CARDS_PER_PAGE, card_sheet_pdf, missing_glyphs
-    from kiosk.cards import normalise_number
+    from kiosk.cards.payload import normalise_number
+    from kiosk.cards.sheets import CARDS_PER_PAGE, card_sheet_pdf, missing_glyphs
 
     wanted = [normalise_number(number) for number in (*numbers, *more_numbers)]
     roster = context.store.volunteers(team=team, numbers=wanted or None)
@@ -878,7 +878,7 @@ def volunteer_scan(context: Context, images: tuple[Path, ...], timeout: float) -
 
     Exit status 0 when every image held an accepted card, 1 otherwise.
     """
-    from kiosk.scanning import NO_CARD, DecoderProcess
+    from kiosk.cards.scanning import NO_CARD, DecoderProcess
     from kiosk.volunteers import VolunteerDesk
 
     secret = _card_secret(context, create=False)
@@ -966,7 +966,7 @@ def printer_group() -> None:
 
 def _printing_call(call: Any, *args: Any, **kwargs: Any) -> Any:
     """Run a kiosk.printing call; a staff mistake becomes a message, not a traceback."""
-    from kiosk.printing import PrintCommandError
+    from kiosk.printing.commands import PrintCommandError
     from store.errors import PrintJobError
 
     try:
@@ -988,7 +988,7 @@ def printer_queue(ctx: click.Context, show_all: bool, as_json: bool) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    from kiosk.printing import STATE_WORDS
+    from kiosk.printing.commands import STATE_WORDS
 
     store = ctx.find_object(Context).store
     pending = store.print_jobs(states=("queued", "sending", "waiting"))
@@ -1048,7 +1048,7 @@ def printer_cancel(context: Context, job_id: int) -> None:
 def printer_reprint(context: Context, job_or_code: str) -> None:
     """Print another copy, marked 补打 REPRINT: JOB_OR_CODE is a job id or the receipt
     code a resident reads out (e.g. K7QM-3XAB)."""
-    from kiosk.printing import reprint
+    from kiosk.printing.commands import reprint
 
     new_id = _printing_call(reprint, context.store, context.config, job_or_code)
     _audit(context, "print_reprint", job_or_code, f"new job {new_id}")
@@ -1063,7 +1063,7 @@ def printer_reprint(context: Context, job_or_code: str) -> None:
 def printer_preview(context: Context, job_or_file: str, output: Path) -> None:
     """Draw a receipt as the printer would print it: JOB_OR_FILE is a file of ESC/POS
     bytes, a print job id or a receipt code (paper width and code page from the config)."""
-    from kiosk.printing import preview
+    from kiosk.printing.commands import preview
 
     path = _printing_call(preview, context.store, context.config, job_or_file, output)
     click.echo(f"wrote {path}")
@@ -1077,7 +1077,7 @@ def printer_test(context: Context, url: str | None) -> None:
 
     Exit status 0 when the page printed and the printer is ready, 1 otherwise.
     """
-    from kiosk.printing import print_test_page
+    from kiosk.printing.commands import print_test_page
 
     result = print_test_page(context.store, context.config, url)
     where = result.url or "receipt files (no printer configured)"
@@ -1293,7 +1293,7 @@ def central_init(dsn: str) -> None:
 def sync_command(context: Context, dsn: str, batch: int) -> None:
     """Send what is new in this kiosk's database to the central PostgreSQL at DSN (or
     $KIOSK_CENTRAL). Safe to interrupt and to repeat: the next sync completes it."""
-    from kiosk.sync import STREAM_LABELS, KioskIdentity, sync
+    from kiosk.central.sync import STREAM_LABELS, KioskIdentity, sync
 
     config = context.config
     kiosk = KioskIdentity(context.kiosk_id, config.site.street, config.site.community,
@@ -1328,7 +1328,7 @@ def bundle_group() -> None:
 
 
 def _this_kiosk(context: Context) -> Any:
-    from kiosk.sync import KioskIdentity
+    from kiosk.central.sync import KioskIdentity
 
     config = context.config
     return KioskIdentity(context.kiosk_id, config.site.street, config.site.community,
@@ -1344,7 +1344,7 @@ def _this_kiosk(context: Context) -> Any:
 @pass_context
 def bundle_export(context: Context, output: Path, since: Path | None, everything: bool) -> None:
     """Write what a sync would send, added since the last bundle, to one checksummed file."""
-    from kiosk.bundles import BundleError, export_bundle
+    from kiosk.central.bundles import BundleError, export_bundle
 
     if since is not None and everything:
         raise click.UsageError("give --since FILE or --all, not both")
@@ -1365,7 +1365,12 @@ def bundle_export(context: Context, output: Path, since: Path | None, everything
 def bundle_import(context: Context, file: Path, dsn: str | None) -> None:
     """Merge a bundle into this kiosk's database (its forms and submissions) or, with --to,
     everything in it into the central database. Importing it again changes nothing."""
-    from kiosk.bundles import BundleError, import_into_central, import_into_kiosk, read_bundle
+    from kiosk.central.bundles import (
+        BundleError,
+        import_into_central,
+        import_into_kiosk,
+        read_bundle,
+    )
 
     try:
         bundle = read_bundle(file)

@@ -38,7 +38,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from kiosk.cards import CardError, normalise_number, read_payload, valid_number
+from kiosk.cards.payload import CardError, normalise_number, read_payload, valid_number
 from kiosk.config import VolunteerSettings
 from kiosk.i18n import code_of
 from store import KioskStore
@@ -47,7 +47,7 @@ from store.rows import SessionCorrection, Volunteer, VolunteerSession
 
 if TYPE_CHECKING:
     from kiosk.config import KioskConfig
-    from kiosk.printing import PrintQueue
+    from kiosk.printing.queue import PrintQueue
 
 __all__ = [
     "HoursReport",
@@ -266,7 +266,6 @@ _MESSAGES: dict[str, tuple[str, str]] = {
                           "This card's volunteer is not registered here. Please ask the "
                           "staff."),
 }
-REFUSALS = ("not_a_card", "tampered", "old_card", "suspended", "unknown_volunteer")
 
 
 @dataclass(frozen=True)
@@ -477,7 +476,7 @@ class VolunteerDesk:
         costs the slip (logged)."""
         from dataclasses import replace
 
-        from kiosk.receipts import checkout_slip  # the printer stack loads only when used
+        from kiosk.printing.receipts import checkout_slip
 
         volunteer = result.volunteer
         if volunteer is None or result.checked_in_at is None or result.checked_out_at is None:

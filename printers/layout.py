@@ -143,11 +143,6 @@ def wrap(text: str, columns: int) -> list[str]:
     return lines
 
 
-def pad_right(text: str, columns: int) -> str:
-    """``text`` followed by spaces up to ``columns`` display columns."""
-    return text + " " * max(columns - display_width(text), 0)
-
-
 def pad_left(text: str, columns: int) -> str:
     """Spaces, then ``text``, ending at ``columns`` display columns."""
     return " " * max(columns - display_width(text), 0) + text

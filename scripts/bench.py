@@ -25,9 +25,9 @@ Measures
   7. Card scanning: the real card sheet PDF rasterised by pdftoppm, its cards photographed
      by tests/card_photos.py (640 x 480; rotation, tilt, blur, noise, low contrast, glare,
      JPEG). The decode time per grey camera frame through the kiosk's worker process
-     (kiosk.scanning.DecoderProcess, as the camera uses it), for frames with a card and
+     (kiosk.cards.scanning.DecoderProcess, as the camera uses it), for frames with a card and
      without; and the share of at least 200 photos read correctly, with every pass of
-     kiosk.scanning (the last reads a card by its known layout when glare hides one of
+     kiosk.cards.scanning (the last reads a card by its known layout when glare hides one of
      the code's finder patterns). Baseline: zxing-cpp alone on the same frames, in the
      same run; zbar (pyzbar) alone is shown too.
   8. Statistics at scale: 1,000,000 generated `satisfaction` submissions (--stats-rows; in
@@ -448,7 +448,7 @@ def typical_receipt() -> Any:
 
 
 def bench_receipt(workdir: Path, repeat: int) -> list[tuple[str, float, float, str]]:
-    from kiosk.printing import PrintQueue
+    from kiosk.printing.queue import PrintQueue
     from printers.escpos import PrinterProfile, encode, raster_bytes
     from printers.transport import open_printer
     from tests.fake_printer import FakePrinter
@@ -486,7 +486,7 @@ def bench_scan_to_greeting(workdir: Path, steps: int) -> list[tuple[str, float, 
     from textual import events
 
     from kiosk.app import KioskApp
-    from kiosk.cards import make_payload
+    from kiosk.cards.payload import make_payload
     from kiosk.config import VolunteerSettings
     from kiosk.screens.volunteer import ScanResultScreen
     from kiosk.volunteers import VolunteerDesk, add_volunteer, new_volunteer
@@ -562,7 +562,7 @@ def bench_card_scanning(workdir: Path, photos: int = 300,
     import zxingcpp
     from pyzbar import pyzbar
 
-    from kiosk.scanning import ZBAR_PASSES, DecoderProcess, decode_image
+    from kiosk.cards.scanning import ZBAR_PASSES, DecoderProcess, decode_image
     from tests.card_photos import card_photos, card_set, empty_frames
 
     sheet = card_set(workdir, 12)
@@ -934,7 +934,7 @@ class _DuckView:
 
 
 def bench_sync(workdir: Path, rows: int) -> list[tuple[str, float, float, str]]:
-    from kiosk.sync import KioskIdentity, sync
+    from kiosk.central.sync import KioskIdentity, sync
     from store.central.push import copy_text
     from store.central.schema import init
     from store.sqlite.sync import SYNC_COLUMNS
@@ -1015,7 +1015,7 @@ def bench_sync_one_kiosk(workdir: Path, rows: int = 100_000) -> tuple[str, float
 
     import psycopg
 
-    from kiosk.sync import KioskIdentity, sync
+    from kiosk.central.sync import KioskIdentity, sync
     from store.central.push import copy_text
     from store.central.schema import init
     from store.sqlite.sync import SYNC_COLUMNS

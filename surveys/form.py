@@ -23,9 +23,6 @@ ANSWERABLE = {"select_one", "select_multiple", "integer", "decimal", "text", "da
 # Filled in by the kiosk, never shown: start/end of the interview and the day it began.
 METADATA = {"start", "end", "today"}
 VALUE_KINDS = ANSWERABLE | {"calculate"} | METADATA
-EXPRESSION_KEYS = (
-    "relevant", "constraint", "required", "calculate", "default", "read_only", "choice_filter",
-)
 LANGUAGE_CODE = re.compile(r"\(([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]+)*)\)\s*$")
 DEFAULT_LANGUAGE = "default"
 
@@ -266,9 +263,6 @@ class Form:
                         etree.SubElement(element, key).text = value
             trees[list_name] = root
         return trees
-
-    def children_of(self, group: Item) -> list[Item]:
-        return [item for item in self.items if item.parent == group.name]
 
     def ancestors(self, item: Item) -> list[Item]:
         chain = []

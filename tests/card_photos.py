@@ -35,8 +35,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from kiosk.card_sheets import CARDS_PER_PAGE, card_box, card_sheet_pdf
-from kiosk.cards import make_payload
+from kiosk.cards.payload import make_payload
+from kiosk.cards.sheets import CARDS_PER_PAGE, card_box, card_sheet_pdf
 
 FRAME = (640, 480)  # width, height: a common webcam mode
 DPI = 300

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
-from kiosk.printing import Backoff, PrintQueue
+from kiosk.printing.queue import Backoff, PrintQueue
 from printers.escpos import PrinterProfile
 from printers.transport import SerialSettings, open_printer
 from store import KioskStore

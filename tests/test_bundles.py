@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from kiosk.bundles import read_bundle
+from kiosk.central.bundles import read_bundle
+from kiosk.central.sync import STREAM_LABELS
 from kiosk.cli import main
-from kiosk.sync import STREAM_LABELS
 from store import KioskStore, open_store
 from store.central.push import CENTRAL_TABLES
 from store.central.schema import init

@@ -13,7 +13,8 @@ import pytest
 import zxingcpp
 from pyzbar import pyzbar
 
-from kiosk.card_sheets import (
+from kiosk.cards.payload import read_payload
+from kiosk.cards.sheets import (
     CARD_HEIGHT_MM,
     CARD_WIDTH_MM,
     CARDS_PER_PAGE,
@@ -27,7 +28,6 @@ from kiosk.card_sheets import (
     missing_glyphs,
     qr_matrix,
 )
-from kiosk.cards import read_payload
 from tests.card_photos import SECRET, STATION, sample_volunteers, shared_card_set
 
 
@@ -163,7 +163,7 @@ def test_long_names_shrink_and_rare_characters_are_reported(tmp_path, caplog):
     rare = replace(sample_volunteers(1)[0], name="王𰻞", number="JG0100")
     assert missing_glyphs(rare.name) == ["𰻞"]
     assert missing_glyphs("张伟 Zhang Wei") == []
-    with caplog.at_level(logging.WARNING, logger="kiosk.card_sheets"):
+    with caplog.at_level(logging.WARNING, logger="kiosk.cards.sheets"):
         path = card_sheet_pdf([long_name, rare], "张家港市杨舍镇梁丰社区社工站", SECRET,
                               tmp_path / "long.pdf")
     assert "JG0100" in caplog.text and "𰻞" in caplog.text

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.cards import (
+from kiosk.cards.payload import (
     CardError,
     load_secret,
     looks_like_card,

@@ -30,8 +30,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 
+from kiosk.central.sync import KioskIdentity, sync
 from kiosk.cli import main
-from kiosk.sync import KioskIdentity, sync
 from store import KioskStore
 from store.central.schema import init
 from store.central.stats import CentralStats

@@ -23,9 +23,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 
+from kiosk.central.sync import KioskIdentity, sync
 from kiosk.cli import main
 from kiosk.config import Site
-from kiosk.sync import KioskIdentity, sync
 from store import KioskStore, open_store
 from store.central.push import CENTRAL_TABLES
 from store.central.schema import CENTRAL_SCHEMA_VERSION, init

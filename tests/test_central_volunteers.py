@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 
+from kiosk.central.sync import KioskIdentity, sync
 from kiosk.cli import main
 from kiosk.config import VolunteerSettings
-from kiosk.sync import KioskIdentity, sync
 from kiosk.volunteers import hours_report
 from store import KioskStore, open_store
 from store.central.schema import init
@@ -138,7 +138,7 @@ def test_hours_from_an_unreachable_central_database_say_so(tmp_path: Path):
 
 
 def test_a_bundle_carries_the_roster_to_central(two_sites, central: str, tmp_path: Path):
-    from kiosk.bundles import export_bundle, import_into_central, read_bundle
+    from kiosk.central.bundles import export_bundle, import_into_central, read_bundle
 
     _hall, village = two_sites
     init(central)

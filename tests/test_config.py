@@ -18,7 +18,7 @@ from kiosk.config import (
     load_config,
     save_config,
 )
-from kiosk.staff import LOCKOUT_SECONDS, PinGate
+from kiosk.pin import LOCKOUT_SECONDS, PinGate
 from store import KioskStore
 
 

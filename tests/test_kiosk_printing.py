@@ -14,8 +14,8 @@ from PIL import Image
 from kiosk.app import KioskApp
 from kiosk.cli import main
 from kiosk.config import KioskConfig, PrinterConfig, save_config
-from kiosk.printing import Backoff, PrintQueue, queue_from_config
-from kiosk.receipts import receipt_for_submission
+from kiosk.printing.queue import Backoff, PrintQueue, queue_from_config
+from kiosk.printing.receipts import receipt_for_submission
 from printers.document import Document
 from printers.escpos import PrinterProfile, encode
 from printers.transport import SerialSettings, open_printer

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.printing import Backoff, PrintQueue, _process_birth
-from kiosk.receipts import questionnaire_receipt
+from kiosk.printing.queue import Backoff, PrintQueue, _process_birth
+from kiosk.printing.receipts import questionnaire_receipt
 from printers.document import Document
 from printers.escpos import PrinterProfile, encode
 from printers.transport import SerialSettings, open_printer

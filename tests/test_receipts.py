@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from kiosk.receipts import (
+from kiosk.printing.receipts import (
     add_working_days,
     checkout_slip,
     questionnaire_receipt,

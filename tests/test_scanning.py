@@ -21,11 +21,11 @@ import qrcode
 from click.testing import CliRunner
 from PIL import Image
 
-from kiosk import card_rescue, card_sheets, scanning
-from kiosk.card_sheets import CARDS_PER_PAGE
-from kiosk.cards import make_payload, read_payload
-from kiosk.cli import main
-from kiosk.scanning import (
+from kiosk.cards import rescue as card_rescue
+from kiosk.cards import scanning
+from kiosk.cards import sheets as card_sheets
+from kiosk.cards.payload import make_payload, read_payload
+from kiosk.cards.scanning import (
     NO_CARD,
     PASSES,
     ZBAR_PASSES,
@@ -36,6 +36,8 @@ from kiosk.scanning import (
     decode_contained,
     decode_image,
 )
+from kiosk.cards.sheets import CARDS_PER_PAGE
+from kiosk.cli import main
 from tests.card_photos import (
     SECRET,
     card_photo,
@@ -451,7 +453,7 @@ class Capture(io.StringIO):  # what a running Textual app puts in sys.stderr
 
 if __name__ == "__main__":
     sys.stderr = Capture()
-    from kiosk.scanning import DecoderProcess
+    from kiosk.cards.scanning import DecoderProcess
     with DecoderProcess() as worker:
         result = worker.decode(sys.argv[1])
     sys.__stdout__.write(repr(result.texts))
@@ -646,7 +648,7 @@ def test_cli_scan_says_whose_card_or_why_not(run, tmp_path):
 
 
 def _secret(folder: Path) -> bytes:
-    from kiosk.cards import load_secret
+    from kiosk.cards.payload import load_secret
 
     return load_secret(folder / "card-secret")
 

@@ -12,7 +12,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from kiosk.cards import make_payload
+from kiosk.cards.payload import make_payload
 from kiosk.cli import main
 from kiosk.config import VolunteerSettings
 from kiosk.volunteers import VolunteerDesk

@@ -20,7 +20,7 @@ from textual.pilot import Pilot
 from textual.widgets import Button, Input
 
 from kiosk.app import KioskApp
-from kiosk.cards import looks_like_card, make_payload
+from kiosk.cards.payload import looks_like_card, make_payload
 from kiosk.config import hash_pin
 from kiosk.screens.form import FormScreen, ReviewScreen
 from kiosk.screens.idle import IdleScreen
@@ -671,7 +671,7 @@ def camera_frames(folder: Path, card: str) -> str:
 async def test_a_card_held_up_to_the_camera_checks_in_while_the_check_in_screen_is_up(
         roster: KioskStore, tmp_path: Path):
     pytest.importorskip("cv2")
-    pytest.importorskip("kiosk.scanning")
+    pytest.importorskip("kiosk.cards.scanning")
     source = camera_frames(tmp_path, WANG)
     clock = Clock()
     app = volunteer_kiosk(roster, clock, camera_source=source)

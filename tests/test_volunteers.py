@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import openpyxl
 import pytest
 
-from kiosk.cards import make_payload
+from kiosk.cards.payload import make_payload
 from kiosk.config import VolunteerSettings
 from kiosk.volunteers import (
     CLOSED_AT_DAY_END,

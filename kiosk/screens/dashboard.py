@@ -37,7 +37,6 @@ from store import KioskStore
 BAR_WIDTH = 24
 REFRESH_SECONDS = 10.0
 REQUEST_SURVEY = "service_request"
-REQUEST_STATES = ("new", "in_progress", "closed")
 REQUEST_STATE_WORDS = {"new": ("新登记", "new"), "in_progress": ("处理中", "in progress"),
                        "closed": ("已办结", "closed")}
 JOB_STATE_WORDS = {"queued": ("排队中", "queued"), "sending": ("打印中", "printing"),

@@ -13,8 +13,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Center, Grid, Vertical
 from textual.widgets import Button, Static
 
+from kiosk.pin import PinGate
 from kiosk.screens.base import KioskScreen
-from kiosk.staff import PinGate
 from store import KioskStore
 
 MAX_PIN_DIGITS = 12

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 from textual import events
 
-from kiosk.cards import looks_like_card
+from kiosk.cards.payload import looks_like_card
 
 # Longest pause between two keys of one scan (seconds).
 GAP = 0.05

@@ -14,12 +14,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from store.central.connection import CentralError
+from store.central.tallies import insert_counted
 from store.sqlite.sync import SYNC_COLUMNS
 
 if TYPE_CHECKING:
     import psycopg
-from store.central.connection import CentralError
-from store.central.tallies import insert_counted
 
 # Stream (store/sqlite/sync.py SYNC_COLUMNS) -> central table and its natural key.
 CENTRAL_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {

@@ -9,11 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    import psycopg
 from store.central.connection import CentralSchemaError, connect, describe
 from store.central.tallies import create_schema
 from store.central.volunteers import ROSTER_SCHEMA
+
+if TYPE_CHECKING:
+    import psycopg
 
 CENTRAL_SCHEMA_VERSION = 3
 

@@ -48,10 +48,15 @@ if TYPE_CHECKING:
     from kiosk.config import KioskConfig, PrinterConfig
 
 log = logging.getLogger("kiosk.printing")
+
+
 log.addHandler(logging.NullHandler())  # to kiosk.log when the app has it open; never stderr
+
 
 # Jobs are printed only when the printer says it is ready.
 READY_STATES = frozenset({"ready"})
+
+
 STATUS_POLL_SECONDS = 5.0  # how often an idle or waiting worker asks for the status
 
 
@@ -124,6 +129,8 @@ def answered(state: PrinterState) -> bool:
 # Worker tokens of this process's running queues: a job ``sending`` under one of them is
 # being printed right now; under any other token of this process it was left by a crash.
 _LIVE_WORKERS: set[str] = set()
+
+
 _LIVE_LOCK = threading.Lock()
 
 
@@ -214,9 +221,6 @@ class PrintQueue:
     @property
     def state(self) -> PrinterState | None:
         """What the printer last said (None: not asked yet)."""
-        return self._state
-
-    def printer_status(self) -> PrinterState | None:
         return self._state
 
     @property
@@ -476,148 +480,12 @@ def printer_factory(printer: PrinterConfig, folder: Path) -> Callable[[], Printe
 def queue_from_config(store: KioskStore, config: KioskConfig, *,
                       url: str | None = None) -> PrintQueue:
     """The print queue for this kiosk's configured printer (``url`` overrides it)."""
-    printer = config.printer if url is None else _with_url(config.printer, url)
+    printer = config.printer if url is None else with_url(config.printer, url)
     return PrintQueue(store, printer_factory(printer, receipts_folder(store)),
                       printer_profile(printer), kiosk=config.kiosk_id)
 
 
-def _with_url(printer: PrinterConfig, url: str) -> PrinterConfig:
+def with_url(printer: PrinterConfig, url: str) -> PrinterConfig:
     from dataclasses import replace
 
     return replace(printer, url=url)
-
-
-# ---- staff commands (kiosk printer …) ------------------------------------------------------
-
-# What each job state means, for staff.
-STATE_WORDS = {
-    "queued": ("排队中", "queued"),
-    "sending": ("正在打印", "printing"),
-    "waiting": ("等打印机", "waiting for the printer"),
-    "done": ("已打印", "printed"),
-    "cancelled": ("已取消", "cancelled"),
-}
-
-
-class PrintCommandError(Exception):
-    """A staff command that cannot be done; the message says why."""
-
-
-def find_job(store: KioskStore, target: str) -> PrintJob:
-    """A job by its id, or the newest job of the submission with this receipt code."""
-    text = target.strip()
-    if text.isdigit():
-        job = store.print_job(int(text))
-        if job is None:
-            raise PrintCommandError(f"there is no print job {text}")
-        return job
-    instance_id = store.instance_of_receipt_code(text)
-    if instance_id is None:
-        raise PrintCommandError(f"{target!r} is neither a print job id nor a receipt code "
-                                "of this kiosk")
-    jobs = store.print_jobs(source=instance_id)
-    if not jobs:
-        raise PrintCommandError(f"receipt {text.upper()} was never queued for printing")
-    return jobs[0]
-
-
-def reprint(store: KioskStore, config: KioskConfig, target: str,
-            now: float | None = None) -> int:
-    """Staff at the desk: another copy, marked 补打 REPRINT, of a printed job — by job id
-    or by the receipt code the resident reads out. A submission that never had a receipt
-    queued (an import, or a queue failure) gets one made from its answers. Returns the new
-    job's id."""
-    now = time.time() if now is None else now
-    text = target.strip()
-    if not text.isdigit():
-        instance_id = store.instance_of_receipt_code(text)
-        if instance_id is not None:
-            printed = [job for job in store.print_jobs(source=instance_id)
-                       if job.state == "done"]
-            if printed:
-                return store.reprint_print_job(printed[0].id, now, kiosk=config.kiosk_id)
-            if not store.print_jobs(source=instance_id):
-                return _reprint_from_submission(store, config, instance_id, now)
-    job = find_job(store, text)
-    return store.reprint_print_job(job.id, now, kiosk=config.kiosk_id)
-
-
-def _reprint_from_submission(store: KioskStore, config: KioskConfig, instance_id: str,
-                             now: float) -> int:
-    from kiosk.receipts import receipt_for_submission
-    from surveys.session import Submission
-
-    record = store.submission_record(instance_id)
-    if record is None:
-        raise PrintCommandError(f"no submission {instance_id}")
-    form = store.load_form(record["survey"], record["version"])
-    code = store.receipt_code_of(instance_id) or ""
-    receipt = receipt_for_submission(Submission(**record), form, code,
-                                     station=config.station_name,
-                                     footer=config.printer.footer)
-    return store.add_print_job(receipt.kind, receipt.document.to_json(), at=now,
-                               source=receipt.source, title=receipt.title,
-                               kiosk=config.kiosk_id, reprint=True)
-
-
-def job_bytes(job: PrintJob, profile: PrinterProfile) -> bytes:
-    """The bytes this job sends to a printer with ``profile`` (with the reprint banner when
-    it is a reprint)."""
-    return encode(Document.from_json(job.document), profile, reprint=job.reprint).data
-
-
-def preview(store: KioskStore, config: KioskConfig, target: str, output: Path) -> Path:
-    """Draw what the printer would print, as a PNG: ``target`` is a file of ESC/POS bytes,
-    a print job id or a receipt code."""
-    from printers.preview import render_png
-
-    profile = printer_profile(config.printer)
-    source = Path(target)
-    if source.is_file():
-        data = source.read_bytes()
-    elif target.strip().isdigit() or store.instance_of_receipt_code(target) is not None:
-        data = job_bytes(find_job(store, target), profile)
-    else:
-        raise PrintCommandError(f"{target}: no such file, print job or receipt code")
-    render_png(data, output, columns=profile.columns, encoding=profile.encoding)
-    return output
-
-
-@dataclass(frozen=True)
-class TestPrint:
-    """What ``print_test_page`` found: the status before printing, and whether it printed."""
-
-    url: str
-    state: PrinterState
-    printed: bool
-    job_id: int | None = None
-
-
-def print_test_page(store: KioskStore, config: KioskConfig, url: str | None = None,
-                    clock: Callable[[], float] = time.time) -> TestPrint:
-    """Ask the printer for its status and, when it is ready, print the test page (Chinese,
-    English, a QR code) straight away; a printed page is logged in the queue as a done job
-    of kind ``test``. Never raises for a printer problem: the state says what is wrong."""
-    from printers.preview import test_page
-
-    printer_config = config.printer if url is None else _with_url(config.printer, url)
-    profile = printer_profile(printer_config)
-    queue = PrintQueue(store, printer_factory(printer_config, receipts_folder(store)),
-                       profile, kiosk=config.kiosk_id, clock=clock)
-    try:
-        state = queue.check_printer()
-        if not state.ok:
-            return TestPrint(printer_config.url, state, False)
-        document = test_page(profile.columns)
-        try:
-            queue._printer_or_open().send(encode(document, profile).data, "test")
-        except Exception as error:
-            return TestPrint(printer_config.url,
-                             PrinterState.of_error(error, clock(), state="error"), False)
-        job_id = store.add_print_job("test", document.to_json(), at=clock(),
-                                     title="test page / 测试页", kiosk=config.kiosk_id)
-        if store.claim_print_job(job_id, queue.worker, clock()):
-            store.print_job_done(job_id, queue.worker, clock(), status=state.state)
-        return TestPrint(printer_config.url, queue.check_printer(), True, job_id)
-    finally:
-        queue.close()

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kiosk.sync import STREAM_LABELS, KioskIdentity
+from kiosk.central.sync import STREAM_LABELS, KioskIdentity
 from store import FormVersionConflict, KioskStore
 from store.central.volunteers import RosterResult, push_roster
 from store.rows import Volunteer

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from kiosk.cards import make_payload
+from kiosk.cards.payload import make_payload
 from surveys.pdf_fonts import missing_glyphs, register_cjk_font
 
 if TYPE_CHECKING:

@@ -26,13 +26,7 @@ import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from kiosk.card_sheets import (
-    CARD_HEIGHT_MM,
-    CARD_WIDTH_MM,
-    QR_SIZE_MM,
-    QUIET_ZONE,
-    SAFE_MM,
-)
+from kiosk.cards.sheets import CARD_HEIGHT_MM, CARD_WIDTH_MM, QR_SIZE_MM, QUIET_ZONE, SAFE_MM
 
 QR_LEFT_MM = CARD_WIDTH_MM - SAFE_MM - QR_SIZE_MM  # where card_sheets draws the code
 QR_TOP_MM = (CARD_HEIGHT_MM - QR_SIZE_MM) / 2

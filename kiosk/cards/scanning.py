@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kiosk.cards import looks_like_card
+from kiosk.cards.payload import looks_like_card
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -206,7 +206,7 @@ def card_layout(grey: PILImage.Image) -> list[str]:
     import numpy as np
     from PIL import Image
 
-    from kiosk import card_rescue
+    from kiosk.cards import rescue as card_rescue
 
     if not card_rescue.available():
         return []
