@@ -50,7 +50,8 @@ if TYPE_CHECKING:
     from kiosk.cards.scanning import Camera
     from kiosk.printing.queue import PrintQueue
     from kiosk.speech import Speaker
-    from kiosk.volunteers import ScanResult, Volunteer, VolunteerDesk
+    from kiosk.volunteers.desk import ScanResult, VolunteerDesk
+    from store.rows import Volunteer
 
 # Below this many columns × rows only "请放大窗口" is shown.
 MIN_WIDTH, MIN_HEIGHT = 60, 20
@@ -409,7 +410,7 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
     def volunteer_desk(self) -> VolunteerDesk:
         """Checks cards and records check-ins (loaded on the first scan, not at start)."""
         if self._desk is None:
-            from kiosk.volunteers import VolunteerDesk
+            from kiosk.volunteers.desk import VolunteerDesk
 
             secret = self._card_secret
             if secret is None:

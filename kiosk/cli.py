@@ -463,7 +463,8 @@ def volunteer() -> None:
 
 def _volunteer_call(call: Any, *args: Any, **kwargs: Any) -> Any:
     """Run a kiosk.volunteers call; a staff mistake becomes a message, not a traceback."""
-    from kiosk.volunteers import RosterFileError, VolunteerError
+    from kiosk.volunteers.roster import RosterFileError
+    from store.errors import VolunteerError
 
     try:
         return call(*args, **kwargs)
@@ -472,7 +473,7 @@ def _volunteer_call(call: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def _volunteer_day(value: str | None, option: str) -> Any:
-    from kiosk.volunteers import parse_date
+    from kiosk.volunteers.roster import parse_date
 
     try:
         return parse_date(value, what=option) if value else None
@@ -520,7 +521,7 @@ def _today(context: Context) -> Any:
 def volunteer_add(context: Context, number: str, name: str, phone: str, team: str,
                   organisation: str, id_card: str, joined: str | None) -> None:
     """Put a volunteer on the roster (card serial 1, active)."""
-    from kiosk.volunteers import add_volunteer, new_volunteer
+    from kiosk.volunteers.roster import add_volunteer, new_volunteer
 
     entry = _volunteer_call(new_volunteer, number, name, phone, id_card=id_card, team=team,
                             organisation=organisation, joined=joined, today=_today(context))
@@ -542,7 +543,7 @@ def volunteer_import(context: Context, file: Path, as_json: bool) -> None:
     and skipped; the good rows are added. Exit status 0 when every row was added, 1 when
     some were rejected.
     """
-    from kiosk.volunteers import import_roster
+    from kiosk.volunteers.roster import import_roster
 
     report = _volunteer_call(import_roster, context.store, file, today=_today(context))
     if as_json:
@@ -567,7 +568,7 @@ def volunteer_import(context: Context, file: Path, as_json: bool) -> None:
 def volunteer_list(context: Context, team: str | None, as_json: bool,
                    include_pii: bool) -> None:
     """The roster: number, name, team, organisation, phone, ID, joined, status, card."""
-    from kiosk.volunteers import volunteer_record
+    from kiosk.volunteers.roster import volunteer_record
 
     records = [volunteer_record(entry, include_pii=include_pii)
                for entry in context.store.volunteers(team=team)]
@@ -596,7 +597,7 @@ def volunteer_list(context: Context, team: str | None, as_json: bool,
 @pass_context
 def volunteer_suspend(context: Context, number: str) -> None:
     """Suspend a volunteer: their card is refused until `activate`."""
-    from kiosk.volunteers import set_status
+    from kiosk.volunteers.roster import set_status
 
     entry = _volunteer_call(set_status, context.store, number, "suspended")
     _audit(context, "volunteer_suspend", entry.number)
@@ -608,7 +609,7 @@ def volunteer_suspend(context: Context, number: str) -> None:
 @pass_context
 def volunteer_activate(context: Context, number: str) -> None:
     """Make a suspended volunteer active again."""
-    from kiosk.volunteers import set_status
+    from kiosk.volunteers.roster import set_status
 
     entry = _volunteer_call(set_status, context.store, number, "active")
     _audit(context, "volunteer_activate", entry.number)
@@ -620,7 +621,7 @@ def volunteer_activate(context: Context, number: str) -> None:
 @pass_context
 def volunteer_reissue(context: Context, number: str) -> None:
     """A new card for a lost one: the serial goes up and the old card is refused."""
-    from kiosk.volunteers import reissue_card
+    from kiosk.volunteers.roster import reissue_card
 
     entry = _volunteer_call(reissue_card, context.store, number)
     _audit(context, "volunteer_reissue", entry.number, f"card serial {entry.card_serial}")
@@ -644,13 +645,8 @@ def volunteer_sessions(context: Context, number: str | None, start: str | None,
                        as_json: bool) -> None:
     """Check-ins and check-outs with their ids (for `correct`), hours and flags."""
     from kiosk.cards.payload import normalise_number
-    from kiosk.volunteers import (
-        FLAG_WORDS,
-        STATE_WORDS,
-        hours_text,
-        session_record,
-        sessions_between,
-    )
+    from kiosk.volunteers.hours import hours_text, sessions_between
+    from kiosk.volunteers.report import FLAG_WORDS, STATE_WORDS, session_record
 
     first, last = _period(start, end, month)
     items = sessions_between(context.store, context.config.volunteers, start=first, end=last,
@@ -703,7 +699,9 @@ def volunteer_correct(context: Context, session_id: int, checked_in: str | None,
                       staff: str) -> None:
     """Correct a session: the original check-in and check-out stay as recorded, and the
     correction (with reason and staff name) is kept beside them and shown in reports."""
-    from kiosk.volunteers import STATE_WORDS, correct_session, hours_text
+    from kiosk.volunteers.corrections import correct_session
+    from kiosk.volunteers.hours import hours_text
+    from kiosk.volunteers.report import STATE_WORDS
 
     item = _volunteer_call(correct_session, context.store, context.config.volunteers,
                            session_id, checked_in=checked_in, checked_out=checked_out,
@@ -736,7 +734,8 @@ def volunteer_hours(context: Context, start: str | None, end: str | None, month:
                     include_pii: bool, central: str | None) -> None:
     """Service hours: a summary per volunteer and every session with the fields of a
     volunteer service record, corrections beside the recorded times."""
-    from kiosk.volunteers import hours_report, hours_text, write_hours_report
+    from kiosk.volunteers.hours import hours_text
+    from kiosk.volunteers.report import hours_report, write_hours_report
 
     first, last = _period(start, end, month)
     file_format = file_format or ("xlsx" if output.suffix.lower() == ".xlsx" else "csv")
@@ -760,7 +759,7 @@ def volunteer_hours(context: Context, start: str | None, end: str | None, month:
 
 def _central_hours(dsn: str, config: Any, first: Any, last: Any, team: str | None) -> Any:
     """The hours report over every kiosk's sessions in the central database."""
-    from kiosk.volunteers import hours_report
+    from kiosk.volunteers.report import hours_report
     from store.central.connection import connect
     from store.central.schema import installation
     from store.central.volunteers import CentralVolunteers
@@ -879,7 +878,7 @@ def volunteer_scan(context: Context, images: tuple[Path, ...], timeout: float) -
     Exit status 0 when every image held an accepted card, 1 otherwise.
     """
     from kiosk.cards.scanning import NO_CARD, DecoderProcess
-    from kiosk.volunteers import VolunteerDesk
+    from kiosk.volunteers.desk import VolunteerDesk
 
     secret = _card_secret(context, create=False)
     desk = VolunteerDesk.from_config(context.store, context.config, secret)

@@ -489,7 +489,8 @@ def bench_scan_to_greeting(workdir: Path, steps: int) -> list[tuple[str, float, 
     from kiosk.cards.payload import make_payload
     from kiosk.config import VolunteerSettings
     from kiosk.screens.volunteer import ScanResultScreen
-    from kiosk.volunteers import VolunteerDesk, add_volunteer, new_volunteer
+    from kiosk.volunteers.desk import VolunteerDesk
+    from kiosk.volunteers.roster import add_volunteer, new_volunteer
 
     secret = b"bench-card-secret-32-bytes-long!"
     store = KioskStore(workdir / "scan.db")

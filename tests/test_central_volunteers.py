@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from kiosk.central.sync import KioskIdentity, sync
 from kiosk.cli import main
 from kiosk.config import VolunteerSettings
-from kiosk.volunteers import hours_report
+from kiosk.volunteers.report import hours_report
 from store import KioskStore, open_store
 from store.central.schema import init
 from store.rows import Volunteer

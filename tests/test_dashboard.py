@@ -186,7 +186,7 @@ async def test_reprint_from_the_print_queue_is_audited(desk: KioskStore):
 
 
 async def test_todays_volunteers_are_listed(desk: KioskStore):
-    from kiosk.volunteers import add_volunteer, new_volunteer
+    from kiosk.volunteers.roster import add_volunteer, new_volunteer
 
     add_volunteer(desk, new_volunteer("XY0007", "陈志愿", "13912345678", team="心语志愿服务队"))
     now = dt.datetime.now(CHINA)

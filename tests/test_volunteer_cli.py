@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from kiosk.cards.payload import make_payload
 from kiosk.cli import main
 from kiosk.config import VolunteerSettings
-from kiosk.volunteers import VolunteerDesk
+from kiosk.volunteers.desk import VolunteerDesk
 from store import KioskStore
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

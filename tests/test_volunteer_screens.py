@@ -26,7 +26,7 @@ from kiosk.screens.form import FormScreen, ReviewScreen
 from kiosk.screens.idle import IdleScreen
 from kiosk.screens.thanks import ThanksScreen
 from kiosk.screens.volunteer import ScanResultScreen
-from kiosk.volunteers import add_volunteer, new_volunteer, reissue_card
+from kiosk.volunteers.roster import add_volunteer, new_volunteer, reissue_card
 from kiosk.widgets.wedge import WEB_GAP, KeyboardWedge, could_become_card, pasted_card
 from store import KioskStore, open_store
 from surveys.xlsform import compile_xlsform

@@ -4,6 +4,7 @@ closing, refused cards, staff corrections and the hours report (CSV and XLSX).""
 from __future__ import annotations
 
 import csv
+import json
 import datetime as dt
 from decimal import Decimal
 from pathlib import Path
@@ -14,26 +15,21 @@ import pytest
 
 from kiosk.cards.payload import make_payload
 from kiosk.config import VolunteerSettings
-from kiosk.volunteers import (
+from kiosk.volunteers.corrections import correct_session
+from kiosk.volunteers.desk import ScanResult, VolunteerDesk
+from kiosk.volunteers.hours import (
     CLOSED_AT_DAY_END,
     LAST_NOT_CHECKED_OUT,
     SHORT_SESSION,
-    ScanResult,
-    Volunteer,
-    VolunteerDesk,
-    VolunteerError,
-    correct_session,
     hours_between,
-    hours_report,
-    import_roster,
     month_hours,
-    new_volunteer,
-    reissue_card,
     sessions_between,
-    set_status,
-    write_hours_report,
 )
+from kiosk.volunteers.report import hours_report, write_hours_report
+from kiosk.volunteers.roster import import_roster, new_volunteer, reissue_card, set_status
 from store import KioskStore
+from store.errors import VolunteerError
+from store.rows import Volunteer
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SECRET = b"s" * 32
@@ -393,7 +389,7 @@ def test_roster_xlsx_with_english_headers(store, tmp_path):
 
 
 def test_roster_file_without_the_needed_columns_is_refused_whole(store, tmp_path):
-    from kiosk.volunteers import RosterFileError
+    from kiosk.volunteers.roster import RosterFileError
 
     path = tmp_path / "names.csv"
     path.write_text("编号,姓名\nJG0301,张三\n", encoding="utf-8")
@@ -599,3 +595,18 @@ def test_hours_report_xlsx_with_pii_and_team(store, desk, clock, tmp_path):
                         end=dt.date(2026, 11, 30), team="五老志愿服务队")
     assert {item.number for item in team.sessions} == {"JG0002"}
     assert team.total_hours == expected["JG0002"][1]
+
+
+def test_one_hours_text_rounds_half_up_on_the_slip_and_in_reports():
+    """The slip and the reports write hours with the same rounding as the hours themselves
+    (half up to 0.01 h); two versions once disagreed on 2.675."""
+    from kiosk.printing.receipts import checkout_slip
+    from kiosk.volunteers.hours import hours_text
+
+    assert [hours_text(value) for value in (2.675, 2.5, 3.0, Decimal("0.005"))] == [
+        "2.68", "2.5", "3", "0.01"]
+    slip = checkout_slip(station="九龙街道社工站", name="陈志愿", team="心语志愿服务队",
+                         checked_in=at(11, 23, 8, 30), checked_out=at(11, 23, 11, 10),
+                         hours=2.675, month_hours=10.0, language="zh", footer="")
+    text = json.dumps(slip.to_json(), ensure_ascii=False)
+    assert "2.68 小时" in text and "2.67" not in text

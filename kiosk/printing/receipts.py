@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kiosk.i18n import code_of, tr
+from kiosk.volunteers.hours import hours_text
 from printers.document import Document
 from surveys.form import Form
 from surveys.session import Submission
@@ -71,11 +72,6 @@ def add_working_days(day: dt.date, days: int) -> dt.date:
         if day.weekday() < 5:
             days -= 1
     return day
-
-
-def hours_text(hours: float) -> str:
-    """2.5 -> "2.5", 3.0 -> "3"."""
-    return f"{hours:.2f}".rstrip("0").rstrip(".")
 
 
 def _parse_time(text: str | None) -> dt.datetime:

@@ -405,7 +405,7 @@ class StaffDashboardScreen(KioskScreen):
     # ---- volunteers ----------------------------------------------------------------------
 
     def refresh_volunteers(self) -> None:
-        from kiosk.volunteers import hours_text, sessions_between
+        from kiosk.volunteers.hours import hours_text, sessions_between
 
         settings = self.kiosk.config.volunteers
         today = dt.datetime.fromtimestamp(self.kiosk.epoch(), settings.zone).date()

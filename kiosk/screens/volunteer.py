@@ -21,7 +21,7 @@ from kiosk.screens.base import KioskScreen
 from kiosk.screens.thanks import PrintNotice
 
 if TYPE_CHECKING:
-    from kiosk.volunteers import ScanResult
+    from kiosk.volunteers.desk import ScanResult
 
 # How long each result stays (seconds) unless tapped away: long enough to read, short
 # enough that the next volunteer in the queue need not wait.
