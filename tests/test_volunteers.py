@@ -4,8 +4,8 @@ closing, refused cards, staff corrections and the hours report (CSV and XLSX).""
 from __future__ import annotations
 
 import csv
-import json
 import datetime as dt
+import json
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
