@@ -85,7 +85,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "thanks.print_later": ("打印机暂时不能用：回执稍后打印，也可以凭回执号到服务台补打。",
                            "The printer is not available right now: your receipt will print "
                            "later, or the service desk can reprint it with the code."),
-    # ---- printed slips (kiosk/receipts.py) ----
+    # ---- printed slips (kiosk/printing/receipts.py) ----
     "receipt.heading": ("问卷回执", "Questionnaire receipt"),
     "receipt.form": ("问卷", "Form"),
     "receipt.time": ("时间", "Time"),

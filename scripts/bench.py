@@ -50,7 +50,7 @@ Measures
      into a table of the same shape and indexes, no conflict check, no cursor.
  10. City-wide statistics in PostgreSQL: the --stats-rows submissions of section 8 (from
      --stats-cache when there) COPYed into the submissions of a throwaway central database
-     (fsync on), then the tally build of central schema 2 (store/central_stats.py recount,
+     (fsync on), then the tally build of central schema 2 (store/central/tallies.py recount,
      what a migration runs; a sync keeps them as it goes), each timed. Then `kiosk stats
      --central`'s all-question tallies (survey_statistics on CentralStats), against the
      same tallies as plain SQL GROUP BYs over the jsonb answers, one per question; one
@@ -906,7 +906,7 @@ def bench_exports(workdir: Path, path: Path, rows: int) -> list[tuple[str, float
     by_ms, _ = run_measured(kiosk, *export, "-o", str(workdir / "report-by.pdf"), "--by",
                             "respondent_group")
     stats_script = ("import sys\nfrom store import KioskStore\n"
-                    "from surveys.stats import survey_statistics\n"
+                    "from surveys.stats.figures import survey_statistics\n"
                     "survey_statistics(KioskStore(sys.argv[1]), 'satisfaction')\n")
     stats_ms, _ = run_measured(stats_script, str(path))
     print(f"8b. exports: CSV {csv_ms / 1000:.1f} s, peak {csv_bytes / 2**20:.0f} MB; "

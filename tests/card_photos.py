@@ -1,6 +1,6 @@
 """Distorted photos of real volunteer cards, for the scanning tests and the bench.
 
-The cards come from the real card sheet: ``kiosk.card_sheets.card_sheet_pdf`` writes the PDF,
+The cards come from the real card sheet: ``kiosk.cards.sheets.card_sheet_pdf`` writes the PDF,
 pdftoppm rasterises it (300 dpi, like a printout), and each card is cut out at its place on
 the page. A photo puts one card in a 640 × 480 colour frame as a kiosk's webcam would see
 it, everything drawn from a seeded ``random.Random``:

@@ -66,7 +66,7 @@ FILTERS = [
 ]
 SYNC_SCRIPT = """
 import sys
-from kiosk.sync import KioskIdentity, sync
+from kiosk.central.sync import KioskIdentity, sync
 from store import KioskStore
 path, dsn, kiosk_id, street, community = sys.argv[1:]
 sync(KioskStore(path), dsn, KioskIdentity(kiosk_id, street, community), batch=40)

@@ -21,4 +21,5 @@ def test_wheel_ships_bundled_forms_and_stylesheet(tmp_path: Path):
     for form in (ROOT / "surveys" / "forms").glob("*.xlsx"):
         assert f"surveys/forms/{form.name}" in names
     assert "kiosk/app.tcss" in names
-    assert "kiosk/cli.py" in names and "store/db.py" in names and "printers/__init__.py" in names
+    assert "kiosk/cli/__init__.py" in names and "store/sqlite/kiosk_store.py" in names
+    assert "store/central/push.py" in names and "printers/__init__.py" in names

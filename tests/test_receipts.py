@@ -1,4 +1,4 @@
-"""The printed slips: built by kiosk.receipts, encoded for the printer, and read back from the
+"""The printed slips: built by kiosk.printing.receipts, encoded for the printer, and read back from the
 bytes with printers.parse (GB18030 text, the QR payload, the cut)."""
 
 from __future__ import annotations

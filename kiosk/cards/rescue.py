@@ -2,7 +2,7 @@
 
 Glare over one of the code's three finder patterns (the big squares) stops zxing-cpp and
 zbar: they find a code by its finders. But a volunteer card is not any QR code: it is an
-ID-1 card (85.6 × 54 mm) with the code at a fixed place and size (``kiosk.card_sheets``),
+ID-1 card (85.6 × 54 mm) with the code at a fixed place and size (``kiosk.cards.sheets``),
 error correction Q, version 2–4 (by the length of the volunteer number). So this pass:
 
 1. finds bright card-shaped quadrilaterals in the frame (OpenCV contours); none: done;
@@ -28,7 +28,7 @@ from typing import Any
 
 from kiosk.cards.sheets import CARD_HEIGHT_MM, CARD_WIDTH_MM, QR_SIZE_MM, QUIET_ZONE, SAFE_MM
 
-QR_LEFT_MM = CARD_WIDTH_MM - SAFE_MM - QR_SIZE_MM  # where card_sheets draws the code
+QR_LEFT_MM = CARD_WIDTH_MM - SAFE_MM - QR_SIZE_MM  # where cards/sheets.py draws the code
 QR_TOP_MM = (CARD_HEIGHT_MM - QR_SIZE_MM) / 2
 VERSIONS = (2, 3, 4)  # card payloads of 23 to 51 characters, at level Q or M
 MIN_CARD_AREA = 0.04  # of the frame: smaller cards have modules too small to read

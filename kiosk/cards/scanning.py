@@ -9,7 +9,7 @@ and stops at the first pass that finds something shaped like a card (``looks_lik
 3. zbar (pyzbar) after a 3 × 3 mean: sensor noise and JPEG blocks throw zbar's scanline
    edge detector (on the raw frames it read 79 % of the photos, after the filter 90 %);
 4. zbar on a locally thresholded copy (uneven light, low contrast, glare near the code);
-5. the card's layout (``kiosk.card_rescue``, needs OpenCV): glare over one of the code's
+5. the card's layout (``kiosk.cards.rescue``, needs OpenCV): glare over one of the code's
    three finder patterns (the big squares) hides the code from zxing-cpp and zbar, which
    find a code by its finders. This pass finds the card's outline instead, places the
    code's module grid where the card sheet prints it, repaints the patterns every code
@@ -198,7 +198,7 @@ def zxing_enlarged(grey: PILImage.Image) -> list[str]:
 
 
 def card_layout(grey: PILImage.Image) -> list[str]:
-    """The code read by the card's known layout (``kiosk.card_rescue``): glare on a finder.
+    """The code read by the card's known layout (``kiosk.cards.rescue``): glare on a finder.
 
     Needs OpenCV (nothing without it). The clean code it draws is read by zxing-cpp where
     installed, else by zbar. Only card-shaped texts are kept.

@@ -1,6 +1,6 @@
 """Offline bundles: what a sync would send, in one checksummed file, for points with no network.
 
-``kiosk bundle export`` writes the rows of every sync stream (kiosk/sync.py, the same row
+``kiosk bundle export`` writes the rows of every sync stream (kiosk/central/sync.py, the same row
 shape) into one file; ``kiosk bundle import`` merges it into another kiosk's database or
 into the central PostgreSQL. The file is UTF-8 lines (JSON after the first words)::
 

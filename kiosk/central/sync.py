@@ -5,7 +5,7 @@ since the last sync to that central database, in batches. Each batch is one cent
 transaction; only after it commits does the kiosk move its cursor (store schema 7). A sync
 killed anywhere therefore leaves the central database with whole batches, and the next sync
 sends at most one batch again, which the central side counts as already there (natural keys,
-``ON CONFLICT DO NOTHING``; see store/central.py).
+``ON CONFLICT DO NOTHING``; see store/central/push.py).
 """
 
 from __future__ import annotations

@@ -151,7 +151,7 @@ def session_hours(session: VolunteerSession, zone: dt.tzinfo) -> SessionHours:
 
 class VolunteerRecords(Protocol):
     """Where sessions and the roster come from: a kiosk's database, or the central one
-    (store.central_volunteers.CentralVolunteers) for the hours of every site."""
+    (store.central.volunteers.CentralVolunteers) for the hours of every site."""
 
     def volunteer_sessions(self, *, number: str | None = None, team: str | None = None,
                            since: float | None = None, until: float | None = None,

@@ -98,6 +98,25 @@ def hours_report(store: VolunteerRecords, settings: VolunteerSettings, *, statio
                        station_of or {})
 
 
+def central_hours_report(dsn: str, settings: VolunteerSettings, *, station: str,
+                         start: dt.date | None = None, end: dt.date | None = None,
+                         team: str | None = None) -> HoursReport:
+    """The hours report over every kiosk's sessions in the central database at ``dsn``
+    (记录单位: the station of the kiosk that recorded each session)."""
+    from store.central.connection import connect
+    from store.central.schema import installation
+    from store.central.volunteers import CentralVolunteers
+
+    connection = connect(dsn, application_name="kiosk volunteer hours")
+    try:
+        installation(connection, dsn)  # the schema must be there, and of this version
+        records = CentralVolunteers(connection)
+        return hours_report(records, settings, station=station, start=start, end=end,
+                            team=team, station_of=records.stations())
+    finally:
+        connection.close()
+
+
 def _when(moment: dt.datetime | None) -> str:
     return f"{moment:%Y-%m-%d %H:%M}" if moment else ""
 

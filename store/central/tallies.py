@@ -50,7 +50,7 @@ DIMENSIONS = ("day", "kiosk", "site", "street", "community", "enumerator")
 
 
 
-# The China day of an ISO 8601 completion time, as store.statistics.day_of: a time ending
+# The China day of an ISO 8601 completion time, as surveys.clock.day_of: a time ending
 # in +08:00 is its own date; another offset is converted; a time without one keeps its date.
 _DAY_FUNCTION = r"""
 CREATE FUNCTION kiosk_stats_day(completed text) RETURNS text

@@ -211,7 +211,7 @@ def _schema_4(store: StoreBase) -> None:
 
 def _schema_5(store: StoreBase) -> None:
     """Statistics: the site of each submission, tallies kept as submissions arrive and a
-    flat table per survey (see store/statistics.py); existing submissions are counted."""
+    flat table per survey (see store/sqlite/tallies.py); existing submissions are counted."""
     store.conn.execute("ALTER TABLE submissions ADD COLUMN site TEXT")
     store.stats.create()
     for survey_id, version in store.conn.execute(
@@ -251,7 +251,7 @@ def _schema_6(store: StoreBase) -> None:
 
 
 def _schema_7(store: StoreBase) -> None:
-    """Sync to the central PostgreSQL (kiosk/sync.py): this database's own id, the
+    """Sync to the central PostgreSQL (kiosk/central/sync.py): this database's own id, the
     cursors (per central database and table: the last key sent), and the order in which
     check-outs were recorded (a check-out closes an old session, so its session id is
     no cursor)."""

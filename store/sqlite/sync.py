@@ -12,7 +12,7 @@ from store.sqlite.base import StoreBase
 from surveys.clock import now_stamp
 
 # What a sync sends, stream by stream, in this order (what is referred to goes first):
-# (table, key that only grows, columns). store/central.py has the same columns.
+# (table, key that only grows, columns). store/central/push.py has the same columns.
 _SYNC_SOURCES: dict[str, tuple[str, str, str]] = {
     "forms": ("forms", "rowid", "survey_id, version, title, default_language, question_count,"
               " compiled, source_name, source_sha256, installed_at"),

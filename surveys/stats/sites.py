@@ -1,5 +1,5 @@
 """Statistics per place: N and every select question per street, community and kiosk
-(``kiosk stats --by-site``), from counts a store hands over, like surveys/stats.py.
+(``kiosk stats --by-site``), from counts a store hands over, like surveys/stats/figures.py.
 
 The JSON (``site_breakdown``)::
 

@@ -1,0 +1,131 @@
+"""``kiosk import`` and ``kiosk export``: submissions in (JSON Lines, each checked like a
+resident's answers) and out (CSV, XLSX, JSONL, or the PDF report)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from kiosk.cli.context import Context, audit, console, pass_context
+from kiosk.cli.errors import KioskCommand
+from kiosk.cli.options import central_option, filter_options, json_option
+from kiosk.cli.stats_commands import central_refusals, statistics_store
+
+if TYPE_CHECKING:
+    from surveys.stats.model import StatsFilter
+
+
+def described(dsn: str) -> str:
+    """``host:port/database`` of a DSN, without user or password."""
+    from store.central.connection import describe
+
+    return describe(dsn)
+
+
+@click.command("import", cls=KioskCommand)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@json_option("Print the report as JSON.")
+@pass_context
+def import_command(context: Context, file: Path, as_json: bool) -> None:
+    """Import submissions from a JSONL file (idempotent by instance_id).
+
+    Exit status 0 when every record was accepted, 1 when some were rejected.
+    """
+    store = context.store
+    size = file.stat().st_size
+    from kiosk.importer import import_jsonl
+
+    err = console(stderr=True)
+    show_progress = not as_json and err.is_terminal and size > 1_000_000
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(TextColumn("导入 importing"), BarColumn(), DownloadColumn(),
+                  TimeRemainingColumn(), console=err, disable=not show_progress,
+                  transient=True) as progress:
+        task = progress.add_task("import", total=size)
+        report = import_jsonl(store, file, kiosk=None,
+                              on_progress=lambda chars: progress.advance(task, chars))
+    if as_json:
+        click.echo(json.dumps(report.to_json(), ensure_ascii=False))
+    else:
+        for rejected in report.rejected:
+            click.echo(f"{file}:{rejected.line}: {rejected.error}", err=True)
+        click.echo(f"stored {report.stored}, duplicates {report.duplicates}, "
+                   f"rejected {len(report.rejected)}")
+    sys.exit(1 if report.rejected else 0)
+
+
+@click.command("export", cls=KioskCommand)
+@click.argument("survey_id")
+@click.option("--format", "file_format", type=click.Choice(["csv", "xlsx", "pdf", "jsonl"]),
+              help="Output format (default: from the file's ending, else jsonl).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True),
+              required=True, help="Output file, or - for standard output (csv, jsonl).")
+@click.option("--labels", is_flag=True,
+              help="Choice labels instead of choice names (csv, xlsx data sheet).")
+@click.option("--include-pii", is_flag=True,
+              help="Include answers marked pii (names, phones, addresses); staff only.")
+@click.option("--lang", "language", type=click.Choice(["zh", "en"]), default="zh",
+              show_default=True, help="Language of labels, headings and the report.")
+@click.option("--by", metavar="QUESTION",
+              help="Cross-tab every select question by this one (xlsx sheet, pdf section).")
+@filter_options("Only submissions with this answer (repeat: all must hold).",
+                where_first=False)
+@central_option
+@pass_context
+def export_command(context: Context, survey_id: str, file_format: str | None, output: str,
+                   labels: bool, include_pii: bool, language: str, by: str | None,
+                   filters: StatsFilter, central: str | None) -> None:
+    """Export a survey's submissions (csv, xlsx, jsonl) or its report (pdf).
+
+    Personal data (questions marked pii) are left out unless --include-pii. Nothing is
+    written when something is wrong; an existing file is replaced only by a complete one.
+    Exit status 2 for an unknown question or choice, 1 for other errors.
+    """
+    from surveys.exports import export_survey, format_for
+
+    file_format = format_for(output, file_format)
+    target: Any = sys.stdout if output == "-" else Path(output)
+    store = statistics_store(context, survey_id, central) if central else context.store
+    total = store.submission_count(survey_id)
+    err = console(stderr=True)
+    show_progress = output != "-" and err.is_terminal and total > 20_000 \
+        and file_format != "pdf"
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(TextColumn("导出 exporting"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=err, disable=not show_progress,
+                  transient=True) as progress:
+        task = progress.add_task("export", total=total)
+        with central_refusals(central):
+            count = export_survey(
+                store, survey_id, target, file_format=file_format, filters=filters, by=by,
+                labels=labels, include_pii=include_pii, language=language,
+                on_progress=lambda done: progress.advance(task, done))
+    if not central or context.db_path.exists():  # a staff computer has no kiosk database
+        audit(context, "export", survey_id,
+              f"{file_format} {count} rows to {output}"
+              + (" with personal data" if include_pii else "")
+              + (f" from the central database {described(central)}" if central else ""))
+    if output == "-":
+        return
+    if file_format == "pdf":
+        click.echo(f"wrote the report of {count} submissions to {output}", err=True)
+    else:
+        click.echo(f"wrote {count} submissions to {output}", err=True)
