@@ -1,5 +1,5 @@
-"""The printed slips: built by kiosk.printing.receipts, encoded for the printer, and read back from the
-bytes with printers.parse (GB18030 text, the QR payload, the cut)."""
+"""The printed slips: built by kiosk.printing.receipts, encoded for the printer, and read
+back from the bytes with printers.parse (GB18030 text, the QR payload, the cut)."""
 
 from __future__ import annotations
 
