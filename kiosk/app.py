@@ -36,6 +36,7 @@ from textual.timer import Timer
 
 from kiosk.cards.payload import load_secret, secret_path
 from kiosk.config import KioskConfig
+from kiosk.i18n import tr
 from kiosk.paths import log_directory
 from kiosk.screens.base import KioskScreen, Recovering
 from kiosk.screens.home import HomeScreen, OutOfOrderScreen
@@ -488,7 +489,7 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
                 footer=self.config.printer.footer)
             return self.print_queue.enqueue(document, "slip",
                                             f"volunteer-session:{result.session_id}",
-                                            f"签退 {volunteer.name}")
+                                            tr("print.slip_title", "zh", name=volunteer.name))
         except Exception as error:
             self._error_log().error("the check-out slip was not queued", exc_info=error)
             return None

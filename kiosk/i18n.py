@@ -169,6 +169,56 @@ STRINGS: dict[str, tuple[str, str]] = {
                        "a scanner, type the card's code and tap “Sign in”."),
     "signin.placeholder": ("志愿者证编码，例如 V1.JG0042.1.……", "Card code, e.g. V1.JG0042.1.…"),
     "signin.ok": ("登录", "Sign in"),
+    # ---- a volunteer card scanned (kiosk/volunteers/desk.py) ----
+    "scan.checked_in": ("{name}，您好！签到成功，签到时间 {time}。",
+                   "Hello, {name}! You are checked in at {time}."),
+    "scan.last_not_checked_out": ("上次服务没有签退，已请工作人员核实时长。",
+                             "Last time you did not check out; the staff will check those "
+                             "hours."),
+    "scan.checked_out": ("{name}，签退成功！签退时间 {time}，本次服务 {hours} 小时，本月累计 "
+                    "{month} 小时。感谢您的付出！",
+                    "Thank you, {name}! Checked out at {time}: {hours} h this time, {month} h "
+                    "this month."),
+    "scan.short_session": ("本次服务时间较短，已提醒工作人员核实。",
+                      "This was a short session; the staff will check it."),
+    "scan.repeat_in": ("{name}，刚刚已经扫过了，您已在 {time} 签到，不用再扫。",
+                  "{name}, you just scanned: you checked in at {time}. No need to scan again."),
+    "scan.repeat_out": ("{name}，刚刚已经扫过了，您已在 {time} 签退，不用再扫。",
+                   "{name}, you just scanned: you checked out at {time}. No need to scan "
+                   "again."),
+    "scan.identified": ("{name}，您好！身份已确认。", "Hello, {name}! You are signed in."),
+    "scan.not_a_card": ("这不是志愿者卡的二维码，请扫描志愿者卡。",
+                   "This is not a volunteer card. Please scan your volunteer card."),
+    "scan.tampered": ("这张卡无法识别，可能不是本站的卡，请找工作人员。",
+                 "This card cannot be accepted (it may be from another station). Please ask "
+                 "the staff."),
+    "scan.old_card": ("这张卡已经作废（已补办新卡），请用新卡，或找工作人员。",
+                 "This card has been replaced by a new one. Please use the new card or ask "
+                 "the staff."),
+    "scan.suspended": ("{name}，您的志愿者服务已暂停，请找工作人员。",
+                  "{name}, your volunteer service is on hold. Please ask the staff."),
+    "scan.unknown_volunteer": ("没有找到这张卡的志愿者，请找工作人员登记。",
+                          "This card's volunteer is not registered here. Please ask the "
+                          "staff."),
+    # ---- states, one word each wherever they show (screens, dashboard, slips, reports) ----
+    "session_state.open": ("在岗", "on duty"),
+    "session_state.credited": ("已计入", "credited"),
+    "session_state.review": ("待核实", "to review"),
+    "session_state.void": ("已作废", "void"),
+    "session_flag.short_session": ("时长过短", "short session"),
+    "session_flag.closed_at_day_end": ("日终自动签退", "closed at day end"),
+    "correction.times": ("更正", "corrected"),
+    "correction.confirm": ("核实无误", "confirmed"),
+    "correction.void": ("作废", "voided"),
+    "print_state.queued": ("排队中", "queued"),
+    "print_state.sending": ("正在打印", "printing"),
+    "print_state.waiting": ("等打印机", "waiting for the printer"),
+    "print_state.done": ("已打印", "printed"),
+    "print_state.cancelled": ("已取消", "cancelled"),
+    "print.reprint_mark": ("补打", "reprint"),
+    "request_state.new": ("新登记", "new"),
+    "request_state.in_progress": ("处理中", "in progress"),
+    "request_state.closed": ("已办结", "closed"),
     # ---- idle ----
     "idle.title": ("还在吗？请点屏幕继续", "Still there? Tap to continue"),
     "idle.countdown": ("{seconds} 秒后回到首页，已经填的内容不会再显示。",
@@ -241,6 +291,22 @@ STRINGS: dict[str, tuple[str, str]] = {
                        "There is no folder {folder}: plug in the USB stick or pick another."),
     "dash.export_failed": ("导出到 {folder} 失败：{error}", "Export to {folder} failed: {error}"),
     "dash.exported": ("已导出 {count} 份到 {path}", "Exported {count} to {path}"),
+    "dash.likert": ("平均 {mean}；满意（前两项）{top2}", "mean {mean}; top two {top2}"),
+    "dash.numbers": ("平均 {mean}，标准差 {sd}，最小 {min}，中位数 {median}，最大 {max}",
+                     "mean {mean}, sd {sd}, min {min}, median {median}, max {max}"),
+    "dash.text_answers": ("{n} 条回答", "{n} answers"),
+    "dash.crosstab": ("交叉表", "cross-tab"),
+    "dash.columns.requests": ("回执码 登记时间 类别 紧急程度 社区 状态 备注",
+                              "code submitted category urgency community state note"),
+    "dash.columns.print_jobs": ("编号 时间 种类 内容 状态 尝试 问题",
+                                "job queued kind title state attempts problem"),
+    "dash.columns.volunteers": ("编号 姓名 服务队 签到 签退 时长 状态",
+                                "number name team in out hours state"),
+    # ---- notes and titles in the print queue (kept in both languages) ----
+    "print.slip_title": ("签退 {name}", "check-out {name}"),
+    "print.interrupted": ("打印时终端中断，补打", "kiosk stopped while printing: reprint"),
+    "print.replaced": ("已替换", "replaced"),
+    "print.test_page": ("测试页", "test page"),
     # ---- robustness ----
     "too_small": ("请放大窗口\nPlease enlarge the window", "Please enlarge the window\n请放大窗口"),
     "out_of_order": ("暂停服务，请找工作人员。", "Out of service; please ask the staff."),
@@ -261,6 +327,13 @@ def tr(key: str, language: str, **values: object) -> str:
     return text.format(**values) if values else text
 
 
+def state_word(kind: str, state: str, language: str) -> str:
+    """The one word for a state (``session_state``, ``session_flag``, ``correction``,
+    ``print_state``, ``request_state``); an unknown state shows as itself."""
+    key = f"{kind}.{state}"
+    return tr(key, language) if key in STRINGS else state
+
+
 def clock_text(moment: dt.datetime, language: str) -> str:
     """2026年11月23日 星期一 14:05 / Monday 23 November 2026, 14:05."""
     weekday = tr("weekday", language).split()[moment.weekday()]
@@ -268,6 +341,33 @@ def clock_text(moment: dt.datetime, language: str) -> str:
         month = tr("month", language).split()[moment.month - 1]
         return f"{weekday} {moment.day} {month} {moment.year}, {moment:%H:%M}"
     return f"{moment.year}年{moment.month}月{moment.day}日 {weekday} {moment:%H:%M}"
+
+
+def both(key: str, **values: object) -> str:
+    """English, then Chinese: for notes that staff of either language read later."""
+    return f"{tr(key, 'en', **values)} / {tr(key, 'zh', **values)}"
+
+
+def date_text(day: dt.date, language: str) -> str:
+    """2026年11月23日 / 23 Nov 2026."""
+    if code_of(language) == "en":
+        month = tr("month.short", "en").split()[day.month - 1]
+        return f"{day.day} {month} {day.year}"
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def when_text(moment: dt.datetime, language: str) -> str:
+    """2026年11月23日 14:05 / 23 Nov 2026 14:05."""
+    return f"{date_text(moment.date(), language)} {moment:%H:%M}"
+
+
+def short_date_text(day: dt.date, language: str) -> str:
+    """11月24日 星期二 / Tue 24 Nov."""
+    weekday = tr("weekday", language).split()[day.weekday()]
+    if code_of(language) == "en":
+        month = tr("month.short", "en").split()[day.month - 1]
+        return f"{weekday[:3]} {day.day} {month}"
+    return f"{day.month}月{day.day}日 {weekday}"
 
 
 def month_name(month: int, language: str) -> str:

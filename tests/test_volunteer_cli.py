@@ -171,3 +171,28 @@ def test_sessions_correct_and_hours_report(run, tmp_path):
     bad = run("volunteer", "hours", "--from", "2026-11-30", "--to", "2026-11-01", "-o",
               str(csv_path))
     assert bad.exit_code == 2 and "before --from" in bad.output
+
+
+def test_one_word_for_a_state_on_every_screen_and_report(run, tmp_path: Path):
+    """A volunteer still checked in is 在岗 in the CLI, the hours report and the dashboard
+    (the report and the CLI once said 未签退); a job being sent is 正在打印 everywhere (the
+    dashboard once said 打印中)."""
+    from kiosk.i18n import state_word
+
+    add_two(run)
+    with KioskStore(tmp_path / "kiosk.db") as store:
+        desk = VolunteerDesk(store, SECRET, kiosk="hall-1",
+                             settings=VolunteerSettings(day_end="23:59"),
+                             clock=lambda: dt.datetime.now(SHANGHAI))
+        assert desk.scan(make_payload("JG0001", 1, SECRET)).outcome == "checked_in"
+        job = store.add_print_job("receipt", [], at=1.0, title="回执")
+        assert store.claim_print_job(job, "worker-1", 2.0)
+    assert state_word("session_state", "open", "zh") == "在岗"
+    sessions = run("volunteer", "sessions")
+    assert "在岗" in sessions.output and "未签退" not in sessions.output
+    report = tmp_path / "hours.csv"
+    assert run("volunteer", "hours", "-o", str(report)).exit_code == 0
+    text = report.read_text(encoding="utf-8-sig")
+    assert "在岗" in text and ",未签退," not in text
+    queue = run("printer", "queue")
+    assert "正在打印 printing" in queue.output and "打印中" not in queue.output

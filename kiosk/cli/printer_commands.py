@@ -32,7 +32,7 @@ def printer_queue(ctx: click.Context, show_all: bool, as_json: bool) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    from kiosk.printing.commands import STATE_WORDS
+    from kiosk.i18n import state_word, tr
 
     store = ctx.find_object(Context).store
     pending = store.print_jobs(states=("queued", "sending", "waiting"))
@@ -54,8 +54,9 @@ def printer_queue(ctx: click.Context, show_all: bool, as_json: bool) -> None:
     table = Table("id", "created 时间", "kind", "title 内容", "state 状态", "tries",
                   "printer 打印机")
     for job in jobs:
-        zh, en = STATE_WORDS.get(job.state, (job.state, job.state))
-        state = f"{zh} {en}" + (" · 补打" if job.reprint else "")
+        state = (f"{state_word('print_state', job.state, 'zh')} "
+                 f"{state_word('print_state', job.state, 'en')}"
+                 + (f" · {tr('print.reprint_mark', 'zh')}" if job.reprint else ""))
         if job.state == "waiting":
             wait = max(0, round(job.next_attempt - time.time()))
             state += f" (next try in {wait} s)"

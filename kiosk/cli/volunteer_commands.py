@@ -166,8 +166,9 @@ def volunteer_sessions(context: Context, number: str | None, period: Period,
                        team: str | None, review: bool, as_json: bool) -> None:
     """Check-ins and check-outs with their ids (for `correct`), hours and flags."""
     from kiosk.cards.payload import normalise_number
+    from kiosk.i18n import state_word
     from kiosk.volunteers.hours import hours_text, sessions_between
-    from kiosk.volunteers.report import FLAG_WORDS, STATE_WORDS, session_record
+    from kiosk.volunteers.report import flags_text, session_record
 
     first, last = period
     items = sessions_between(context.store, context.config.volunteers, start=first, end=last,
@@ -194,8 +195,8 @@ def volunteer_sessions(context: Context, number: str | None, period: Period,
             f"{item.checked_in:%Y-%m-%d %H:%M}",
             "" if out is None else f"{out:%Y-%m-%d %H:%M}" if out.date() != item.day
             else f"{out:%H:%M}",
-            hours_text(item.hours), STATE_WORDS[item.state],
-            "、".join(FLAG_WORDS.get(flag, flag) for flag in item.flags),
+            hours_text(item.hours), state_word("session_state", item.state, "zh"),
+            flags_text(item.flags, "zh"),
             str(len(item.corrections)) if item.corrections else "")
     console().print(table)
     waiting = sum(1 for item in items if item.state == "review")
@@ -220,9 +221,9 @@ def volunteer_correct(context: Context, session_id: int, checked_in: str | None,
                       staff: str) -> None:
     """Correct a session: the original check-in and check-out stay as recorded, and the
     correction (with reason and staff name) is kept beside them and shown in reports."""
+    from kiosk.i18n import state_word
     from kiosk.volunteers.corrections import correct_session
     from kiosk.volunteers.hours import hours_text
-    from kiosk.volunteers.report import STATE_WORDS
 
     with staff_mistakes():
         item = correct_session(context.store, context.config.volunteers, session_id,
@@ -232,8 +233,9 @@ def volunteer_correct(context: Context, session_id: int, checked_in: str | None,
     action = "void" if void else "confirm" if confirm else "times"
     audit(context, "volunteer_correction", str(item.id), f"{action}: {reason}", staff=staff)
     out = f"{item.checked_out:%Y-%m-%d %H:%M}" if item.checked_out else "-"
+    state = state_word("session_state", item.state, "zh")
     click.echo(f"session {item.id} ({item.number}): {item.checked_in:%Y-%m-%d %H:%M} – {out}, "
-               f"{hours_text(item.hours)} hours credited ({STATE_WORDS[item.state]})")
+               f"{hours_text(item.hours)} hours credited ({state})")
 
 
 @volunteer.command("hours")

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kiosk.i18n import both
 from kiosk.printing.queue import (
     PrinterState,
     PrintQueue,
@@ -26,16 +27,6 @@ if TYPE_CHECKING:
     from kiosk.config import KioskConfig
 
 # ---- staff commands (kiosk printer …) ------------------------------------------------------
-
-# What each job state means, for staff.
-STATE_WORDS = {
-    "queued": ("排队中", "queued"),
-    "sending": ("正在打印", "printing"),
-    "waiting": ("等打印机", "waiting for the printer"),
-    "done": ("已打印", "printed"),
-    "cancelled": ("已取消", "cancelled"),
-}
-
 
 class PrintCommandError(Exception):
     """A staff command that cannot be done; the message says why."""
@@ -153,7 +144,7 @@ def print_test_page(store: KioskStore, config: KioskConfig, url: str | None = No
             return TestPrint(printer_config.url,
                              PrinterState.of_error(error, clock(), state="error"), False)
         job_id = store.add_print_job("test", document.to_json(), at=clock(),
-                                     title="test page / 测试页", kiosk=config.kiosk_id)
+                                     title=both("print.test_page"), kiosk=config.kiosk_id)
         if store.claim_print_job(job_id, queue.worker, clock()):
             store.print_job_done(job_id, queue.worker, clock(), status=state.state)
         return TestPrint(printer_config.url, queue.check_printer(), True, job_id)

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from kiosk.i18n import both
 from printers.document import Document
 from printers.escpos import PrinterProfile, encode
 from store import KioskStore
@@ -253,8 +254,7 @@ class PrintQueue:
     def recover(self, store: KioskStore | None = None) -> list[int]:
         """Jobs a crashed worker left ``sending`` go back in the queue as reprints."""
         requeued = (store or self.store).requeue_interrupted_print_jobs(
-            worker_alive, self.clock(), note="kiosk stopped while printing: reprint / "
-            "打印时终端中断，补打")
+            worker_alive, self.clock(), note=both("print.interrupted"))
         for job_id in requeued:
             log.warning("print job %s was being sent when the kiosk stopped: it will be "
                         "printed again, marked as a reprint", job_id)
@@ -304,7 +304,7 @@ class PrintQueue:
             return True
         note = ""
         if encoded.replaced:
-            note = "replaced / 已替换: " + "".join(sorted(set(encoded.replaced)))
+            note = f"{both('print.replaced')}: {''.join(sorted(set(encoded.replaced)))}"
         store.print_job_done(job.id, self.worker, self.clock(), status=after.state, note=note)
         self._failures = 0
         return True

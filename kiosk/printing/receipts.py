@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from kiosk.i18n import code_of, tr
+from kiosk.i18n import code_of, date_text, short_date_text, tr, when_text
 from kiosk.volunteers.hours import hours_text
 from printers.document import Document
 from surveys.form import Form
@@ -38,27 +38,6 @@ class Receipt:
 
 
 # ---- formatting ---------------------------------------------------------------------------
-
-
-def when_text(moment: dt.datetime, language: str) -> str:
-    """2026年11月23日 14:05 / 23 Nov 2026 14:05."""
-    return f"{date_text(moment.date(), language)} {moment:%H:%M}"
-
-
-def date_text(day: dt.date, language: str) -> str:
-    if code_of(language) == "en":
-        month = tr("month.short", "en").split()[day.month - 1]
-        return f"{day.day} {month} {day.year}"
-    return f"{day.year}年{day.month}月{day.day}日"
-
-
-def short_date_text(day: dt.date, language: str) -> str:
-    """11月24日 星期二 / Tue 24 Nov."""
-    weekday = tr("weekday", language).split()[day.weekday()]
-    if code_of(language) == "en":
-        month = tr("month.short", "en").split()[day.month - 1]
-        return f"{weekday[:3]} {day.day} {month}"
-    return f"{day.month}月{day.day}日 {weekday}"
 
 
 def add_working_days(day: dt.date, days: int) -> dt.date:

@@ -31,19 +31,13 @@ from textual.widgets import (
 )
 from textual.widgets._data_table import RowDoesNotExist
 
+from kiosk.i18n import state_word, tr
 from kiosk.screens.base import KioskScreen
 from store import KioskStore
 
 BAR_WIDTH = 24
 REFRESH_SECONDS = 10.0
 REQUEST_SURVEY = "service_request"
-REQUEST_STATE_WORDS = {"new": ("新登记", "new"), "in_progress": ("处理中", "in progress"),
-                       "closed": ("已办结", "closed")}
-JOB_STATE_WORDS = {"queued": ("排队中", "queued"), "sending": ("打印中", "printing"),
-                   "waiting": ("等打印机", "waiting"), "done": ("已打印", "printed"),
-                   "cancelled": ("已取消", "cancelled")}
-SESSION_STATE_WORDS = {"open": ("在岗", "on duty"), "credited": ("已计入", "credited"),
-                       "review": ("待核实", "to review"), "void": ("已作废", "void")}
 EXPORT_FORMATS = ("xlsx", "csv", "pdf")
 
 
@@ -56,7 +50,6 @@ def bar(share: float, width: int = BAR_WIDTH) -> str:
 
 def question_chart(question: dict[str, Any], language: str) -> RenderableType:
     """One question's tallies as a table of bars (selects and Likert) or a summary."""
-    english = language == "en"
     title = Text(f"{question.get('label', '')}  (n={question.get('n', 0)})", style="bold")
     kind = question.get("type")
     if kind in ("select_one", "select_multiple", "likert"):
@@ -78,30 +71,24 @@ def question_chart(question: dict[str, Any], language: str) -> RenderableType:
                           "" if not interval else f"[{interval[0]:.1f}–{interval[1]:.1f}]")
         parts: list[RenderableType] = [title, table]
         if kind == "likert" and question.get("mean") is not None:
-            parts.append(Text(
-                (f"mean {question['mean']:.2f}; top two {question.get('top2', 0):.1f}%"
-                 if english else
-                 f"平均 {question['mean']:.2f}；满意（前两项）{question.get('top2', 0):.1f}%"),
-                style="cyan"))
+            parts.append(Text(tr("dash.likert", language, mean=f"{question['mean']:.2f}",
+                                 top2=f"{question.get('top2', 0):.1f}%"), style="cyan"))
         return Group(*parts, Text(""))
     if kind in ("integer", "decimal") and question.get("mean") is not None:
-        summary = (f"mean {question['mean']:.2f}, sd {question.get('sd') or 0:.2f}, "
-                   f"min {question['min']}, median {question['median']}, max {question['max']}")
-        if not english:
-            summary = (f"平均 {question['mean']:.2f}，标准差 {question.get('sd') or 0:.2f}，"
-                       f"最小 {question['min']}，中位数 {question['median']}，"
-                       f"最大 {question['max']}")
+        summary = tr("dash.numbers", language, mean=f"{question['mean']:.2f}",
+                     sd=f"{question.get('sd') or 0:.2f}", min=question["min"],
+                     median=question["median"], max=question["max"])
         return Group(title, Text(summary), Text(""))
     if kind == "text":
-        return Group(title, Text(f"{question.get('n', 0)} answers" if english
-                                 else f"{question.get('n', 0)} 条回答"), Text(""))
+        return Group(title, Text(tr("dash.text_answers", language, n=question.get("n", 0))),
+                     Text(""))
     return Group(title, Text(""))
 
 
 def crosstab_table(crosstab: dict[str, Any], labels: dict[str, str],
                    group_labels: dict[str, str], language: str) -> Table:
     """Counts with row percentages, groups as rows."""
-    table = Table(title=("cross-tab" if language == "en" else "交叉表"), show_lines=False)
+    table = Table(title=tr("dash.crosstab", language), show_lines=False)
     counts: dict[str, dict[str, int]] = crosstab.get("table", {})
     row_percent: dict[str, dict[str, float]] = crosstab.get("row_percent", {})
     choices = list(labels)
@@ -200,16 +187,10 @@ class StaffDashboardScreen(KioskScreen):
         self.set_interval(REFRESH_SECONDS, self.refresh_live)
 
     def _setup_tables(self) -> None:
-        english = self.language == "en"
-        self.query_one("#requests", DataTable).add_columns(
-            *(("code", "submitted", "category", "urgency", "community", "state", "note")
-              if english else ("回执码", "登记时间", "类别", "紧急程度", "社区", "状态", "备注")))
-        self.query_one("#print-jobs", DataTable).add_columns(
-            *(("job", "queued", "kind", "title", "state", "attempts", "problem") if english
-              else ("编号", "时间", "种类", "内容", "状态", "尝试", "问题")))
-        self.query_one("#volunteers-today", DataTable).add_columns(
-            *(("number", "name", "team", "in", "out", "hours", "state") if english
-              else ("编号", "姓名", "服务队", "签到", "签退", "时长", "状态")))
+        for table, columns in (("#requests", "requests"), ("#print-jobs", "print_jobs"),
+                               ("#volunteers-today", "volunteers")):
+            self.query_one(table, DataTable).add_columns(
+                *self.t(f"dash.columns.{columns}").split())
 
     # ---- refreshing ----------------------------------------------------------------------
 
@@ -225,10 +206,6 @@ class StaffDashboardScreen(KioskScreen):
         {"tab-stats": self.refresh_stats, "tab-requests": self.refresh_requests,
          "tab-printing": self.refresh_print_jobs,
          "tab-volunteers": self.refresh_volunteers}.get(active, lambda: None)()
-
-    def _words(self, table: dict[str, tuple[str, str]], key: str) -> str:
-        zh, en = table.get(key, (key, key))
-        return en if self.language == "en" else zh
 
     def status(self, text: str, problem: bool = False) -> None:
         status = self.query_one("#dashboard-status", Static)
@@ -312,7 +289,7 @@ class StaffDashboardScreen(KioskScreen):
             table.add_row(request["receipt_code"], request["completed"][5:16],
                           label("category", answers), label("urgency", answers),
                           label("community", answers),
-                          self._words(REQUEST_STATE_WORDS, request["status"]),
+                          state_word("request_state", request["status"], self.language),
                           request["note"] or "", key=request["instance_id"])
         keep_cursor(table, self.selected_request)
         self._show_request()
@@ -365,7 +342,7 @@ class StaffDashboardScreen(KioskScreen):
         self.query_one("#request-note", Input).value = ""
         code = self.store.receipt_code_of(self.selected_request) or ""
         self.status(self.t("dash.request_done", code=code,
-                           state=self._words(REQUEST_STATE_WORDS, status)))
+                           state=state_word("request_state", status, self.language)))
         self.refresh_requests()
 
     # ---- print queue ---------------------------------------------------------------------
@@ -374,7 +351,8 @@ class StaffDashboardScreen(KioskScreen):
         table = self.query_one("#print-jobs", DataTable)
         table.clear()
         for job in self.store.print_jobs(limit=50):
-            state = self._words(JOB_STATE_WORDS, job.state) + (" · 补打" if job.reprint else "")
+            state = state_word("print_state", job.state, self.language) + (
+                f" · {self.t('print.reprint_mark')}" if job.reprint else "")
             table.add_row(str(job.id), job.created[5:16], job.kind, job.title, state,
                           str(job.attempts), job.last_error or job.last_status,
                           key=str(job.id))
@@ -417,7 +395,7 @@ class StaffDashboardScreen(KioskScreen):
             table.add_row(item.number, volunteer.name if volunteer else "",
                           volunteer.team if volunteer else "", f"{item.checked_in:%H:%M}",
                           out, hours_text(item.hours) if item.state == "credited" else "",
-                          self._words(SESSION_STATE_WORDS, item.state),
+                          state_word("session_state", item.state, self.language),
                           key=str(item.id))
 
     # ---- export --------------------------------------------------------------------------

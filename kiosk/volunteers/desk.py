@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from kiosk.cards.payload import CardError, read_payload
 from kiosk.config import VolunteerSettings
-from kiosk.i18n import code_of
+from kiosk.i18n import STRINGS, code_of, tr
 from kiosk.volunteers.hours import (
     CLOSED_AT_DAY_END,
     LAST_NOT_CHECKED_OUT,
@@ -37,40 +37,6 @@ log.addHandler(logging.NullHandler())
 # ---- scanning at the kiosk ------------------------------------------------------------------
 
 # What the screen says, in 中文 and English.
-_MESSAGES: dict[str, tuple[str, str]] = {
-    "checked_in": ("{name}，您好！签到成功，签到时间 {time}。",
-                   "Hello, {name}! You are checked in at {time}."),
-    "last_not_checked_out": ("上次服务没有签退，已请工作人员核实时长。",
-                             "Last time you did not check out; the staff will check those "
-                             "hours."),
-    "checked_out": ("{name}，签退成功！签退时间 {time}，本次服务 {hours} 小时，本月累计 "
-                    "{month} 小时。感谢您的付出！",
-                    "Thank you, {name}! Checked out at {time}: {hours} h this time, {month} h "
-                    "this month."),
-    "short_session": ("本次服务时间较短，已提醒工作人员核实。",
-                      "This was a short session; the staff will check it."),
-    "repeat_in": ("{name}，刚刚已经扫过了，您已在 {time} 签到，不用再扫。",
-                  "{name}, you just scanned: you checked in at {time}. No need to scan again."),
-    "repeat_out": ("{name}，刚刚已经扫过了，您已在 {time} 签退，不用再扫。",
-                   "{name}, you just scanned: you checked out at {time}. No need to scan "
-                   "again."),
-    "identified": ("{name}，您好！身份已确认。", "Hello, {name}! You are signed in."),
-    "not_a_card": ("这不是志愿者卡的二维码，请扫描志愿者卡。",
-                   "This is not a volunteer card. Please scan your volunteer card."),
-    "tampered": ("这张卡无法识别，可能不是本站的卡，请找工作人员。",
-                 "This card cannot be accepted (it may be from another station). Please ask "
-                 "the staff."),
-    "old_card": ("这张卡已经作废（已补办新卡），请用新卡，或找工作人员。",
-                 "This card has been replaced by a new one. Please use the new card or ask "
-                 "the staff."),
-    "suspended": ("{name}，您的志愿者服务已暂停，请找工作人员。",
-                  "{name}, your volunteer service is on hold. Please ask the staff."),
-    "unknown_volunteer": ("没有找到这张卡的志愿者，请找工作人员登记。",
-                          "This card's volunteer is not registered here. Please ask the "
-                          "staff."),
-}
-
-
 @dataclass(frozen=True)
 class ScanResult:
     """What a scan did, for the screen (``message``) and for tests.
@@ -101,12 +67,12 @@ class ScanResult:
         english = code_of(language) == "en"
 
         def say(key: str, **values: object) -> str:
-            zh, en = _MESSAGES[key]
-            return (en if english else zh).format(**values)
+            return tr(f"scan.{key}", language, **values)
 
         name = self.volunteer.name if self.volunteer else ""
         if self.outcome == "refused":
-            return say(self.reason if self.reason in _MESSAGES else "not_a_card", name=name)
+            known = f"scan.{self.reason}" in STRINGS
+            return say(self.reason if known else "not_a_card", name=name)
         if self.outcome == "identified":
             return say("identified", name=name)
         if self.outcome == "checked_in" and self.checked_in_at:
@@ -290,7 +256,7 @@ class VolunteerDesk:
                 checked_in=result.checked_in_at, checked_out=result.checked_out_at,
                 hours=result.hours or 0.0, month_hours=result.month_hours or 0.0,
                 language=self.language, footer=self.footer)
-            title = f"签退 {volunteer.name}"
+            title = tr("print.slip_title", "zh", name=volunteer.name)
             source = f"volunteer-session:{result.session_id}"
             if self.print_queue is not None:
                 job = self.print_queue.enqueue(document, "slip", source=source, title=title)

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.config import VolunteerSettings
+from kiosk.i18n import state_word
 from kiosk.volunteers.hours import (
-    CLOSED_AT_DAY_END,
     SHORT_SESSION,
     SessionHours,
     VolunteerRecords,
@@ -24,13 +24,10 @@ from store.rows import SessionCorrection, Volunteer
 
 # ---- the hours report -------------------------------------------------------------------------
 
-STATE_WORDS = {"open": "未签退", "credited": "已计入", "review": "待核实", "void": "已作废"}
 
 
-FLAG_WORDS = {SHORT_SESSION: "时长过短", CLOSED_AT_DAY_END: "日终自动签退"}
 
 
-ACTION_WORDS = {"times": "更正", "confirm": "核实无误", "void": "作废"}
 
 
 @dataclass(frozen=True)
@@ -98,6 +95,11 @@ def hours_report(store: VolunteerRecords, settings: VolunteerSettings, *, statio
                        station_of or {})
 
 
+def flags_text(flags: tuple[str, ...], language: str) -> str:
+    """A session's flags in words: 时长过短、日终自动签退."""
+    return "、".join(state_word("session_flag", flag, language) for flag in flags)
+
+
 def central_hours_report(dsn: str, settings: VolunteerSettings, *, station: str,
                          start: dt.date | None = None, end: dt.date | None = None,
                          team: str | None = None) -> HoursReport:
@@ -135,7 +137,7 @@ def correction_text(correction: SessionCorrection, zone: dt.tzinfo) -> str:
     if correction.checked_out_epoch is not None:
         changes.append(
             f"签退→{_when(dt.datetime.fromtimestamp(correction.checked_out_epoch, zone))}")
-    words = " ".join([ACTION_WORDS.get(correction.action, correction.action), *changes])
+    words = " ".join([state_word("correction", correction.action, "zh"), *changes])
     return f"{_when(made)} {correction.staff} {words}：{correction.reason}"
 
 
@@ -193,8 +195,8 @@ def detail_table(report: HoursReport, *, zone: dt.tzinfo, include_pii: bool = Fa
             _when(item.recorded_out), item.recorded_hours,
             _when(item.checked_in) if changed_in else "",
             _when(item.checked_out) if changed_out else "",
-            item.hours, STATE_WORDS[item.state],
-            "、".join(FLAG_WORDS.get(flag, flag) for flag in item.flags),
+            item.hours, state_word("session_state", item.state, "zh"),
+            flags_text(item.flags, "zh"),
             "；".join(correction_text(correction, zone) for correction in item.corrections),
             report.station_of.get(item.session.kiosk, report.station), item.session.kiosk]
         if include_pii:
