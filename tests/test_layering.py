@@ -46,3 +46,30 @@ def test_starting_the_kiosk_does_not_load_the_form_compiler():
                             check=True, cwd=ROOT)
     loaded = set(json.loads(result.stdout))
     assert {"pyxform", "elementpath", "printers", "serial", "PIL", "psycopg"} & loaded == set()
+
+
+def test_screens_reach_the_app_only_through_its_small_protocol(store):
+    """Screens and widgets use the app only as kiosk/screens/host.py describes it, and the
+    app provides every member of that description."""
+    import ast
+
+    from kiosk.app import KioskApp
+    from kiosk.screens.host import KioskHost
+
+    described = {name for name in dir(KioskHost) if not name.startswith("_")}
+    described |= set(KioskHost.__annotations__)  # the attributes
+    used: set[str] = set()
+    for path in [*(ROOT / "kiosk" / "screens").glob("*.py"),
+                 *(ROOT / "kiosk" / "widgets").glob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute)
+                    and node.value.attr == "kiosk" and isinstance(node.value.value, ast.Name)
+                    and node.value.value.id == "self"):
+                used.add(node.attr)
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and node.value.id == "kiosk"):
+                used.add(node.attr)
+    assert used <= described, sorted(used - described)
+    app = KioskApp(store, kiosk_id="hall-1")
+    assert [name for name in described if not hasattr(app, name)] == []
+

@@ -16,7 +16,7 @@ from textual.widgets import Static
 from kiosk.i18n import tr
 
 if TYPE_CHECKING:
-    from kiosk.app import KioskApp
+    from kiosk.screens.host import KioskHost
 
 
 class Recovering:
@@ -51,7 +51,8 @@ class KioskScreen(Recovering, Screen[None]):
         self._shown_at = monotonic()
 
     @property
-    def kiosk(self) -> KioskApp:
+    def kiosk(self) -> KioskHost:
+        """The app, as far as screens use it (kiosk/screens/host.py)."""
         return self.app  # type: ignore[return-value]
 
     @property
