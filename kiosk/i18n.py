@@ -7,10 +7,12 @@ only what the kiosk itself says. Chinese uses full-width punctuation (，。？�
 from __future__ import annotations
 
 import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
 
 from surveys.form import language_code
 
 LANGUAGES = ("zh", "en")
+HUNDREDTH = Decimal("0.01")
 
 STRINGS: dict[str, tuple[str, str]] = {
     # ---- home ----
@@ -368,6 +370,15 @@ def short_date_text(day: dt.date, language: str) -> str:
         month = tr("month.short", "en").split()[day.month - 1]
         return f"{weekday[:3]} {day.day} {month}"
     return f"{day.month}月{day.day}日 {weekday}"
+
+
+def hours_text(hours: Decimal | float) -> str:
+    """2.50 -> "2.5", 3.00 -> "3", 2.675 -> "2.68": to 0.01 h, half up like the hours
+    themselves (on slips, screens and reports alike)."""
+    exact = Decimal(str(hours)).quantize(HUNDREDTH, rounding=ROUND_HALF_UP)
+    return f"{exact:f}".rstrip("0").rstrip(".")
+
+
 
 
 def month_name(month: int, language: str) -> str:

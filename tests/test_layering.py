@@ -73,3 +73,32 @@ def test_screens_reach_the_app_only_through_its_small_protocol(store):
     app = KioskApp(store, kiosk_id="hall-1")
     assert [name for name in described if not hasattr(app, name)] == []
 
+
+
+def run_import_contracts(root: Path) -> subprocess.CompletedProcess[str]:
+    lint = Path(sys.executable).with_name("lint-imports")
+    return subprocess.run([str(lint), "--config", str(root / "pyproject.toml"), "--no-cache"],
+                          capture_output=True, text=True, cwd=root,
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root)})
+
+
+def test_the_import_contracts_hold_and_catch_a_violation(tmp_path: Path):
+    """The contracts of pyproject.toml (run by ./scripts/test) hold for the tree, and break
+    when a copy of it has surveys/ import the store or a kiosk module import Textual."""
+    import shutil
+
+    kept = run_import_contracts(ROOT)
+    assert kept.returncode == 0, kept.stdout + kept.stderr
+    for package in ("kiosk", "surveys", "store", "printers"):
+        shutil.copytree(ROOT / package, tmp_path / package,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    with (tmp_path / "surveys" / "form.py").open("a", encoding="utf-8") as module:
+        module.write("\nfrom store.rows import FormInfo  # noqa\n")
+    with (tmp_path / "kiosk" / "config.py").open("a", encoding="utf-8") as module:
+        module.write("\nimport textual  # noqa\n")
+    broken = run_import_contracts(tmp_path)
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    assert "surveys.form -> store.rows" in broken.stdout
+    assert "kiosk.config -> textual" in broken.stdout
+    assert "Contracts: 5 kept, 2 broken." in broken.stdout

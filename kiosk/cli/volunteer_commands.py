@@ -166,8 +166,8 @@ def volunteer_sessions(context: Context, number: str | None, period: Period,
                        team: str | None, review: bool, as_json: bool) -> None:
     """Check-ins and check-outs with their ids (for `correct`), hours and flags."""
     from kiosk.cards.payload import normalise_number
-    from kiosk.i18n import state_word
-    from kiosk.volunteers.hours import hours_text, sessions_between
+    from kiosk.i18n import hours_text, state_word
+    from kiosk.volunteers.hours import sessions_between
     from kiosk.volunteers.report import flags_text, session_record
 
     first, last = period
@@ -221,9 +221,8 @@ def volunteer_correct(context: Context, session_id: int, checked_in: str | None,
                       staff: str) -> None:
     """Correct a session: the original check-in and check-out stay as recorded, and the
     correction (with reason and staff name) is kept beside them and shown in reports."""
-    from kiosk.i18n import state_word
+    from kiosk.i18n import hours_text, state_word
     from kiosk.volunteers.corrections import correct_session
-    from kiosk.volunteers.hours import hours_text
 
     with staff_mistakes():
         item = correct_session(context.store, context.config.volunteers, session_id,
@@ -256,7 +255,7 @@ def volunteer_hours(context: Context, period: Period, team: str | None,
                     central: str | None) -> None:
     """Service hours: a summary per volunteer and every session with the fields of a
     volunteer service record, corrections beside the recorded times."""
-    from kiosk.volunteers.hours import hours_text
+    from kiosk.i18n import hours_text
     from kiosk.volunteers.report import central_hours_report, hours_report, write_hours_report
 
     first, last = period

@@ -14,8 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from kiosk.i18n import code_of, date_text, short_date_text, tr, when_text
-from kiosk.volunteers.hours import hours_text
+from kiosk.i18n import code_of, date_text, hours_text, short_date_text, tr, when_text
 from printers.document import Document
 from surveys.form import Form
 from surveys.session import Submission

@@ -383,7 +383,8 @@ class StaffDashboardScreen(KioskScreen):
     # ---- volunteers ----------------------------------------------------------------------
 
     def refresh_volunteers(self) -> None:
-        from kiosk.volunteers.hours import hours_text, sessions_between
+        from kiosk.i18n import hours_text
+        from kiosk.volunteers.hours import sessions_between
 
         settings = self.kiosk.config.volunteers
         today = dt.datetime.fromtimestamp(self.kiosk.epoch(), settings.zone).date()

@@ -8,12 +8,12 @@ import re
 import unicodedata
 
 from kiosk.config import VolunteerSettings
+from kiosk.i18n import hours_text
 from kiosk.volunteers.hours import (
     MAX_CORRECTION_SHIFT,
     MAX_SESSION,
     SessionHours,
     hours_between,
-    hours_text,
     session_hours,
 )
 from store import KioskStore

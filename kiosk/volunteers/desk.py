@@ -11,14 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from kiosk.cards.payload import CardError, read_payload
 from kiosk.config import VolunteerSettings
-from kiosk.i18n import STRINGS, code_of, tr
+from kiosk.i18n import STRINGS, code_of, hours_text, tr
 from kiosk.volunteers.hours import (
     CLOSED_AT_DAY_END,
     LAST_NOT_CHECKED_OUT,
     SHORT_SESSION,
     day_end_after,
     hours_between,
-    hours_text,
     month_hours,
 )
 from store import KioskStore

@@ -44,13 +44,6 @@ def hours_between(start: dt.datetime, end: dt.datetime) -> Decimal:
     return (seconds / 3600).quantize(HUNDREDTH, rounding=ROUND_HALF_UP)
 
 
-def hours_text(hours: Decimal | float) -> str:
-    """2.50 -> "2.5", 3.00 -> "3", 2.675 -> "2.68": to 0.01 h, half up like the hours
-    themselves (on slips, screens and reports alike)."""
-    exact = Decimal(str(hours)).quantize(HUNDREDTH, rounding=ROUND_HALF_UP)
-    return f"{exact:f}".rstrip("0").rstrip(".")
-
-
 def month_bounds(day: dt.date, zone: dt.tzinfo) -> tuple[dt.datetime, dt.datetime]:
     """The first moment of ``day``'s calendar month and of the next, in ``zone``."""
     first = day.replace(day=1)

@@ -14,12 +14,7 @@ from typing import Any
 
 from kiosk.config import VolunteerSettings
 from kiosk.i18n import state_word
-from kiosk.volunteers.hours import (
-    SHORT_SESSION,
-    SessionHours,
-    VolunteerRecords,
-    sessions_between,
-)
+from kiosk.volunteers.hours import SHORT_SESSION, SessionHours, VolunteerRecords, sessions_between
 from store.rows import SessionCorrection, Volunteer
 
 # ---- the hours report -------------------------------------------------------------------------

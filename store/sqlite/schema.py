@@ -12,15 +12,31 @@ import json
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from store.errors import NewerDatabase, NotOurDatabase
 from surveys.clock import now_stamp
 from surveys.session import Submission
 
 if TYPE_CHECKING:
-    from store.sqlite.base import StoreBase
+    from store.sqlite.tallies import StatsUpkeep
+    from surveys.form import Form
+
+class Migrating(Protocol):
+    """What the migration steps use of the store being opened."""
+
+    conn: sqlite3.Connection
+
+    @property
+    def db(self) -> Any: ...
+    @property
+    def stats(self) -> StatsUpkeep: ...
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]: ...
+    def install_form(self, compiled: dict[str, Any]) -> bool: ...
+    def load_form(self, survey_id: str, version: str | None = None) -> Form: ...
+
 
 APPLICATION_ID = 0x53474B31  # "SGK1": a shegong-kiosk database
 SCHEMA_VERSION = 7
@@ -55,7 +71,7 @@ def check_file(connection: sqlite3.Connection, path: Path) -> None:
         )
 
 
-def migrate(store: StoreBase,
+def migrate(store: Migrating,
             initial_forms: Callable[[], Iterable[dict[str, Any]]] | None) -> bool:
     """Bring the schema to SCHEMA_VERSION, one step at a time, in one transaction.
 
@@ -81,7 +97,7 @@ def migrate(store: StoreBase,
     return created
 
 
-def _schema_1(store: StoreBase) -> None:
+def _schema_1(store: Migrating) -> None:
     """Forms, drafts and submissions."""
     store.db["meta"].create({"key": str, "value": str}, pk="key")
     store.db["forms"].create(
@@ -118,7 +134,7 @@ def _schema_1(store: StoreBase) -> None:
     store.db["drafts"].create_index(["status"])
 
 
-def _schema_2(store: StoreBase) -> None:
+def _schema_2(store: Migrating) -> None:
     """The staff log: PIN attempts, exits and other staff events at the kiosk."""
     store.db["staff_events"].create(
         {"id": int, "at": str, "at_epoch": float, "kiosk": str, "event": str,
@@ -129,7 +145,7 @@ def _schema_2(store: StoreBase) -> None:
     store.db["staff_events"].create_index(["event", "at_epoch"])
 
 
-def _schema_3(store: StoreBase) -> None:
+def _schema_3(store: Migrating) -> None:
     """The print queue: every receipt is saved here before it is sent to the printer."""
     store.db["print_jobs"].create(
         {"id": int, "created": str, "created_epoch": float, "kiosk": str, "kind": str,
@@ -147,7 +163,7 @@ def _schema_3(store: StoreBase) -> None:
     store.db["print_jobs"].create_index(["source"])
 
 
-def _schema_4(store: StoreBase) -> None:
+def _schema_4(store: Migrating) -> None:
     """Volunteers: the roster, check-ins, check-outs and staff corrections.
 
     A session is a check-in row and (once closed) a check-out row with the same id;
@@ -209,7 +225,7 @@ def _schema_4(store: StoreBase) -> None:
                 " corrections are never changed or deleted; add a correction'); END")
 
 
-def _schema_5(store: StoreBase) -> None:
+def _schema_5(store: Migrating) -> None:
     """Statistics: the site of each submission, tallies kept as submissions arrive and a
     flat table per survey (see store/sqlite/tallies.py); existing submissions are counted."""
     store.conn.execute("ALTER TABLE submissions ADD COLUMN site TEXT")
@@ -227,7 +243,7 @@ def _schema_5(store: StoreBase) -> None:
             enumerator=row[8], answers=json.loads(row[9]))) for row in rows)
 
 
-def _schema_6(store: StoreBase) -> None:
+def _schema_6(store: Migrating) -> None:
     """The audit record of staff actions, and the handling of service requests
     (新登记 → 处理中 → 已办结, each change with its note); both only ever added to."""
     store.db["audit"].create(
@@ -250,7 +266,7 @@ def _schema_6(store: StoreBase) -> None:
                 " never changed or deleted'); END")
 
 
-def _schema_7(store: StoreBase) -> None:
+def _schema_7(store: Migrating) -> None:
     """Sync to the central PostgreSQL (kiosk/central/sync.py): this database's own id, the
     cursors (per central database and table: the last key sent), and the order in which
     check-outs were recorded (a check-out closes an old session, so its session id is
@@ -273,7 +289,7 @@ def _schema_7(store: StoreBase) -> None:
 
 
 # Schema version -> the step that creates it from the version before.
-_STEPS: dict[int, Callable[[StoreBase], None]] = {
+_STEPS: dict[int, Callable[[Migrating], None]] = {
     1: _schema_1,
     2: _schema_2,
     3: _schema_3,
