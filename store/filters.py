@@ -8,7 +8,8 @@ both, so kiosk and city-wide figures cannot drift apart.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,8 @@ class Dialect:
     def one_of(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
         """``column`` is one of ``values``: the SQL and its parameters."""
         if self.placeholder == "?":
+            if len(values) > 500:  # one parameter, however many (SQLite limits parameters)
+                return f"{column} IN (SELECT value FROM json_each(?))", [json.dumps(values)]
             return f"{column} IN ({', '.join('?' * len(values))})", list(values)
         return f"{column} = ANY(%s)", [list(values)]
 
@@ -76,4 +79,19 @@ def session_conditions(dialect: Dialect, *, number: str | None = None,
     if until is not None:
         conditions += f" AND c.at_epoch < {mark}"
         parameters.append(until)
+    return conditions, parameters
+
+
+def roster_conditions(dialect: Dialect, *, team: str | None = None,
+                      numbers: Iterable[str] | None = None) -> tuple[str, list[Any]]:
+    """`` AND …`` conditions on the ``volunteers`` roster: one team, some numbers."""
+    conditions = ""
+    parameters: list[Any] = []
+    if team is not None:
+        conditions += f" AND team = {dialect.placeholder}"
+        parameters.append(team)
+    if numbers is not None:
+        condition, extra = dialect.one_of("number", list(dict.fromkeys(numbers)))
+        conditions += f" AND {condition}"
+        parameters.extend(extra)
     return conditions, parameters

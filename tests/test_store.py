@@ -306,3 +306,15 @@ def test_volunteer_sessions_and_corrections_are_never_changed_or_deleted(tmp_pat
         with pytest.raises(VolunteerError, match="already on the roster"):
             store.add_volunteers([Volunteer("JG0001", "重复", "", "", "", "", None, "active",
                                             1)])
+
+
+def test_the_roster_by_many_numbers_in_one_query(store: KioskStore):
+    """Asking for more numbers than SQLite takes parameters for still finds them (one JSON
+    parameter above 500) and never the others."""
+    store.add_volunteers([Volunteer(f"JG{index:04d}", f"志愿者{index}", "13912345678", "", "",
+                                    "", None, "active", 1) for index in range(1, 41)])
+    wanted = [f"JG{index:04d}" for index in range(0, 4000, 2)]
+    found = [volunteer.number for volunteer in store.volunteers(numbers=wanted)]
+    assert found == [f"JG{index:04d}" for index in range(2, 41, 2)]
+    assert [volunteer.number for volunteer in store.volunteers(numbers=["JG0003"])] == ["JG0003"]
+    assert store.volunteers(numbers=[]) == []

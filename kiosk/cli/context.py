@@ -3,6 +3,8 @@ when first used), rich's console, and the audit record of staff actions."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -75,3 +77,25 @@ def load_form(context: Context, survey_id: str) -> Form:
     except KeyError:
         known = ", ".join(info.survey_id for info in context.store.list_forms())
         raise click.ClickException(f"no survey '{survey_id}' here (installed: {known})") from None
+
+
+@contextlib.contextmanager
+def progress_bar(words: str, total: int, *, show: bool,
+                 in_bytes: bool = False) -> Iterator[Callable[[int], None]]:
+    """A bar on standard error that goes away when done (shown only when ``show``); yields
+    the function that advances it (by bytes read, or by rows)."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    amount = DownloadColumn() if in_bytes else MofNCompleteColumn()
+    with Progress(TextColumn(words), BarColumn(), amount, TimeRemainingColumn(),
+                  console=console(stderr=True), disable=not show,
+                  transient=True) as progress:
+        task = progress.add_task(words, total=total)
+        yield lambda done: progress.advance(task, done)

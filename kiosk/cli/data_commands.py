@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kiosk.cli.context import Context, audit, console, pass_context
+from kiosk.cli.context import Context, audit, console, pass_context, progress_bar
 from kiosk.cli.errors import KioskCommand
 from kiosk.cli.options import central_option, filter_options, json_option
 from kiosk.cli.stats_commands import central_refusals, statistics_store
@@ -39,22 +39,9 @@ def import_command(context: Context, file: Path, as_json: bool) -> None:
     size = file.stat().st_size
     from kiosk.importer import import_jsonl
 
-    err = console(stderr=True)
-    show_progress = not as_json and err.is_terminal and size > 1_000_000
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    with Progress(TextColumn("导入 importing"), BarColumn(), DownloadColumn(),
-                  TimeRemainingColumn(), console=err, disable=not show_progress,
-                  transient=True) as progress:
-        task = progress.add_task("import", total=size)
-        report = import_jsonl(store, file, kiosk=None,
-                              on_progress=lambda chars: progress.advance(task, chars))
+    show = not as_json and console(stderr=True).is_terminal and size > 1_000_000
+    with progress_bar("导入 importing", size, show=show, in_bytes=True) as advance:
+        report = import_jsonl(store, file, kiosk=None, on_progress=advance)
     if as_json:
         click.echo(json.dumps(report.to_json(), ensure_ascii=False))
     else:
@@ -98,26 +85,13 @@ def export_command(context: Context, survey_id: str, file_format: str | None, ou
     target: Any = sys.stdout if output == "-" else Path(output)
     store = statistics_store(context, survey_id, central) if central else context.store
     total = store.submission_count(survey_id)
-    err = console(stderr=True)
-    show_progress = output != "-" and err.is_terminal and total > 20_000 \
-        and file_format != "pdf"
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    with Progress(TextColumn("导出 exporting"), BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), console=err, disable=not show_progress,
-                  transient=True) as progress:
-        task = progress.add_task("export", total=total)
-        with central_refusals(central):
-            count = export_survey(
-                store, survey_id, target, file_format=file_format, filters=filters, by=by,
-                labels=labels, include_pii=include_pii, language=language,
-                on_progress=lambda done: progress.advance(task, done))
+    show = (output != "-" and console(stderr=True).is_terminal and total > 20_000
+            and file_format != "pdf")
+    with progress_bar("导出 exporting", total, show=show) as advance, \
+            central_refusals(central):
+        count = export_survey(store, survey_id, target, file_format=file_format,
+                              filters=filters, by=by, labels=labels, include_pii=include_pii,
+                              language=language, on_progress=advance)
     if not central or context.db_path.exists():  # a staff computer has no kiosk database
         audit(context, "export", survey_id,
               f"{file_format} {count} rows to {output}"

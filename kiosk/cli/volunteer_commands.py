@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -14,6 +14,9 @@ from kiosk.cli.context import Context, audit, console, pass_context
 from kiosk.cli.errors import KioskGroup, staff_mistakes
 from kiosk.cli.options import Period, json_option, period_options, team_option
 from kiosk.cli.stats_commands import central_refusals
+
+if TYPE_CHECKING:
+    from store.rows import Volunteer
 
 
 @click.group(cls=KioskGroup)
@@ -118,11 +121,7 @@ def volunteer_list(context: Context, team: str | None, as_json: bool,
 @pass_context
 def volunteer_suspend(context: Context, number: str) -> None:
     """Suspend a volunteer: their card is refused until `activate`."""
-    from kiosk.volunteers.roster import set_status
-
-    with staff_mistakes():
-        entry = set_status(context.store, number, "suspended")
-    audit(context, "volunteer_suspend", entry.number)
+    entry = _set_status(context, number, "suspended")
     click.echo(f"volunteer {entry.number} {entry.name} suspended; their card is refused")
 
 
@@ -131,12 +130,19 @@ def volunteer_suspend(context: Context, number: str) -> None:
 @pass_context
 def volunteer_activate(context: Context, number: str) -> None:
     """Make a suspended volunteer active again."""
+    entry = _set_status(context, number, "active")
+    click.echo(f"volunteer {entry.number} {entry.name} active")
+
+
+def _set_status(context: Context, number: str, status: str) -> Volunteer:
+    """Suspend or reactivate, with its audit entry."""
     from kiosk.volunteers.roster import set_status
 
     with staff_mistakes():
-        entry = set_status(context.store, number, "active")
-    audit(context, "volunteer_activate", entry.number)
-    click.echo(f"volunteer {entry.number} {entry.name} active")
+        entry = set_status(context.store, number, status)
+    audit(context, "volunteer_suspend" if status == "suspended" else "volunteer_activate",
+          entry.number)
+    return entry
 
 
 @volunteer.command("reissue")

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from store.filters import POSTGRES, session_conditions
+from store.filters import POSTGRES, roster_conditions, session_conditions
 from store.rows import (
     CORRECTION_COLUMNS,
     SESSION_COLUMNS,
@@ -96,15 +96,10 @@ class CentralVolunteers:
 
     def volunteers(self, *, team: str | None = None,
                    numbers: Iterable[str] | None = None) -> list[Volunteer]:
-        query = f"SELECT {', '.join(ROSTER_COLUMNS)} FROM volunteers WHERE true"
-        parameters: list[Any] = []
-        if team is not None:
-            query += " AND team = %s"
-            parameters.append(team)
-        if numbers is not None:
-            query += " AND number = ANY(%s)"
-            parameters.append(list(numbers))
-        rows = self.connection.execute(query + " ORDER BY number", parameters).fetchall()
+        where, parameters = roster_conditions(POSTGRES, team=team, numbers=numbers)
+        rows = self.connection.execute(
+            f"SELECT {VOLUNTEER_COLUMNS} FROM volunteers WHERE true{where} ORDER BY number",
+            parameters).fetchall()
         return [volunteer_from_row(row) for row in rows]
 
     def volunteer_sessions(self, *, number: str | None = None, team: str | None = None,

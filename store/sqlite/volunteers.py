@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from store.errors import VolunteerError
-from store.filters import SQLITE, session_conditions
+from store.filters import SQLITE, roster_conditions, session_conditions
 from store.rows import (
     CLOSED_BY,
     CORRECTION_ACTIONS,
@@ -79,17 +79,10 @@ class Volunteers(StoreBase):
     def volunteers(self, *, team: str | None = None,
                    numbers: Iterable[str] | None = None) -> list[Volunteer]:
         """The roster (of one team when given), by number."""
-        query = f"SELECT {VOLUNTEER_COLUMNS} FROM volunteers WHERE 1=1"
-        parameters: list[Any] = []
-        if team is not None:
-            query += " AND team=?"
-            parameters.append(team)
-        rows = self.conn.execute(query + " ORDER BY number", parameters).fetchall()
-        volunteers = [volunteer_from_row(row) for row in rows]
-        if numbers is not None:
-            wanted = set(numbers)
-            volunteers = [volunteer for volunteer in volunteers if volunteer.number in wanted]
-        return volunteers
+        where, parameters = roster_conditions(SQLITE, team=team, numbers=numbers)
+        rows = self.conn.execute(f"SELECT {VOLUNTEER_COLUMNS} FROM volunteers WHERE 1=1{where}"
+                                 " ORDER BY number", parameters).fetchall()
+        return [volunteer_from_row(row) for row in rows]
 
     def volunteer_count(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM volunteers").fetchone()[0])
