@@ -13,7 +13,7 @@ import click
 from kiosk.cli.context import Context, audit, console, pass_context, progress_bar
 from kiosk.cli.errors import KioskCommand
 from kiosk.cli.options import central_option, filter_options, json_option
-from kiosk.cli.stats_commands import central_refusals, statistics_store
+from kiosk.cli.stats_commands import central_refusals, stats_store
 
 if TYPE_CHECKING:
     from surveys.stats.model import StatsFilter
@@ -83,7 +83,7 @@ def export_command(context: Context, survey_id: str, file_format: str | None, ou
 
     file_format = format_for(output, file_format)
     target: Any = sys.stdout if output == "-" else Path(output)
-    store = statistics_store(context, survey_id, central) if central else context.store
+    store = stats_store(context, survey_id, central) if central else context.store
     total = store.submission_count(survey_id)
     show = (output != "-" and console(stderr=True).is_terminal and total > 20_000
             and file_format != "pdf")

@@ -50,7 +50,7 @@ def stats_command(context: Context, survey_id: str, by: str | None, question: st
     from surveys.stats.figures import survey_statistics
     from surveys.stats.sites import site_breakdown
 
-    store = statistics_store(context, survey_id, central)
+    store = stats_store(context, survey_id, central)
     with central_refusals(central), store.read_snapshot():  # the breakdown agrees
         stats = survey_statistics(store, survey_id, filters, by=by, question=question,
                                   include_pii=include_pii, language=language, period=period)
@@ -82,7 +82,7 @@ def central_refusals(central: str | None) -> Iterator[None]:
         yield
 
 
-def statistics_store(context: Context, survey_id: str, central: str | None) -> Any:
+def stats_store(context: Context, survey_id: str, central: str | None) -> Any:
     """This kiosk's database, or with --central the central one (exit 3 when it cannot be
     reached, 1 when it has no such survey)."""
     if not central:

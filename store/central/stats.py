@@ -45,7 +45,7 @@ def _add_pair(tallies: Tallies, question: str, part: str, value: Any, count: int
 # ---- reading: the statistics and exports of the central database ---------------------------
 
 class CentralStats:
-    """The central database as ``surveys.stats.StatisticsStore`` and
+    """The central database as ``surveys.stats.StatsStore`` and
     ``surveys.exports.survey.ExportStore``: ``survey_statistics`` and ``export_survey`` run on
     it unchanged, over every kiosk's submissions.
 
@@ -207,7 +207,7 @@ class CentralStats:
             f" WHERE {survey} = %s{wanted}{conditions} GROUP BY 1, 2, 3",
             [survey_id, *extra, *parameters]).fetchall()
 
-    # ---- StatisticsStore ----------------------------------------------------------------------
+    # ---- StatsStore ----------------------------------------------------------------------
 
     def stats_tallies(self, survey_id: str, questions: Mapping[str, Question],
                       filters: StatsFilter) -> Tallies:

@@ -10,13 +10,13 @@ from store.sqlite.forms import Forms
 from store.sqlite.logs import StaffLogs
 from store.sqlite.print_jobs import PrintJobs
 from store.sqlite.requests import ServiceRequests
-from store.sqlite.stats import Statistics
+from store.sqlite.stats import Stats
 from store.sqlite.submissions import DraftsAndSubmissions
 from store.sqlite.sync import SyncCursors
 from store.sqlite.volunteers import Volunteers
 
 
-class KioskStore(Forms, DraftsAndSubmissions, Statistics, PrintJobs, Volunteers, StaffLogs,
+class KioskStore(Forms, DraftsAndSubmissions, Stats, PrintJobs, Volunteers, StaffLogs,
                  ServiceRequests, SyncCursors):
     """All reads and writes of one kiosk database.
 

@@ -1,5 +1,5 @@
 """The statistics of a kiosk database: the counts ``surveys.stats`` asks of a store
-(``StatisticsStore`` and ``SiteStatisticsStore``), read from the tallies and flat tables that
+(``StatsStore`` and ``SiteStatsStore``), read from the tallies and flat tables that
 store/sqlite/tallies.py keeps (why both, and what they cost: its docstring).
 
 Without filters on answers the tallies answer at once (the smallest that can: the whole
@@ -62,7 +62,7 @@ def _choice_aggregates(questions: Sequence[Question], existing: Collection[str]
     return aggregates, parameters, keys
 
 
-class Statistics(StoreBase):
+class Stats(StoreBase):
     """Counts for ``surveys.stats``: whole-survey and per-place tallies, values, texts,
     cross-tabs and submissions over time, under a ``StatsFilter``."""
 

@@ -19,12 +19,12 @@ from surveys.exports.pdf import write_pdf
 from surveys.exports.tabular import write_csv, write_jsonl, write_xlsx
 from surveys.form import Form
 from surveys.stats.figures import survey_statistics
-from surveys.stats.model import StatisticsStore, StatsFilter, catalogue, check_filters
+from surveys.stats.model import StatsFilter, StatsStore, catalogue, check_filters
 
 FORMATS = ("csv", "xlsx", "pdf", "jsonl")
 
 
-class ExportStore(StatisticsStore, Protocol):
+class ExportStore(StatsStore, Protocol):
     """What an export needs of the store, beyond the statistics (KioskStore has it)."""
 
     def iter_submissions(self, survey_id: str,

@@ -1,6 +1,6 @@
 """Statistics of one survey across all its versions: tallies, intervals, summaries, cross-tabs.
 
-The figures are computed here from counts a store hands over (``StatisticsStore.stats_*``,
+The figures are computed here from counts a store hands over (``StatsStore.stats_*``,
 surveys/stats/model.py): no SQL here, and neither the store nor any UI. Questions are matched by
 name across versions; a question's type, label and choice order come from the newest
 version that has it, and choices only older versions had are kept after the newest ones.
@@ -37,9 +37,9 @@ from typing import Any
 from surveys.stats.model import (
     PERIODS,
     Question,
-    StatisticsStore,
     StatsError,
     StatsFilter,
+    StatsStore,
     Tallies,
     _language,
     catalogue,
@@ -199,7 +199,7 @@ def _select_question(questions: Mapping[str, Question], name: str, option: str) 
     return question
 
 
-def survey_statistics(store: StatisticsStore, survey_id: str,
+def survey_statistics(store: StatsStore, survey_id: str,
                       filters: StatsFilter | None = None, *, by: str | None = None,
                       question: str | None = None, include_pii: bool = False,
                       language: str = "zh", period: str = "day",
@@ -258,7 +258,7 @@ def survey_statistics(store: StatisticsStore, survey_id: str,
     return result
 
 
-def _question_figures(store: StatisticsStore, survey_id: str, question: Question,
+def _question_figures(store: StatsStore, survey_id: str, question: Question,
                       tallies: Tallies, filters: StatsFilter, language: str,
                       text_answers: bool) -> dict[str, Any]:
     answered = tallies.answered.get(question.name, 0)

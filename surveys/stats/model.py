@@ -1,6 +1,6 @@
 """What the statistics are made of: the kinds of question they summarise, a question across
 every version of its survey (``catalogue``), the filters, the counts a store hands over
-(``Tallies``) and what a store must answer (``StatisticsStore``).
+(``Tallies``) and what a store must answer (``StatsStore``).
 
 This package holds no SQL and imports neither the store nor any UI; the stores
 (store/sqlite, store/central) count, and surveys/stats/figures.py turns counts into figures.
@@ -188,7 +188,7 @@ def add_column_totals(crosstab: dict[str, Any]) -> dict[str, Any]:
     return crosstab
 
 
-class StatisticsStore(Protocol):
+class StatsStore(Protocol):
     """What survey_statistics needs of a store (KioskStore and CentralStats provide it)."""
 
     def versions(self, survey_id: str) -> list[str]: ...

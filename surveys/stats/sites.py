@@ -21,9 +21,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from surveys.stats.model import (
-    StatisticsStore,
     StatsError,
     StatsFilter,
+    StatsStore,
     Tallies,
     catalogue,
     check_filters,
@@ -33,7 +33,7 @@ from surveys.stats.model import (
 DIMENSIONS = ("street", "community", "kiosk")
 
 
-class SiteStatisticsStore(StatisticsStore, Protocol):
+class SiteStatsStore(StatsStore, Protocol):
     """A statistics store that also tallies per place."""
 
     def stats_site_tallies(self, survey_id: str, questions: Sequence[str],
@@ -45,7 +45,7 @@ def street_of(site: str | None) -> str:
     return (site or "").split("/", 1)[0]
 
 
-def site_breakdown(store: SiteStatisticsStore, survey_id: str,
+def site_breakdown(store: SiteStatsStore, survey_id: str,
                    filters: StatsFilter | None = None, *,
                    include_pii: bool = False) -> dict[str, Any]:
     """N and the select questions' counts and percentages per street, community and kiosk.
