@@ -301,11 +301,11 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
         self.current_session = session
         self.stop_speaking()
         if session.at_end:
-            from kiosk.screens.form import ReviewScreen
+            from kiosk.screens.questionnaire import ReviewScreen
 
             self.switch_screen(ReviewScreen(session, self.store, tap_guard=self.tap_guard))
         else:
-            from kiosk.screens.form import FormScreen  # loaded when a questionnaire starts
+            from kiosk.screens.questionnaire import FormScreen
 
             self.switch_screen(FormScreen(session, self.store, problems=problems or (),
                                           tap_guard=self.tap_guard, returning=returning))

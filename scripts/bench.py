@@ -938,7 +938,7 @@ def bench_sync(workdir: Path, rows: int) -> list[tuple[str, float, float, str]]:
     from kiosk.central.sync import KioskIdentity, sync
     from store.central.push import copy_text
     from store.central.schema import init
-    from store.sqlite.sync import SYNC_COLUMNS
+    from store.sqlite.sync_cursors import SYNC_COLUMNS
     from tests.pg_server import ThrowawayPostgres
 
     store = open_store(workdir / "sync.db")
@@ -1019,7 +1019,7 @@ def bench_sync_one_kiosk(workdir: Path, rows: int = 100_000) -> tuple[str, float
     from kiosk.central.sync import KioskIdentity, sync
     from store.central.push import copy_text
     from store.central.schema import init
-    from store.sqlite.sync import SYNC_COLUMNS
+    from store.sqlite.sync_cursors import SYNC_COLUMNS
     from tests.pg_server import ThrowawayPostgres
 
     store = open_store(workdir / "one-kiosk.db")
@@ -1062,7 +1062,7 @@ def bench_central_statistics(workdir: Path, rows: int, cache: Path | None,
     from store.central.schema import init
     from store.central.stats import CentralStats
     from store.central.tallies import recount
-    from store.sqlite.sync import SYNC_COLUMNS
+    from store.sqlite.sync_cursors import SYNC_COLUMNS
     from surveys.stats.figures import survey_statistics
     from surveys.stats.model import StatsFilter, catalogue
     from surveys.stats.sites import site_breakdown

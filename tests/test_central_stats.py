@@ -35,7 +35,7 @@ from kiosk.cli import main
 from store import KioskStore
 from store.central.schema import init
 from store.central.stats import CentralStats
-from store.sqlite.sync import SYNC_COLUMNS
+from store.sqlite.sync_cursors import SYNC_COLUMNS
 from surveys.exports import export_survey
 from surveys.session import Submission
 from surveys.stats.figures import survey_statistics

@@ -18,8 +18,8 @@ from textual.widgets import Button, Input, Static
 from kiosk import speech
 from kiosk.app import KioskApp
 from kiosk.config import hash_pin
-from kiosk.screens.form import FormScreen, ReviewScreen
 from kiosk.screens.idle import IdleScreen
+from kiosk.screens.questionnaire import FormScreen, ReviewScreen
 from kiosk.speech import Speaker
 from store import KioskStore, open_store
 from surveys.session import FormSession
@@ -694,7 +694,7 @@ async def test_an_error_while_building_a_screen_returns_home(
 
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        monkeypatch.setattr("kiosk.screens.form.answer_text", broken)
+        monkeypatch.setattr("kiosk.screens.questionnaire.answer_text", broken)
         await tap_form(pilot, "service_request")
         await next_screen(pilot)
         for choice in ("1", "1", "3"):  # 养老, 自己, 城北社区

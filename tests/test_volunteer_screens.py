@@ -22,8 +22,8 @@ from textual.widgets import Button, Input
 from kiosk.app import KioskApp
 from kiosk.cards.payload import looks_like_card, make_payload
 from kiosk.config import hash_pin
-from kiosk.screens.form import FormScreen, ReviewScreen
 from kiosk.screens.idle import IdleScreen
+from kiosk.screens.questionnaire import FormScreen, ReviewScreen
 from kiosk.screens.thanks import ThanksScreen
 from kiosk.screens.volunteer import ScanResultScreen
 from kiosk.volunteers.roster import add_volunteer, new_volunteer, reissue_card

@@ -32,7 +32,7 @@ from kiosk.central.sync import STREAM_LABELS, KioskIdentity
 from store import FormVersionConflict, KioskStore
 from store.central.volunteers import RosterResult, push_roster
 from store.rows import Volunteer
-from store.sqlite.sync import SYNC_COLUMNS
+from store.sqlite.sync_cursors import SYNC_COLUMNS
 from surveys.session import Submission
 
 MAGIC = "KIOSK-BUNDLE"

@@ -4,7 +4,7 @@ One module per command group (config_commands, survey_commands, data_commands fo
 export, stats_commands, volunteer_commands, printer_commands, central_commands for central,
 sync and bundle, screen_commands for run and serve, say_command); what they share is in
 context.py (the database and configuration), options.py (options defined once) and
-errors.py (our exceptions as messages and exit codes).
+exit_codes.py (our exceptions as messages and exit codes).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from kiosk.cli.central_commands import bundle_group, central_group, sync_command
 from kiosk.cli.config_commands import config_group
 from kiosk.cli.context import Context
 from kiosk.cli.data_commands import export_command, import_command
-from kiosk.cli.errors import KioskGroup
+from kiosk.cli.exit_codes import KioskGroup
 from kiosk.cli.printer_commands import printer_group
 from kiosk.cli.say_command import say_command
 from kiosk.cli.screen_commands import run, serve_command

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kiosk.cli.context import Context, audit, console, pass_context
-from kiosk.cli.errors import KioskCommand, KioskGroup
+from kiosk.cli.exit_codes import KioskCommand, KioskGroup
 from kiosk.cli.stats_commands import central_refusals
 
 if TYPE_CHECKING:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from kiosk.cli.context import Context, pass_context
-from kiosk.cli.errors import KioskGroup
+from kiosk.cli.exit_codes import KioskGroup
 from kiosk.config import (
     ConfigError,
     KioskConfig,

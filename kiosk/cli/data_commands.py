@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kiosk.cli.context import Context, audit, console, pass_context, progress_bar
-from kiosk.cli.errors import KioskCommand
+from kiosk.cli.exit_codes import KioskCommand
 from kiosk.cli.options import central_option, filter_options, json_option
 from kiosk.cli.stats_commands import central_refusals, stats_store
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from kiosk.cli.context import Context, audit, console, pass_context
-from kiosk.cli.errors import KioskGroup
+from kiosk.cli.exit_codes import KioskGroup
 
 
 @click.group("printer", cls=KioskGroup)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from kiosk.cli.errors import KioskCommand
+from kiosk.cli.exit_codes import KioskCommand
 
 
 @click.command("say", cls=KioskCommand)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from kiosk.cli.context import Context, pass_context
-from kiosk.cli.errors import KioskCommand
+from kiosk.cli.exit_codes import KioskCommand
 from kiosk.config import ConfigError
 from kiosk.paths import log_directory
 

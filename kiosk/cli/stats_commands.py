@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kiosk.cli.context import Context, console, load_form, pass_context
-from kiosk.cli.errors import KioskCommand
+from kiosk.cli.exit_codes import KioskCommand
 from kiosk.cli.options import central_option, filter_options, json_option
 
 if TYPE_CHECKING:

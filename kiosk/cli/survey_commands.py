@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from kiosk.cli.context import Context, console, load_form, pass_context
-from kiosk.cli.errors import KioskGroup
+from kiosk.cli.exit_codes import KioskGroup
 from store import FormVersionConflict
 from surveys.form import Form
 from surveys.xlsform import compile_xlsform

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kiosk.cli.context import Context, audit, console, pass_context
-from kiosk.cli.errors import KioskGroup, staff_mistakes
+from kiosk.cli.exit_codes import KioskGroup, staff_mistakes
 from kiosk.cli.options import Period, json_option, period_options, team_option
 from kiosk.cli.stats_commands import central_refusals
 

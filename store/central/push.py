@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from store.central.connection import CentralError
 from store.central.tallies import insert_counted
-from store.sqlite.sync import SYNC_COLUMNS
+from store.sqlite.sync_cursors import SYNC_COLUMNS
 
 if TYPE_CHECKING:
     import psycopg
 
-# Stream (store/sqlite/sync.py SYNC_COLUMNS) -> central table and its natural key.
+# Stream (store/sqlite/sync_cursors.py SYNC_COLUMNS) -> central table and its natural key.
 CENTRAL_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
     "forms": ("forms", ("survey_id", "version")),
     "submissions": ("submissions", ("instance_id",)),

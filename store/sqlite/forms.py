@@ -8,7 +8,7 @@ from typing import Any
 
 from store.errors import FormVersionConflict
 from store.rows import FormInfo
-from store.sqlite.base import StoreBase
+from store.sqlite.connection import StoreBase
 from surveys.clock import now_stamp
 from surveys.form import Form
 

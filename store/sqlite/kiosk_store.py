@@ -12,7 +12,7 @@ from store.sqlite.print_jobs import PrintJobs
 from store.sqlite.requests import ServiceRequests
 from store.sqlite.stats import Stats
 from store.sqlite.submissions import DraftsAndSubmissions
-from store.sqlite.sync import SyncCursors
+from store.sqlite.sync_cursors import SyncCursors
 from store.sqlite.volunteers import Volunteers
 
 
@@ -20,10 +20,10 @@ class KioskStore(Forms, DraftsAndSubmissions, Stats, PrintJobs, Volunteers, Staf
                  ServiceRequests, SyncCursors):
     """All reads and writes of one kiosk database.
 
-    Opening, transactions and snapshots: store/sqlite/base.py; the schema and its
+    Opening, transactions and snapshots: store/sqlite/connection.py; the schema and its
     migrations: schema.py; forms.py, submissions.py (drafts too), stats.py (with tallies.py,
     which keeps the counts), print_jobs.py, volunteers.py, logs.py (staff log and audit),
-    requests.py and sync.py each hold the queries of their concern.
+    requests.py and sync_cursors.py each hold the queries of their concern.
     """
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from store.errors import PrintJobError
 from store.rows import PRINT_JOB_COLUMNS, PrintJob, print_job_from_row
-from store.sqlite.base import StoreBase
+from store.sqlite.connection import StoreBase
 from surveys.clock import format_datetime
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from store.errors import StoreError
 from store.rows import REQUEST_STATUSES
-from store.sqlite.base import StoreBase
+from store.sqlite.connection import StoreBase
 from surveys.clock import format_datetime, now_local
 
 

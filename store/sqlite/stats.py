@@ -14,7 +14,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from store.filters import SQLITE, dimension_conditions
-from store.sqlite.base import StoreBase
+from store.sqlite.connection import StoreBase
 from store.sqlite.tallies import ANSWERED, SUBMISSIONS, choice_column, flat_table, quoted
 from surveys.stats.model import (
     Question,

@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from store.sqlite.base import StoreBase
+from store.sqlite.connection import StoreBase
 from surveys.clock import now_stamp
 from surveys.session import FormSession, Submission
 from surveys.stats.model import StatsFilter

@@ -25,7 +25,7 @@ from store.rows import (
     session_from_row,
     volunteer_from_row,
 )
-from store.sqlite.base import StoreBase
+from store.sqlite.connection import StoreBase
 from surveys.clock import format_datetime, now_local, now_stamp
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from store.rows import CORRECTION_COLUMNS
-from store.sqlite.base import StoreBase
+from store.sqlite.connection import StoreBase
 from surveys.clock import now_stamp
 
 # What a sync sends, stream by stream, in this order (what is referred to goes first):
