@@ -625,6 +625,10 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
         return monotonic() - self._last_input
 
     def _check_idle(self) -> None:
+        if not self.is_running:
+            # Shutting down: Textual empties the screen stack before it stops the app's
+            # timers, so this tick may come with no screen at all; nobody is watched now.
+            return
         screen = self.screen
         if isinstance(screen, IdleScreen) or self.idle_seconds_passed() < self.idle_seconds:
             return
