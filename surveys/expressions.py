@@ -201,13 +201,63 @@ def parse(xpath: str):
         raise ExpressionError(str(error) or type(error).__name__) from None
 
 
+# The longest expression a form may hold, and how many brackets it may nest; a longer or
+# deeper one is better split into calculates (deep nesting would exhaust the parser's and the
+# evaluator's recursion, and no real form comes near either).
+EXPRESSION_LIMIT = 4000
+NESTING_LIMIT = 40
+
+
+def nesting_depth(text: str) -> int:
+    """How deep the brackets of an expression nest, quoted strings aside."""
+    depth = deepest = 0
+    quote = ""
+    for character in text:
+        if quote:
+            if character == quote:
+                quote = ""
+        elif character in "'\"":
+            quote = character
+        elif character in "([":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif character in ")]":
+            depth -= 1
+    return deepest
+
+
 def translate(text: str, ctx: TranslationContext) -> Translated:
     """Translate an XLSForm expression into XPath 1.0 that lxml evaluates with ODK rules."""
+    if len(text) > EXPRESSION_LIMIT:
+        raise ExpressionError(f"the expression is longer than {EXPRESSION_LIMIT:,} characters"
+                              " (split it into calculates)")
+    if nesting_depth(text) > NESTING_LIMIT:
+        raise ExpressionError(f"the expression is nested too deeply (more than {NESTING_LIMIT}"
+                              " brackets inside each other; split it into calculates)")
     substituted, names = substitute_references(text.strip(), ctx)
     tree = parse(substituted)
     emitter = _Emitter(ctx.date_paths)
-    xpath = emitter.emit(tree)
-    return Translated(xpath=xpath, references=names, is_date=emitter.is_date(tree))
+    try:
+        xpath = emitter.emit(tree)
+        is_date = emitter.is_date(tree)
+        patterns = list(_regex_patterns(tree))
+    except RecursionError:
+        raise ExpressionError("the expression is nested too deeply (split it into calculates)"
+                              ) from None
+    for pattern in patterns:
+        problem = regex_problem(pattern)
+        if problem is not None:
+            raise ExpressionError(problem)
+    return Translated(xpath=xpath, references=names, is_date=is_date)
+
+
+def _regex_patterns(token: Any) -> Any:
+    """The literal patterns of regex() calls in a parse tree."""
+    if "function" in token.label and token.symbol == "regex" and len(token) == 2 \
+            and token[1].symbol == "(string)":
+        yield token[1].value
+    for child in token:
+        yield from _regex_patterns(child)
 
 
 def _quote(value: str) -> str:
@@ -451,17 +501,57 @@ def _boolean_from_string(_ctx: Any, value: Any) -> bool:
     return to_string(value).strip().lower() in ("true", "1")
 
 
+# regex() runs on RE2: time linear in the answer's length whatever the pattern (a
+# backtracking engine took 43 s over `(a+)+$` and 31 characters). Its \d and \w are ASCII,
+# as in Java's Pattern, which ODK Collect uses. RE2 has no backreferences or lookaround; a
+# form whose pattern needs them is refused when it is imported (regex_problem).
+REGEX_LIMIT = 1000  # characters of a pattern
+
+
+@cache
+def _re2_options() -> Any:
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False  # its own messages go to stderr; ours say where instead
+    options.max_mem = 8 << 20
+    return options
+
+
 @lru_cache(maxsize=512)
-def _compiled_regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
+def _compiled_regex(pattern: str) -> Any:
+    """The compiled pattern, or None when RE2 cannot run it."""
+    import re2
+
+    if len(pattern) > REGEX_LIMIT:
+        return None
+    try:
+        return re2.compile(pattern, options=_re2_options())
+    except re2.error:
+        return None
+
+
+def regex_problem(pattern: str) -> str | None:
+    """Why the kiosk cannot run ``pattern`` in regex(), or None when it can."""
+    import re2
+
+    if len(pattern) > REGEX_LIMIT:
+        return f"the pattern is longer than {REGEX_LIMIT} characters"
+    try:
+        re2.compile(pattern, options=_re2_options())
+    except re2.error as error:
+        reason = error.args[0] if error.args else error
+        if isinstance(reason, bytes):
+            reason = reason.decode(errors="replace")
+        return (f"the pattern {pattern!r} cannot be run in linear time ({reason}; "
+                "backreferences and lookaround are not supported)")
+    return None
 
 
 def _regex(_ctx: Any, value: Any, pattern: Any) -> bool:
     # ODK: "an exact and complete match" (Collect uses Java's Pattern.matches).
-    try:
-        return _compiled_regex(to_string(pattern)).fullmatch(to_string(value)) is not None
-    except re.error:
-        return False
+    compiled = _compiled_regex(to_string(pattern))
+    return compiled is not None and compiled.fullmatch(to_string(value)) is not None
 
 
 def _substr(_ctx: Any, value: Any, start: Any, end: Any = None) -> str:
@@ -807,6 +897,10 @@ class CompiledExpression:
             except etree.XPathSyntaxError as error:
                 raise ExpressionError(f"{error}: {self.source}") from None
         return self._compiled
+
+    def check(self) -> None:
+        """Compile now (ExpressionError if libxml2 cannot)."""
+        self._xpath()
 
     def evaluate(self, node: Any, **variables: Any) -> Any:
         """Evaluate with ``node`` as the context ('.')."""

@@ -23,6 +23,7 @@ ANSWERABLE = {"select_one", "select_multiple", "integer", "decimal", "text", "da
 # Filled in by the kiosk, never shown: start/end of the interview and the day it began.
 METADATA = {"start", "end", "today"}
 VALUE_KINDS = ANSWERABLE | {"calculate"} | METADATA
+MOMENTARY = re.compile(r"\b(now|today|uuid|random|once)\s*\(")
 LANGUAGE_CODE = re.compile(r"\(([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]+)*)\)\s*$")
 DEFAULT_LANGUAGE = "default"
 
@@ -111,6 +112,16 @@ class Screen:
         return self.group.name if self.group else self.items[0].name
 
 
+class FormInvalid(ValueError):
+    """A compiled form (a bundle's, say) that the kiosk will not run; says what."""
+
+
+# What a form may hold: far more than any questionnaire a station runs, and bounded.
+ITEM_LIMIT = 5000
+CHOICE_LIMIT = 50_000
+XPATH_LIMIT = 20_000  # characters of a translated expression
+
+
 class Form:
     """A compiled XLSForm ready to run: items, choices, screens and compiled expressions."""
 
@@ -166,6 +177,23 @@ class Form:
     def from_compiled(cls, compiled: dict[str, Any]) -> Form:
         return cls(compiled)
 
+    def check_bounds(self) -> None:
+        """Refuse (FormInvalid) a compiled form that did not come from our compiler and
+        holds more than a form can, or expressions the kiosk cannot run in bounded time.
+        (regex() is linear whatever the pattern; XPath itself is compiled here.)"""
+        if len(self.items) > ITEM_LIMIT:
+            raise FormInvalid(f"{len(self.items):,} items, more than {ITEM_LIMIT:,}")
+        choices = sum(len(entries) for entries in self.choices.values())
+        if choices > CHOICE_LIMIT:
+            raise FormInvalid(f"{choices:,} choices, more than {CHOICE_LIMIT:,}")
+        for (name, kind), expression in self._expressions.items():
+            if len(expression.translated.xpath) > XPATH_LIMIT:
+                raise FormInvalid(f"the {kind} of '{name}' is too long")
+            try:
+                expression.check()
+            except (expressions.ExpressionError, RecursionError) as error:
+                raise FormInvalid(f"the {kind} of '{name}': {error}") from None
+
     # ---- lookups -------------------------------------------------------------------
 
     def expression(self, item: Item, kind: str) -> CompiledExpression | None:
@@ -215,6 +243,14 @@ class Form:
             f"it has: {', '.join(self.languages)}"
         )
 
+    def language_or_default(self, language: str | None) -> str:
+        """``resolve_language``, or the form's default language when it lacks this one (a
+        form with a plain ``label`` column has only its default)."""
+        try:
+            return self.resolve_language(language)
+        except ValueError:
+            return self.default_language
+
     def text(self, texts: dict[str, str], language: str) -> str:
         """A translated text, falling back to the form's default language, then any."""
         if not texts:
@@ -228,7 +264,7 @@ class Form:
         return next(iter(texts.values()))
 
     def title_in(self, language: str | None = None) -> str:
-        return self.text(self.title, self.resolve_language(language)) or self.survey_id
+        return self.text(self.title, self.language_or_default(language)) or self.survey_id
 
     def _choice_label_by_path(self, path: str, value: str, language: str | None) -> str | None:
         item = self.by_path.get(path) or self.by_name.get(path.rsplit("/", 1)[-1])
@@ -263,6 +299,12 @@ class Form:
                         etree.SubElement(element, key).text = value
             trees[list_name] = root
         return trees
+
+    def depends_on_the_moment(self, name: str) -> bool:
+        """True for a calculate whose value depends on the moment or on chance (now(),
+        today(), uuid(), random(), once()): computed again it would differ."""
+        source = self.by_name[name].expressions.get("calculate", {}).get("source", "")
+        return MOMENTARY.search(source) is not None
 
     def ancestors(self, item: Item) -> list[Item]:
         chain = []

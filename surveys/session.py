@@ -46,13 +46,31 @@ MESSAGES: dict[str, dict[str, str]] = {
     "not_answerable": {"zh": "这一项不用填写。", "en": "This item takes no answer."},
     "unknown": {"zh": "问卷里没有这一题。", "en": "There is no such question in this form."},
     "type": {"zh": "答案的类型不对。", "en": "The answer has the wrong type."},
+    "number_range": {"zh": "这个数太大了。", "en": "This number is too large."},
+    "too_long": {"zh": "写得太长了，请少写一些。", "en": "This answer is too long."},
+    "calculate": {"zh": "这个计算结果和问卷的计算不一致。",
+                  "en": "This calculated value does not match the form's calculation."},
 }
 INTEGER = re.compile(r"[+-]?\d+")
 DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
 # Characters XML 1.0 cannot hold (lxml refuses them); a scanner may send ESC and the like.
 NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# Characters no answer may hold: control characters (a newline only where a text question
+# is multiline), line and paragraph separators, bidi overrides that can make a text read
+# other than it is, and what XML cannot hold.
+_REFUSED = ("\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+            "\ud800-\udfff\ufffe\uffff")
+REFUSED_IN_MULTILINE = re.compile(f"[{_REFUSED}]")
+REFUSED_IN_LINE = re.compile(f"[\n{_REFUSED}]")
 # XForms integers are 32-bit; ODK Collect refuses more than 9 digits.
 INTEGER_LIMIT = 10**9
+# Decimals: amounts such as a bride price in yuan fit many times over; beyond this a value
+# is a typing slip (or an attack on the statistics: squares of 1e308 overflow).
+DECIMAL_LIMIT = 10**12
+# The longest answer a text box takes (the screen stops there too), and the longest value a
+# calculate or a metadata field may hold.
+TEXT_LIMIT = 500
+CALCULATE_LIMIT = 4000
 ACKNOWLEDGED = "OK"
 
 
@@ -493,8 +511,9 @@ class FormSession:
         """Check a whole record (bulk import) by the rules a resident meets.
 
         Every answer must fit its question's type and choices, answer a question that is
-        relevant given the others, meet required and constraint rules. Calculates sent with
-        the record are kept (they were computed where the resident answered).
+        relevant given the others, meet required, constraint and length rules. Calculates
+        are computed again from the answers: a value sent that the form does not give is a
+        problem; only a calculate depending on the moment or chance keeps the value sent.
         """
         problems: list[Problem] = []
         raw: dict[str, str] = {}
@@ -521,11 +540,21 @@ class FormSession:
             return problems
         self._load_raw(raw)
         self.relevance = {}
-        self._pinned = {name for name in raw if self.form.by_name[name].kind == "calculate"}
+        # Calculates are computed again from the answers, never taken as sent; only those
+        # that depend on the moment or chance (now(), uuid() …) keep the value sent.
+        sent = {name: text for name, text in raw.items()
+                if self.form.by_name[name].kind == "calculate"}
+        self._pinned = {name for name in sent if self.form.depends_on_the_moment(name)}
         self._recompute(clear=False)
         for name in raw:
             if not self.relevance.get(name, True):
                 problems.append(self._problem(name, "not_relevant"))
+        for name, text in sent.items():
+            if name in self._pinned:
+                if len(text) > CALCULATE_LIMIT:
+                    problems.append(self._problem(name, "too_long"))
+            elif self.raw(name) != text:
+                problems.append(self._problem(name, "calculate"))
         if problems:
             return problems
         return self.problems()
@@ -545,12 +574,16 @@ class FormSession:
                        self.render(message) or builtin_message("required", self.language))
 
     def _constraint_problem(self, item: Item) -> Problem | None:
+        """The form's constraint, then the kiosk's length limit."""
         expression = self.form.expression(item, "constraint")
-        if expression is None or expression.as_boolean(self.nodes[item.name]):
-            return None
-        message = self.form.text(item.constraint_message, self.language)
-        return Problem(item.name, "constraint",
-                       self.render(message) or builtin_message("constraint", self.language))
+        if expression is not None and not expression.as_boolean(self.nodes[item.name]):
+            message = self.form.text(item.constraint_message, self.language)
+            return Problem(item.name, "constraint", self.render(message)
+                           or builtin_message("constraint", self.language))
+        limit = length_limit(item)
+        if limit is not None and len(self.nodes[item.name].text or "") > limit:
+            return self._problem(item.name, "too_long")
+        return None
 
     def _is_required(self, item: Item) -> bool:
         expression = self.form.expression(item, "required")
@@ -675,6 +708,8 @@ def canonical_text(item: Item, value: Any) -> str:
             number = float(text)
         if math.isnan(number) or math.isinf(number):
             raise AnswerError("decimal")
+        if abs(number) >= DECIMAL_LIMIT:
+            raise AnswerError("number_range")
         return format_number(number)
     if kind == "date":
         if isinstance(value, dt.datetime):
@@ -708,11 +743,29 @@ def canonical_text(item: Item, value: Any) -> str:
         if value is False or str(value).strip() == "":
             return ""
         raise AnswerError("acknowledge")
-    # text, calculate and metadata keep what they are given
+    # text, calculate and metadata keep what they are given, within bounds
     text = str(value) if not isinstance(value, str) else value.strip()
-    if NOT_XML.search(text):
+    return bounded_text(item, text)
+
+
+def bounded_text(item: Item, text: str) -> str:
+    """``text`` as the answer of a text question, a calculate or a metadata field, or
+    AnswerError: no refused characters (a newline only in a multiline text). Its length is
+    checked after the form's own constraint, whose message says it better
+    (``length_limit``)."""
+    multiline = item.kind != "text" or "multiline" in item.appearance.split()
+    if (REFUSED_IN_MULTILINE if multiline else REFUSED_IN_LINE).search(text):
         raise AnswerError("text")
     return text
+
+
+def length_limit(item: Item) -> int | None:
+    """The most characters an answer may have (text questions, calculates, metadata)."""
+    if item.kind == "text":
+        return TEXT_LIMIT
+    if item.kind in ("calculate", "start", "end", "today"):
+        return CALCULATE_LIMIT
+    return None
 
 
 def strict_text(item: Item, value: Any) -> str:
@@ -762,7 +815,8 @@ def strict_text(item: Item, value: Any) -> str:
         if value != value.strip() or " " in value:
             raise AnswerError("choice")
         return value
-    return canonical_text(item, value)
+    # A refused character is refused where it stands, even at an edge that strip would drop
+    return canonical_text(item, bounded_text(item, value))
 
 
 def typed_value(item: Item, text: str) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from io import BytesIO
@@ -151,6 +152,7 @@ def compile_xlsform(source: str | Path | bytes, *, file_name: str | None = None)
             raise FormError(f"cannot read the file: {error.strerror or error}", file=name) from None
     suffix = Path(name).suffix.lower()
     file_type = suffix if suffix in (".xlsx", ".xlsm", ".xls", ".csv", ".md") else None
+    _check_size(data, name)
     try:
         workbook = get_xlsform(BytesIO(data), file_type=file_type)
     except PyXFormError as error:
@@ -175,6 +177,33 @@ def compile_xlsform(source: str | Path | bytes, *, file_name: str | None = None)
         compiled["version"] = "sha-" + compiled["source_sha256"][:12]
     Form(compiled)  # builds every runtime structure once, so errors surface at import
     return compiled
+
+
+# A questionnaire's workbook is some kilobytes; these bound what reading one may cost (an
+# 820 KB .xlsx that unpacks to 840 MB once took 1.7 GB to read).
+FILE_LIMIT = 20 << 20
+UNPACKED_LIMIT = 50 << 20
+ENTRY_LIMIT = 1000
+
+
+def _check_size(data: bytes, name: str) -> None:
+    """Refuse, before anything reads it, a file too big to be a form, or a workbook (a zip
+    archive) that unpacks past UNPACKED_LIMIT."""
+    if len(data) > FILE_LIMIT:
+        raise FormError(f"the file is {len(data) >> 20} MB, more than a form can be "
+                        f"({FILE_LIMIT >> 20} MB)", file=name)
+    if not data.startswith(b"PK"):
+        return
+    try:
+        with zipfile.ZipFile(BytesIO(data)) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return  # not readable as a zip: the reader says so
+    unpacked = sum(entry.file_size for entry in entries)
+    if len(entries) > ENTRY_LIMIT or unpacked > UNPACKED_LIMIT:
+        raise FormError(f"the workbook unpacks to {unpacked >> 20:,} MB in {len(entries):,} "
+                        f"parts, more than a form can be ({UNPACKED_LIMIT >> 20} MB); it was "
+                        "not read", file=name)
 
 
 def load_xlsform(source: str | Path | bytes, *, file_name: str | None = None) -> Form:
