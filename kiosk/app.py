@@ -37,7 +37,7 @@ from textual.timer import Timer
 from kiosk.cards.payload import load_secret, secret_path
 from kiosk.config import KioskConfig
 from kiosk.i18n import tr
-from kiosk.paths import log_directory
+from kiosk.paths import log_directory, owner_only_directory
 from kiosk.screens.base import KioskScreen, Recovering
 from kiosk.screens.home import HomeScreen, OutOfOrderScreen
 from kiosk.screens.idle import IdleScreen
@@ -283,10 +283,7 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
         """A resident chose a questionnaire: start a new session on its first screen."""
         form = self.store.load_form(survey_id)
         instance_id = self.new_instance_id() if self.new_instance_id else None
-        try:
-            language: str | None = form.resolve_language(self.language)
-        except ValueError:
-            language = None  # the form has no such translation: its default language
+        language = form.language_or_default(self.language)
         # Field mode: what a signed-in volunteer starts is recorded under their number.
         volunteer = self.field_volunteer if self.field_mode else None
         session = FormSession(form, language, kiosk=self.kiosk_id, instance_id=instance_id,
@@ -320,7 +317,9 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
             return
         # The site (街道/社区) of this kiosk goes with every submission it makes.
         submission.site = self.config.site.label
-        code = self.store.save_submission(submission)
+        # Through the record gate like every other road in (a refusal is an error: the
+        # draft stays, the kiosk recovers to home and logs it).
+        code = self.store.save_submission(self.store.record_gate().check_submission(submission))
         self.current_session = None
         job_id = self.print_receipt(submission, session.form, code)
         from kiosk.screens.thanks import ThanksScreen
@@ -713,7 +712,7 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
         if self._log_handler is None:
             directory = self.log_dir or log_directory()
             try:
-                directory.mkdir(parents=True, exist_ok=True)
+                owner_only_directory(directory)
                 handler: logging.Handler = RotatingFileHandler(
                     directory / "kiosk.log", maxBytes=1_000_000, backupCount=3,
                     encoding="utf-8")

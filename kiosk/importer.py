@@ -1,17 +1,19 @@
 """Bulk import of submissions as JSON Lines (one record per line; ``kiosk export`` writes them).
 
-Each imported record is checked by the rules a resident meets on the kiosk (the same
-FormSession): types, choices, required, constraints, and no answers to questions that are
-not relevant. Good records are stored, bad ones reported by line and skipped.
+Every line goes through the record gate (surveys/gate.py), the same rules a resident meets
+on the screen. Good records are stored, whatever lies between them; each bad line is
+reported with its number and the reason, and never stops the import: a line that is not
+UTF-8, longer than ``MAX_LINE_BYTES``, nested deeper than ``MAX_DEPTH``, holding a number of
+more than ``MAX_DIGITS`` digits, NaN, or a key given twice. A record whose id is already
+stored is a duplicate when it says the same, and a conflict (reported with the questions that
+differ; nothing stored is changed) when it says something else.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import multiprocessing
 import os
-import re
 import sys
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -20,15 +22,20 @@ from pathlib import Path
 from typing import IO, Any
 
 from store import KioskStore
-from surveys.expressions import parse_datetime
-from surveys.form import Form, language_code
-from surveys.session import FormSession, Submission
+from surveys.gate import (
+    CheckedSubmission,
+    RecordGate,
+    RecordRefused,
+    strict_json,
+)
 
 BATCH_SIZE = 2000
 CHUNK_LINES = 500
 PARALLEL_FROM_BYTES = 2_000_000  # about 4,000 records
-UUID = re.compile(r"(uuid:)?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
-                  r"[0-9a-fA-F]{12}")
+# A record is a few kilobytes (500-character text answers at most); a line past this is
+# not one, and is skipped without being held in memory.
+MAX_LINE_BYTES = 1_000_000
+_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass
@@ -38,152 +45,128 @@ class Rejected:
 
 
 @dataclass
+class Conflict:
+    """A record whose id is stored already with other content (nothing was changed)."""
+
+    line: int
+    instance_id: str
+    differs: list[str]  # questions (or survey, version) whose values differ
+
+    @property
+    def error(self) -> str:
+        return (f"instance_id {self.instance_id} is stored already with other content "
+                f"({', '.join(self.differs)} differ); the stored one was kept")
+
+
+@dataclass
 class ImportReport:
     stored: int = 0
     duplicates: int = 0
+    conflicts: list[Conflict] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
 
+    @property
+    def failed(self) -> bool:
+        return bool(self.rejected or self.conflicts)
+
     def to_json(self) -> dict[str, Any]:
-        return {
+        """``conflicts`` only when there are any (the report before conflicts were told
+        apart from duplicates had none)."""
+        found: dict[str, Any] = {
             "stored": self.stored,
             "duplicates": self.duplicates,
             "rejected": [{"line": entry.line, "error": entry.error} for entry in self.rejected],
         }
+        if self.conflicts:
+            found["conflicts"] = [{"line": entry.line, "instance_id": entry.instance_id,
+                                   "differ": entry.differs} for entry in self.conflicts]
+        return found
 
 
-class RecordError(ValueError):
-    pass
+# ---- one line ----------------------------------------------------------------------------
 
-
-class _Checkers:
-    """One reusable FormSession per form version: import checks thousands of records.
-
-    Holds the compiled forms themselves (not the database), so that worker processes
-    can check records too.
-    """
-
-    def __init__(self, compiled: dict[str, dict[str, dict[str, Any]]]) -> None:
-        self.compiled = compiled
-        self.sessions: dict[tuple[str, str | None], tuple[Form, FormSession]] = {}
-
-    def get(self, survey: str, version: str | None) -> tuple[Form, FormSession]:
-        key = (survey, version)
-        if key not in self.sessions:
-            versions = self.compiled.get(survey)
-            if not versions:
-                raise RecordError(f"unknown survey '{survey}'")
-            if version is None:
-                version = next(reversed(versions))  # the newest installed
-            if version not in versions:
-                raise RecordError(f"survey '{survey}' has no version '{version}' here "
-                                  f"(installed: {', '.join(versions)})")
-            form = Form(versions[version])
-            english = next((name for name in form.languages
-                            if language_code(name) == "en"), None)
-            session = FormSession(form, english, apply_defaults=False)
-            self.sessions[key] = (form, session)
-        return self.sessions[key]
-
-
-def _text_field(record: dict[str, Any], key: str, required: bool) -> str | None:
-    value = record.get(key)
-    if value is None:
-        if required:
-            raise RecordError(f"'{key}' is missing")
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise RecordError(f"'{key}' must be a non-empty string")
-    return value
-
-
-def parse_record(record: Any, checkers: _Checkers, kiosk: str | None) -> Submission:
-    """Check one decoded JSON record; return the submission to store or raise RecordError."""
-    if not isinstance(record, dict):
-        raise RecordError("a record must be a JSON object")
-    instance_id = _text_field(record, "instance_id", True)
-    assert instance_id is not None
-    if not UUID.fullmatch(instance_id):
-        raise RecordError(f"instance_id {instance_id!r} is not a UUID")
-    survey = _text_field(record, "survey", True)
-    assert survey is not None
-    version = record.get("version")
-    if version is not None and not isinstance(version, str | int):
-        raise RecordError("'version' must be a string")
-    form, session = checkers.get(survey, None if version is None else str(version))
-    moments = {}
-    for key in ("started", "completed"):
-        text = _text_field(record, key, key == "completed")
-        if text is not None and parse_datetime(text) is None:
-            raise RecordError(f"'{key}' is not an ISO 8601 date-time: {text!r}")
-        moments[key] = text
-    language = record.get("lang") or language_code(form.default_language)
-    if not isinstance(language, str):
-        raise RecordError("'lang' must be a string")
-    for key in ("kiosk", "enumerator", "site"):
-        if record.get(key) is not None and not isinstance(record[key], str):
-            raise RecordError(f"'{key}' must be a string or null")
-    answers = record.get("answers")
-    if not isinstance(answers, dict):
-        raise RecordError("'answers' must be a JSON object")
-    problems = session.load_record(answers)
-    if problems:
-        raise RecordError("; ".join(
-            f"answer '{problem.question}': {problem.message}" for problem in problems))
-    completed = moments["completed"] or ""
-    return Submission(
-        instance_id=instance_id, survey=form.survey_id, version=form.version,
-        started=moments["started"] or completed, completed=completed, lang=language,
-        answers=session.answers(), kiosk=record.get("kiosk") or kiosk,
-        enumerator=record.get("enumerator"), site=record.get("site"),
-    )
-
-
-CheckedLine = tuple[int, Submission | None, str | None]
-
-
-def check_line(number: int, line: str, checkers: _Checkers, kiosk: str | None) -> CheckedLine:
-    """(line number, submission or None, error or None) for one line of the file."""
+def decode_line(data: bytes) -> Any:
+    """One line's JSON value, or RecordRefused saying what is wrong with it."""
     try:
-        record = json.loads(line)
-    except json.JSONDecodeError as error:
-        return number, None, f"not valid JSON: {error.msg} (column {error.colno})"
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise RecordRefused(f"not UTF-8 text (byte {error.start + 1} of the line)") from None
+    return strict_json(text)
+
+
+CheckedLine = tuple[int, CheckedSubmission | None, str | None]
+
+
+def check_line(number: int, data: bytes | None, problem: str | None, gate: RecordGate,
+               kiosk: str | None) -> CheckedLine:
+    """(line number, checked submission or None, error or None) for one line of the file."""
+    if data is None:
+        return number, None, problem
     try:
-        return number, parse_record(record, checkers, kiosk), None
-    except RecordError as error:
+        return number, gate.check(decode_line(data), kiosk=kiosk), None
+    except RecordRefused as error:
         return number, None, str(error)
 
 
-# Set in the parent before the worker processes fork, so they inherit it.
-_WORKER_STATE: tuple[_Checkers, str | None] | None = None
+# ---- the file ----------------------------------------------------------------------------
+
+Line = tuple[int, bytes | None, str | None]  # number, bytes (None when refused), why
 
 
-def _check_chunk(chunk: list[tuple[int, str]]) -> list[CheckedLine]:
-    assert _WORKER_STATE is not None
-    checkers, kiosk = _WORKER_STATE
-    return [check_line(number, line, checkers, kiosk) for number, line in chunk]
-
-
-def _chunks(handle: IO[str],
-            on_progress: Callable[[int], None] | None) -> Iterator[list[tuple[int, str]]]:
-    size = CHUNK_LINES
-    chunk: list[tuple[int, str]] = []
-    for number, line in enumerate(handle, start=1):
+def read_lines(handle: IO[bytes], on_progress: Callable[[int], None] | None = None,
+               limit: int = MAX_LINE_BYTES) -> Iterator[Line]:
+    """The non-blank lines of a binary file, numbered; a line longer than ``limit`` is
+    skipped in pieces (never held whole) and comes as (number, None, why)."""
+    number = 0
+    while True:
+        data = handle.readline(limit + 1)
+        if not data:
+            return
+        number += 1
         if on_progress is not None:
-            on_progress(len(line))
-        if line.strip():
-            chunk.append((number, line))
-            if len(chunk) >= size:
-                yield chunk
-                chunk = []
+            on_progress(len(data))
+        if number == 1:
+            data = data.removeprefix(_BOM)  # Excel/WPS on Windows start with a BOM
+        if len(data) > limit and not data.endswith(b"\n"):
+            size = len(data)
+            while data and not data.endswith(b"\n"):
+                data = handle.readline(1 << 20)
+                size += len(data)
+                if on_progress is not None:
+                    on_progress(len(data))
+            yield number, None, (f"line of {size:,} bytes, longer than a record can be "
+                                 f"({limit:,}); not read")
+            continue
+        if data.strip():
+            yield number, data, None
+
+
+def _chunks(lines: Iterator[Line]) -> Iterator[list[Line]]:
+    chunk: list[Line] = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) >= CHUNK_LINES:
+            yield chunk
+            chunk = []
     if chunk:
         yield chunk
 
 
-def _checked_in_parallel(chunks: Iterator[list[tuple[int, str]]], checkers: _Checkers,
-                         kiosk: str | None, workers: int) -> Iterator[CheckedLine]:
+# Set in the parent before the worker processes fork, so they inherit it.
+_WORKER_STATE: tuple[RecordGate, str | None] | None = None
+
+
+def _check_chunk(chunk: list[Line]) -> list[CheckedLine]:
+    assert _WORKER_STATE is not None
+    gate, kiosk = _WORKER_STATE
+    return [check_line(number, data, problem, gate, kiosk) for number, data, problem in chunk]
+
+
+def _checked_in_parallel(chunks: Iterator[list[Line]], gate: RecordGate, kiosk: str | None,
+                         workers: int) -> Iterator[CheckedLine]:
     """Check chunks in worker processes, in file order, with a bounded read-ahead."""
     global _WORKER_STATE
-    _WORKER_STATE = (checkers, kiosk)
+    _WORKER_STATE = (gate, kiosk)
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             pending: deque[Any] = deque()
@@ -197,7 +180,7 @@ def _checked_in_parallel(chunks: Iterator[list[tuple[int, str]]], checkers: _Che
         _WORKER_STATE = None
 
 
-def default_workers(source: str | Path | IO[str]) -> int:
+def default_workers(source: str | Path | IO[bytes]) -> int:
     """Use the machine's cores for big files; small ones are quicker in one process."""
     if not isinstance(source, str | Path) or sys.platform == "win32":
         return 1
@@ -206,53 +189,77 @@ def default_workers(source: str | Path | IO[str]) -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
+def differences(stored: dict[str, Any], checked: CheckedSubmission) -> list[str]:
+    """What a record says otherwise than the one stored under its id ([]: a duplicate)."""
+    differs = [key for key, value in (("survey", checked.survey),
+                                      ("version", checked.version))
+               if stored.get(key) != value]
+    answers = stored.get("answers") or {}
+    differs += [name for name in dict.fromkeys([*answers, *checked.answers])
+                if answers.get(name) != checked.answers.get(name)]
+    return differs
+
+
 def import_jsonl(
     store: KioskStore,
-    source: str | Path | IO[str],
+    source: str | Path | IO[bytes],
     *,
     kiosk: str | None = None,
     on_progress: Callable[[int], None] | None = None,
     workers: int | None = None,
 ) -> ImportReport:
-    """Import a JSONL file of submissions; bad lines are reported, the rest stored.
+    """Import a JSONL file of submissions; bad lines are reported, every good one stored.
 
-    ``on_progress`` receives the number of characters read so far. Big files are checked
-    in ``workers`` processes (default: one per core); records are stored in file order.
+    ``on_progress`` receives the number of bytes read so far. Big files are checked in
+    ``workers`` processes (default: one per core); records are stored in file order.
     """
     report = ImportReport()
-    checkers = _Checkers(store.compiled_forms())
+    gate = store.record_gate()
     workers = default_workers(source) if workers is None else workers
-    batch: list[Submission] = []
+    batch: list[tuple[int, CheckedSubmission]] = []
 
     def flush() -> None:
-        if batch:
-            stored = store.insert_submissions(batch)
-            report.stored += stored
-            report.duplicates += len(batch) - stored
-            batch.clear()
+        if not batch:
+            return
+        stored = store.stored_records([item.instance_id for _line, item in batch])
+        new: dict[str, CheckedSubmission] = {}
+        for line, item in batch:
+            earlier = stored.get(item.instance_id)
+            if earlier is None and item.instance_id in new:
+                earlier = new[item.instance_id].to_json()
+            if earlier is None:
+                new[item.instance_id] = item
+                continue
+            differs = differences(earlier, item)
+            if differs:
+                report.conflicts.append(Conflict(line, item.instance_id, differs))
+            else:
+                report.duplicates += 1
+        added = store.insert_submissions(list(new.values()))
+        report.stored += added
+        report.duplicates += len(new) - added  # stored by another process meanwhile
+        batch.clear()
 
-    with _opened(source, "r") as handle:
-        chunks = _chunks(handle, on_progress)
+    with _opened(source) as handle:
+        chunks = _chunks(read_lines(handle, on_progress))
         if workers > 1:
-            checked = _checked_in_parallel(chunks, checkers, kiosk, workers)
+            checked = _checked_in_parallel(chunks, gate, kiosk, workers)
         else:
-            checked = (check_line(number, line, checkers, kiosk)
-                       for chunk in chunks for number, line in chunk)
+            checked = (check_line(number, data, problem, gate, kiosk)
+                       for chunk in chunks for number, data, problem in chunk)
         for number, submission, error in checked:
             if submission is None:
                 report.rejected.append(Rejected(number, error or "rejected"))
                 continue
-            batch.append(submission)
+            batch.append((number, submission))
             if len(batch) >= BATCH_SIZE:
                 flush()
         flush()
     return report
 
 
-def _opened(source: str | Path | IO[str], mode: str) -> contextlib.AbstractContextManager[IO[str]]:
-    """A path is opened (and closed after); an open stream is used as it is."""
+def _opened(source: str | Path | IO[bytes]) -> contextlib.AbstractContextManager[IO[bytes]]:
+    """A path is opened (and closed after); an open binary stream is used as it is."""
     if isinstance(source, str | Path):
-        # utf-8-sig: files saved by Excel/WPS on Windows start with a BOM.
-        encoding = "utf-8-sig" if mode == "r" else "utf-8"
-        return open(source, mode, encoding=encoding)
+        return open(source, "rb")
     return contextlib.nullcontext(source)

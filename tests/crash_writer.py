@@ -13,6 +13,7 @@ import sys
 
 from store import KioskStore
 from surveys.session import FormSession
+from tests.gated import gated_one
 
 
 def main() -> None:
@@ -39,7 +40,7 @@ def main() -> None:
             store.save_draft(session)
             print(json.dumps({"draft": session.instance_id,
                               "answers": session.snapshot()["answers"]}), flush=True)
-        store.save_submission(session.finish())
+        store.save_submission(gated_one(store, session.finish()))
         print(json.dumps({"done": session.instance_id}), flush=True)
 
 

@@ -42,6 +42,7 @@ from surveys.stats.figures import survey_statistics
 from surveys.stats.model import StatsFilter
 from surveys.stats.sites import site_breakdown, street_of
 from tests import stats_data
+from tests.gated import gated
 from tests.pg_server import ThrowawayPostgres, free_port
 
 psycopg = pytest.importorskip("psycopg")
@@ -138,14 +139,14 @@ def city(postgres: ThrowawayPostgres, tmp_path_factory: pytest.TempPathFactory) 
     # Part of the village's submissions reach hall-2 in a bundle too (the same ids).
     carried = made["village-3"][:120]
     for name, store in stores.items():
-        store.insert_submissions(made[name][:400])
-    stores["hall-2"].insert_submissions(carried)
+        store.insert_submissions(gated(store, made[name][:400]))
+    stores["hall-2"].insert_submissions(gated(stores["hall-2"], carried))
     sync(stores["hall-1"], dsn, PLACES["hall-1"], batch=53)
     killed_inside_its_transaction(directory / "hall-2.db", dsn, PLACES["hall-2"])
     assert query(dsn, "SELECT count(*) FROM submissions WHERE kiosk = 'hall-2'") == [(0,)]
     sync(stores["hall-2"], dsn, PLACES["hall-2"], batch=97)
     for name, store in stores.items():
-        store.insert_submissions(made[name][400:])
+        store.insert_submissions(gated(store, made[name][400:]))
     for name, store in stores.items():
         report = sync(store, dsn, PLACES[name], batch=61)
         if name == "village-3":
@@ -158,7 +159,7 @@ def city(postgres: ThrowawayPostgres, tmp_path_factory: pytest.TempPathFactory) 
     union = {item.instance_id: item for name in PLACES for item in made[name]}
     everything = sorted(union.values(), key=lambda item: (item.completed, item.instance_id))
     reference = new_kiosk(directory, "union")
-    reference.insert_submissions(everything)
+    reference.insert_submissions(gated(reference, everything))
     yield City(dsn, reference, everything)
     reference.close()
 
@@ -286,7 +287,7 @@ def test_kiosk_stats_and_export_with_central(city: City, tmp_path: Path,
 
 def test_local_by_site_without_central(tmp_path: Path):
     store = new_kiosk(tmp_path, "hall")
-    store.insert_submissions(submissions_at(PLACES["hall-1"], 300, 5))
+    store.insert_submissions(gated(store, submissions_at(PLACES["hall-1"], 300, 5)))
     store.close()
     result = CliRunner().invoke(main, ["--db", str(tmp_path / "hall.db"), "stats", SURVEY,
                                        "--by-site", "--json"])

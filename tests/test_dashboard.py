@@ -22,6 +22,7 @@ from kiosk.screens import dashboard
 from kiosk.screens.dashboard import StaffDashboardScreen, bar
 from store import KioskStore
 from surveys.session import Submission
+from tests.gated import gated, stored_before_the_gate
 from tests.test_app_flow import CONFIG, SIZE, kiosk, screen_text, tap, wait_for
 from tests.test_kiosk_hall import PIN, PIN_HASH, keys
 
@@ -96,7 +97,7 @@ def test_bars_grow_with_the_share():
 async def test_live_tallies_and_a_cross_tab_on_the_dashboard(desk: KioskStore):
     rng = random.Random(6)
     first = [satisfaction(rng) for _ in range(40)]
-    desk.insert_submissions(first, source="kiosk")
+    stored_before_the_gate(desk, first)  # tallies of freely made answers
     app = kiosk(desk, config=STAFF_CONFIG)
     async with app.run_test(size=(120, 60)) as pilot:
         await open_dashboard(pilot)
@@ -107,7 +108,7 @@ async def test_live_tallies_and_a_cross_tab_on_the_dashboard(desk: KioskStore):
         very = counts["5"]
         assert "非常满意" in text and f" {very} " in text and f"{100 * very / 40:.1f}%" in text
         # New questionnaires arrive while staff watch: the figures follow by themselves.
-        desk.insert_submissions([satisfaction(rng) for _ in range(5)], source="kiosk")
+        stored_before_the_gate(desk, [satisfaction(rng) for _ in range(5)])
         await wait_for(pilot, lambda: "有效问卷 45 份" in screen_text(app))
         # Cross-tab: overall by respondent group, counts with row percentages.
         app.screen.query_one("#stats-by", Select).value = "respondent_group"
@@ -123,8 +124,9 @@ async def test_live_tallies_and_a_cross_tab_on_the_dashboard(desk: KioskStore):
 
 
 async def test_service_requests_move_on_with_a_note_and_the_staff_name(desk: KioskStore):
-    desk.insert_submissions([service_request(1, "elderly", "13912345678"),
-                             service_request(2, "legal", "13800001111")], source="kiosk")
+    # Stored before the record gate: their ids keep ODK's uuid: prefix.
+    stored_before_the_gate(desk, [service_request(1, "elderly", "13912345678"),
+                                  service_request(2, "legal", "13800001111")])
     app = kiosk(desk, config=STAFF_CONFIG)
     async with app.run_test(size=(120, 50)) as pilot:
         screen = await open_dashboard(pilot)
@@ -201,7 +203,8 @@ async def test_todays_volunteers_are_listed(desk: KioskStore):
 
 async def test_export_to_a_folder_leaves_personal_data_out_and_is_audited(
         desk: KioskStore, tmp_path: Path):
-    desk.insert_submissions([service_request(1, "elderly", "13912345678")], source="kiosk")
+    desk.insert_submissions(gated(desk, [service_request(1, "elderly", "13912345678")]),
+                            source="kiosk")
     stick = tmp_path / "U盘"
     stick.mkdir()
     app = kiosk(desk, config=STAFF_CONFIG.with_changes(
@@ -225,7 +228,8 @@ async def test_export_to_a_folder_leaves_personal_data_out_and_is_audited(
 
 
 async def test_the_dashboard_closes_when_left_and_nothing_of_it_stays(desk: KioskStore):
-    desk.insert_submissions([service_request(1, "elderly", "13912345678")], source="kiosk")
+    desk.insert_submissions(gated(desk, [service_request(1, "elderly", "13912345678")]),
+                            source="kiosk")
     app = kiosk(desk, config=STAFF_CONFIG, idle_seconds=1.0, countdown_seconds=1.0)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_dashboard(pilot)
@@ -238,7 +242,8 @@ async def test_the_dashboard_closes_when_left_and_nothing_of_it_stays(desk: Kios
 
 
 def test_audit_and_request_updates_are_never_changed(desk: KioskStore):
-    desk.insert_submissions([service_request(1, "elderly", "13912345678")], source="kiosk")
+    desk.insert_submissions(gated(desk, [service_request(1, "elderly", "13912345678")]),
+                            source="kiosk")
     first = "uuid:" + str(uuid.UUID(int=1))
     desk.set_request_status(first, "in_progress", note="已联系", staff="李社工")
     for statement in ("UPDATE audit SET staff='x'", "DELETE FROM audit",
@@ -273,7 +278,7 @@ def test_staff_actions_on_the_command_line_are_audited(tmp_path: Path):
     run("volunteer", "reissue", "JG0001")
     with open_store(database) as store:
         VERSIONS["service_request"] = store.versions("service_request")[-1]
-        store.insert_submissions([service_request(1, "elderly", "13912345678")])
+        store.insert_submissions(gated(store, [service_request(1, "elderly", "13912345678")]))
         job = store.add_print_job("receipt", [{"text": "谢谢"}], at=1_800_000_000.0)
     run("printer", "queue", "cancel", str(job))
     run("export", "service_request", "-o", str(tmp_path / "需求.csv"), "--include-pii")

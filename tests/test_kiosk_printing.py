@@ -23,6 +23,7 @@ from store import KioskStore, open_store
 from surveys.session import FormSession, Submission
 from surveys.xlsform import compile_xlsform
 from tests.fake_printer import FakePrinter
+from tests.gated import gated_one
 from tests.printed import printed_jobs
 from tests.test_app_flow import SIZE, next_screen, screen_text, tap_form, wait_for
 from tests.test_kiosk_hall import Clock
@@ -167,7 +168,7 @@ def cli(tmp_path: Path):
     session = FormSession(store.load_form("quick"), "zh", instance_id=INSTANCE_ID,
                           kiosk="hall-1")
     session.answer("happy", "yes")
-    code = store.save_submission(session.finish())
+    code = store.save_submission(gated_one(store, session.finish()))
     store.close()
 
     def run(*arguments: str, printer_url: str = ""):

@@ -17,6 +17,7 @@ from store import KioskStore
 from surveys.stats.figures import numeric_summary, survey_statistics, wilson_interval
 from surveys.stats.model import StatsError, StatsFilter
 from tests import stats_data
+from tests.gated import gated, gated_one
 from tests.stats_data import SURVEY
 
 COUNT = 3000
@@ -36,11 +37,11 @@ def survey(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame
             store.install_form(compiled)
         for start in range(0, 2800, 700):
             batch = submissions[start:start + 700]
-            assert store.insert_submissions(batch + batch[:50]) == len(batch)
+            assert store.insert_submissions(gated(store, batch + batch[:50])) == len(batch)
         for submission in submissions[2800:]:
-            store.save_submission(submission)
-        store.save_submission(submissions[0])  # again: not counted twice
-        assert store.insert_submissions(submissions[:10]) == 0
+            store.save_submission(gated_one(store, submission))
+        store.save_submission(gated_one(store, submissions[0]))  # again: not counted twice
+        assert store.insert_submissions(gated(store, submissions[:10])) == 0
     return path, stats_data.frame(submissions)
 
 

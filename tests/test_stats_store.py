@@ -17,6 +17,7 @@ from store import SCHEMA_VERSION, KioskStore
 from surveys.stats.figures import survey_statistics
 from surveys.stats.model import StatsFilter
 from tests import stats_data
+from tests.gated import gated
 from tests.stats_data import SURVEY
 from tests.test_store import as_left_by
 
@@ -25,6 +26,7 @@ WRITER = """
 import sys
 from store import KioskStore
 from tests import stats_data
+from tests.gated import gated, gated_one
 
 path, count = sys.argv[1], int(sys.argv[2])
 submissions = stats_data.generate(count, seed=99)
@@ -32,10 +34,10 @@ with KioskStore(path) as store:
     for start in range(0, count, 40):
         batch = submissions[start:start + 40]
         if start % 80:
-            store.insert_submissions(batch)
+            store.insert_submissions(gated(store, batch))
         else:
             for submission in batch:
-                store.save_submission(submission)
+                store.save_submission(gated_one(store, submission))
 """
 
 
@@ -45,7 +47,7 @@ def new_database(directory: Path, count: int) -> Path:
         for compiled in stats_data.compiled_versions(directory):
             store.install_form(compiled)
         if count:
-            store.insert_submissions(stats_data.generate(count))
+            store.insert_submissions(gated(store, stats_data.generate(count)))
     return path
 
 
@@ -89,7 +91,7 @@ def test_a_schema_4_database_gets_its_submissions_counted(tmp_path: Path):
                                                                 kiosks=("hall-1",)))
     as_left_by(path, 4)  # what a schema-4 kiosk left: no statistics tables, no site column
     with KioskStore(path) as store:
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 8
         after = survey_statistics(store, SURVEY, by="services", include_pii=True)
         # Sites were not recorded before schema 5: the series counts them under "".
         for entry in before["over_time"]["series"]:
@@ -100,7 +102,7 @@ def test_a_schema_4_database_gets_its_submissions_counted(tmp_path: Path):
         assert again.pop("over_time") != filtered.pop("over_time")  # the sites
         assert again == filtered
         # New submissions after the migration are counted on top.
-        store.insert_submissions(stats_data.generate(10, seed=5))
+        store.insert_submissions(gated(store, stats_data.generate(10, seed=5)))
         assert survey_statistics(store, SURVEY)["n"] == 1210
 
 

@@ -25,6 +25,7 @@ from store.rows import Volunteer
 from surveys.form import Form
 from surveys.session import FormSession
 from surveys.xlsform import compile_xlsform
+from tests.gated import gated_one
 
 FORMS = Path(__file__).parent / "forms"
 
@@ -42,6 +43,7 @@ TABLES_OF_VERSION = {
     5: ["stats_cells", "stats_tally_total", "stats_tally_day", "stats_tally_cell"],
     6: ["request_updates", "audit"],
     7: ["sync_cursors", "volunteer_checkout_order"],
+    8: ["sync_set_aside"],
 }
 
 
@@ -161,7 +163,7 @@ def test_draft_is_saved_and_resumed_where_it_stopped(tmp_path: Path):
         assert resumed.screen.questions[0].name == "ok"
         resumed.next()
         resumed.answer("imp", ["park"])
-        code = store.save_submission(resumed.finish())
+        code = store.save_submission(gated_one(store, resumed.finish()))
         assert store.open_drafts() == []
         assert store.receipt_code_of(instance_id) == code
         [record] = list(store.iter_submissions("test1"))
@@ -188,7 +190,7 @@ def test_database_of_an_older_kiosk_is_migrated_keeping_its_data(tmp_path: Path)
         session.answer("age", 33)
         session.next()
         session.answer("ok", "yes")
-        store.save_submission(session.finish())
+        store.save_submission(gated_one(store, session.finish()))
     as_left_by(path, 1)  # no staff log, print queue or volunteers yet
     with KioskStore(path) as store:
         assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
@@ -206,7 +208,7 @@ def test_database_of_a_schema_2_kiosk_gets_the_print_queue(tmp_path: Path):
         session.answer("age", 33)
         session.next()
         session.answer("ok", "yes")
-        store.save_submission(session.finish())
+        store.save_submission(gated_one(store, session.finish()))
         store.log_staff_event("pin_ok", kiosk="hall-1")
     as_left_by(path, 2)  # no print queue or volunteers yet
     with KioskStore(path) as store:
@@ -260,11 +262,11 @@ def test_database_of_a_schema_3_kiosk_gets_the_volunteer_tables(tmp_path: Path):
         session.answer("age", 33)
         session.next()
         session.answer("ok", "yes")
-        store.save_submission(session.finish())
+        store.save_submission(gated_one(store, session.finish()))
         job_id = store.add_print_job("receipt", [], at=1_800_000_000.0, title="回执")
     as_left_by(path, 3)
     with KioskStore(path) as store:
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 8
         assert store.submission_count("test1") == 1
         assert store.print_job(job_id).title == "回执"
         assert store.volunteer_count() == 0

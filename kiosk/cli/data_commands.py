@@ -33,7 +33,10 @@ def described(dsn: str) -> str:
 def import_command(context: Context, file: Path, as_json: bool) -> None:
     """Import submissions from a JSONL file (idempotent by instance_id).
 
-    Exit status 0 when every record was accepted, 1 when some were rejected.
+    Every line is checked like a resident's answers; bad lines are reported and skipped,
+    the good ones stored. A record whose id is stored with other content is a conflict
+    (nothing stored changes). Exit status 0 when every record was accepted, 1 when some
+    were rejected or in conflict.
     """
     store = context.store
     size = file.stat().st_size
@@ -45,11 +48,13 @@ def import_command(context: Context, file: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report.to_json(), ensure_ascii=False))
     else:
-        for rejected in report.rejected:
-            click.echo(f"{file}:{rejected.line}: {rejected.error}", err=True)
+        problems = sorted([*report.rejected, *report.conflicts], key=lambda entry: entry.line)
+        for problem in problems:
+            click.echo(f"{file}:{problem.line}: {problem.error}", err=True)
         click.echo(f"stored {report.stored}, duplicates {report.duplicates}, "
-                   f"rejected {len(report.rejected)}")
-    sys.exit(1 if report.rejected else 0)
+                   f"rejected {len(report.rejected)}"
+                   + (f", conflicts {len(report.conflicts)}" if report.conflicts else ""))
+    sys.exit(1 if report.failed else 0)
 
 
 @click.command("export", cls=KioskCommand)
@@ -89,9 +94,12 @@ def export_command(context: Context, survey_id: str, file_format: str | None, ou
             and file_format != "pdf")
     with progress_bar("导出 exporting", total, show=show) as advance, \
             central_refusals(central):
+        notes: list[str] = []
         count = export_survey(store, survey_id, target, file_format=file_format,
                               filters=filters, by=by, labels=labels, include_pii=include_pii,
-                              language=language, on_progress=advance)
+                              language=language, on_progress=advance, notes=notes)
+    for note in notes:
+        click.echo(note, err=True)
     if not central or context.db_path.exists():  # a staff computer has no kiosk database
         audit(context, "export", survey_id,
               f"{file_format} {count} rows to {output}"

@@ -8,6 +8,8 @@ refused before anything is written to it (store/sqlite/schema.py).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 from collections.abc import Callable, Iterable
 from functools import cached_property
@@ -20,6 +22,25 @@ from store.sqlite.tallies import StatsUpkeep
 
 if TYPE_CHECKING:
     from surveys.form import Form
+    from surveys.gate import RecordGate
+
+
+def _owner_only(path: Path) -> None:
+    """The database holds residents' answers and phones: its folder is made 0700 and the
+    file 0600 before SQLite opens it (its -wal and -shm files take the file's mode); a file
+    of ours found open to others is tightened."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        for companion in (path, path.with_name(path.name + "-wal"),
+                          path.with_name(path.name + "-shm")):
+            with contextlib.suppress(OSError):  # not ours, or not there
+                if companion.stat().st_mode & 0o077 and companion.stat().st_uid == os.getuid():
+                    companion.chmod(0o600)
+    except OSError:
+        pass  # a folder we cannot write to: sqlite3 says so in its own words
 
 
 class StoreBase:
@@ -44,7 +65,9 @@ class StoreBase:
         self.path = Path(path)
         self._forms: dict[tuple[str, str], Form] = {}
         self._stats: StatsUpkeep | None = None
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._gate: RecordGate | None = None
+        self._gate_forms = 0
+        _owner_only(self.path)
         try:
             connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         except sqlite3.Error as error:

@@ -11,6 +11,7 @@ from store.rows import FormInfo
 from store.sqlite.connection import StoreBase
 from surveys.clock import now_stamp
 from surveys.form import Form
+from surveys.gate import RecordGate
 
 
 class Forms(StoreBase):
@@ -47,6 +48,15 @@ class Forms(StoreBase):
             self.stats.ensure_form(form)
         self._forms[(form.survey_id, form.version)] = form
         return True
+
+    def record_gate(self) -> RecordGate:
+        """The record gate (surveys/gate.py) over the forms installed here; made again when
+        a form was installed since (by this or another process)."""
+        installed = int(self.conn.execute("SELECT count(*) FROM forms").fetchone()[0])
+        if self._gate is None or self._gate_forms != installed:
+            self._gate = RecordGate(self.compiled_forms())
+            self._gate_forms = installed
+        return self._gate
 
     def list_forms(self) -> list[FormInfo]:
         """The newest version of every installed survey, in installation order."""

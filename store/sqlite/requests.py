@@ -24,8 +24,10 @@ class ServiceRequests(StoreBase):
             raise StoreError(f"request status must be one of {', '.join(REQUEST_STATUSES)}")
         moment = now_local() if at is None else dt.datetime.fromtimestamp(at).astimezone()
         with self.transaction():
-            if self.submission_record(instance_id) is None:
+            record = self.submission_record(instance_id)
+            if record is None:
                 raise StoreError(f"there is no submission {instance_id}")
+            instance_id = record["instance_id"]  # as stored
             self.conn.execute(
                 "INSERT INTO request_updates(instance_id, status, note, staff, kiosk, at,"
                 " at_epoch) VALUES (?,?,?,?,?,?,?)",
@@ -35,6 +37,9 @@ class ServiceRequests(StoreBase):
                            staff=staff, kiosk=kiosk, at=moment.timestamp())
 
     def request_updates(self, instance_id: str) -> list[dict[str, Any]]:
+        record = self.submission_record(instance_id)
+        if record is not None:
+            instance_id = record["instance_id"]
         rows = self.conn.execute(
             "SELECT status, note, staff, kiosk, at FROM request_updates WHERE instance_id=?"
             " ORDER BY id", (instance_id,)).fetchall()

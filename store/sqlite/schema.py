@@ -39,7 +39,7 @@ class Migrating(Protocol):
 
 
 APPLICATION_ID = 0x53474B31  # "SGK1": a shegong-kiosk database
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 
 def user_version(connection: sqlite3.Connection) -> int:
@@ -288,6 +288,19 @@ def _schema_7(store: Migrating) -> None:
         " END")
 
 
+def _schema_8(store: Migrating) -> None:
+    """Rows a sync could not send (store/sqlite/sync_cursors.py): set aside with the reason,
+    so that one bad row never blocks the rest."""
+    store.conn.execute(
+        "CREATE TABLE sync_set_aside (central TEXT NOT NULL, stream TEXT NOT NULL,"
+        " key INTEGER NOT NULL, reason TEXT NOT NULL, at TEXT NOT NULL,"
+        " PRIMARY KEY (central, stream, key))")
+    # Submissions stored from here on came through the record gate.
+    store.conn.execute(
+        "INSERT OR REPLACE INTO meta(key, value) SELECT 'gated_from', coalesce(max(rowid), 0) + 1"
+        " FROM submissions")
+
+
 # Schema version -> the step that creates it from the version before.
 _STEPS: dict[int, Callable[[Migrating], None]] = {
     1: _schema_1,
@@ -297,4 +310,5 @@ _STEPS: dict[int, Callable[[Migrating], None]] = {
     5: _schema_5,
     6: _schema_6,
     7: _schema_7,
+    8: _schema_8,
 }

@@ -11,6 +11,7 @@ from typing import Any
 
 from store.sqlite.connection import StoreBase
 from surveys.clock import now_stamp
+from surveys.gate import CheckedSubmission
 from surveys.session import FormSession, Submission
 from surveys.stats.model import StatsFilter
 
@@ -38,6 +39,14 @@ def submission_row(submission: Submission, code: str, source: str,
         json.dumps(submission.answers, ensure_ascii=False, separators=(",", ":")),
         code, source, stamp, submission.site,
     )
+
+
+def _only_checked(submissions: Sequence[Any]) -> None:
+    for submission in submissions:
+        if not isinstance(submission, CheckedSubmission):
+            raise TypeError("the store takes only submissions that came through the record "
+                            "gate (surveys.gate.RecordGate), not "
+                            f"{type(submission).__name__}")
 
 
 def record_from_row(row: Sequence[Any]) -> dict[str, Any]:
@@ -102,11 +111,13 @@ class DraftsAndSubmissions(StoreBase):
         return {row[0]: row[1] for row in self.conn.execute(
             "SELECT status, count(*) FROM drafts GROUP BY status")}
 
-    def save_submission(self, submission: Submission, source: str = "kiosk") -> str:
+    def save_submission(self, submission: CheckedSubmission, source: str = "kiosk") -> str:
         """Store a finished questionnaire and close its draft, in one transaction.
 
-        Returns the receipt code. Saving the same instance twice is harmless.
+        Only what came through the record gate (surveys/gate.py) is taken. Returns the
+        receipt code. Saving the same instance twice is harmless.
         """
+        _only_checked([submission])
         code = receipt_code(submission.instance_id)
         with self.transaction():
             cursor = self.conn.execute(
@@ -120,15 +131,18 @@ class DraftsAndSubmissions(StoreBase):
                               (submission.instance_id,))
         return code
 
-    def insert_submissions(self, submissions: Sequence[Submission], source: str = "import") -> int:
+    def insert_submissions(self, submissions: Sequence[CheckedSubmission],
+                           source: str = "import") -> int:
         """Store a batch in one transaction; returns how many were new (others existed).
 
-        The statistics tables count the new ones in the same transaction.
+        Only what came through the record gate is taken. The statistics tables count the
+        new ones in the same transaction.
         """
+        _only_checked(submissions)
         stamp = now_stamp()
         with self.transaction():
             existing = self._existing_instances([item.instance_id for item in submissions])
-            new: dict[str, Submission] = {}
+            new: dict[str, CheckedSubmission] = {}
             for submission in submissions:
                 if submission.instance_id not in existing:
                     new.setdefault(submission.instance_id, submission)
@@ -146,6 +160,19 @@ class DraftsAndSubmissions(StoreBase):
                  for rowid, submission in numbered])
             self.stats.add(numbered)
             return len(numbered)
+
+    def stored_records(self, instance_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The submissions stored under these ids, as JSONL records (see
+        ``iter_submissions``): to tell a duplicate from a conflicting record."""
+        found: dict[str, dict[str, Any]] = {}
+        unique = list(dict.fromkeys(instance_ids))
+        for start in range(0, len(unique), 500):  # within SQLite's parameter limit
+            chunk = unique[start:start + 500]
+            for row in self.conn.execute(
+                    f"SELECT {RECORD_COLUMNS} FROM submissions WHERE instance_id IN"
+                    f" ({', '.join('?' * len(chunk))})", chunk):
+                found[row[0]] = record_from_row(row)
+        return found
 
     def _existing_instances(self, instance_ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
@@ -185,8 +212,11 @@ class DraftsAndSubmissions(StoreBase):
             yield record_from_row(row)
 
     def receipt_code_of(self, instance_id: str) -> str | None:
+        record = self.submission_record(instance_id)
+        if record is None:
+            return None
         row = self.conn.execute("SELECT receipt_code FROM submissions WHERE instance_id=?",
-                                (instance_id,)).fetchone()
+                                (record["instance_id"],)).fetchone()
         return row[0] if row else None
 
     def instance_of_receipt_code(self, code: str) -> str | None:
@@ -197,8 +227,13 @@ class DraftsAndSubmissions(StoreBase):
         return row[0] if row else None
 
     def submission_record(self, instance_id: str) -> dict[str, Any] | None:
-        """One submission as a JSONL record (see ``iter_submissions``)."""
-        row = self.conn.execute(
-            f"SELECT {RECORD_COLUMNS} FROM submissions WHERE instance_id=?",
-            (instance_id,)).fetchone()
-        return None if row is None else record_from_row(row)
+        """One submission as a JSONL record (see ``iter_submissions``). An id is looked up
+        as given, then as the gate stores it (lower case, without ``uuid:``)."""
+        canonical = instance_id.strip().lower().removeprefix("uuid:")
+        for key in dict.fromkeys((instance_id, canonical)):
+            row = self.conn.execute(
+                f"SELECT {RECORD_COLUMNS} FROM submissions WHERE instance_id=?",
+                (key,)).fetchone()
+            if row is not None:
+                return record_from_row(row)
+        return None

@@ -65,17 +65,63 @@ class SyncCursors(StoreBase):
             (after[stream], upto[stream])).fetchone()[0])
             for stream, (table, key, _columns) in _SYNC_SOURCES.items()}
 
+    def gated_from(self) -> int:
+        """The first submission key stored through the record gate (schema 8): those
+        before it were stored unchecked and are checked again when they leave."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key='gated_from'").fetchone()
+        return int(row[0]) if row else 0
+
+    def forms_of_submissions(self, after: int, upto: int) -> set[tuple[str, str]]:
+        """(survey, version) of the submissions after key ``after`` up to ``upto``."""
+        return {(row[0], row[1]) for row in self.conn.execute(
+            "SELECT DISTINCT survey_id, version FROM submissions WHERE rowid > ?"
+            " AND rowid <= ?", (after, upto))}
+
     def sync_rows(self, stream: str, after: int, upto: int,
                   limit: int) -> tuple[int, list[tuple[Any, ...]]]:
         """Up to ``limit`` rows of ``stream`` after key ``after`` (and not past ``upto``), as
         tuples in the order of ``SYNC_COLUMNS[stream]``; with the key of the last one."""
-        table, key, columns = _SYNC_SOURCES[stream]
-        rows = self.conn.execute(
-            f"SELECT {key}, {columns} FROM {table} WHERE {key} > ? AND {key} <= ?"
-            f" ORDER BY {key} LIMIT ?", (after, upto, limit)).fetchall()
-        if not rows:
+        keyed = self.sync_keyed_rows(stream, after, upto, limit)
+        if not keyed:
             return after, []
-        return int(rows[-1][0]), [row[1:] for row in rows]
+        return keyed[-1][0], [row for _key, row in keyed]
+
+    def sync_keyed_rows(self, stream: str, after: int, upto: int,
+                        limit: int) -> list[tuple[int, tuple[Any, ...]]]:
+        """(key, row) of up to ``limit`` rows of ``stream`` after ``after``, to ``upto``."""
+        table, key, columns = _SYNC_SOURCES[stream]
+        return [(int(row[0]), row[1:]) for row in self.conn.execute(
+            f"SELECT {key}, {columns} FROM {table} WHERE {key} > ? AND {key} <= ?"
+            f" ORDER BY {key} LIMIT ?", (after, upto, limit))]
+
+    # ---- rows set aside --------------------------------------------------------------------
+    # A row the central database may not take (one stored before the record gate, with a
+    # NUL or NaN in it, say) is set aside with the reason, and the sync goes on without it.
+
+    def set_aside(self, central: str, stream: str, entries: list[tuple[int, str]]) -> None:
+        """Record rows of ``stream`` (key, why) that ``central`` did not take."""
+        stamp = now_stamp()
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO sync_set_aside(central, stream, key, reason, at)"
+            " VALUES (?,?,?,?,?)", [(central, stream, key, reason, stamp)
+                                    for key, reason in entries])
+
+    def set_aside_count(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM sync_set_aside").fetchone()[0])
+
+    def set_aside_rows(self) -> list[dict[str, Any]]:
+        """Every row set aside: where it was to go, why, when, and the row itself."""
+        found = []
+        for central, stream, key, reason, at in self.conn.execute(
+                "SELECT central, stream, key, reason, at FROM sync_set_aside"
+                " ORDER BY at, stream, key").fetchall():
+            table, key_column, columns = _SYNC_SOURCES[stream]
+            row = self.conn.execute(f"SELECT {columns} FROM {table} WHERE {key_column} = ?",
+                                    (key,)).fetchone()
+            found.append({"central": central, "stream": stream, "key": key, "reason": reason,
+                          "at": at, "row": None if row is None else dict(
+                              zip(SYNC_COLUMNS[stream], row, strict=True))})
+        return found
 
     def set_sync_cursor(self, central: str, stream: str, last_key: int) -> None:
         """Record that ``central`` holds ``stream`` up to ``last_key`` (only after the
