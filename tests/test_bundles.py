@@ -21,6 +21,7 @@ from store.central.push import CENTRAL_TABLES
 from store.central.schema import init
 from surveys.session import Submission
 from surveys.stats.figures import survey_statistics
+from tests.gated import gated
 from tests.stats_data import compiled_versions, generate
 from tests.test_central_sync import (
     KIOSKS,
@@ -94,7 +95,7 @@ def test_a_bundle_merges_into_another_kiosk_once(tmp_path: Path):
     with open_store(tmp_path / "reference.db") as reference:
         reference.install_form(version_1)
         reference.install_form(version_2)
-        reference.insert_submissions(hall_civic + village_civic)
+        reference.insert_submissions(gated(reference, hall_civic + village_civic))
         assert figures == survey_statistics(reference, "civic")
     assert figures["n"] == len(hall_civic) + len(village_civic)
 

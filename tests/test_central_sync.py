@@ -32,6 +32,7 @@ from store.central.schema import CENTRAL_SCHEMA_VERSION, init
 from store.rows import Volunteer
 from surveys.session import Submission
 from surveys.xlsform import compile_xlsform
+from tests.gated import gated
 from tests.pg_server import ThrowawayPostgres, free_port
 
 psycopg = pytest.importorskip("psycopg")
@@ -77,23 +78,31 @@ class Kiosk:
         self.identity = identity
         self.store: KioskStore = open_store(tmp_path / f"{identity.kiosk_id}.db")
         self.rng = random.Random(seed)
-        forms = self.store.list_forms()
-        self.forms = [(info.survey_id, info.version) for info in forms[:3]]
+        satisfaction = self.store.load_form("satisfaction")
+        self.forms = [(satisfaction.survey_id, satisfaction.version)]
         self.submissions: list[Submission] = []
         self.volunteer_added = False
 
     def new_submissions(self, count: int) -> list[Submission]:
+        """Questionnaires as residents fill them in (the record gate takes only such),
+        with text a COPY must escape: quotes, a backslash before N."""
         made = []
         for _ in range(count):
             survey, version = self.rng.choice(self.forms)
             minute = self.rng.randrange(60 * 24 * 30)
             started = dt.datetime(2026, 11, 1, tzinfo=SHANGHAI) + dt.timedelta(minutes=minute)
             made.append(Submission(
-                instance_id=f"uuid:{uuid.UUID(int=self.rng.getrandbits(128))}",
+                instance_id=str(uuid.UUID(int=self.rng.getrandbits(128))),
                 survey=survey, version=version, started=started.isoformat(),
                 completed=(started + dt.timedelta(minutes=3)).isoformat(), lang="zh",
-                answers={"note": self.rng.choice(["好", "一般\t还行", "需要\n上门", "\\N"]),
-                         "n": self.rng.randrange(100)},
+                answers={"respondent_group": self.rng.choice(["elderly", "youth", "other"]),
+                         "age_band": self.rng.choice(["18_35", "60_69", "80_plus"]),
+                         "community": "other",
+                         "estate_text": self.rng.choice(["新华小区", "“东风”一村", "\\N 号楼"]),
+                         "overall": self.rng.choice(["5", "4", "3"]),
+                         "services_used": ["none"], "sat_environment": "4",
+                         "improvements": ["parking"],
+                         "suggestion": self.rng.choice(["好", "一般，还行", "需要上门", "\\N"])},
                 kiosk=self.identity.kiosk_id, site=self.identity.site,
                 enumerator=self.rng.choice([None, "JG0001"])))
         return made
@@ -102,7 +111,7 @@ class Kiosk:
         """``count`` new submissions (and ``also``: a bundle made elsewhere), a volunteer
         session with its check-out and a correction, a request update and audit rows."""
         made = self.new_submissions(count) + list(also)
-        self.store.insert_submissions(made)
+        self.store.insert_submissions(gated(self.store, made))
         self.submissions.extend(made)
         store = self.store
         if not self.volunteer_added:

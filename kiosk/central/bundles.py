@@ -28,12 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kiosk.central.outgoing import checked_form, checked_row, checked_submission
 from kiosk.central.sync import STREAM_LABELS, KioskIdentity
 from store import FormVersionConflict, KioskStore
 from store.central.volunteers import RosterResult, push_roster
 from store.rows import Volunteer
 from store.sqlite.sync_cursors import SYNC_COLUMNS
-from surveys.session import Submission
+from surveys.gate import CheckedSubmission, RecordGate, RecordRefused, strict_json
+from surveys.session import REFUSED_IN_LINE
 
 MAGIC = "KIOSK-BUNDLE"
 FORMAT = 1
@@ -45,6 +47,9 @@ BUNDLE_TARGET = "bundle"
 # (volunteer sessions, corrections, request updates, audit) would mix with its own.
 KIOSK_STREAMS = ("forms", "submissions")
 _READ_BATCH = 5000
+# A line holds one row: a compiled form of a few hundred kilobytes at the most; the header
+# holds the roster too.
+MAX_LINE_BYTES = 16 << 20
 
 
 class BundleError(Exception):
@@ -69,18 +74,52 @@ class StreamRange:
 
 @dataclass
 class Bundle:
-    """A verified bundle: who made it, and the rows of every stream (SYNC_COLUMNS order)."""
+    """A verified bundle: who made it and what it holds. Its rows stay in the file and are
+    read as a stream (``iter_rows``), so a bundle of a million lines takes no more memory
+    than one of a hundred."""
 
+    path: Path
     kiosk: KioskIdentity
     database_id: str
     created: str
     streams: dict[str, StreamRange]
-    rows: dict[str, list[list[Any]]] = field(default_factory=dict)
-    # The exporting kiosk's volunteer roster when it was made (for hours across sites).
+    digest: str  # the SHA-256 the first reading verified
+    # (survey, version) of its submissions, to check before anything is imported.
+    submission_forms: set[tuple[str, str]] = field(default_factory=set)
+    # The exporting kiosk's volunteer roster when it was made (for hours across sites),
+    # and the roster entries refused (entry number, why).
     roster: list[Volunteer] = field(default_factory=list)
+    roster_refused: list[tuple[int, str]] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
-        return {stream: len(self.rows.get(stream, ())) for stream in STREAM_LABELS}
+        return {stream: item.count for stream, item in self.streams.items()}
+
+    def iter_rows(self, streams: tuple[str, ...] | None = None
+                  ) -> Iterator[tuple[int, str, list[Any]]]:
+        """(line number, stream, row) of the file, read again; the file must still be the
+        one verified (BundleDamaged at its end if not, for the caller to roll back)."""
+        wanted = set(streams or STREAM_LABELS)
+        digest = hashlib.sha256()
+        with _open_bundle(self.path) as handle:
+            for number, data, _complete in _lines(handle):
+                if data.startswith(TRAILER.encode()):
+                    break
+                digest.update(data)
+                if number == 1:
+                    continue
+                stream, row = strict_json(data.decode("utf-8"))
+                if stream in wanted:
+                    yield number, stream, row
+        if digest.hexdigest() != self.digest:
+            raise BundleDamaged(self.path, "the file changed while it was being imported")
+
+    @property
+    def rows(self) -> dict[str, list[list[Any]]]:
+        """Every row by stream, read into memory (for small bundles and tests)."""
+        found: dict[str, list[list[Any]]] = {stream: [] for stream in STREAM_LABELS}
+        for _number, stream, row in self.iter_rows():
+            found[stream].append(row)
+        return found
 
 
 def _counts_text(counts: dict[str, int], streams: tuple[str, ...] | None = None) -> str:
@@ -133,32 +172,42 @@ def export_bundle(store: KioskStore, kiosk: KioskIdentity, output: Path, *,
         after = store.sync_cursors(BUNDLE_TARGET)
         described = ("since the last bundle" if any(after.values())
                      else "everything: the first bundle")
-    rows: dict[str, list[list[Any]]] = {}
-    with store.read_snapshot():
-        for stream in STREAM_LABELS:
-            rows[stream] = list(_stream_rows(store, stream, after[stream], bounds[stream]))
-        rows["forms"] += _forms_needed(store, rows, after["forms"])
-    streams = {stream: StreamRange(len(rows[stream]), after[stream],
-                                   max(after[stream], bounds[stream]))
-               for stream in STREAM_LABELS}
-    header = {
-        "kiosk_id": kiosk.kiosk_id, "database_id": store.database_id(),
-        "street": kiosk.street, "community": kiosk.community, "site": kiosk.site,
-        "station": kiosk.station,
-        "created": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "streams": {stream: {"count": item.count, "after": item.after, "upto": item.upto}
-                    for stream, item in streams.items()},
-        "columns": {stream: list(SYNC_COLUMNS[stream]) for stream in STREAM_LABELS},
-        # The roster changes in place, so it has no cursor: all of it, as a sync sends it.
-        "roster": [_roster_row(volunteer) for volunteer in store.volunteers()],
-    }
-    _write(output, header, rows)
+    with store.read_snapshot():  # the counts in the header are those of the rows written
+        forms = list(_stream_rows(store, "forms", after["forms"], bounds["forms"]))
+        needed = store.forms_of_submissions(after["submissions"], bounds["submissions"])
+        needed -= {(row[0], row[1]) for row in forms}
+        if needed:  # older forms the submissions were answered on
+            forms += [row for row in _stream_rows(store, "forms", 0, after["forms"])
+                      if (row[0], row[1]) in needed]
+        counts = {**store.sync_pending(after, bounds), "forms": len(forms)}
+        streams = {stream: StreamRange(counts[stream], after[stream],
+                                       max(after[stream], bounds[stream]))
+                   for stream in STREAM_LABELS}
+        header = {
+            "kiosk_id": kiosk.kiosk_id, "database_id": store.database_id(),
+            "street": kiosk.street, "community": kiosk.community, "site": kiosk.site,
+            "station": kiosk.station,
+            "created": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "streams": {stream: {"count": item.count, "after": item.after, "upto": item.upto}
+                        for stream, item in streams.items()},
+            "columns": {stream: list(SYNC_COLUMNS[stream]) for stream in STREAM_LABELS},
+            # The roster changes in place, so it has no cursor: all of it, as a sync sends.
+            "roster": [_roster_row(volunteer) for volunteer in store.volunteers()],
+        }
+
+        def rows() -> Iterator[tuple[str, list[Any]]]:
+            yield from (("forms", row) for row in forms)
+            for stream in STREAM_LABELS:
+                if stream != "forms":
+                    yield from ((stream, row) for row in _stream_rows(
+                        store, stream, after[stream], bounds[stream]))
+
+        _write(output, header, rows())
     # The file is on disk: now, and only now, move the cursor (a failed write moves nothing).
     with store.transaction():
         for stream in STREAM_LABELS:
             store.set_sync_cursor(BUNDLE_TARGET, stream, streams[stream].upto)
-    return ExportReport(output, kiosk.kiosk_id, described,
-                        {stream: len(rows[stream]) for stream in STREAM_LABELS})
+    return ExportReport(output, kiosk.kiosk_id, described, counts)
 
 
 def _stream_rows(store: KioskStore, stream: str, after: int,
@@ -170,42 +219,31 @@ def _stream_rows(store: KioskStore, stream: str, after: int,
         yield from (list(row) for row in batch)
 
 
-def _forms_needed(store: KioskStore, rows: dict[str, list[list[Any]]],
-                  forms_after: int) -> list[list[Any]]:
-    """Forms older than the cursor that the bundle's submissions were answered on."""
-    columns = SYNC_COLUMNS["submissions"]
-    survey, version = columns.index("survey_id"), columns.index("version")
-    needed = {(row[survey], row[version]) for row in rows["submissions"]}
-    needed -= {(row[0], row[1]) for row in rows["forms"]}
-    if not needed:
-        return []
-    return [row for row in _stream_rows(store, "forms", 0, forms_after)
-            if (row[0], row[1]) in needed]
-
-
 def _line(value: Any) -> bytes:
     return (json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
 
 
-def _write(output: Path, header: dict[str, Any], rows: dict[str, list[list[Any]]]) -> None:
-    """Write next to ``output`` and rename it into place once it is on disk: a bundle file
-    is either whole or absent."""
+def _write(output: Path, header: dict[str, Any],
+           rows: Iterator[tuple[str, list[Any]]]) -> None:
+    """Write next to ``output`` (owner-only: residents' answers) and rename it into place
+    once it is on disk: a bundle file is either whole or absent."""
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(output.name + ".part")
     digest = hashlib.sha256()
     try:
-        with open(partial, "wb") as raw:
+        with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+                       "wb") as raw:
             def put(data: bytes) -> None:
                 digest.update(data)
                 raw.write(data)
 
             put(f"{MAGIC} {FORMAT} ".encode() + _line(header))
-            for stream in STREAM_LABELS:
-                for row in rows[stream]:
-                    put(_line([stream, row]))
+            for stream, row in rows:
+                put(_line([stream, row]))
             raw.write(f"{TRAILER}{digest.hexdigest()}\n".encode())
             raw.flush()
             os.fsync(raw.fileno())
+        os.chmod(partial, 0o600)  # an old .part file keeps its mode otherwise
         os.replace(partial, output)
     except OSError as error:
         with contextlib.suppress(OSError):
@@ -220,48 +258,143 @@ def _damaged(path: Path, problem: str) -> BundleDamaged:
     return BundleDamaged(path, problem)
 
 
-def _read(path: Path) -> bytes:
+@contextlib.contextmanager
+def _open_bundle(path: Path) -> Iterator[Any]:
     try:
-        data = path.read_bytes()
+        handle = open(path, "rb")  # noqa: SIM115 -- closed below; its error is ours to say
     except OSError as error:
         raise BundleError(f"cannot read the bundle {path}: {error.strerror or error}") from None
-    magic = f"{MAGIC} ".encode()
-    if not data:
-        raise _damaged(path, "not a kiosk bundle: the file is empty")
-    if magic.startswith(data[:len(magic)]) and len(data) < len(magic):
-        raise _damaged(path, "truncated after line 0")
-    if not data.startswith(magic):
-        raise _damaged(path, "not a kiosk bundle")
-    return data
+    with handle:
+        yield handle
+
+
+def _lines(handle: Any) -> Iterator[tuple[int, bytes, bool]]:
+    """(number, the line with its newline, whether it ended with one); a line longer than
+    MAX_LINE_BYTES is never held whole: it raises OverflowError."""
+    number = 0
+    while True:
+        data = handle.readline(MAX_LINE_BYTES + 1)
+        if not data:
+            return
+        number += 1
+        if len(data) > MAX_LINE_BYTES:
+            raise OverflowError(number)
+        yield number, data, data.endswith(b"\n")
 
 
 def read_bundle(path: Path) -> Bundle:
-    """Read and verify a whole bundle; BundleDamaged says what is wrong with it."""
-    text = _read(path)
-    lines = text.split(b"\n")
-    first = lines[0]
-    if not first.startswith(f"{MAGIC} ".encode()):
+    """Read and verify a whole bundle, in bounded memory; BundleDamaged says what is wrong
+    with it. Nothing is imported from a bundle that fails here."""
+    digest = hashlib.sha256()
+    header: dict[str, Any] | None = None
+    seen: dict[str, int] = dict.fromkeys(STREAM_LABELS, 0)
+    submission_forms: set[tuple[str, str]] = set()
+    trailer: bytes | None = None
+    bad_row: BundleDamaged | None = None
+    complete_lines = 0
+    with _open_bundle(path) as handle:
+        try:
+            for number, data, complete in _lines(handle):
+                if trailer is not None:
+                    raise _damaged(path, f"line {number} follows the end of the bundle")
+                if number == 1:
+                    header = _header(path, data, complete)
+                    digest.update(data)
+                    complete_lines += complete
+                    continue
+                if data.startswith(TRAILER.encode()):
+                    if not complete:
+                        raise _damaged(path, f"truncated after line {complete_lines}")
+                    trailer = data
+                    complete_lines += 1
+                    continue
+                if not complete:
+                    raise _damaged(path, f"truncated after line {complete_lines}")
+                digest.update(data)
+                complete_lines += 1
+                if bad_row is not None:
+                    continue
+                try:
+                    stream, row = _row(path, number, data)
+                except BundleDamaged as damaged:
+                    # A checksum mismatch, found at the end, says more (the file was changed)
+                    bad_row = damaged
+                    continue
+                seen[stream] += 1
+                if stream == "submissions":
+                    submission_forms.add((str(row[_SURVEY]), str(row[_VERSION])))
+        except OverflowError as error:
+            raise _damaged(path, f"line {error.args[0]} is longer than a bundle line can be "
+                                 f"({MAX_LINE_BYTES >> 20} MB)") from None
+    if header is None:
+        raise _damaged(path, "not a kiosk bundle: the file is empty")
+    if trailer is None:
+        raise _damaged(path, f"truncated after line {complete_lines}")
+    if trailer[len(TRAILER):].strip().decode(errors="replace") != digest.hexdigest():
+        raise _damaged(path, "checksum mismatch")
+    if bad_row is not None:
+        raise bad_row
+    bundle = _bundle(path, header, digest.hexdigest())
+    for stream, expected in bundle.streams.items():
+        if seen[stream] != expected.count:
+            raise _damaged(path, f"{seen[stream]:,} {STREAM_LABELS[stream]} where the "
+                                 f"header says {expected.count:,}")
+    bundle.submission_forms = submission_forms
+    return bundle
+
+
+def _header(path: Path, data: bytes, complete: bool) -> dict[str, Any]:
+    """The first line's words and JSON, checked (a checksum is not checked yet)."""
+    magic = f"{MAGIC} ".encode()
+    if not data.startswith(magic):
+        if magic.startswith(data.rstrip(b"\n")) and not complete:
+            raise _damaged(path, "truncated after line 0")
         raise _damaged(path, "not a kiosk bundle")
-    version, _, header_text = first[len(MAGIC) + 1:].partition(b" ")
+    if not complete:
+        raise _damaged(path, "truncated after line 0")
+    version, _, header_text = data[len(magic):].partition(b" ")
     if version != str(FORMAT).encode():
         raise BundleError(
             f"bundle {path} is of format {version.decode(errors='replace')!r}; this kiosk "
             f"reads format {FORMAT}: update the kiosk software — nothing was imported")
-    if lines[-1] != b"" or len(lines) < 3 or not lines[-2].startswith(TRAILER.encode()):
-        raise _damaged(path, f"truncated after line {max(len(lines) - 1, 0)}")
-    body = text[:len(text) - len(lines[-2]) - 1]
-    if lines[-2][len(TRAILER):].decode(errors="replace") != hashlib.sha256(body).hexdigest():
-        raise _damaged(path, "checksum mismatch")
     try:
-        header = json.loads(header_text)
-        kiosk = KioskIdentity(str(header["kiosk_id"]), header.get("street") or "",
-                              header.get("community") or "", header.get("station") or "")
+        header = strict_json(header_text.decode("utf-8"))
+    except (RecordRefused, UnicodeDecodeError) as error:
+        raise _damaged(path, f"line 1: not a bundle header ({error})") from None
+    if not isinstance(header, dict):
+        raise _damaged(path, "line 1: not a bundle header")
+    return header
+
+
+_SURVEY = SYNC_COLUMNS["submissions"].index("survey_id")
+_VERSION = SYNC_COLUMNS["submissions"].index("version")
+
+
+def _row(path: Path, number: int, data: bytes) -> tuple[str, list[Any]]:
+    """One row line: ``[stream, [values…]]`` with a value for every column of the stream
+    (what the values say is the gate's to check, at import)."""
+    try:
+        stream, row = strict_json(data.decode("utf-8"))
+    except (RecordRefused, UnicodeDecodeError, ValueError, TypeError) as error:
+        problem = f" ({error})" if isinstance(error, RecordRefused) else ""
+        raise _damaged(path, f"line {number} is not a row of the bundle{problem}") from None
+    if (not isinstance(stream, str) or stream not in SYNC_COLUMNS or not isinstance(row, list)
+            or len(row) != len(SYNC_COLUMNS[stream])):
+        raise _damaged(path, f"line {number} is not a row of the bundle")
+    return stream, row
+
+
+def _bundle(path: Path, header: dict[str, Any], digest: str) -> Bundle:
+    try:
+        kiosk = KioskIdentity(str(header["kiosk_id"]), str(header.get("street") or ""),
+                              str(header.get("community") or ""),
+                              str(header.get("station") or ""))
         streams = {stream: StreamRange(int(item["count"]), int(item["after"]),
                                        int(item["upto"]))
                    for stream, item in header["streams"].items()}
         columns = header["columns"]
         database_id, created = str(header["database_id"]), str(header.get("created", ""))
-        roster = [_volunteer(row) for row in header.get("roster", [])]
+        roster_rows = list(header.get("roster", []))
     except (ValueError, KeyError, TypeError, AttributeError):
         raise _damaged(path, "line 1: not a bundle header") from None
     if set(streams) != set(STREAM_LABELS) or any(
@@ -269,21 +402,13 @@ def read_bundle(path: Path) -> Bundle:
             for stream in STREAM_LABELS):
         raise BundleError(f"bundle {path} carries other tables or columns than this kiosk "
                           "knows; update the kiosk software — nothing was imported")
-    rows: dict[str, list[list[Any]]] = {stream: [] for stream in STREAM_LABELS}
-    for number, line in enumerate(lines[1:-2], start=2):
+    bundle = Bundle(path, kiosk, database_id, created, streams, digest)
+    for entry, row in enumerate(roster_rows, start=1):
         try:
-            stream, row = json.loads(line)
-            rows[stream].append(row)
-            valid = isinstance(row, list) and len(row) == len(SYNC_COLUMNS[stream])
-        except (ValueError, TypeError, KeyError):
-            valid = False
-        if not valid:
-            raise _damaged(path, f"line {number} is not a row of the bundle")
-    for stream, expected in streams.items():
-        if len(rows[stream]) != expected.count:
-            raise _damaged(path, f"{len(rows[stream]):,} {STREAM_LABELS[stream]} where the "
-                                 f"header says {expected.count:,}")
-    return Bundle(kiosk, database_id, created, streams, rows, roster)
+            bundle.roster.append(_volunteer(row))
+        except (ValueError, TypeError) as error:
+            bundle.roster_refused.append((entry, str(error)))
+    return bundle
 
 
 def _roster_row(volunteer: Volunteer) -> list[Any]:
@@ -294,11 +419,19 @@ def _roster_row(volunteer: Volunteer) -> list[Any]:
 
 
 def _volunteer(row: list[Any]) -> Volunteer:
+    """A roster entry of a bundle's header, its texts checked as a roster file's cells."""
+    if not isinstance(row, list) or len(row) != 9:
+        raise ValueError("not a roster entry")
     number, name, phone, id_card, team, organisation, joined, status, serial = row
-    return Volunteer(str(number), str(name), str(phone or ""), str(id_card or ""),
-                     str(team or ""), str(organisation or ""),
-                     dt.date.fromisoformat(joined) if joined else None, str(status),
-                     int(serial))
+    texts = [str(value or "") for value in (number, name, phone, id_card, team, organisation)]
+    for text in texts:
+        if len(text) > 100 or REFUSED_IN_LINE.search(text):
+            raise ValueError(f"{text[:40]!r} holds control characters or is too long")
+    if status not in ("active", "suspended") or isinstance(serial, bool) or not isinstance(
+            serial, int) or not 0 <= serial < 10**6:
+        raise ValueError("not a roster entry")
+    return Volunteer(*texts, dt.date.fromisoformat(joined) if joined else None, status,
+                     serial)
 
 
 # ---- import into another kiosk -------------------------------------------------------------
@@ -312,6 +445,10 @@ class ImportReport:
     left_out: dict[str, int] = field(default_factory=dict)  # kiosk import: not taken
     roster: RosterResult | None = None  # central import: the volunteer roster
     differing_forms: list[tuple[str, str]] = field(default_factory=list)
+    # Rows the gate refused (line of the bundle, why), and roster entries (entry, why):
+    # reported and left out; every other row was taken.
+    refused: list[tuple[int, str]] = field(default_factory=list)
+    roster_refused: list[tuple[int, str]] = field(default_factory=list)
 
     @property
     def added(self) -> int:
@@ -338,54 +475,72 @@ class ImportReport:
             text += ("; warning: the central database holds other content under "
                      + ", ".join(f"{survey} version {version}"
                                  for survey, version in self.differing_forms))
+        if self.refused or self.roster_refused:
+            text += (f"; refused {len(self.refused):,} rows"
+                     + (f" and {len(self.roster_refused):,} roster entries"
+                        if self.roster_refused else "")
+                     + " that may not be stored (listed above)")
         return text
-
-
-def _submission(row: list[Any]) -> Submission:
-    value = dict(zip(SYNC_COLUMNS["submissions"], row, strict=True))
-    return Submission(
-        instance_id=value["instance_id"], survey=value["survey_id"],
-        version=value["version"], started=value["started"], completed=value["completed"],
-        lang=value["lang"], answers=json.loads(value["answers"]), kiosk=value["kiosk"],
-        enumerator=value["enumerator"], site=value["site"])
 
 
 def import_into_kiosk(store: KioskStore, bundle: Bundle) -> ImportReport:
     """Merge a bundle's forms and submissions into a kiosk database, in one transaction.
 
-    Submissions go through the store's normal bulk path (INSERT by instance id, the
-    statistics tables in the same transaction), keeping their kiosk and site; the kiosk's
-    next sync sends them on, and the central database keeps each instance id once. The
-    other streams are the exporting kiosk's own numbered records and are left out (see
-    ``ImportReport.left_out``).
+    Forms must be forms the kiosk can run; every submission goes through the record gate
+    and the store's normal bulk path (the statistics tables in the same transaction),
+    keeping its kiosk and site; a refused row is reported by its line and left out, the
+    others are taken. The kiosk's next sync sends them on, and the central database keeps
+    each instance id once. The other streams are the exporting kiosk's own numbered
+    records and are left out (see ``ImportReport.left_out``).
     """
     report = ImportReport(str(store.path), bundle.kiosk.kiosk_id)
     form_columns = SYNC_COLUMNS["forms"]
     with store.transaction():
-        report.new["forms"] = 0
-        for row in bundle.rows["forms"]:
+        report.new["forms"] = report.already["forms"] = 0
+        for number, _stream, row in bundle.iter_rows(("forms",)):
+            try:
+                compiled = checked_form(row)
+            except RecordRefused as error:
+                report.refused.append((number, str(error)))
+                continue
             value = dict(zip(form_columns, row, strict=True))
-            compiled = json.loads(value["compiled"])
             compiled.setdefault("source_sha256", value["source_sha256"])
             compiled.setdefault("source_name", value["source_name"])
             try:
-                report.new["forms"] += store.install_form(compiled)
+                new = store.install_form(compiled)
             except FormVersionConflict as error:
                 raise BundleError(f"{error} (the bundle of kiosk {bundle.kiosk.kiosk_id} "
                                   "holds the other one) — nothing was imported") from None
-        report.already["forms"] = len(bundle.rows["forms"]) - report.new["forms"]
-        submissions = [_submission(row) for row in bundle.rows["submissions"]]
-        missing = sorted({(item.survey, item.version) for item in submissions}
-                         - {(survey, version) for survey, versions in
-                            store.compiled_forms().items() for version in versions})
+            report.new["forms"] += new
+            report.already["forms"] += not new
+        installed = store.compiled_forms()
+        missing = sorted(pair for pair in bundle.submission_forms
+                         if pair[1] not in installed.get(pair[0], {}))
         if missing:
             raise BundleError(
                 "the bundle's submissions need "
                 + ", ".join(f"survey {survey} version {version}" for survey, version in missing)
                 + ", which neither the bundle nor this kiosk has — nothing was imported")
-        report.new["submissions"] = store.insert_submissions(submissions, source="bundle")
-        report.already["submissions"] = len(submissions) - report.new["submissions"]
-    report.left_out = {stream: len(bundle.rows[stream]) for stream in STREAM_LABELS
+        gate = store.record_gate()
+        report.new["submissions"] = report.already["submissions"] = 0
+        batch: list[CheckedSubmission] = []
+
+        def flush() -> None:
+            added = store.insert_submissions(batch, source="bundle")
+            report.new["submissions"] += added
+            report.already["submissions"] += len(batch) - added
+            batch.clear()
+
+        for number, _stream, row in bundle.iter_rows(("submissions",)):
+            try:
+                batch.append(checked_submission(row, gate)[0])
+            except RecordRefused as error:
+                report.refused.append((number, str(error)))
+                continue
+            if len(batch) >= _READ_BATCH:
+                flush()
+        flush()
+    report.left_out = {stream: count for stream, count in bundle.counts().items()
                        if stream not in KIOSK_STREAMS}
     return report
 
@@ -423,21 +578,44 @@ def import_into_central(dsn: str, bundle: Bundle) -> ImportReport:
 
 
 def _send(connection: Any, bundle: Bundle, report: ImportReport) -> None:
-    """The whole bundle in one central transaction; ``report`` counts what was new."""
+    """The whole bundle in one central transaction, in batches; ``report`` counts what was
+    new. Every row is checked as a sync checks it (kiosk/central/outgoing.py): a refused
+    row is reported by its line and left out."""
     from store.central.push import differing_forms, push, register_kiosk
 
     kiosk = bundle.kiosk
+    gate = RecordGate({})
     with connection.transaction():
         register_kiosk(connection, kiosk_id=kiosk.kiosk_id,
                        database_id=bundle.database_id, street=kiosk.street,
                        community=kiosk.community, site=kiosk.site,
                        station=kiosk.station)
         for stream in STREAM_LABELS:
-            rows = bundle.rows[stream]
-            # One push per stream: its temporary table is emptied only at commit.
-            added = push(connection, stream, kiosk.kiosk_id, rows) if rows else 0
-            if rows and stream == "forms":
-                report.differing_forms = differing_forms(connection)
-            report.new[stream] = added
-            report.already[stream] = len(rows) - added
+            report.new[stream] = report.already[stream] = 0
+            batch: list[list[Any]] = []
+
+            def flush(stream: str = stream, batch: list[list[Any]] = batch) -> None:
+                if not batch:
+                    return
+                added = push(connection, stream, kiosk.kiosk_id, batch)
+                if stream == "forms":
+                    report.differing_forms += differing_forms(connection, batch)
+                report.new[stream] += added
+                report.already[stream] += len(batch) - added
+                batch.clear()
+
+            for number, _stream, row in bundle.iter_rows((stream,)):
+                try:
+                    checked = checked_row(stream, row, gate)
+                except RecordRefused as error:
+                    report.refused.append((number, str(error)))
+                    continue
+                if stream == "forms":  # the bundle's submissions are checked by its forms
+                    gate.add_form(json.loads(checked[SYNC_COLUMNS["forms"].index("compiled")]))
+                batch.append(checked)
+                if len(batch) >= _READ_BATCH:
+                    flush()
+            flush()
         report.roster = push_roster(connection, kiosk.kiosk_id, bundle.roster)
+        report.roster_refused = list(bundle.roster_refused)
+    report.refused.sort()

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kiosk.central.outgoing import checked_row, sendable_roster
 from kiosk.config import Site
 from store import KioskStore
 from store.central.connection import (
@@ -23,9 +24,10 @@ from store.central.connection import (
     describe,
     lost_connection,
 )
-from store.central.push import differing_forms, finish_sync, push, register_kiosk
+from store.central.push import differing_forms, finish_sync, push_accepting, register_kiosk
 from store.central.schema import installation
 from store.central.volunteers import RosterResult, push_roster
+from surveys.gate import RecordRefused
 
 # Streams in the order they are sent, with the words of the summary.
 STREAM_LABELS = {
@@ -67,6 +69,10 @@ class SyncReport:
     # (survey, version) sent that the central database holds with other content.
     differing_forms: list[tuple[str, str]] = field(default_factory=list)
     roster: RosterResult = field(default_factory=RosterResult)
+    # Rows that could not go, by stream (set aside with the reason: `kiosk set-aside`), and
+    # roster entries that may not leave the kiosk as they are (number, why).
+    set_aside: dict[str, int] = field(default_factory=dict)
+    roster_held: list[tuple[str, str]] = field(default_factory=list)
 
     def summary(self) -> str:
         parts = []
@@ -87,6 +93,13 @@ class SyncReport:
                                  for survey, version in self.differing_forms)
                      + " (the same version must mean the same form: change the version"
                      " on the settings sheet of one of them)")
+        if self.set_aside:
+            text += ("; set aside (not sent; `kiosk set-aside` lists them with the reason): "
+                     + ", ".join(f"{STREAM_LABELS[stream]} {count:,}"
+                                 for stream, count in self.set_aside.items()))
+        if self.roster_held:
+            text += ("; roster entries not sent: " + ", ".join(
+                f"{number} ({why})" for number, why in self.roster_held))
         return text
 
     @property
@@ -137,29 +150,50 @@ def _send(store: KioskStore, connection: Any, dsn: str, kiosk: KioskIdentity,
     totals = store.sync_pending(cursors, bounds)
     if on_totals is not None:
         on_totals(totals)
+    gate = store.record_gate()
+    gated_from = store.gated_from()
     for stream in STREAM_LABELS:
         done = 0
         after = cursors[stream]
         report.new[stream] = report.already[stream] = 0
         while after < bounds[stream]:
-            last, rows = store.sync_rows(stream, after, bounds[stream], batch)
-            if not rows:
+            keyed = store.sync_keyed_rows(stream, after, bounds[stream], batch)
+            if not keyed:
                 break
+            keys, rows, set_aside = [], [], []
+            for key, row in keyed:
+                # Submissions stored since the record gate came through it; older ones
+                # (and every other row) are checked here.
+                trusted = stream == "submissions" and key >= gated_from
+                try:
+                    rows.append(checked_row(stream, row, gate, trusted=trusted))
+                    keys.append(key)
+                except RecordRefused as error:
+                    set_aside.append((key, str(error)))
             with connection.transaction():
-                added = push(connection, stream, kiosk.kiosk_id, rows)
+                added, refused = push_accepting(connection, stream, kiosk.kiosk_id, rows)
                 if stream == "forms":
-                    report.differing_forms += differing_forms(connection)
-            # The central batch is committed: now, and only now, move the cursor.
-            store.set_sync_cursor(central, stream, last)
+                    report.differing_forms += differing_forms(connection, rows)
+            set_aside += [(keys[index], f"the central database refused it: {why}")
+                          for index, why in refused]
+            # The central batch is committed: now, and only now, move the cursor (and
+            # keep what was set aside, with the reason, for staff to see).
+            last = keyed[-1][0]
+            with store.transaction():
+                store.set_aside(central, stream, set_aside)
+                store.set_sync_cursor(central, stream, last)
             after = last
-            done += len(rows)
+            done += len(keyed)
             report.batches += 1
             report.new[stream] += added
-            report.already[stream] += len(rows) - added
+            report.already[stream] += len(rows) - len(refused) - added
+            if set_aside:
+                report.set_aside[stream] = report.set_aside.get(stream, 0) + len(set_aside)
             if progress is not None:
                 progress(stream, done, totals[stream])
     # The roster changes in place (status, card serial), so it has no cursor: the
     # whole of it (hundreds of rows) goes each time, and only changes are written.
+    sendable, report.roster_held = sendable_roster(store.volunteers())
     with connection.transaction():
-        report.roster = push_roster(connection, kiosk.kiosk_id, store.volunteers())
+        report.roster = push_roster(connection, kiosk.kiosk_id, sendable)
     finish_sync(connection, kiosk.kiosk_id)

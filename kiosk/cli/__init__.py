@@ -9,11 +9,17 @@ exit_codes.py (our exceptions as messages and exit codes).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
-from kiosk.cli.central_commands import bundle_group, central_group, sync_command
+from kiosk.cli.central_commands import (
+    bundle_group,
+    central_group,
+    set_aside_command,
+    sync_command,
+)
 from kiosk.cli.config_commands import config_group
 from kiosk.cli.context import Context
 from kiosk.cli.data_commands import export_command, import_command
@@ -42,6 +48,9 @@ def main(ctx: click.Context, db: Path | None, config_path: Path | None,
 
     Without a command, opens the kiosk screens.
     """
+    # Everything the kiosk writes (its database, receipts, logs, exports, bundles, card
+    # sheets) holds personal data or secrets: its owner's only, whatever the login's umask.
+    os.umask(0o077)
     ctx.obj = Context(db, kiosk_id, config_path)
     if ctx.invoked_subcommand is None:
         ctx.invoke(run)
@@ -49,5 +58,5 @@ def main(ctx: click.Context, db: Path | None, config_path: Path | None,
 
 for command in (run, config_group, survey, import_command, export_command, volunteer,
                 serve_command, printer_group, stats_command, say_command, central_group,
-                sync_command, bundle_group):
+                sync_command, bundle_group, set_aside_command):
     main.add_command(command)

@@ -3,6 +3,8 @@ offline bundles (``kiosk bundle export|import``)."""
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,6 +13,7 @@ import click
 
 from kiosk.cli.context import Context, audit, console, pass_context
 from kiosk.cli.exit_codes import KioskCommand, KioskGroup
+from kiosk.cli.options import json_option
 from kiosk.cli.stats_commands import central_refusals
 
 if TYPE_CHECKING:
@@ -119,7 +122,12 @@ def bundle_export(context: Context, output: Path, since: Path | None, everything
 @pass_context
 def bundle_import(context: Context, file: Path, dsn: str | None) -> None:
     """Merge a bundle into this kiosk's database (its forms and submissions) or, with --to,
-    everything in it into the central database. Importing it again changes nothing."""
+    everything in it into the central database. Importing it again changes nothing.
+
+    A damaged bundle is refused whole. Every row is checked like a resident's answers; a
+    refused row is reported by its line and left out, the others are taken (exit status
+    1 when any was refused).
+    """
     from kiosk.central.bundles import import_into_central, import_into_kiosk, read_bundle
 
     bundle = read_bundle(file)
@@ -128,6 +136,40 @@ def bundle_import(context: Context, file: Path, dsn: str | None) -> None:
             report = import_into_central(dsn, bundle)
     else:
         report = import_into_kiosk(context.store, bundle)
+    for line, why in report.refused:
+        click.echo(f"{file}:{line}: {why}", err=True)
+    for entry, why in report.roster_refused:
+        click.echo(f"{file}: roster entry {entry}: {why}", err=True)
     if dsn is None and report.added:  # an import that changed nothing records nothing
         audit(context, "bundle_import", str(file), report.summary())
     click.echo(report.summary())
+    sys.exit(1 if report.refused or report.roster_refused else 0)
+
+
+@click.command("set-aside", cls=KioskCommand)
+@json_option()
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write them to this JSONL file (owner-only: they may hold personal data).")
+@pass_context
+def set_aside_command(context: Context, as_json: bool, output: Path | None) -> None:
+    """Rows a sync could not send (a value the central database cannot hold, stored before
+    the kiosk checked every record), with the reason: they stay on this kiosk and were left
+    out of the sync; the rest went. Exit status 0."""
+    entries = context.store.set_aside_rows()
+    if output is not None:
+        with os.fdopen(os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+                       "w", encoding="utf-8") as handle:
+            for entry in entries:
+                handle.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
+        click.echo(f"wrote {len(entries)} rows set aside to {output}")
+        return
+    if as_json:
+        click.echo(json.dumps(entries, ensure_ascii=False, default=str))
+        return
+    if not entries:
+        click.echo("no rows set aside: every row went")
+        return
+    for entry in entries:
+        click.echo(f"{entry['at'][:16].replace('T', ' ')}  {entry['stream']} {entry['key']}: "
+                   f"{entry['reason']}")
+    click.echo(f"{len(entries)} rows set aside")

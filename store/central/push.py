@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from store.central.connection import CentralError
+from store.central.connection import CentralError, reason_of
 from store.central.tallies import insert_counted
 from store.sqlite.sync_cursors import SYNC_COLUMNS
 
@@ -93,10 +93,12 @@ def push(connection: psycopg.Connection[Any], stream: str, origin: str,
     columns = ("origin", *SYNC_COLUMNS[stream])
     names = ", ".join(columns)
     incoming = f"incoming_{table}"
-    # One temporary table per connection and stream, emptied at every commit.
+    # One temporary table per connection and stream, emptied at every commit and before
+    # every batch (a bundle sends several batches of a stream in one transaction).
     connection.execute(
         f"CREATE TEMP TABLE IF NOT EXISTS {incoming} (LIKE {table} INCLUDING DEFAULTS)"
         " ON COMMIT DELETE ROWS")  # type: ignore[arg-type]
+    connection.execute(f"DELETE FROM {incoming}")  # type: ignore[arg-type]
     with connection.cursor().copy(
             f"COPY {incoming} ({names}) FROM STDIN") as copy:  # type: ignore[arg-type]
         copy.write(copy_text(rows, (origin,)))
@@ -108,10 +110,45 @@ def push(connection: psycopg.Connection[Any], stream: str, origin: str,
     return max(cursor.rowcount, 0)
 
 
-def differing_forms(connection: psycopg.Connection[Any]) -> list[tuple[str, str]]:
-    """(survey, version) of the forms of the batch just pushed whose content differs from
-    the central copy: the same version must mean the same form (as in the kiosk)."""
-    return [(row[0], row[1]) for row in connection.execute(
-        "SELECT i.survey_id, i.version FROM incoming_forms i JOIN forms f"
-        " USING (survey_id, version) WHERE f.source_sha256 IS DISTINCT FROM i.source_sha256"
-        " ORDER BY 1, 2").fetchall()]
+def push_accepting(connection: psycopg.Connection[Any], stream: str, origin: str,
+                   rows: Sequence[Sequence[Any]]) -> tuple[int, list[tuple[int, str]]]:
+    """``push`` that takes what the database takes: a batch it refuses (a value it cannot
+    hold, say) is split in halves, each in a savepoint, until the refused rows are found.
+    Returns how many were new, and (index in ``rows``, why) of each refused row; the others
+    are stored. A lost connection is no refusal: it raises as ``push`` does."""
+    import psycopg
+
+    refused: list[tuple[int, str]] = []
+
+    def attempt(indexes: list[int]) -> int:
+        try:
+            with connection.transaction():  # a savepoint inside the caller's transaction
+                return push(connection, stream, origin, [rows[index] for index in indexes])
+        except psycopg.OperationalError:
+            raise
+        except psycopg.Error as error:
+            if len(indexes) == 1:
+                refused.append((indexes[0], reason_of(error)))
+                return 0
+            middle = len(indexes) // 2
+            return attempt(indexes[:middle]) + attempt(indexes[middle:])
+
+    added = attempt(list(range(len(rows)))) if rows else 0
+    return added, sorted(refused)
+
+
+def differing_forms(connection: psycopg.Connection[Any],
+                    rows: Sequence[Sequence[Any]]) -> list[tuple[str, str]]:
+    """(survey, version) of these forms rows whose content differs from the central copy:
+    the same version must mean the same form (as in the kiosk)."""
+    columns = SYNC_COLUMNS["forms"]
+    survey, version = columns.index("survey_id"), columns.index("version")
+    digest = columns.index("source_sha256")
+    sent = {(row[survey], row[version]): row[digest] for row in rows}
+    if not sent:
+        return []
+    found = connection.execute(
+        "SELECT survey_id, version, source_sha256 FROM forms"
+        " WHERE (survey_id, version) IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
+        ([pair[0] for pair in sent], [pair[1] for pair in sent])).fetchall()
+    return sorted((row[0], row[1]) for row in found if row[2] != sent[(row[0], row[1])])
