@@ -16,6 +16,7 @@ from kiosk.config import VolunteerSettings
 from kiosk.i18n import state_word
 from kiosk.volunteers.hours import SHORT_SESSION, SessionHours, VolunteerRecords, sessions_between
 from store.rows import SessionCorrection, Volunteer
+from surveys.exports.columns import XlsxCells, csv_cell
 
 # ---- the hours report -------------------------------------------------------------------------
 
@@ -201,7 +202,9 @@ def detail_table(report: HoursReport, *, zone: dt.tzinfo, include_pii: bool = Fa
 
 
 def _csv_value(value: Any) -> Any:
-    return _hours_cell(value) if isinstance(value, Decimal) else value
+    """Hours to two places; text a spreadsheet would take for a formula escaped (names,
+    teams and organisations come from a roster file anyone may have typed)."""
+    return _hours_cell(value) if isinstance(value, Decimal) else csv_cell(value)
 
 
 def write_hours_csv(report: HoursReport, path: Path, *, zone: dt.tzinfo,
@@ -213,11 +216,13 @@ def write_hours_csv(report: HoursReport, path: Path, *, zone: dt.tzinfo,
     detail_headers, detail_rows = detail_table(report, zone=zone, include_pii=include_pii)
     with open(path, "w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["志愿服务时长汇总", report.station, report.period_text(), scope])
+        writer.writerow(map(csv_cell, ["志愿服务时长汇总", report.station, report.period_text(),
+                                       scope]))
         writer.writerow(summary_headers)
         writer.writerows([_csv_value(value) for value in row] for row in summary_rows)
         writer.writerow([])
-        writer.writerow(["志愿服务记录明细", report.station, report.period_text(), scope])
+        writer.writerow(map(csv_cell, ["志愿服务记录明细", report.station, report.period_text(),
+                                       scope]))
         writer.writerow(detail_headers)
         writer.writerows([_csv_value(value) for value in row] for row in detail_rows)
 
@@ -229,6 +234,7 @@ def write_hours_xlsx(report: HoursReport, path: Path, *, zone: dt.tzinfo,
     from openpyxl.styles import Font
 
     book = openpyxl.Workbook()
+    cells = XlsxCells("zh")
     tables = [("汇总", summary_table(report, include_pii=include_pii)),
               ("明细", detail_table(report, zone=zone, include_pii=include_pii))]
     for index, (title, (headers, rows)) in enumerate(tables):
@@ -238,11 +244,14 @@ def write_hours_xlsx(report: HoursReport, path: Path, *, zone: dt.tzinfo,
         for cell in sheet[1]:
             cell.font = Font(bold=True)
         for row in rows:
-            sheet.append([float(value) if isinstance(value, Decimal) else value
+            sheet.append([float(value) if isinstance(value, Decimal) else
+                          cells(value) if isinstance(value, str) else value
                           for value in row])
             for cell, value in zip(sheet[sheet.max_row], row, strict=True):
                 if isinstance(value, Decimal):
                     cell.number_format = "0.00"
+                elif isinstance(value, str):
+                    cell.data_type = "s"  # text, never a formula (a name may start with =)
         sheet.freeze_panes = "A2"
         for column, header in enumerate(headers, start=1):
             width = max([_display_width(header)] + [_display_width(row[column - 1])
@@ -256,7 +265,9 @@ def write_hours_xlsx(report: HoursReport, path: Path, *, zone: dt.tzinfo,
                 ("归属", "跨午夜或跨月的服务计入签到当天和当月"),
                 ("待核实", "到日终仍未签退的服务在日终自动签退，工作人员核实前不计时长"),
                 ("更正", "原始签到签退记录不修改；工作人员的更正另行记录，列在原记录旁")):
-        about.append(row)
+        about.append([cells(value) for value in row])
+        for cell in about[about.max_row]:
+            cell.data_type = "s"
     about.column_dimensions["A"].width = 10
     about.column_dimensions["B"].width = 70
     book.save(path)

@@ -11,6 +11,7 @@ are left out because ``started`` and ``completed`` carry the same moments.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -23,8 +24,48 @@ from surveys.form import METADATA, Form, language_code
 # Every row starts with these, in this order.
 META_COLUMNS = ("instance_id", "version", "kiosk", "site", "enumerator", "started",
                 "completed", "lang")
-# Text answers that Excel or WPS would take for a formula get a leading apostrophe.
+# Text that Excel or WPS would take for a formula gets a leading apostrophe (in CSV: in
+# XLSX the cell is typed as text instead).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# XLSX holds at most this many characters in a cell; longer text is cut, visibly.
+CELL_LIMIT = 32_767
+# Characters XLSX (XML) cannot hold; stored before the record gate, they show as this.
+XLSX_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def csv_cell(value: Any) -> Any:
+    """A cell as CSV writes it: text a spreadsheet would take for a formula escaped."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+class XlsxCells:
+    """Text cells as XLSX holds them: what XML cannot hold replaced, text past CELL_LIMIT
+    cut with a marker saying how long it was (``cut`` counts them, for the export to say)."""
+
+    def __init__(self, language: str = "zh") -> None:
+        self.cut = 0
+        self.marker = ("…【已截断，原文共 {length:,} 字】" if language != "en"
+                       else "… [cut: {length:,} characters in all]")
+
+    def __call__(self, value: str) -> str:
+        if XLSX_ILLEGAL.search(value):
+            value = XLSX_ILLEGAL.sub("\ufffd", value)
+        if len(value) > CELL_LIMIT:
+            self.cut += 1
+            marker = self.marker.format(length=len(value))
+            value = value[:CELL_LIMIT - len(marker)] + marker
+        return value
+
+    def note(self, language: str) -> str | None:
+        """What the export says of the cut cells (None when there were none)."""
+        if not self.cut:
+            return None
+        if language == "en":
+            return (f"{self.cut:,} cells longer than {CELL_LIMIT:,} characters (what XLSX "
+                    "holds) were cut, marked [cut]")
+        return f"{self.cut:,} 个单元格超过 {CELL_LIMIT:,} 字（XLSX 的上限），已截断并标明"
 EXPORTED_KINDS = {"select_one", "select_multiple", "integer", "decimal", "text", "date",
                   "acknowledge", "calculate"}
 
@@ -55,10 +96,7 @@ class Question:
 
 def export_language(form: Form, language: str) -> str:
     """The form's language name for a code such as ``zh``; its default when it lacks it."""
-    try:
-        return form.resolve_language(language)
-    except ValueError:
-        return form.default_language
+    return form.language_or_default(language)
 
 
 def multi_separator(language: str) -> str:
@@ -154,11 +192,10 @@ def row_maker(questions: Sequence[Question], *, labels: bool, language: str,
                 row.append(label_of.get(value, value) if label_of else value)
             elif kind in ("integer", "decimal"):
                 row.append(_number(value))
-            elif kind == "text" and escape_formulas and isinstance(value, str) \
-                    and value.startswith(FORMULA_STARTS):
-                row.append("'" + value)
             else:
                 row.append(value)
+        if escape_formulas:  # every text cell: metadata, labels, calculates, answers
+            row = [csv_cell(value) for value in row]
         return row
 
     return make
@@ -169,13 +206,13 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; it becomes ``path`` only if all went well.
 
     An export that fails half-way (disk full, a bad filter found late, Ctrl-C) leaves no
-    partial file behind, and never clobbers an earlier good export. The file gets the
-    permissions a plain ``open`` would give it (the umask's), not a temporary file's 0600.
+    partial file behind, and never clobbers an earlier good export. The file is its owner's
+    only (0600): exports may hold residents' answers.
     """
     target = Path(path)
     temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
     try:
-        os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except OSError as error:
         raise ExportWriteError(f"cannot write {target}: {error.strerror or error}") from None
     try:

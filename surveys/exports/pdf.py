@@ -15,7 +15,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from surveys.exports.columns import ExportError, Question, atomic_output, export_questions
+from surveys.exports.columns import (
+    XLSX_ILLEGAL,
+    ExportError,
+    Question,
+    atomic_output,
+    export_questions,
+)
 from surveys.exports.tabular import (
     HEADER_ROW,
     TITLE_ROW,
@@ -30,6 +36,7 @@ from surveys.form import Form
 from surveys.pdf_fonts import register_cjk_font
 
 FREE_TEXT_CAP = 200  # free-text answers listed per question; the rest are counted
+ANSWER_CAP = 1000  # characters of one answer shown; the rest is cut, visibly
 LABEL_CHARS = 18  # a chart's category label is cut to this many characters
 MM = 72 / 25.4
 
@@ -39,6 +46,7 @@ PDF_WORDS = {
         "version": "问卷版本", "page": "第 {page} 页", "free_text": "文字回答",
         "more": "…… 另有 {more} 条，共 {total} 条（完整内容见 CSV 或 XLSX 导出）",
         "crosstab": "交叉分析", "no_answers": "（无回答）", "all": "全部",
+        "cut": "……（原文共 {length:,} 字，以下从略）",
         "multi_note": "多选题：百分比为选择该项的人数占回答人数的比例，合计可超过 100%。",
         "n_line": "回答人数 n = {n}", "histogram": "分布",
         "types": {"select_one": "单选", "select_multiple": "多选", "likert": "量表",
@@ -50,6 +58,7 @@ PDF_WORDS = {
         "free_text": "Free-text answers",
         "more": "… and {more} more, {total} in all (see the CSV or XLSX export)",
         "crosstab": "Cross-tabulation", "no_answers": "(no answers)", "all": "all",
+        "cut": " … (cut: {length:,} characters in all)",
         "multi_note": "Multiple choice: percent of respondents choosing each; may sum past "
                       "100 %.",
         "n_line": "respondents n = {n}", "histogram": "distribution",
@@ -132,7 +141,9 @@ class _Report:
 
         from reportlab.platypus import Paragraph
 
-        return Paragraph(escape(str(text)), style or self.body)
+        # What XML cannot hold (stored before the record gate) shows as a replacement mark.
+        text = XLSX_ILLEGAL.sub("\ufffd", str(text))
+        return Paragraph(escape(text), style or self.body)
 
     def story(self) -> list[Any]:
         from reportlab.platypus import PageBreak
@@ -296,6 +307,8 @@ class _Report:
         if not answers:
             parts.append(self.paragraph(self.w["no_answers"], self.small))
         for answer in answers[:self.cap]:
+            if len(answer) > ANSWER_CAP:  # laying out text takes time growing past linear
+                answer = answer[:ANSWER_CAP] + self.w["cut"].format(length=len(answer))
             parts.append(self.paragraph(f"· {answer}"))  # the font has no •
         if total > min(len(answers), self.cap):
             shown = min(len(answers), self.cap)

@@ -16,6 +16,7 @@ from typing import IO, Any
 from surveys.exports.columns import (
     ExportWriteError,
     Question,
+    XlsxCells,
     atomic_output,
     export_questions,
     header,
@@ -141,24 +142,30 @@ def write_jsonl(forms: Sequence[Form], records: Iterable[dict[str, Any]],
 def write_xlsx(forms: Sequence[Form], records: Iterable[dict[str, Any]],
                stats: dict[str, Any] | None, target: str | Path, *, labels: bool = False,
                include_pii: bool = False, language: str = "zh",
-               on_progress: Progress = None) -> int:
+               on_progress: Progress = None, notes: list[str] | None = None) -> int:
     """Write the data sheet(s), the tallies sheet and (when ``stats`` has one) the cross-tab.
 
     Over 1,048,575 submissions the data go on in sheets 数据2, 数据3 … (each with the
-    header), since Excel and WPS open no more rows than that in one sheet. Returns the
-    number of data rows.
+    header), since Excel and WPS open no more rows than that in one sheet. Every text cell
+    is typed as text (never a formula); text past what a cell holds is cut, marked, and
+    said in ``notes``. Returns the number of data rows.
     """
     from openpyxl import Workbook
 
     questions = export_questions(forms, language, include_pii=include_pii)
     names = SHEET_NAMES["en" if language.lower().startswith("en") else "zh"]
     book = Workbook(write_only=True)
+    cells = XlsxCells(language)
     count = _data_sheets(book, questions, records, names["data"], labels, language,
-                         on_progress)
+                         on_progress, cells)
     if stats is not None:
-        _tallies_sheet(book.create_sheet(names["tallies"]), questions, stats, language)
+        _tallies_sheet(book.create_sheet(names["tallies"]), questions, stats, language, cells)
         if stats.get("crosstab"):
-            _crosstab_sheet(book.create_sheet(names["crosstab"]), questions, stats, language)
+            _crosstab_sheet(book.create_sheet(names["crosstab"]), questions, stats, language,
+                            cells)
+    note = cells.note(language)
+    if note is not None and notes is not None:
+        notes.append(note)
     with atomic_output(target) as temporary:
         try:
             book.save(temporary)
@@ -168,25 +175,38 @@ def write_xlsx(forms: Sequence[Form], records: Iterable[dict[str, Any]],
 
 
 class _Styles:
-    """Header cells are bold on pale grey; made once per workbook sheet."""
+    """Header cells are bold on pale grey; made once per workbook sheet. ``row`` makes the
+    text cells of a row safe (see XlsxCells)."""
 
-    def __init__(self, sheet: Any) -> None:
+    def __init__(self, sheet: Any, cells: XlsxCells) -> None:
         from openpyxl.cell import WriteOnlyCell
         from openpyxl.styles import Alignment, Font, PatternFill
 
         self.sheet = sheet
+        self.cells = cells
         self.cell_type = WriteOnlyCell
         self.bold = Font(bold=True)
         self.fill = PatternFill("solid", fgColor="DDE3EA")
         self.wrap = Alignment(vertical="top", wrap_text=True)
 
+    def row(self, values: list[Any]) -> list[Any]:
+        return [self.safe(value) for value in values]
+
+    def safe(self, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        value = self.cells(value)
+        return self.text(value) if value.startswith("=") else value
+
     def head(self, value: Any) -> Any:
+        value = self.cells(value) if isinstance(value, str) else value
         cell = self.cell_type(self.sheet, value=value)
         cell.font = self.bold
         cell.fill = self.fill
         return cell
 
     def title(self, value: Any) -> Any:
+        value = self.cells(value) if isinstance(value, str) else value
         cell = self.cell_type(self.sheet, value=value)
         cell.font = self.bold
         return cell
@@ -204,7 +224,8 @@ def _width(text: str) -> float:
 
 
 def _data_sheets(book: Any, questions: list[Question], records: Iterable[dict[str, Any]],
-                 base_name: str, labels: bool, language: str, on_progress: Progress) -> int:
+                 base_name: str, labels: bool, language: str, on_progress: Progress,
+                 cells: XlsxCells) -> int:
     names = header(questions)
     # Strings that look like formulas are stored as text, not escaped: XLSX has a cell type.
     make = row_maker(questions, labels=labels, language=language, escape_formulas=False)
@@ -218,7 +239,7 @@ def _data_sheets(book: Any, questions: list[Question], records: Iterable[dict[st
         for column, width in enumerate(widths, start=1):
             sheet.column_dimensions[get_column_letter(column)].width = width
         sheet.freeze_panes = "B2"
-        styles = _Styles(sheet)
+        styles = _Styles(sheet, cells)
         sheet.append([styles.head(name) for name in names])
         return sheet, styles
 
@@ -230,11 +251,7 @@ def _data_sheets(book: Any, questions: list[Question], records: Iterable[dict[st
             sheets += 1
             sheet, styles = new_sheet(sheets)
             in_sheet = 0
-        row = make(record)
-        for index, value in enumerate(row):
-            if isinstance(value, str) and value.startswith("="):
-                row[index] = styles.text(value)
-        sheet.append(row)
+        sheet.append(styles.row(make(record)))
         in_sheet += 1
     return counted.count
 
@@ -244,16 +261,16 @@ def _round(value: Any, places: int = 2) -> Any:
 
 
 def _tallies_sheet(sheet: Any, questions: list[Question], stats: dict[str, Any],
-                   language: str) -> None:
+                   language: str, cells: XlsxCells) -> None:
     from openpyxl.utils import get_column_letter
 
     w = words(language)
-    styles = _Styles(sheet)
+    styles = _Styles(sheet, cells)
     for column, width in enumerate((22, 36, 10, 12, 14, 14), start=1):
         sheet.column_dimensions[get_column_letter(column)].width = width
     sheet.append([styles.title(f"{w['survey']}: {stats.get('title') or stats.get('survey')}"),
                   None, styles.title(f"{w['n']} = {stats.get('n', 0)}")])
-    sheet.append([w["filters"], describe_filters(stats.get("filters"), language)])
+    sheet.append(styles.row([w["filters"], describe_filters(stats.get("filters"), language)]))
     sheet.append([])
     tallied = stats.get("questions", {})
     for question in questions:
@@ -404,10 +421,10 @@ def _ordered(names: list[str], choices: list[tuple[str, str]]) -> list[str]:
 
 
 def _crosstab_sheet(sheet: Any, questions: list[Question], stats: dict[str, Any],
-                    language: str) -> None:
+                    language: str, cells: XlsxCells) -> None:
     from openpyxl.utils import get_column_letter
 
-    styles = _Styles(sheet)
+    styles = _Styles(sheet, cells)
     sheet.column_dimensions["A"].width = 24
     for column in range(2, 16):
         sheet.column_dimensions[get_column_letter(column)].width = 14
@@ -426,5 +443,5 @@ def _append(sheet: Any, styles: _Styles, row: list[Any]) -> None:
     elif row and row[0] is TITLE_ROW:
         sheet.append([styles.title(value) for value in row[1:]])
     else:
-        sheet.append(row)
+        sheet.append(styles.row(row))
 

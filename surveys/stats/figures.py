@@ -34,6 +34,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from surveys.session import DECIMAL_LIMIT
 from surveys.stats.model import (
     PERIODS,
     Question,
@@ -93,13 +94,24 @@ def _quantile(values: Sequence[tuple[Any, int]], total: int, p: float) -> float:
 
 def numeric_summary(value_counts: Iterable[tuple[Any, int]],
                     integer: bool) -> dict[str, Any]:
-    """n, mean, sample sd, min, quartiles, max and histogram from (value, count) pairs."""
-    values = sorted((value, count) for value, count in value_counts
-                    if count and isinstance(value, int | float) and not isinstance(value, bool))
+    """n, mean, sample sd, min, quartiles, max and histogram from (value, count) pairs.
+
+    A value no answer may hold (not finite, or past the gate's DECIMAL_LIMIT: stored before
+    the record gate) is left out of them and counted as ``out_of_range``."""
+    values, beyond = [], 0
+    for value, count in value_counts:
+        if not count or not isinstance(value, int | float) or isinstance(value, bool):
+            continue
+        if not math.isfinite(value) or abs(value) >= DECIMAL_LIMIT:
+            beyond += count  # stored before the record gate: no figure can hold it
+            continue
+        values.append((value, count))
+    values.sort()
     n = sum(count for _value, count in values)
     if n == 0:
         return {"n": 0, "mean": None, "sd": None, "min": None, "q1": None, "median": None,
-                "q3": None, "max": None, "histogram": []}
+                "q3": None, "max": None, "histogram": [],
+                **({"out_of_range": beyond} if beyond else {})}
     mean = math.fsum(value * count for value, count in values) / n
     squares = math.fsum((value - mean) ** 2 * count for value, count in values)
     sd = math.sqrt(squares / (n - 1)) if n > 1 else None
@@ -109,6 +121,8 @@ def numeric_summary(value_counts: Iterable[tuple[Any, int]],
         "q1": _quantile(values, n, 0.25), "median": _quantile(values, n, 0.5),
         "q3": _quantile(values, n, 0.75), "max": high,
         "histogram": histogram(values, integer),
+        # Values past what an answer may be (NaN, 1e308), left out of every figure.
+        **({"out_of_range": beyond} if beyond else {}),
     }
 
 

@@ -72,10 +72,7 @@ class Question:
 
 
 def _language(form: Form, language: str | None) -> str:
-    try:
-        return form.resolve_language(language)
-    except ValueError:
-        return form.default_language
+    return form.language_or_default(language)
 
 
 def catalogue(forms: Sequence[Form]) -> dict[str, Question]:
