@@ -7,6 +7,7 @@ configured. The staff PIN is kept only as a scrypt hash.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import os
@@ -424,11 +425,15 @@ def render_config(config: KioskConfig) -> str:
 def save_config(config: KioskConfig, path: Path | None = None) -> Path:
     """Write the config atomically (a power cut never leaves half a file), owner-only."""
     target = path or config.path or default_config_path()
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     temporary = target.with_suffix(".toml.tmp")
-    temporary.write_text(render_config(config), encoding="utf-8")
-    os.chmod(temporary, 0o600)
-    with open(temporary, "rb") as handle:
+    with contextlib.suppress(FileNotFoundError):
+        temporary.unlink()  # a leftover of a crash, with whatever mode it had
+    # Owner-only from the first byte: it holds the staff PIN's hash and the tablet token.
+    with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w",
+                   encoding="utf-8") as handle:
+        handle.write(render_config(config))
+        handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, target)
     return target

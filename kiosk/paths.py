@@ -1,4 +1,6 @@
 """Where the kiosk keeps its files: the app's name and every user directory, in one place.
+Everything the kiosk writes is its owner's only (0600 files, 0700 directories): the process
+works under umask 077 (kiosk/cli), whatever the login's.
 
 The database (``$KIOSK_DB``, else ``kiosk.db`` in the user data directory), the
 configuration (``$KIOSK_CONFIG``, else ``config.toml`` in the user config directory; the card
@@ -8,6 +10,7 @@ the database (kiosk/printing/queue.py).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -35,3 +38,13 @@ def default_config_path() -> Path:
 def log_directory() -> Path:
     """Where kiosk.log is written (the user log dir)."""
     return Path(platformdirs.user_log_dir(APP_NAME))
+
+
+def owner_only_directory(path: Path) -> Path:
+    """``path`` as a directory only its owner may enter (0700): made so, or tightened when
+    it is ours already (data, logs, exports hold residents' answers)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):  # not ours to change: leave it
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o700)
+    return path

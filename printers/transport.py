@@ -379,7 +379,7 @@ class FolderPrinter:
 
     def status(self) -> PrinterStatus:
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as error:
             return PrinterStatus("error", detail=f"receipt folder {self.folder}: cannot "
                                  f"create it: {error.strerror}")
@@ -393,7 +393,7 @@ class FolderPrinter:
         binary, picture = self.paths(job_id)
         with self._lock:
             try:
-                self.folder.mkdir(parents=True, exist_ok=True)
+                self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
                 _write_atomically(binary, bytes(data))
             except OSError as error:
                 raise PrinterError(f"receipt folder {self.folder}: job {job_id}: "
@@ -414,8 +414,10 @@ class FolderPrinter:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
+    """Write ``path`` whole or not at all, owner-only (a receipt may hold a name)."""
     temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "wb") as file:
+    with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+                   "wb") as file:
         file.write(data)
         file.flush()
         os.fsync(file.fileno())

@@ -232,10 +232,7 @@ def receipt_for_submission(submission: Submission, form: Form, code: str, *, sta
                            footer: str = "") -> Receipt:
     """The slip a finished questionnaire prints: service_request → ticket, home_adaptation →
     plan, every other form → the questionnaire receipt."""
-    try:
-        form_language = form.resolve_language(submission.lang)
-    except ValueError:  # a language the form no longer has: its default
-        form_language = form.default_language
+    form_language = form.language_or_default(submission.lang)
     language = code_of(form_language)
     completed = _parse_time(submission.completed)
     answers = submission.answers

@@ -224,7 +224,7 @@ class StaffDashboardScreen(KioskScreen):
         options: list[tuple[str, str]] = []
         if survey_id:
             form = self.store.load_form(survey_id)
-            language = form.resolve_language(self.language)
+            language = form.language_or_default(self.language)
             options = [(form.text(item.label, language) or item.name, item.name)
                        for item in form.value_items
                        if item.kind in ("select_one", "select_multiple") and not item.pii]
@@ -274,7 +274,7 @@ class StaffDashboardScreen(KioskScreen):
         if REQUEST_SURVEY not in {info.survey_id for info in self.store.list_forms()}:
             return
         form = self.store.load_form(REQUEST_SURVEY)
-        language = form.resolve_language(self.language)
+        language = form.language_or_default(self.language)
 
         def label(name: str, answers: dict[str, Any]) -> str:
             value = answers.get(name)
