@@ -62,20 +62,26 @@ class PinGate:
         return self._state()[1]
 
     def attempt(self, pin: str) -> PinResult:
-        """Check a PIN typed on the staff screen."""
+        """Check a PIN typed on the staff screen.
+
+        The whole attempt — the lockout state, the check, the record of it — is one write
+        transaction: however many kiosks or tablets on this database guess at once, each
+        sees every attempt before it, so no more than MAX_FAILURES wrong PINs are ever tried
+        before the lock."""
         if not self.pin_hash:
             self.store.log_staff_event("pin_unset", "no staff PIN is configured",
                                        kiosk=self.kiosk, at=self.clock())
             return PinResult(ok=False, no_pin_set=True)
-        until = self.locked_until()
-        if until is not None:
-            self.store.log_staff_event("pin_locked", "attempt while locked", kiosk=self.kiosk,
-                                       at=self.clock())
-            return PinResult(ok=False, locked_until=until)
-        if check_pin(pin, self.pin_hash):
-            self.store.log_staff_event("pin_ok", kiosk=self.kiosk, at=self.clock())
-            return PinResult(ok=True)
-        self.store.log_staff_event("pin_wrong", kiosk=self.kiosk, at=self.clock())
-        streak, until = self._state()
+        with self.store.transaction():
+            until = self.locked_until()
+            if until is not None:
+                self.store.log_staff_event("pin_locked", "attempt while locked",
+                                           kiosk=self.kiosk, at=self.clock())
+                return PinResult(ok=False, locked_until=until)
+            if check_pin(pin, self.pin_hash):
+                self.store.log_staff_event("pin_ok", kiosk=self.kiosk, at=self.clock())
+                return PinResult(ok=True)
+            self.store.log_staff_event("pin_wrong", kiosk=self.kiosk, at=self.clock())
+            streak, until = self._state()
         return PinResult(ok=False, failures_left=0 if until else MAX_FAILURES - streak,
                          locked_until=until)
