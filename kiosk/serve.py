@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import hmac
 import html
-import ipaddress
 import logging
 import secrets
 import shlex
@@ -44,6 +43,8 @@ log = logging.getLogger("kiosk.serve")
 TITLE = "社工站问卷"
 FORBIDDEN = ("拒绝访问：缺少访问令牌或令牌不对，请使用启动时显示的完整网址。\n"
              "Forbidden: missing or wrong access token; use the full URL shown at start.\n")
+WRONG_HOST = ("禁止访问：这台终端不提供这个地址的服务。\n"
+              "Forbidden: this kiosk does not serve that host name.\n")
 BUSY = "平板连接太多，请稍后再试。\nToo many tablets connected; try again later.\n"
 TEXTUAL_STATIC = Path(textual_serve.__file__).parent / "static"
 
@@ -72,14 +73,39 @@ MAX_SESSIONS = 12  # each tablet is one Python process; a small kiosk PC has lit
 # ---- addresses and the token -------------------------------------------------------------
 
 
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
 def is_loopback(host: str) -> bool:
-    """True for addresses only this machine can reach (127.0.0.1, ::1, localhost)."""
-    if host.strip().lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False  # a host name: it may resolve to a LAN address
+    """True only for 127.0.0.1, ::1 and localhost: the names a tablet's page can never be
+    tricked into (127.0.0.2 and the like count as any other address)."""
+    return host.strip().strip("[]").lower() in LOOPBACK
+
+
+def served_names(host: str) -> frozenset[str]:
+    """The host names and addresses a server bound to ``host`` answers to (the Host header
+    of a request, without its port): loopback's own names, the address bound, and for a
+    wildcard address this machine's LAN addresses and names. A page of another site that
+    points its own name at the kiosk (DNS rebinding) is refused."""
+    bound = host.strip().strip("[]").lower()
+    names = set(LOOPBACK)
+    if bound in ("0.0.0.0", "::", ""):
+        names.update(lan_addresses())
+        with contextlib.suppress(OSError):
+            name = socket.gethostname().lower()
+            names.update({name, f"{name}.local", socket.getfqdn().lower()})
+    else:
+        names.add(bound)
+    return frozenset(names)
+
+
+def host_of(header: str) -> str:
+    """The host of a Host header: ``[::1]:8000`` -> ``::1``, ``Kiosk.local:80`` ->
+    ``kiosk.local``."""
+    text = header.strip().lower()
+    if text.startswith("["):
+        return text[1:text.find("]")] if "]" in text else text
+    return text.rsplit(":", 1)[0] if text.count(":") == 1 else text
 
 
 def ensure_token(config_path: Path, host: str) -> str | None:
@@ -312,6 +338,7 @@ class KioskServer(Server):
                  announce: Callable[[str], None] | None = None) -> None:
         super().__init__(command, host=host, port=port, title=TITLE)
         self.token = token
+        self.names = served_names(host)
         self.max_sessions = max_sessions
         self.assets = local_assets()
         self.sessions: set[AppService] = set()
@@ -332,6 +359,11 @@ class KioskServer(Server):
     async def guard(self, request: web.Request,
                     handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                     ) -> web.StreamResponse:
+        if host_of(request.headers.get("Host", "")) not in self.names:
+            log.warning("refused %s %s from %s: Host %r is not a name this kiosk serves",
+                        request.method, request.path, request.remote,
+                        request.headers.get("Host", "")[:100])
+            return web.Response(status=403, text=WRONG_HOST, charset="utf-8")
         if not self.authorised(request):
             log.warning("refused %s %s from %s: no valid token", request.method,
                         request.path, request.remote)
