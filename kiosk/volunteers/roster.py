@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from kiosk.cards.payload import normalise_number, valid_number
 from store import KioskStore
 from store.errors import VolunteerError
 from store.rows import Volunteer
+from surveys.session import REFUSED_IN_LINE
 
 MOBILE = re.compile(r"1[3-9]\d{9}")
 
@@ -135,6 +137,13 @@ def new_volunteer(number: Any, name: Any, phone: Any, *, id_card: Any = "", team
                   today: dt.date | None = None) -> Volunteer:
     """A roster entry from what staff typed, or ValueError listing every problem."""
     problems: list[str] = []
+    for what, value in (("number", number), ("name", name), ("phone", phone),
+                        ("ID number", id_card), ("team", team),
+                        ("organisation", organisation)):
+        if isinstance(value, str) and REFUSED_IN_LINE.search(value):
+            problems.append(f"{what} holds control or line-break characters")
+    if problems:
+        raise ValueError("; ".join(problems))
     number_text = normalise_number(_cell_text(number))
     if not number_text:
         problems.append("missing volunteer number (编号)")
@@ -204,8 +213,13 @@ def _read_rows(path: Path) -> tuple[str, list[tuple[int, list[Any]]]]:
                 text = raw.decode("gb18030")
             except UnicodeDecodeError:
                 raise RosterFileError(f"{path}: not a UTF-8 (or GBK) text file") from None
-        reader = csv.reader(text.splitlines())
-        return "", [(index, row) for index, row in enumerate(reader, start=1)]
+        # A file object, not splitlines(): that splits at U+2028 and other separators too
+        # inside a cell, and every later row number would be off.
+        reader = csv.reader(io.StringIO(text, newline=""))
+        try:
+            return "", [(index, row) for index, row in enumerate(reader, start=1)]
+        except csv.Error as error:
+            raise RosterFileError(f"{path}: not a readable CSV file ({error})") from None
     if suffix in (".xlsx", ".xlsm"):
         import openpyxl
         from openpyxl.utils.exceptions import InvalidFileException
@@ -275,6 +289,14 @@ def import_roster(store: KioskStore, path: Path, *, today: dt.date | None = None
     for row_number, cells in rows[header_at + 1:]:
         if not any(_cell_text(cell) for cell in cells):
             continue  # blank line
+        bad = [index for index, cell in enumerate(cells)
+               if isinstance(cell, str) and REFUSED_IN_LINE.search(cell)]
+        if bad:
+            names = ", ".join(repr(_cell_text(headers[index]) if index < len(headers)
+                                   else f"column {index + 1}") for index in bad)
+            report.rejected.append((row_number, f"control or line-break characters in {names}"
+                                                " (a NUL, a tab, a line separator …)"))
+            continue
 
         def cell(key: str, cells: list[Any] = cells) -> Any:
             index = columns.get(key)
