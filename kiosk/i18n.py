@@ -292,10 +292,18 @@ STRINGS: dict[str, tuple[str, str]] = {
     "dash.no_folder": ("找不到文件夹 {folder}：请插好U盘或改一个文件夹。",
                        "There is no folder {folder}: plug in the USB stick or pick another."),
     "dash.export_failed": ("导出到 {folder} 失败：{error}", "Export to {folder} failed: {error}"),
+    "dash.set_aside": ("有 {n} 条记录同步时被中心数据库拒收，留在本机未发送（其余已同步）。"
+                       "可在「导出」页导出查看，或用 kiosk set-aside。",
+                       "{n} rows were refused by the central database and stay on this kiosk "
+                       "(the rest were synced); export them on the Export tab or with "
+                       "kiosk set-aside."),
+    "dash.export_set_aside": ("导出同步留存记录", "Export rows held back from sync"),
     "dash.exported": ("已导出 {count} 份到 {path}", "Exported {count} to {path}"),
     "dash.likert": ("平均 {mean}；满意（前两项）{top2}", "mean {mean}; top two {top2}"),
     "dash.numbers": ("平均 {mean}，标准差 {sd}，最小 {min}，中位数 {median}，最大 {max}",
                      "mean {mean}, sd {sd}, min {min}, median {median}, max {max}"),
+    "dash.out_of_range": ("（另有 {n} 个超出范围的数值未计入）",
+                           " ({n} values past any answer left out)"),
     "dash.text_answers": ("{n} 条回答", "{n} answers"),
     "dash.crosstab": ("交叉表", "cross-tab"),
     "dash.columns.requests": ("回执码 登记时间 类别 紧急程度 社区 状态 备注",

@@ -8,6 +8,7 @@ Driven through Pilot from the home screen; assertions read the screen and the da
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 import sqlite3
 import uuid
@@ -289,3 +290,58 @@ def test_staff_actions_on_the_command_line_are_audited(tmp_path: Path):
         ("print_cancel", str(job)), ("export", "service_request")]
     assert all(entry["kiosk"] == "office" and entry["staff"] for entry in entries)
     assert "with personal data" in entries[-1]["detail"]
+
+
+async def test_the_dashboard_stands_on_values_stored_before_the_gate_and_names_set_aside_rows(
+        desk: KioskStore, tmp_path: Path):
+    """A decimal of 1e308 (stored before the gate) once made the dashboard fail and, opened
+    twice, put the kiosk out of order for residents; a form with a plain ``label`` column
+    once crashed it. Rows a sync set aside are named, and staff export them."""
+    from surveys.xlsform import compile_xlsform
+    from tests.formbuilder import write_form
+    from tests.test_exports import marriage
+
+    plain = write_form(tmp_path / "plain.xlsx",
+                       [["type", "name", "label"], ["select_one yn", "ok", "Was it OK?"]],
+                       [["list_name", "name", "label"], ["yn", "yes", "Yes"], ["yn", "no", "No"]],
+                       [["form_id", "version", "form_title"], ["plain", "1", "Plain form"]])
+    desk.install_form(compile_xlsform(plain))
+    rows = [marriage(number) for number in range(5)]
+    rows[3].answers["bride_price_amount"] = 1e308
+    rows[4].answers["bride_price_amount"] = float("nan")
+    stored_before_the_gate(desk, rows)
+    keys_held = [key for (key,) in desk.conn.execute(
+        "SELECT rowid FROM submissions WHERE instance_id IN (?, ?)",
+        (rows[3].instance_id, rows[4].instance_id))]
+    desk.set_aside("postgresql://central/city", "submissions",
+                   [(key, "a value the central database cannot hold") for key in keys_held])
+    stick = tmp_path / "U盘"
+    stick.mkdir()
+    app = kiosk(desk, config=STAFF_CONFIG.with_changes(surveys=("marriage_reform", "plain")))
+    async with app.run_test(size=(120, 60)) as pilot:
+        for _ in range(2):  # in from home, look, back to home: twice
+            screen = await open_dashboard(pilot)
+            text = screen_text(app)
+            assert "有效问卷 5 份" in text and "暂停服务" not in text
+            # the figures of the rest are right: 0, 8,800 and 20,000 yuan
+            assert "最大 20000（另有 2 个超出范围的数值未计入）" in text.replace(",", ""), text
+            assert "有 2 条记录同步时被中心数据库拒收" in text
+            screen.query_one("#stats-survey", Select).value = "plain"
+            await wait_for(pilot, lambda: "Was it OK?" in screen_text(app))
+            await tap(pilot, "#dashboard-back")
+            await tap(pilot, "#staff-home")
+            await wait_for(pilot, lambda: "请点一下您要填写的问卷" in screen_text(app))
+            assert "暂停服务" not in screen_text(app)
+        screen = await open_dashboard(pilot)
+        await show_tab(pilot, "tab-export")
+        screen.query_one("#export-folder", Input).value = str(stick)
+        screen.query_one("#staff-name", Input).value = "李社工"
+        await tap(pilot, "#export-set-aside")
+        await wait_for(pilot, lambda: "已导出 2 份" in screen_text(app))
+    [written] = list(stick.iterdir())
+    assert written.name.startswith("set-aside-") and oct(written.stat().st_mode)[-3:] == "600"
+    assert sorted(json.loads(line)["row"]["instance_id"] for line in
+                  written.read_text(encoding="utf-8").splitlines()) == sorted(
+        [rows[3].instance_id, rows[4].instance_id])
+    [entry] = desk.audit_entries(actions=("export",))
+    assert entry["target"] == "set-aside" and entry["staff"] == "李社工"

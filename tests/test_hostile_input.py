@@ -291,7 +291,12 @@ def test_readers_give_the_rest_right_when_a_value_is_past_any_answer(tmp_path: P
     for name in ("report.xlsx", "report.pdf"):
         result = run("export", "marriage_reform", "-o", str(tmp_path / name), db=db)
         assert result.exit_code == 0, result.output
-    assert run("stats", "marriage_reform", db=db).exit_code == 0
+    pdf_text = subprocess.run(["pdftotext", "-layout", str(tmp_path / "report.pdf"), "-"],
+                              capture_output=True, text=True, check=True).stdout
+    assert "另有 2 个超出可能范围的数值" in pdf_text
+    stats = run("stats", "marriage_reform", db=db)
+    assert stats.exit_code == 0 and re.search(r"超出范围未计入\s*│\s*2\b", stats.output), (
+        stats.output)
 
 
 def test_text_past_a_cell_is_cut_visibly_and_said(tmp_path: Path):

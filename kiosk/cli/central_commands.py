@@ -4,7 +4,6 @@ offline bundles (``kiosk bundle export|import``)."""
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -155,14 +154,13 @@ def set_aside_command(context: Context, as_json: bool, output: Path | None) -> N
     """Rows a sync could not send (a value the central database cannot hold, stored before
     the kiosk checked every record), with the reason: they stay on this kiosk and were left
     out of the sync; the rest went. Exit status 0."""
-    entries = context.store.set_aside_rows()
     if output is not None:
-        with os.fdopen(os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
-                       "w", encoding="utf-8") as handle:
-            for entry in entries:
-                handle.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
-        click.echo(f"wrote {len(entries)} rows set aside to {output}")
+        from kiosk.central.set_aside import write_set_aside
+
+        written = write_set_aside(context.store, output)
+        click.echo(f"wrote {written} rows set aside to {output}")
         return
+    entries = context.store.set_aside_rows()
     if as_json:
         click.echo(json.dumps(entries, ensure_ascii=False, default=str))
         return

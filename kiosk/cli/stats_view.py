@@ -21,13 +21,15 @@ WORDS = {
            "answered": "作答人数", "figure": "指标", "value": "数值", "more": "另有 {n} 条",
            "period": "时间", "total": "合计", "no_site": "（未记站点）", "by": "按",
            "row": "行%", "column": "列%", "answers": "条回答", "filters": "筛选",
-           "range": "范围", "over_time": "提交数量随时间变化"},
+           "range": "范围", "over_time": "提交数量随时间变化",
+           "out_of_range": "超出范围未计入"},
     "en": {"n": "Submissions", "choice": "Choice", "count": "n", "percent": "%",
            "ci": "95% CI", "rank": "Rank", "mean": "Mean", "top2": "Top-2 box",
            "answered": "Answered", "figure": "Figure", "value": "Value",
            "more": "{n} more", "period": "Period", "total": "Total", "no_site": "(no site)",
            "by": "by", "row": "row %", "column": "col %", "answers": "answers",
-           "filters": "Filters", "range": "Range", "over_time": "Submissions over time"},
+           "filters": "Filters", "range": "Range", "over_time": "Submissions over time",
+           "out_of_range": "past any answer, left out"},
 }
 
 
@@ -113,6 +115,8 @@ def _question_body(figures: dict[str, Any], words: dict[str, str]) -> Table:
     if kind in ("integer", "decimal"):
         for key in ("mean", "sd", "min", "q1", "median", "q3", "max"):
             table.add_row(key, _number(figures.get(key)))
+        if figures.get("out_of_range"):
+            table.add_row(words["out_of_range"], f"{figures['out_of_range']:,}")
         for entry in figures.get("histogram", []):
             table.add_row(f"[{_number(entry['lo'])}, {_number(entry['hi'])})",
                           f"{entry['count']:,}")

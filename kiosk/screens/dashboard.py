@@ -78,6 +78,8 @@ def question_chart(question: dict[str, Any], language: str) -> RenderableType:
         summary = tr("dash.numbers", language, mean=f"{question['mean']:.2f}",
                      sd=f"{question.get('sd') or 0:.2f}", min=question["min"],
                      median=question["median"], max=question["max"])
+        if question.get("out_of_range"):
+            summary += tr("dash.out_of_range", language, n=question["out_of_range"])
         return Group(title, Text(summary), Text(""))
     if kind == "text":
         return Group(title, Text(tr("dash.text_answers", language, n=question.get("n", 0))),
@@ -126,6 +128,7 @@ class StaffDashboardScreen(KioskScreen):
                             max_length=20)
                 yield Button(self.t("dash.back"), id="dashboard-back")
             yield Static("", id="dashboard-status")
+            yield Static("", id="set-aside-notice")
             with TabbedContent(id="dashboard-tabs"):
                 with TabPane(self.t("dash.tab_stats"), id="tab-stats"):
                     with Horizontal(classes="dash-controls"):
@@ -174,6 +177,8 @@ class StaffDashboardScreen(KioskScreen):
                                    classes="export-field")
                     yield Button(self.t("dash.export"), id="export-go", variant="primary",
                                  classes="export-field")
+                    yield Button(self.t("dash.export_set_aside"), id="export-set-aside",
+                                 classes="export-field")
 
     def _format_label(self, name: str) -> str:
         return {"xlsx": "Excel (.xlsx)", "csv": "CSV (.csv)", "pdf": self.t("dash.pdf")}[name]
@@ -195,6 +200,7 @@ class StaffDashboardScreen(KioskScreen):
     # ---- refreshing ----------------------------------------------------------------------
 
     def refresh_all(self) -> None:
+        self.refresh_set_aside()
         self.refresh_stats()
         self.refresh_requests()
         self.refresh_print_jobs()
@@ -202,6 +208,7 @@ class StaffDashboardScreen(KioskScreen):
 
     def refresh_live(self) -> None:
         """Figures move while residents answer: refresh what is on screen."""
+        self.refresh_set_aside()
         active = self.query_one("#dashboard-tabs", TabbedContent).active
         {"tab-stats": self.refresh_stats, "tab-requests": self.refresh_requests,
          "tab-printing": self.refresh_print_jobs,
@@ -211,6 +218,14 @@ class StaffDashboardScreen(KioskScreen):
         status = self.query_one("#dashboard-status", Static)
         status.update(text)
         status.set_class(problem, "trouble")
+
+    def refresh_set_aside(self) -> None:
+        """Rows a sync could not send stay on this kiosk: staff must know they are there."""
+        count = self.store.set_aside_count()
+        notice = self.query_one("#set-aside-notice", Static)
+        notice.update(self.t("dash.set_aside", n=count) if count else "")
+        notice.display = bool(count)
+        self.query_one("#export-set-aside", Button).display = bool(count)
 
     # ---- statistics ----------------------------------------------------------------------
 
@@ -419,14 +434,36 @@ class StaffDashboardScreen(KioskScreen):
         stamp = dt.datetime.fromtimestamp(self.kiosk.epoch()).strftime("%Y%m%d-%H%M")
         target = folder / f"{survey}-{stamp}.{file_format}"
         try:
+            notes: list[str] = []
             count = export_survey(self.store, survey, target, file_format=file_format,
                                   labels=labels, include_pii=include_pii,
-                                  language=self.language)
+                                  language=self.language, notes=notes)
         except (ExportError, OSError) as error:
             self.status(self.t("dash.export_failed", folder=folder, error=error), problem=True)
             return
         self.audit("export", survey, f"{file_format} {count} rows to {target}"
                    + (" with personal data" if include_pii else ""))
+        self.status(self.t("dash.exported", count=count, path=target)
+                    + "".join(f"\n{note}" for note in notes))
+
+    def export_set_aside(self) -> None:
+        from kiosk.central.set_aside import write_set_aside
+        from surveys.exports import ExportError
+
+        folder = Path(self.query_one("#export-folder", Input).value.strip() or ".")
+        if self._need_staff_name() is None:  # the rows may hold personal data
+            return
+        if not folder.is_dir():
+            self.status(self.t("dash.no_folder", folder=folder), problem=True)
+            return
+        stamp = dt.datetime.fromtimestamp(self.kiosk.epoch()).strftime("%Y%m%d-%H%M")
+        target = folder / f"set-aside-{stamp}.jsonl"
+        try:
+            count = write_set_aside(self.store, target)
+        except (ExportError, OSError) as error:
+            self.status(self.t("dash.export_failed", folder=folder, error=error), problem=True)
+            return
+        self.audit("export", "set-aside", f"jsonl {count} rows to {target}")
         self.status(self.t("dash.exported", count=count, path=target))
 
     # ---- audit and buttons ---------------------------------------------------------------
@@ -447,6 +484,8 @@ class StaffDashboardScreen(KioskScreen):
             self.act_on_job(button.removeprefix("job-"))
         elif button == "export-go":
             self.export()
+        elif button == "export-set-aside":
+            self.export_set_aside()
 
 
 def keep_cursor(table: DataTable[Any], key: str | None) -> None:

@@ -35,6 +35,7 @@ every station; they are fixed when a submission is stored.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -219,7 +220,8 @@ class StatsUpkeep:
                         pairs.append((name, choice))
                     continue
                 row[name] = value
-                if kind in ("select_one", "likert", "integer", "date"):
+                if kind in ("select_one", "likert", "integer", "date") \
+                        and not _not_finite(value):  # NaN (stored before the gate) has no tally
                     pairs.append((name, value))
             flat_rows.setdefault(survey, []).append(row)
         if not per_cell:
@@ -262,3 +264,7 @@ class StatsUpkeep:
                 f"INSERT INTO {flat_table(survey)}({', '.join(map(quoted, columns))})"
                 f" VALUES ({', '.join('?' * len(columns))})",
                 [tuple({**empty, **row}.values()) for row in rows])
+
+
+def _not_finite(value: Any) -> bool:
+    return isinstance(value, float) and not math.isfinite(value)

@@ -49,6 +49,7 @@ PDF_WORDS = {
         "cut": "……（原文共 {length:,} 字，以下从略）",
         "multi_note": "多选题：百分比为选择该项的人数占回答人数的比例，合计可超过 100%。",
         "n_line": "回答人数 n = {n}", "histogram": "分布",
+        "out_of_range": "另有 {n} 个超出可能范围的数值（录入错误或早期导入）未计入以上数字。",
         "types": {"select_one": "单选", "select_multiple": "多选", "likert": "量表",
                   "integer": "整数", "decimal": "数值", "text": "文字", "date": "日期"},
     },
@@ -62,6 +63,8 @@ PDF_WORDS = {
         "multi_note": "Multiple choice: percent of respondents choosing each; may sum past "
                       "100 %.",
         "n_line": "respondents n = {n}", "histogram": "distribution",
+        "out_of_range": "{n} values past any possible answer (typing slips or early imports) "
+                        "are left out of these figures.",
         "types": {"select_one": "single choice", "select_multiple": "multiple choice",
                   "likert": "Likert scale", "integer": "integer", "decimal": "number",
                   "text": "text", "date": "date"},
@@ -260,6 +263,9 @@ class _Report:
                                           for k in keys]],
                 [str(entry.get("n", 0)), *[_fmt(entry.get(k), 2) for k in keys]]]
         parts: list[Any] = [self.table(rows, widths=[20.5 * MM] * 8)]
+        if entry.get("out_of_range"):
+            parts.append(self.paragraph(self.w["out_of_range"].format(n=entry["out_of_range"]),
+                                        self.small))
         histogram = entry.get("histogram") or []
         if histogram:
             parts.append(Spacer(1, 2 * MM))

@@ -306,7 +306,11 @@ def _question_figures(store: StatsStore, survey_id: str, question: Question,
         pairs = (list(counts.items()) if question.kind == "integer"
                  else store.stats_value_counts(survey_id, question.name, filters))
         summary = numeric_summary(pairs, integer=question.kind == "integer")
-        summary.pop("n")
+        # An answer with no number to show (NaN stored before the gate reads back as NULL)
+        # is out of range too: every answer counted in n is accounted for.
+        unread = answered - summary.pop("n") - summary.get("out_of_range", 0)
+        if unread > 0:
+            summary["out_of_range"] = summary.get("out_of_range", 0) + unread
         figures.update(summary)
     elif question.kind == "date":
         days = sorted((str(day), count) for day, count in counts.items() if count)
