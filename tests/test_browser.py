@@ -352,6 +352,29 @@ def test_ensure_token_only_off_loopback_and_kept_in_the_config(tmp_path: Path):
     assert load_config(config_path).kiosk_id == "hall-1"
 
 
+def test_a_page_that_points_another_name_at_the_kiosk_is_refused(tmp_path: Path):
+    """DNS rebinding: a page of evil.example whose name now resolves to 127.0.0.1 reaches the
+    loopback server with its own name in Host; the server answers only its own names."""
+    with kiosk_serve(tmp_path) as served:
+        origin = f"http://127.0.0.1:{served.port}"
+        for host in (f"evil.example:{served.port}", f"127.0.0.2:{served.port}",
+                     f"127.0.0.1.evil.example:{served.port}"):
+            status, page = fetch(f"{origin}/", {"Host": host})
+            assert status == 403 and "这台终端不提供这个地址的服务" in page, host
+        connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=10)
+        try:
+            connection.request("GET", "/ws", headers={
+                "Host": "evil.example", "Connection": "Upgrade", "Upgrade": "websocket",
+                "Sec-WebSocket-Version": "13",
+                "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode()})
+            assert connection.getresponse().status == 403
+        finally:
+            connection.close()
+        for host in (f"127.0.0.1:{served.port}", f"localhost:{served.port}"):
+            assert fetch(f"{origin}/", {"Host": host})[0] == 200, host
+        assert "Host 'evil.example" in served.text()  # the refusal is in the log
+
+
 def test_cjk_collection_repacked_as_one_font():
     collection = Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
     if not collection.exists():

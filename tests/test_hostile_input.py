@@ -318,6 +318,10 @@ def test_text_past_a_cell_is_cut_visibly_and_said(tmp_path: Path):
     assert len(cell) == 32_767 and cell.endswith("【已截断，原文共 40,000 字】")
     result = run("export", "satisfaction", "-o", str(tmp_path / "out.pdf"), db=db)
     assert result.exit_code == 0
+    pdf_text = subprocess.run(["pdftotext", str(tmp_path / "out.pdf"), "-"],
+                              capture_output=True, text=True, check=True).stdout
+    assert "原文共 40,000 字，以下从略" in pdf_text.replace("\n", "")
+    assert pdf_text.count("长") < 1_100  # capped at 1,000 characters
 
 
 def test_csv_neutralises_formulas_in_every_text_cell(tmp_path: Path):
@@ -386,8 +390,22 @@ def test_a_nul_in_a_roster_name_breaks_neither_hours_nor_sync(tmp_path: Path, ce
             " VALUES (?, ?, ?, 'active', 1, '2026-11-20T09:00:00+08:00')",
             [("JG0001", "陈\x00晓燕", "13912345678"),
              ("JG0002", '=HYPERLINK("x")', "13912345679")])
+        import datetime as dt
+
+        china = dt.timezone(dt.timedelta(hours=8))
+        for number in ("JG0001", "JG0002"):  # two hours of service each
+            session = store.add_checkin(number, dt.datetime(2026, 11, 20, 9, tzinfo=china),
+                                        kiosk="hall-1")
+            store.add_checkout(session, dt.datetime(2026, 11, 20, 11, tzinfo=china),
+                               kiosk="hall-1")
     hours = tmp_path / "hours.xlsx"
     assert run("volunteer", "hours", "-o", str(hours), db=db).exit_code == 0
+    hours_csv = tmp_path / "hours.csv"
+    assert run("volunteer", "hours", "-o", str(hours_csv), db=db).exit_code == 0
+    text = hours_csv.read_text(encoding="utf-8-sig")
+    assert "'=HYPERLINK" in text and ",=HYPERLINK" not in text
+    assert "陈\ufffd晓燕" in text  # the NUL does not go out raw: it shows as �
+    assert "\x00" not in text
     result = run("sync", central, db=db)
     assert result.exit_code == 0, result.output
     assert "roster entries not sent: JG0001" in result.output
@@ -613,3 +631,35 @@ def test_an_old_database_learns_which_rows_came_before_the_gate(tmp_path: Path):
     with KioskStore(path) as store:
         assert store.gated_from() == 4
         assert store.submission_count() == 3 and store.set_aside_count() == 0
+
+
+def test_a_central_database_filled_before_the_gate_still_gives_figures(
+        tmp_path: Path, central: str):
+    """A sync sets 1e308 aside now; a central database an older kiosk filled may hold it: the
+    city-wide statistics and report leave it out and give the rest right."""
+    import psycopg
+
+    from store.central.push import push
+    from store.central.schema import init
+    from tests.test_exports import marriage
+
+    init(central)
+    db = tmp_path / "kiosk.db"
+    rows = [marriage(number) for number in range(4)]
+    rows[3].answers["bride_price_amount"] = 1e308
+    with open_store(db) as store:
+        stored_before_the_gate(store, rows)
+        result = run("sync", central, db=db)
+        assert result.exit_code == 0 and "set aside" in result.output, result.output
+        _key, forms = store.sync_rows("forms", 0, 10**9, 100)
+        _key, submissions = store.sync_rows("submissions", 0, 10**9, 100)
+    with psycopg.connect(central) as connection:  # what an older kiosk sent unchecked
+        push(connection, "forms", "hall-1", forms)
+        push(connection, "submissions", "hall-1", submissions)
+    stats = run("stats", "marriage_reform", "--central", central, "--json", db=db)
+    assert stats.exit_code == 0, stats.output
+    figures = json.loads(stats.stdout)["questions"]["bride_price_amount"]
+    assert figures["max"] == 20000 and figures["out_of_range"] == 1
+    report = run("export", "marriage_reform", "--central", central,
+                 "-o", str(tmp_path / "city.pdf"), db=db)
+    assert report.exit_code == 0, report.output

@@ -34,10 +34,13 @@ XLSX_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]
 
 
 def csv_cell(value: Any) -> Any:
-    """A cell as CSV writes it: text a spreadsheet would take for a formula escaped."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
+    """A cell as CSV writes it: text a spreadsheet would take for a formula escaped, and
+    what no spreadsheet (nor Python's csv reader) takes, a NUL say, replaced as in XLSX."""
+    if not isinstance(value, str):
+        return value
+    if XLSX_ILLEGAL.search(value):
+        value = XLSX_ILLEGAL.sub("\ufffd", value)
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
 class XlsxCells:
