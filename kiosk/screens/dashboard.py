@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -417,54 +418,50 @@ class StaffDashboardScreen(KioskScreen):
     # ---- export --------------------------------------------------------------------------
 
     def export(self) -> None:
-        from surveys.exports import ExportError, export_survey
+        from surveys.exports import export_survey
 
         survey = self.query_one("#export-survey", Select).value
         file_format = self.query_one("#export-format", Select).value
-        folder = Path(self.query_one("#export-folder", Input).value.strip() or ".")
         include_pii = self.query_one("#export-pii", Checkbox).value
         labels = self.query_one("#export-labels", Checkbox).value
         if not isinstance(survey, str) or not isinstance(file_format, str):
             return
         if include_pii and self._need_staff_name() is None:
             return
-        if not folder.is_dir():
-            self.status(self.t("dash.no_folder", folder=folder), problem=True)
-            return
-        stamp = dt.datetime.fromtimestamp(self.kiosk.epoch()).strftime("%Y%m%d-%H%M")
-        target = folder / f"{survey}-{stamp}.{file_format}"
-        try:
-            notes: list[str] = []
-            count = export_survey(self.store, survey, target, file_format=file_format,
-                                  labels=labels, include_pii=include_pii,
-                                  language=self.language, notes=notes)
-        except (ExportError, OSError) as error:
-            self.status(self.t("dash.export_failed", folder=folder, error=error), problem=True)
-            return
-        self.audit("export", survey, f"{file_format} {count} rows to {target}"
-                   + (" with personal data" if include_pii else ""))
-        self.status(self.t("dash.exported", count=count, path=target)
-                    + "".join(f"\n{note}" for note in notes))
+        notes: list[str] = []
+        self._export_to_folder(
+            survey, file_format, lambda target: export_survey(
+                self.store, survey, target, file_format=file_format, labels=labels,
+                include_pii=include_pii, language=self.language, notes=notes),
+            " with personal data" if include_pii else "", notes)
 
     def export_set_aside(self) -> None:
         from kiosk.central.set_aside import write_set_aside
+
+        if self._need_staff_name() is None:  # the rows may hold personal data
+            return
+        self._export_to_folder("set-aside", "jsonl",
+                               lambda target: write_set_aside(self.store, target))
+
+    def _export_to_folder(self, name: str, suffix: str, write: Callable[[Path], int],
+                          detail: str = "", notes: Sequence[str] = ()) -> None:
+        """Write ``name-<time>.suffix`` into the export folder, then audit and say it."""
         from surveys.exports import ExportError
 
         folder = Path(self.query_one("#export-folder", Input).value.strip() or ".")
-        if self._need_staff_name() is None:  # the rows may hold personal data
-            return
         if not folder.is_dir():
             self.status(self.t("dash.no_folder", folder=folder), problem=True)
             return
         stamp = dt.datetime.fromtimestamp(self.kiosk.epoch()).strftime("%Y%m%d-%H%M")
-        target = folder / f"set-aside-{stamp}.jsonl"
+        target = folder / f"{name}-{stamp}.{suffix}"
         try:
-            count = write_set_aside(self.store, target)
+            count = write(target)
         except (ExportError, OSError) as error:
             self.status(self.t("dash.export_failed", folder=folder, error=error), problem=True)
             return
-        self.audit("export", "set-aside", f"jsonl {count} rows to {target}")
-        self.status(self.t("dash.exported", count=count, path=target))
+        self.audit("export", name, f"{suffix} {count} rows to {target}{detail}")
+        self.status(self.t("dash.exported", count=count, path=target)
+                    + "".join(f"\n{note}" for note in notes))
 
     # ---- audit and buttons ---------------------------------------------------------------
 
