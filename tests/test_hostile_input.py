@@ -379,6 +379,37 @@ def test_sync_sets_aside_what_the_central_database_cannot_hold(tmp_path: Path, c
         assert connection.execute("SELECT count(*) FROM submissions").fetchone()[0] == 5
 
 
+def test_a_row_the_central_database_refuses_is_set_aside_and_the_batch_goes_on(
+        tmp_path: Path, central: str):
+    """A submission stored through the gate is sent as it is; should the central database
+    refuse one all the same (the kiosk file edited by hand, say), the batch is split until
+    that row is found: it is set aside with PostgreSQL's reason, its neighbours go."""
+    from store.central.schema import init
+
+    init(central)
+    db = tmp_path / "kiosk.db"
+    with open_store(db) as store:
+        version = store.load_form("satisfaction").version
+        gate = store.record_gate()
+        records = [gate.check(satisfaction(number) | {"version": version})
+                   for number in range(9)]
+        store.insert_submissions(records)
+        store.conn.execute("UPDATE submissions SET answers=? WHERE instance_id=?",
+                           ('{"overall": "4", "suggestion": "a\\u0000b"}',
+                            records[4].instance_id))
+    result = run("sync", central, "--batch", "9", db=db)
+    assert result.exit_code == 0, result.output
+    assert "submissions 8 new" in result.output and "submissions 1" in result.output
+    [entry] = json.loads(run("set-aside", "--json", db=db).stdout)
+    assert entry["row"]["instance_id"] == records[4].instance_id
+    assert entry["reason"].startswith("the central database refused it: ")
+    assert "\\u0000" in entry["reason"] or "Unicode" in entry["reason"], entry["reason"]
+    import psycopg
+
+    with psycopg.connect(central) as connection:
+        assert connection.execute("SELECT count(*) FROM submissions").fetchone()[0] == 8
+
+
 def test_a_nul_in_a_roster_name_breaks_neither_hours_nor_sync(tmp_path: Path, central: str):
     from store.central.schema import init
 

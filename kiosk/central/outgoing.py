@@ -104,13 +104,14 @@ def _plain(value: Any, what: str, limit: int) -> Any:
 def checked_row(stream: str, row: list[Any] | tuple[Any, ...], gate: RecordGate, *,
                 trusted: bool = False) -> list[Any]:
     """The row to send for ``stream``, or RecordRefused saying why it may not go.
-    ``trusted``: a submission this kiosk stored through the gate already (only what
-    PostgreSQL cannot hold is checked again)."""
+    ``trusted``: a submission this kiosk stored through the gate, which bounded every
+    value already: it goes as it is (should the central database refuse it all the same,
+    the sync sets it aside as any refused row)."""
     columns = SYNC_COLUMNS[stream]
     if not isinstance(row, list | tuple) or len(row) != len(columns):
         raise RecordRefused(f"a {stream} row has {len(columns)} values")
-    if stream == "submissions" and not trusted:
-        return checked_submission(row, gate)[1]
+    if stream == "submissions":
+        return list(row) if trusted else checked_submission(row, gate)[1]
     if stream == "forms":
         checked_form(row)
     return [_plain(value, column, TEXT_LIMIT) for column, value in zip(columns, row,
