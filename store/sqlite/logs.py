@@ -25,17 +25,8 @@ class StaffLogs(StoreBase):
     def staff_events(self, *, since: float | None = None,
                      events: Sequence[str] = ()) -> list[dict[str, Any]]:
         """Staff events, oldest first; ``since`` is a Unix time."""
-        query = "SELECT at, at_epoch, kiosk, event, detail FROM staff_events WHERE 1=1"
-        parameters: list[Any] = []
-        if since is not None:
-            query += " AND at_epoch >= ?"
-            parameters.append(since)
-        if events:
-            query += f" AND event IN ({', '.join('?' for _ in events)})"
-            parameters.extend(events)
-        rows = self.conn.execute(query + " ORDER BY at_epoch, id", parameters).fetchall()
-        return [{"at": row[0], "at_epoch": row[1], "kiosk": row[2], "event": row[3],
-                 "detail": row[4]} for row in rows]
+        return self._log_rows("staff_events", ("at", "at_epoch", "kiosk", "event", "detail"),
+                              since, "event", events)
 
     def add_audit(self, action: str, target: str = "", detail: str = "", *, staff: str,
                   kiosk: str | None = None, at: float | None = None) -> None:
@@ -50,15 +41,20 @@ class StaffLogs(StoreBase):
     def audit_entries(self, *, since: float | None = None,
                       actions: Sequence[str] = ()) -> list[dict[str, Any]]:
         """The audit record, oldest first; ``since`` is a Unix time."""
-        query = ("SELECT at, at_epoch, kiosk, staff, action, target, detail FROM audit"
-                 " WHERE 1=1")
+        return self._log_rows(
+            "audit", ("at", "at_epoch", "kiosk", "staff", "action", "target", "detail"),
+            since, "action", actions)
+
+    def _log_rows(self, table: str, columns: tuple[str, ...], since: float | None,
+                  kind_column: str, kinds: Sequence[str]) -> list[dict[str, Any]]:
+        """Rows of a log table as dicts, oldest first: since a Unix time, of some kinds."""
+        query = f"SELECT {', '.join(columns)} FROM {table} WHERE 1=1"
         parameters: list[Any] = []
         if since is not None:
             query += " AND at_epoch >= ?"
             parameters.append(since)
-        if actions:
-            query += f" AND action IN ({', '.join('?' for _ in actions)})"
-            parameters.extend(actions)
+        if kinds:
+            query += f" AND {kind_column} IN ({', '.join('?' for _ in kinds)})"
+            parameters.extend(kinds)
         rows = self.conn.execute(query + " ORDER BY at_epoch, id", parameters).fetchall()
-        return [dict(zip(("at", "at_epoch", "kiosk", "staff", "action", "target", "detail"),
-                         row, strict=True)) for row in rows]
+        return [dict(zip(columns, row, strict=True)) for row in rows]
