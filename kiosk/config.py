@@ -7,7 +7,6 @@ configured. The staff PIN is kept only as a scrypt hash.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import hmac
 import os
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from kiosk.paths import default_config_path
+from kiosk.paths import default_config_path, write_owner_only
 
 # scrypt parameters: ~50 ms on a small kiosk PC, enough against guessing a stolen hash.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
@@ -425,15 +424,5 @@ def render_config(config: KioskConfig) -> str:
 def save_config(config: KioskConfig, path: Path | None = None) -> Path:
     """Write the config atomically (a power cut never leaves half a file), owner-only."""
     target = path or config.path or default_config_path()
-    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    temporary = target.with_suffix(".toml.tmp")
-    with contextlib.suppress(FileNotFoundError):
-        temporary.unlink()  # a leftover of a crash, with whatever mode it had
     # Owner-only from the first byte: it holds the staff PIN's hash and the tablet token.
-    with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w",
-                   encoding="utf-8") as handle:
-        handle.write(render_config(config))
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, target)
-    return target
+    return write_owner_only(target, render_config(config).encode("utf-8"))

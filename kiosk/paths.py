@@ -48,3 +48,19 @@ def owner_only_directory(path: Path) -> Path:
         if path.stat().st_mode & 0o077:
             path.chmod(0o700)
     return path
+
+
+def write_owner_only(target: Path, data: bytes) -> Path:
+    """Write ``target`` atomically (a power cut never leaves half a file) and owner-only
+    from its first byte (0600): for files that hold secrets or personal data."""
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    temporary = target.with_name(target.name + ".tmp")
+    with contextlib.suppress(FileNotFoundError):
+        temporary.unlink()  # a leftover of a crash, with whatever mode it had
+    with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600),
+                   "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, target)
+    return target

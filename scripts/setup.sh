@@ -13,8 +13,9 @@ if [ "$extra" = "test" ] || [ "$extra" = "bench" ]; then
   # The tablet test drives Debian's Chromium with Playwright (no browser download);
   # poppler-utils' pdftoppm turns the card sheets into images for the scanning tests.
   # libreoffice-calc-nogui opens our XLSX exports as a real spreadsheet client would.
-  # postgresql: the tests start a throwaway server of their own (initdb in a temp dir).
-  system_packages+=(chromium poppler-utils libreoffice-calc-nogui postgresql)
+  # postgresql: the tests start a throwaway server of their own (initdb in a temp dir);
+  # openssl makes the throwaway CA and server certificate of the TLS test.
+  system_packages+=(chromium poppler-utils libreoffice-calc-nogui postgresql openssl)
 fi
 
 missing=()

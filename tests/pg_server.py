@@ -46,7 +46,7 @@ class ThrowawayPostgres:
     """``start()`` gives a DSN for a new empty database ``kiosk_central``; ``stop()`` ends
     the server and removes its files. Use as a context manager."""
 
-    def __init__(self, *, fsync: bool = False) -> None:
+    def __init__(self, *, fsync: bool = False, tls: bool = False) -> None:
         self.bin = server_bin()
         self.port = free_port()
         self.root = Path(tempfile.mkdtemp(prefix="kiosk-pg-"))
@@ -59,6 +59,49 @@ class ThrowawayPostgres:
             self.user = pwd.getpwnam("postgres")
         self.process: subprocess.Popen[bytes] | None = None
         self._log: object = None
+        # tls: a CA of its own signs the server's certificate (for host name localhost);
+        # TCP connections must use TLS and a password (SCRAM); the owner ``kiosk`` comes in
+        # through the Unix socket (trust), as a DBA on the machine would.
+        self.tls = tls
+        self.ca = self.root / "ca.crt"
+
+    @property
+    def log_path(self) -> Path:
+        return self.root / "server.log"
+
+    def _make_certificates(self) -> list[str]:
+        """A CA and the server's certificate signed by it; the server options to use them."""
+        tls = self.root / "tls"
+        tls.mkdir()
+
+        def openssl(*arguments: str) -> None:
+            subprocess.run(["openssl", *arguments], check=True, capture_output=True, cwd=tls)
+
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                "-keyout", "ca.key", "-out", str(self.ca), "-subj", "/CN=Test Station CA")
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key",
+                "-out", "server.csr", "-subj", "/CN=localhost")
+        (tls / "san.ext").write_text("subjectAltName=DNS:localhost\n")
+        openssl("x509", "-req", "-in", "server.csr", "-CA", str(self.ca), "-CAkey", "ca.key",
+                "-CAcreateserial", "-days", "2", "-out", "server.crt", "-extfile", "san.ext")
+        for name in ("server.key", "server.crt"):
+            os.chmod(tls / name, 0o600)
+            self._chown(tls / name)
+        self._chown(tls)
+        (self.data / "pg_hba.conf").write_text(
+            "local all all trust\n"
+            "hostssl all all 127.0.0.1/32 scram-sha-256\n"
+            "hostssl all all ::1/128 scram-sha-256\n"
+            "host all all all reject\n")
+        self._chown(self.data / "pg_hba.conf")
+        return ["-c", "ssl=on", "-c", f"ssl_cert_file={tls / 'server.crt'}",
+                "-c", f"ssl_key_file={tls / 'server.key'}", "-c", "log_connections=on",
+                "-c", "log_statement=all", "-h", "127.0.0.1,::1"]
+
+    def tcp_dsn(self, database: str, **options: str) -> str:
+        """How a kiosk reaches a TLS server: by host name, no user or password."""
+        query = "&".join(f"{key}={value}" for key, value in options.items())
+        return f"postgresql://localhost:{self.port}/{database}" + (f"?{query}" if query else "")
 
     def _run_as(self) -> dict[str, object]:
         if self.user is None:
@@ -74,6 +117,8 @@ class ThrowawayPostgres:
         return self.dsn_for("kiosk_central")
 
     def dsn_for(self, database: str) -> str:
+        if self.tls:  # the owner, through the Unix socket
+            return f"postgresql://kiosk@/{database}?host={self.sockets}&port={self.port}"
         return f"postgresql://kiosk@127.0.0.1:{self.port}/{database}"
 
     def start(self) -> str:
@@ -85,13 +130,14 @@ class ThrowawayPostgres:
              "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"],
             check=True, capture_output=True, **self._run_as())  # type: ignore[arg-type]
         durable = "on" if self.fsync else "off"
-        self._log = log = open(self.root / "server.log", "wb")  # noqa: SIM115 - kept open
+        tls = self._make_certificates() if self.tls else ["-h", "127.0.0.1"]
+        self._log = log = open(self.log_path, "wb")  # noqa: SIM115 - kept open
         self.process = subprocess.Popen(
             [str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port),
-             "-h", "127.0.0.1", "-k", str(self.sockets),
+             "-k", str(self.sockets),
              "-c", f"fsync={durable}", "-c", f"synchronous_commit={durable}",
              "-c", f"full_page_writes={durable}",
-             "-c", "max_connections=60", "-c", "shared_buffers=256MB"],
+             "-c", "max_connections=60", "-c", "shared_buffers=256MB", *tls],
             stdout=log, stderr=subprocess.STDOUT, **self._run_as())  # type: ignore[arg-type]
         self._wait_ready()
         self.create_database("kiosk_central")
@@ -104,7 +150,7 @@ class ThrowawayPostgres:
                 raise RuntimeError("PostgreSQL stopped at start:\n"
                                    + (self.root / "server.log").read_text(errors="replace"))
             ready = subprocess.run(
-                [str(self.bin / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
+                [str(self.bin / "pg_isready"), "-h", str(self.sockets), "-p", str(self.port)],
                 capture_output=True)
             if ready.returncode == 0:
                 return
@@ -112,8 +158,8 @@ class ThrowawayPostgres:
         raise RuntimeError(f"PostgreSQL did not start within {timeout:.0f} s")
 
     def create_database(self, name: str) -> str:
-        subprocess.run([str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
-                        "-U", "kiosk", name], check=True, capture_output=True)
+        subprocess.run([str(self.bin / "createdb"), "-h", str(self.sockets), "-p",
+                        str(self.port), "-U", "kiosk", name], check=True, capture_output=True)
         return self.dsn_for(name)
 
     def stop(self) -> None:

@@ -73,6 +73,7 @@ def test_a_bundle_merges_into_another_kiosk_once(tmp_path: Path):
         "request_updates")}
     before = hall.store.submission_count()
     bundle = tmp_path / "village.bundle"
+    village.enrol_offline()
 
     exported = invoke(tmp_path, village, "bundle", "export", "-o", str(bundle))
     assert exported.exit_code == 0, exported.output
@@ -113,6 +114,7 @@ def test_a_bundle_into_the_central_database_twice_then_syncs(tmp_path: Path, cen
     init(central)
     village = Kiosk(tmp_path, KIOSKS["village-3"], 3)
     village.add(250)
+    village.enrol(central)
     bundle = tmp_path / "village.bundle"
     assert invoke(tmp_path, village, "bundle", "export", "-o", str(bundle)).exit_code == 0
     carried = list(village.submissions)
@@ -153,7 +155,7 @@ def damaged_copies(data: bytes, rng: random.Random) -> list[tuple[str, bytes, st
     flipped[len(data) // 2] ^= 0x20
     cases = [("a flipped byte", bytes(flipped), "checksum mismatch"),
              ("empty", b"", "not a kiosk bundle"),
-             ("wrong magic", data.replace(b"KIOSK-BUNDLE 1", b"KIOSK-BUNDEL 1", 1),
+             ("wrong magic", data.replace(b"KIOSK-BUNDLE 2", b"KIOSK-BUNDEL 2", 1),
               "not a kiosk bundle"),
              ("a CSV file", "instance_id,survey\n1,满意度\n".encode(), "not a kiosk bundle")]
     cuts = sorted(rng.sample(range(len("KIOSK-BUNDLE ") + 1, len(data) - 1), 8))
@@ -173,6 +175,7 @@ def test_damaged_bundles_are_refused_and_change_nothing(tmp_path: Path, central:
     init(central)
     village = Kiosk(tmp_path, KIOSKS["village-3"], 5)
     village.add(60)
+    village.enrol(central)
     bundle = tmp_path / "village.bundle"
     assert invoke(tmp_path, village, "bundle", "export", "-o", str(bundle)).exit_code == 0
     hall = Kiosk(tmp_path, KIOSKS["hall-1"], 6)
@@ -199,6 +202,7 @@ def test_damaged_bundles_are_refused_and_change_nothing(tmp_path: Path, central:
 def test_the_next_bundle_carries_only_what_is_new(tmp_path: Path):
     village = Kiosk(tmp_path, KIOSKS["village-3"], 7)
     village.add(50)
+    village.enrol_offline()
     first, second, since_first, everything = (tmp_path / f"{name}.bundle" for name in (
         "first", "second", "since-first", "all"))
     result = invoke(tmp_path, village, "bundle", "export", "-o", str(first))
@@ -245,6 +249,7 @@ def test_the_next_bundle_carries_only_what_is_new(tmp_path: Path):
     result = invoke(tmp_path, hall, "bundle", "import", str(first))
     assert result.exit_code == 0 and "submissions 50 new" in result.output
     assert hall.store.submission_ids() >= {item.instance_id for item in village.submissions}
+    hall.enrol_offline()
     other = invoke(tmp_path, hall, "bundle", "export", "--since", str(first), "-o",
                    str(tmp_path / "x.bundle"))
     assert other.exit_code == 1 and "was exported from another kiosk database" in other.output
@@ -261,6 +266,7 @@ def test_a_bundle_that_does_not_fit_changes_nothing(tmp_path: Path):
     village.add(5, also=stamped(generate(40, seed=5), village))
     hall.store.install_form({**version_2, "source_sha256": "0" * 64})
     hall.add(5)
+    village.enrol_offline()
     bundle = tmp_path / "village.bundle"
     assert invoke(tmp_path, village, "bundle", "export", "-o", str(bundle)).exit_code == 0
     hall.store.close()

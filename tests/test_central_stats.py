@@ -30,6 +30,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 
+from kiosk.central.bundles import export_bundle, import_into_kiosk, read_bundle
+from kiosk.central.enrolment import Enrolment
 from kiosk.central.sync import KioskIdentity, sync
 from kiosk.cli import main
 from store import KioskStore
@@ -42,6 +44,7 @@ from surveys.stats.figures import survey_statistics
 from surveys.stats.model import StatsFilter
 from surveys.stats.sites import site_breakdown, street_of
 from tests import stats_data
+from tests.enrolled import enrolled
 from tests.gated import gated
 from tests.pg_server import ThrowawayPostgres, free_port
 
@@ -67,10 +70,12 @@ FILTERS = [
 ]
 SYNC_SCRIPT = """
 import sys
-from kiosk.central.sync import KioskIdentity, sync
+from pathlib import Path
+from kiosk.central.enrolment import read_enrolment
+from kiosk.central.sync import sync
 from store import KioskStore
-path, dsn, kiosk_id, street, community = sys.argv[1:]
-sync(KioskStore(path), dsn, KioskIdentity(kiosk_id, street, community), batch=40)
+path, enrolment = sys.argv[1:]
+sync(KioskStore(path), read_enrolment(Path(enrolment)), batch=40)
 """
 
 
@@ -100,27 +105,34 @@ class City:
     submissions: list[Submission]
 
 
+_VERSIONS: dict[Path, list[dict]] = {}
+
+
 def new_kiosk(directory: Path, name: str) -> KioskStore:
+    """A kiosk database with the survey's two versions (the same files for every kiosk of
+    ``directory``: a version means one form)."""
+    if directory not in _VERSIONS:
+        _VERSIONS[directory] = stats_data.compiled_versions(directory)
     store = KioskStore(directory / f"{name}.db")
-    for compiled in stats_data.compiled_versions(directory):
+    for compiled in _VERSIONS[directory]:
         store.install_form(compiled)
     return store
 
 
-def killed_inside_its_transaction(path: Path, dsn: str, kiosk: KioskIdentity) -> None:
+def killed_inside_its_transaction(path: Path, dsn: str, enrolment: Enrolment) -> None:
     """A sync in its own process, killed while its batch's submissions are inserted but
     their tallies wait for a lock held here: the server rolls the whole batch back."""
     with psycopg.connect(dsn) as blocker:
         blocker.execute("LOCK TABLE stats_tally_total IN EXCLUSIVE MODE")
         process = subprocess.Popen(
-            [sys.executable, "-c", SYNC_SCRIPT, str(path), dsn, kiosk.kiosk_id, kiosk.street,
-             kiosk.community], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+            [sys.executable, "-c", SYNC_SCRIPT, str(path), str(enrolment.path)], cwd=ROOT,
+            stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 60
         waiting: list[tuple] = []
         while not waiting and time.monotonic() < deadline and process.poll() is None:
             time.sleep(0.05)
             waiting = query(dsn, "SELECT pid FROM pg_stat_activity WHERE wait_event_type ="
-                                 " 'Lock' AND query LIKE '%stats_tally_total%'")
+                                 " 'Lock' AND query LIKE '%kiosk_push_submissions%'")
         assert waiting, process.communicate()
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=60)
@@ -134,25 +146,33 @@ def city(postgres: ThrowawayPostgres, tmp_path_factory: pytest.TempPathFactory) 
     dsn = postgres.create_database(f"city_{uuid.uuid4().hex[:12]}")
     init(dsn)
     stores = {name: new_kiosk(directory, name) for name in PLACES}
+    enrolments = {name: enrolled(dsn, identity, config=directory / f"{name}.toml")
+                  for name, identity in PLACES.items()}
     made = {name: submissions_at(identity, 700, seed)
             for seed, (name, identity) in enumerate(PLACES.items(), start=11)}
-    # Part of the village's submissions reach hall-2 in a bundle too (the same ids).
+    # Part of the village's submissions reach hall-2 in a bundle too (the same ids), signed
+    # by the village point's key.
     carried = made["village-3"][:120]
+    carrier = new_kiosk(directory, "carrier")
+    carrier.insert_submissions(gated(carrier, carried))
+    export_bundle(carrier, PLACES["village-3"], directory / "village.bundle",
+                  signer=enrolments["village-3"].signer, everything=True)
+    carrier.close()
     for name, store in stores.items():
         store.insert_submissions(gated(store, made[name][:400]))
-    stores["hall-2"].insert_submissions(gated(stores["hall-2"], carried))
-    sync(stores["hall-1"], dsn, PLACES["hall-1"], batch=53)
-    killed_inside_its_transaction(directory / "hall-2.db", dsn, PLACES["hall-2"])
+    import_into_kiosk(stores["hall-2"], read_bundle(directory / "village.bundle"))
+    sync(stores["hall-1"], enrolments["hall-1"], batch=53)
+    killed_inside_its_transaction(directory / "hall-2.db", dsn, enrolments["hall-2"])
     assert query(dsn, "SELECT count(*) FROM submissions WHERE kiosk = 'hall-2'") == [(0,)]
-    sync(stores["hall-2"], dsn, PLACES["hall-2"], batch=97)
+    sync(stores["hall-2"], enrolments["hall-2"], batch=97)
     for name, store in stores.items():
         store.insert_submissions(gated(store, made[name][400:]))
     for name, store in stores.items():
-        report = sync(store, dsn, PLACES[name], batch=61)
+        report = sync(store, enrolments[name], batch=61)
         if name == "village-3":
             assert report.already["submissions"] == 120  # carried by hall-2 first
     stores["hall-1"].conn.execute("DELETE FROM sync_cursors")  # everything sent again
-    again = sync(stores["hall-1"], dsn, PLACES["hall-1"], batch=200)
+    again = sync(stores["hall-1"], enrolments["hall-1"], batch=200)
     assert again.new["submissions"] == 0 and again.already["submissions"] == 700
     for store in stores.values():
         store.close()

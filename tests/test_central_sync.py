@@ -23,6 +23,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 
+from kiosk.central.bundles import export_bundle, import_into_kiosk, read_bundle
+from kiosk.central.enrolment import Enrolment, enrolment_path, write_enrolment
 from kiosk.central.sync import KioskIdentity, sync
 from kiosk.cli import main
 from kiosk.config import Site
@@ -32,6 +34,7 @@ from store.central.schema import CENTRAL_SCHEMA_VERSION, init
 from store.rows import Volunteer
 from surveys.session import Submission
 from surveys.xlsform import compile_xlsform
+from tests.enrolled import enrolled, offline_enrolment
 from tests.gated import gated
 from tests.pg_server import ThrowawayPostgres, free_port
 
@@ -76,6 +79,8 @@ class Kiosk:
 
     def __init__(self, tmp_path: Path, identity: KioskIdentity, seed: int) -> None:
         self.identity = identity
+        self.tmp_path = tmp_path
+        self.enrolments: dict[str, Enrolment] = {}
         self.store: KioskStore = open_store(tmp_path / f"{identity.kiosk_id}.db")
         self.rng = random.Random(seed)
         satisfaction = self.store.load_form("satisfaction")
@@ -129,8 +134,32 @@ class Kiosk:
         store.add_audit("export", "stats", "导出统计", staff="李社工",
                         kiosk=self.identity.kiosk_id)
 
+    def enrol(self, dsn: str) -> Enrolment:
+        """Enrolled at ``dsn`` (once), and joined: ``kiosk sync`` sends there."""
+        if dsn not in self.enrolments:
+            config = write_config(self.tmp_path / f"{self.identity.kiosk_id}.toml",
+                                  self.identity)
+            self.enrolments[dsn] = enrolled(dsn, self.identity, config=config)
+        return self.enrolments[dsn]
+
+    def enrol_offline(self) -> Enrolment:
+        """A key of its own, no central database: for bundles between kiosks."""
+        config = write_config(self.tmp_path / f"{self.identity.kiosk_id}.toml", self.identity)
+        return offline_enrolment(self.identity, config)
+
     def sync(self, dsn: str, batch: int = 100):
-        return sync(self.store, dsn, self.identity, batch=batch)
+        return sync(self.store, self.enrol(dsn), batch=batch)
+
+    def bundle(self, path: Path, dsn: str) -> Path:
+        """Everything of this kiosk in a bundle, signed with its enrolment at ``dsn``."""
+        export_bundle(self.store, self.identity, path, signer=self.enrol(dsn).signer,
+                      everything=True)
+        return path
+
+    def take(self, bundle: Path, submissions: list[Submission]) -> None:
+        """Import another kiosk's bundle (which holds ``submissions``)."""
+        import_into_kiosk(self.store, read_bundle(bundle))
+        self.submissions.extend(submissions)
 
     def local_count(self, table: str) -> int:
         return self.store.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
@@ -170,9 +199,10 @@ def test_central_init_is_versioned_and_a_newer_schema_is_refused(tmp_path: Path,
                                                                   central: str):
     runner = CliRunner()
     kiosk = KIOSKS["hall-1"]
-    before_init = runner.invoke(main, [*kiosk_options(tmp_path, kiosk), "sync", central])
+    before_init = runner.invoke(main, [*kiosk_options(tmp_path, kiosk), "sync"])
     assert before_init.exit_code == 1
-    assert "has no kiosk schema yet; run: kiosk central init" in before_init.output
+    assert ("kiosk hall-1 is not enrolled at a central database: staff run kiosk central "
+            "enrol hall-1") in before_init.output
 
     first = runner.invoke(main, ["central", "init", central])
     assert first.exit_code == 0, first.output
@@ -180,6 +210,7 @@ def test_central_init_is_versioned_and_a_newer_schema_is_refused(tmp_path: Path,
     again = runner.invoke(main, ["central", "init", central])
     assert again.exit_code == 0, again.output
     assert f"is up to date (schema {CENTRAL_SCHEMA_VERSION})" in again.output
+    enrolled(central, kiosk, config=tmp_path / "hall-1.toml")
 
     query(central, "UPDATE kiosk_meta SET value='99' WHERE key='schema_version'")
     newer = runner.invoke(main, ["central", "init", central])
@@ -188,7 +219,7 @@ def test_central_init_is_versioned_and_a_newer_schema_is_refused(tmp_path: Path,
             " software") in newer.output
     assert query(central, "SELECT value FROM kiosk_meta WHERE key='schema_version'") == [
         ("99",)]
-    refused = runner.invoke(main, [*kiosk_options(tmp_path, kiosk), "sync", central])
+    refused = runner.invoke(main, [*kiosk_options(tmp_path, kiosk), "sync"])
     assert refused.exit_code == 1 and "has schema 99" in refused.output
 
 
@@ -214,9 +245,14 @@ def test_three_kiosks_with_overlapping_syncs_give_the_union(tmp_path: Path, cent
     assert second.new["forms"] == 0 and second.already["forms"] == first.new["forms"]
     # A bundle from the village point, imported at both halls, and the village's own.
     bundle = village.new_submissions(150)
-    village.add(400, also=bundle)
-    hall_1.add(120, also=bundle)
-    hall_2.add(80, also=bundle)
+    village.store.insert_submissions(gated(village.store, bundle))
+    village.submissions.extend(bundle)
+    carried = village.bundle(tmp_path / "village.bundle", central)
+    village.add(400)
+    hall_1.add(120)
+    hall_1.take(carried, bundle)
+    hall_2.add(80)
+    hall_2.take(carried, bundle)
     report = hall_1.sync(central, batch=37)
     assert report.new["submissions"] == 270 and report.already["submissions"] == 0
     village.sync(central)
@@ -238,10 +274,12 @@ def test_three_kiosks_with_overlapping_syncs_give_the_union(tmp_path: Path, cent
     init(other)
     assert village.sync(other).new["submissions"] == 550
     assert_central_is_the_union(other, [village])
-    # Another database under a kiosk id already in use is refused, not merged.
+    # Another database under an enrolment already in use is refused, not merged.
     impostor = Kiosk(tmp_path / "elsewhere", KIOSKS["hall-1"], 9)
     impostor.add(5)
-    with pytest.raises(Exception, match="kiosk id 'hall-1' is already used"):
+    impostor.enrolments[central] = hall_1.enrolments[central]
+    with pytest.raises(Exception, match="kiosk hall-1 is already used at the central database"
+                                        " by another kiosk database"):
         impostor.sync(central)
     assert_central_is_the_union(central, kiosks)
 
@@ -264,10 +302,13 @@ def test_unreachable_central_database_leaves_the_kiosk_untouched(tmp_path: Path)
     path = tmp_path / "hall-1.db"
     before = digest(path)
     port = free_port()
-    result = cli(tmp_path, KIOSKS["hall-1"], "sync", f"postgresql://kiosk@127.0.0.1:{port}/c")
+    write_enrolment(enrolment_path(tmp_path / "hall-1.toml"), Enrolment(
+        "hall-1", f"postgresql://127.0.0.1:{port}/c", "c_k_hall_1", "secret-password", 1,
+        bytes(32)))
+    result = cli(tmp_path, KIOSKS["hall-1"], "sync")
     assert result.returncode == 3, result.stderr
     assert f"cannot reach the central database at 127.0.0.1:{port}/c" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert "Traceback" not in result.stderr and "secret-password" not in result.stderr
     assert digest(path) == before
     with KioskStore(path) as store:
         assert store.conn.execute("SELECT count(*) FROM sync_cursors").fetchone()[0] == 0
@@ -283,8 +324,14 @@ def test_syncs_killed_at_random_points_then_completed(tmp_path: Path, central: s
     kiosks = [Kiosk(tmp_path, identity, seed) for seed, identity in
               enumerate(KIOSKS.values())]
     bundle = kiosks[2].new_submissions(200)
+    kiosks[2].store.insert_submissions(gated(kiosks[2].store, bundle))
+    kiosks[2].submissions.extend(bundle)
+    carried = kiosks[2].bundle(tmp_path / "village.bundle", central)
     for kiosk in kiosks:
-        kiosk.add(3000, also=bundle)
+        kiosk.add(3000)
+        kiosk.enrol(central)
+        if kiosk is not kiosks[2]:
+            kiosk.take(carried, bundle)
     interrupted = 0
     for attempt in range(8):  # bounded: eight kills at random moments, then a full sync
         kiosk = kiosks[attempt % 3]
@@ -292,7 +339,7 @@ def test_syncs_killed_at_random_points_then_completed(tmp_path: Path, central: s
             kiosk.add(rng.randrange(50, 300))  # the kiosk keeps working between syncs
         process = subprocess.Popen(
             [sys.executable, "-m", "kiosk", *kiosk_options(tmp_path, kiosk.identity), "sync",
-             central, "--batch", str(rng.choice([5, 10, 20]))],
+             "--batch", str(rng.choice([5, 10, 20]))],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         time.sleep(rng.uniform(0.15, 0.9))
         if process.poll() is None:
@@ -302,7 +349,7 @@ def test_syncs_killed_at_random_points_then_completed(tmp_path: Path, central: s
         assert process.returncode in (0, -signal.SIGKILL), error
         assert_no_duplicates(central)
     for kiosk in kiosks:
-        result = cli(tmp_path, kiosk.identity, "sync", central, "--batch", "500")
+        result = cli(tmp_path, kiosk.identity, "sync", "--batch", "500")
         assert result.returncode == 0, result.stderr
         assert "synced to 127.0.0.1:" in result.stdout
     assert_central_is_the_union(central, kiosks)
@@ -318,6 +365,7 @@ def test_dropped_connection_is_reported_and_the_next_sync_completes(tmp_path: Pa
     init(central)
     kiosk = Kiosk(tmp_path, KIOSKS["village-3"], 3)
     kiosk.add(500)
+    kiosk.enrol(central)
     kiosk.store.close()
     # Hold the audit table: the sync sends the streams before it, then waits at the audit
     # record, where the server ends its connection (as a restart or a network cut would).
@@ -325,7 +373,7 @@ def test_dropped_connection_is_reported_and_the_next_sync_completes(tmp_path: Pa
         holder.execute("LOCK TABLE audit IN ACCESS EXCLUSIVE MODE")
         process = subprocess.Popen(
             [sys.executable, "-m", "kiosk", *kiosk_options(tmp_path, kiosk.identity), "sync",
-             central, "--batch", "50"], cwd=ROOT, stdout=subprocess.PIPE,
+             "--batch", "50"], cwd=ROOT, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 60
         waiting: list[tuple] = []
@@ -342,7 +390,7 @@ def test_dropped_connection_is_reported_and_the_next_sync_completes(tmp_path: Pa
     assert "Traceback" not in error
     assert query(central, "SELECT count(*) FROM submissions") == [(500,)]  # sent before
     assert query(central, "SELECT count(*) FROM audit") == [(0,)]
-    result = cli(tmp_path, kiosk.identity, "sync", central)
+    result = cli(tmp_path, kiosk.identity, "sync")
     assert result.returncode == 0, result.stderr
     assert "submissions 0 new" in result.stdout and "audit entries 2 new" in result.stdout
     kiosk.store = open_store(tmp_path / "village-3.db")

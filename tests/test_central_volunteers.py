@@ -22,6 +22,7 @@ from kiosk.volunteers.report import hours_report
 from store import KioskStore, open_store
 from store.central.schema import init
 from store.rows import Volunteer
+from tests.enrolled import enrolled
 from tests.test_central_sync import query, write_config
 
 psycopg = pytest.importorskip("psycopg")
@@ -76,12 +77,14 @@ def test_hours_across_sites_equal_the_sum_of_each_sites_hours(two_sites, central
                                                               tmp_path: Path):
     hall, village = two_sites
     init(central)
-    first = sync(hall, central, HALL)
-    assert (first.roster.new, first.roster.updated, first.roster.clashes) == (3, 0, [])
-    second = sync(village, central, VILLAGE)
+    first = sync(hall, enrolled(central, HALL))
+    assert (first.roster.new, first.roster.updated, first.roster.refused) == (3, 0, [])
+    second = sync(village, enrolled(central, VILLAGE))
     assert (second.roster.new, second.roster.updated) == (1, 0)  # JG0001 is already there
-    assert second.roster.clashes == [("JG0099", "钱二", "赵一", "hall-1")]
-    assert "JG0099 is 钱二 here but 赵一 at hall-1" in second.summary()
+    why = ("volunteer JG0099 was registered by kiosk hall-1: only that kiosk or the admin may"
+           " change it (钱二 here is 赵一 there)")
+    assert second.roster.refused == [("JG0099", why)]
+    assert f"JG0099: {why}" in second.summary()
 
     settings = VolunteerSettings()
     expected: dict[str, Decimal] = defaultdict(Decimal)
@@ -115,12 +118,13 @@ def test_roster_changes_reach_central_and_an_unchanged_roster_writes_nothing(
         two_sites, central: str):
     hall, _village = two_sites
     init(central)
-    sync(hall, central, HALL)
-    again = sync(hall, central, HALL)
+    enrolment = enrolled(central, HALL)
+    sync(hall, enrolment)
+    again = sync(hall, enrolment)
     assert (again.roster.new, again.roster.updated) == (0, 0)
     hall.set_volunteer_status("JG0002", "suspended")
     hall.bump_card_serial("JG0001")
-    changed = sync(hall, central, HALL)
+    changed = sync(hall, enrolment)
     assert (changed.roster.new, changed.roster.updated) == (0, 2)
     assert query(central, "SELECT number, status, card_serial FROM volunteers ORDER BY number"
                  ) == [("JG0001", "active", 2), ("JG0002", "suspended", 1),
@@ -143,7 +147,7 @@ def test_a_bundle_carries_the_roster_to_central(two_sites, central: str, tmp_pat
     _hall, village = two_sites
     init(central)
     bundle_file = tmp_path / "longtan.bundle"
-    export_bundle(village, VILLAGE, bundle_file)
+    export_bundle(village, VILLAGE, bundle_file, signer=enrolled(central, VILLAGE).signer)
     report = import_into_central(central, read_bundle(bundle_file))
     assert report.roster is not None and (report.roster.new, report.roster.updated) == (3, 0)
     assert "roster 3 new, 0 updated" in report.summary()

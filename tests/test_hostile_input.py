@@ -56,6 +56,20 @@ def run(*arguments: str, db: Path, config: Path | None = None) -> Any:
     return CliRunner().invoke(main, [*options, *arguments])
 
 
+def sync(central: str, *arguments: str, db: Path) -> Any:
+    """``kiosk sync`` of the kiosk hall-1 (the kiosk the records here are stamped with),
+    enrolled at ``central`` the first time."""
+    from kiosk.central.enrolment import enrolment_path
+    from tests.enrolled import enrolled
+
+    config = db.with_name("hall-1.toml")
+    if not config.exists():
+        config.write_text('[station]\nkiosk_id = "hall-1"\n', encoding="utf-8")
+    if not enrolment_path(config).exists():
+        enrolled(central, "hall-1", config=config)
+    return run("sync", *arguments, db=db, config=config)
+
+
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     path = tmp_path / "kiosk.db"
@@ -190,7 +204,15 @@ def test_the_same_id_with_other_answers_is_a_conflict_and_changes_nothing(
 
 def bundle_file(path: Path, store: KioskStore, rows: list[tuple[str, list[Any]]],
                 roster: list[list[Any]] = ()) -> Path:
-    """A bundle as a kiosk writes one (right checksum), carrying ``rows``."""
+    """A bundle as a kiosk writes one (right checksum), carrying ``rows``, each signed by a
+    key of the kiosk it is stamped with (a kiosk keeps signatures; it cannot check them)."""
+    from store.central.signing import ROSTER_STREAM, RecordSigner
+
+    def signature(stream: str, row: list[Any]) -> list[Any]:
+        stamped = row[SYNC_COLUMNS[stream].index("kiosk")] if "kiosk" in SYNC_COLUMNS[
+            stream] else None
+        return RecordSigner(stamped or "evil-9", 1, bytes(32)).sign(stream, row).as_list()
+
     counts = {stream: 0 for stream in SYNC_COLUMNS}
     for stream, _row in rows:
         counts[stream] += 1
@@ -199,9 +221,10 @@ def bundle_file(path: Path, store: KioskStore, rows: list[tuple[str, list[Any]]]
               "streams": {stream: {"count": count, "after": 0, "upto": count}
                           for stream, count in counts.items()},
               "columns": {stream: list(columns) for stream, columns in SYNC_COLUMNS.items()},
-              "roster": list(roster)}
-    body = f"{MAGIC} 1 ".encode() + line(header) + b"".join(
-        line([stream, row]) for stream, row in rows)
+              "roster": [[entry, RecordSigner("evil-9", 1, bytes(32)).sign(
+                  ROSTER_STREAM, entry).as_list()] for entry in roster]}
+    body = f"{MAGIC} 2 ".encode() + line(header) + b"".join(
+        line([stream, row, signature(stream, row)]) for stream, row in rows)
     path.write_bytes(body + f"{TRAILER}{hashlib.sha256(body).hexdigest()}\n".encode())
     return path
 
@@ -362,7 +385,7 @@ def test_sync_sets_aside_what_the_central_database_cannot_hold(tmp_path: Path, c
                                        '{"overall": NaN}', '{"spend": 1e999}'), strict=True):
             store.conn.execute("UPDATE submissions SET answers=? WHERE instance_id=?",
                                (answers, item.instance_id))
-    result = run("sync", central, db=db)
+    result = sync(central, db=db)
     assert result.exit_code == 0, result.output
     assert "submissions 5 new" in result.output
     assert "set aside (not sent; `kiosk set-aside` lists them with the reason): submissions 3"\
@@ -371,7 +394,7 @@ def test_sync_sets_aside_what_the_central_database_cannot_hold(tmp_path: Path, c
     assert sorted(entry["row"]["instance_id"] for entry in listed) == sorted(
         item.instance_id for item in bad)
     assert all(entry["reason"] for entry in listed)
-    again = run("sync", central, db=db)
+    again = sync(central, db=db)
     assert again.exit_code == 0 and "submissions 0 new" in again.output
     import psycopg
 
@@ -397,7 +420,7 @@ def test_a_row_the_central_database_refuses_is_set_aside_and_the_batch_goes_on(
         store.conn.execute("UPDATE submissions SET answers=? WHERE instance_id=?",
                            ('{"overall": "4", "suggestion": "a\\u0000b"}',
                             records[4].instance_id))
-    result = run("sync", central, "--batch", "9", db=db)
+    result = sync(central, "--batch", "9", db=db)
     assert result.exit_code == 0, result.output
     assert "submissions 8 new" in result.output and "submissions 1" in result.output
     [entry] = json.loads(run("set-aside", "--json", db=db).stdout)
@@ -437,7 +460,7 @@ def test_a_nul_in_a_roster_name_breaks_neither_hours_nor_sync(tmp_path: Path, ce
     assert "'=HYPERLINK" in text and ",=HYPERLINK" not in text
     assert "陈\ufffd晓燕" in text  # the NUL does not go out raw: it shows as �
     assert "\x00" not in text
-    result = run("sync", central, db=db)
+    result = sync(central, db=db)
     assert result.exit_code == 0, result.output
     assert "roster entries not sent: JG0001" in result.output
     assert "roster 1 new" in result.output
@@ -560,7 +583,11 @@ def test_at_most_five_wrong_pins_however_many_guess_at_once(db: Path):
 def test_files_with_personal_data_are_owner_only_whatever_the_umask(tmp_path: Path):
     """Under umask 022 (files 0644 by default): the database and its WAL, receipts, exports,
     bundles, card sheets and the config come out 0600, their folders 0700."""
+    from kiosk.central.enrolment import Enrolment, write_enrolment
+
     home = tmp_path / "home"
+    carried = write_enrolment(tmp_path / "hall-1-enrolment.json", Enrolment(
+        "hall-1", "postgresql://127.0.0.1:1/nowhere", "x_k_hall_1", "unused", 1, bytes(32)))
     script = f"""
 set -e
 umask 022
@@ -571,13 +598,14 @@ $K survey list >/dev/null
 $K volunteer add JG0001 陈晓燕 --phone 13912345678 >/dev/null
 $K volunteer cards -o {home}/cards.pdf 2>/dev/null >/dev/null
 $K export satisfaction -o {home}/out.csv 2>/dev/null
+$K central join {carried} >/dev/null
 $K bundle export --all -o {home}/out.bundle >/dev/null
 $K printer test >/dev/null || true
 """
     subprocess.run(["bash", "-c", script], check=True, cwd=ROOT, timeout=300)
     data = home / "data" / "shegong-kiosk"
     config = home / "config" / "shegong-kiosk"
-    files = [data / "kiosk.db", config / "config.toml",
+    files = [data / "kiosk.db", config / "config.toml", config / "config.enrolment.json",
              home / "cards.pdf", home / "out.csv", home / "out.bundle",
              *(data / "receipts").iterdir()]
     for path in files:
@@ -670,6 +698,8 @@ def test_a_central_database_filled_before_the_gate_still_gives_figures(
     city-wide statistics and report leave it out and give the rest right."""
     import psycopg
 
+    from kiosk.central.enrolment import enrolment_path, read_enrolment
+    from kiosk.central.outgoing import form_layout
     from store.central.push import push
     from store.central.schema import init
     from tests.test_exports import marriage
@@ -680,13 +710,16 @@ def test_a_central_database_filled_before_the_gate_still_gives_figures(
     rows[3].answers["bride_price_amount"] = 1e308
     with open_store(db) as store:
         stored_before_the_gate(store, rows)
-        result = run("sync", central, db=db)
+        result = sync(central, db=db)
         assert result.exit_code == 0 and "set aside" in result.output, result.output
         _key, forms = store.sync_rows("forms", 0, 10**9, 100)
         _key, submissions = store.sync_rows("submissions", 0, 10**9, 100)
+    signer = read_enrolment(enrolment_path(db.with_name("hall-1.toml"))).signer
     with psycopg.connect(central) as connection:  # what an older kiosk sent unchecked
-        push(connection, "forms", "hall-1", forms)
-        push(connection, "submissions", "hall-1", submissions)
+        push(connection, "forms", [signer.sign("forms", row) for row in forms],
+             [form_layout(row) for row in forms])
+        push(connection, "submissions", [signer.sign("submissions", row)
+                                         for row in submissions])
     stats = run("stats", "marriage_reform", "--central", central, "--json", db=db)
     assert stats.exit_code == 0, stats.output
     figures = json.loads(stats.stdout)["questions"]["bride_price_amount"]

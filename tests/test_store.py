@@ -44,6 +44,7 @@ TABLES_OF_VERSION = {
     6: ["request_updates", "audit"],
     7: ["sync_cursors", "volunteer_checkout_order"],
     8: ["sync_set_aside"],
+    9: ["relayed_signatures"],
 }
 
 
@@ -266,7 +267,7 @@ def test_database_of_a_schema_3_kiosk_gets_the_volunteer_tables(tmp_path: Path):
         job_id = store.add_print_job("receipt", [], at=1_800_000_000.0, title="回执")
     as_left_by(path, 3)
     with KioskStore(path) as store:
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 8
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 9
         assert store.submission_count("test1") == 1
         assert store.print_job(job_id).title == "回执"
         assert store.volunteer_count() == 0

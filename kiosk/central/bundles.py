@@ -4,16 +4,21 @@
 shape) into one file; ``kiosk bundle import`` merges it into another kiosk's database or
 into the central PostgreSQL. The file is UTF-8 lines (JSON after the first words)::
 
-    KIOSK-BUNDLE 1 {"kiosk_id": …, "database_id": …, "site": …, "streams": {…}, …}
-    ["forms", [survey_id, version, …]]
-    ["submissions", [instance_id, survey_id, …]]
+    KIOSK-BUNDLE 2 {"kiosk_id": …, "database_id": …, "site": …, "streams": {…}, …}
+    ["forms", [survey_id, version, …], [signer, key version, signature]]
+    ["submissions", [instance_id, survey_id, …], [signer, key version, signature]]
     …
     KIOSK-BUNDLE-END sha256=<hex of every byte before this line>
 
 A bundle is verified whole (the SHA-256, the header, every line, the counts per stream)
-before anything is written: a damaged one is refused and changes nothing. The file is not
-compressed, so a flipped byte is always a checksum mismatch and a cut file always shows as
-truncated (compression could not tell the two apart), and staff can read it.
+before anything is written: a damaged one is refused and changes nothing. The SHA-256 guards
+against damage, not forgery: anyone can recompute it. What proves a row's origin is its
+signature, made by the kiosk that created it with its enrolled key (store/central/
+signing.py; the roster entries in the header are signed too), which the central database
+checks itself; a kiosk that takes another kiosk's submissions keeps their signatures to
+relay them. The file is not compressed, so a flipped byte is always a checksum mismatch and
+a cut file always shows as truncated (compression could not tell the two apart), and staff
+can read it.
 """
 
 from __future__ import annotations
@@ -23,22 +28,24 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kiosk.central.outgoing import checked_form, checked_row, checked_submission
+from kiosk.central.outgoing import checked_form, checked_row, checked_submission, form_layout
 from kiosk.central.sync import STREAM_LABELS, KioskIdentity
 from store import FormVersionConflict, KioskStore
-from store.central.volunteers import RosterResult, push_roster
+from store.central.signing import ROSTER_STREAM, RecordSigner, SignedRow, payload_of
+from store.central.volunteers import RosterResult, push_roster, roster_row
 from store.rows import Volunteer
 from store.sqlite.sync_cursors import SYNC_COLUMNS
 from surveys.gate import CheckedSubmission, RecordGate, RecordRefused, strict_json
 from surveys.session import REFUSED_IN_LINE
 
 MAGIC = "KIOSK-BUNDLE"
-FORMAT = 1
+FORMAT = 2  # 1: unsigned rows (before enrolment), no longer taken
 TRAILER = "KIOSK-BUNDLE-END sha256="
 # The bundle cursor: stored with the sync cursors, under this fixed name instead of a central
 # database's installation id (which is a UUID, so the two never meet).
@@ -88,16 +95,17 @@ class Bundle:
     submission_forms: set[tuple[str, str]] = field(default_factory=set)
     # The exporting kiosk's volunteer roster when it was made (for hours across sites),
     # and the roster entries refused (entry number, why).
-    roster: list[Volunteer] = field(default_factory=list)
+    roster: list[tuple[Volunteer, SignedRow]] = field(default_factory=list)
     roster_refused: list[tuple[int, str]] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         return {stream: item.count for stream, item in self.streams.items()}
 
     def iter_rows(self, streams: tuple[str, ...] | None = None
-                  ) -> Iterator[tuple[int, str, list[Any]]]:
-        """(line number, stream, row) of the file, read again; the file must still be the
-        one verified (BundleDamaged at its end if not, for the caller to roll back)."""
+                  ) -> Iterator[tuple[int, str, list[Any], SignedRow]]:
+        """(line number, stream, row, the row as signed) of the file, read again; the file
+        must still be the one verified (BundleDamaged at its end if not, for the caller to
+        roll back)."""
         wanted = set(streams or STREAM_LABELS)
         digest = hashlib.sha256()
         with _open_bundle(self.path) as handle:
@@ -107,9 +115,9 @@ class Bundle:
                 digest.update(data)
                 if number == 1:
                     continue
-                stream, row = strict_json(data.decode("utf-8"))
+                stream, row, signature = strict_json(data.decode("utf-8"))
                 if stream in wanted:
-                    yield number, stream, row
+                    yield number, stream, row, _signed(stream, row, signature)
         if digest.hexdigest() != self.digest:
             raise BundleDamaged(self.path, "the file changed while it was being imported")
 
@@ -117,7 +125,7 @@ class Bundle:
     def rows(self) -> dict[str, list[list[Any]]]:
         """Every row by stream, read into memory (for small bundles and tests)."""
         found: dict[str, list[list[Any]]] = {stream: [] for stream in STREAM_LABELS}
-        for _number, stream, row in self.iter_rows():
+        for _number, stream, row, _signed_row in self.iter_rows():
             found[stream].append(row)
         return found
 
@@ -146,13 +154,19 @@ class ExportReport:
 
 
 def export_bundle(store: KioskStore, kiosk: KioskIdentity, output: Path, *,
-                  since: Path | None = None, everything: bool = False) -> ExportReport:
+                  signer: RecordSigner, since: Path | None = None,
+                  everything: bool = False) -> ExportReport:
     """Write the rows added since the last bundle (or since the bundle ``since``, or all of
-    them) to ``output``; then move the bundle cursor to what the file holds.
+    them) to ``output``, each signed with this kiosk's enrolled key (``signer``; a
+    submission taken from another kiosk's bundle keeps that kiosk's signature); then move
+    the bundle cursor to what the file holds.
 
     The forms of the submissions carried are always included, so every bundle can be
     imported on its own.
     """
+    if signer.kiosk_id != kiosk.kiosk_id:
+        raise BundleError(f"this kiosk is {kiosk.kiosk_id} but its enrolment is for "
+                          f"{signer.kiosk_id}: enrol it under its id and join again")
     bounds = store.sync_bounds()
     if everything:
         after = dict.fromkeys(STREAM_LABELS, 0)
@@ -173,11 +187,12 @@ def export_bundle(store: KioskStore, kiosk: KioskIdentity, output: Path, *,
         described = ("since the last bundle" if any(after.values())
                      else "everything: the first bundle")
     with store.read_snapshot():  # the counts in the header are those of the rows written
-        forms = list(_stream_rows(store, "forms", after["forms"], bounds["forms"]))
+        forms = [row for _key, row in _stream_rows(store, "forms", after["forms"],
+                                                    bounds["forms"])]
         needed = store.forms_of_submissions(after["submissions"], bounds["submissions"])
         needed -= {(row[0], row[1]) for row in forms}
         if needed:  # older forms the submissions were answered on
-            forms += [row for row in _stream_rows(store, "forms", 0, after["forms"])
+            forms += [row for _key, row in _stream_rows(store, "forms", 0, after["forms"])
                       if (row[0], row[1]) in needed]
         counts = {**store.sync_pending(after, bounds), "forms": len(forms)}
         streams = {stream: StreamRange(counts[stream], after[stream],
@@ -192,15 +207,22 @@ def export_bundle(store: KioskStore, kiosk: KioskIdentity, output: Path, *,
                         for stream, item in streams.items()},
             "columns": {stream: list(SYNC_COLUMNS[stream]) for stream in STREAM_LABELS},
             # The roster changes in place, so it has no cursor: all of it, as a sync sends.
-            "roster": [_roster_row(volunteer) for volunteer in store.volunteers()],
+            "roster": [[row, signer.sign(ROSTER_STREAM, row).as_list()]
+                       for row in map(roster_row, store.volunteers())],
         }
 
-        def rows() -> Iterator[tuple[str, list[Any]]]:
-            yield from (("forms", row) for row in forms)
+        def rows() -> Iterator[list[Any]]:
+            for row in forms:
+                yield ["forms", row, signer.sign("forms", row).as_list()]
             for stream in STREAM_LABELS:
-                if stream != "forms":
-                    yield from ((stream, row) for row in _stream_rows(
-                        store, stream, after[stream], bounds[stream]))
+                if stream == "forms":
+                    continue
+                for _key, row, relayed in _stream_rows(store, stream, after[stream],
+                                                      bounds[stream], relays=True):
+                    if relayed is not None:  # as the kiosk that created it signed it
+                        yield [stream, json.loads(relayed.payload), relayed.as_list()]
+                    else:
+                        yield [stream, row, signer.sign(stream, row).as_list()]
 
         _write(output, header, rows())
     # The file is on disk: now, and only now, move the cursor (a failed write moves nothing).
@@ -210,21 +232,30 @@ def export_bundle(store: KioskStore, kiosk: KioskIdentity, output: Path, *,
     return ExportReport(output, kiosk.kiosk_id, described, counts)
 
 
-def _stream_rows(store: KioskStore, stream: str, after: int,
-                 upto: int) -> Iterator[list[Any]]:
+def _stream_rows(store: KioskStore, stream: str, after: int, upto: int, *,
+                 relays: bool = False) -> Iterator[Any]:
+    """(key, row) of a stream; with ``relays``, (key, row, the signature another kiosk
+    made of it or None)."""
     while after < upto:
-        after, batch = store.sync_rows(stream, after, upto, _READ_BATCH)
-        if not batch:
+        keyed = store.sync_keyed_rows(stream, after, upto, _READ_BATCH)
+        if not keyed:
             return
-        yield from (list(row) for row in batch)
+        relayed = (store.relayed_signatures(after, keyed[-1][0])
+                   if relays and stream == "submissions" else {})
+        for key, row in keyed:
+            if relays:
+                found = relayed.get(key)
+                yield key, list(row), SignedRow(*found) if found else None
+            else:
+                yield key, list(row)
+        after = keyed[-1][0]
 
 
 def _line(value: Any) -> bytes:
     return (json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
 
 
-def _write(output: Path, header: dict[str, Any],
-           rows: Iterator[tuple[str, list[Any]]]) -> None:
+def _write(output: Path, header: dict[str, Any], rows: Iterator[list[Any]]) -> None:
     """Write next to ``output`` (owner-only: residents' answers) and rename it into place
     once it is on disk: a bundle file is either whole or absent."""
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -238,8 +269,8 @@ def _write(output: Path, header: dict[str, Any],
                 raw.write(data)
 
             put(f"{MAGIC} {FORMAT} ".encode() + _line(header))
-            for stream, row in rows:
-                put(_line([stream, row]))
+            for line in rows:
+                put(_line(line))
             raw.write(f"{TRAILER}{digest.hexdigest()}\n".encode())
             raw.flush()
             os.fsync(raw.fileno())
@@ -353,6 +384,11 @@ def _header(path: Path, data: bytes, complete: bool) -> dict[str, Any]:
     if not complete:
         raise _damaged(path, "truncated after line 0")
     version, _, header_text = data[len(magic):].partition(b" ")
+    if version == b"1":
+        raise BundleError(
+            f"bundle {path} is of format 1, whose rows carry no signature: the central "
+            "database cannot tell who made them. Enrol the kiosk that made it (kiosk central "
+            "enrol), join it, and export its bundle again — nothing was imported")
     if version != str(FORMAT).encode():
         raise BundleError(
             f"bundle {path} is of format {version.decode(errors='replace')!r}; this kiosk "
@@ -371,17 +407,39 @@ _VERSION = SYNC_COLUMNS["submissions"].index("version")
 
 
 def _row(path: Path, number: int, data: bytes) -> tuple[str, list[Any]]:
-    """One row line: ``[stream, [values…]]`` with a value for every column of the stream
-    (what the values say is the gate's to check, at import)."""
+    """One row line: ``[stream, [values…], [signer, key version, signature]]`` with a value
+    for every column of the stream (what the values say is the gate's to check, and the
+    signature the central database's, at import)."""
     try:
-        stream, row = strict_json(data.decode("utf-8"))
+        stream, row, signature = strict_json(data.decode("utf-8"))
     except (RecordRefused, UnicodeDecodeError, ValueError, TypeError) as error:
         problem = f" ({error})" if isinstance(error, RecordRefused) else ""
         raise _damaged(path, f"line {number} is not a row of the bundle{problem}") from None
     if (not isinstance(stream, str) or stream not in SYNC_COLUMNS or not isinstance(row, list)
             or len(row) != len(SYNC_COLUMNS[stream])):
         raise _damaged(path, f"line {number} is not a row of the bundle")
+    try:
+        _signed(stream, row, signature)
+    except ValueError as error:
+        raise _damaged(path, f"line {number}: {error}") from None
     return stream, row
+
+
+def _signed(stream: str, row: list[Any], signature: Any) -> SignedRow:
+    """The row as its kiosk signed it, from a line's [signer, key version, hex]
+    (ValueError if that is not a signature; whether it is right, the central database
+    checks)."""
+    if (not isinstance(signature, list) or len(signature) != 3
+            or not isinstance(signature[0], str) or not 0 < len(signature[0]) <= 64
+            or isinstance(signature[1], bool) or not isinstance(signature[1], int)
+            or not 0 < signature[1] < 2**31 or not isinstance(signature[2], str)
+            or not re.fullmatch(r"[0-9a-f]{64}", signature[2])):
+        raise ValueError("the row carries no signature of a kiosk")
+    try:
+        payload = payload_of(row)
+    except ValueError:
+        raise ValueError("the row holds a number JSON cannot carry") from None
+    return SignedRow(signature[0], signature[1], payload, bytes.fromhex(signature[2]))
 
 
 def _bundle(path: Path, header: dict[str, Any], digest: str) -> Bundle:
@@ -403,19 +461,15 @@ def _bundle(path: Path, header: dict[str, Any], digest: str) -> Bundle:
         raise BundleError(f"bundle {path} carries other tables or columns than this kiosk "
                           "knows; update the kiosk software — nothing was imported")
     bundle = Bundle(path, kiosk, database_id, created, streams, digest)
-    for entry, row in enumerate(roster_rows, start=1):
+    for entry, item in enumerate(roster_rows, start=1):
         try:
-            bundle.roster.append(_volunteer(row))
+            if not isinstance(item, list) or len(item) != 2:
+                raise ValueError("not a signed roster entry")
+            bundle.roster.append((_volunteer(item[0]),
+                                  _signed(ROSTER_STREAM, item[0], item[1])))
         except (ValueError, TypeError) as error:
             bundle.roster_refused.append((entry, str(error)))
     return bundle
-
-
-def _roster_row(volunteer: Volunteer) -> list[Any]:
-    return [volunteer.number, volunteer.name, volunteer.phone, volunteer.id_card,
-            volunteer.team, volunteer.organisation,
-            volunteer.joined.isoformat() if volunteer.joined else None, volunteer.status,
-            volunteer.card_serial]
 
 
 def _volunteer(row: list[Any]) -> Volunteer:
@@ -468,9 +522,8 @@ class ImportReport:
                      "database when this bundle is imported there with --to DSN")
         if self.roster is not None:
             text += (f"; roster {self.roster.new:,} new, {self.roster.updated:,} updated"
-                     + "".join(f"; warning: volunteer number {number} is {here} in the bundle"
-                               f" but {there} at {kiosk} (not imported)"
-                               for number, here, there, kiosk in self.roster.clashes))
+                     + "".join(f"; roster entry {number} refused: {why}"
+                               for number, why in self.roster.refused))
         if self.differing_forms:
             text += ("; warning: the central database holds other content under "
                      + ", ".join(f"{survey} version {version}"
@@ -488,16 +541,16 @@ def import_into_kiosk(store: KioskStore, bundle: Bundle) -> ImportReport:
 
     Forms must be forms the kiosk can run; every submission goes through the record gate
     and the store's normal bulk path (the statistics tables in the same transaction),
-    keeping its kiosk and site; a refused row is reported by its line and left out, the
-    others are taken. The kiosk's next sync sends them on, and the central database keeps
-    each instance id once. The other streams are the exporting kiosk's own numbered
-    records and are left out (see ``ImportReport.left_out``).
+    keeping its kiosk and site, and its signature, for this kiosk's sync to relay; a
+    refused row is reported by its line and left out, the others are taken. The central
+    database keeps each instance id once. The other streams are the exporting kiosk's own
+    numbered records and are left out (see ``ImportReport.left_out``).
     """
     report = ImportReport(str(store.path), bundle.kiosk.kiosk_id)
     form_columns = SYNC_COLUMNS["forms"]
     with store.transaction():
         report.new["forms"] = report.already["forms"] = 0
-        for number, _stream, row in bundle.iter_rows(("forms",)):
+        for number, _stream, row, _signed_row in bundle.iter_rows(("forms",)):
             try:
                 compiled = checked_form(row)
             except RecordRefused as error:
@@ -524,19 +577,25 @@ def import_into_kiosk(store: KioskStore, bundle: Bundle) -> ImportReport:
         gate = store.record_gate()
         report.new["submissions"] = report.already["submissions"] = 0
         batch: list[CheckedSubmission] = []
+        relayed: dict[str, tuple[str, int, str, bytes]] = {}
 
         def flush() -> None:
-            added = store.insert_submissions(batch, source="bundle")
+            added = store.insert_submissions(batch, source="bundle", relayed=relayed)
             report.new["submissions"] += added
             report.already["submissions"] += len(batch) - added
             batch.clear()
+            relayed.clear()
 
-        for number, _stream, row in bundle.iter_rows(("submissions",)):
+        for number, _stream, row, signed in bundle.iter_rows(("submissions",)):
             try:
-                batch.append(checked_submission(row, gate)[0])
+                checked = checked_submission(row, gate)[0]
+                _own_record(row, signed)
             except RecordRefused as error:
                 report.refused.append((number, str(error)))
                 continue
+            batch.append(checked)
+            relayed[checked.instance_id] = (signed.signer, signed.key_version,
+                                            signed.payload, signed.signature)
             if len(batch) >= _READ_BATCH:
                 flush()
         flush()
@@ -545,17 +604,32 @@ def import_into_kiosk(store: KioskStore, bundle: Bundle) -> ImportReport:
     return report
 
 
+def _own_record(row: list[Any], signed: SignedRow) -> None:
+    """A submission is signed by the kiosk it is stamped with (the central database checks
+    the same): another kiosk's submissions travel in that kiosk's bundle."""
+    stamped = row[_KIOSK]
+    if stamped not in (None, "", signed.signer):
+        raise RecordRefused(f"it is stamped with kiosk {stamped} but signed by kiosk "
+                            f"{signed.signer}: a kiosk sends only its own records")
+
+
+_KIOSK = SYNC_COLUMNS["submissions"].index("kiosk")
+
+
 # ---- import into the central database ------------------------------------------------------
 
 def import_into_central(dsn: str, bundle: Bundle) -> ImportReport:
-    """Add a bundle to the central PostgreSQL with the same idempotent upserts as a sync
-    (origin: the bundle's kiosk, registered with its site), all in one transaction."""
+    """Add a bundle to the central PostgreSQL through the same checks as a sync (every
+    row's signature, checked by the database against the key of the kiosk that made it),
+    all in one transaction. A bundle of a kiosk the central database has not enrolled, or
+    has revoked, is refused whole."""
     from store.central.connection import (
         CentralConnectionLost,
         connect,
         describe,
         lost_connection,
     )
+    from store.central.push import kiosk_status
     from store.central.schema import installation
 
     kiosk = bundle.kiosk
@@ -565,6 +639,12 @@ def import_into_central(dsn: str, bundle: Bundle) -> ImportReport:
         try:
             with lost_connection():
                 installation(connection, dsn)
+                status = kiosk_status(connection, kiosk.kiosk_id)
+                if status != "enrolled":
+                    raise BundleError(
+                        f"bundle {bundle.path} comes from kiosk {kiosk.kiosk_id}, which is "
+                        + ("not enrolled at" if status == "unknown" else status + " at")
+                        + f" the central database {report.target} — nothing was imported")
                 _send(connection, bundle, report)
         except CentralConnectionLost as lost:
             raise CentralConnectionLost(
@@ -579,43 +659,51 @@ def import_into_central(dsn: str, bundle: Bundle) -> ImportReport:
 
 def _send(connection: Any, bundle: Bundle, report: ImportReport) -> None:
     """The whole bundle in one central transaction, in batches; ``report`` counts what was
-    new. Every row is checked as a sync checks it (kiosk/central/outgoing.py): a refused
-    row is reported by its line and left out."""
-    from store.central.push import differing_forms, push, register_kiosk
+    new. Every row is checked as a sync checks it (kiosk/central/outgoing.py) and goes as
+    its kiosk signed it: a row refused here or by the database is reported by its line and
+    left out."""
+    from store.central.push import differing_forms, push_accepting
 
-    kiosk = bundle.kiosk
     gate = RecordGate({})
     with connection.transaction():
-        register_kiosk(connection, kiosk_id=kiosk.kiosk_id,
-                       database_id=bundle.database_id, street=kiosk.street,
-                       community=kiosk.community, site=kiosk.site,
-                       station=kiosk.station)
         for stream in STREAM_LABELS:
             report.new[stream] = report.already[stream] = 0
-            batch: list[list[Any]] = []
+            numbers: list[int] = []
+            rows: list[list[Any]] = []
+            signed: list[SignedRow] = []
 
-            def flush(stream: str = stream, batch: list[list[Any]] = batch) -> None:
-                if not batch:
+            def flush(stream: str = stream, numbers: list[int] = numbers,
+                      rows: list[list[Any]] = rows, signed: list[SignedRow] = signed) -> None:
+                if not rows:
                     return
-                added = push(connection, stream, kiosk.kiosk_id, batch)
+                layouts = [form_layout(row) for row in rows] if stream == "forms" else None
+                added, refused = push_accepting(connection, stream, signed, layouts)
                 if stream == "forms":
-                    report.differing_forms += differing_forms(connection, batch)
+                    report.differing_forms += differing_forms(connection, rows)
+                report.refused.extend((numbers[index], f"the central database refused it: "
+                                       f"{why}") for index, why in refused)
                 report.new[stream] += added
-                report.already[stream] += len(batch) - added
-                batch.clear()
+                report.already[stream] += len(rows) - len(refused) - added
+                numbers.clear()
+                rows.clear()
+                signed.clear()
 
-            for number, _stream, row in bundle.iter_rows((stream,)):
+            for number, _stream, row, signed_row in bundle.iter_rows((stream,)):
                 try:
                     checked = checked_row(stream, row, gate)
+                    if stream == "submissions":
+                        _own_record(row, signed_row)
                 except RecordRefused as error:
                     report.refused.append((number, str(error)))
                     continue
                 if stream == "forms":  # the bundle's submissions are checked by its forms
                     gate.add_form(json.loads(checked[SYNC_COLUMNS["forms"].index("compiled")]))
-                batch.append(checked)
-                if len(batch) >= _READ_BATCH:
+                numbers.append(number)
+                rows.append(checked)
+                signed.append(signed_row)
+                if len(rows) >= _READ_BATCH:
                     flush()
             flush()
-        report.roster = push_roster(connection, kiosk.kiosk_id, bundle.roster)
+        report.roster = push_roster(connection, [entry for _volunteer, entry in bundle.roster])
         report.roster_refused = list(bundle.roster_refused)
     report.refused.sort()

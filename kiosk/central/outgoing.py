@@ -15,6 +15,7 @@ import math
 from typing import Any
 
 from store import Volunteer, receipt_code
+from store.central.tallies import layout_of
 from store.sqlite.sync_cursors import SYNC_COLUMNS
 from surveys.form import Form, FormInvalid
 from surveys.gate import CheckedSubmission, RecordGate, RecordRefused, strict_json
@@ -75,6 +76,14 @@ def checked_form(row: list[Any] | tuple[Any, ...]) -> dict[str, Any]:
     for key in ("title", "source_name", "source_sha256", "installed_at"):
         _plain(row[_FORM[key]], key, TEXT_LIMIT)
     return compiled
+
+
+def form_layout(row: list[Any] | tuple[Any, ...]) -> str:
+    """A checked forms row's questions as the central statistics lay them out (JSON of
+    [question, kind, position]), sent beside the signed row."""
+    compiled = row[_FORM["compiled"]]
+    form = Form(strict_json(compiled) if isinstance(compiled, str) else compiled)
+    return json.dumps([list(entry) for entry in layout_of(form)], ensure_ascii=False)
 
 
 def _plain(value: Any, what: str, limit: int) -> Any:

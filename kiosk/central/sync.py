@@ -15,18 +15,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kiosk.central.outgoing import checked_row, sendable_roster
+from kiosk.central.enrolment import Enrolment
+from kiosk.central.outgoing import checked_row, form_layout, sendable_roster
 from kiosk.config import Site
 from store import KioskStore
 from store.central.connection import (
     CentralConnectionLost,
+    CentralError,
     connect,
     describe,
     lost_connection,
 )
-from store.central.push import differing_forms, finish_sync, push_accepting, register_kiosk
+from store.central.push import differing_forms, finish_sync, hello, push_accepting
 from store.central.schema import installation
-from store.central.volunteers import RosterResult, push_roster
+from store.central.signing import ROSTER_STREAM, SignedRow
+from store.central.volunteers import RosterResult, push_roster, roster_row
 from surveys.gate import RecordRefused
 
 # Streams in the order they are sent, with the words of the summary.
@@ -82,11 +85,9 @@ class SyncReport:
                             if self.already.get(stream) else ""))
         parts.append(f"roster {self.roster.new:,} new, {self.roster.updated:,} updated")
         text = f"synced to {self.central}: " + ", ".join(parts)
-        if self.roster.clashes:
-            text += ("; warning: volunteer numbers another kiosk sent for someone else (not"
-                     " sent; renumber one of them): " + ", ".join(
-                         f"{number} is {here} here but {there} at {kiosk}"
-                         for number, here, there, kiosk in self.roster.clashes))
+        if self.roster.refused:
+            text += ("; roster entries the central database refused: " + "; ".join(
+                f"{number}: {why}" for number, why in self.roster.refused))
         if self.differing_forms:
             text += ("; warning: the central database holds other content under "
                      + ", ".join(f"{survey} version {version}"
@@ -107,24 +108,28 @@ class SyncReport:
         return sum(self.new.values()) + sum(self.already.values())
 
 
-def sync(store: KioskStore, dsn: str, kiosk: KioskIdentity, *, batch: int = DEFAULT_BATCH,
+def sync(store: KioskStore, enrolment: Enrolment, *, batch: int = DEFAULT_BATCH,
          progress: Progress | None = None,
          on_totals: Callable[[dict[str, int]], None] | None = None) -> SyncReport:
-    """Send everything new since the last sync to the central database at ``dsn``.
+    """Send everything new since the last sync to the central database this kiosk is
+    enrolled at, every row signed with its key, as its own login.
 
     Raises CentralUnreachable before anything is written when no connection can be made,
-    CentralSchemaError when the central schema is missing or of another version, and
-    CentralConnectionLost when the connection breaks midway (the batches committed stay;
-    the next sync completes the rest).
+    KioskNotEnrolled when the central database does not take this kiosk (not enrolled,
+    revoked, or another kiosk database under its enrolment), CentralSchemaError when the
+    central schema is missing or of another version, and CentralConnectionLost when the
+    connection breaks midway (the batches committed stay; the next sync completes the rest).
     """
     if batch < 1:
         raise ValueError("batch must be at least 1")
-    report = SyncReport(describe(dsn))
-    connection = connect(dsn, application_name=f"kiosk sync {kiosk.kiosk_id}"[:63])
+    report = SyncReport(describe(enrolment.address))
+    connection = connect(enrolment.address,
+                         application_name=f"kiosk sync {enrolment.kiosk_id}"[:63],
+                         **enrolment.connection_parameters())
     try:
         try:
             with lost_connection():
-                _send(store, connection, dsn, kiosk, report, batch, progress, on_totals)
+                _send(store, connection, enrolment, report, batch, progress, on_totals)
         except CentralConnectionLost as lost:
             saved = sum(report.new.values()) + sum(report.already.values())
             raise CentralConnectionLost(
@@ -137,14 +142,16 @@ def sync(store: KioskStore, dsn: str, kiosk: KioskIdentity, *, batch: int = DEFA
     return report
 
 
-def _send(store: KioskStore, connection: Any, dsn: str, kiosk: KioskIdentity,
+def _send(store: KioskStore, connection: Any, enrolment: Enrolment,
           report: SyncReport, batch: int, progress: Progress | None,
           on_totals: Callable[[dict[str, int]], None] | None) -> None:
     """The batches of every stream, then the roster; ``report`` counts as it goes."""
-    central = installation(connection, dsn)
-    register_kiosk(connection, kiosk_id=kiosk.kiosk_id,
-                   database_id=store.database_id(), street=kiosk.street,
-                   community=kiosk.community, site=kiosk.site, station=kiosk.station)
+    central = installation(connection, enrolment.address)
+    enrolled = hello(connection, store.database_id())
+    if enrolled.kiosk_id != enrolment.kiosk_id:
+        raise CentralError(f"the central database knows this login as kiosk "
+                           f"{enrolled.kiosk_id}, not {enrolment.kiosk_id}")
+    signer = enrolment.signer
     cursors = store.sync_cursors(central)
     bounds = store.sync_bounds()
     totals = store.sync_pending(cursors, bounds)
@@ -160,18 +167,26 @@ def _send(store: KioskStore, connection: Any, dsn: str, kiosk: KioskIdentity,
             keyed = store.sync_keyed_rows(stream, after, bounds[stream], batch)
             if not keyed:
                 break
-            keys, rows, set_aside = [], [], []
+            # Submissions taken from another kiosk's bundle go as that kiosk signed them.
+            relayed = (store.relayed_signatures(after, keyed[-1][0])
+                       if stream == "submissions" else {})
+            keys, rows, signed, set_aside = [], [], [], []
             for key, row in keyed:
                 # Submissions stored since the record gate came through it; older ones
                 # (and every other row) are checked here.
                 trusted = stream == "submissions" and key >= gated_from
                 try:
-                    rows.append(checked_row(stream, row, gate, trusted=trusted))
-                    keys.append(key)
-                except RecordRefused as error:
+                    checked = checked_row(stream, row, gate, trusted=trusted)
+                    signed.append(SignedRow(*relayed[key]) if key in relayed
+                                  else signer.sign(stream, checked))
+                except (RecordRefused, ValueError) as error:
                     set_aside.append((key, str(error)))
+                    continue
+                rows.append(checked)
+                keys.append(key)
+            layouts = [form_layout(row) for row in rows] if stream == "forms" else None
             with connection.transaction():
-                added, refused = push_accepting(connection, stream, kiosk.kiosk_id, rows)
+                added, refused = push_accepting(connection, stream, signed, layouts)
                 if stream == "forms":
                     report.differing_forms += differing_forms(connection, rows)
             set_aside += [(keys[index], f"the central database refused it: {why}")
@@ -195,5 +210,6 @@ def _send(store: KioskStore, connection: Any, dsn: str, kiosk: KioskIdentity,
     # whole of it (hundreds of rows) goes each time, and only changes are written.
     sendable, report.roster_held = sendable_roster(store.volunteers())
     with connection.transaction():
-        report.roster = push_roster(connection, kiosk.kiosk_id, sendable)
-    finish_sync(connection, kiosk.kiosk_id)
+        report.roster = push_roster(connection, [
+            signer.sign(ROSTER_STREAM, roster_row(volunteer)) for volunteer in sendable])
+    finish_sync(connection)

@@ -26,39 +26,194 @@ def central_group() -> None:
 
 @central_group.command("init")
 @click.argument("dsn")
-def central_init(dsn: str) -> None:
+@click.option("--role-prefix", metavar="PREFIX",
+              help="Name the roles PREFIX_admin, PREFIX_reader … (default: the database's "
+                   "name). Fixed at the first init.")
+def central_init(dsn: str, role_prefix: str | None) -> None:
     """Create the central schema in DSN (postgresql://user@host:port/db), or migrate it to
-    this version; running it again changes nothing."""
+    this version, with its roles; running it again changes nothing. Run it as the
+    database's owner with CREATEROLE, or as a superuser."""
     from store.central.connection import describe
     from store.central.schema import init
 
     with central_refusals(dsn):
-        result = init(dsn)
+        result = init(dsn, role_prefix=role_prefix)
     where = describe(dsn)
     if result.before == 0:
         click.echo(f"created the central schema {result.after} at {where}")
     elif result.changed:
         click.echo(f"migrated the central schema at {where} from {result.before} to "
                    f"{result.after}")
+        if result.before < 4:
+            click.echo("rows from before are kept and marked unsigned; enrol every kiosk "
+                       "(kiosk central enrol) before it syncs again: it carries on from "
+                       "where it stopped")
     else:
         click.echo(f"the central schema at {where} is up to date (schema {result.after})")
+    roles = result.roles
+    click.echo(f"roles: {roles.admin} (enrols kiosks, reads and changes everything), "
+               f"{roles.pii_reader} (reads everything, personal data too), {roles.reader} "
+               f"(statistics and exports, no personal data), {roles.kiosks} (the enrolled "
+               "kiosks: may only add their own signed rows). Give staff logins one of them: "
+               f"CREATE ROLE name LOGIN PASSWORD '…' IN ROLE {roles.reader};")
+
+
+def _address_and_ca(dsn: str, address: str | None, ca: Path | None) -> tuple[str, str | None]:
+    from store.central.connection import public_address
+
+    pem = None
+    if ca is not None:
+        pem = ca.read_text(encoding="ascii", errors="replace")
+        if "BEGIN CERTIFICATE" not in pem or len(pem) > 32_000:
+            raise click.BadParameter(f"{ca} is not a PEM certificate", param_hint="--ca")
+    return public_address(address or dsn), pem
+
+
+def _write_enrolment(output: Path, credentials: Any, address: str, ca: str | None) -> None:
+    from kiosk.central.enrolment import Enrolment, write_enrolment
+
+    write_enrolment(output, Enrolment(
+        credentials.kiosk_id, address, credentials.login, credentials.password,
+        credentials.key_version, credentials.key, credentials.station, credentials.street,
+        credentials.community, ca))
+
+
+_ENROLMENT_OPTIONS = (
+    click.option("-o", "--output", required=True,
+                 type=click.Path(dir_okay=False, path_type=Path),
+                 help="The enrolment file to write (owner-only: it holds the kiosk's password "
+                      "and key) and carry to the kiosk for kiosk central join."),
+    click.option("--address", metavar="DSN",
+                 help="Where the kiosk reaches the central database, if not as DSN does "
+                      "(e.g. postgresql://central.example:5432/city?sslmode=verify-full)."),
+    click.option("--ca", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                 help="The station CA's certificate, for sslmode=verify-full."),
+)
+
+
+def _enrolment_options(command: Any) -> Any:
+    for option in reversed(_ENROLMENT_OPTIONS):
+        command = option(command)
+    return command
+
+
+@central_group.command("enrol")
+@click.argument("dsn")
+@click.argument("kiosk_id")
+@click.option("--station", default="", help="The station the kiosk serves (社工站).")
+@click.option("--street", default="", help="Its street (街道) or town (镇).")
+@click.option("--community", default="", help="Its community (社区) or village (村).")
+@_enrolment_options
+def central_enrol(dsn: str, kiosk_id: str, station: str, street: str, community: str,
+                  output: Path, address: str | None, ca: Path | None) -> None:
+    """Enrol KIOSK_ID at the central database at DSN (an admin login): its own login role
+    and signing key, written to the enrolment file for the kiosk."""
+    from kiosk.config import KIOSK_ID
+    from store.central.connection import connect, describe
+    from store.central.trust import enrol
+
+    if not KIOSK_ID.fullmatch(kiosk_id):
+        raise click.BadParameter("letters, digits, '-', '_' or '.', at most 64",
+                                 param_hint="KIOSK_ID")
+    kiosk_address, pem = _address_and_ca(dsn, address, ca)
+    with central_refusals(dsn), connect(dsn, application_name="kiosk central enrol") as db:
+        credentials = enrol(db, kiosk_id, station=station, street=street, community=community)
+    _write_enrolment(output, credentials, kiosk_address, pem)
+    click.echo(f"enrolled kiosk {kiosk_id} at {describe(dsn)} (login {credentials.login}, "
+               f"key 1); wrote {output}: carry it to the kiosk and run kiosk central join "
+               f"{output.name} there, then delete this copy")
+
+
+@central_group.command("rotate")
+@click.argument("dsn")
+@click.argument("kiosk_id")
+@_enrolment_options
+def central_rotate(dsn: str, kiosk_id: str, output: Path, address: str | None,
+                   ca: Path | None) -> None:
+    """Give KIOSK_ID a new key and password; what it signed with the old key still
+    verifies."""
+    from store.central.connection import connect
+    from store.central.trust import rotate
+
+    kiosk_address, pem = _address_and_ca(dsn, address, ca)
+    with central_refusals(dsn), connect(dsn, application_name="kiosk central rotate") as db:
+        credentials = rotate(db, kiosk_id)
+    _write_enrolment(output, credentials, kiosk_address, pem)
+    click.echo(f"kiosk {kiosk_id} has key {credentials.key_version} and a new password; "
+               f"wrote {output}: run kiosk central join {output.name} on the kiosk")
+
+
+@central_group.command("revoke")
+@click.argument("dsn")
+@click.argument("kiosk_id")
+def central_revoke(dsn: str, kiosk_id: str) -> None:
+    """Revoke KIOSK_ID (a stolen or retired kiosk): its login is refused, and every record
+    signed by it that arrives from now on, by sync or bundle; what it sent before stays."""
+    from store.central.connection import connect
+    from store.central.trust import revoke
+
+    with central_refusals(dsn), connect(dsn, application_name="kiosk central revoke") as db:
+        revoked = revoke(db, kiosk_id)
+    click.echo(f"revoked kiosk {kiosk_id} at {revoked.revoked_at:%Y-%m-%d %H:%M %Z}; its "
+               f"login can no longer connect ({revoked.sessions_ended} open connections "
+               "ended); the rows it sent before are kept (kiosk central kiosks shows them)")
+
+
+@central_group.command("kiosks")
+@click.argument("dsn")
+@json_option()
+def central_kiosks(dsn: str, as_json: bool) -> None:
+    """The kiosks the central database knows: enrolled, revoked or not enrolled, with the
+    rows each signed and those from before signatures (unsigned)."""
+    from store.central.connection import connect
+    from store.central.trust import kiosks
+
+    with central_refusals(dsn), connect(dsn, application_name="kiosk central kiosks") as db:
+        entries = kiosks(db)
+    if as_json:
+        click.echo(json.dumps([entry.__dict__ for entry in entries], ensure_ascii=False,
+                              default=str))
+        return
+    states = {"enrolled": "已登记", "revoked": "已撤销", "not enrolled": "未登记"}
+    for entry in entries:
+        when = (f" {entry.revoked_at:%Y-%m-%d %H:%M}" if entry.revoked_at is not None else "")
+        click.echo(f"{entry.kiosk_id}  {states[entry.state]} {entry.state}{when}  "
+                   f"{entry.station or '-'}  {entry.site or '-'}  key {entry.key_version or '-'}"
+                   f"  signed rows {entry.signed_rows:,}, unsigned {entry.unsigned_rows:,}")
+    if not entries:
+        click.echo("no kiosks yet")
+
+
+@central_group.command("join")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@pass_context
+def central_join(context: Context, file: Path) -> None:
+    """Keep the enrolment FILE (from kiosk central enrol) as this kiosk's: owner-only,
+    beside its configuration. Delete FILE afterwards."""
+    from kiosk.central.enrolment import join
+
+    enrolment = join(file, context.config_path, context.kiosk_id)
+    audit(context, "central_join", enrolment.kiosk_id, f"key {enrolment.key_version}")
+    click.echo(f"kiosk {enrolment.kiosk_id} joined the central database ({enrolment.login}, "
+               f"key {enrolment.key_version}); kiosk sync sends to it. Delete {file} now.")
 
 
 @click.command("sync", cls=KioskCommand)
-@click.argument("dsn", envvar="KIOSK_CENTRAL")
 @click.option("--batch", type=click.IntRange(1), default=5000, show_default=True,
               help="Rows per central transaction.")
 @pass_context
-def sync_command(context: Context, dsn: str, batch: int) -> None:
-    """Send what is new in this kiosk's database to the central PostgreSQL at DSN (or
-    $KIOSK_CENTRAL). Safe to interrupt and to repeat: the next sync completes it."""
+def sync_command(context: Context, batch: int) -> None:
+    """Send what is new in this kiosk's database to the central PostgreSQL it is enrolled
+    at (kiosk central join), every row signed. Safe to interrupt and to repeat: the next
+    sync completes it."""
     from kiosk.central.sync import STREAM_LABELS, sync
 
-    kiosk = _this_kiosk(context)
+    enrolment = _enrolment(context)
     store = context.store
+    central = enrolment.address
     if not sys.stdout.isatty():
-        with central_refusals(dsn):
-            report = sync(store, dsn, kiosk, batch=batch)
+        with central_refusals(central):
+            report = sync(store, enrolment, batch=batch)
         click.echo(report.summary())
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -75,10 +230,15 @@ def sync_command(context: Context, dsn: str, batch: int) -> None:
         def progress(stream: str, done: int, _total: int) -> None:
             bar.update(tasks[stream], completed=done)
 
-        with central_refusals(dsn):
-            report = sync(store, dsn, kiosk, batch=batch, progress=progress,
-                          on_totals=totals)
+        with central_refusals(central):
+            report = sync(store, enrolment, batch=batch, progress=progress, on_totals=totals)
     click.echo(report.summary())
+
+
+def _enrolment(context: Context) -> Any:
+    from kiosk.central.enrolment import this_kiosks_enrolment
+
+    return this_kiosks_enrolment(context.config_path, context.kiosk_id)
 
 
 @click.group("bundle", cls=KioskGroup)
@@ -108,7 +268,8 @@ def bundle_export(context: Context, output: Path, since: Path | None, everything
 
     if since is not None and everything:
         raise click.UsageError("give --since FILE or --all, not both")
-    report = export_bundle(context.store, _this_kiosk(context), output, since=since,
+    report = export_bundle(context.store, _this_kiosk(context), output,
+                           signer=_enrolment(context).signer, since=since,
                            everything=everything)
     audit(context, "bundle_export", str(output), report.summary())
     click.echo(report.summary())

@@ -29,6 +29,7 @@ MESSAGE = (
     ("store.central.connection", "CentralError"),
     ("kiosk.config", "ConfigError"),
     ("kiosk.central.bundles", "BundleError"),
+    ("kiosk.central.enrolment", "EnrolmentError"),
     ("kiosk.printing.commands", "PrintCommandError"),
     ("kiosk.volunteers.roster", "RosterFileError"),
     ("surveys.exports.columns", "ExportError"),

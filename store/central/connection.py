@@ -30,6 +30,11 @@ class CentralConnectionLost(CentralError):
         self.reason = reason or message
 
 
+class KioskNotEnrolled(CentralError):
+    """The kiosk (or the role connecting) may not send to this central database: not
+    enrolled, revoked, or not a kiosk's role."""
+
+
 class CentralSchemaError(CentralError):
     """The central database has no kiosk schema, an older one, or a newer one."""
 
@@ -47,17 +52,15 @@ def describe(dsn: str) -> str:
     return f"{host}:{port}/{parts.get('dbname') or parts.get('user') or ''}"
 
 
-def connect(dsn: str, *, application_name: str = "kiosk") -> psycopg.Connection[Any]:
-    """Open a connection, or raise CentralUnreachable saying where and why."""
+def connect(dsn: str, *, application_name: str = "kiosk",
+            **parameters: str) -> psycopg.Connection[Any]:
+    """Open a connection, or raise CentralUnreachable saying where and why. ``parameters``
+    (user, password, sslrootcert …) go to libpq beside the DSN: a password given so is never
+    part of a command line or a message."""
     import psycopg
-    from psycopg.conninfo import conninfo_to_dict
 
-    try:
-        given = conninfo_to_dict(dsn)
-    except psycopg.Error as error:
-        raise CentralError(f"not a PostgreSQL address: {dsn!r} ({reason_of(error)}); "
-                           "expected e.g. postgresql://user@host:5432/database") from None
-    options: dict[str, Any] = {"application_name": application_name}
+    given = _parsed(dsn)
+    options: dict[str, Any] = {"application_name": application_name, **parameters}
     if "connect_timeout" not in given:
         options["connect_timeout"] = 10  # no network: say so soon
     try:
@@ -66,6 +69,28 @@ def connect(dsn: str, *, application_name: str = "kiosk") -> psycopg.Connection[
         raise CentralUnreachable(
             f"cannot reach the central database at {describe(dsn)}: {reason_of(error)}"
         ) from None
+
+
+def _parsed(dsn: str) -> dict[str, Any]:
+    """A DSN's parts, or CentralError saying it is not one."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        return conninfo_to_dict(dsn)
+    except psycopg.Error as error:
+        raise CentralError(f"not a PostgreSQL address: {dsn!r} ({reason_of(error)}); "
+                           "expected e.g. postgresql://user@host:5432/database") from None
+
+
+def public_address(dsn: str) -> str:
+    """The DSN without who connects (user, password, passfile): where a kiosk is to
+    connect, to hand over with its own login."""
+    from psycopg.conninfo import make_conninfo
+
+    parts = {key: value for key, value in _parsed(dsn).items()
+             if key not in ("user", "password", "passfile", "application_name")}
+    return make_conninfo(**parts)
 
 
 def reason_of(error: Exception) -> str:

@@ -5,17 +5,20 @@ Every row a kiosk sends has a natural key, so sending it twice changes nothing:
 submissions their instance id, forms (survey, version), and the rows a kiosk numbers itself
 (request updates, volunteer check-ins, check-outs, corrections, the audit record) the pair
 (origin, local id), where origin is the id of the kiosk whose database the row came from.
-A batch goes in by COPY into a temporary table, then ``INSERT … SELECT … ON CONFLICT DO
-NOTHING``: fast, and a batch that was already there is counted, not duplicated.
+Every row travels signed (store/central/signing.py) and goes in through a function of the
+database's own (store/central/trust.py), which checks each signature, stores the values of
+the signed payload with ``INSERT … ON CONFLICT DO NOTHING`` (a batch that was already there
+is counted, not duplicated) and says which rows it refused and why.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from store.central.connection import CentralError, reason_of
-from store.central.tallies import insert_counted
+from store.central.connection import KioskNotEnrolled, reason_of
+from store.central.signing import SignedRow
 from store.sqlite.sync_cursors import SYNC_COLUMNS
 
 if TYPE_CHECKING:
@@ -35,87 +38,82 @@ CENTRAL_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
 
 # ---- kiosks ----------------------------------------------------------------------------------
 
-def register_kiosk(connection: psycopg.Connection[Any], *, kiosk_id: str, database_id: str,
-                   street: str, community: str, site: str | None, station: str) -> None:
-    """Record (or update) the kiosk and its site. A kiosk id already used by another kiosk
-    database is refused: rows are keyed by kiosk id, so two databases under one id would
-    hide each other's rows."""
-    with connection.transaction():
-        row = connection.execute(
-            "INSERT INTO kiosks AS k (kiosk_id, database_id, street, community, site, station)"
-            " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (kiosk_id) DO UPDATE SET"
-            " street=excluded.street, community=excluded.community, site=excluded.site,"
-            " station=excluded.station WHERE k.database_id = excluded.database_id"
-            " RETURNING kiosk_id", (kiosk_id, database_id, street, community, site, station),
-        ).fetchone()
-    if row is None:
-        raise CentralError(
-            f"kiosk id {kiosk_id!r} is already used at the central database by another kiosk "
-            "database; give this kiosk its own id ([station] kiosk_id in its config) and "
-            "sync again")
+@dataclass(frozen=True)
+class Enrolled:
+    """What the central database says of the kiosk connecting (kiosk_hello)."""
+
+    kiosk_id: str
+    station: str
+    street: str
+    community: str
+    key_version: int
 
 
-def finish_sync(connection: psycopg.Connection[Any], kiosk_id: str) -> None:
+def hello(connection: psycopg.Connection[Any], database_id: str) -> Enrolled:
+    """Say which kiosk database connects: the first sync binds it to the enrolment; another
+    database under the same enrolment is refused, as is any role but an enrolled kiosk."""
+    import psycopg
+
+    try:
+        with connection.transaction():
+            row = connection.execute(
+                "SELECT kiosk_id, station, street, community, key_version FROM kiosk_hello(%s)",
+                (database_id,)).fetchone()
+    except (psycopg.errors.InsufficientPrivilege, psycopg.errors.UniqueViolation) as error:
+        raise KioskNotEnrolled(reason_of(error).split("CONTEXT:")[0].strip()) from None
+    assert row is not None
+    return Enrolled(row[0], row[1] or "", row[2] or "", row[3] or "", int(row[4] or 0))
+
+
+def kiosk_status(connection: psycopg.Connection[Any], kiosk_id: str) -> str:
+    """'enrolled', 'revoked <when>' or 'unknown'."""
+    import psycopg
+
+    try:
+        row = connection.execute("SELECT kiosk_status(%s)", (kiosk_id,)).fetchone()
+    except psycopg.errors.InsufficientPrivilege as error:
+        raise KioskNotEnrolled(reason_of(error).split("CONTEXT:")[0].strip()) from None
+    return str(row[0]) if row else "unknown"
+
+
+def finish_sync(connection: psycopg.Connection[Any]) -> None:
+    """Note the end of a sync (the kiosk's last_sync), through the database's function."""
     with connection.transaction():
-        connection.execute("UPDATE kiosks SET last_sync = now() WHERE kiosk_id = %s",
-                           (kiosk_id,))
+        connection.execute("SELECT kiosk_synced()")
 
 
 # ---- batches ---------------------------------------------------------------------------------
 
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+def push(connection: psycopg.Connection[Any], stream: str, rows: Sequence[SignedRow],
+         layouts: Sequence[str | None] | None = None) -> tuple[int, list[tuple[int, str]]]:
+    """Add one batch of signed ``stream`` rows through the database's own check
+    (``kiosk_push_<stream>``, store/central/trust.py), in the caller's transaction.
+    Returns how many were new (the others were there already or refused) and (index, why)
+    of each row the database refused; those were not stored, the rest were. ``layouts``
+    (forms only): each form's questions for the statistics, as JSON."""
+    if stream not in CENTRAL_TABLES:
+        raise ValueError(f"no stream {stream!r}")
+    arguments: list[Any] = [[row.signer for row in rows], [row.key_version for row in rows],
+                            [row.payload for row in rows], [row.signature for row in rows]]
+    extra = ""
+    if stream == "forms":
+        arguments.append(list(layouts) if layouts is not None else [None] * len(rows))
+        extra = ", %b::text[]"
+    found = connection.execute(
+        f"SELECT added, refused_at, refused_why FROM kiosk_push_{stream}("  # type: ignore[arg-type]
+        f"%b::text[], %b::integer[], %b::text[], %b::bytea[]{extra})", arguments).fetchone()
+    assert found is not None
+    return int(found[0] or 0), [(index - 1, why) for index, why in zip(
+        found[1] or [], found[2] or [], strict=True)]
 
 
-def _copy_field(value: Any) -> str:
-    """One field in COPY's text format."""
-    if value is None:
-        return "\\N"
-    if isinstance(value, str):
-        if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-            return value.translate(_COPY_ESCAPES)
-        return value
-    return str(value)
-
-
-def copy_text(rows: Sequence[Sequence[Any]], prefix: Sequence[Any] = ()) -> bytes:
-    """Rows in COPY's text format (``prefix`` fields first on every row)."""
-    head = "".join(_copy_field(value) + "\t" for value in prefix)
-    return "".join(
-        head + "\t".join([_copy_field(value) for value in row]) + "\n" for row in rows
-    ).encode("utf-8")
-
-
-def push(connection: psycopg.Connection[Any], stream: str, origin: str,
-         rows: Sequence[Sequence[Any]]) -> int:
-    """Add one batch of ``stream`` rows (in SYNC_COLUMNS order) from kiosk ``origin``, in the
-    caller's transaction; returns how many were new (the others were there already)."""
-    table, key = CENTRAL_TABLES[stream]
-    columns = ("origin", *SYNC_COLUMNS[stream])
-    names = ", ".join(columns)
-    incoming = f"incoming_{table}"
-    # One temporary table per connection and stream, emptied at every commit and before
-    # every batch (a bundle sends several batches of a stream in one transaction).
-    connection.execute(
-        f"CREATE TEMP TABLE IF NOT EXISTS {incoming} (LIKE {table} INCLUDING DEFAULTS)"
-        " ON COMMIT DELETE ROWS")  # type: ignore[arg-type]
-    connection.execute(f"DELETE FROM {incoming}")  # type: ignore[arg-type]
-    with connection.cursor().copy(
-            f"COPY {incoming} ({names}) FROM STDIN") as copy:  # type: ignore[arg-type]
-        copy.write(copy_text(rows, (origin,)))
-    insert = (f"INSERT INTO {table} ({names}) SELECT {names} FROM {incoming}"
-              f" ON CONFLICT ({', '.join(key)}) DO NOTHING")
-    if stream in ("forms", "submissions"):  # the statistics count exactly the rows added
-        return insert_counted(connection, stream, insert)
-    cursor = connection.execute(insert)  # type: ignore[arg-type]
-    return max(cursor.rowcount, 0)
-
-
-def push_accepting(connection: psycopg.Connection[Any], stream: str, origin: str,
-                   rows: Sequence[Sequence[Any]]) -> tuple[int, list[tuple[int, str]]]:
-    """``push`` that takes what the database takes: a batch it refuses (a value it cannot
-    hold, say) is split in halves, each in a savepoint, until the refused rows are found.
-    Returns how many were new, and (index in ``rows``, why) of each refused row; the others
-    are stored. A lost connection is no refusal: it raises as ``push`` does."""
+def push_accepting(connection: psycopg.Connection[Any], stream: str,
+                   rows: Sequence[SignedRow], layouts: Sequence[str | None] | None = None,
+                   ) -> tuple[int, list[tuple[int, str]]]:
+    """``push`` that takes what the database takes: a batch it refuses whole (a value it
+    cannot hold, say) is split in halves, each in a savepoint, until the refused rows are
+    found. Returns how many were new, and (index in ``rows``, why) of each refused row; the
+    others are stored. A lost connection is no refusal: it raises as ``push`` does."""
     import psycopg
 
     refused: list[tuple[int, str]] = []
@@ -123,15 +121,21 @@ def push_accepting(connection: psycopg.Connection[Any], stream: str, origin: str
     def attempt(indexes: list[int]) -> int:
         try:
             with connection.transaction():  # a savepoint inside the caller's transaction
-                return push(connection, stream, origin, [rows[index] for index in indexes])
+                added, said_no = push(connection, stream, [rows[index] for index in indexes],
+                                      None if layouts is None
+                                      else [layouts[index] for index in indexes])
         except psycopg.OperationalError:
             raise
+        except psycopg.errors.InsufficientPrivilege as error:
+            raise KioskNotEnrolled(reason_of(error).split("CONTEXT:")[0].strip()) from None
         except psycopg.Error as error:
             if len(indexes) == 1:
-                refused.append((indexes[0], reason_of(error)))
+                refused.append((indexes[0], reason_of(error).split("CONTEXT:")[0].strip()))
                 return 0
             middle = len(indexes) // 2
             return attempt(indexes[:middle]) + attempt(indexes[middle:])
+        refused.extend((indexes[index], why) for index, why in said_no)
+        return added
 
     added = attempt(list(range(len(rows)))) if rows else 0
     return added, sorted(refused)

@@ -4,19 +4,21 @@ version before anything reads or writes it."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from store.central.connection import CentralSchemaError, connect, describe
+from store.central.connection import CentralError, CentralSchemaError, connect, describe
 from store.central.tallies import create_schema
+from store.central.trust import Roles, default_prefix, install, schema_4
 from store.central.volunteers import ROSTER_SCHEMA
 
 if TYPE_CHECKING:
     import psycopg
 
-CENTRAL_SCHEMA_VERSION = 3
+CENTRAL_SCHEMA_VERSION = 4
 
 
 # Any two processes running ``init`` at once: one waits for the other (an arbitrary key).
@@ -84,8 +86,15 @@ def _schema_3(connection: psycopg.Connection[Any]) -> None:
         connection.execute(statement)  # type: ignore[arg-type]
 
 
+def _schema_4(connection: psycopg.Connection[Any]) -> None:
+    """Enrolled kiosks, their keys, a signature on every row, personal answers apart, and
+    the roles (store/central/trust.py)."""
+    schema_4(connection)
+
+
 # Schema version -> the step that makes it from the one before.
-_STEPS: dict[int, Callable[[Any], None]] = {1: _schema_1, 2: _schema_2, 3: _schema_3}
+_STEPS: dict[int, Callable[[Any], None]] = {1: _schema_1, 2: _schema_2, 3: _schema_3,
+                                            4: _schema_4}
 
 
 @dataclass(frozen=True)
@@ -93,6 +102,7 @@ class InitResult:
     before: int  # 0: the database had no kiosk schema
     after: int
     installation: str
+    roles: Roles
 
     @property
     def changed(self) -> bool:
@@ -108,9 +118,14 @@ def _meta_version(connection: psycopg.Connection[Any]) -> tuple[int, str | None]
     return int(values.get("schema_version", 0)), values.get("installation")
 
 
-def init(dsn: str) -> InitResult:
-    """Create the central schema, or migrate it to CENTRAL_SCHEMA_VERSION; a database of a
-    newer schema is refused unchanged."""
+def init(dsn: str, *, role_prefix: str | None = None) -> InitResult:
+    """Create the central schema, or migrate it to CENTRAL_SCHEMA_VERSION, and (re)create
+    its roles, functions and grants; a database of a newer schema is refused unchanged.
+    Run it as the database's owner with the right to create roles (CREATEROLE), or as a
+    superuser: the functions it makes run with that role's rights."""
+    if role_prefix is not None and not re.fullmatch(r"[a-z][a-z0-9_]{0,29}", role_prefix):
+        raise CentralError(f"a role prefix is 1-30 lower-case letters, digits or _, "
+                           f"starting with a letter (got {role_prefix!r})")
     with (connect(dsn, application_name="kiosk central init") as connection,
           connection.transaction()):
         connection.execute("SELECT pg_advisory_xact_lock(%s)", (_INIT_LOCK,))
@@ -132,7 +147,20 @@ def init(dsn: str) -> InitResult:
         connection.execute(
             "UPDATE kiosk_meta SET value=%s WHERE key='schema_version'",
             (str(CENTRAL_SCHEMA_VERSION),))
-    return InitResult(before, CENTRAL_SCHEMA_VERSION, str(installation_id))
+        if CENTRAL_SCHEMA_VERSION < 4:  # an older schema made on purpose (a test)
+            return InitResult(before, CENTRAL_SCHEMA_VERSION, str(installation_id),
+                              Roles(""))
+        found = connection.execute(
+            "SELECT value FROM kiosk_meta WHERE key = 'role_prefix'").fetchone()
+        prefix = found[0] if found else role_prefix or default_prefix(
+            connection.execute("SELECT current_database()").fetchone()[0])  # type: ignore
+        if found and role_prefix is not None and role_prefix != found[0]:
+            raise CentralError(f"this central database's roles are {found[0]}_…; "
+                               "its role prefix cannot change. Nothing was changed.")
+        connection.execute("INSERT INTO kiosk_meta(key, value) VALUES ('role_prefix', %s)"
+                           " ON CONFLICT (key) DO NOTHING", (prefix,))
+        roles = install(connection, prefix)
+    return InitResult(before, CENTRAL_SCHEMA_VERSION, str(installation_id), roles)
 
 
 def installation(connection: psycopg.Connection[Any], dsn: str) -> str:

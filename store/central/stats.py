@@ -62,6 +62,9 @@ class CentralStats:
         except BaseException:
             self.conn.close()
             raise
+        # Personal answers sit apart (store/central/trust.py): read where the role may.
+        self._pii = bool(self.conn.execute(
+            "SELECT has_column_privilege('submissions', 'pii_answers', 'SELECT')").fetchone()[0])
         self._forms: dict[tuple[str, str], Form] = {}
         self._catalogues: dict[str, dict[str, Question]] = {}
         # survey -> question -> the versions whose form has it (as the flat table's columns)
@@ -176,8 +179,18 @@ class CentralStats:
         return sql.Literal(value).as_string(self.conn)
 
     def _answer(self, question: str) -> str:
-        """SQL: the answer of submission ``s`` to ``question`` (jsonb)."""
-        return f"(s.answers -> {self._literal(question)}::text)"
+        """SQL: the answer of submission ``s`` to ``question`` (jsonb); a personal one (in
+        pii_answers) only for a role that may read those."""
+        name = f"{self._literal(question)}::text"
+        if self._pii:
+            return f"coalesce(s.answers -> {name}, s.pii_answers -> {name})"
+        return f"(s.answers -> {name})"
+
+    @property
+    def _pair_answer(self) -> str:
+        if self._pii:
+            return "coalesce(s.answers -> q.question, s.pii_answers -> q.question)"
+        return "(s.answers -> q.question)"
 
     def _cube(self, filters: StatsFilter, prefix: str = "") -> tuple[str, list[Any]]:
         return dimension_conditions(filters, {name: prefix + name for name in DIMENSIONS},
@@ -234,7 +247,7 @@ class CentralStats:
                            *parameters]
         for group, question, part, value, count in self._pairs(
                 pairs_sql([key], "submissions s", f" AND s.survey_id = %s{conditions}",
-                           wanted), pair_parameters * 3):
+                           wanted, self._pair_answer), pair_parameters * 3):
             _add_pair(found[group], question, part, value, int(count))
         return found
 
@@ -302,7 +315,8 @@ class CentralStats:
         pair_parameters = [targets, survey_id, *by_parameters, *parameters] * 3
         wanted = " AND q.question = ANY(%s)"
         for group, name, part, value, count in self._pairs(
-                pairs_sql(["b.g"], f"submissions s {groups}", where, wanted),
+                pairs_sql(["b.g"], f"submissions s {groups}", where, wanted,
+                          self._pair_answer),
                 pair_parameters):
             entry = result[name]
             if not isinstance(group, str) or group not in entry["row_n"]:
@@ -315,7 +329,8 @@ class CentralStats:
         if not by.is_multiple:
             return add_column_totals(result)
         for name, part, value, count in self._pairs(
-                pairs_sql([], "submissions s", where, wanted), pair_parameters):
+                pairs_sql([], "submissions s", where, wanted, self._pair_answer),
+                pair_parameters):
             value = json.loads(value)
             if part != "a" and isinstance(value, str) and value in result[name]["column_n"]:
                 result[name]["column_n"][value] += int(count)
@@ -333,6 +348,10 @@ class CentralStats:
 
     # ---- ExportStore ----------------------------------------------------------------------------
 
+    @property
+    def _all_answers(self) -> str:
+        return "answers || coalesce(pii_answers, '{}')" if self._pii else "answers"
+
     def iter_submissions(self, survey_id: str,
                          filters: StatsFilter | None = None) -> Iterator[dict[str, Any]]:
         """Submissions of a survey (all versions) as JSONL records, in order of completion;
@@ -342,7 +361,8 @@ class CentralStats:
             cursor.itersize = 2000
             cursor.execute(
                 "SELECT instance_id, survey_id, version, kiosk, started, completed, lang,"
-                f" enumerator, answers, site FROM submissions s WHERE s.survey_id = %s"
+                f" enumerator, {self._all_answers}, site FROM submissions s"
+                " WHERE s.survey_id = %s"
                 f'{conditions} ORDER BY s.completed COLLATE "C", s.instance_id COLLATE "C"',
                 [survey_id, *parameters])
             for row in cursor:

@@ -86,15 +86,16 @@ def chosen_sql(value: str, choice: str) -> str:
             f" ELSE {choice} = ANY(regexp_split_to_array({value} #>> '{{}}', '\\s+')) END)")
 
 
-def pairs_sql(keys: Sequence[str], source: str, where: str = "", wanted: str = "") -> str:
+def pairs_sql(keys: Sequence[str], source: str, where: str = "", wanted: str = "",
+              answer: str = "(s.answers -> q.question)") -> str:
     """SQL: rows (keys…, question, part, value, count) counting the answers of the
     submissions ``s`` in ``source`` (``where``: more conditions on them; ``wanted``: more
     on the questions ``q``), as StatsTables.add counts them. ``part`` 'v': respondents who
     gave ``value`` to a question whose every value is counted (they answered it, too);
     'a': respondents who answered another question (value null); 'c': respondents who
-    chose ``value`` in a select_multiple. Three plain GROUP BYs: one LATERAL with UNION
-    ALL per answer took three times as long."""
-    answer = "(s.answers -> q.question)"
+    chose ``value`` in a select_multiple. ``answer``: the answer of ``s`` to ``q`` (jsonb).
+    Three plain GROUP BYs: one LATERAL with UNION ALL per answer took three times as
+    long."""
     join = "JOIN stats_questions q ON q.survey_id = s.survey_id AND q.version = s.version"
     scalar = f"q.kind IN {_VALUE_KINDS!r}"
     prefix = "".join(f"{key}, " for key in keys)
@@ -119,7 +120,7 @@ def pairs_sql(keys: Sequence[str], source: str, where: str = "", wanted: str = "
 # so sorts (on disk) and compiles with JIT; hashing in memory took half the time and JIT
 # alone two seconds of five (100,000 submissions). A scan of every answer is shared among
 # parallel workers (at 1,000,000: an answer filter 5.5 s -> 3.7 s, a cross-tab 1.7 -> 1.0 s).
-_HASHING = (("work_mem", "128MB"), ("enable_sort", "off"), ("enable_incremental_sort", "off"),
+HASHING = (("work_mem", "128MB"), ("enable_sort", "off"), ("enable_incremental_sort", "off"),
             ("jit", "off"), ("parallel_setup_cost", "10"), ("parallel_tuple_cost", "0.001"))
 
 
@@ -129,8 +130,8 @@ def hashing(connection: psycopg.Connection[Any]) -> Iterator[None]:
     answers by hashing; the settings before are restored afterwards."""
     with connection.transaction():
         before = [(name, connection.execute("SELECT current_setting(%s)", (name,))
-                   .fetchone()[0]) for name, _value in _HASHING]  # type: ignore[index]
-        for name, value in _HASHING:
+                   .fetchone()[0]) for name, _value in HASHING]  # type: ignore[index]
+        for name, value in HASHING:
             connection.execute("SELECT set_config(%s, %s, true)", (name, value))
         yield
         for name, value in before:
@@ -184,18 +185,23 @@ def create_schema(connection: psycopg.Connection[Any]) -> None:
     recount(connection)
 
 
+def layout_of(form: Form) -> list[tuple[str, str, int]]:
+    """(question, kind, position) of the questions the statistics summarise."""
+    rows = []
+    for item in form.items:
+        kind = statistic_kind(item)
+        if kind is not None:
+            rows.append((item.name, kind, len(rows)))
+    return rows
+
+
 def add_layouts(connection: psycopg.Connection[Any],
                 forms: Sequence[tuple[str, str, Any]]) -> None:
     """Record the questions of newly added form versions (survey, version, compiled)."""
     rows = []
     for survey_id, version, compiled in forms:
         form = Form(json.loads(compiled) if isinstance(compiled, str) else compiled)
-        position = 0
-        for item in form.items:
-            kind = statistic_kind(item)
-            if kind is not None:
-                rows.append((survey_id, version, item.name, kind, position))
-                position += 1
+        rows += [(survey_id, version, *question) for question in layout_of(form)]
     if rows:
         with connection.cursor() as cursor:
             cursor.executemany(
@@ -223,18 +229,18 @@ def recount(connection: psycopg.Connection[Any], chunk: int = 20_000) -> None:
             end += 1
         _added_table(connection)
         connection.execute(
-            f"INSERT INTO added_submissions ({_ADDED}) SELECT {_ADDED} FROM submissions"  # type: ignore
-            " WHERE survey_id = %s AND stats_day BETWEEN %s AND %s",
+            f"INSERT INTO added_submissions ({ADDED_COLUMNS}) SELECT {ADDED_COLUMNS}"  # type: ignore
+            " FROM submissions WHERE survey_id = %s AND stats_day BETWEEN %s AND %s",
             (days[start][0], days[start][1], days[end - 1][1]))
         _count(connection)
         start = end
 
 
-# ---- upkeep in push() -----------------------------------------------------------------------
+# ---- upkeep as submissions are added ----------------------------------------------------------
 
 # The columns of a newly added submission that the statistics read.
-_ADDED = ("instance_id, survey_id, version, stats_day, kiosk, site, street, community,"
-          " enumerator, answers")
+ADDED_COLUMNS = ("instance_id, survey_id, version, stats_day, kiosk, site, street, community,"
+                 " enumerator, answers")
 
 
 def _added_table(connection: psycopg.Connection[Any]) -> None:
@@ -246,43 +252,27 @@ def _added_table(connection: psycopg.Connection[Any]) -> None:
     connection.execute("DELETE FROM added_submissions")
 
 
-def insert_counted(connection: psycopg.Connection[Any], stream: str, insert: str) -> int:
-    """Run push()'s ``INSERT … ON CONFLICT DO NOTHING`` and count what it added (forms: their
-    questions; submissions: the tallies), in the caller's transaction; returns how many."""
-    if stream == "forms":
-        added = connection.execute(
-            f"{insert} RETURNING survey_id, version, compiled").fetchall()  # type: ignore
-        add_layouts(connection, added)
-        return len(added)
-    _added_table(connection)
-    cursor = connection.execute(
-        f"WITH added AS ({insert} RETURNING {_ADDED})"  # type: ignore[arg-type]
-        f" INSERT INTO added_submissions ({_ADDED}) SELECT * FROM added")
-    count = max(cursor.rowcount, 0)
-    if count:
-        _count(connection)
-    return count
-
-
-def _count(connection: psycopg.Connection[Any]) -> None:
-    """Add the submissions in ``added_submissions`` to the tallies, in the caller's
-    transaction: their cells first (numbered), then per cell, kiosk and site, day, survey.
-
-    Every upsert takes its rows in key order, so two syncs at once lock the same rows in
-    the same order (one waits; neither deadlocks)."""
+def _count_statements() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """The statistics upkeep for the submissions in ``added_submissions``: (its work
+    tables, the steps that need no hashing, the steps that do). Cells first (numbered), then
+    per cell, kiosk and site, day, survey. Every upsert takes its rows in key order, so two
+    syncs at once lock the same rows in the same order (one waits; neither deadlocks)."""
     dim_names = ", ".join(DIMENSIONS)
     keys = f"survey_id, {dim_names}"
     text = 'text COLLATE "C"'
     cell = ("s.survey_id, s.stats_day AS day, coalesce(s.kiosk, '') AS kiosk,"
             " coalesce(s.site, '') AS site, s.street, s.community,"
             " coalesce(s.enumerator, '') AS enumerator")
-    for statement in (
-        f"CREATE TEMP TABLE IF NOT EXISTS added_cells (cell bigint, survey_id {text},"
+    # Made afresh and dropped after: in the push functions (store/central/trust.py), a
+    # table of these names that a caller made beforehand makes the call fail, never count.
+    tables = (
+        f"CREATE TEMP TABLE added_cells (cell bigint, survey_id {text},"
         f" day {text}, kiosk {text}, site {text}, street {text}, community {text},"
-        f" enumerator {text}, n bigint) ON COMMIT DELETE ROWS",
-        f"CREATE TEMP TABLE IF NOT EXISTS added_tallies (cell bigint, question {text},"
-        f" value {text}, count bigint) ON COMMIT DELETE ROWS",
-        "DELETE FROM added_cells", "DELETE FROM added_tallies",
+        f" enumerator {text}, n bigint) ON COMMIT DROP",
+        f"CREATE TEMP TABLE added_tallies (cell bigint, question {text},"
+        f" value {text}, count bigint) ON COMMIT DROP",
+    )
+    cells = (
         f"WITH batch AS (SELECT {cell}, count(*) AS n FROM added_submissions s"
         f" GROUP BY 1, 2, 3, 4, 5, 6, 7), counted AS (INSERT INTO stats_cells AS t ({keys}, n)"
         f" SELECT * FROM batch ORDER BY 1, 2, 3, 4, 5, 6, 7 ON CONFLICT ({keys})"
@@ -293,41 +283,53 @@ def _count(connection: psycopg.Connection[Any]) -> None:
         " WHERE c.survey_id = s.survey_id AND c.day = s.stats_day"
         " AND c.kiosk = coalesce(s.kiosk, '') AND c.site = coalesce(s.site, '')"
         " AND c.enumerator = coalesce(s.enumerator, '')",
-    ):
+    )
+    pairs = pairs_sql(["s.cell"], "added_submissions s")
+    tallies = (
+        f"WITH pairs (cell, question, part, value, count) AS ({pairs})"
+        " INSERT INTO added_tallies SELECT cell, '', 'null', n FROM added_cells"
+        " UNION ALL SELECT cell, question, 'null', sum(count) FROM pairs"
+        " WHERE part <> 'c' GROUP BY 1, 2"
+        " UNION ALL SELECT cell, question, value, sum(count) FROM pairs"
+        " WHERE part <> 'a' GROUP BY 1, 2, 3",
+        "INSERT INTO stats_tally_cell AS t (cell, question, value, count)"
+        " SELECT cell, question, value, count FROM added_tallies ORDER BY 1, 2, 3"
+        " ON CONFLICT (cell, question, value)"
+        " DO UPDATE SET count = t.count + excluded.count",
+        # Summed first (by hashing), then the few sums sorted.
+        "WITH sums AS MATERIALIZED (SELECT c.survey_id, c.kiosk, c.site, c.street,"
+        " c.community, a.question, a.value, sum(a.count) FROM added_tallies a"
+        " JOIN added_cells c USING (cell) GROUP BY 1, 2, 3, 4, 5, 6, 7)"
+        " INSERT INTO stats_tally_place AS t (survey_id, kiosk, site, street, community,"
+        " question, value, count) SELECT * FROM sums ORDER BY 1, 2, 3, 6, 7"
+        " ON CONFLICT (survey_id, kiosk, site, question, value)"
+        " DO UPDATE SET count = t.count + excluded.count",
+        "WITH sums AS MATERIALIZED (SELECT c.survey_id, c.day, a.question, a.value,"
+        " sum(a.count) FROM added_tallies a JOIN added_cells c USING (cell)"
+        " GROUP BY 1, 2, 3, 4) INSERT INTO stats_tally_day AS t (survey_id, day, question,"
+        " value, count) SELECT * FROM sums ORDER BY 1, 2, 3, 4"
+        " ON CONFLICT (survey_id, day, question, value)"
+        " DO UPDATE SET count = t.count + excluded.count",
+        "WITH sums AS MATERIALIZED (SELECT c.survey_id, a.question, a.value, sum(a.count)"
+        " FROM added_tallies a JOIN added_cells c USING (cell) GROUP BY 1, 2, 3)"
+        " INSERT INTO stats_tally_total AS t (survey_id, question, value, count)"
+        " SELECT * FROM sums ORDER BY 1, 2, 3"
+        " ON CONFLICT (survey_id, question, value)"
+        " DO UPDATE SET count = t.count + excluded.count",
+    )
+    return tables, cells, tallies
+
+
+COUNT_WORK_TABLES, COUNT_CELLS, COUNT_TALLIES = _count_statements()
+COUNT_DONE = "DROP TABLE added_cells, added_tallies"
+
+
+def _count(connection: psycopg.Connection[Any]) -> None:
+    """Add the submissions in ``added_submissions`` to the tallies, in the caller's
+    transaction (the recount; a push does the same in its function)."""
+    for statement in (*COUNT_WORK_TABLES, *COUNT_CELLS):
         connection.execute(statement)  # type: ignore[arg-type]
     with hashing(connection):  # through to the end: JIT compiled the rollups too
-        pairs = pairs_sql(["s.cell"], "added_submissions s")
-        connection.execute(
-            f"WITH pairs (cell, question, part, value, count) AS ({pairs})"  # type: ignore
-            " INSERT INTO added_tallies SELECT cell, '', 'null', n FROM added_cells"
-            " UNION ALL SELECT cell, question, 'null', sum(count) FROM pairs"
-            " WHERE part <> 'c' GROUP BY 1, 2"
-            " UNION ALL SELECT cell, question, value, sum(count) FROM pairs"
-            " WHERE part <> 'a' GROUP BY 1, 2, 3")
-        for statement in (
-            "INSERT INTO stats_tally_cell AS t (cell, question, value, count)"
-            " SELECT cell, question, value, count FROM added_tallies ORDER BY 1, 2, 3"
-            " ON CONFLICT (cell, question, value)"
-            " DO UPDATE SET count = t.count + excluded.count",
-            # Summed first (by hashing), then the few sums sorted.
-            "WITH sums AS MATERIALIZED (SELECT c.survey_id, c.kiosk, c.site, c.street,"
-            " c.community, a.question, a.value, sum(a.count) FROM added_tallies a"
-            " JOIN added_cells c USING (cell) GROUP BY 1, 2, 3, 4, 5, 6, 7)"
-            " INSERT INTO stats_tally_place AS t (survey_id, kiosk, site, street, community,"
-            " question, value, count) SELECT * FROM sums ORDER BY 1, 2, 3, 6, 7"
-            " ON CONFLICT (survey_id, kiosk, site, question, value)"
-            " DO UPDATE SET count = t.count + excluded.count",
-            "WITH sums AS MATERIALIZED (SELECT c.survey_id, c.day, a.question, a.value,"
-            " sum(a.count) FROM added_tallies a JOIN added_cells c USING (cell)"
-            " GROUP BY 1, 2, 3, 4) INSERT INTO stats_tally_day AS t (survey_id, day, question,"
-            " value, count) SELECT * FROM sums ORDER BY 1, 2, 3, 4"
-            " ON CONFLICT (survey_id, day, question, value)"
-            " DO UPDATE SET count = t.count + excluded.count",
-            "WITH sums AS MATERIALIZED (SELECT c.survey_id, a.question, a.value, sum(a.count)"
-            " FROM added_tallies a JOIN added_cells c USING (cell) GROUP BY 1, 2, 3)"
-            " INSERT INTO stats_tally_total AS t (survey_id, question, value, count)"
-            " SELECT * FROM sums ORDER BY 1, 2, 3"
-            " ON CONFLICT (survey_id, question, value)"
-            " DO UPDATE SET count = t.count + excluded.count",
-        ):
+        for statement in COUNT_TALLIES:
             connection.execute(statement)  # type: ignore[arg-type]
+    connection.execute(COUNT_DONE)

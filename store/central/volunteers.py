@@ -3,16 +3,19 @@ sessions of every kiosk read back as the kiosk's own store gives them, so that
 ``kiosk.volunteers.report.hours_report`` makes the hours report across sites unchanged.
 
 Volunteer numbers are the key across kiosks (a volunteer who serves at the hall and on a
-village point is one person). A number that another kiosk already sent for a different name
-is not overwritten: the sync names it, for staff to renumber one of them.
+village point is one person). The kiosk that first sent a number registered it: only that
+kiosk (by its signature) or the admin role may change the entry; a change from another
+kiosk is refused and named in the sync's summary.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from store.central.signing import SignedRow
 from store.filters import POSTGRES, roster_conditions, session_conditions
 from store.rows import (
     CORRECTION_COLUMNS,
@@ -42,42 +45,40 @@ ROSTER_SCHEMA = (
 class RosterResult:
     new: int = 0
     updated: int = 0
-    # Numbers another kiosk sent for someone else: (number, name here, name there, kiosk).
-    clashes: list[tuple[str, str, str, str]] = field(default_factory=list)
+    # Entries the central database refused: (volunteer number, why), e.g. a number another
+    # kiosk registered, or a signature that does not match.
+    refused: list[tuple[str, str]] = field(default_factory=list)
 
 
-def push_roster(connection: Any, origin: str, volunteers: Sequence[Volunteer]) -> RosterResult:
-    """Send a kiosk's whole roster (small: hundreds of rows) in the caller's transaction:
-    new numbers are added, changed entries (status, card serial, team …) updated."""
-    result = RosterResult()
-    existing = {row[0]: (row[1], row[2]) for row in connection.execute(
-        "SELECT number, name, origin FROM volunteers WHERE number = ANY(%s)",
-        ([volunteer.number for volunteer in volunteers],))}
-    for volunteer in volunteers:
-        values = (volunteer.number, volunteer.name, volunteer.phone, volunteer.id_card,
-                  volunteer.team, volunteer.organisation,
-                  volunteer.joined.isoformat() if volunteer.joined else None,
-                  volunteer.status, volunteer.card_serial)
-        there = existing.get(volunteer.number)
-        if there is not None and there[1] != origin and there[0] != volunteer.name:
-            result.clashes.append((volunteer.number, volunteer.name, there[0], there[1]))
-            continue
-        changed = connection.execute(
-            f"INSERT INTO volunteers ({', '.join(ROSTER_COLUMNS)}, origin) VALUES"
-            f" ({', '.join('%s' for _ in ROSTER_COLUMNS)}, %s)"
-            " ON CONFLICT (number) DO UPDATE SET"
-            + ", ".join(f" {column} = EXCLUDED.{column}" for column in ROSTER_COLUMNS[1:])
-            + ", origin = EXCLUDED.origin, updated_at = now() WHERE ("
-            + ", ".join(f"volunteers.{column}" for column in ROSTER_COLUMNS[1:])
-            + ") IS DISTINCT FROM ("
-            + ", ".join(f"EXCLUDED.{column}" for column in ROSTER_COLUMNS[1:]) + ")",
-            (*values, origin)).rowcount
-        if changed:
-            if there is None:
-                result.new += 1
-            else:
-                result.updated += 1
-    return result
+def push_roster(connection: Any, entries: Sequence[SignedRow]) -> RosterResult:
+    """Send a kiosk's whole roster (small: hundreds of rows), each entry signed, in the
+    caller's transaction, through the database's ``kiosk_push_roster``: new numbers are
+    added as registered by the kiosk that signed them, changed entries updated when that
+    same kiosk signed the change; what it refuses is said by number."""
+    if not entries:
+        return RosterResult()
+    found = connection.execute(
+        "SELECT new, updated, refused_at, refused_why FROM kiosk_push_roster("
+        "%b::text[], %b::integer[], %b::text[], %b::bytea[])",
+        ([entry.signer for entry in entries], [entry.key_version for entry in entries],
+         [entry.payload for entry in entries], [entry.signature for entry in entries]),
+    ).fetchone()
+    refused = []
+    for index, why in zip(found[2] or [], found[3] or [], strict=True):
+        try:
+            number = str(json.loads(entries[index - 1].payload)[0])
+        except (ValueError, TypeError, IndexError, KeyError):
+            number = f"entry {index}"
+        refused.append((number, why))
+    return RosterResult(int(found[0]), int(found[1]), refused)
+
+
+def roster_row(volunteer: Volunteer) -> list[Any]:
+    """A volunteer as signed and sent (store/central/signing.py ROSTER_FIELDS)."""
+    return [volunteer.number, volunteer.name, volunteer.phone, volunteer.id_card,
+            volunteer.team, volunteer.organisation,
+            volunteer.joined.isoformat() if volunteer.joined else None, volunteer.status,
+            volunteer.card_serial]
 
 
 # The kiosk's own columns first, then the origin: the kiosk's row readers serve.
@@ -94,12 +95,23 @@ class CentralVolunteers:
     def __init__(self, connection: Any) -> None:
         self.connection = connection
 
+    def _roster_columns(self) -> str:
+        """The roster's columns, phone and ID number blank for a role that may not read
+        them (the reader role: store/central/trust.py)."""
+        allowed = self.connection.execute(
+            "SELECT has_column_privilege('volunteers', 'phone', 'SELECT')"
+            " AND has_column_privilege('volunteers', 'id_card', 'SELECT')").fetchone()[0]
+        if allowed:
+            return VOLUNTEER_COLUMNS
+        return ", ".join("NULL" if column in ("phone", "id_card") else column
+                         for column in ROSTER_COLUMNS)
+
     def volunteers(self, *, team: str | None = None,
                    numbers: Iterable[str] | None = None) -> list[Volunteer]:
         where, parameters = roster_conditions(POSTGRES, team=team, numbers=numbers)
         rows = self.connection.execute(
-            f"SELECT {VOLUNTEER_COLUMNS} FROM volunteers WHERE true{where} ORDER BY number",
-            parameters).fetchall()
+            f"SELECT {self._roster_columns()} FROM volunteers WHERE true{where}"
+            " ORDER BY number", parameters).fetchall()
         return [volunteer_from_row(row) for row in rows]
 
     def volunteer_sessions(self, *, number: str | None = None, team: str | None = None,

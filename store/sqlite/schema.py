@@ -39,7 +39,7 @@ class Migrating(Protocol):
 
 
 APPLICATION_ID = 0x53474B31  # "SGK1": a shegong-kiosk database
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 
 def user_version(connection: sqlite3.Connection) -> int:
@@ -301,6 +301,15 @@ def _schema_8(store: Migrating) -> None:
         " FROM submissions")
 
 
+def _schema_9(store: Migrating) -> None:
+    """Submissions this kiosk took from another kiosk's bundle keep that kiosk's signature
+    (signer, key version, the payload it signed, the signature), so the central database
+    checks them against their own kiosk's key when this kiosk relays them."""
+    store.conn.execute(
+        "CREATE TABLE relayed_signatures (instance_id TEXT PRIMARY KEY, signer TEXT NOT NULL,"
+        " key_version INTEGER NOT NULL, payload TEXT NOT NULL, signature BLOB NOT NULL)")
+
+
 # Schema version -> the step that creates it from the version before.
 _STEPS: dict[int, Callable[[Migrating], None]] = {
     1: _schema_1,
@@ -311,4 +320,5 @@ _STEPS: dict[int, Callable[[Migrating], None]] = {
     6: _schema_6,
     7: _schema_7,
     8: _schema_8,
+    9: _schema_9,
 }

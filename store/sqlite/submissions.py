@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from store.sqlite.connection import StoreBase
@@ -132,11 +132,15 @@ class DraftsAndSubmissions(StoreBase):
         return code
 
     def insert_submissions(self, submissions: Sequence[CheckedSubmission],
-                           source: str = "import") -> int:
+                           source: str = "import",
+                           relayed: Mapping[str, tuple[str, int, str, bytes]] | None = None,
+                           ) -> int:
         """Store a batch in one transaction; returns how many were new (others existed).
 
         Only what came through the record gate is taken. The statistics tables count the
-        new ones in the same transaction.
+        new ones in the same transaction. ``relayed``: instance id -> the signature another
+        kiosk made of it (signer, key version, payload, signature), kept for the new ones so
+        that a sync relays them as signed (store schema 9).
         """
         _only_checked(submissions)
         stamp = now_stamp()
@@ -159,6 +163,12 @@ class DraftsAndSubmissions(StoreBase):
                                           source, stamp))
                  for rowid, submission in numbered])
             self.stats.add(numbered)
+            if relayed:
+                self.conn.executemany(
+                    "INSERT OR REPLACE INTO relayed_signatures(instance_id, signer, key_version,"
+                    " payload, signature) VALUES (?,?,?,?,?)",
+                    [(instance_id, *relayed[instance_id]) for instance_id in new
+                     if instance_id in relayed])
             return len(numbered)
 
     def stored_records(self, instance_ids: Sequence[str]) -> dict[str, dict[str, Any]]:

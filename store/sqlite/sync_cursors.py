@@ -65,6 +65,16 @@ class SyncCursors(StoreBase):
             (after[stream], upto[stream])).fetchone()[0])
             for stream, (table, key, _columns) in _SYNC_SOURCES.items()}
 
+    def relayed_signatures(self, after: int, upto: int
+                           ) -> dict[int, tuple[str, int, str, bytes]]:
+        """Submission key -> (signer, key version, payload, signature) of the submissions
+        after ``after`` up to ``upto`` that came signed from another kiosk's bundle."""
+        return {int(row[0]): (row[1], int(row[2]), row[3], bytes(row[4]))
+                for row in self.conn.execute(
+                    "SELECT s.rowid, r.signer, r.key_version, r.payload, r.signature"
+                    " FROM submissions s JOIN relayed_signatures r USING (instance_id)"
+                    " WHERE s.rowid > ? AND s.rowid <= ?", (after, upto))}
+
     def gated_from(self) -> int:
         """The first submission key stored through the record gate (schema 8): those
         before it were stored unchecked and are checked again when they leave."""
