@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kiosk.central.enrolment import Enrolment
-from kiosk.central.outgoing import checked_row, form_layout, sendable_roster
+from kiosk.central.outgoing import sendable_roster
+from kiosk.central.prepared import prepared_batches
 from kiosk.config import Site
 from store import KioskStore
 from store.central.connection import (
@@ -28,9 +29,8 @@ from store.central.connection import (
 )
 from store.central.push import differing_forms, finish_sync, hello, push_accepting
 from store.central.schema import installation
-from store.central.signing import ROSTER_STREAM, SignedRow
+from store.central.signing import ROSTER_STREAM
 from store.central.volunteers import RosterResult, push_roster, roster_row
-from surveys.gate import RecordRefused
 
 # Streams in the order they are sent, with the words of the summary.
 STREAM_LABELS = {
@@ -143,7 +143,7 @@ def sync(store: KioskStore, enrolment: Enrolment, *, batch: int = DEFAULT_BATCH,
 
 
 def _send(store: KioskStore, connection: Any, enrolment: Enrolment,
-          report: SyncReport, batch: int, progress: Progress | None,
+          report: SyncReport, size: int, progress: Progress | None,
           on_totals: Callable[[dict[str, int]], None] | None) -> None:
     """The batches of every stream, then the roster; ``report`` counts as it goes."""
     central = installation(connection, enrolment.address)
@@ -157,55 +157,32 @@ def _send(store: KioskStore, connection: Any, enrolment: Enrolment,
     totals = store.sync_pending(cursors, bounds)
     if on_totals is not None:
         on_totals(totals)
-    gate = store.record_gate()
-    gated_from = store.gated_from()
+    done = dict.fromkeys(STREAM_LABELS, 0)
     for stream in STREAM_LABELS:
-        done = 0
-        after = cursors[stream]
         report.new[stream] = report.already[stream] = 0
-        while after < bounds[stream]:
-            keyed = store.sync_keyed_rows(stream, after, bounds[stream], batch)
-            if not keyed:
-                break
-            # Submissions taken from another kiosk's bundle go as that kiosk signed them.
-            relayed = (store.relayed_signatures(after, keyed[-1][0])
-                       if stream == "submissions" else {})
-            keys, rows, signed, set_aside = [], [], [], []
-            for key, row in keyed:
-                # Submissions stored since the record gate came through it; older ones
-                # (and every other row) are checked here.
-                trusted = stream == "submissions" and key >= gated_from
-                try:
-                    checked = checked_row(stream, row, gate, trusted=trusted)
-                    signed.append(SignedRow(*relayed[key]) if key in relayed
-                                  else signer.sign(stream, checked))
-                except (RecordRefused, ValueError) as error:
-                    set_aside.append((key, str(error)))
-                    continue
-                rows.append(checked)
-                keys.append(key)
-            layouts = [form_layout(row) for row in rows] if stream == "forms" else None
-            with connection.transaction():
-                added, refused = push_accepting(connection, stream, signed, layouts)
-                if stream == "forms":
-                    report.differing_forms += differing_forms(connection, rows)
-            set_aside += [(keys[index], f"the central database refused it: {why}")
-                          for index, why in refused]
-            # The central batch is committed: now, and only now, move the cursor (and
-            # keep what was set aside, with the reason, for staff to see).
-            last = keyed[-1][0]
-            with store.transaction():
-                store.set_aside(central, stream, set_aside)
-                store.set_sync_cursor(central, stream, last)
-            after = last
-            done += len(keyed)
-            report.batches += 1
-            report.new[stream] += added
-            report.already[stream] += len(rows) - len(refused) - added
-            if set_aside:
-                report.set_aside[stream] = report.set_aside.get(stream, 0) + len(set_aside)
-            if progress is not None:
-                progress(stream, done, totals[stream])
+    for batch in prepared_batches(store.path, list(STREAM_LABELS), cursors, bounds, size,
+                                  signer):
+        stream = batch.stream
+        with connection.transaction():
+            added, refused = push_accepting(connection, stream, batch.signed, batch.layouts)
+            if stream == "forms":
+                report.differing_forms += differing_forms(connection, batch.rows)
+        set_aside = batch.set_aside + [
+            (batch.keys[index], f"the central database refused it: {why}")
+            for index, why in refused]
+        # The central batch is committed: now, and only now, move the cursor (and keep
+        # what was set aside, with the reason, for staff to see).
+        with store.transaction():
+            store.set_aside(central, stream, set_aside)
+            store.set_sync_cursor(central, stream, batch.last)
+        done[stream] += batch.read
+        report.batches += 1
+        report.new[stream] += added
+        report.already[stream] += len(batch.rows) - len(refused) - added
+        if set_aside:
+            report.set_aside[stream] = report.set_aside.get(stream, 0) + len(set_aside)
+        if progress is not None:
+            progress(stream, done[stream], totals[stream])
     # The roster changes in place (status, card serial), so it has no cursor: the
     # whole of it (hundreds of rows) goes each time, and only changes are written.
     sendable, report.roster_held = sendable_roster(store.volunteers())
