@@ -222,7 +222,7 @@ def test_a_signature_copied_onto_changed_content_is_refused_by_the_database(
     moved[0], moved[5] = 77, moved[5] - 86400
     from store.central.signing import SignedRow, payload_of
 
-    copied = SignedRow("adv-1", 1, payload_of(moved), real.signature)
+    copied = SignedRow("adv-1", 1, payload_of("volunteer_checkins", moved), real.signature)
     as_submission = SignedRow("adv-1", 1, real.payload, real.signature)
     with connect(enrolment.address, **enrolment.connection_parameters()) as connection:
         added, refused = push(connection, "volunteer_checkins", [real, copied])

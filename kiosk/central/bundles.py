@@ -436,7 +436,7 @@ def _signed(stream: str, row: list[Any], signature: Any) -> SignedRow:
             or not re.fullmatch(r"[0-9a-f]{64}", signature[2])):
         raise ValueError("the row carries no signature of a kiosk")
     try:
-        payload = payload_of(row)
+        payload = payload_of(stream, row)
     except ValueError:
         raise ValueError("the row holds a number JSON cannot carry") from None
     return SignedRow(signature[0], signature[1], payload, bytes.fromhex(signature[2]))

@@ -4,10 +4,12 @@ itself (store/central/trust.py, through pgcrypto) before it stores anything.
 
 What is signed is the row's *payload*: its values in the order of the stream's columns
 (store/sqlite/sync_cursors.py ``SYNC_COLUMNS``; the roster: ``ROSTER_FIELDS``) as compact
-JSON. The central database stores the values it reads from that very payload, so no second
-canonical form has to agree between Python and SQL: what was signed is what is stored. The
-message is the stream's name, a newline, the payload, so a row signed for one stream cannot
-be replayed as another. Plain Python: the kiosk signs without loading psycopg.
+JSON, a column that holds JSON text (a submission's answers, a compiled form) as the JSON it
+is rather than a string of it (no escaping, and the central database parses it once). The
+central database stores the values it reads from that very payload, so no second canonical
+form has to agree between Python and SQL: what was signed is what is stored. The message is
+the stream's name, a newline, the payload, so a row signed for one stream cannot be
+replayed as another. Plain Python: the kiosk signs without loading psycopg.
 """
 
 from __future__ import annotations
@@ -18,17 +20,34 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from store.sqlite.sync_cursors import SYNC_COLUMNS
+
 # The roster is signed as a stream of its own: a volunteer's entry, as a roster file holds it.
 ROSTER_STREAM = "roster"
 ROSTER_FIELDS = ("number", "name", "phone", "id_card", "team", "organisation", "joined",
                  "status", "card_serial")
 KEY_BYTES = 32
+# Stream -> the column whose text is JSON, carried in the payload as that JSON.
+JSON_COLUMNS = {stream: SYNC_COLUMNS[stream].index(column)
+                for stream, column in (("submissions", "answers"), ("forms", "compiled"))}
 
 
-def payload_of(row: Any) -> str:
-    """The text a row is signed and stored as (compact JSON, Chinese kept as it is)."""
-    return json.dumps(list(row), ensure_ascii=False, separators=(",", ":"),
-                      allow_nan=False)
+def _compact(values: list[Any]) -> str:
+    return json.dumps(values, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def payload_of(stream: str, row: Any) -> str:
+    """The text a row of ``stream`` is signed and stored as (compact JSON, Chinese kept as
+    it is). Its JSON column, when it holds text, goes in as that text: should the text not
+    be one JSON value, the payload is no JSON array of the stream's width and the central
+    database refuses the row."""
+    values = list(row)
+    at = JSON_COLUMNS.get(stream)
+    if at is None or at >= len(values) or not isinstance(values[at], str):
+        return _compact(values)
+    before, after = _compact(values[:at]), _compact(values[at + 1:])
+    return (before[:-1] + ("," if at else "") + values[at]
+            + ("," + after[1:] if len(after) > 2 else "]"))
 
 
 def signature_of(key: bytes, stream: str, payload: str) -> bytes:
@@ -66,7 +85,7 @@ class RecordSigner:
             raise ValueError(f"a signing key has {KEY_BYTES} bytes")
 
     def sign(self, stream: str, row: Any) -> SignedRow:
-        payload = payload_of(row)
+        payload = payload_of(stream, row)
         return SignedRow(self.kiosk_id, self.key_version, payload,
                          signature_of(self.key, stream, payload))
 

@@ -356,7 +356,10 @@ def _refusals() -> str:
 
 
 def _value(column: str, index: int, types: dict[str, str]) -> str:
+    """SQL: a column's value from the payload ``c.p`` (a JSON column is JSON there)."""
     kind = types[column]
+    if kind == "jsonb":
+        return f"(c.p->{index})"
     if kind == "text":
         return f"(c.p->>{index})"
     return f"(c.p->>{index})::{kind}"
