@@ -338,7 +338,7 @@ def test_a_revoked_kiosk_cannot_log_in_nor_send_by_any_road(city: Kiosk, central
     with pytest.raises(psycopg.OperationalError, match="not permitted to log in"):
         psycopg.connect(enrolment.address, user=enrolment.login,
                         password=enrolment.password)
-    with pytest.raises(Exception, match="not permitted to log in"):
+    with pytest.raises(KioskNotEnrolled, match=r"not permitted to log in.*ask staff"):
         city.sync(central)
     # Its rows relayed by another kiosk, or carried in a bundle: refused too.
     with pytest.raises(BundleError, match="comes from kiosk adv-1, which is revoked"):
@@ -550,4 +550,5 @@ def test_a_kiosk_syncs_over_tls_to_the_server_its_ca_vouches_for_and_no_other(
     write_enrolment(enrolment_path(config), Enrolment(**{
         **enrolment.__dict__, "password": "not-the-password"}))
     wrong = kiosk_sync()
-    assert wrong.returncode == 3 and "password authentication failed" in wrong.stderr
+    assert wrong.returncode == 1 and "password authentication failed" in wrong.stderr
+    assert "ask staff for this kiosk's new enrolment file" in wrong.stderr

@@ -58,6 +58,13 @@ def central_init(dsn: str, role_prefix: str | None) -> None:
                f"CREATE ROLE name LOGIN PASSWORD '…' IN ROLE {roles.reader};")
 
 
+def china(moment: Any) -> Any:
+    """A time from the central database as staff read it: China time."""
+    from surveys.clock import CHINA
+
+    return moment.astimezone(CHINA)
+
+
 def _address_and_ca(dsn: str, address: str | None, ca: Path | None) -> tuple[str, str | None]:
     from store.central.connection import public_address
 
@@ -154,7 +161,7 @@ def central_revoke(dsn: str, kiosk_id: str) -> None:
 
     with central_refusals(dsn), connect(dsn, application_name="kiosk central revoke") as db:
         revoked = revoke(db, kiosk_id)
-    click.echo(f"revoked kiosk {kiosk_id} at {revoked.revoked_at:%Y-%m-%d %H:%M %Z}; its "
+    click.echo(f"revoked kiosk {kiosk_id} at {china(revoked.revoked_at):%Y-%m-%d %H:%M}; its "
                f"login can no longer connect ({revoked.sessions_ended} open connections "
                "ended); the rows it sent before are kept (kiosk central kiosks shows them)")
 
@@ -176,7 +183,8 @@ def central_kiosks(dsn: str, as_json: bool) -> None:
         return
     states = {"enrolled": "已登记", "revoked": "已撤销", "not enrolled": "未登记"}
     for entry in entries:
-        when = (f" {entry.revoked_at:%Y-%m-%d %H:%M}" if entry.revoked_at is not None else "")
+        when = (f" {china(entry.revoked_at):%Y-%m-%d %H:%M}" if entry.revoked_at is not None
+                else "")
         click.echo(f"{entry.kiosk_id}  {states[entry.state]} {entry.state}{when}  "
                    f"{entry.station or '-'}  {entry.site or '-'}  key {entry.key_version or '-'}"
                    f"  signed rows {entry.signed_rows:,}, unsigned {entry.unsigned_rows:,}")

@@ -66,9 +66,20 @@ def connect(dsn: str, *, application_name: str = "kiosk",
     try:
         return psycopg.connect(dsn, autocommit=True, **options)  # transactions are explicit
     except psycopg.Error as error:
+        reason = reason_of(error)
+        if _REFUSED_LOGIN.search(reason):  # no network problem: trying again will not help
+            raise KioskNotEnrolled(
+                f"the central database at {describe(dsn)} refused the login "
+                f"({reason}): it was revoked, or its password changed (kiosk central "
+                "rotate); ask staff for this kiosk's new enrolment file, or for a login"
+            ) from None
         raise CentralUnreachable(
-            f"cannot reach the central database at {describe(dsn)}: {reason_of(error)}"
-        ) from None
+            f"cannot reach the central database at {describe(dsn)}: {reason}") from None
+
+
+# What libpq says when the server is there but will not take this login.
+_REFUSED_LOGIN = re.compile(r"is not permitted to log in|password authentication failed"
+                            r"|permission denied for database")
 
 
 def _parsed(dsn: str) -> dict[str, Any]:
