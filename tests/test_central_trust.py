@@ -552,3 +552,56 @@ def test_a_kiosk_syncs_over_tls_to_the_server_its_ca_vouches_for_and_no_other(
     wrong = kiosk_sync()
     assert wrong.returncode == 1 and "password authentication failed" in wrong.stderr
     assert "ask staff for this kiosk's new enrolment file" in wrong.stderr
+
+
+def test_a_reader_asking_for_personal_answers_is_told_it_may_not(city: Kiosk, central: str,
+                                                                  tmp_path: Path):
+    roles = roles_of(psycopg.connect(central, autocommit=True))
+    reader = login(central, roles.reader, "li_export")
+    office = ["--db", str(tmp_path / "office.db")]
+    refused = CliRunner().invoke(main, [*office, "export", "satisfaction", "-o",
+                                        str(tmp_path / "x.csv"), "--include-pii",
+                                        "--central", reader])
+    assert refused.exit_code == 1
+    assert "this login may not read the residents' personal answers" in refused.output
+    assert not (tmp_path / "x.csv").exists()
+    plain = CliRunner().invoke(main, [*office, "export", "satisfaction", "-o",
+                                      str(tmp_path / "x.csv"), "--central", reader])
+    assert plain.exit_code == 0, plain.output
+
+
+def test_personal_answers_sit_where_only_a_pii_reader_reads_them(city: Kiosk, central: str):
+    """A service request's name and phone (marked pii): the reader's copy of the answers
+    lacks them; the pii reader and an export with personal data have them."""
+    from store.central.stats import CentralStats
+
+    store = city.store
+    version = store.load_form("service_request").version
+    record = {"instance_id": str(uuid.UUID(int=4242)), "survey": "service_request",
+              "version": version, "kiosk": "adv-1", "site": ADV.site,
+              "started": "2026-11-20T09:30:00.000+08:00",
+              "completed": "2026-11-20T09:34:00.000+08:00", "lang": "zh",
+              "answers": {"category": "elderly", "for_whom": "family",
+                          "community": "liangfeng", "description": "母亲八十多岁，想申请助餐",
+                          "urgency": "soon", "followup": "phone", "contact_name": "王阿姨",
+                          "contact_phone": "13812345678"}}
+    store.insert_submissions([store.record_gate().check(record)], source="kiosk")
+    assert city.sync(central).new["submissions"] == 1
+    roles = roles_of(psycopg.connect(central, autocommit=True))
+    reader, pii_reader = (login(central, roles.reader, "li_pii_check"),
+                          login(central, roles.pii_reader, "wang_pii_check"))
+    with psycopg.connect(reader) as connection:
+        answers = connection.execute("SELECT answers FROM submissions WHERE survey_id ="
+                                     " 'service_request'").fetchone()[0]
+    assert answers["description"] == "母亲八十多岁，想申请助餐"
+    assert "contact_phone" not in answers and "contact_name" not in answers
+    with psycopg.connect(pii_reader) as connection:
+        assert connection.execute("SELECT pii_answers FROM submissions WHERE survey_id ="
+                                  " 'service_request'").fetchone()[0] == {
+            "contact_name": "王阿姨", "contact_phone": "13812345678"}
+    with CentralStats(pii_reader) as stats:
+        [exported] = list(stats.iter_submissions("service_request"))
+    assert exported["answers"] == record["answers"]
+    with CentralStats(reader) as stats:
+        [exported] = list(stats.iter_submissions("service_request"))
+    assert "contact_phone" not in exported["answers"]

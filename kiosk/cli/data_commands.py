@@ -89,6 +89,10 @@ def export_command(context: Context, survey_id: str, file_format: str | None, ou
     file_format = format_for(output, file_format)
     target: Any = sys.stdout if output == "-" else Path(output)
     store = stats_store(context, survey_id, central) if central else context.store
+    if central and include_pii and not store.reads_personal_data:
+        raise click.ClickException(
+            "this login may not read the residents' personal answers (the reader role): "
+            "--include-pii needs a pii reader's login")
     total = store.submission_count(survey_id)
     show = (output != "-" and console(stderr=True).is_terminal and total > 20_000
             and file_format != "pdf")

@@ -349,6 +349,11 @@ class CentralStats:
     # ---- ExportStore ----------------------------------------------------------------------------
 
     @property
+    def reads_personal_data(self) -> bool:
+        """Whether this login may read the answers to questions marked pii."""
+        return self._pii
+
+    @property
     def _all_answers(self) -> str:
         return "answers || coalesce(pii_answers, '{}')" if self._pii else "answers"
 
