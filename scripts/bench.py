@@ -977,8 +977,7 @@ def bench_enrolment(dsn: str, kiosk: Any) -> Any:
     with psycopg.connect(dsn, autocommit=True) as connection:
         made = enrol(connection, kiosk.kiosk_id, station=kiosk.station, street=kiosk.street,
                      community=kiosk.community)
-    return Enrolment(kiosk.kiosk_id, public_address(dsn), made.login, made.password,
-                     made.key_version, made.key)
+    return Enrolment(**vars(made), address=public_address(dsn))
 
 
 def bench_sync(workdir: Path, rows: int) -> list[tuple[str, float, float, str]]:

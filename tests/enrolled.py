@@ -23,11 +23,8 @@ def enrolled(central: str, kiosk: KioskIdentity | str, *, config: Path | None = 
     with psycopg.connect(central, autocommit=True) as connection:
         credentials = enrol(connection, identity.kiosk_id, station=identity.station,
                             street=identity.street, community=identity.community)
-    enrolment = Enrolment(identity.kiosk_id, public_address(address or central),
-                          credentials.login, credentials.password, credentials.key_version,
-                          credentials.key, identity.station, identity.street,
-                          identity.community, None,
-                          enrolment_path(config) if config is not None else None)
+    enrolment = Enrolment(**vars(credentials), address=public_address(address or central),
+                          path=enrolment_path(config) if config is not None else None)
     if config is not None:
         write_enrolment(enrolment_path(config), enrolment)
     return enrolment
@@ -36,8 +33,9 @@ def enrolled(central: str, kiosk: KioskIdentity | str, *, config: Path | None = 
 def offline_enrolment(kiosk: KioskIdentity, config: Path) -> Enrolment:
     """An enrolment with a key of its own and no central database behind it: for bundles
     carried between kiosks only (a kiosk keeps the signatures; it cannot check them)."""
-    enrolment = Enrolment(kiosk.kiosk_id, "postgresql://127.0.0.1:1/nowhere",
-                          "nowhere_k_test", "unused", 1, secrets.token_bytes(32),
+    enrolment = Enrolment(kiosk_id=kiosk.kiosk_id, login="nowhere_k_test", password="unused",
+                          key_version=1, key=secrets.token_bytes(32),
+                          address="postgresql://127.0.0.1:1/nowhere",
                           path=enrolment_path(config))
     write_enrolment(enrolment_path(config), enrolment)
     return enrolment

@@ -303,8 +303,8 @@ def test_unreachable_central_database_leaves_the_kiosk_untouched(tmp_path: Path)
     before = digest(path)
     port = free_port()
     write_enrolment(enrolment_path(tmp_path / "hall-1.toml"), Enrolment(
-        "hall-1", f"postgresql://127.0.0.1:{port}/c", "c_k_hall_1", "secret-password", 1,
-        bytes(32)))
+        kiosk_id="hall-1", login="c_k_hall_1", password="secret-password", key_version=1,
+        key=bytes(32), address=f"postgresql://127.0.0.1:{port}/c"))
     result = cli(tmp_path, KIOSKS["hall-1"], "sync")
     assert result.returncode == 3, result.stderr
     assert f"cannot reach the central database at 127.0.0.1:{port}/c" in result.stderr

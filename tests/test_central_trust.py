@@ -470,7 +470,8 @@ def _unenrolled(dsn: str) -> Any:
 
     kiosks = roles_of(psycopg.connect(dsn, autocommit=True)).kiosks
     query(dsn, f'CREATE ROLE "{kiosks}_not_one" LOGIN IN ROLE "{kiosks}"')
-    return Enrolment("adv-1", public_address(dsn), f"{kiosks}_not_one", "x", 1, bytes(32))
+    return Enrolment(kiosk_id="adv-1", login=f"{kiosks}_not_one", password="x", key_version=1,
+                     key=bytes(32), address=public_address(dsn))
 
 
 # ---- transport -------------------------------------------------------------------------------
@@ -541,14 +542,14 @@ def test_a_kiosk_syncs_over_tls_to_the_server_its_ca_vouches_for_and_no_other(
     assert "certificate verify failed" in refused.stderr and "Traceback" not in refused.stderr
     enrolment.ca_path.write_text(tls_server.ca.read_text())
     # Without TLS the server takes nobody; a wrong password is refused.
-    from kiosk.central.enrolment import Enrolment, write_enrolment
+    from dataclasses import replace
+
+    from kiosk.central.enrolment import write_enrolment
 
     plain = address.replace("sslmode=verify-full", "sslmode=disable")
-    write_enrolment(enrolment_path(config), Enrolment(**{
-        **enrolment.__dict__, "address": plain}))
+    write_enrolment(enrolment_path(config), replace(enrolment, address=plain))
     assert "no encryption" in kiosk_sync().stderr
-    write_enrolment(enrolment_path(config), Enrolment(**{
-        **enrolment.__dict__, "password": "not-the-password"}))
+    write_enrolment(enrolment_path(config), replace(enrolment, password="not-the-password"))
     wrong = kiosk_sync()
     assert wrong.returncode == 1 and "password authentication failed" in wrong.stderr
     assert "ask staff for this kiosk's new enrolment file" in wrong.stderr

@@ -587,7 +587,8 @@ def test_files_with_personal_data_are_owner_only_whatever_the_umask(tmp_path: Pa
 
     home = tmp_path / "home"
     carried = write_enrolment(tmp_path / "hall-1-enrolment.json", Enrolment(
-        "hall-1", "postgresql://127.0.0.1:1/nowhere", "x_k_hall_1", "unused", 1, bytes(32)))
+        kiosk_id="hall-1", login="x_k_hall_1", password="unused", key_version=1,
+        key=bytes(32), address="postgresql://127.0.0.1:1/nowhere"))
     script = f"""
 set -e
 umask 022

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 
 from kiosk.paths import write_owner_only
 from store.central.signing import KEY_BYTES, RecordSigner
+from store.central.trust import Credentials
 
 KIND = "kiosk-enrolment"
 FORMAT = 1
@@ -32,17 +34,11 @@ class EnrolmentError(Exception):
     """An enrolment file that cannot be used, or none where one is needed."""
 
 
-@dataclass(frozen=True)
-class Enrolment:
-    kiosk_id: str
-    address: str  # the central database's DSN, without user or password
-    login: str
-    password: str
-    key_version: int
-    key: bytes
-    station: str = ""
-    street: str = ""
-    community: str = ""
+@dataclass(frozen=True, repr=False)
+class Enrolment(Credentials):
+    """A kiosk's credentials (store/central/trust.py) and where to use them."""
+
+    address: str = ""  # the central database's DSN, without user or password
     ca: str | None = None  # the station CA's certificate (PEM)
     path: Path | None = None  # where it was read from
 
@@ -123,10 +119,11 @@ def read_enrolment(path: Path) -> Enrolment:
     ca = value.get("ca")
     if ca is not None and (not isinstance(ca, str) or "BEGIN CERTIFICATE" not in ca):
         raise EnrolmentError(f"{path}: 'ca' is not a PEM certificate")
-    return Enrolment(text("kiosk_id"), text("central"), text("login"), text("password"),
-                     version, key, text("station", required=False),
-                     text("street", required=False), text("community", required=False),
-                     ca, path)
+    return Enrolment(kiosk_id=text("kiosk_id"), login=text("login"), password=text("password"),
+                     key_version=version, key=key, station=text("station", required=False),
+                     street=text("street", required=False),
+                     community=text("community", required=False), address=text("central"),
+                     ca=ca, path=path)
 
 
 def enrolment_path(config_path: Path) -> Path:
@@ -143,7 +140,7 @@ def join(source: Path, config_path: Path, kiosk_id: str) -> Enrolment:
             f"{source} enrols kiosk {enrolment.kiosk_id!r}, but this kiosk is {kiosk_id!r} "
             "([station] kiosk_id in its configuration): use the file made for this kiosk")
     target = enrolment_path(config_path)
-    kept = Enrolment(**{**enrolment.__dict__, "path": target})
+    kept = dataclasses.replace(enrolment, path=target)
     if kept.ca is not None and kept.ca_path is not None:
         write_owner_only(kept.ca_path, kept.ca.encode())
     write_enrolment(target, kept)

@@ -79,10 +79,7 @@ def _address_and_ca(dsn: str, address: str | None, ca: Path | None) -> tuple[str
 def _write_enrolment(output: Path, credentials: Any, address: str, ca: str | None) -> None:
     from kiosk.central.enrolment import Enrolment, write_enrolment
 
-    write_enrolment(output, Enrolment(
-        credentials.kiosk_id, address, credentials.login, credentials.password,
-        credentials.key_version, credentials.key, credentials.station, credentials.street,
-        credentials.community, ca))
+    write_enrolment(output, Enrolment(**vars(credentials), address=address, ca=ca))
 
 
 _ENROLMENT_OPTIONS = (

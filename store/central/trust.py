@@ -218,8 +218,8 @@ _SAFE = "SET search_path = pg_catalog, public, pg_temp"
 
 
 def _functions(connection: psycopg.Connection[Any], roles: Roles) -> list[str]:
-    statements = [_caller(roles), _hello(), _synced(), _status(), _count_added(), _roster(),
-                  _enrol(roles), _rotate(), _revoke()]
+    statements = [_caller(roles), _admin_only(), _hello(), _synced(), _status(),
+                  _count_added(), _roster(), _enrol(roles), _rotate(), _revoke()]
     for stream, (table, key) in CENTRAL_TABLES.items():
         types = dict(connection.execute(
             "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute"
@@ -256,6 +256,18 @@ END $$"""
 
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+def _admin_only() -> str:
+    """Refuses, saying what, unless the caller holds the admin role."""
+    return f"""
+CREATE OR REPLACE FUNCTION kiosk_admin_only(what text) RETURNS void
+LANGUAGE plpgsql STABLE SECURITY DEFINER {_SAFE} AS $$
+BEGIN
+  IF kiosk_caller() IS NOT NULL THEN
+    RAISE EXCEPTION 'only the admin role %', what USING ERRCODE = 'insufficient_privilege';
+  END IF;
+END $$"""
 
 
 def _hello() -> str:
@@ -503,9 +515,7 @@ CREATE OR REPLACE FUNCTION kiosk_enrol(kiosk text, place_station text, place_str
 LANGUAGE plpgsql SECURITY DEFINER {_SAFE} AS $$
 DECLARE known record;
 BEGIN
-  IF kiosk_caller() IS NOT NULL THEN
-    RAISE EXCEPTION 'only the admin role enrols kiosks' USING ERRCODE = 'insufficient_privilege';
-  END IF;
+  PERFORM kiosk_admin_only('enrols kiosks');
   SELECT * INTO known FROM public.kiosks k WHERE k.kiosk_id = kiosk FOR UPDATE;
   IF known.revoked_at IS NOT NULL THEN
     RAISE EXCEPTION 'kiosk % was revoked: give the new kiosk a new id', kiosk
@@ -546,9 +556,7 @@ CREATE OR REPLACE FUNCTION kiosk_rotate(kiosk text, verifier text, OUT login tex
 LANGUAGE plpgsql SECURITY DEFINER {_SAFE} AS $$
 DECLARE known record;
 BEGIN
-  IF kiosk_caller() IS NOT NULL THEN
-    RAISE EXCEPTION 'only the admin role rotates keys' USING ERRCODE = 'insufficient_privilege';
-  END IF;
+  PERFORM kiosk_admin_only('rotates keys');
   SELECT * INTO known FROM public.kiosks k WHERE k.kiosk_id = kiosk FOR UPDATE;
   IF known.enrolled_at IS NULL THEN
     RAISE EXCEPTION 'kiosk % is not enrolled', kiosk USING ERRCODE = 'no_data_found';
@@ -577,9 +585,7 @@ CREATE OR REPLACE FUNCTION kiosk_revoke(kiosk text, OUT login text, OUT revoked_
 LANGUAGE plpgsql SECURITY DEFINER {_SAFE} AS $$
 DECLARE known record;
 BEGIN
-  IF kiosk_caller() IS NOT NULL THEN
-    RAISE EXCEPTION 'only the admin role revokes kiosks' USING ERRCODE = 'insufficient_privilege';
-  END IF;
+  PERFORM kiosk_admin_only('revokes kiosks');
   SELECT * INTO known FROM public.kiosks k WHERE k.kiosk_id = kiosk FOR UPDATE;
   IF known.kiosk_id IS NULL THEN
     RAISE EXCEPTION 'kiosk % is not known here', kiosk USING ERRCODE = 'no_data_found';
