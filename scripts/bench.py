@@ -42,12 +42,16 @@ Measures
      peak memory, against pandas reading the flat table and writing it with to_csv) and
      the PDF report (against its statistics alone), and with a cross-tab of every question.
   9. `kiosk sync` throughput: --sync-rows generated `satisfaction` submissions (default
-     100,000; 20,000 with --quick) sent from a kiosk database to a throwaway PostgreSQL
-     started here with fsync on (tests/pg_server.py), in batches of 5,000 (the default),
-     each its own transaction with the kiosk's cursor moved after it; then the same again
-     when all are already there (cursors reset: the idempotent path). Baseline: the
-     physical best, the same rows read from SQLite and COPYed by psycopg in one transaction
-     into a table of the same shape and indexes, no conflict check, no cursor.
+     100,000; 20,000 with --quick) of 20 enrolled kiosks, every row signed with its own
+     kiosk's key and the signature checked by the central database (a throwaway PostgreSQL
+     started here with fsync on, tests/pg_server.py), in batches of 5,000 (the default),
+     each its own transaction with the kiosk's cursor moved after it. First as a station
+     kiosk relays them (it imported the 20 kiosks' bundles, keeping their signatures), in
+     time order; then the same again when all are already there (cursors reset: the
+     idempotent path); then the 20 kiosks' own databases, each sending its whole year.
+     Baseline: the physical best, the same rows read from SQLite and COPYed by psycopg in
+     one transaction into a table of the same shape and indexes, no conflict check, no
+     cursor, no signature.
  10. City-wide statistics in PostgreSQL: the --stats-rows submissions of section 8 (from
      --stats-cache when there) COPYed into the submissions of a throwaway central database
      (fsync on), then the tally build of central schema 2 (store/central/tallies.py recount,
