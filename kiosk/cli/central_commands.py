@@ -158,9 +158,12 @@ def central_revoke(dsn: str, kiosk_id: str) -> None:
 
     with central_refusals(dsn), connect(dsn, application_name="kiosk central revoke") as db:
         revoked = revoke(db, kiosk_id)
+    ended = (f"{revoked.sessions_ended} open connections ended" if revoked.sessions_ended >= 0
+             else "its open connections could not be ended by this role: the records they"
+                  " send are refused all the same")
     click.echo(f"revoked kiosk {kiosk_id} at {china(revoked.revoked_at):%Y-%m-%d %H:%M}; its "
-               f"login can no longer connect ({revoked.sessions_ended} open connections "
-               "ended); the rows it sent before are kept (kiosk central kiosks shows them)")
+               f"login can no longer connect ({ended}); the rows it sent before are kept "
+               "(kiosk central kiosks shows them)")
 
 
 @central_group.command("kiosks")

@@ -598,8 +598,12 @@ BEGIN
   sessions_ended := 0;
   IF login IS NOT NULL THEN
     EXECUTE format('ALTER ROLE %I NOLOGIN', login);
-    SELECT count(pg_terminate_backend(pid)) INTO sessions_ended FROM pg_stat_activity
-      WHERE usename = login;
+    BEGIN  -- an owner that is no superuser may lack the right to end them: -1 says so
+      SELECT count(pg_terminate_backend(pid)) INTO sessions_ended FROM pg_stat_activity
+        WHERE usename = login;
+    EXCEPTION WHEN insufficient_privilege THEN
+      sessions_ended := -1;
+    END;
   END IF;
 END $$"""
 
