@@ -705,3 +705,41 @@ async def test_home_adaptation_assessment_on_screen(store: KioskStore):
         assert answers["elevator"] == "no"
         assert answers["plan"] == "防滑地面、夜灯、紧急呼叫"
         assert answers["explained"] == "OK"
+
+
+async def test_a_returning_resident_goes_on_typing_after_the_answer_they_gave(
+        basics_store: KioskStore):
+    """上一题 back to a text answer: nothing is selected and the cursor stands at its end,
+    so what the resident types is added, never a replacement of what they wrote."""
+    store = basics_store
+    app = kiosk(store, config=CONFIG)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await tap_form(pilot, "test1")
+        await type_into(pilot, "age", "30")
+        await next_screen(pilot)
+        await pilot.press("1")
+        await next_screen(pilot)
+        await next_screen(pilot)  # 改进: nothing ticked
+        assert "nm" in on_screen(app)
+        await type_into(pilot, "nm", "希望政府多办集体婚礼")
+        await next_screen(pilot)
+        assert "nm" not in on_screen(app)
+        assert draft_answers(store)["nm"] == "希望政府多办集体婚礼"
+        await back(pilot)
+        field = block(app, "nm").query_one(Input)
+        assert app.focused is field and field.value == "希望政府多办集体婚礼"
+        assert field.selection.start == field.selection.end == len(field.value)
+        await pilot.press(*"并补贴新人")
+        await pilot.pause()
+        assert field.value == "希望政府多办集体婚礼并补贴新人"
+        await next_screen(pilot)
+        assert draft_answers(store)["nm"] == "希望政府多办集体婚礼并补贴新人"
+        # A tap on the box does not select it either: what is typed goes in beside.
+        await back(pilot)
+        field = block(app, "nm").query_one(Input)
+        await pilot.click(field)
+        await pilot.press(*"吧")
+        await pilot.pause()
+        assert len(field.value) == len("希望政府多办集体婚礼并补贴新人吧")
+        assert "吧" in field.value and "婚礼" in field.value and "新人" in field.value

@@ -47,9 +47,16 @@ class KioskInput(Input):
                  classes: str | None = None, cursor_blink: bool = True) -> None:
         self.kind = kind
         self.limit = LIMITS.get(kind, LIMITS["text"])
+        # Nothing selected when a resident comes back to an answer: selected, the first
+        # character typed replaced the whole of it ("希望政府多办集体婚礼" became "，补贴新人").
         super().__init__(value=value[: self.limit], placeholder=placeholder,
-                         type=INPUT_TYPES.get(kind, "text"), classes=classes)
+                         type=INPUT_TYPES.get(kind, "text"), classes=classes,
+                         select_on_focus=False)
         self.cursor_blink = cursor_blink
+
+    def on_focus(self) -> None:
+        # The cursor at the end of what is there: the resident goes on from where they were.
+        self.cursor_position = len(self.value)
 
     def replace(self, text: str, start: int, end: int) -> None:
         if has_control(text):
