@@ -27,6 +27,7 @@ from surveys.expressions import (
     string_to_number,
 )
 from surveys.form import Choice, Form, Item, Screen, language_code
+from surveys.numbers import written_number
 
 # Built-in messages; a form's own required_message / constraint_message take precedence.
 MESSAGES: dict[str, dict[str, str]] = {
@@ -688,9 +689,13 @@ def canonical_text(item: Item, value: Any) -> str:
             text = _normalise(str(value))
             if text == "":
                 return ""
-            if not INTEGER.fullmatch(text):
-                raise AnswerError("integer")
-            number = int(text)
+            if INTEGER.fullmatch(text):
+                number = int(text)
+            else:  # as people write it: 1万, 两千, 800元; anything else is refused
+                written = written_number(text)
+                if written is None or written != written.to_integral_value():
+                    raise AnswerError("integer")
+                number = int(written)
         if abs(number) >= INTEGER_LIMIT:
             raise AnswerError("integer_range")
         return str(number)
@@ -703,9 +708,13 @@ def canonical_text(item: Item, value: Any) -> str:
             text = _normalise(str(value))
             if text == "":
                 return ""
-            if not DECIMAL.fullmatch(text):
-                raise AnswerError("decimal")
-            number = float(text)
+            if DECIMAL.fullmatch(text):
+                number = float(text)
+            else:
+                written = written_number(text)
+                if written is None:
+                    raise AnswerError("decimal")
+                number = float(written)
         if math.isnan(number) or math.isinf(number):
             raise AnswerError("decimal")
         if abs(number) >= DECIMAL_LIMIT:

@@ -743,3 +743,25 @@ async def test_a_returning_resident_goes_on_typing_after_the_answer_they_gave(
         await pilot.pause()
         assert len(field.value) == len("希望政府多办集体婚礼并补贴新人吧")
         assert "吧" in field.value and "婚礼" in field.value and "新人" in field.value
+
+
+async def test_a_number_is_read_as_people_write_it_and_anything_else_is_refused(
+        basics_store: KioskStore):
+    """年龄 "三十" is 30 and said so before 下一题; "3x0" is no number: refused with the
+    message and nothing kept, never shortened to 30."""
+    store = basics_store
+    app = kiosk(store, config=CONFIG)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await tap_form(pilot, "test1")
+        await type_into(pilot, "age", "3x0")
+        assert block(app, "age").query_one(Input).value == "3x0"  # nothing dropped
+        await next_screen(pilot)
+        assert on_screen(app) == ["age"]
+        assert "⚠" in at(app, "age")
+        assert "age" not in (store.open_drafts() or [{"answers": {}}])[0]["answers"]
+        await type_into(pilot, "age", "三十")
+        assert "= 30" in at(app, "age")
+        await next_screen(pilot)
+        assert draft_answers(store)["age"] == "30"
+        assert on_screen(app) == ["ok"]

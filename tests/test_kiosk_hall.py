@@ -353,13 +353,17 @@ async def test_dates_are_picked_with_big_steppers_without_typing_a_format(
 
 
 async def test_number_boxes_take_only_numbers_and_say_so(basics_store: KioskStore):
+    """What is no number stays as typed (once "3a" was kept as 3, silently) and 下一题
+    refuses it with the message."""
     app = kiosk(basics_store)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await tap_form(pilot, "test1")
         await type_into(pilot, "age", "3a")
-        assert block(app, "age").query_one(Input).value == "3"
-        assert "⚠ 这里只能填数字。" in screen_text(app)
+        assert block(app, "age").query_one(Input).value == "3a"
+        await tap(pilot, "#next")
+        assert "⚠ 请填一个整数，例如 3。" in screen_text(app)
+        assert on_screen(app) == ["age"]
         await type_into(pilot, "age", "１２")  # full-width digits from an input method
         assert block(app, "age").query_one(Input).value == "12"
         await type_into(pilot, "age", "12345678901")

@@ -92,3 +92,25 @@ def test_repeating_an_answer_that_other_answers_made_invalid_reports_it(tmp_path
     with pytest.raises(FormIncomplete) as raised:
         session.finish()
     assert [problem.question for problem in raised.value.problems] == ["elderly"]
+
+
+@pytest.mark.parametrize(("written", "number"), [
+    ("1万", "10000"), ("1.5万", "15000"), ("一万五", "15000"), ("3千", "3000"),
+    ("两千", "2000"), ("800元", "800"), ("8,000", "8000"), ("一万零五", "10005"),
+    ("三千五", "3500"), ("1万5", "15000"), ("２万", "20000"), ("30岁", "30")])
+def test_numbers_are_read_as_people_write_them(written: str, number: str):
+    from surveys.form import Item
+    from surveys.session import canonical_text
+
+    assert canonical_text(Item("amount", "integer", "/data/amount"), written) == number
+    assert canonical_text(Item("amount", "decimal", "/data/amount"), written) == number
+
+
+@pytest.mark.parametrize("written", ["1万元abc-.5", "1x", "万万", "1.5千.5", "abc", "3 千 x"])
+def test_what_is_no_number_is_refused_not_shortened(written: str):
+    from surveys.form import Item
+    from surveys.session import AnswerError, canonical_text
+
+    for kind in ("integer", "decimal"):
+        with pytest.raises(AnswerError):
+            canonical_text(Item("amount", kind, "/data/amount"), written)

@@ -17,8 +17,11 @@ from textual.widgets import Input
 
 # Most a resident can type into one box: enough for any description, short enough to show.
 LIMITS = {"text": 500, "integer": 10, "decimal": 20, "date": 20}
+# Every box takes any character: a number box that dropped what is not a digit stored "1万"
+# as 1. What a number box holds is read as people write it (surveys/numbers.py) and, when it
+# is no number, refused with a message on 下一题.
 INPUT_TYPES: dict[str, Literal["integer", "number", "text"]] = {
-    "integer": "integer", "decimal": "number", "text": "text", "date": "text"}
+    "integer": "text", "decimal": "text", "text": "text", "date": "text"}
 # Bidirectional overrides can make a text read differently from what is stored.
 BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 # Chinese input methods type full-width digits and 。 for the decimal point.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ from kiosk.i18n import month_name, tr
 from kiosk.widgets.inputs import KioskInput
 from surveys.clock import now_local
 from surveys.expressions import parse_date
+from surveys.numbers import written_number
 from surveys.session import Problem, QuestionView
 
 SELECT_KINDS = ("select_one", "select_multiple")
@@ -36,6 +38,9 @@ ONE_COLUMN_CHOICES_SHARED = 4
 LIKERT_MIN_WIDTH = 16
 
 
+PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+
+
 def value_text(value: Any) -> str:
     """An answer as a resident typed it (whole floats without '.0')."""
     if value is None:
@@ -45,6 +50,18 @@ def value_text(value: Any) -> str:
     if isinstance(value, list):
         return " ".join(str(part) for part in value)
     return str(value)
+
+
+def number_echo(typed: str) -> str:
+    """"= 15000" when a number box holds a number written with 万, 千 or Chinese numerals;
+    nothing for plain digits (they need no echo) or for what is no number (下一题 says so)."""
+    text = unicodedata.normalize("NFKC", typed).strip()
+    if not text or PLAIN_NUMBER.fullmatch(text):
+        return ""
+    number = written_number(text)
+    if number is None:
+        return ""
+    return f"= {format(number.normalize(), 'f')}"
 
 
 def label_text(view: QuestionView, language: str) -> Text:
@@ -164,6 +181,10 @@ class QuestionBlock(Vertical):
                 yield from self._compose_date_steppers()
             else:
                 yield field
+            if view.kind in ("integer", "decimal"):
+                # The number read from what was typed ("1万" → "= 10000"), before 下一题.
+                echo = number_echo(text)
+                yield Static(echo, classes="number-echo shown" if echo else "number-echo")
         elif view.kind == "acknowledge":
             yield Button(self._acknowledge_label(), classes="acknowledge")
         problem = Static("", classes="problem")
@@ -271,6 +292,10 @@ class QuestionBlock(Vertical):
             self._refused = False
             self.show_problems([])
         self._show_date_parts()
+        for echo in self.query(".number-echo").results(Static):
+            read = number_echo(event.value)
+            echo.update(read)
+            echo.set_class(bool(read), "shown")
 
     def _set_date(self, day: dt.date) -> None:
         text = day.isoformat()
