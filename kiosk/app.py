@@ -35,7 +35,7 @@ from textual.message import Message
 from textual.timer import Timer
 
 from kiosk.cards.payload import load_secret, secret_path
-from kiosk.config import KioskConfig
+from kiosk.config import ConfigError, KioskConfig, load_config
 from kiosk.i18n import tr
 from kiosk.paths import log_directory, owner_only_directory
 from kiosk.screens.base import KioskScreen, Recovering
@@ -361,7 +361,19 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
     def open_staff(self) -> None:
         from kiosk.screens.staff import PinScreen
 
-        self.switch_screen(PinScreen(self.store, self.config.staff_pin_hash))
+        self.switch_screen(PinScreen(self.store, self._staff_pin_hash()))
+
+    def _staff_pin_hash(self) -> str:
+        """The staff PIN as the configuration file holds it now: `kiosk config set-pin`
+        takes effect at once, here and on every tablet this kiosk serves. A file that is
+        gone or cannot be read leaves the PIN the kiosk started with."""
+        path = self.config.path
+        if path is not None and path.exists():
+            try:
+                return load_config(path).staff_pin_hash
+            except (ConfigError, OSError):
+                pass
+        return self.config.staff_pin_hash
 
     def open_staff_menu(self) -> None:
         from kiosk.screens.staff import StaffMenuScreen

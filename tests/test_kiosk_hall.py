@@ -11,6 +11,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Button, Input, Static
@@ -835,3 +836,27 @@ async def test_two_quick_number_keys_on_a_multi_select_tick_both(tmp_path):
         await pilot.pause()
         assert session.value("imp") == ["park", "other"]
         assert "● 停车" in screen_text(app) or "☑ 停车" in screen_text(app)
+
+
+async def test_a_new_pin_takes_effect_in_a_running_kiosk(store: KioskStore, tmp_path: Path):
+    """`kiosk config set-pin` while the kiosk runs: the new PIN opens the staff menu at
+    once, the old one counts as a wrong try."""
+    from kiosk.cli import main
+    from kiosk.config import load_config, save_config
+
+    path = save_config(CONFIG.with_changes(staff_pin_hash=PIN_HASH), tmp_path / "config.toml")
+    app = kiosk(store, config=load_config(path), clock=Clock())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        result = CliRunner().invoke(main, ["--config", str(path), "--db",
+                                           str(tmp_path / "other.db"), "config", "set-pin"],
+                                    input="1357\n1357\n")
+        assert result.exit_code == 0, result.output
+        await tap(pilot, "#staff")
+        await press_keypad(pilot, PIN)
+        await tap(pilot, "#pin-ok")
+        assert "工作人员菜单" not in screen_text(app)
+        await press_keypad(pilot, "1357")
+        await tap(pilot, "#pin-ok")
+        assert "工作人员菜单" in screen_text(app)
+    assert [event["event"] for event in store.staff_events()] == ["pin_wrong", "pin_ok"]
