@@ -458,3 +458,19 @@ def test_a_failed_export_leaves_the_earlier_file_and_no_part_file(tmp_path):
         exports.write_csv([form], records(), target)
     assert target.read_text(encoding="utf-8") == "earlier export"
     assert [path.name for path in tmp_path.iterdir()] == ["export.csv"]
+
+
+def test_a_file_ending_export_does_not_write_is_refused_not_written_as_jsonl(data, tmp_path):
+    """数据.xls once came out as JSON Lines that Excel could not open."""
+    db, _generated = data
+    for name, hint in (("数据.xls", "(for Excel or WPS: .xlsx)"), ("数据.docx", "")):
+        target = tmp_path / name
+        result = export(db, "satisfaction", "-o", str(target))
+        assert result.exit_code == 1, result.output
+        assert f"kiosk export writes csv, xlsx, pdf, jsonl, not '{target.suffix[1:]}'" in (
+            result.output) and hint in result.output
+        assert not target.exists()
+    plain = tmp_path / "数据"
+    assert export(db, "satisfaction", "-o", str(plain)).exit_code == 0  # no ending: jsonl
+    assert export(db, "satisfaction", "-o", str(tmp_path / "x.xls"), "--format",
+                  "xlsx").exit_code == 0

@@ -32,11 +32,19 @@ class ExportStore(StatsStore, Protocol):
 
 
 def format_for(output: str, file_format: str | None) -> str:
-    """The format asked for, else the output file's ending (.csv …), else jsonl."""
+    """The format asked for, else the output file's ending (.csv …), else (no ending, or
+    standard output) jsonl. Another ending is refused: 数据.xls once came out as JSON
+    Lines that Excel could not open."""
     if file_format:
         return file_format
     suffix = Path(output).suffix.lower().lstrip(".")
-    return suffix if suffix in FORMATS else "jsonl"
+    if suffix in FORMATS:
+        return suffix
+    if suffix and output != "-":
+        hint = " (for Excel or WPS: .xlsx)" if suffix in ("xls", "et", "ods") else ""
+        raise ExportError(f"{output}: kiosk export writes {', '.join(FORMATS)}, not "
+                          f"'{suffix}'{hint}; name the file so, or give --format")
+    return "jsonl"
 
 
 def survey_forms(store: ExportStore, survey_id: str) -> list[Form]:
