@@ -65,7 +65,6 @@ STRINGS: dict[str, tuple[str, str]] = {
                         "was not taken; please type it again."),
     "refused.too_long": ("太长了：这里最多可以填 {limit} 个字。",
                          "Too long: at most {limit} characters here."),
-    "refused.number": ("这里只能填数字。", "Only numbers can be entered here."),
     "read_aloud": ("朗读", "Read aloud"),
     # ---- review and finish ----
     "review.done": ("问卷已经答完了。", "You have answered all the questions."),

@@ -2,7 +2,8 @@
 
 A Textual ``Input`` silently drops what it refuses (and keeps only the first line of a paste).
 At the kiosk a refused paste must be visible: control characters (line breaks, tabs, escape
-sequences from a scanner), too much text, letters in a number box.
+sequences from a scanner), too much text. A number box takes letters too: 1万 is a number
+(surveys/numbers.py), and what is none is refused with a message on 下一题.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class KioskInput(Input):
     """An answer box for one question kind (``integer``, ``decimal``, ``text``, ``date``)."""
 
     class Refused(Message):
-        """Something typed or pasted was not taken; ``reason`` is control/too_long/number."""
+        """Something typed or pasted was not taken; ``reason`` is control or too_long."""
 
         def __init__(self, field: KioskInput, reason: str, limit: int) -> None:
             super().__init__()
@@ -72,10 +73,6 @@ class KioskInput(Input):
             self._refuse("too_long")
             return
         super().replace(text, start, end)
-
-    def restricted(self) -> None:
-        # Only the number types restrict characters (length is checked above).
-        self._refuse("number")
 
     def _refuse(self, reason: str) -> None:
         self.post_message(self.Refused(self, reason, self.limit))
