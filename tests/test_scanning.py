@@ -579,13 +579,14 @@ def test_cli_cards_choose_volunteers_and_make_the_secret(run, tmp_path):
     assert result.exit_code == 0, result.output
     assert "made the card secret" in result.output
     assert "no card for suspended volunteers: JG0003 李梅" in result.output
-    assert "2 cards on 1 A4 pages" in result.output
+    assert "2 cards on 1 A4 page;" in result.output  # once "1 A4 pages"
     assert (tmp_path / "card-secret").exists()
 
     one = run("volunteer", "cards", "jg0002", "-o", str(tmp_path / "one.pdf"))
-    assert one.exit_code == 0 and "1 cards" in one.output and "made the card" not in one.output
+    assert one.exit_code == 0 and "1 card on 1 A4 page;" in one.output
+    assert "made the card" not in one.output
     team = run("volunteer", "cards", "--team", "心语志愿服务队", "-o", str(tmp_path / "t.pdf"))
-    assert team.exit_code == 0 and "1 cards" in team.output
+    assert team.exit_code == 0 and "1 card on" in team.output
     unknown = run("volunteer", "cards", "--number", "JG0001", "--number", "JG0404",
                   "-o", str(tmp_path / "x.pdf"))
     assert unknown.exit_code == 1 and "not on the roster: JG0404" in unknown.output

@@ -123,8 +123,10 @@ def test_kiosk_stats_prints_tables_with_chinese_labels(database: Path):
                  "95% 置信区间", "平均分", "满意率", "服务B", "排名", "意见建议", "行%", "列%"):
         assert text in result.output, text
     assert "联系电话" not in result.output  # pii left out
+    assert "提交数量随时间变化（按月）" in result.output  # once "(month)" in a Chinese table
     english = run(database, "--lang", "en", "--where", "group=elderly")
     assert english.exit_code == 0 and "Older person" in english.output
+    assert "Submissions over time (by month)" in english.output
 
 
 def test_kiosk_stats_json_has_the_exact_figures(database: Path):

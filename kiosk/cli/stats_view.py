@@ -22,14 +22,16 @@ WORDS = {
            "period": "时间", "total": "合计", "no_site": "（未记站点）", "by": "按",
            "row": "行%", "column": "列%", "answers": "条回答", "filters": "筛选",
            "range": "范围", "over_time": "提交数量随时间变化",
-           "out_of_range": "超出范围未计入"},
+           "out_of_range": "超出范围未计入",
+           "day": "按日", "week": "按周", "month": "按月", "(": "（", ")": "）"},
     "en": {"n": "Submissions", "choice": "Choice", "count": "n", "percent": "%",
            "ci": "95% CI", "rank": "Rank", "mean": "Mean", "top2": "Top-2 box",
            "answered": "Answered", "figure": "Figure", "value": "Value",
            "more": "{n} more", "period": "Period", "total": "Total", "no_site": "(no site)",
            "by": "by", "row": "row %", "column": "col %", "answers": "answers",
            "filters": "Filters", "range": "Range", "over_time": "Submissions over time",
-           "out_of_range": "past any answer, left out"},
+           "out_of_range": "past any answer, left out",
+           "day": "by day", "week": "by week", "month": "by month", "(": " (", ")": ")"},
 }
 
 
@@ -67,7 +69,10 @@ def render_statistics(stats: dict[str, Any]) -> Iterator[RenderableType]:
         for question, table in tables.items():
             yield _crosstab_table(stats, crosstab["by"], question, table, words)
     if stats.get("over_time"):
-        yield Text(f"\n{words['over_time']} ({stats['over_time']['period']})", style="bold")
+        period = stats["over_time"]["period"]
+        # In the report's language: 提交数量随时间变化（按月）, not "(month)".
+        yield Text(f"\n{words['over_time']}{words['(']}{words[period]}{words[')']}",
+                   style="bold")
         yield _over_time_table(stats["over_time"], words)
 
 

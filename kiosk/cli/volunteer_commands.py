@@ -358,8 +358,10 @@ def volunteer_cards(context: Context, numbers: tuple[str, ...], team: str | None
     except (OSError, ValueError) as error:
         raise click.ClickException(f"cannot write {output}: {error}") from None
     pages = (len(holders) + CARDS_PER_PAGE - 1) // CARDS_PER_PAGE
-    click.echo(f"wrote {path}: {len(holders)} cards on {pages} A4 pages; print at 100 % "
-               "(actual size) and cut along the marks")
+    cards = f"{len(holders)} card" + ("s" if len(holders) != 1 else "")
+    sheets = f"{pages} A4 page" + ("s" if pages != 1 else "")
+    click.echo(f"wrote {path}: {cards} on {sheets}; print at 100 % (actual size) and cut "
+               "along the marks")
 
 
 REFUSAL_TEXT = {
