@@ -94,8 +94,8 @@ class Bundle:
     # (survey, version) of its submissions, to check before anything is imported.
     submission_forms: set[tuple[str, str]] = field(default_factory=set)
     # The exporting kiosk's volunteer roster when it was made (for hours across sites),
-    # and the roster entries refused (entry number, why).
-    roster: list[tuple[Volunteer, SignedRow]] = field(default_factory=list)
+    # each entry as it signed it, and the roster entries refused (entry number, why).
+    roster: list[SignedRow] = field(default_factory=list)
     roster_refused: list[tuple[int, str]] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
@@ -465,8 +465,8 @@ def _bundle(path: Path, header: dict[str, Any], digest: str) -> Bundle:
         try:
             if not isinstance(item, list) or len(item) != 2:
                 raise ValueError("not a signed roster entry")
-            bundle.roster.append((_volunteer(item[0]),
-                                  _signed(ROSTER_STREAM, item[0], item[1])))
+            _volunteer(item[0])  # its texts checked as a roster file's cells
+            bundle.roster.append(_signed(ROSTER_STREAM, item[0], item[1]))
         except (ValueError, TypeError) as error:
             bundle.roster_refused.append((entry, str(error)))
     return bundle
@@ -689,10 +689,8 @@ def _send(connection: Any, bundle: Bundle, report: ImportReport) -> None:
                 signed.clear()
 
             for number, _stream, row, signed_row in bundle.iter_rows((stream,)):
-                try:
+                try:  # who signed it, and for which kiosk, the database checks itself
                     checked = checked_row(stream, row, gate)
-                    if stream == "submissions":
-                        _own_record(row, signed_row)
                 except RecordRefused as error:
                     report.refused.append((number, str(error)))
                     continue
@@ -704,6 +702,6 @@ def _send(connection: Any, bundle: Bundle, report: ImportReport) -> None:
                 if len(rows) >= _READ_BATCH:
                     flush()
             flush()
-        report.roster = push_roster(connection, [entry for _volunteer, entry in bundle.roster])
+        report.roster = push_roster(connection, bundle.roster)
         report.roster_refused = list(bundle.roster_refused)
     report.refused.sort()

@@ -42,9 +42,6 @@ class Enrolment(Credentials):
     ca: str | None = None  # the station CA's certificate (PEM)
     path: Path | None = None  # where it was read from
 
-    def __repr__(self) -> str:  # never the password or the key
-        return f"Enrolment({self.kiosk_id!r}, login {self.login!r}, key {self.key_version})"
-
     @property
     def signer(self) -> RecordSigner:
         return RecordSigner(self.kiosk_id, self.key_version, self.key)

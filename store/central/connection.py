@@ -105,8 +105,10 @@ def public_address(dsn: str) -> str:
 
 
 def reason_of(error: Exception) -> str:
-    """libpq's message on one line, without the address it repeats."""
+    """libpq's message on one line, without the address it repeats nor the PL/pgSQL
+    context after it (which line of which function raised it: nothing staff can use)."""
     text = " ".join(str(error).split()) or type(error).__name__
+    text = text.split(" CONTEXT: ")[0]
     return re.sub(r'^connection failed: connection to server at "[^"]*", port \d+ failed: ',
                   "", text)
 

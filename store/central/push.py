@@ -60,7 +60,7 @@ def hello(connection: psycopg.Connection[Any], database_id: str) -> Enrolled:
                 "SELECT kiosk_id, station, street, community, key_version FROM kiosk_hello(%s)",
                 (database_id,)).fetchone()
     except (psycopg.errors.InsufficientPrivilege, psycopg.errors.UniqueViolation) as error:
-        raise KioskNotEnrolled(reason_of(error).split("CONTEXT:")[0].strip()) from None
+        raise KioskNotEnrolled(reason_of(error)) from None
     assert row is not None
     return Enrolled(row[0], row[1] or "", row[2] or "", row[3] or "", int(row[4] or 0))
 
@@ -72,7 +72,7 @@ def kiosk_status(connection: psycopg.Connection[Any], kiosk_id: str) -> str:
     try:
         row = connection.execute("SELECT kiosk_status(%s)", (kiosk_id,)).fetchone()
     except psycopg.errors.InsufficientPrivilege as error:
-        raise KioskNotEnrolled(reason_of(error).split("CONTEXT:")[0].strip()) from None
+        raise KioskNotEnrolled(reason_of(error)) from None
     return str(row[0]) if row else "unknown"
 
 
@@ -127,10 +127,10 @@ def push_accepting(connection: psycopg.Connection[Any], stream: str,
         except psycopg.OperationalError:
             raise
         except psycopg.errors.InsufficientPrivilege as error:
-            raise KioskNotEnrolled(reason_of(error).split("CONTEXT:")[0].strip()) from None
+            raise KioskNotEnrolled(reason_of(error)) from None
         except psycopg.Error as error:
             if len(indexes) == 1:
-                refused.append((indexes[0], reason_of(error).split("CONTEXT:")[0].strip()))
+                refused.append((indexes[0], reason_of(error)))
                 return 0
             middle = len(indexes) // 2
             return attempt(indexes[:middle]) + attempt(indexes[middle:])

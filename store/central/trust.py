@@ -624,8 +624,9 @@ class Credentials:
     street: str = ""
     community: str = ""
 
-    def __repr__(self) -> str:
-        return f"Credentials({self.kiosk_id!r}, login {self.login!r}, key {self.key_version})"
+    def __repr__(self) -> str:  # never the password or the key, in a traceback or a log
+        return (f"{type(self).__name__}({self.kiosk_id!r}, login {self.login!r}, "
+                f"key {self.key_version})")
 
 
 def _verifier(connection: psycopg.Connection[Any], login: str, password: str) -> str:
