@@ -48,7 +48,7 @@ def _value(tokens: list[str]) -> Decimal | None:
         if token in BIG_UNITS:
             if last_big is not None and BIG_UNITS[token] >= BIG_UNITS[last_big]:
                 return None  # 万 after 万, 亿 after 万: not a number
-            part = _section(section) if section else Decimal(1) if token else None
+            part = _section(section) if section else Decimal(1)  # 万 alone: one 万
             if part is None:
                 return None
             total += part * BIG_UNITS[token]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +25,7 @@ from kiosk.widgets.inputs import KioskInput
 from surveys.clock import now_local
 from surveys.expressions import parse_date
 from surveys.numbers import written_number
-from surveys.session import Problem, QuestionView
+from surveys.session import DECIMAL, Problem, QuestionView
 
 SELECT_KINDS = ("select_one", "select_multiple")
 INPUT_KINDS = ("integer", "decimal", "text", "date")
@@ -36,9 +35,6 @@ ONE_COLUMN_CHOICES = 8
 ONE_COLUMN_CHOICES_SHARED = 4
 # A Likert scale is a row of buttons when each gets this many columns, else a column.
 LIKERT_MIN_WIDTH = 16
-
-
-PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
 
 
 def value_text(value: Any) -> str:
@@ -56,7 +52,7 @@ def number_echo(typed: str) -> str:
     """"= 15000" when a number box holds a number written with 万, 千 or Chinese numerals;
     nothing for plain digits (they need no echo) or for what is no number (下一题 says so)."""
     text = unicodedata.normalize("NFKC", typed).strip()
-    if not text or PLAIN_NUMBER.fullmatch(text):
+    if not text or DECIMAL.fullmatch(text):
         return ""
     number = written_number(text)
     if number is None:
