@@ -43,7 +43,7 @@ from kiosk.screens.home import HomeScreen, OutOfOrderScreen
 from kiosk.screens.idle import IdleScreen
 from kiosk.widgets.wedge import GAP, WEB_GAP, KeyboardWedge, pasted_card
 from store import FormInfo, KioskStore
-from surveys.clock import now_local
+from surveys.clock import now_local, set_station_zone
 from surveys.form import Form
 from surveys.session import FormIncomplete, FormSession, Problem, Submission
 
@@ -128,6 +128,7 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
         super().__init__()
         self.store = store
         self.config = config or KioskConfig(kiosk_id=kiosk_id or "kiosk")
+        set_station_zone(self.config.timezone)
         self.kiosk_id = kiosk_id or self.config.kiosk_id
         self.default_language = language or self.config.language
         self.language = self.default_language

@@ -132,7 +132,8 @@ class VolunteerSettings:
     - ``day_end``: a session still open at this time of day ("HH:MM") is closed there and
       flagged for staff review; its hours count only once staff have reviewed it;
     - ``repeat_seconds``: a second scan of the same card within this time is ignored;
-    - ``timezone``: the zone of the day, day end and calendar month (IANA name);
+    - ``timezone``: the zone of the day, day end and calendar month: the station's
+      (``[station] timezone``), copied here so the hours code needs no second setting;
     - ``service``: the service content written on each session's record.
     """
 
@@ -159,6 +160,7 @@ class KioskConfig:
     station_name: str = "社工站"
     kiosk_id: str = "kiosk"
     site: Site = field(default_factory=Site)
+    timezone: str = "Asia/Shanghai"  # the station's one clock (IANA name)
     surveys: tuple[str, ...] = DEFAULT_SURVEYS
     idle_seconds: int = 90
     countdown_seconds: int = 20
@@ -169,6 +171,11 @@ class KioskConfig:
     serve_token: str = ""
     volunteers: VolunteerSettings = field(default_factory=VolunteerSettings)
     path: Path | None = None
+
+    def __post_init__(self) -> None:
+        # One clock: the hours code reads the zone from its own settings, kept equal here.
+        if self.volunteers.timezone != self.timezone:
+            object.__setattr__(self, "volunteers", replace(self.volunteers, timezone=self.timezone))
 
     @property
     def printer_url(self) -> str:
@@ -187,7 +194,8 @@ def default_kiosk_id() -> str:
 
 # key in the file -> (section, name, type description)
 _SCHEMA: dict[str, dict[str, str]] = {
-    "station": {"name": "text", "kiosk_id": "id", "street": "text", "community": "text"},
+    "station": {"name": "text", "kiosk_id": "id", "street": "text", "community": "text",
+                "timezone": "time zone name"},
     "kiosk": {"surveys": "list of survey ids", "idle_seconds": "seconds",
               "countdown_seconds": "seconds", "language": "zh or en",
               "large_text": "true or false"},
@@ -300,7 +308,8 @@ def load_config(path: Path | None = None) -> KioskConfig:
     if len(printer.footer) > 200:
         raise _fail(path, "printer.footer",
                     f"at most 200 characters (got {len(printer.footer)})")
-    volunteers = _volunteer_settings(path, get, text)
+    timezone = _station_timezone(path, get, text)
+    volunteers = _volunteer_settings(path, get, text, timezone)
     pin_hash = text("staff.pin_hash", "")
     if pin_hash and not _valid_pin_hash(pin_hash):
         raise _fail(path, "staff.pin_hash",
@@ -309,6 +318,7 @@ def load_config(path: Path | None = None) -> KioskConfig:
         station_name=text("station.name", defaults.station_name, required=True),
         kiosk_id=kiosk_id,
         site=Site(street=text("station.street", ""), community=text("station.community", "")),
+        timezone=timezone,
         surveys=tuple(surveys),
         idle_seconds=seconds("kiosk.idle_seconds", defaults.idle_seconds, 10, 3600),
         countdown_seconds=seconds("kiosk.countdown_seconds", defaults.countdown_seconds, 3, 300),
@@ -322,7 +332,26 @@ def load_config(path: Path | None = None) -> KioskConfig:
     )
 
 
-def _volunteer_settings(path: Path, get: Any, text: Any) -> VolunteerSettings:
+def _station_timezone(path: Path, get: Any, text: Any) -> str:
+    """``[station] timezone``; a file written before it existed may still name the zone as
+    ``[volunteers] timezone``, which then holds for the whole station."""
+    station, old = get("station.timezone", None), get("volunteers.timezone", None)
+    dotted = "station.timezone" if station is not None or old is None else "volunteers.timezone"
+    timezone = text(dotted, KioskConfig.timezone)
+    if station is not None and old is not None and old != station:
+        raise _fail(path, "volunteers.timezone",
+                    f"differs from [station] timezone ({old!r} against {station!r}); a station "
+                    "keeps one clock: remove the [volunteers] line")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _fail(path, dotted,
+                    f"must be a time zone name such as \"Asia/Shanghai\" (got {timezone!r})"
+                    ) from None
+    return timezone
+
+
+def _volunteer_settings(path: Path, get: Any, text: Any, timezone: str) -> VolunteerSettings:
     """The ``[volunteers]`` section, each value checked with a message naming its key."""
     defaults = VolunteerSettings()
 
@@ -338,13 +367,6 @@ def _volunteer_settings(path: Path, get: Any, text: Any) -> VolunteerSettings:
         raise _fail(path, "volunteers.day_end",
                     f"must be a time of day as \"HH:MM\", e.g. \"21:00\" (got {day_end!r})")
     hours, minutes = day_end.split(":")
-    timezone = text("volunteers.timezone", defaults.timezone)
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise _fail(path, "volunteers.timezone",
-                    f"must be a time zone name such as \"Asia/Shanghai\" (got {timezone!r})"
-                    ) from None
     service = text("volunteers.service", defaults.service)
     if not service:
         raise _fail(path, "volunteers.service",
@@ -381,6 +403,7 @@ def render_config(config: KioskConfig) -> str:
         f"kiosk_id = {_toml_string(config.kiosk_id)}      # this kiosk, stamped on its records",
         f"street = {_toml_string(config.site.street)}        # 街道 / 镇",
         f"community = {_toml_string(config.site.community)}     # 社区 or 村",
+        f"timezone = {_toml_string(config.timezone)}   # every time shown, printed and reported",
         "",
         "[kiosk]",
         f"surveys = [{surveys}]   # offered on the home screen, in this order",
@@ -414,7 +437,6 @@ def render_config(config: KioskConfig) -> str:
         f"min_session_minutes = {volunteers.min_session_minutes}   # shorter sessions are flagged",
         f"day_end = {_toml_string(volunteers.day_end)}  # open sessions closed here, for review",
         f"repeat_seconds = {volunteers.repeat_seconds}   # a second scan within this is ignored",
-        f"timezone = {_toml_string(volunteers.timezone)}   # days and months of the hours",
         f"service = {_toml_string(volunteers.service)}   # service content on the records",
         "",
     ]

@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 
 from lxml import etree
 
-from surveys.clock import format_datetime, now_local
+from surveys.clock import format_datetime, local, now_local
 
 JR_NAMESPACE = "http://openrosa.org/javarosa"
 NAMESPACES = {"jr": JR_NAMESPACE}
@@ -422,10 +422,10 @@ def parse_datetime(text: str) -> dt.datetime | None:
             )
         except ValueError:
             return None
-        return value if value.tzinfo else value.astimezone()
+        return value if value.tzinfo else local(value)
     day_only = parse_date(text)
     if day_only is not None:
-        return dt.datetime(day_only.year, day_only.month, day_only.day).astimezone()
+        return local(dt.datetime(day_only.year, day_only.month, day_only.day))
     return None
 
 
@@ -672,7 +672,7 @@ def _date_time(_ctx: Any, value: Any) -> str:
     if math.isnan(number) or math.isinf(number):
         return ""
     utc = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=number)
-    return format_datetime(utc.astimezone())
+    return format_datetime(local(utc))
 
 
 def _decimal_date_time(_ctx: Any, value: Any) -> float:

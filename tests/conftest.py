@@ -9,11 +9,21 @@ from pathlib import Path
 import pytest
 
 from store import KioskStore, open_store
+from surveys.clock import CHINA, set_station_zone
 from surveys.form import Form
 from surveys.xlsform import load_xlsform
 from tests.pg_server import PostgresUnavailable, ThrowawayPostgres
 
 FORMS = Path(__file__).parent / "forms"
+
+
+@pytest.fixture(autouse=True)
+def station_clock() -> Iterator[None]:
+    """Every test starts on the default station clock (China time) and leaves it so: a test
+    that runs a station in another zone must not move the next test's clock."""
+    set_station_zone(CHINA)
+    yield
+    set_station_zone(CHINA)
 
 
 @pytest.fixture

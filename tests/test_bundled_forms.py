@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from surveys.bundled import bundled_paths, compiled_bundled_forms
+from surveys.clock import now_local
 from surveys.form import Form
 from surveys.session import FormIncomplete, FormSession
 
@@ -251,7 +252,7 @@ def test_marriage_reform_refuses_impossible_amounts_with_chinese_messages(
 
 # ---- 适老化改造需求评估 ---------------------------------------------------------------
 
-TODAY = dt.date.today()
+TODAY = now_local().date()
 LIVING_ALONE = {
     "resident_name": "张桂兰", "address": "康乐新村5幢2单元301室", "phone": "0512-58123456",
     "household_size": 1, "elders_count": 1, "oldest_age": 82, "mobility": "independent",

@@ -113,7 +113,7 @@ def test_config_commands(tmp_path: Path):
     assert shown.exit_code == 0
     assert "梁丰社区服务站" in shown.output and "liangfeng-1" in shown.output
     assert "staff PIN: set" in shown.output and "scrypt$" not in shown.output
-    assert "day end 21:00 (Asia/Shanghai)" in shown.output
+    assert "time zone: Asia/Shanghai" in shown.output and "day end 21:00," in shown.output
     assert check_pin("2468", load_config(path).staff_pin_hash)
 
 
@@ -216,9 +216,41 @@ def test_volunteer_settings_read_back(tmp_path: Path):
     path = tmp_path / "config.toml"
     settings = VolunteerSettings(min_session_minutes=30, day_end="20:30", repeat_seconds=90,
                                  timezone="Asia/Urumqi", service="助老陪伴")
-    save_config(KioskConfig(volunteers=settings), path)
+    save_config(KioskConfig(timezone="Asia/Urumqi", volunteers=settings), path)
     assert load_config(path).volunteers == settings
     path.write_text("[volunteers]\nday_end = \"7:05\"\n", encoding="utf-8")
     loaded = load_config(path).volunteers
     assert loaded.day_end == "07:05" and loaded.day_end_time.hour == 7
     assert str(loaded.zone) == "Asia/Shanghai"
+
+
+def test_one_clock_for_the_station(tmp_path: Path):
+    """[station] timezone is the station's one clock; the hours follow it, and a file that
+    still names the zone under [volunteers] (as files did before) keeps working."""
+    path = tmp_path / "config.toml"
+    defaults = load_config(tmp_path / "none.toml")
+    assert defaults.timezone == defaults.volunteers.timezone == "Asia/Shanghai"
+    save_config(defaults.with_changes(timezone="Europe/Berlin"), path)
+    text = path.read_text(encoding="utf-8")
+    assert 'timezone = "Europe/Berlin"' in text.split("[kiosk]")[0]  # under [station]
+    assert "timezone" not in text.split("[volunteers]")[1]
+    loaded = load_config(path)
+    assert loaded.timezone == loaded.volunteers.timezone == "Europe/Berlin"
+    path.write_text('[volunteers]\ntimezone = "Asia/Urumqi"\n', encoding="utf-8")
+    loaded = load_config(path)
+    assert loaded.timezone == loaded.volunteers.timezone == "Asia/Urumqi"
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ('[station]\ntimezone = "Beijing"\n',
+     '[station] timezone: must be a time zone name such as "Asia/Shanghai"'),
+    ('[station]\ntimezone = "UTC+8"\n', "[station] timezone: must be a time zone name"),
+    ('[station]\ntimezone = "Asia/Shanghai"\n[volunteers]\ntimezone = "UTC"\n',
+     "[volunteers] timezone: differs from [station] timezone"),
+])
+def test_bad_station_timezone_names_the_key(tmp_path: Path, text: str, words: str):
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert words in str(raised.value)

@@ -30,10 +30,12 @@ import textwrap
 import time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from lxml import etree
 
+from surveys.clock import CHINA, now_local, set_station_zone
 from surveys.expressions import (
     CompiledExpression,
     ExpressionError,
@@ -661,19 +663,27 @@ def test_position_without_argument_counts_all_children_of_a_step():
 
 def test_today_is_the_local_date():
     # [spec] today(): "a string with today's local date in the format described under the
-    # date datatype" (YYYY-MM-DD)
-    before = dt.date.today()
+    # date datatype" (YYYY-MM-DD); local is the station's clock (China time by default).
+    before = dt.datetime.now(CHINA).date()
     value = text("today()")
-    after = dt.date.today()
+    after = dt.datetime.now(CHINA).date()
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", value)
     assert value in (before.isoformat(), after.isoformat())
 
 
-def test_today_in_china_time(china_time):
-    # 05:00 UTC is already the afternoon in Beijing; today() is the kiosk's local date.
-    local = dt.datetime.now().astimezone()
-    assert local.utcoffset() == dt.timedelta(hours=8)
-    assert text("today()") in (local.date().isoformat(), dt.date.today().isoformat())
+@pytest.mark.parametrize("station", ["Asia/Shanghai", "America/Los_Angeles", "Pacific/Kiritimati"])
+def test_today_and_now_follow_the_station_not_the_machine(china_time, station: str):
+    # The machine says UTC+8 (china_time) or UTC (the test machine): today() and now() are
+    # read on the station's clock, whatever the machine's zone. Kiritimati (UTC+14) and Los
+    # Angeles (UTC-8) are on different dates from China for most of each day.
+    set_station_zone(station)
+    zone = ZoneInfo(station)
+    before = dt.datetime.now(zone)
+    today, now = text("today()"), text("now()")
+    after = dt.datetime.now(zone)
+    assert today in (before.date().isoformat(), after.date().isoformat())
+    offset = before.strftime("%z")
+    assert now.endswith(f"{offset[:3]}:{offset[3:]}")
 
 
 def test_now_is_an_iso_date_time_with_offset():
@@ -834,7 +844,7 @@ def test_uuid():
 def test_date_question_not_in_the_future(basics_form: Form, offset_days: int, accepted: bool):
     # [spec] bind example: constraint ". >= today()" on a date; basics.md uses ". <= today()".
     session = FormSession(basics_form, "en")
-    day = dt.date.today() + dt.timedelta(days=offset_days)
+    day = dt.datetime.now(CHINA).date() + dt.timedelta(days=offset_days)
     assert (session.answer("d", day.isoformat()) == []) is accepted
 
 
@@ -856,7 +866,7 @@ def test_date_arithmetic_in_days(tmp_path: Path):
     # date strings (days since 1970-01-01); date() turns days back into a date.
     form = load_md(tmp_path, DATE_FORM)
     session = FormSession(form)
-    today = dt.date.today()
+    today = now_local().date()
     dob = today - dt.timedelta(days=10)
     assert session.answer("dob", dob.isoformat()) == []
     assert session.raw("age_days") in ("10", "11")  # 11 if midnight passed meanwhile
@@ -875,7 +885,7 @@ def test_age_in_years_and_date_constraints(tmp_path: Path):
     form = load_md(tmp_path, DATE_FORM)
     session = FormSession(form)
     assert session.answer("dob", "1950-06-01") == []
-    years = (dt.date.today() - dt.date(1950, 6, 1)).days / 365.25
+    years = (now_local().date() - dt.date(1950, 6, 1)).days / 365.25
     assert session.raw("age_years") == str(int(years))
     assert [p.code for p in session.answer("visit", "1949-12-31")] == ["constraint"]
     assert session.answer("visit", "1950-06-01") == []

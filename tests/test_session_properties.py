@@ -34,6 +34,7 @@ from hypothesis import HealthCheck, event, given, note, settings, target
 from hypothesis import strategies as st
 
 from surveys.bundled import bundled_paths, compiled_bundled_forms
+from surveys.clock import now_local
 from surveys.expressions import LANG_ATTRIBUTE, format_number
 from surveys.form import Form, Item
 from surveys.session import FormIncomplete, FormSession, Submission
@@ -71,7 +72,7 @@ JUNK = st.sampled_from([None, "", "   ", "abc", "１２", "-1", "1e3", "2.0", 10
 
 def values_for(form: Form, item: Item) -> st.SearchStrategy[Any]:
     """Answers of every sort for one item: fitting, out of range, wrong choice, wrong type."""
-    today = dt.date.today()
+    today = now_local().date()
     days = [today + dt.timedelta(days=offset) for offset in (-400, -1, 0, 1, 30)]
     names = [choice.name for choice in form.choices_for(item)]
     kind = item.kind
@@ -111,7 +112,7 @@ def values_for(form: Form, item: Item) -> st.SearchStrategy[Any]:
 
 def plausible_values(session: FormSession, item: Item) -> st.SearchStrategy[Any]:
     """What a resident usually taps or types on the screen: mostly fitting answers."""
-    today = dt.date.today()
+    today = now_local().date()
     choices = [choice.name for choice in session.question_view(item).choices]
     kind = item.kind
     if kind in ("integer", "decimal"):
@@ -131,7 +132,7 @@ def plausible_values(session: FormSession, item: Item) -> st.SearchStrategy[Any]
 
 def repair_candidates(session: FormSession, item: Item) -> list[Any]:
     """What a resident tries, in order, to fix the question a problem points at."""
-    today = dt.date.today()
+    today = now_local().date()
     choices = [choice.name for choice in session.question_view(item).choices]
     kind = item.kind
     if kind == "integer":

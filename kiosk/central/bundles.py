@@ -41,6 +41,7 @@ from store.central.signing import ROSTER_STREAM, RecordSigner, SignedRow, payloa
 from store.central.volunteers import RosterResult, push_roster, roster_row
 from store.rows import Volunteer
 from store.sqlite.sync_cursors import SYNC_COLUMNS
+from surveys.clock import now_local
 from surveys.gate import CheckedSubmission, RecordGate, RecordRefused, strict_json
 from surveys.session import REFUSED_IN_LINE
 
@@ -202,7 +203,7 @@ def export_bundle(store: KioskStore, kiosk: KioskIdentity, output: Path, *,
             "kiosk_id": kiosk.kiosk_id, "database_id": store.database_id(),
             "street": kiosk.street, "community": kiosk.community, "site": kiosk.site,
             "station": kiosk.station,
-            "created": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "created": now_local().isoformat(timespec="seconds"),
             "streams": {stream: {"count": item.count, "after": item.after, "upto": item.upto}
                         for stream, item in streams.items()},
             "columns": {stream: list(SYNC_COLUMNS[stream]) for stream in STREAM_LABELS},

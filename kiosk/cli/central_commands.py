@@ -58,11 +58,11 @@ def central_init(dsn: str, role_prefix: str | None) -> None:
                f"CREATE ROLE name LOGIN PASSWORD '…' IN ROLE {roles.reader};")
 
 
-def china(moment: Any) -> Any:
-    """A time from the central database as staff read it: China time."""
-    from surveys.clock import CHINA
+def station_time(moment: Any) -> Any:
+    """A time from the central database as staff read it: on the station's clock."""
+    from surveys.clock import local
 
-    return moment.astimezone(CHINA)
+    return local(moment)
 
 
 def _address_and_ca(dsn: str, address: str | None, ca: Path | None) -> tuple[str, str | None]:
@@ -161,7 +161,8 @@ def central_revoke(dsn: str, kiosk_id: str) -> None:
     ended = (f"{revoked.sessions_ended} open connections ended" if revoked.sessions_ended >= 0
              else "its open connections could not be ended by this role: the records they"
                   " send are refused all the same")
-    click.echo(f"revoked kiosk {kiosk_id} at {china(revoked.revoked_at):%Y-%m-%d %H:%M}; its "
+    when = station_time(revoked.revoked_at)
+    click.echo(f"revoked kiosk {kiosk_id} at {when:%Y-%m-%d %H:%M}; its "
                f"login can no longer connect ({ended}); the rows it sent before are kept "
                "(kiosk central kiosks shows them)")
 
@@ -183,7 +184,7 @@ def central_kiosks(dsn: str, as_json: bool) -> None:
         return
     states = {"enrolled": "已登记", "revoked": "已撤销", "not enrolled": "未登记"}
     for entry in entries:
-        when = (f" {china(entry.revoked_at):%Y-%m-%d %H:%M}" if entry.revoked_at is not None
+        when = (f" {station_time(entry.revoked_at):%Y-%m-%d %H:%M}" if entry.revoked_at is not None
                 else "")
         click.echo(f"{entry.kiosk_id}  {states[entry.state]} {entry.state}{when}  "
                    f"{entry.station or '-'}  {entry.site or '-'}  key {entry.key_version or '-'}"

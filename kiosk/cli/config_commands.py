@@ -58,6 +58,7 @@ def config_show(context: Context) -> None:
     click.echo(f"station: {config.station_name}")
     click.echo(f"kiosk id: {config.kiosk_id}")
     click.echo(f"site: {config.site.street or '-'} / {config.site.community or '-'}")
+    click.echo(f"time zone: {config.timezone}")
     click.echo(f"surveys: {', '.join(config.surveys)}")
     click.echo(f"idle: {config.idle_seconds} s, then a {config.countdown_seconds} s countdown")
     click.echo(f"language: {config.language}; large text: "
@@ -71,7 +72,7 @@ def config_show(context: Context) -> None:
                                                            else ""))
     click.echo(f"tablet token: {'set' if config.serve_token else 'not set'}")
     volunteers = config.volunteers
-    click.echo(f"volunteers: day end {volunteers.day_end} ({volunteers.timezone}), "
+    click.echo(f"volunteers: day end {volunteers.day_end}, "
                f"sessions under {volunteers.min_session_minutes} min flagged, repeat scans "
                f"within {volunteers.repeat_seconds} s ignored; service: {volunteers.service}")
 

@@ -13,6 +13,7 @@ import click
 from kiosk.config import KioskConfig, load_config
 from kiosk.paths import default_config_path, default_database_path
 from store import KioskStore, open_store
+from surveys.clock import set_station_zone
 from surveys.form import Form
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ class Context:
             self._config = load_config(self.config_path)
             if self.given_kiosk_id:
                 self._config = self._config.with_changes(kiosk_id=self.given_kiosk_id)
+            set_station_zone(self._config.timezone)
         return self._config
 
     @property
@@ -51,6 +53,8 @@ class Context:
     @property
     def store(self) -> KioskStore:
         if self._store is None:
+            # The station's clock before anything is read or stamped (times, days, the report).
+            set_station_zone(self.config.timezone)
             self._store = open_store(self.db_path)
         return self._store
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from kiosk.i18n import code_of, date_text, hours_text, short_date_text, tr, when_text
 from printers.document import Document
+from surveys.clock import local, now_local
 from surveys.form import Form
 from surveys.session import Submission
 
@@ -59,8 +60,8 @@ def _parse_time(text: str | None) -> dt.datetime:
         except ValueError:
             pass
         else:
-            return moment if moment.tzinfo else moment.astimezone()
-    return dt.datetime.now().astimezone()
+            return local(moment)
+    return now_local()
 
 
 def _parse_date(text: Any) -> dt.date | None:

@@ -4,7 +4,6 @@ field-mode switch for taking the kiosk on household visits)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from typing import ClassVar
 
@@ -16,6 +15,7 @@ from textual.widgets import Button, Static
 from kiosk.pin import PinGate
 from kiosk.screens.base import KioskScreen
 from store import KioskStore
+from surveys.clock import from_epoch
 
 MAX_PIN_DIGITS = 12
 
@@ -80,7 +80,7 @@ class PinScreen(KioskScreen):
         return until is not None
 
     def _locked_text(self, until: float) -> str:
-        moment = dt.datetime.fromtimestamp(until).astimezone()
+        moment = from_epoch(until)
         minutes = max(1, math.ceil((until - self.kiosk.epoch()) / 60))
         return self.t("pin.locked", until=f"{moment:%H:%M}", minutes=minutes)
 

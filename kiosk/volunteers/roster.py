@@ -17,6 +17,7 @@ from kiosk.cards.payload import normalise_number, valid_number
 from store import KioskStore
 from store.errors import VolunteerError
 from store.rows import Volunteer
+from surveys.clock import now_local
 from surveys.session import REFUSED_IN_LINE
 
 MOBILE = re.compile(r"1[3-9]\d{9}")
@@ -173,7 +174,7 @@ def new_volunteer(number: Any, name: Any, phone: Any, *, id_card: Any = "", team
         joined_date = parse_date(joined, what="joined date")
     except ValueError as error:
         problems.append(str(error))
-    today = today or dt.date.today()
+    today = today or now_local().date()
     if joined_date and joined_date > today:
         problems.append(f"joined date {joined_date.isoformat()} is in the future")
     team_text, organisation_text = _cell_text(team), _cell_text(organisation)

@@ -3,12 +3,11 @@ record of staff actions; both only ever added to."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
 from store.sqlite.connection import StoreBase
-from surveys.clock import format_datetime, now_local
+from surveys.clock import format_datetime, from_epoch, now_local
 
 
 class StaffLogs(StoreBase):
@@ -17,7 +16,7 @@ class StaffLogs(StoreBase):
     def log_staff_event(self, event: str, detail: str = "", *, kiosk: str | None = None,
                         at: float | None = None) -> None:
         """Record a staff event (PIN attempt, lockout, exit...); committed at once."""
-        moment = now_local() if at is None else dt.datetime.fromtimestamp(at).astimezone()
+        moment = now_local() if at is None else from_epoch(at)
         self.conn.execute(
             "INSERT INTO staff_events(at, at_epoch, kiosk, event, detail) VALUES (?,?,?,?,?)",
             (format_datetime(moment), moment.timestamp(), kiosk, event, detail))
@@ -31,7 +30,7 @@ class StaffLogs(StoreBase):
     def add_audit(self, action: str, target: str = "", detail: str = "", *, staff: str,
                   kiosk: str | None = None, at: float | None = None) -> None:
         """Record one staff action (export, reprint, correction, status change...)."""
-        moment = now_local() if at is None else dt.datetime.fromtimestamp(at).astimezone()
+        moment = now_local() if at is None else from_epoch(at)
         self.conn.execute(
             "INSERT INTO audit(at, at_epoch, kiosk, staff, action, target, detail)"
             " VALUES (?,?,?,?,?,?,?)",

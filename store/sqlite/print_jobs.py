@@ -5,7 +5,6 @@ anything reaches the printer."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 from store.errors import PrintJobError
 from store.rows import PRINT_JOB_COLUMNS, PrintJob, print_job_from_row
 from store.sqlite.connection import StoreBase
-from surveys.clock import format_datetime
+from surveys.clock import format_datetime, from_epoch
 
 
 class PrintJobs(StoreBase):
@@ -23,7 +22,7 @@ class PrintJobs(StoreBase):
                       source: str = "", title: str = "", kiosk: str | None = None,
                       reprint: bool = False, reprint_of: int | None = None) -> int:
         """Save a new job (state ``queued``, due at once); returns its id."""
-        moment = dt.datetime.fromtimestamp(at).astimezone()
+        moment = from_epoch(at)
         cursor = self.conn.execute(
             "INSERT INTO print_jobs(created, created_epoch, kiosk, kind, source, title,"
             " document, state, reprint, attempts, next_attempt, reprint_of)"
@@ -85,7 +84,7 @@ class PrintJobs(StoreBase):
     def print_job_done(self, job_id: int, worker: str, now: float, status: str = "",
                        note: str = "") -> None:
         """The last byte went out; ``note`` says e.g. which characters were replaced."""
-        moment = dt.datetime.fromtimestamp(now).astimezone()
+        moment = from_epoch(now)
         self.conn.execute(
             "UPDATE print_jobs SET state='done', done_at=?, last_status=?, last_error=?"
             " WHERE id=? AND state='sending' AND worker=?",

@@ -3,14 +3,13 @@ change with its note, kept beside the submission and only ever added to."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Any
 
 from store.errors import StoreError
 from store.rows import REQUEST_STATUSES
 from store.sqlite.connection import StoreBase
-from surveys.clock import format_datetime, now_local
+from surveys.clock import format_datetime, from_epoch, now_local
 
 
 class ServiceRequests(StoreBase):
@@ -22,7 +21,7 @@ class ServiceRequests(StoreBase):
         """A staff member moves a service request on (with the audit entry, together)."""
         if status not in REQUEST_STATUSES:
             raise StoreError(f"request status must be one of {', '.join(REQUEST_STATUSES)}")
-        moment = now_local() if at is None else dt.datetime.fromtimestamp(at).astimezone()
+        moment = now_local() if at is None else from_epoch(at)
         with self.transaction():
             record = self.submission_record(instance_id)
             if record is None:
