@@ -101,7 +101,8 @@ def export_command(context: Context, survey_id: str, file_format: str | None, ou
         notes: list[str] = []
         count = export_survey(store, survey_id, target, file_format=file_format,
                               filters=filters, by=by, labels=labels, include_pii=include_pii,
-                              language=language, on_progress=advance, notes=notes)
+                              language=language, on_progress=advance, notes=notes,
+                              station=context.config.station_name)
     for note in notes:
         click.echo(note, err=True)
     if not central or context.db_path.exists():  # a staff computer has no kiosk database

@@ -60,9 +60,10 @@ def export_survey(store: ExportStore, survey_id: str, target: str | Path | IO[st
                   by: str | None = None, labels: bool = False, include_pii: bool = False,
                   language: str = "zh",
                   on_progress: Callable[[int], None] | None = None,
-                  notes: list[str] | None = None) -> int:
+                  notes: list[str] | None = None, station: str = "") -> int:
     """Write one survey's export; return the number of submissions written (or reported).
-    What the user should know of the file (text cut to fit a cell …) goes in ``notes``.
+    What the user should know of the file (text cut to fit a cell …) goes in ``notes``;
+    ``station`` (the config's station name) heads the PDF report.
 
     ``target`` is a path, or a text stream for csv and jsonl; ``file_format`` defaults to
     the path's ending. Raises StatsError for a question or choice the survey does not have
@@ -90,7 +91,7 @@ def export_survey(store: ExportStore, survey_id: str, target: str | Path | IO[st
     try:
         return _write(file_format, forms, store.iter_submissions(survey_id, filters), stats,
                       target, labels=labels, include_pii=include_pii, language=language,
-                      on_progress=on_progress, notes=notes)
+                      on_progress=on_progress, notes=notes, station=station)
     except ExportWriteError:
         raise
     except OSError as error:  # disk full, USB stick pulled out …
@@ -101,7 +102,8 @@ def export_survey(store: ExportStore, survey_id: str, target: str | Path | IO[st
 def _write(file_format: str, forms: list[Form], records: Iterator[dict[str, Any]],
            stats: dict[str, Any] | None, target: str | Path | IO[str], *, labels: bool,
            include_pii: bool, language: str,
-           on_progress: Callable[[int], None] | None, notes: list[str] | None) -> int:
+           on_progress: Callable[[int], None] | None, notes: list[str] | None,
+           station: str) -> int:
     if file_format == "csv":
         return write_csv(forms, records, target, labels=labels, include_pii=include_pii,
                          language=language, on_progress=on_progress)
@@ -113,5 +115,6 @@ def _write(file_format: str, forms: list[Form], records: Iterator[dict[str, Any]
         return write_xlsx(forms, records, stats, target, labels=labels,
                           include_pii=include_pii, language=language, on_progress=on_progress,
                           notes=notes)
-    write_pdf(forms, stats, target, include_pii=include_pii, language=language)
+    write_pdf(forms, stats, target, include_pii=include_pii, language=language,
+              station=station)
     return int(stats.get("n", 0))
