@@ -45,6 +45,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "nav.home": ("返回首页", "Home"),
     "nav.to_review": ("回到核对", "Back to review"),
     "progress": ("已答 {answered} 题，共 {total} 题", "Answered {answered} of {total}"),
+    "more_below": ("▼ 下面还有 {count} 项，请向下滑动 ▼", "▼ {count} more below: scroll down ▼"),
     "required": ("*必答", "*required"),
     "leave_warning": ("再点一次“返回首页”，已经填的答案就不要了。想继续填写，请点“下一题”。",
                       "Tap “Home” again to throw away your answers. To go on, tap “Next”."),
@@ -83,6 +84,13 @@ STRINGS: dict[str, tuple[str, str]] = {
     "thanks.countdown": ("{seconds} 秒后自动回到首页，点屏幕任意处可以马上回去。",
                          "Back to the home screen in {seconds} s; tap anywhere to go now."),
     "thanks.home": ("回到首页", "Home"),
+    "thanks.printing.receipt": ("回执正在打印，请取走。",
+                                "Your receipt is printing: please take it."),
+    "thanks.printing.ticket": ("登记单正在打印，请取走收好。",
+                               "Your request ticket is printing: please take it and keep it."),
+    "thanks.printing.plan": ("改造建议方案正在打印，请交给老人或家属。",
+                             "The adaptation plan is printing: please give it to the resident "
+                             "or family."),
     "thanks.print_later": ("打印机暂时不能用：回执稍后打印，也可以凭回执号到服务台补打。",
                            "The printer is not available right now: your receipt will print "
                            "later, or the service desk can reprint it with the code."),
@@ -100,19 +108,21 @@ STRINGS: dict[str, tuple[str, str]] = {
     "ticket.category": ("类别", "Category"),
     "ticket.urgency": ("紧急程度", "Urgency"),
     "ticket.next": ("接下来：", "What happens next:"),
-    "ticket.phone": ("社工将在{days}个工作日内（{by}前）给您打电话。",
-                     "A social worker will phone you within {days} working days (by {by})."),
-    "ticket.visit": ("社工将在{days}个工作日内（{by}前）联系您，约定上门时间。",
-                     "A social worker will contact you within {days} working days (by {by}) "
+    # {by} is a date with its weekday, 11月26日（星期四）: one promise, said the same on the
+    # thank-you screen and the slip (kiosk.printing.receipts.follow_up_promise).
+    "ticket.phone": ("社工会在{days}个工作日内，即{by}前，给您打电话。",
+                     "A social worker will phone you within {days} working days, by {by}."),
+    "ticket.visit": ("社工会在{days}个工作日内，即{by}前，联系您约定上门时间。",
+                     "A social worker will contact you within {days} working days, by {by}, "
                      "to arrange the home visit."),
-    "ticket.office": ("社工将在{days}个工作日内（{by}前）准备好；请在{when}带上本单到站点面谈。",
-                      "A social worker will be ready within {days} working days (by {by}); "
+    "ticket.office": ("社工会在{days}个工作日内，即{by}前，准备好；请在{when}带上本单到站点面谈。",
+                      "A social worker will be ready within {days} working days, by {by}; "
                       "please come to the station ({when}) with this ticket."),
-    "ticket.none": ("已登记，社工将在{days}个工作日内（{by}前）跟进处理，不再回访。",
-                    "Registered: a social worker will act on it within {days} working days "
-                    "(by {by}); no follow-up call."),
-    "ticket.general": ("社工将在{days}个工作日内（{by}前）跟进处理。",
-                       "A social worker will follow up within {days} working days (by {by})."),
+    "ticket.none": ("已登记，社工会在{days}个工作日内，即{by}前，跟进处理，不再回访。",
+                    "Registered: a social worker will act on it within {days} working days, "
+                    "by {by}; no follow-up call."),
+    "ticket.general": ("社工会在{days}个工作日内，即{by}前，跟进处理。",
+                       "A social worker will follow up within {days} working days, by {by}."),
     "ticket.any_time": ("工作时间", "office hours"),
     "ticket.urgent": ("如果有危险或急病，请马上拨打110或120。",
                       "If anyone is in danger or seriously ill, call 110 or 120 now."),
@@ -120,8 +130,12 @@ STRINGS: dict[str, tuple[str, str]] = {
                     "Keep this ticket: the service desk can tell you how it stands."),
     "plan.heading": ("适老化改造建议方案", "Home adaptation plan"),
     "plan.visit_date": ("走访日期", "Visit date"),
-    "plan.volunteer": ("走访志愿者", "Volunteer"),
-    "plan.items": ("建议改造项目：", "Recommended adaptations:"),
+    "plan.filled_by": ("填写人", "Filled in by"),
+    "plan.by_volunteer": ("志愿者 {name}（编号 {number}）", "volunteer {name} (No. {number})"),
+    "plan.by_number": ("志愿者（编号 {number}）", "volunteer No. {number}"),
+    "plan.by_hall": ("大厅自助填写", "self-service at the hall"),
+    "plan.items": ("建议改造项目（括号里是原因）：", "Recommended (and why):"),
+    "plan.room": ("{room}：", "{room}:"),
     "plan.none": ("暂不需要改造。", "No adaptation needed for now."),
     "plan.agreement": ("老人和家属意见", "Resident and family"),
     "plan.next": ("社工站会与您联系，安排改造的时间。请保留本单。",
@@ -320,7 +334,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "dash.texts_found": ("含“{search}”的回答 {n} 条，{kinds} 种（全部 {total} 条）",
                          "{n} answers with “{search}”, {kinds} different ({total} in all)"),
     "dash.texts_nothing": ("没有符合的回答。", "No answer matches."),
+    "dash.texts_question": ("{label}（{n} 条）", "{label} ({n})"),
     "dash.texts_count": ("人数", "times"),
+    "dash.ticked": ("已选", "on"),
+    "dash.unticked": ("未选", "off"),
     "dash.texts_answer": ("回答", "answer"),
     "dash.texts_page": ("第 {page} / {pages} 页", "page {page} of {pages}"),
     "dash.texts_previous": ("◀ 上一页", "◀ Previous"),
@@ -392,12 +409,13 @@ def when_text(moment: dt.datetime, language: str) -> str:
 
 
 def short_date_text(day: dt.date, language: str) -> str:
-    """11月24日 星期二 / Tue 24 Nov."""
+    """11月24日（星期二） / Tuesday 24 November: a day this year, its weekday in brackets so
+    "…前" reads as one date (11月24日 星期二前 could be read as before Tuesday)."""
     weekday = tr("weekday", language).split()[day.weekday()]
     if code_of(language) == "en":
-        month = tr("month.short", "en").split()[day.month - 1]
-        return f"{weekday[:3]} {day.day} {month}"
-    return f"{day.month}月{day.day}日 {weekday}"
+        month = tr("month", "en").split()[day.month - 1]
+        return f"{weekday} {day.day} {month}"
+    return f"{day.month}月{day.day}日（{weekday}）"
 
 
 def hours_text(hours: Decimal | float) -> str:

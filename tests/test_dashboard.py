@@ -349,3 +349,117 @@ async def test_the_dashboard_stands_on_values_stored_before_the_gate_and_names_s
         [rows[3].instance_id, rows[4].instance_id])
     [entry] = desk.audit_entries(actions=("export",))
     assert entry["target"] == "set-aside" and entry["staff"] == "李社工"
+
+
+# ---- issue 14: what staff could not read or tell ----------------------------------------------
+
+
+def with_suggestion(rng: random.Random, suggestion: str) -> Submission:
+    submission = satisfaction(rng)
+    submission.answers["suggestion"] = suggestion
+    return submission
+
+
+def row_of(text: str, needle: str) -> str:
+    return next(line for line in text.splitlines() if needle in line)
+
+
+async def test_text_answers_are_read_grouped_with_counts_searched_and_paged(desk: KioskStore):
+    rng = random.Random(14)
+    answers = (["希望多办活动"] * 4 + ["  希望多办活动 "]  # the same answer, spaces around it
+               + ["楼道灯常坏"] * 2 + [f"第{number}号楼门口积水" for number in range(1, 21)])
+    rng.shuffle(answers)
+    stored_before_the_gate(desk, [with_suggestion(rng, answer) for answer in answers])
+    app = kiosk(desk, config=STAFF_CONFIG)
+    async with app.run_test(size=(120, 50)) as pilot:
+        screen = await open_dashboard(pilot)
+        # The tallies say where the answers are to be read (the suggestion is the last).
+        screen.query_one("#stats-scroll").scroll_end(animate=False)
+        await pilot.pause()
+        assert "27 条回答（在「文字回答」页逐条阅读）" in screen_text(app)
+        await show_tab(pilot, "tab-texts")
+        await wait_for(pilot, lambda: "希望多办活动" in screen_text(app))
+        text = screen_text(app)
+        # The question with answers is the one shown, with how many answered it.
+        picked = screen.query_one("#texts-question", Select)
+        assert picked.value == "suggestion"
+        assert dict((name, label) for label, name in picked._options)["suggestion"] == (
+            "您对社区工作还有什么意见或建议？（27 条）")
+        assert "共 27 条回答，22 种不同的说法" in text
+        # Identical answers once, with their count, the most frequent first.
+        lines = [line for line in text.splitlines() if "希望多办活动" in line or "楼道灯" in line
+                 or "号楼门口积水" in line]
+        assert lines[0].split() == ["5", "希望多办活动"], lines
+        assert lines[1].split() == ["2", "楼道灯常坏"], lines
+        assert sum("希望多办活动" in line for line in text.splitlines()) == 1
+        # Twelve to a page: 22 kinds of answer are two pages.
+        assert "第 1 / 2 页" in text and len(lines) == dashboard.TEXTS_PER_PAGE
+        first_page = {line.split()[-1] for line in lines}
+        await tap(pilot, "#texts-next")
+        text = screen_text(app)
+        assert "第 2 / 2 页" in text and "希望多办活动" not in text
+        second_page = {line.split()[-1] for line in text.splitlines() if "号楼门口积水" in line}
+        assert len(second_page) == 22 - dashboard.TEXTS_PER_PAGE
+        assert first_page | second_page == {" ".join(answer.split()) for answer in answers}
+        assert screen.query_one("#texts-next").disabled
+        # A search finds the answers with the words, from the first page again.
+        screen.query_one("#texts-search", Input).value = "楼道"
+        await wait_for(pilot, lambda: "含“楼道”的回答 2 条，1 种" in screen_text(app))
+        text = screen_text(app)
+        assert row_of(text, "楼道灯常坏").split() == ["2", "楼道灯常坏"]
+        assert "希望多办活动" not in text and "第 1 / 1 页" in text
+        screen.query_one("#texts-search", Input).value = "１２号楼"  # typed full-width
+        await wait_for(pilot, lambda: "第12号楼门口积水" in screen_text(app))
+        screen.query_one("#texts-search", Input).value = "没有这样的回答"
+        await wait_for(pilot, lambda: "没有符合的回答。" in screen_text(app))
+        # Personal answers (a name, a phone) are never listed here.
+        screen.query_one("#texts-survey", Select).value = "service_request"
+        await pilot.pause()
+        offered = [name for _, name in screen.query_one("#texts-question", Select)._options]
+        assert "description" in offered
+        assert "contact_name" not in offered and "contact_phone" not in offered
+
+
+async def test_the_print_queue_is_in_the_screens_language(desk: KioskStore, tmp_path: Path):
+    from kiosk.config import PrinterConfig
+    from printers.document import Document
+
+    document = Document()
+    document.text("谢谢")
+    now = dt.datetime.now().timestamp()
+    jobs = {kind: desk.add_print_job(kind, document.to_json(), at=now,
+                                     title=f"{kind}-title", kiosk="hall-1")
+            for kind in ("receipt", "ticket", "plan", "slip")}
+    assert desk.claim_print_job(jobs["receipt"], "worker", now)
+    desk.print_job_done(jobs["receipt"], "worker", now, status="ready")
+    # The printer's port is not there: the other jobs wait for it.
+    unplugged = PrinterConfig(url=str(tmp_path / "ttyUSB9"))
+    app = kiosk(desk, config=STAFF_CONFIG.with_changes(printer=unplugged))
+    async with app.run_test(size=(120, 50)) as pilot:
+        await open_dashboard(pilot)
+        await show_tab(pilot, "tab-printing")
+        await wait_for(pilot, lambda: "等打印机" in screen_text(app))
+        await show_tab(pilot, "tab-printing")
+        text = screen_text(app)
+        # number, date, time, kind, title, state, attempts, what the printer said
+        assert row_of(text, "receipt-title").split()[3:] == [
+            "问卷回执", "receipt-title", "已打印", "1", "正常"]
+        for kind, word in (("ticket", "需求登记单"), ("plan", "改造方案"), ("slip", "签退单")):
+            cells = row_of(text, f"{kind}-title").split()
+            assert cells[3] == word and cells[5] in ("排队中", "等打印机"), cells
+        assert "未连接" in row_of(text, "slip-title")
+
+
+async def test_export_checkboxes_show_their_state_in_words(desk: KioskStore):
+    app = kiosk(desk, config=STAFF_CONFIG)
+    async with app.run_test(size=(120, 50)) as pilot:
+        screen = await open_dashboard(pilot)
+        await show_tab(pilot, "tab-export")
+        text = screen_text(app)
+        assert "☐ 未选  包含个人信息" in row_of(text, "包含个人信息")
+        assert "☑ 已选  用选项文字" in row_of(text, "用选项文字")
+        await tap(pilot, "#export-pii")
+        assert "☑ 已选  包含个人信息" in row_of(screen_text(app), "包含个人信息")
+        assert screen.query_one("#export-pii").value is True
+        await tap(pilot, "#export-labels")
+        assert "☐ 未选  用选项文字" in row_of(screen_text(app), "用选项文字")

@@ -1,6 +1,7 @@
 """The staff dashboard (behind the staff PIN): live tallies with bar charts and a cross-tab
-picker, the service-request queue (新登记 → 处理中 → 已办结, with a note), the print queue,
-today's volunteers, and export to a folder such as a USB stick.
+picker, the answers to text questions (grouped, searchable, a page at a time), the
+service-request queue (新登记 → 处理中 → 已办结, with a note), the print queue, today's
+volunteers, and export to a folder such as a USB stick.
 
 Every staff action here (status change, reprint, retry, cancel, export) goes into the audit
 table with the name typed in 经办人; the screen holds no survey logic — figures come from
@@ -11,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Callable, Sequence
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,6 +23,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.widgets import (
     Button,
     Checkbox,
@@ -32,21 +36,73 @@ from textual.widgets import (
 )
 from textual.widgets._data_table import RowDoesNotExist
 
-from kiosk.i18n import state_word, tr
+from kiosk.i18n import code_of, state_word, tr
 from kiosk.screens.base import KioskScreen
+from printers.status import WORDS as PRINTER_WORDS
 from store import KioskStore
 
 BAR_WIDTH = 24
 REFRESH_SECONDS = 10.0
 REQUEST_SURVEY = "service_request"
 EXPORT_FORMATS = ("xlsx", "csv", "pdf")
+TEXTS_PER_PAGE = 12  # groups of identical answers on one page of the text-answer tab
 
 
 def bar(share: float, width: int = BAR_WIDTH) -> str:
-    """A horizontal bar for a share 0..1, in eighth blocks so small shares still show."""
-    eighths = round(max(0.0, min(1.0, share)) * width * 8)
-    full, part = divmod(eighths, 8)
-    return "█" * full + ("" if part == 0 else " ▏▎▍▌▋▊▉"[part])
+    """A horizontal bar for a share 0..1 in whole cells (the count and percentage beside it
+    say the exact figure). Eighth blocks drew as uneven steps in the browser's xterm.js; a
+    share above nothing still shows as one cell."""
+    share = max(0.0, min(1.0, share))
+    cells = round(share * width)
+    return "█" * (cells or (1 if share > 0 else 0))
+
+
+def group_answers(answers: Iterable[str]) -> list[tuple[str, int]]:
+    """Identical answers (spaces around them ignored) once each with how many gave it, the
+    most frequent first; equally frequent ones in the order they first came."""
+    counts = Counter(text for text in (answer.strip() for answer in answers) if text)
+    return counts.most_common()
+
+
+def search_answers(groups: Sequence[tuple[str, int]], search: str) -> list[tuple[str, int]]:
+    """The groups whose answer contains every word of ``search`` (case ignored, and
+    full-width letters and digits match half-width ones: ＡＢ１ as AB1)."""
+    words = folded(search).split()
+    return [(text, count) for text, count in groups
+            if all(word in folded(text) for word in words)]
+
+
+def folded(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def page_count(items: int, per_page: int = TEXTS_PER_PAGE) -> int:
+    return max(1, -(-items // per_page))
+
+
+class TickBox(Checkbox):
+    """A checkbox whose state shows at a glance and in words: "☑ 已选" white on green, or
+    "☐ 未选" grey, and a green frame when ticked. Textual's own box is an X in both states,
+    only its colour differs; and a lone ☑ draws small in the browser's terminal."""
+
+    DEFAULT_CSS = """
+    TickBox > .toggle--button { color: $text-muted; background: $panel-lighten-1; }
+    TickBox.-on > .toggle--button { color: white; background: $success-darken-1;
+                                    text-style: bold; }
+    TickBox.-on { border: tall $success; }
+    """
+
+    def __init__(self, label: str, words: tuple[str, str], value: bool = False, *,
+                 id: str | None = None, classes: str | None = None) -> None:
+        self.words = words  # (ticked, not ticked), in the screen's language
+        super().__init__(label, value, id=id, classes=classes)
+
+    @property
+    def _button(self) -> Content:
+        style = self.get_visual_style("toggle--button")
+        ticked, unticked = self.words
+        return Content.assemble(
+            (f" ☑ {ticked} " if self.value else f" ☐ {unticked} ", style))
 
 
 def question_chart(question: dict[str, Any], language: str) -> RenderableType:
@@ -83,8 +139,10 @@ def question_chart(question: dict[str, Any], language: str) -> RenderableType:
             summary += tr("dash.out_of_range", language, n=question["out_of_range"])
         return Group(title, Text(summary), Text(""))
     if kind == "text":
-        return Group(title, Text(tr("dash.text_answers", language, n=question.get("n", 0))),
-                     Text(""))
+        answers = tr("dash.text_answers", language, n=question.get("n", 0))
+        if question.get("n"):
+            answers += tr("dash.text_where", language)
+        return Group(title, Text(answers), Text(""))
     return Group(title, Text(""))
 
 
@@ -109,12 +167,22 @@ class StaffDashboardScreen(KioskScreen):
     """Tabs for the staff's work at the hall; closes by itself when left (idle watch)."""
 
     BINDINGS: ClassVar[list[Any]] = []
+    DEFAULT_CSS = """
+    /* The tabs fill the screen, so the text tab's page buttons stay in view below its list. */
+    #dashboard-tabs, #dashboard-tabs > ContentSwitcher, #tab-texts { height: 1fr; }
+    #texts-summary { height: auto; padding: 1 0 0 0; color: $text-muted; }
+    #texts-scroll { height: 1fr; }
+    #texts-pager { align-horizontal: center; }
+    #texts-page { width: auto; padding: 1 2; }
+    """
 
     def __init__(self, store: KioskStore) -> None:
         super().__init__()
         self.store = store
         self.selected_request: str | None = None
         self.selected_job: int | None = None
+        self.texts_page = 0  # the page of the text-answer tab on screen, from 0
+        self._text_groups: list[tuple[str, int]] = []  # read once for a search or a page
 
     # ---- layout --------------------------------------------------------------------------
 
@@ -142,6 +210,22 @@ class StaffDashboardScreen(KioskScreen):
                                      classes="dash-grow")
                     with VerticalScroll(id="stats-scroll"):
                         yield Static("", id="stats-body")
+                with TabPane(self.t("dash.tab_texts"), id="tab-texts"):
+                    with Horizontal(classes="dash-controls"):
+                        yield Select(surveys, id="texts-survey", allow_blank=False,
+                                     value=surveys[0][1] if surveys else Select.BLANK,
+                                     classes="dash-grow")
+                        yield Select([], id="texts-question", prompt=self.t("dash.question"),
+                                     classes="dash-grow")
+                        yield Input(placeholder=self.t("dash.texts_search"),
+                                    id="texts-search", max_length=40, classes="dash-grow")
+                    yield Static("", id="texts-summary")
+                    with VerticalScroll(id="texts-scroll"):
+                        yield Static("", id="texts-body")
+                    with Horizontal(classes="dash-controls", id="texts-pager"):
+                        yield Button(self.t("dash.texts_previous"), id="texts-previous")
+                        yield Static("", id="texts-page")
+                        yield Button(self.t("dash.texts_next"), id="texts-next")
                 with TabPane(self.t("dash.tab_requests"), id="tab-requests"):
                     yield DataTable(id="requests", cursor_type="row", zebra_stripes=True)
                     yield Static("", id="request-detail")
@@ -172,10 +256,11 @@ class StaffDashboardScreen(KioskScreen):
                                  classes="export-field")
                     yield Input(value=str(default_export_folder()), id="export-folder",
                                 classes="export-field")
-                    yield Checkbox(self.t("dash.labels"), id="export-labels", value=True,
-                                   classes="export-field")
-                    yield Checkbox(self.t("dash.include_pii"), id="export-pii",
-                                   classes="export-field")
+                    ticks = self.t("dash.ticked"), self.t("dash.unticked")
+                    yield TickBox(self.t("dash.labels"), ticks, value=True,
+                                  id="export-labels", classes="export-field")
+                    yield TickBox(self.t("dash.include_pii"), ticks, id="export-pii",
+                                  classes="export-field")
                     yield Button(self.t("dash.export"), id="export-go", variant="primary",
                                  classes="export-field")
                     yield Button(self.t("dash.export_set_aside"), id="export-set-aside",
@@ -189,6 +274,7 @@ class StaffDashboardScreen(KioskScreen):
         self.set_focus(None)
         self._setup_tables()
         self._fill_by_choices()
+        self._fill_text_questions()
         self.refresh_all()
         self.set_interval(REFRESH_SECONDS, self.refresh_live)
 
@@ -203,6 +289,7 @@ class StaffDashboardScreen(KioskScreen):
     def refresh_all(self) -> None:
         self.refresh_set_aside()
         self.refresh_stats()
+        self.refresh_texts()
         self.refresh_requests()
         self.refresh_print_jobs()
         self.refresh_volunteers()
@@ -281,6 +368,95 @@ class StaffDashboardScreen(KioskScreen):
             self.refresh_stats()
         elif event.select.id in ("stats-by", "stats-question"):
             self.refresh_stats()
+        elif event.select.id == "texts-survey":
+            self._fill_text_questions()
+        elif event.select.id == "texts-question":
+            self.texts_page = 0
+            self.refresh_texts()
+
+    # ---- text answers --------------------------------------------------------------------
+    # Not refreshed every few seconds: a page staff are reading must not move under them.
+    # Opening the tab, another question, a search or a page reads the answers afresh.
+
+    def _fill_text_questions(self) -> None:
+        """The survey's text questions with how many answered each; the most answered is
+        shown first. Personal ones (names, phones, addresses) are left out, as in the
+        tallies: they are for the export with personal data only."""
+        from surveys.stats.figures import survey_statistics
+
+        survey = self.query_one("#texts-survey", Select).value
+        counted: list[tuple[str, str, int]] = []
+        if isinstance(survey, str):
+            stats = survey_statistics(self.store, survey, language=self.language,
+                                      text_answers=False)
+            counted = [(figures.get("label") or name, name, int(figures.get("n") or 0))
+                       for name, figures in stats["questions"].items()
+                       if figures.get("type") == "text"]
+        questions = self.query_one("#texts-question", Select)
+        questions.set_options([(self.t("dash.texts_question", label=label, n=n), name)
+                               for label, name, n in counted])
+        if counted:
+            questions.value = max(counted, key=lambda question: question[2])[1]
+        self.texts_page = 0
+        self.refresh_texts()
+
+    def refresh_texts(self, reload: bool = True) -> None:
+        """Show the page; ``reload=False`` (a search, another page) keeps the answers read."""
+        from surveys.stats.model import StatsFilter
+
+        survey = self.query_one("#texts-survey", Select).value
+        question = self.query_one("#texts-question", Select).value
+        summary = self.query_one("#texts-summary", Static)
+        body = self.query_one("#texts-body", Static)
+        if not isinstance(survey, str) or not isinstance(question, str):
+            summary.update(self.t("dash.texts_none"))
+            body.update("")
+            self._show_page(0, 1)
+            return
+        if reload:
+            self._text_groups = group_answers(
+                self.store.stats_texts(survey, question, StatsFilter()))
+        groups = self._text_groups
+        search = self.query_one("#texts-search", Input).value.strip()
+        shown = search_answers(groups, search) if search else groups
+        pages = page_count(len(shown))
+        self.texts_page = min(self.texts_page, pages - 1)
+        answers, kinds = sum(count for _, count in shown), len(shown)
+        if search:
+            summary.update(self.t("dash.texts_found", search=search, n=answers, kinds=kinds,
+                                  total=sum(count for _, count in groups)))
+        else:
+            summary.update(self.t("dash.texts_summary", n=answers, kinds=kinds))
+        table = Table(box=None, show_header=True, pad_edge=False, expand=True,
+                      header_style="bold")
+        table.add_column(self.t("dash.texts_count"), justify="right", no_wrap=True,
+                         style="bold cyan")
+        table.add_column(self.t("dash.texts_answer"), ratio=1)
+        start = self.texts_page * TEXTS_PER_PAGE
+        for text, count in shown[start:start + TEXTS_PER_PAGE]:
+            table.add_row(str(count), Text(text))  # Text: an answer is never markup
+        body.update(table if shown else Text(self.t("dash.texts_nothing")))
+        self._show_page(self.texts_page, pages)
+
+    def _show_page(self, page: int, pages: int) -> None:
+        self.query_one("#texts-page", Static).update(
+            self.t("dash.texts_page", page=page + 1, pages=pages))
+        self.query_one("#texts-previous", Button).disabled = page == 0
+        self.query_one("#texts-next", Button).disabled = page >= pages - 1
+
+    def turn_text_page(self, step: int) -> None:
+        self.texts_page = max(0, self.texts_page + step)
+        self.refresh_texts(reload=False)
+        self.query_one("#texts-scroll", VerticalScroll).scroll_home(animate=False)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "texts-search":
+            self.texts_page = 0
+            self.refresh_texts(reload=False)
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "tab-texts":
+            self.refresh_texts()
 
     # ---- service requests ----------------------------------------------------------------
 
@@ -369,10 +545,16 @@ class StaffDashboardScreen(KioskScreen):
         for job in self.store.print_jobs(limit=50):
             state = state_word("print_state", job.state, self.language) + (
                 f" · {self.t('print.reprint_mark')}" if job.reprint else "")
-            table.add_row(str(job.id), job.created[5:16], job.kind, job.title, state,
-                          str(job.attempts), job.last_error or job.last_status,
+            table.add_row(str(job.id), job.created[5:16].replace("T", " "),
+                          state_word("print_kind", job.kind, self.language), job.title,
+                          state, str(job.attempts),
+                          job.last_error or self._printer_word(job.last_status),
                           key=str(job.id))
         keep_cursor(table, None if self.selected_job is None else str(self.selected_job))
+
+    def _printer_word(self, status: str) -> str:
+        """What the printer last said, in the screen's language (正常, 缺纸 …)."""
+        return PRINTER_WORDS[code_of(self.language)].get(status, status)
 
     def act_on_job(self, action: str) -> None:
         from store.errors import PrintJobError
@@ -483,6 +665,8 @@ class StaffDashboardScreen(KioskScreen):
             self.export()
         elif button == "export-set-aside":
             self.export_set_aside()
+        elif button in ("texts-previous", "texts-next"):
+            self.turn_text_page(-1 if button == "texts-previous" else 1)
 
 
 def keep_cursor(table: DataTable[Any], key: str | None) -> None:
