@@ -614,7 +614,8 @@ class StaffDashboardScreen(KioskScreen):
         self._export_to_folder(
             survey, file_format, lambda target: export_survey(
                 self.store, survey, target, file_format=file_format, labels=labels,
-                include_pii=include_pii, language=self.language, notes=notes),
+                include_pii=include_pii, language=self.language, notes=notes,
+                station=self.kiosk.config.station_name),
             " with personal data" if include_pii else "", notes)
 
     def export_set_aside(self) -> None:
