@@ -169,6 +169,9 @@ class KioskConfig:
     staff_pin_hash: str = ""
     printer: PrinterConfig = field(default_factory=PrinterConfig)
     serve_token: str = ""
+    # Working days within which a social worker follows a service request up: promised on
+    # the thank-you screen and on the printed ticket alike.
+    follow_up_days: int = 3
     volunteers: VolunteerSettings = field(default_factory=VolunteerSettings)
     path: Path | None = None
 
@@ -205,6 +208,7 @@ _SCHEMA: dict[str, dict[str, str]] = {
                 "parity": "none, even or odd", "rtscts": "true or false",
                 "xonxoff": "true or false", "footer": "text"},
     "serve": {"token": "text"},
+    "requests": {"follow_up_days": "working days"},
     "volunteers": {"min_session_minutes": "minutes", "day_end": "HH:MM",
                    "repeat_seconds": "seconds", "timezone": "time zone name",
                    "service": "text"},
@@ -327,6 +331,7 @@ def load_config(path: Path | None = None) -> KioskConfig:
         staff_pin_hash=pin_hash,
         printer=printer,
         serve_token=text("serve.token", ""),
+        follow_up_days=_follow_up_days(path, get),
         volunteers=volunteers,
         path=path,
     )
@@ -349,6 +354,16 @@ def _station_timezone(path: Path, get: Any, text: Any) -> str:
                     f"must be a time zone name such as \"Asia/Shanghai\" (got {timezone!r})"
                     ) from None
     return timezone
+
+
+def _follow_up_days(path: Path, get: Any) -> int:
+    """``[requests] follow_up_days``: 1 to 30 working days (a promise beyond six weeks helps
+    nobody, and 0 would promise today)."""
+    value = get("requests.follow_up_days", KioskConfig.follow_up_days)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 30:
+        raise _fail(path, "requests.follow_up_days",
+                    f"must be a whole number of working days from 1 to 30 (got {value!r})")
+    return value
 
 
 def _volunteer_settings(path: Path, get: Any, text: Any, timezone: str) -> VolunteerSettings:
@@ -432,6 +447,10 @@ def render_config(config: KioskConfig) -> str:
         "[serve]",
         "# Access token for tablets on the LAN (`kiosk serve --host 0.0.0.0`).",
         f"token = {_toml_string(config.serve_token)}",
+        "",
+        "[requests]",
+        f"follow_up_days = {config.follow_up_days}   # 需求登记: a social worker follows up "
+        "within this many working days",
         "",
         "[volunteers]",
         f"min_session_minutes = {volunteers.min_session_minutes}   # shorter sessions are flagged",

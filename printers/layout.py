@@ -24,6 +24,11 @@ NO_LINE_START = set("，。、；：？！）》」』】〕〉”’…—·,.;
 NO_LINE_END = set("（《「『【〔〈“‘([{")
 # Besides letters and digits, these keep a Latin "word" (an id, a URL, a phone number) whole.
 WORD_CHARS = set("'-_@/.:#&+%=?~")
+# Chinese has no spaces, so a line may break between any two characters; but a break inside
+# a word (服务 / 台) is hard to read. Where a line overflows inside a run of Chinese, it
+# breaks instead after the last punctuation mark or space, or before an opening bracket,
+# if that leaves the line at least this part full (else the run is cut at the edge).
+PHRASE_BREAK_FILL = 1 / 3
 
 
 @lru_cache(maxsize=4096)
@@ -78,6 +83,31 @@ def _tokens(paragraph: str) -> list[str]:
     return tokens
 
 
+def _is_chinese_letter(token: str) -> bool:
+    return (len(token) == 1 and char_width(token) == 2
+            and unicodedata.category(token).startswith("L"))
+
+
+def _phrase_break(current: list[str], token_width: int, columns: int) -> int | None:
+    """Where to break a line that ``current`` overflows inside a run of Chinese: the index
+    of the first token to move down, at the last punctuation mark, space or opening
+    bracket that leaves the line filled enough and lets the moved part fit; None to cut
+    the run at the edge."""
+    least = columns * PHRASE_BREAK_FILL
+    moved = token_width
+    for index in range(len(current) - 1, 0, -1):
+        moved += display_width(current[index])
+        if moved > columns:
+            return None
+        before, after = current[index - 1], current[index]
+        opportunity = (before.isspace() or before[-1] in NO_LINE_START
+                       or after[0] in NO_LINE_END)
+        if (opportunity and not after.isspace() and after[0] not in NO_LINE_START
+                and display_width("".join(current[:index])) >= least):
+            return index
+    return None
+
+
 def _wrap_paragraph(paragraph: str, columns: int) -> list[str]:
     lines: list[list[str]] = [[]]
     width = 0
@@ -115,6 +145,10 @@ def _wrap_paragraph(paragraph: str, columns: int) -> list[str]:
         current = lines[-1]
         while current and current[-1].isspace():
             current.pop()
+        if _is_chinese_letter(token):
+            cut = _phrase_break(current, size, columns)
+            if cut is not None:
+                moved, current[cut:] = current[cut:], []
         if token[0] in NO_LINE_START and len(current) > 1 and display_width(current[-1]) <= 2:
             moved.append(current.pop())
         while len(current) > 1 and current[-1][-1:] in NO_LINE_END:
@@ -130,8 +164,10 @@ def _wrap_paragraph(paragraph: str, columns: int) -> list[str]:
 def wrap(text: str, columns: int) -> list[str]:
     """Lines of at most ``columns`` display columns.
 
-    Latin words stay together unless one is wider than a line; Chinese breaks between any two
-    characters but keeps closing punctuation (，。） …) off the start of a line. ``\\n`` starts
+    Latin words, numbers and times (K7QM-3XAB, 0.03, 12:30) stay together unless one is
+    wider than a line; Chinese breaks after punctuation or before a bracket where that
+    leaves the line a third full, else between any two characters, and keeps closing
+    punctuation (，。） …) off the start of a line. ``\\n`` starts
     a new line; an empty text gives one empty line.
     """
     if columns < 2:

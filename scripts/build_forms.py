@@ -402,30 +402,175 @@ def marriage_reform() -> tuple[list[Row], list[Row], Row]:
 
 # ---- 适老化改造需求评估 ---------------------------------------------------------------
 
-# Each recommended item: calculate name, Chinese and English name, the rule (XLSForm text).
-ADAPTATIONS = [
-    ("rec_grab_bar", "扶手", "grab bars",
-     "selected(${bath_difficulty}, 'no_grab_bar') or selected(${bath_difficulty}, 'toilet_low')"
-     " or selected(${bedroom_difficulty}, 'bed_hard') or selected(${stairs_difficulty}, "
-     "'stairs_hard') or selected(${stairs_difficulty}, 'no_rail')"),
-    ("rec_anti_slip", "防滑地面", "anti-slip flooring",
-     "selected(${bath_difficulty}, 'slippery') or selected(${kitchen_difficulty}, 'slippery')"
-     " or selected(${conditions}, 'fell')"),
-    ("rec_night_light", "夜灯", "night lights",
-     "selected(${bath_difficulty}, 'dark_at_night') or selected(${bedroom_difficulty}, "
-     "'light_switch') or selected(${stairs_difficulty}, 'dark') or selected(${conditions}, "
-     "'poor_sight')"),
-    ("rec_toilet_riser", "坐便增高器", "raised toilet seat",
-     "selected(${bath_difficulty}, 'toilet_low')"),
-    ("rec_shower_chair", "淋浴椅", "shower chair",
-     "selected(${bath_difficulty}, 'unsteady_shower') or ${mobility} = 'wheelchair'"),
-    ("rec_ramp", "坡道", "ramps",
-     "selected(${stairs_difficulty}, 'step_at_door') or selected(${bath_difficulty}, "
-     "'threshold')"),
-    ("rec_emergency_call", "紧急呼叫", "emergency call button",
-     "${household_size} = 1 or ${alone_daytime} = 'yes' or ${mobility} = 'bedridden'"
-     " or selected(${conditions}, 'heart')"),
+# The difficulties the assessment asks about (choice lists shared by the questions and the
+# plan, so each recommended item can give the words the volunteer ticked as its reason).
+MOBILITY = [
+    ("independent", "能自己走路", "Walks independently"),
+    ("cane", "要拄拐杖或用助行器", "Uses a cane or walker"),
+    ("wheelchair", "坐轮椅", "Uses a wheelchair"),
+    ("bedridden", "卧床", "Bedridden"),
 ]
+CONDITIONS = [
+    ("poor_sight", "眼神不好", "Poor eyesight"),
+    ("poor_hearing", "耳朵背", "Hard of hearing"),
+    ("heart", "有心脑血管病（高血压、心脏病等）", "Heart or blood-pressure illness"),
+    ("memory", "记性差、容易糊涂", "Memory problems or confusion"),
+    ("fell", "过去一年摔倒过", "Fell in the past year"),
+    ("none", "都没有", "None of these"),
+]
+BATH_PROBLEMS = [
+    ("slippery", "地面湿滑", "Slippery floor"),
+    ("toilet_low", "上厕所起身困难", "Hard to get up from the toilet"),
+    ("unsteady_shower", "洗澡时站不稳", "Unsteady when showering"),
+    ("no_grab_bar", "没有可以扶的地方", "Nothing to hold on to"),
+    ("dark_at_night", "夜里去厕所看不清", "Too dark at night"),
+    ("threshold", "门槛或高低差容易绊倒", "Threshold or step to trip on"),
+    ("none", "没有不方便", "No difficulty"),
+]
+BEDROOM_PROBLEMS = [
+    ("bed_hard", "上下床困难", "Hard to get in and out of bed"),
+    ("light_switch", "夜里开灯不方便", "Hard to switch on a light at night"),
+    ("clutter", "地上有杂物、电线，容易绊倒", "Clutter or cables to trip on"),
+    ("none", "没有不方便", "No difficulty"),
+]
+STAIRS_PROBLEMS = [
+    ("stairs_hard", "上下楼梯吃力", "Stairs are hard to climb"),
+    ("no_rail", "楼梯没有扶手", "No handrail on the stairs"),
+    ("dark", "楼道光线暗", "Dark stairwell"),
+    ("step_at_door", "门口有台阶，进出不方便", "Steps at the door"),
+    ("none", "没有不方便", "No difficulty"),
+]
+KITCHEN_PROBLEMS = [
+    ("slippery", "地面湿滑", "Slippery floor"),
+    ("too_high", "灶台、橱柜太高够不着", "Worktop or cupboards too high"),
+    ("gas", "常忘关煤气或火", "Often forgets to turn off the gas"),
+    ("none", "没有不方便", "No difficulty"),
+]
+# question -> its choices; select_multiple ones are read with selected(), mobility with =.
+DIFFICULTIES = {"bath_difficulty": BATH_PROBLEMS, "bedroom_difficulty": BEDROOM_PROBLEMS,
+                "stairs_difficulty": STAIRS_PROBLEMS, "kitchen_difficulty": KITCHEN_PROBLEMS,
+                "conditions": CONDITIONS, "mobility": MOBILITY}
+# A reason sits in the item's （） with others, joined by 、: a label with brackets or a 、
+# of its own is said shorter there.
+SHORT_REASONS = {
+    ("conditions", "heart"): ("有心脑血管病", "Heart or blood-pressure illness"),
+    ("conditions", "memory"): ("记性差，容易糊涂", "Memory problems or confusion"),
+    ("bedroom_difficulty", "clutter"): ("地上有杂物或电线", "Clutter or cables to trip on"),
+    ("kitchen_difficulty", "too_high"): ("灶台或橱柜太高", "Worktop or cupboards too high"),
+    ("stairs_difficulty", "step_at_door"): ("门口有台阶", "Steps at the door"),
+}
+Reason = tuple[str, str, str]  # XLSForm rule, Chinese reason, English reason
+
+
+def because(question: str, choice: str) -> Reason:
+    """The rule "this choice was ticked" and the choice's words, as an item's reason."""
+    labels = {name: (zh, en) for name, zh, en in DIFFICULTIES[question]}
+    zh, en = SHORT_REASONS.get((question, choice), labels[choice])
+    rule = (f"${{{question}}} = '{choice}'" if question == "mobility"
+            else f"selected(${{{question}}}, '{choice}')")
+    return rule, zh, en[0].lower() + en[1:]
+
+
+LIVES_ALONE: Reason = ("${household_size} = 1", "独居", "lives alone")
+ALONE_IN_DAYTIME: Reason = ("${alone_daytime} = 'yes'", "白天常独自在家",
+                            "often home alone in the daytime")
+
+# Where the plan groups its items, in the order of the visit: (name, Chinese, English).
+PLAN_ROOMS = [
+    ("bath", "卫生间", "Bathroom"),
+    ("bedroom", "卧室", "Bedroom"),
+    ("stairs", "楼梯和进出门", "Stairs and entrance"),
+    ("kitchen", "厨房", "Kitchen"),
+    ("home", "全屋", "Whole home"),
+]
+# Each recommended item: calculate name, room, Chinese and English name, and the reasons
+# that call for it (any one is enough). Every difficulty the form asks about is the reason
+# for at least one item; tests/test_bundled_forms.py checks that for each choice.
+ADAPTATIONS: list[tuple[str, str, str, str, list[Reason]]] = [
+    ("rec_bath_grab_bar", "bath", "扶手", "grab bars",
+     [because("bath_difficulty", "no_grab_bar"), because("bath_difficulty", "toilet_low"),
+      because("bath_difficulty", "unsteady_shower")]),
+    ("rec_bath_anti_slip", "bath", "防滑地面", "anti-slip flooring",
+     [because("bath_difficulty", "slippery"), because("conditions", "fell")]),
+    ("rec_toilet_riser", "bath", "坐便增高器", "raised toilet seat",
+     [because("bath_difficulty", "toilet_low")]),
+    ("rec_shower_chair", "bath", "淋浴椅", "shower chair",
+     [because("bath_difficulty", "unsteady_shower"), because("mobility", "wheelchair")]),
+    ("rec_bath_night_light", "bath", "感应夜灯", "motion-sensor night light",
+     [because("bath_difficulty", "dark_at_night")]),
+    ("rec_bath_threshold", "bath", "去掉门槛或加斜坡垫", "threshold removed or ramped",
+     [because("bath_difficulty", "threshold")]),
+    ("rec_bed_rail", "bedroom", "床边扶手", "bedside rail",
+     [because("bedroom_difficulty", "bed_hard"), because("mobility", "cane")]),
+    ("rec_care_bed", "bedroom", "护理床", "care bed", [because("mobility", "bedridden")]),
+    ("rec_bed_light", "bedroom", "床头开关或感应夜灯", "bedside switch or night light",
+     [because("bedroom_difficulty", "light_switch"), because("conditions", "poor_sight")]),
+    ("rec_tidy", "bedroom", "清理杂物并固定电线", "clutter cleared and cables fixed",
+     [because("bedroom_difficulty", "clutter")]),
+    ("rec_stair_rail", "stairs", "楼梯扶手", "stair handrail",
+     [because("stairs_difficulty", "stairs_hard"), because("stairs_difficulty", "no_rail")]),
+    ("rec_stair_light", "stairs", "楼道感应灯", "motion-sensor stair lights",
+     [because("stairs_difficulty", "dark")]),
+    ("rec_ramp", "stairs", "门口坡道", "ramp at the door",
+     [because("stairs_difficulty", "step_at_door"), because("mobility", "wheelchair")]),
+    ("rec_kitchen_anti_slip", "kitchen", "防滑地面", "anti-slip flooring",
+     [because("kitchen_difficulty", "slippery")]),
+    ("rec_kitchen_reach", "kitchen", "调低灶台或加装下拉式吊柜",
+     "lower worktop or pull-down shelves", [because("kitchen_difficulty", "too_high")]),
+    ("rec_gas_alarm", "kitchen", "燃气泄漏报警器", "gas leak alarm",
+     [because("kitchen_difficulty", "gas"), because("conditions", "memory")]),
+    ("rec_gas_valve", "kitchen", "燃气自动切断阀", "automatic gas shut-off valve",
+     [because("kitchen_difficulty", "gas")]),
+    ("rec_emergency_call", "home", "紧急呼叫器", "emergency call button",
+     [LIVES_ALONE, ALONE_IN_DAYTIME, because("mobility", "bedridden"),
+      because("conditions", "heart"), because("conditions", "fell")]),
+    ("rec_doorbell", "home", "闪光门铃", "flashing doorbell",
+     [because("conditions", "poor_hearing")]),
+    ("rec_tracker", "home", "防走失定位手环", "GPS wristband in case of getting lost",
+     [because("conditions", "memory")]),
+]
+
+
+def _joined(parts: list[tuple[str, str]], separator: str) -> str:
+    """XPath: the texts whose condition holds, joined by ``separator`` (ODK substr counts
+    from 0, so substr(…, len) drops the leading separator)."""
+    pieces = ", ".join(f"if({condition}, {text}, '')" for condition, text in parts)
+    return f"substr(concat({pieces}, ''), {len(separator)})"
+
+
+def plan_calculations() -> list[Row]:
+    """The plan as the form shows and stores it: one flag per item, then per room the
+    items with their reasons, then the whole plan grouped by room, in both languages:
+    卫生间：扶手（没有可以扶的地方）、防滑地面（地面湿滑）；厨房：燃气泄漏报警器（常忘关煤气或火）.
+    ``kiosk.printing.receipts.plan_items`` reads that text back for the printed plan."""
+    rows = [q("calculate", name, calculation="if(" + " or ".join(
+        rule for rule, _zh, _en in reasons) + ", 1, 0)")
+        for name, _room, _zh, _en, reasons in ADAPTATIONS]
+    rows.append(q("calculate", "rec_count",
+                  calculation=" + ".join(f"${{{name}}}" for name, *_ in ADAPTATIONS)))
+    for language, item_sep, open_, close in (("zh", "、", "（", "）"), ("en", ", ", " (", ")")):
+        suffix = "" if language == "zh" else "_en"
+        for room, *_ in PLAN_ROOMS:
+            items = []
+            for name, where, zh, en, reasons in ADAPTATIONS:
+                if where != room:
+                    continue
+                why = _joined([(rule, f"'{item_sep}{zh_why if language == 'zh' else en_why}'")
+                               for rule, zh_why, en_why in reasons], item_sep)
+                label = zh if language == "zh" else en
+                items.append((f"${{{name}}} = 1",
+                              f"concat('{item_sep}{label}{open_}', {why}, '{close}')"))
+            rows.append(q("calculate", f"plan_{room}{suffix}",
+                          calculation=_joined(items, item_sep)))
+        room_sep, colon = ("；", "：") if language == "zh" else ("; ", ": ")
+        rooms = _joined([(f"${{plan_{room}{suffix}}} != ''",
+                          f"concat('{room_sep}{zh if language == 'zh' else en}{colon}', "
+                          f"${{plan_{room}{suffix}}})") for room, zh, en in PLAN_ROOMS],
+                        room_sep)
+        nothing = "暂不需要改造" if language == "zh" else "no adaptation needed for now"
+        rows.append(q("calculate", f"plan{suffix}",
+                      calculation=f"if(${{rec_count}} = 0, '{nothing}', {rooms})"))
+    return rows
 
 
 def home_adaptation() -> tuple[list[Row], list[Row], Row]:
@@ -443,10 +588,6 @@ def home_adaptation() -> tuple[list[Row], list[Row], Row]:
             end_group(),
         ]
 
-    plan_items_zh = "concat(" + ", ".join(
-        f"if(${{{name}}} = 1, '、{zh}', '')" for name, zh, _en, _rule in ADAPTATIONS) + ")"
-    plan_items_en = "concat(" + ", ".join(
-        f"if(${{{name}}} = 1, ', {en}', '')" for name, _zh, en, _rule in ADAPTATIONS) + ")"
     survey = [
         *metadata(),
         q("note", "intro",
@@ -514,17 +655,7 @@ def home_adaptation() -> tuple[list[Row], list[Row], Row]:
           required="yes", constraint=none_alone(), constraint_msg=NONE_ALONE_MSG,
           hint=("符合条件的家庭可以申请政府适老化改造补贴。",
                 "Eligible families may apply for a government adaptation subsidy.")),
-        *[q("calculate", name, calculation=f"if({rule}, 1, 0)")
-          for name, _zh, _en, rule in ADAPTATIONS],
-        q("calculate", "rec_count",
-          calculation=" + ".join(f"${{{name}}}" for name, *_ in ADAPTATIONS)),
-        q("calculate", "plan_items", calculation=plan_items_zh),
-        q("calculate", "plan",
-          calculation="if(${plan_items} = '', '暂不需要改造', substr(${plan_items}, 1))"),
-        q("calculate", "plan_items_en", calculation=plan_items_en),
-        q("calculate", "plan_en",
-          calculation="if(${plan_items_en} = '', 'no adaptation needed for now', "
-                      "substr(${plan_items_en}, 2))"),
+        *plan_calculations(),
         q("note", "plan_note",
           "建议改造项目：${plan}。请向老人和家属说明。",
           "Recommended adaptations: ${plan_en}. Please explain them to the resident and family."),
@@ -551,49 +682,12 @@ def home_adaptation() -> tuple[list[Row], list[Row], Row]:
             ("caregiver", "和保姆或护工住", "With a carer or helper"),
             ("other", "其他", "Other"),
         ]),
-        *choices("mobility", [
-            ("independent", "能自己走路", "Walks independently"),
-            ("cane", "要拄拐杖或用助行器", "Uses a cane or walker"),
-            ("wheelchair", "坐轮椅", "Uses a wheelchair"),
-            ("bedridden", "卧床", "Bedridden"),
-        ]),
-        *choices("conditions", [
-            ("poor_sight", "眼神不好", "Poor eyesight"),
-            ("poor_hearing", "耳朵背", "Hard of hearing"),
-            ("heart", "有心脑血管病（高血压、心脏病等）",
-             "Heart or blood-pressure illness"),
-            ("memory", "记性差、容易糊涂", "Memory problems or confusion"),
-            ("fell", "过去一年摔倒过", "Fell in the past year"),
-            ("none", "都没有", "None of these"),
-        ]),
-        *choices("bath_problems", [
-            ("slippery", "地面湿滑", "Slippery floor"),
-            ("toilet_low", "上厕所起身困难", "Hard to get up from the toilet"),
-            ("unsteady_shower", "洗澡时站不稳", "Unsteady when showering"),
-            ("no_grab_bar", "没有可以扶的地方", "Nothing to hold on to"),
-            ("dark_at_night", "夜里去厕所看不清", "Too dark at night"),
-            ("threshold", "门槛或高低差容易绊倒", "Threshold or step to trip on"),
-            ("none", "没有不方便", "No difficulty"),
-        ]),
-        *choices("bedroom_problems", [
-            ("bed_hard", "上下床困难", "Hard to get in and out of bed"),
-            ("light_switch", "夜里开灯不方便", "Hard to switch on a light at night"),
-            ("clutter", "地上有杂物、电线，容易绊倒", "Clutter or cables to trip on"),
-            ("none", "没有不方便", "No difficulty"),
-        ]),
-        *choices("stairs_problems", [
-            ("stairs_hard", "上下楼梯吃力", "Stairs are hard to climb"),
-            ("no_rail", "楼梯没有扶手", "No handrail on the stairs"),
-            ("dark", "楼道光线暗", "Dark stairwell"),
-            ("step_at_door", "门口有台阶，进出不方便", "Steps at the door"),
-            ("none", "没有不方便", "No difficulty"),
-        ]),
-        *choices("kitchen_problems", [
-            ("slippery", "地面湿滑", "Slippery floor"),
-            ("too_high", "灶台、橱柜太高够不着", "Worktop or cupboards too high"),
-            ("gas", "常忘关煤气或火", "Often forgets to turn off the gas"),
-            ("none", "没有不方便", "No difficulty"),
-        ]),
+        *choices("mobility", MOBILITY),
+        *choices("conditions", CONDITIONS),
+        *choices("bath_problems", BATH_PROBLEMS),
+        *choices("bedroom_problems", BEDROOM_PROBLEMS),
+        *choices("stairs_problems", STAIRS_PROBLEMS),
+        *choices("kitchen_problems", KITCHEN_PROBLEMS),
         *choices("subsidy", [
             ("tekun", "特困供养人员", "Person in extreme poverty (tekun)"),
             ("dibao", "低保或低保边缘家庭", "Subsistence-allowance household"),
@@ -669,10 +763,13 @@ def service_request() -> tuple[list[Row], list[Row], Row]:
         q("select_one office_times", "office_time", "您什么时间方便来站点？",
           "When can you come to the station?", required="yes",
           relevant="${followup} = 'office'"),
+        # No number of days here: the form cannot know the station's follow_up_days; the
+        # thank-you screen and the printed slip state the days and the date.
         q("note", "thanks",
-          "登记好了！请点【完成】，机器会打印一张回执，请收好。社工会在3个工作日内跟进。",
-          "All done! Tap \"Finish\" and keep the printed receipt. A social worker will follow "
-          "up within 3 working days."),
+          "登记好了！请点【完成】，核对一遍您填的内容，没问题再点【提交】。"
+          "提交后，屏幕上会告诉您社工哪天前跟进。",
+          "All done! Tap \"Finish\", check your answers, then tap \"Submit\". The next "
+          "screen tells you by when a social worker will follow up."),
     ]
     choice_rows = [
         *choices("categories", [

@@ -679,8 +679,11 @@ async def test_home_adaptation_assessment_on_screen(store: KioskStore):
         await keys(pilot, "5")
         await next_screen(pilot)
 
-        # The plan computed from the answers, shown in the note.
-        assert "建议改造项目：防滑地面、夜灯、紧急呼叫。" in at(app, "plan_note")
+        # The plan computed from the answers, room by room with the reasons, in the note.
+        plan = ("卫生间：防滑地面（地面湿滑）；卧室：床边扶手（要拄拐杖或用助行器）、"
+                "床头开关或感应夜灯（眼神不好）；楼梯和进出门：楼道感应灯（楼道光线暗）；"
+                "全屋：紧急呼叫器（白天常独自在家）")
+        assert f"建议改造项目：{plan}。" in "".join(at(app, "plan_note").split())
         await next_screen(pilot)
         at(app, "agree_plan")
         await keys(pilot, "1")
@@ -703,7 +706,7 @@ async def test_home_adaptation_assessment_on_screen(store: KioskStore):
         assert answers["phone"] == "0512-58123456"
         assert answers["household_size"] == 3 and answers["elders_count"] == 2
         assert answers["elevator"] == "no"
-        assert answers["plan"] == "防滑地面、夜灯、紧急呼叫"
+        assert answers["plan"] == plan
         assert answers["explained"] == "OK"
 
 

@@ -270,16 +270,16 @@ def test_home_adaptation_plan_for_a_woman_living_alone(forms: dict[str, Form]):
     shown = walk(session, LIVING_ALONE, labels)
     assert session.value("visit_date") == TODAY.isoformat()  # filled in for the volunteer
     assert "living_arrangement" not in shown and "alone_daytime" not in shown
-    assert session.value("plan") == "扶手、防滑地面、紧急呼叫"
-    assert labels["plan_note"] == "建议改造项目：扶手、防滑地面、紧急呼叫。请向老人和家属说明。"
+    plan = ("卫生间：防滑地面（地面湿滑）；楼梯和进出门：楼梯扶手（上下楼梯吃力）；"
+            "全屋：紧急呼叫器（独居）")
+    assert session.value("plan") == plan
+    assert labels["plan_note"] == f"建议改造项目：{plan}。请向老人和家属说明。"
     answers = session.finish().answers
-    recommended = {name: answers[name] for name in answers if name.startswith("rec_")}
-    assert recommended == {
-        "rec_grab_bar": "1", "rec_anti_slip": "1", "rec_night_light": "0",
-        "rec_toilet_riser": "0", "rec_shower_chair": "0", "rec_ramp": "0",
-        "rec_emergency_call": "1", "rec_count": "3",
-    }
-    assert answers["plan"] == "扶手、防滑地面、紧急呼叫"
+    recommended = {name for name in answers
+                   if name.startswith("rec_") and name != "rec_count" and answers[name] == "1"}
+    assert recommended == {"rec_bath_anti_slip", "rec_stair_rail", "rec_emergency_call"}
+    assert answers["rec_count"] == "3"
+    assert answers["plan"] == plan
 
 
 def test_home_adaptation_plan_in_english_and_for_a_wheelchair_user(forms: dict[str, Form]):
@@ -290,11 +290,18 @@ def test_home_adaptation_plan_in_english_and_for_a_wheelchair_user(forms: dict[s
     session.answer("conditions", ["poor_sight"])
     session.answer("bath_difficulty", ["toilet_low", "threshold"])
     session.answer("stairs_difficulty", ["step_at_door"])
-    assert session.value("plan") == "扶手、夜灯、坐便增高器、淋浴椅、坡道"
+    assert session.value("plan") == (
+        "卫生间：扶手（上厕所起身困难）、坐便增高器（上厕所起身困难）、淋浴椅（坐轮椅）、"
+        "去掉门槛或加斜坡垫（门槛或高低差容易绊倒）；卧室：床头开关或感应夜灯（眼神不好）；"
+        "楼梯和进出门：门口坡道（门口有台阶、坐轮椅）")
     session.go_to("plan_note")
     assert labels_of(session)["plan_note"] == (
-        "Recommended adaptations: grab bars, night lights, raised toilet seat, shower chair, "
-        "ramps. Please explain them to the resident and family.")
+        "Recommended adaptations: Bathroom: grab bars (hard to get up from the toilet), "
+        "raised toilet seat (hard to get up from the toilet), shower chair (uses a "
+        "wheelchair), threshold removed or ramped (threshold or step to trip on); Bedroom: "
+        "bedside switch or night light (poor eyesight); Stairs and entrance: ramp at the door "
+        "(steps at the door, uses a wheelchair). Please explain them to the resident and "
+        "family.")
 
 
 def test_home_adaptation_without_difficulties_needs_no_plan(forms: dict[str, Form]):
@@ -306,6 +313,57 @@ def test_home_adaptation_without_difficulties_needs_no_plan(forms: dict[str, For
     assert session.value("plan") == "暂不需要改造"
     assert "agree_plan" not in shown and "self_pay" not in shown
     assert session.finish().answers["rec_count"] == "0"
+
+
+# Every difficulty the assessment asks about, read from the form itself: a new room's
+# ``*_difficulty`` question or a new choice is checked without touching this test.
+NO_DIFFICULTY = {"none", "independent"}
+NOTHING_FOUND = {**LIVING_ALONE, "household_size": 2, "living_arrangement": "spouse",
+                 "alone_daytime": "no", "elders_count": 1, "mobility": "independent",
+                 "conditions": ["none"], "bath_difficulty": ["none"],
+                 "bedroom_difficulty": ["none"], "stairs_difficulty": ["none"],
+                 "kitchen_difficulty": ["none"]}
+
+
+def difficulties(form: Form) -> list[tuple[str, str, str]]:
+    """(question, choice, choice label in Chinese) for every difficulty the form asks."""
+    found = []
+    for item in form.items:
+        if item.name.endswith("_difficulty") or item.name in ("conditions", "mobility"):
+            for choice in form.choices[item.list_name]:
+                if choice.name not in NO_DIFFICULTY:
+                    found.append((item.name, choice.name, choice.label[ZH]))
+    return found
+
+
+def test_every_difficulty_leads_to_a_recommended_item_with_its_room_and_reason(
+        forms: dict[str, Form]):
+    from kiosk.printing.receipts import plan_items
+
+    form = forms["home_adaptation"]
+    asked = difficulties(form)
+    assert len(asked) >= 24 and ("kitchen_difficulty", "gas", "常忘关煤气或火") in asked
+    for question, choice, label in asked:
+        session = FormSession(form, "zh")
+        value = choice if question == "mobility" else [choice]
+        walk(session, {**NOTHING_FOUND, question: value})
+        answers = session.finish().answers
+        rooms = plan_items(answers, "zh")
+        assert int(answers["rec_count"]) >= 1 and rooms, f"{question}={choice}: no item"
+        assert all(room.name for room in rooms), (question, choice, answers["plan"])
+        # The reason is the difficulty's own words (their start, where a short form is
+        # used inside the brackets) in the item's brackets.
+        reasons = "".join(item[item.index("（"):] for room in rooms for item in room.items)
+        assert label[:2] in reasons, (question, choice, answers["plan"])
+        english = plan_items(answers, "en")
+        assert [len(room.items) for room in english] == [len(room.items) for room in rooms]
+
+
+def test_forgetting_the_gas_gives_kitchen_items_with_the_reason(forms: dict[str, Form]):
+    session = FormSession(forms["home_adaptation"], "zh")
+    walk(session, {**NOTHING_FOUND, "kitchen_difficulty": ["gas"]})
+    assert session.value("plan") == (
+        "厨房：燃气泄漏报警器（常忘关煤气或火）、燃气自动切断阀（常忘关煤气或火）")
 
 
 def test_home_adaptation_checks_dates_and_household_numbers(forms: dict[str, Form]):

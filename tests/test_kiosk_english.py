@@ -187,7 +187,9 @@ async def test_home_adaptation_assessment_in_english(store: KioskStore):
         answers = await walk_in_english(pilot, store, "home_adaptation", HOME_ADAPTATION)
     assert answers["resident_name"] == "Mrs Li" and answers["household_size"] == 1
     assert "living_arrangement" not in answers and "elevator" not in answers
-    assert answers["plan_en"] == "anti-slip flooring, emergency call button"
+    assert answers["plan_en"] == ("Bathroom: anti-slip flooring (slippery floor); Bedroom: "
+                                  "bedside rail (uses a cane or walker); Whole home: emergency "
+                                  "call button (lives alone)")
     assert answers["explained"] == "OK" and answers["self_pay"] == "under_500"
 
 

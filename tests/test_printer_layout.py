@@ -121,3 +121,27 @@ def test_wrap_never_overflows_and_loses_nothing(text: str, columns: int):
 def test_pair_lines_never_overflow(label: str, value: str, columns: int):
     assert all(display_width(line) <= columns for line in pair_lines(
         label.replace("\n", " "), value.replace("\n", " "), columns))
+
+
+def test_wrap_breaks_chinese_after_punctuation_instead_of_inside_a_word():
+    # Cut at the edge, 服务台 would be split; the line breaks after the comma instead.
+    assert wrap("请保留本单，凭票号可以到服务台查询进度。", 32) == [
+        "请保留本单，", "凭票号可以到服务台查询进度。"]
+    assert wrap("请记下回执号，到服务台可以凭它查询。", 32) == [
+        "请记下回执号，", "到服务台可以凭它查询。"]
+    # Before an opening bracket: an item and its reason.
+    assert wrap("3. 燃气泄漏报警器（常忘关煤气或火）", 32) == [
+        "3. 燃气泄漏报警器", "（常忘关煤气或火）"]
+    # No punctuation in reach that keeps a third of the line: cut at the edge as before.
+    lines = wrap("社区服务满意度调查问卷填写说明书第一部分", 32)
+    assert lines[0] == "社区服务满意度调查问卷填写说明书" and lines[1] == "第一部分"
+
+
+@pytest.mark.parametrize("columns", range(12, 49))  # any line a token fits in
+def test_wrap_never_cuts_a_number_a_time_a_code_or_a_latin_word(columns: int):
+    text = ("签退时间 12:30，本次服务 2.5 小时，本月累计 0.03 小时，回执号 K7QM-3XAB，"
+            "phone 13912345678")
+    lines = wrap(text, columns)
+    assert all(display_width(line) <= columns for line in lines)
+    for token in ("12:30", "2.5", "0.03", "K7QM-3XAB", "phone", "13912345678"):
+        assert any(token in line for line in lines), (token, lines)

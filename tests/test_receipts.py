@@ -8,8 +8,11 @@ import datetime as dt
 import pytest
 
 from kiosk.printing.receipts import (
+    PlanRoom,
     add_working_days,
     checkout_slip,
+    plan_items,
+    promise_for_submission,
     questionnaire_receipt,
     receipt_for_submission,
 )
@@ -87,20 +90,28 @@ def test_service_request_prints_a_ticket_saying_who_calls_and_by_when(forms):
     assert job.codes == [CODE]
     assert "养老" in job.text and "比较急，一两周内" in job.text
     steps = job.text.replace("\n", "")
-    assert "社工将在3个工作日内（11月26日 星期四前）给您打电话。" in steps
+    assert "社工会在3个工作日内，即11月26日（星期四）前，给您打电话。" in steps
     assert "13912345678" not in job.text  # no personal data on a slip that leaves the hall
     assert job.qr == [INSTANCE_ID]
 
 
-def test_urgent_home_visit_ticket_promises_one_working_day_and_says_110(forms):
+def test_urgent_home_visit_ticket_keeps_the_stations_one_promise_and_says_110(forms):
+    """One number of working days for every request ([requests] follow_up_days), so the
+    thank-you screen and the slip can never disagree; urgent ones are sent to 110/120."""
     form = forms["service_request"]
     friday = MONDAY + dt.timedelta(days=4)
     submission = finished(form, "zh", {**REQUEST, "urgency": "urgent", "followup": "visit",
                                        "contact_name": "李大爷",
                                        "contact_address": "城北新村12幢101"}, completed=friday)
+    job = printed(receipt_for_submission(submission, form, CODE, station=STATION,
+                                         follow_up_days=1).document)
+    steps = job.text.replace("\n", "")
+    assert "社工会在1个工作日内，即11月30日（星期一）前，联系您约定上门时间。" in steps
+    assert "110或120" in steps
+    assert "城北新村" not in job.text
     job = printed(receipt_for_submission(submission, form, CODE, station=STATION).document)
     steps = job.text.replace("\n", "")
-    assert "社工将在1个工作日内（11月30日 星期一前）联系您，约定上门时间。" in steps
+    assert "社工会在3个工作日内，即12月2日（星期三）前，联系您约定上门时间。" in steps
     assert "110或120" in steps
     assert "城北新村" not in job.text
 
@@ -114,20 +125,52 @@ def test_ticket_for_other_category_and_an_office_meeting_in_english(forms):
     assert "Service request ticket" in job.text
     assert "Other: 就业" in job.text.replace("\n", "")
     assert "Weekday morning" in job.text.replace("\n", " ")
+    assert "within 3 working days, by Thursday 26 November;" in job.text.replace("\n", " ")
 
 
-def test_home_adaptation_prints_the_plan_with_visit_date_and_volunteer(forms):
+def test_the_slip_and_the_thank_you_screen_say_the_same_promise(forms):
+    form = forms["service_request"]
+    submission = finished(form, "zh", {**REQUEST, "followup": "phone",
+                                       "contact_phone": "13912345678"})
+    promise = promise_for_submission(submission, form, follow_up_days=5)
+    assert promise == "社工会在5个工作日内，即11月30日（星期一）前，给您打电话。"
+    job = printed(receipt_for_submission(submission, form, CODE, station=STATION,
+                                         follow_up_days=5).document)
+    assert promise in job.text.replace("\n", "")
+    assert promise_for_submission(finished(forms["home_adaptation"], "zh", LIVING_ALONE),
+                                  forms["home_adaptation"]) == ""
+
+
+def plan_section(job: PrintedJob) -> list[str]:
+    """The printed lines from 建议改造项目 to the rule under them."""
+    start = next(index for index, line in enumerate(job.lines) if line.startswith("建议改造"))
+    end = next(index for index in range(start, len(job.lines))
+               if set(job.lines[index]) <= set("-="))
+    return job.lines[start + 1:end]
+
+
+def test_home_adaptation_prints_the_plan_by_room_with_reasons_and_who_filled_it(forms):
     form = forms["home_adaptation"]
-    submission = finished(form, "zh", LIVING_ALONE, enumerator="王志愿")
-    receipt = receipt_for_submission(submission, form, CODE, station=STATION, footer=FOOTER)
+    answers = {**LIVING_ALONE, "kitchen_difficulty": ["gas"]}
+    submission = finished(form, "zh", answers, enumerator="JG0042")
+    receipt = receipt_for_submission(submission, form, CODE, station=STATION, footer=FOOTER,
+                                     volunteer_name="王芳")
     assert receipt.kind == "plan"
     job = printed(receipt.document)
     assert "适老化改造建议方案" in job.text
-    assert [line for line in job.lines if line[:2] in ("1.", "2.", "3.", "4.")] == [
-        "1. 扶手", "2. 防滑地面", "3. 紧急呼叫"]
+    # Each room in bold on its own line, its items numbered under it with the reason.
+    assert plan_section(job) == [
+        "卫生间：", "1. 防滑地面（地面湿滑）",
+        "楼梯和进出门：", "2. 楼梯扶手（上下楼梯吃力）",
+        "厨房：", "3. 燃气泄漏报警器", "（常忘关煤气或火）", "4. 燃气自动切断阀",
+        "（常忘关煤气或火）",
+        "全屋：", "5. 紧急呼叫器（独居）",
+        "老人和家属意见 ............ 同意"]
+    assert {"卫生间：", "厨房：", "全屋："} <= set(job.bold)
     visit = dt.date.fromisoformat(submission.answers["visit_date"])
     assert f"{visit.year}年{visit.month}月{visit.day}日" in job.text
-    assert "王志愿" in job.text
+    assert "志愿者 王芳（编号 JG0042）" in job.text.replace("\n", "")
+    assert "走访志愿者" not in job.text
     assert "张桂兰" not in job.text and "康乐新村" not in job.text
     assert job.qr == [INSTANCE_ID]
 
@@ -141,7 +184,32 @@ def test_home_adaptation_plan_in_english_without_a_volunteer_yet(forms):
     job = printed(receipt_for_submission(submission, form, CODE, station=STATION).document)
     assert "Home adaptation plan" in job.text
     assert "No adaptation needed for now." in job.text
-    assert any(line.startswith("Volunteer") and line.endswith("—") for line in job.lines)
+    # No volunteer number on the submission: a resident filled it in at the hall.
+    filler = job.lines.index("Filled in by")
+    assert job.lines[filler + 1] == "self-service at the hall"
+
+
+def test_a_plan_filled_in_at_the_hall_says_so_and_an_unknown_volunteer_by_number(forms):
+    form = forms["home_adaptation"]
+    job = printed(receipt_for_submission(finished(form, "zh", LIVING_ALONE), form, CODE,
+                                         station=STATION).document)
+    assert "大厅自助填写" in job.text and "志愿者" not in job.text
+    job = printed(receipt_for_submission(finished(form, "zh", LIVING_ALONE,
+                                                  enumerator="JG0042"), form, CODE,
+                                         station=STATION).document)
+    assert "志愿者（编号 JG0042）" in job.text.replace("\n", "")
+
+
+def test_a_plan_stored_before_rooms_prints_its_items_as_they_are():
+    old = {"rec_count": "2", "plan": "扶手、防滑地面", "plan_en": "grab bars, anti-slip flooring"}
+    assert plan_items(old, "zh") == [PlanRoom("", ("扶手", "防滑地面"))]
+    assert plan_items(old, "en") == [PlanRoom("", ("grab bars", "anti-slip flooring"))]
+    new = {"rec_count": "3",
+           "plan": "卫生间：扶手（没有可以扶的地方、上厕所起身困难）、防滑地面（地面湿滑）；"
+                   "全屋：紧急呼叫器（独居）"}
+    assert plan_items(new, "zh") == [
+        PlanRoom("卫生间", ("扶手（没有可以扶的地方、上厕所起身困难）", "防滑地面（地面湿滑）")),
+        PlanRoom("全屋", ("紧急呼叫器（独居）",))]
 
 
 def test_other_forms_print_the_questionnaire_receipt_with_their_title(forms):

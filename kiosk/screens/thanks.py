@@ -1,7 +1,10 @@
 """Thank-you screen with the receipt code; goes home by itself or on a tap.
 
-When the printer is not ready the screen says so in a line (the receipt waits in the print
-queue and prints later, or the desk reprints it); it never waits for the printer.
+It says what the printer is doing for the resident (回执 / 登记单 / 改造建议方案 正在打印)
+when the kiosk has a printer, and for a service request by when a social worker follows up:
+the very sentence the ticket prints, with the station's ``[requests] follow_up_days``.
+When the printer is not ready the screen says so in a line instead (the receipt waits in
+the print queue and prints later, or the desk reprints it); it never waits for the printer.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from textual.containers import Center, Vertical
 from textual.widgets import Button, Static
 
 from kiosk.i18n import code_of
+from kiosk.printing.receipts import promise_for_submission, slip_kind
 from kiosk.screens.base import KioskScreen
+from surveys.session import Submission
 
 
 class PrintNotice(Static):
@@ -65,9 +70,32 @@ class ThanksScreen(KioskScreen):
             with Center():
                 yield Static(self.code, id="receipt-code")
             yield Static(self.t("thanks.keep"), classes="explain")
+            survey, promise = self._what_was_submitted()
+            if promise:
+                yield Static(promise, id="follow-up", classes="explain")
+            if self.kiosk.config.printer.url:
+                yield Static(self.t(f"thanks.printing.{slip_kind(survey)}"), id="printing",
+                             classes="explain")
             yield Static(self._countdown_text(), id="countdown")
             with Center():
                 yield Button(self.t("thanks.home"), id="home", variant="primary")
+
+    def _what_was_submitted(self) -> tuple[str, str]:
+        """The survey of the stored submission with this code and, for a service request,
+        its follow-up promise. Read back by the code, as the desk does: the screen says what
+        was stored, and a lookup that fails only leaves the lines out."""
+        store = getattr(self.app, "store", None)
+        try:
+            instance_id = store.instance_of_receipt_code(self.code) if store else None
+            record = store.submission_record(instance_id) if instance_id else None
+            if record is None:
+                return "", ""
+            submission = Submission(**record)
+            form = store.load_form(submission.survey, submission.version)
+            days = self.kiosk.config.follow_up_days
+            return submission.survey, promise_for_submission(submission, form, days)
+        except Exception:  # a missing line must never cost the resident the code
+            return "", ""
 
     def on_mount(self) -> None:
         self.mark_shown()
@@ -94,6 +122,8 @@ class ThanksScreen(KioskScreen):
         except Exception:  # a question about the printer must never cost the resident
             delayed = True
         if delayed:
+            for printing in self.query("#printing"):
+                printing.display = False  # not printing now: the notice says what instead
             self.query_one("#thanks", Vertical).mount(
                 PrintNotice(self.t("thanks.print_later"), id="print-notice"),
                 before=self.query_one("#countdown", Static))
