@@ -11,7 +11,10 @@ from dataclasses import dataclass, field
 
 from printers.parse import Cut, Init, QRCode, Text, parse, text_lines
 
-RECEIPT_CODE = re.compile(r"[A-Z2-7]{4}-[A-Z2-7]{4}")
+# New codes (Crockford base32, digits too) and codes of the old alphabet (A-Z, 2-7) alike;
+# at least one letter, so a phone number such as 0512-5867 in a footer is no code.
+RECEIPT_CODE = re.compile(r"(?<![0-9A-Za-z-])(?=[0-9-]*[A-Z])[0-9A-Z]{4}-[0-9A-Z]{4}"
+                          r"(?![0-9A-Za-z-])")
 REPRINT = "补打 REPRINT"
 
 

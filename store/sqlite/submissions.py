@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -15,12 +17,50 @@ from surveys.gate import CheckedSubmission
 from surveys.session import FormSession, Submission
 from surveys.stats.model import StatsFilter
 
+# Crockford's base32: digits and capitals without I, L, O and U, so nothing on a slip looks
+# like anything else (O/0, I/L/1) and a resident's reading of it is still a code.
+CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# What a resident may type for a digit of a code (Crockford's reading of look-alikes).
+LOOK_ALIKES = str.maketrans({"O": "0", "I": "1", "L": "1"})
+# Codes stored before: RFC 4648 base32 (A-Z, 2-7). A typed 0 or 1 there can only have been
+# a look-alike of one of its letters.
+LEGACY_CODE = re.compile(r"[A-Z2-7]{4}-[A-Z2-7]{4}")
+LEGACY_LOOK_ALIKES = {"0": "O", "1": "IL"}
+CODE_SEPARATORS = re.compile(r"[\s\-_.·—–－]+")
+
 
 def receipt_code(instance_id: str) -> str:
-    """A short code a resident can read out at the desk: 8 base32 letters from the id."""
+    """A short code a resident can read out at the desk: 8 characters (40 bits of the id's
+    SHA-256) from an alphabet without look-alikes, as XXXX-XXXX."""
+    number = int.from_bytes(hashlib.sha256(instance_id.encode()).digest()[:5], "big")
+    letters = "".join(CODE_ALPHABET[(number >> shift) & 31] for shift in range(35, -1, -5))
+    return f"{letters[:4]}-{letters[4:]}"
+
+
+def legacy_receipt_code(instance_id: str) -> str:
+    """The code the same id had before (RFC 4648 base32): found on slips already printed,
+    and made again for submissions a bundle brought in after the alphabet changed."""
     digest = hashlib.sha256(instance_id.encode()).digest()
     letters = base64.b32encode(digest[:5]).decode()
     return f"{letters[:4]}-{letters[4:]}"
+
+
+def receipt_code_readings(typed: str) -> list[str]:
+    """The codes a resident's typing may mean, most literal first: as typed (any case, with
+    or without the dash or spaces), then with look-alikes read as the new alphabet's digits
+    (O→0, I/L→1), then, for a code of the old alphabet, a typed 0/1 read as its letters.
+    Empty when it cannot be a code at all."""
+    cleaned = CODE_SEPARATORS.sub("", typed.strip().upper())
+    if len(cleaned) != 8 or not cleaned.isascii() or not cleaned.isalnum():
+        return []
+    as_typed = f"{cleaned[:4]}-{cleaned[4:]}"
+    readings = [as_typed, as_typed.translate(LOOK_ALIKES)]
+    choices = [LEGACY_LOOK_ALIKES.get(char, char) for char in as_typed]
+    for letters in itertools.product(*choices):
+        legacy = "".join(letters)
+        if LEGACY_CODE.fullmatch(legacy):
+            readings.append(legacy)
+    return list(dict.fromkeys(readings))
 
 
 SUBMISSION_COLUMNS = ("instance_id, survey_id, version, kiosk, started, completed, lang,"
@@ -230,11 +270,29 @@ class DraftsAndSubmissions(StoreBase):
         return row[0] if row else None
 
     def instance_of_receipt_code(self, code: str) -> str | None:
-        """The submission a receipt code belongs to (codes are read out at the desk)."""
-        row = self.conn.execute(
-            "SELECT instance_id FROM submissions WHERE receipt_code=? LIMIT 1",
-            (code.strip().upper(),)).fetchone()
-        return row[0] if row else None
+        """The submission a receipt code belongs to (codes are read out at the desk).
+
+        Takes the code as a resident types it (``receipt_code_readings``: case, dash and
+        look-alikes do not matter) and codes of the old alphabet still stored. An old code
+        whose submission came in later (a bundle from a kiosk that printed it) is found by
+        making each stored id's old code again: a scan, only when nothing else matched.
+        """
+        readings = receipt_code_readings(code)
+        if not readings:
+            return None
+        marks = ",".join("?" * len(readings))
+        found = {code: instance for code, instance in self.conn.execute(
+            f"SELECT receipt_code, instance_id FROM submissions WHERE receipt_code IN ({marks})",
+            readings)}
+        for reading in readings:  # the most literal reading wins
+            if reading in found:
+                return found[reading]
+        legacy = {reading for reading in readings if LEGACY_CODE.fullmatch(reading)}
+        if legacy:
+            for (instance_id,) in self.conn.execute("SELECT instance_id FROM submissions"):
+                if legacy_receipt_code(instance_id) in legacy:
+                    return instance_id
+        return None
 
     def submission_record(self, instance_id: str) -> dict[str, Any] | None:
         """One submission as a JSONL record (see ``iter_submissions``). An id is looked up
