@@ -103,17 +103,27 @@ def volunteer_list(context: Context, team: str | None, as_json: bool,
         click.echo("no volunteers on the roster" + (f" in team {team}" if team else "")
                    + "; add them with `kiosk volunteer add` or `kiosk volunteer import`")
         return
-    from rich.table import Table
-
-    table = Table("编号", "姓名", "服务队 team", "单位 organisation", "手机 phone", "身份证 ID",
-                  "加入 joined", "状态", "卡 card")
-    for record in records:
-        status = "在册" if record["status"] == "active" else "暂停"
-        table.add_row(record["number"], record["name"], record["team"], record["organisation"],
-                      record["phone"], record["id_card"], record["joined"] or "", status,
-                      str(record["card_serial"]))
-    console().print(table)
+    rows = [[record["number"], record["name"], record["team"], record["organisation"],
+             record["phone"], record["id_card"], record["joined"] or "",
+             "在册" if record["status"] == "active" else "暂停", str(record["card_serial"])]
+            for record in records]
+    for line in text_columns(["编号", "姓名", "服务队 team", "单位 organisation", "手机 phone",
+                              "身份证 ID", "加入 joined", "状态", "卡 card"], rows):
+        click.echo(line)
     click.echo(f"{len(records)} volunteers")
+
+
+def text_columns(headers: list[str], rows: list[list[str]]) -> list[str]:
+    """Plain columns, each as wide as its widest cell in terminal cells (a Chinese character
+    takes two), two spaces apart. Nothing is cut or wrapped: a table squeezed to the
+    terminal cut long names (欧阳… ), and a name is what staff look for."""
+    from rich.cells import cell_len
+
+    table = [headers, *rows]
+    widths = [max(cell_len(row[index]) for row in table) for index in range(len(headers))]
+    return ["  ".join(cell + " " * (width - cell_len(cell))
+                      for cell, width in zip(row, widths, strict=True)).rstrip()
+            for row in table]
 
 
 @volunteer.command("suspend")
