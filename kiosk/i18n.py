@@ -190,10 +190,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "scan.last_not_checked_out": ("上次服务没有签退，已请工作人员核实时长。",
                              "Last time you did not check out; the staff will check those "
                              "hours."),
-    "scan.checked_out": ("{name}，签退成功！签退时间 {time}，本次服务 {hours} 小时，本月累计 "
-                    "{month} 小时。感谢您的付出！",
-                    "Thank you, {name}! Checked out at {time}: {hours} h this time, {month} h "
-                    "this month."),
+    # One phrase a line: wrapped as one sentence, the screen broke 本月累计 0.03 / 小时.
+    "scan.checked_out": ("{name}，签退成功！\n签退时间 {time}\n本次服务 {hours} 小时\n"
+                         "本月累计 {month} 小时\n感谢您的付出！",
+                         "Thank you, {name}! Checked out at {time}.\nThis time: {hours} h\n"
+                         "This month: {month} h"),
     "scan.short_session": ("本次服务时间较短，已提醒工作人员核实。",
                       "This was a short session; the staff will check it."),
     "scan.repeat_in": ("{name}，刚刚已经扫过了，您已在 {time} 签到，不用再扫。",

@@ -131,8 +131,9 @@ def test_check_in_repeat_check_out_with_hours_and_month_total(store, desk, clock
     assert out.hours == 2.5
     assert out.month_hours == 3.75  # 1.25 + 2.5; October's 3 h are another month
     assert out.flags == ()
-    assert out.message() == ("陈晓燕，签退成功！签退时间 11:30，本次服务 2.5 小时，本月累计 3.75 "
-                             "小时。感谢您的付出！")
+    assert out.message().splitlines() == [
+        "陈晓燕，签退成功！", "签退时间 11:30", "本次服务 2.5 小时", "本月累计 3.75 小时",
+        "感谢您的付出！"]
 
     clock.advance(seconds=59)
     again = desk.scan(card("JG0001"))
