@@ -9,6 +9,11 @@ Roboto Mono font, and the machine's own CJK and symbol fonts (from /usr/share/fo
 run time). textual-serve's own page template pulls Roboto Mono from Google Fonts, which many
 stations cannot reach, so this module renders its own page.
 
+大字 (large text) on a tablet makes the font itself bigger: the app tells this server (a meta
+packet of its own, ``TEXT_SIZE``), the server tells the page, and the page sets xterm.js's font
+size and fits the terminal again, so the app gets fewer, larger cells. ``?fontsize=`` and
+``?largefontsize=`` set the two sizes in pixels.
+
 Bound to a loopback address nothing more is needed. On any other address the page, the
 websocket and the assets require the access token from the config (``[serve] token``).
 """
@@ -19,6 +24,7 @@ import asyncio
 import contextlib
 import hmac
 import html
+import json
 import logging
 import secrets
 import shlex
@@ -68,6 +74,21 @@ CJK_RANGES = ("U+2E80-2FDF, U+3000-33FF, U+3400-4DBF, U+4E00-9FFF, U+F900-FAFF, 
 SYMBOL_RANGES = "U+2000-206F, U+2190-21FF, U+2200-22FF, U+25A0-25FF, U+2600-27BF"
 FONT_TYPES = {".ttf": "font/ttf", ".otf": "font/otf"}
 MAX_SESSIONS = 12  # each tablet is one Python process; a small kiosk PC has little memory
+# The page's font sizes in pixels, normal and 大字. At 20 px a 1280×800 tablet has 106×30
+# cells (142×38 at 16 px), where the large layout still shows every questionnaire on the
+# home screen and every choice of a question; at 22 px (98×27) they no longer fit.
+FONT_SIZE, LARGE_FONT_SIZE = 16, 20
+# The meta packet the app sends when 大字 changes: {"type": TEXT_SIZE, "large": bool}.
+TEXT_SIZE = "kiosk_text_size"
+# textual.js keeps its terminal object to itself; the page needs it to change the font size.
+# The one statement that makes it is given a line that also hands it to the page.
+TERMINAL_MADE = "const t=new w(e,{ping:r});"
+TERMINAL_SHARED = TERMINAL_MADE + "(window.kioskTerminals=window.kioskTerminals||[]).push(t);"
+
+
+def text_size_meta(large: bool) -> dict[str, object]:
+    """What the app sends (``WebDriver.write_meta``) when 大字 is switched on or off."""
+    return {"type": TEXT_SIZE, "large": bool(large)}
 
 
 # ---- addresses and the token -------------------------------------------------------------
@@ -159,6 +180,17 @@ class Asset:
     path: Path
     content_type: str
     from_collection: bool = False  # a .ttc: served as its first font, repacked
+    shares_terminal: bool = False  # textual.js, served with its terminal handed to the page
+
+
+def share_terminal(script: str) -> str:
+    """textual.js with its terminal object handed to the page (``window.kioskTerminals``);
+    unchanged, with a warning, if textual-serve's script no longer has that statement
+    (大字 then leaves the font as it is; tests/test_browser.py notices)."""
+    if script.count(TERMINAL_MADE) != 1:
+        log.warning("textual.js has changed: large text cannot change the font size")
+        return script
+    return script.replace(TERMINAL_MADE, TERMINAL_SHARED)
 
 
 def font_from_collection(data: bytes, index: int = 0) -> bytes:
@@ -194,7 +226,8 @@ def font_from_collection(data: bytes, index: int = 0) -> bytes:
 def local_assets() -> dict[str, Asset]:
     """Every file the page may load, by the name in its URL; nothing else is served."""
     assets = {
-        "textual.js": Asset(TEXTUAL_STATIC / "js" / "textual.js", "text/javascript"),
+        "textual.js": Asset(TEXTUAL_STATIC / "js" / "textual.js", "text/javascript",
+                            shares_terminal=True),
         "xterm.css": Asset(TEXTUAL_STATIC / "css" / "xterm.css", "text/css"),
         "background.png": Asset(TEXTUAL_STATIC / "images" / "background.png", "image/png"),
         # Roboto Mono (Apache 2.0) ships inside textual-serve; textual.js asks for it by name.
@@ -289,6 +322,32 @@ PAGE = """<!DOCTYPE html>
                             new Promise((done) => setTimeout(done, 4000))]);
         startTerminal(event);
       }});
+      // 大字: the app says so through the websocket (["kiosk_text_size", {{"large": true}}]);
+      // the terminal takes the larger font and fits the window again, which tells the app
+      // its new, smaller number of cells.
+      const NativeWebSocket = window.WebSocket;
+      window.WebSocket = class extends NativeWebSocket {{
+        constructor(...args) {{
+          super(...args);
+          this.addEventListener("message", (event) => {{
+            if (typeof event.data !== "string") return;
+            try {{
+              const [kind, data] = JSON.parse(event.data);
+              if (kind === "{text_size}") setLargeText(Boolean(data && data.large));
+            }} catch (error) {{ /* not ours */ }}
+          }});
+        }}
+      }};
+      function setLargeText(large) {{
+        const element = document.getElementById("terminal");
+        const size = Number(large ? element.dataset.largeFontSize : element.dataset.fontSize);
+        document.body.dataset.textSize = large ? "large" : "normal";
+        for (const shared of window.kioskTerminals || []) {{
+          if (shared.terminal.options.fontSize === size) continue;
+          shared.terminal.options.fontSize = size;
+          shared.fit();
+        }}
+      }}
       function restart() {{
         const params = new URLSearchParams(window.location.search);
         params.delete("delay");
@@ -314,13 +373,36 @@ PAGE = """<!DOCTYPE html>
       </div>
     </div>
     <div id="terminal" class="textual-terminal"
-         data-session-websocket-url="{websocket_url}" data-font-size="{font_size}"></div>
+         data-session-websocket-url="{websocket_url}" data-font-size="{font_size}"
+         data-large-font-size="{large_font_size}"></div>
   </body>
 </html>
 """
 
 
+def _made(asset: Asset) -> bytes:
+    data = asset.path.read_bytes()
+    if asset.shares_terminal:
+        return share_terminal(data.decode("utf-8")).encode("utf-8")
+    return font_from_collection(data)
+
+
 # ---- the server ---------------------------------------------------------------------------
+
+
+class KioskAppService(AppService):
+    """One tablet's app process; the kiosk's own meta packet (大字) goes on to the page."""
+
+    async def on_meta(self, data: bytes) -> None:
+        try:
+            meta = json.loads(data)
+        except ValueError:
+            return
+        if isinstance(meta, dict) and meta.get("type") == TEXT_SIZE:
+            await self.remote_write_str(
+                json.dumps([TEXT_SIZE, {"large": bool(meta.get("large"))}]))
+            return
+        await super().on_meta(data)
 
 
 def _to_int(value: str, default: int, low: int, high: int) -> int:
@@ -342,7 +424,7 @@ class KioskServer(Server):
         self.max_sessions = max_sessions
         self.assets = local_assets()
         self.sessions: set[AppService] = set()
-        self._repacked: dict[Path, bytes] = {}
+        self._repacked: dict[Path, bytes] = {}  # fonts from collections, textual.js
         self._repack_lock = asyncio.Lock()
         self._announce = announce or (lambda line: print(line, flush=True))
 
@@ -387,7 +469,9 @@ class KioskServer(Server):
         return app
 
     async def handle_index(self, request: web.Request) -> web.Response:  # type: ignore[override]
-        font_size = _to_int(request.query.get("fontsize", "16"), 16, 8, 48)
+        font_size = _to_int(request.query.get("fontsize", str(FONT_SIZE)), FONT_SIZE, 8, 48)
+        large_font_size = _to_int(request.query.get("largefontsize", str(LARGE_FONT_SIZE)),
+                                  LARGE_FONT_SIZE, 8, 64)
         scheme = "wss" if request.secure else "ws"
         websocket_path = f"/ws/{quote(self.token)}" if self.token else "/ws"
 
@@ -395,7 +479,8 @@ class KioskServer(Server):
             return f"/assets/{name}{self._suffix()}"
 
         page = PAGE.format(
-            title=html.escape(TITLE), font_size=font_size, font_faces=font_faces(self.assets, url),
+            title=html.escape(TITLE), font_size=font_size, large_font_size=large_font_size,
+            text_size=TEXT_SIZE, font_faces=font_faces(self.assets, url),
             xterm_css=url("xterm.css"), textual_js=url("textual.js"),
             background=url("background.png"),
             websocket_url=html.escape(f"{scheme}://{request.host}{websocket_path}"))
@@ -408,12 +493,11 @@ class KioskServer(Server):
         if asset is None:
             raise web.HTTPNotFound()
         headers = {"Content-Type": asset.content_type, "Cache-Control": "max-age=86400"}
-        if not asset.from_collection:
+        if not (asset.from_collection or asset.shares_terminal):
             return web.FileResponse(asset.path, headers=headers)
-        async with self._repack_lock:  # repacked once (a few MB), on the first request
+        async with self._repack_lock:  # made once (a few MB), on the first request
             if asset.path not in self._repacked:
-                data = await asyncio.to_thread(asset.path.read_bytes)
-                self._repacked[asset.path] = await asyncio.to_thread(font_from_collection, data)
+                self._repacked[asset.path] = await asyncio.to_thread(_made, asset)
         return web.Response(body=self._repacked[asset.path], headers=headers)
 
     async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
@@ -431,7 +515,7 @@ class KioskServer(Server):
         await websocket.prepare(request)
         log.info("tablet connected from %s", request.remote)
         try:
-            service = AppService(self.command, write_bytes=websocket.send_bytes,
+            service = KioskAppService(self.command, write_bytes=websocket.send_bytes,
                                  write_str=websocket.send_str, close=websocket.close,
                                  download_manager=self.download_manager)
             self.sessions.add(service)
