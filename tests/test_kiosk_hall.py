@@ -23,6 +23,7 @@ from kiosk.screens.idle import IdleScreen
 from kiosk.screens.questionnaire import FormScreen, ReviewScreen
 from kiosk.speech import Speaker
 from store import KioskStore, open_store
+from surveys.clock import CHINA
 from surveys.session import FormSession
 from surveys.xlsform import compile_xlsform
 from tests.test_app_flow import (
@@ -64,7 +65,7 @@ class Clock:
     """The time the kiosk shows (home screen, receipt countdown, PIN lockout)."""
 
     def __init__(self) -> None:
-        self.moment = dt.datetime(2026, 11, 23, 14, 5).astimezone()
+        self.moment = dt.datetime(2026, 11, 23, 14, 5, tzinfo=CHINA)
 
     def __call__(self) -> dt.datetime:
         return self.moment

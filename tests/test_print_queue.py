@@ -28,6 +28,7 @@ from printers.document import Document
 from printers.escpos import PrinterProfile, encode
 from printers.transport import SerialSettings, open_printer
 from store import KioskStore, receipt_code
+from surveys.clock import CHINA
 from tests.fake_printer import FakePrinter
 from tests.printed import PrintedJob, printed_jobs
 
@@ -113,7 +114,7 @@ def receipt(number: int) -> tuple[Document, str, str]:
 def _moment():
     import datetime as dt
 
-    return dt.datetime(2026, 11, 23, 14, 5).astimezone()
+    return dt.datetime(2026, 11, 23, 14, 5, tzinfo=CHINA)
 
 
 def enqueue(queue: PrintQueue, number: int) -> tuple[int, str]:

@@ -15,7 +15,11 @@ from textual.widgets import Button, Static
 
 from kiosk.i18n import clock_text
 from kiosk.screens.base import KioskScreen
+from kiosk.widgets.more_below import MoreBelow
 from store import FormInfo
+
+# Lines of a questionnaire button in large text: at least, at most.
+LARGE_FORM_BUTTON = (3, 7)
 
 
 class HomeScreen(KioskScreen):
@@ -58,6 +62,7 @@ class HomeScreen(KioskScreen):
                 yield Button(Content(label), name=info.survey_id, classes="form-button")
             if not self.forms:
                 yield Static(self.t("home.no_forms"), id="no-forms")
+        yield MoreBelow("forms", ".form-button", self.language, id="more-below")
         with Vertical(id="home-bottom"):
             yield Static(self.t("home.footer"), id="home-footer")
             with Horizontal(id="home-bar"):
@@ -80,6 +85,23 @@ class HomeScreen(KioskScreen):
     def on_mount(self) -> None:
         self.set_focus(None)
         self.set_interval(1.0, self._tick)
+        self.call_after_refresh(self._fit_forms)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit_forms)
+
+    def _fit_forms(self) -> None:
+        """Large text: the questionnaire buttons as tall as the room allows (3 to 7 lines),
+        so that the fourth questionnaire is not below the edge on a small screen."""
+        buttons = list(self.query(".form-button").results(Button))
+        if not self.kiosk.large_text or not buttons or not self.is_mounted:
+            return
+        room = self.query_one("#forms").scrollable_content_region.height
+        each = (room - (len(buttons) - 1)) // len(buttons)  # a line between two buttons
+        height = max(LARGE_FORM_BUTTON[0], min(LARGE_FORM_BUTTON[1], each))
+        for button in buttons:
+            if button.styles.height is None or button.styles.height.value != height:
+                button.styles.height = height
 
     def on_screen_resume(self) -> None:
         super().on_screen_resume()

@@ -18,6 +18,7 @@ from textual.widgets import Button, Input, ProgressBar, Static
 
 from kiosk.i18n import code_of, tr
 from kiosk.screens.base import KioskScreen
+from kiosk.widgets.more_below import MoreBelow
 from kiosk.widgets.question import (
     INPUT_KINDS,
     SELECT_KINDS,
@@ -70,6 +71,13 @@ class SessionScreen(KioskScreen):
     def next_label(self) -> str:
         return self.t("nav.finish" if self.session.is_last else "nav.next")
 
+    def action_move(self, step: int) -> None:
+        """An arrow key: the focus to the next (or previous) control, scrolled into view."""
+        if step > 0:
+            self.focus_next()
+        else:
+            self.focus_previous()
+
     def update_progress(self) -> None:
         answered, relevant = self.session.progress()
         self.query_one("#progress", ProgressBar).update(total=max(relevant, 1),
@@ -86,6 +94,12 @@ class FormScreen(SessionScreen):
         # 朗读: F1 anywhere, 0 when no box takes the digit.
         Binding("f1", "read_aloud", show=False),
         Binding("0", "read_aloud", show=False),
+        # A keyboard or keypad alone walks every form: arrows go from control to control
+        # (a box keeps left and right for its cursor), Enter is 下一题 where nothing focused
+        # takes it (a box: next box; a choice: pick it and go on; a button: press it).
+        Binding("enter", "enter", show=False),
+        Binding("down,right", "move(1)", show=False),
+        Binding("up,left", "move(-1)", show=False),
     ]
 
     def __init__(self, session: FormSession, store: KioskStore, *,
@@ -109,8 +123,11 @@ class FormScreen(SessionScreen):
 
     def compose_screen(self) -> ComposeResult:
         yield from self.compose_top()
-        with VerticalScroll(id="body"):
+        # Not a focus stop: the arrows move between the controls, which scroll into view.
+        with VerticalScroll(id="body", can_focus=False):
             yield from self.body_widgets()
+        yield MoreBelow("body", ".choice, KioskInput, .acknowledge", self.language,
+                        id="more-below")
         with Horizontal(id="nav"):
             yield from self.nav_buttons()
 
@@ -142,7 +159,8 @@ class FormScreen(SessionScreen):
                                          shared=len(view.questions) > 1,
                                          typed=self._typed.get(question.name),
                                          problems=self._problems.get(question.name),
-                                         cursor_blink=self.kiosk.cursor_blink))
+                                         cursor_blink=self.kiosk.cursor_blink,
+                                         large=self.kiosk.large_text))
         general = [message for name, messages in self._problems.items()
                    if name not in names for message in messages]
         widgets.append(Static(Content("\n".join(f"⚠ {message}" for message in general)),
@@ -166,6 +184,7 @@ class FormScreen(SessionScreen):
             await nav.mount_all(self.nav_buttons())
         body.scroll_home(animate=False)
         self._after_build()
+        self.query_one(MoreBelow).recount_later()
 
     def _after_build(self) -> None:
         self.mark_shown()
@@ -215,16 +234,21 @@ class FormScreen(SessionScreen):
             await self._enter_pressed(block.name)
 
     async def _enter_pressed(self, name: str) -> None:
-        """Enter in a box moves to the next box, or after the last question to the next screen."""
-        names = [block.name for block in self.blocks()]
-        if names and names[-1] == name:
-            await self.go_next()
-            return
-        later = names[names.index(name) + 1:] if name in names else []
-        for field in self.query("#body Input").results(Input):
-            if self._block_of(field).name in later:
-                field.focus()
+        """Enter in a box (or on a choice) moves to the next question that takes an answer,
+        or after the last one to the next screen."""
+        blocks = self.blocks()
+        names = [block.name for block in blocks]
+        later = blocks[names.index(name) + 1:] if name in names else []
+        for block in later:
+            control = block.first_control()
+            if control is not None:
+                control.focus()
                 return
+        await self.go_next()
+
+    async def action_enter(self) -> None:
+        """Enter with nothing focused that takes it: 下一题."""
+        await self.go_next()
 
     async def sync(self) -> bool:
         """Show the session's state: in place, or rebuilt (True) if questions came or went."""
@@ -385,10 +409,17 @@ class ReviewScreen(SessionScreen):
     """After the last question of a form whose settings ask for ``review``: every answer,
     each with 修改 to go back and change it, then 提交."""
 
+    BINDINGS: ClassVar[list[BindingType]] = [
+        # Enter is 提交 unless a focused button (修改, 上一题) takes it; arrows move the focus.
+        Binding("enter", "submit", show=False),
+        Binding("down,right", "move(1)", show=False),
+        Binding("up,left", "move(-1)", show=False),
+    ]
+
     def compose_screen(self) -> ComposeResult:
         yield from self.compose_top()
         session = self.session
-        with VerticalScroll(id="review"):
+        with VerticalScroll(id="review", can_focus=False):
             yield Static(self.t("review.done"), classes="big")
             yield Static(self.t("review.explain"), classes="explain")
             for screen in session.form.screens:
@@ -416,6 +447,10 @@ class ReviewScreen(SessionScreen):
     def on_mount(self) -> None:
         self.update_progress()
         self.set_focus(None)
+
+    def action_submit(self) -> None:
+        if not self.guarded():
+            self.kiosk.submit(self.session)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if self.guarded():

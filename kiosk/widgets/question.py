@@ -10,14 +10,16 @@ import calendar
 import datetime as dt
 import unicodedata
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Button, Input, Static
 
 from kiosk.i18n import month_name, tr
@@ -33,6 +35,8 @@ INPUT_KINDS = ("integer", "decimal", "text", "date")
 # (fewer when the question shares its screen with others, as in a field-list group).
 ONE_COLUMN_CHOICES = 8
 ONE_COLUMN_CHOICES_SHARED = 4
+# Large text makes each choice five lines tall: past four, two columns keep them in view.
+ONE_COLUMN_CHOICES_LARGE = 4
 # A Likert scale is a row of buttons when each gets this many columns, else a column.
 LIKERT_MIN_WIDTH = 16
 
@@ -101,6 +105,27 @@ class Toggle:
             *current, self.name]
 
 
+class ChoiceButton(Button):
+    """One choice. Space picks (or ticks) it; Enter picks it and goes on as Enter in a box
+    does: to the next question, or on the last one to 下一题 (a tick box only ticks: Enter
+    cannot mean "done" where several may be ticked)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("space", "pick", show=False)]
+
+    def action_press(self) -> None:  # Enter
+        self._block().choose_by_key(self.name or "", submitted=True)
+
+    def action_pick(self) -> None:
+        self._block().choose_by_key(self.name or "", submitted=False)
+
+    def _block(self) -> QuestionBlock:
+        node = self.parent
+        while not isinstance(node, QuestionBlock):
+            assert node is not None, "a choice outside a question"
+            node = node.parent
+        return node
+
+
 class QuestionBlock(Vertical):
     """Label, required mark, hint, the answer control and an inline problem line."""
 
@@ -115,8 +140,10 @@ class QuestionBlock(Vertical):
 
     def __init__(self, view: QuestionView, *, language: str = "zh", number_keys: bool = False,
                  shared: bool = False, typed: str | None = None,
-                 problems: list[str] | None = None, cursor_blink: bool = True) -> None:
+                 problems: list[str] | None = None, cursor_blink: bool = True,
+                 large: bool = False) -> None:
         super().__init__(classes=f"question kind-{view.kind}")
+        self.large = large  # large text: taller choices
         self.view = view
         self.language = language
         self.number_keys = number_keys
@@ -156,15 +183,16 @@ class QuestionBlock(Vertical):
         elif is_likert(view):
             with Horizontal(classes="choices likert"):
                 for index, choice in enumerate(view.choices):
-                    yield Button(self._choice_label(index, choice.label, choice.name),
-                                 name=choice.name, classes="choice")
+                    yield ChoiceButton(self._choice_label(index, choice.label, choice.name),
+                                       name=choice.name, classes="choice")
         elif view.kind in SELECT_KINDS:
-            limit = ONE_COLUMN_CHOICES_SHARED if self.shared else ONE_COLUMN_CHOICES
+            limit = (ONE_COLUMN_CHOICES_SHARED if self.shared or self.large
+                     else ONE_COLUMN_CHOICES)
             columns = "two-columns" if len(view.choices) > limit else ""
             with Vertical(classes=f"choices {columns}"):
                 for index, choice in enumerate(view.choices):
-                    yield Button(self._choice_label(index, choice.label, choice.name),
-                                 name=choice.name, classes="choice")
+                    yield ChoiceButton(self._choice_label(index, choice.label, choice.name),
+                                       name=choice.name, classes="choice")
         elif view.kind in INPUT_KINDS:
             text = self._typed if self._typed is not None else value_text(view.value)
             field = KioskInput(view.kind, text, placeholder=tr(f"placeholder.{view.kind}",
@@ -324,12 +352,39 @@ class QuestionBlock(Vertical):
             return None
         return self.query_one(KioskInput).value
 
+    def first_control(self) -> Widget | None:
+        """What Enter on the question before moves to: the box, the chosen choice (else the
+        first), or the acknowledge button; None for notes and read-only answers."""
+        if self.view.read_only or self.kind == "note":
+            return None
+        choices = list(self.query(ChoiceButton).results(ChoiceButton))
+        if choices:
+            chosen = self._chosen()
+            return next((button for button in choices if button.name in chosen), choices[0])
+        for found in self.query("KioskInput, Button.acknowledge"):
+            return found
+        return None
+
     def pick(self, number: int) -> bool:
-        """Choose (or for multi-select toggle) choice ``number`` (1-based)."""
+        """Choose (or for multi-select toggle) choice ``number`` (1-based); the choice gets
+        the focus, which scrolls it into view: a number key never picks an unseen choice."""
         if not self.takes_keys or not 1 <= number <= len(self.view.choices):
             return False
-        self._choose(self.view.choices[number - 1].name)
+        name = self.view.choices[number - 1].name
+        for button in self.query(ChoiceButton).results(ChoiceButton):
+            if button.name == name:
+                button.focus()
+        self._choose(name)
         return True
+
+    def choose_by_key(self, name: str, *, submitted: bool) -> None:
+        """Space or Enter on a focused choice; Enter on a single choice also goes on."""
+        if self.view.read_only:
+            return
+        if self.kind == "select_multiple":
+            self.post_message(self.Answered(self, Toggle(name)))
+        else:
+            self.post_message(self.Answered(self, name, submitted=submitted))
 
     def _choose(self, name: str) -> None:
         if self.kind == "select_multiple":
