@@ -174,6 +174,7 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
             if not hold_given:
                 self.scan_hold = self.wedge.gap
         self.push_screen(self._home())
+        self.tell_page_text_size()
         self.set_interval(0.25, self._check_idle)
         self.recovers = True
         # The printer is set up once home is on screen: residents need not wait for it.
@@ -257,9 +258,12 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
         try:
             from kiosk.printing.receipts import receipt_for_submission
 
-            receipt = receipt_for_submission(submission, form, code,
-                                             station=self.config.station_name,
-                                             footer=self.config.printer.footer)
+            volunteer = self.field_volunteer if self.field_mode else None
+            receipt = receipt_for_submission(
+                submission, form, code, station=self.config.station_name,
+                footer=self.config.printer.footer,
+                volunteer_name=volunteer.name if volunteer is not None else "",
+                follow_up_days=self.config.follow_up_days)
             return self.print_queue.enqueue(receipt.document, receipt.kind, receipt.source,
                                             receipt.title)
         except Exception as error:
@@ -341,6 +345,15 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
         while len(self.screen_stack) > 2:
             self.pop_screen()
         self.switch_screen(self._home(notice))
+        self.tell_page_text_size()  # 大字 switched, or reset for the next resident
+
+    def tell_page_text_size(self) -> None:
+        """On a tablet the page's font follows 大字: a terminal's cells cannot grow, a
+        browser's can (kiosk/serve.py sets xterm.js's font size from this packet)."""
+        if self.is_web and self._driver is not None:
+            from kiosk.serve import text_size_meta
+
+            self._driver.write_meta(text_size_meta(self.large_text))  # type: ignore[attr-defined]
 
     def finish_visit(self) -> None:
         """The resident is done (receipt seen, or gone): home in the kiosk's own language."""

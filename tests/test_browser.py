@@ -630,16 +630,7 @@ def choice_labels(db_path: Path, survey: str, name: str) -> list[str]:
         store.close()
 
 
-def _app_tells_the_page() -> bool:
-    from kiosk.app import KioskApp
-
-    return hasattr(KioskApp, "tell_page_text_size")
-
-
 @needs_chromium
-@pytest.mark.xfail(not _app_tells_the_page(), strict=True,
-                   reason="kiosk/app.py does not yet send 大字 to the page "
-                          "(KioskApp.tell_page_text_size, issue 14)")
 def test_large_text_on_a_tablet_makes_the_font_bigger_and_every_choice_stays_in_view(
         tmp_path: Path, browser: Any):
     with kiosk_serve(tmp_path) as served:
