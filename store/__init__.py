@@ -13,7 +13,7 @@ from store.errors import (
 from store.rows import FormInfo, PrintJob, SessionCorrection, Volunteer, VolunteerSession
 from store.sqlite.kiosk_store import KioskStore, open_store
 from store.sqlite.schema import APPLICATION_ID, SCHEMA_VERSION
-from store.sqlite.submissions import receipt_code
+from store.sqlite.submissions import legacy_receipt_code, receipt_code
 
 __all__ = [
     "APPLICATION_ID",
@@ -30,6 +30,7 @@ __all__ = [
     "Volunteer",
     "VolunteerError",
     "VolunteerSession",
+    "legacy_receipt_code",
     "open_store",
     "receipt_code",
 ]

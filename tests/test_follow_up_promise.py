@@ -56,11 +56,13 @@ def answer_up_to_the_closing_note(session: FormSession) -> None:
         assert session.next() == []
 
 
-async def test_closing_screen_thank_you_screen_and_ticket_make_one_promise(store: KioskStore):
+@pytest.mark.parametrize("days", [3, 5], ids=["default", "station-sets-5"])
+async def test_closing_screen_thank_you_screen_and_ticket_make_one_promise(store: KioskStore,
+                                                                          days: int):
     with FakePrinter() as printer:
         config = KioskConfig(station_name="梁丰社区社工站", kiosk_id="hall-1",
                              surveys=("service_request",),
-                             printer=PrinterConfig(url=printer.port))
+                             printer=PrinterConfig(url=printer.port), follow_up_days=days)
         app = KioskApp(store, config=config, clock=Clock(), tap_guard=0.0, home_after=600,
                        animations=False, cursor_blink=False, read_aloud=False,
                        print_queue=serial_queue(store, printer.port))
@@ -93,12 +95,13 @@ async def test_closing_screen_thank_you_screen_and_ticket_make_one_promise(store
 
     on_slip = PROMISE.findall(squashed(job.text))
     assert len(on_screen) == 1 and on_screen == on_slip, (thanks, job.text)
-    [(days, month, day, weekday)] = on_slip
+    [(promised, month, day, weekday)] = on_slip
     completed = dt.datetime.fromisoformat(record["completed"]).date()
-    due = working_days_after(completed, 3)  # the default [requests] follow_up_days
-    assert (int(days), int(month), int(day), weekday) == (
-        3, due.month, due.day, WEEKDAYS[due.weekday()])
-    assert "社工会在3个工作日内" in squashed(job.text) and "给您打电话" in squashed(job.text)
+    due = working_days_after(completed, days)  # [requests] follow_up_days
+    assert (int(promised), int(month), int(day), weekday) == (
+        days, due.month, due.day, WEEKDAYS[due.weekday()])
+    assert f"社工会在{days}个工作日内" in squashed(job.text)
+    assert "给您打电话" in squashed(job.text)
 
 
 def test_follow_up_days_is_read_checked_and_written(tmp_path: Path):

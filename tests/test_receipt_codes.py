@@ -95,3 +95,43 @@ def test_readings_put_the_literal_one_first():
     assert {"ABOO-ILI2", "ABOO-LLI2"} <= set(readings[2:])
     assert receipt_code_readings("not-a-receipt") == []
     assert receipt_code_readings("回执号码是多少") == []
+
+
+def sent_code(store: KioskStore, instance_id: str) -> str:
+    """The receipt code a sync (or a bundle) sends for this submission."""
+    from kiosk.central.outgoing import checked_submission
+    from store.sqlite.sync_cursors import SYNC_COLUMNS
+
+    _key, rows = store.sync_rows("submissions", 0, 10**9, 100)
+    [row] = [row for row in rows if row[0] == instance_id]
+    _checked, sent = checked_submission(row, store.record_gate())
+    return sent[SYNC_COLUMNS["submissions"].index("receipt_code")]
+
+
+def test_a_sync_sends_the_code_printed_on_the_slip_and_nothing_forged(store: KioskStore):
+    printed_before = instance(30_001)
+    save(store, printed_before)
+    old_code = legacy_receipt_code(printed_before)
+    store.conn.execute("UPDATE submissions SET receipt_code=? WHERE instance_id=?",
+                       (old_code, printed_before))
+    assert sent_code(store, printed_before) == old_code  # the code the resident holds
+    forged = instance(30_002)
+    save(store, forged)
+    store.conn.execute("UPDATE submissions SET receipt_code='=HYPERLINK(1)' "
+                       "WHERE instance_id=?", (forged,))
+    assert sent_code(store, forged) == receipt_code(forged)
+
+
+def test_an_all_digit_code_typed_without_its_dash_is_a_code_not_a_job(store: KioskStore):
+    from kiosk.config import KioskConfig
+    from kiosk.printing.commands import find_job, reprint
+
+    digits = next(instance(number) for number in range(2_000_000)
+                  if receipt_code(instance(number)).replace("-", "").isdigit())
+    save(store, digits)
+    code = receipt_code(digits)
+    config = KioskConfig(kiosk_id="hall-1")
+    first = reprint(store, config, code.replace("-", ""))  # never queued: made from answers
+    assert store.print_job(first).source == digits
+    assert find_job(store, code.replace("-", "")).source == digits
+    assert find_job(store, str(first)).id == first  # a short number is still a job id

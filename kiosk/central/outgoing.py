@@ -14,7 +14,7 @@ import json
 import math
 from typing import Any
 
-from store import Volunteer, receipt_code
+from store import Volunteer, legacy_receipt_code, receipt_code
 from store.central.tallies import layout_of
 from store.sqlite.sync_cursors import SYNC_COLUMNS
 from surveys.form import Form, FormInvalid
@@ -43,7 +43,8 @@ def submission_record(row: list[Any] | tuple[Any, ...]) -> dict[str, Any]:
 def checked_submission(row: list[Any] | tuple[Any, ...],
                        gate: RecordGate) -> tuple[CheckedSubmission, list[Any]]:
     """A submissions row through the gate: the checked submission, and the row to send
-    (canonical id and answers; the receipt code made again from the id)."""
+    (canonical id and answers; the receipt code printed on the slip, if it is one this id
+    can have, in either alphabet, else made again from the id)."""
     checked = gate.check(submission_record(row))
     source = row[_SUBMISSION["source"]]
     if source not in SOURCES:
@@ -53,7 +54,17 @@ def checked_submission(row: list[Any] | tuple[Any, ...],
         checked.instance_id, checked.survey, checked.version, checked.kiosk, checked.site,
         checked.started, checked.completed, checked.lang, checked.enumerator,
         json.dumps(checked.answers, ensure_ascii=False, separators=(",", ":")),
-        receipt_code(checked.instance_id), source, stored_at]
+        sent_receipt_code(checked.instance_id, row[_SUBMISSION["receipt_code"]]), source,
+        stored_at]
+
+
+def sent_receipt_code(instance_id: str, stored: Any) -> str:
+    """The code on the resident's slip: a submission stored before the alphabet without
+    look-alikes keeps its old code. Nothing else stored there is believed."""
+    if isinstance(stored, str) and stored in (receipt_code(instance_id),
+                                              legacy_receipt_code(instance_id)):
+        return stored
+    return receipt_code(instance_id)
 
 
 def checked_form(row: list[Any] | tuple[Any, ...]) -> dict[str, Any]:

@@ -32,10 +32,18 @@ class PrintCommandError(Exception):
     """A staff command that cannot be done; the message says why."""
 
 
+def is_job_id(store: KioskStore, text: str) -> bool:
+    """Digits are a job id, unless they are eight: a receipt code can be all digits
+    (typed without its dash), and job ids never reach eight digits on one kiosk."""
+    text = text.strip()
+    return text.isdigit() and not (len(text) == 8
+                                   and store.instance_of_receipt_code(text) is not None)
+
+
 def find_job(store: KioskStore, target: str) -> PrintJob:
     """A job by its id, or the newest job of the submission with this receipt code."""
     text = target.strip()
-    if text.isdigit():
+    if is_job_id(store, text):
         job = store.print_job(int(text))
         if job is None:
             raise PrintCommandError(f"there is no print job {text}")
@@ -58,7 +66,7 @@ def reprint(store: KioskStore, config: KioskConfig, target: str,
     job's id."""
     now = time.time() if now is None else now
     text = target.strip()
-    if not text.isdigit():
+    if not is_job_id(store, text):
         instance_id = store.instance_of_receipt_code(text)
         if instance_id is not None:
             printed = [job for job in store.print_jobs(source=instance_id)
@@ -81,9 +89,13 @@ def _reprint_from_submission(store: KioskStore, config: KioskConfig, instance_id
         raise PrintCommandError(f"no submission {instance_id}")
     form = store.load_form(record["survey"], record["version"])
     code = store.receipt_code_of(instance_id) or ""
+    enumerator = record.get("enumerator")
+    volunteer = store.volunteer(enumerator) if enumerator else None
     receipt = receipt_for_submission(Submission(**record), form, code,
                                      station=config.station_name,
-                                     footer=config.printer.footer)
+                                     footer=config.printer.footer,
+                                     volunteer_name=volunteer.name if volunteer else "",
+                                     follow_up_days=config.follow_up_days)
     return store.add_print_job(receipt.kind, receipt.document.to_json(), at=now,
                                source=receipt.source, title=receipt.title,
                                kiosk=config.kiosk_id, reprint=True)
@@ -104,7 +116,7 @@ def preview(store: KioskStore, config: KioskConfig, target: str, output: Path) -
     source = Path(target)
     if source.is_file():
         data = source.read_bytes()
-    elif target.strip().isdigit() or store.instance_of_receipt_code(target) is not None:
+    elif is_job_id(store, target) or store.instance_of_receipt_code(target) is not None:
         data = job_bytes(find_job(store, target), profile)
     else:
         raise PrintCommandError(f"{target}: no such file, print job or receipt code")
