@@ -21,6 +21,7 @@ from kiosk.config import KioskConfig
 from kiosk.i18n import clock_text
 from kiosk.volunteers.roster import add_volunteer, new_volunteer
 from store import KioskStore
+from surveys.exports.pdf import today_stamp
 from surveys.xlsform import compile_xlsform
 from tests.test_app_flow import SIZE, screen_text, tap_form, wait_for
 from tests.test_kiosk_printing import QUICK_FORM
@@ -107,3 +108,9 @@ async def test_every_time_is_the_station_s_whatever_the_machine_s_zone(
     [update] = store.request_updates(instance_id)
     assert update["at"].endswith(offset_text(before))
     assert update["at"][11:16] in minutes_around(station, before)
+
+    # The PDF report says when it was made on the same clock.
+    before = dt.datetime.now(station)
+    made = today_stamp()
+    assert made[:10] in {before.date().isoformat(), dt.datetime.now(station).date().isoformat()}
+    assert made[11:16] in minutes_around(station, before)

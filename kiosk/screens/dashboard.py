@@ -40,6 +40,7 @@ from kiosk.i18n import code_of, state_word, tr
 from kiosk.screens.base import KioskScreen
 from printers.status import WORDS as PRINTER_WORDS
 from store import KioskStore
+from surveys.clock import from_epoch
 
 BAR_WIDTH = 24
 REFRESH_SECONDS = 10.0
@@ -635,7 +636,7 @@ class StaffDashboardScreen(KioskScreen):
         if not folder.is_dir():
             self.status(self.t("dash.no_folder", folder=folder), problem=True)
             return
-        stamp = dt.datetime.fromtimestamp(self.kiosk.epoch()).strftime("%Y%m%d-%H%M")
+        stamp = from_epoch(self.kiosk.epoch()).strftime("%Y%m%d-%H%M")
         target = folder / f"{name}-{stamp}.{suffix}"
         try:
             count = write(target)

@@ -13,7 +13,6 @@ names. Page numbers and the time of making are in every page's footer.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import string
 from collections import Counter
@@ -21,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from surveys.clock import now_local
 from surveys.exports.columns import (
     XLSX_ILLEGAL,
     ExportError,
@@ -747,7 +747,7 @@ class _Report:
 
 
 def today_stamp() -> str:
-    return dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M")
+    return now_local().strftime("%Y-%m-%d %H:%M")  # the station's clock
 
 
 def _fmt(value: Any, places: int = 1) -> str:
