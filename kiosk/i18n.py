@@ -52,6 +52,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "placeholder.integer": ("请输入数字", "Enter a number"),
     "placeholder.decimal": ("请输入数字，例如 2.5", "Enter a number, such as 2.5"),
     "placeholder.text": ("请在这里输入", "Type here"),
+    "text.length": ("最多 {limit} 个字，已写 {count} 个字",
+                    "At most {limit} characters; {count} written"),
     "placeholder.date": ("例如 2026-11-23", "e.g. 2026-11-23"),
     "today": ("今天", "Today"),
     "date.year": ("{value}年", "{value}"),

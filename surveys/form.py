@@ -42,6 +42,9 @@ class Choice:
     extra: dict[str, str] = field(default_factory=dict)
 
 
+_LENGTH_AT_MOST = re.compile(r"string-length\(\s*\.\s*\)\s*(<=|<)\s*(\d{1,6})")
+
+
 @dataclass
 class Item:
     """A question, note, calculate or group, in document order."""
@@ -77,6 +80,19 @@ class Item:
     @property
     def answerable(self) -> bool:
         return self.kind in ANSWERABLE
+
+    @property
+    def length_limit(self) -> int | None:
+        """The most characters the form's own constraint allows (``string-length(.) <= 300``,
+        alone or joined with ``and``), so that the box refuses at the same length as 下一题
+        would; None when the constraint says nothing so plain."""
+        source = str(self.expressions.get("constraint", {}).get("source", ""))
+        limits = []
+        for part in re.split(r"\s+and\s+", source.strip()) if " or " not in source else []:
+            found = _LENGTH_AT_MOST.fullmatch(part.strip().strip("()").strip())
+            if found:
+                limits.append(int(found.group(2)) - (1 if found.group(1) == "<" else 0))
+        return min(limits) if limits else None
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"name": self.name, "kind": self.kind, "path": self.path}

@@ -67,7 +67,7 @@ async def tap_choice(pilot: Pilot, name: str, label: str) -> None:
 
 async def type_into(pilot: Pilot, name: str, text: str) -> None:
     """Tap a question's box, clear it and type (Chinese characters included)."""
-    field = block(pilot.app, name).query_one(Input)  # type: ignore[arg-type]
+    field = block(pilot.app, name).query_one(".answer")  # type: ignore[arg-type]
     await pilot.click(field)
     await pilot.press("home", "ctrl+k", *text)
     await pilot.pause()
@@ -396,8 +396,11 @@ async def test_satisfaction_survey_on_screen(store: KioskStore):
         await next_screen(pilot)
         at(app, "estate_text")
         await type_into(pilot, "estate_text", "一个名字非常非常长的社区" * 3)  # 36 characters
-        await next_screen(pilot)
-        assert "⚠ 请用30个字以内填写。" in at(app, "estate_text")
+        # One limit, the form's own: said under the box, and refused while typing past it
+        # (the form's 请用30个字以内填写 on 下一题 can no longer differ from it).
+        text = at(app, "estate_text")
+        assert "⚠ 太长了：这里最多可以填 30 个字。" in text and "最多 30 个字，已写 30 个字" in text
+        assert block(app, "estate_text").typed_text() == ("一个名字非常非常长的社区" * 3)[:30]
         assert "estate_text" not in draft_answers(store)
 
         # Back: the community is still chosen; another one brings its own estates.
@@ -478,8 +481,8 @@ async def test_service_request_on_screen(store: KioskStore):
         await next_screen(pilot)
         at(app, "category_specify")
         await type_into(pilot, "category_specify", "邻里之间的一些事情" * 4)
-        await next_screen(pilot)
-        assert "⚠ 请用30个字以内填写。" in at(app, "category_specify")
+        text = at(app, "category_specify")
+        assert "⚠ 太长了：这里最多可以填 30 个字。" in text and "最多 30 个字，已写 30 个字" in text
         await back(pilot)
         at(app, "category")
         await keys(pilot, "1")  # 养老: no need to say more

@@ -18,6 +18,7 @@ from textual.widgets import Button, Input, ProgressBar, Static
 
 from kiosk.i18n import code_of, tr
 from kiosk.screens.base import KioskScreen
+from kiosk.widgets.inputs import KioskTextArea
 from kiosk.widgets.more_below import MoreBelow
 from kiosk.widgets.question import (
     INPUT_KINDS,
@@ -126,7 +127,7 @@ class FormScreen(SessionScreen):
         # Not a focus stop: the arrows move between the controls, which scroll into view.
         with VerticalScroll(id="body", can_focus=False):
             yield from self.body_widgets()
-        yield MoreBelow("body", ".choice, KioskInput, .acknowledge", self.language,
+        yield MoreBelow("body", ".choice, .answer, .acknowledge", self.language,
                         id="more-below")
         with Horizontal(id="nav"):
             yield from self.nav_buttons()
@@ -190,7 +191,7 @@ class FormScreen(SessionScreen):
         self.mark_shown()
         self._leave_warned = False
         self.update_progress()
-        inputs = list(self.query("#body Input").results(Input))
+        inputs = list(self.query("#body KioskInput, #body KioskTextArea"))
         wanted = [field for field in inputs if self._block_of(field).name == self._focus_name]
         focus = (wanted or inputs or [None])[0]
         self._focus_name = None
@@ -277,7 +278,7 @@ class FormScreen(SessionScreen):
             if block.last_problems:
                 self._problems[block.name] = [p.message for p in block.last_problems]
         focused = self.focused
-        if isinstance(focused, Input) and focused.parent is not None:
+        if isinstance(focused, Input | KioskTextArea) and focused.parent is not None:
             self._focus_name = self._block_of(focused).name
 
     def commit_typed(self) -> list[Problem]:

@@ -20,10 +20,10 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Button, Input, Static
+from textual.widgets import Button, Input, Static, TextArea
 
 from kiosk.i18n import month_name, tr
-from kiosk.widgets.inputs import KioskInput
+from kiosk.widgets.inputs import KioskInput, KioskTextArea
 from surveys.clock import now_local
 from surveys.expressions import parse_date
 from surveys.numbers import written_number
@@ -37,6 +37,8 @@ ONE_COLUMN_CHOICES = 8
 ONE_COLUMN_CHOICES_SHARED = 4
 # Large text makes each choice five lines tall: past four, two columns keep them in view.
 ONE_COLUMN_CHOICES_LARGE = 4
+# A text question that allows this many characters gets a box of several lines.
+MULTILINE_FROM = 100
 # A Likert scale is a row of buttons when each gets this many columns, else a column.
 LIKERT_MIN_WIDTH = 16
 
@@ -195,9 +197,16 @@ class QuestionBlock(Vertical):
                                        name=choice.name, classes="choice")
         elif view.kind in INPUT_KINDS:
             text = self._typed if self._typed is not None else value_text(view.value)
-            field = KioskInput(view.kind, text, placeholder=tr(f"placeholder.{view.kind}",
-                                                              self.language),
-                               classes="answer", cursor_blink=self.cursor_blink)
+            placeholder = tr(f"placeholder.{view.kind}", self.language)
+            field: KioskInput | KioskTextArea
+            if self.multiline:
+                field = KioskTextArea(text, placeholder=placeholder, classes="answer",
+                                      cursor_blink=self.cursor_blink,
+                                      limit=view.item.length_limit)
+            else:
+                field = KioskInput(view.kind, text, placeholder=placeholder, classes="answer",
+                                   cursor_blink=self.cursor_blink,
+                                   limit=view.item.length_limit)
             if view.kind == "date":
                 with Horizontal(classes="date-row"):
                     yield field
@@ -205,6 +214,9 @@ class QuestionBlock(Vertical):
                 yield from self._compose_date_steppers()
             else:
                 yield field
+            if view.kind == "text":
+                # The one limit, said before it is reached (the box refuses past it).
+                yield Static(self._length_text(text, field.limit), classes="length")
             if view.kind in ("integer", "decimal"):
                 # The number read from what was typed ("1万" → "= 10000"), before 下一题.
                 echo = number_echo(text)
@@ -214,6 +226,20 @@ class QuestionBlock(Vertical):
         problem = Static("", classes="problem")
         yield problem
         self._problem_line = problem
+
+    @property
+    def multiline(self) -> bool:
+        """A box of several lines: asked for (``appearance multiline``), or a long answer
+        the form allows (100 characters or more) on a screen of its own."""
+        view = self.view
+        if view.kind != "text":
+            return False
+        if "multiline" in view.item.appearance.split():
+            return True
+        return not self.shared and (view.item.length_limit or 0) >= MULTILINE_FROM
+
+    def _length_text(self, text: str, limit: int) -> str:
+        return tr("text.length", self.language, limit=limit, count=len(text))
 
     def _compose_date_steppers(self) -> ComposeResult:
         """Year, month and day, each between big − and + buttons: no format to type."""
@@ -320,6 +346,29 @@ class QuestionBlock(Vertical):
             read = number_echo(event.value)
             echo.update(read)
             echo.set_class(bool(read), "shown")
+        self._count_length(event.value)
+
+    def _count_length(self, text: str) -> None:
+        for shown in self.query(".length").results(Static):
+            shown.update(self._length_text(text, self._box().limit))
+
+    def _box(self) -> KioskInput | KioskTextArea:
+        return self.query_one(".answer", (KioskInput, KioskTextArea))  # type: ignore[arg-type]
+
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        event.stop()
+        if self._refused:
+            self._refused = False
+            self.show_problems([])
+        self._count_length(event.text_area.text)
+
+    def on_kiosk_text_area_submitted(self, event: KioskTextArea.Submitted) -> None:
+        event.stop()
+        self.post_message(self.Answered(self, event.value, submitted=True))
+
+    def on_kiosk_text_area_left(self, event: KioskTextArea.Left) -> None:
+        event.stop()
+        self.post_message(self.Answered(self, event.value))
 
     def _set_date(self, day: dt.date) -> None:
         text = day.isoformat()
@@ -350,7 +399,7 @@ class QuestionBlock(Vertical):
         """The text in this question's input box (None for questions without one)."""
         if self.kind not in INPUT_KINDS or self.view.read_only:
             return None
-        return self.query_one(KioskInput).value
+        return self._box().value
 
     def first_control(self) -> Widget | None:
         """What Enter on the question before moves to: the box, the chosen choice (else the
@@ -361,7 +410,7 @@ class QuestionBlock(Vertical):
         if choices:
             chosen = self._chosen()
             return next((button for button in choices if button.name in chosen), choices[0])
-        for found in self.query("KioskInput, Button.acknowledge"):
+        for found in self.query("KioskInput, KioskTextArea, Button.acknowledge"):
             return found
         return None
 
