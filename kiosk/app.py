@@ -23,6 +23,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from time import monotonic
@@ -139,6 +140,7 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
         self.idle_seconds = float(idle_seconds or self.config.idle_seconds)
         self.countdown_seconds = float(countdown_seconds or self.config.countdown_seconds)
         self.clock = clock or now_local
+        self._question_counts: dict[tuple[str, str], int] = {}  # (survey, version): 共 N 题
         self.new_instance_id = new_instance_id
         self.log_dir = log_dir
         self.cursor_blink = cursor_blink
@@ -201,9 +203,20 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
     # ---- what is offered -------------------------------------------------------------------
 
     def offered_forms(self) -> list[FormInfo]:
-        """The config's questionnaires that are installed, in the config's order."""
+        """The config's questionnaires that are installed, in the config's order, each
+        counting the questions its first screen will say (共 N 题 on home and in the form
+        alike: those a resident is asked before any answer opens or closes a branch)."""
         installed = {info.survey_id: info for info in self.store.list_forms()}
-        return [installed[survey] for survey in self.config.surveys if survey in installed]
+        return [replace(installed[survey],
+                        question_count=self._questions_asked(installed[survey]))
+                for survey in self.config.surveys if survey in installed]
+
+    def _questions_asked(self, info: FormInfo) -> int:
+        key = (info.survey_id, info.version)
+        if key not in self._question_counts:
+            form = self.store.load_form(info.survey_id, info.version)
+            self._question_counts[key] = FormSession(form, form.default_language).progress()[1]
+        return self._question_counts[key]
 
     def epoch(self) -> float:
         """The clock as a Unix time (for the PIN lockout)."""

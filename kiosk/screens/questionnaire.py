@@ -30,6 +30,8 @@ from kiosk.widgets.question import (
 from store import KioskStore
 from surveys.session import FormSession, Problem, QuestionView, ScreenView
 
+PROGRESS_STEPS = 1000  # the bar shows a share, not a count
+
 
 def layout_of(view: ScreenView) -> tuple[Any, ...]:
     """What makes a screen need rebuilding rather than updating in place."""
@@ -79,10 +81,16 @@ class SessionScreen(KioskScreen):
         else:
             self.focus_previous()
 
+    # The bar's share last shown: an answer that opens a branch adds to the total, and the
+    # bar must not slide back for it while the resident goes forward (上一题 may).
+    shown_share = 0.0
+
     def update_progress(self) -> None:
         answered, relevant = self.session.progress()
-        self.query_one("#progress", ProgressBar).update(total=max(relevant, 1),
-                                                        progress=answered)
+        share = max(self.shown_share, answered / max(relevant, 1))
+        self.shown_share = share
+        self.query_one("#progress", ProgressBar).update(total=PROGRESS_STEPS,
+                                                        progress=round(share * PROGRESS_STEPS))
         self.query_one("#progress-text", Static).update(
             self.t("progress", answered=answered, total=relevant))
 
@@ -371,6 +379,7 @@ class FormScreen(SessionScreen):
         self.session.back()
         self.store.save_draft(self.session)
         self._problems, self._typed = {}, {}
+        self.shown_share = 0.0  # going back, the bar may show less
         await self.rebuild()
 
     def _show_problems(self, problems: list[Problem]) -> None:
