@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from kiosk.speech import Speaker
     from kiosk.volunteers.desk import ScanResult, VolunteerDesk
     from store.rows import Volunteer
+    from store.sqlite.submissions import KeptDraft
 
 # Below this many columns × rows only "请放大窗口" is shown.
 MIN_WIDTH, MIN_HEIGHT = 60, 20
@@ -345,6 +346,32 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
         self.switch_screen(ThanksScreen(code, self.home_after, tap_guard=2 * self.tap_guard,
                                         language=session.language,
                                         receipt_delayed=lambda: self.receipt_delayed(job_id)))
+
+    # ---- kept drafts: questionnaires left unfinished and continued later ---------------------
+
+    def volunteer_drafts(self) -> list[KeptDraft]:
+        """The signed-in field volunteer's own unfinished questionnaires, newest first;
+        none when nobody is signed in (or at the hall): they hold households' names."""
+        volunteer = self.field_volunteer if self.field_mode else None
+        if volunteer is None:
+            return []
+        return self.store.kept_drafts(volunteer.number)
+
+    def resume_draft(self, instance_id: str) -> None:
+        """Continue a kept draft on the screen where it stopped, every answer kept;
+        finishing it stores the submission under the same instance id (and ends the draft)."""
+        try:
+            session = self.store.resume_draft(instance_id)
+        except KeyError:  # finished or discarded meanwhile (another tablet, staff)
+            self.go_home(notice="home.draft_gone")
+            return
+        self.show_session(session)
+
+    def open_kept_drafts(self) -> None:
+        """The staff list of kept drafts (only from the staff menu, so only after the PIN)."""
+        from kiosk.screens.drafts import KeptDraftsScreen
+
+        self.switch_screen(KeptDraftsScreen(self.store, tap_guard=self.tap_guard))
 
     def leave_form(self, session: FormSession) -> None:
         """The resident left from the first screen (e.g. chose the wrong questionnaire)."""

@@ -1,7 +1,8 @@
 """Home: station name, date and time, one big button per questionnaire, the 中文 / English
 toggle, large text, the volunteers' button (志愿者签到 at the hall, 志愿者登录 in field mode)
 and a small 工作人员 button for staff. In field mode with a volunteer signed in, a line
-says who (志愿者：王芳（编号 JG0042）) beside 退出登录."""
+says who (志愿者：王芳（编号 JG0042）) beside 退出登录, and above the questionnaires that
+volunteer's own unfinished visits wait, one button each, to be continued."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from textual.widgets import Button, Static
 
 from kiosk.i18n import clock_text
 from kiosk.screens.base import KioskScreen
+from kiosk.screens.drafts import drafts_host, household_of, saved_when, title_of
 from kiosk.widgets.more_below import MoreBelow
 from store import FormInfo
 
@@ -54,6 +56,7 @@ class HomeScreen(KioskScreen):
                 yield Static(self.t(self.notice), id="home-notice")
             yield Static(self.t("home.hint"), id="home-hint")
         with VerticalScroll(id="forms"):
+            yield from self.compose_drafts(volunteer)
             for number, info in enumerate(self.forms, start=1):
                 prefix = f"{number}  " if number <= 9 else ""
                 count = self.t("home.questions", count=info.question_count)
@@ -82,6 +85,24 @@ class HomeScreen(KioskScreen):
                     yield Button(self.t("home.volunteer_sign_in"), id="volunteer-sign-in")
                 yield Button(self.t("home.staff"), id="staff", compact=True)
 
+    def compose_drafts(self, volunteer: object) -> ComposeResult:
+        """The signed-in volunteer's unfinished visits (names and addresses are theirs to
+        see: never shown when nobody is signed in, nor at the hall)."""
+        drafts = drafts_host(self).volunteer_drafts() if volunteer is not None else []
+        if not drafts:
+            return
+        yield Static(self.t("home.drafts", count=len(drafts)), id="home-drafts")
+        for draft in drafts:
+            first = self.t("home.draft_title", title=title_of(draft, self.language),
+                           answered=draft.answered)
+            second = self.t("home.draft_saved", when=saved_when(draft, self.language,
+                                                                   self.kiosk.clock()))
+            household = household_of(draft)
+            if household:
+                second = f"{household}　{second}"
+            yield Button(Content(f"{first}\n{second}"), name=draft.instance_id,
+                         classes="draft-button", variant="warning")
+
     def on_mount(self) -> None:
         self.set_focus(None)
         self.set_interval(1.0, self._tick)
@@ -97,6 +118,9 @@ class HomeScreen(KioskScreen):
         if not self.kiosk.large_text or not buttons or not self.is_mounted:
             return
         room = self.query_one("#forms").scrollable_content_region.height
+        for widget in self.query("#home-drafts, .draft-button"):  # the volunteer's visits
+            margin = widget.styles.margin
+            room -= widget.outer_size.height + margin.top + margin.bottom
         each = (room - (len(buttons) - 1)) // len(buttons)  # a line between two buttons
         height = max(LARGE_FORM_BUTTON[0], min(LARGE_FORM_BUTTON[1], each))
         for button in buttons:
@@ -108,6 +132,7 @@ class HomeScreen(KioskScreen):
         kiosk = self.kiosk
         if (kiosk.field_volunteer if kiosk.field_mode else None) is not self._volunteer:
             self.refresh(recompose=True)  # a volunteer signed in or out over this screen
+            self.call_after_refresh(self._fit_forms)  # (their visits take room too)
 
     def _clock(self) -> str:
         return clock_text(self.kiosk.clock(), self.language)
@@ -120,7 +145,9 @@ class HomeScreen(KioskScreen):
         if self.guarded():
             # The tap that closed the previous resident's receipt must not open anything.
             return
-        if button.name:
+        if button.has_class("draft-button") and button.name:
+            drafts_host(self).resume_draft(button.name)
+        elif button.name:
             self.kiosk.start_form(button.name)
         elif button.id in ("lang-zh", "lang-en"):
             self.kiosk.set_language(button.id.removeprefix("lang-"))

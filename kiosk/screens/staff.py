@@ -1,6 +1,6 @@
 """Staff: the PIN screen (on-screen keypad, 5 wrong PINs lock it for 5 minutes) and the
-staff menu behind it (退出程序, 返回首页, counts of unfinished questionnaires, and the
-field-mode switch for taking the kiosk on household visits)."""
+staff menu behind it (退出程序, 返回首页, counts of unfinished questionnaires and the list of
+kept ones, and the field-mode switch for taking the kiosk on household visits)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from textual.widgets import Button, Static
 
 from kiosk.pin import PinGate
 from kiosk.screens.base import KioskScreen
+from kiosk.screens.drafts import drafts_host
 from store import KioskStore
 from surveys.clock import from_epoch
 
@@ -147,6 +148,9 @@ class StaffMenuScreen(KioskScreen):
             yield Static(self.t("staff.drafts", abandoned=counts.get("abandoned", 0),
                                 open=counts.get("open", 0)), classes="explain")
             with Center():
+                yield Button(self.t("staff.kept_drafts", count=counts.get("open", 0)),
+                             id="staff-drafts")
+            with Center():
                 yield Button(self.t("staff.dashboard"), id="staff-dashboard",
                              variant="success")
             with Center():
@@ -167,6 +171,8 @@ class StaffMenuScreen(KioskScreen):
             self.kiosk.staff_exit()
         elif event.button.id == "staff-dashboard":
             self.kiosk.open_dashboard()
+        elif event.button.id == "staff-drafts":
+            drafts_host(self).open_kept_drafts()
         elif event.button.id == "staff-home":
             self.kiosk.go_home()
         elif event.button.id == "staff-field":

@@ -9,10 +9,12 @@ import itertools
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from store.sqlite.connection import StoreBase
-from surveys.clock import now_stamp
+from surveys.clock import from_epoch, now_local, now_stamp
+from surveys.form import Form
 from surveys.gate import CheckedSubmission
 from surveys.session import FormSession, Submission
 from surveys.stats.model import StatsFilter
@@ -99,33 +101,56 @@ def record_from_row(row: Sequence[Any]) -> dict[str, Any]:
     return record
 
 
+@dataclass(frozen=True)
+class KeptDraft:
+    """An open draft as the lists of unfinished questionnaires show it: whose it is
+    (``enumerator``: a volunteer's number, None for one begun at the hall), when it was
+    last saved and how many questions it answers. ``answers`` (typed, relevant ones) hold
+    personal data: a screen shows them only to the volunteer whose draft it is."""
+
+    instance_id: str
+    form: Form
+    enumerator: str | None
+    kiosk: str | None
+    started: str
+    updated: str
+    answered: int
+    answers: Mapping[str, Any]
+
+
 class DraftsAndSubmissions(StoreBase):
     """Drafts saved after every answer, and finished questionnaires with their receipt codes."""
 
     def save_draft(self, session: FormSession) -> None:
-        """Save the session as it stands (called after every answer)."""
+        """Save the session as it stands (called after every answer).
+
+        Not once the questionnaire is stored: a draft resumed on two tablets at once and
+        finished on one must not come back as an open draft from the other."""
         snapshot = session.snapshot()
         self.conn.execute(
             "INSERT INTO drafts(instance_id, survey_id, version, kiosk, lang, enumerator,"
-            " started, updated, screen, answers, status) VALUES (?,?,?,?,?,?,?,?,?,?,'open')"
+            " started, updated, screen, answers, status)"
+            " SELECT ?,?,?,?,?,?,?,?,?,?,'open'"
+            " WHERE NOT EXISTS (SELECT 1 FROM submissions WHERE instance_id=?)"
             " ON CONFLICT(instance_id) DO UPDATE SET lang=excluded.lang,"
             " updated=excluded.updated, screen=excluded.screen, answers=excluded.answers",
             (snapshot["instance_id"], snapshot["survey"], snapshot["version"],
              snapshot["kiosk"], snapshot["lang"], snapshot["enumerator"], snapshot["started"],
              now_stamp(), snapshot["screen"],
-             json.dumps(snapshot["answers"], ensure_ascii=False)),
+             json.dumps(snapshot["answers"], ensure_ascii=False), snapshot["instance_id"]),
         )
 
     def draft_snapshot(self, instance_id: str) -> dict[str, Any] | None:
         row = self.conn.execute(
             "SELECT instance_id, survey_id, version, kiosk, lang, enumerator, started, screen,"
-            " answers, status FROM drafts WHERE instance_id=?", (instance_id,)).fetchone()
+            " answers, status, updated FROM drafts WHERE instance_id=?",
+            (instance_id,)).fetchone()
         if row is None:
             return None
         return {
             "instance_id": row[0], "survey": row[1], "version": row[2], "kiosk": row[3],
             "lang": row[4], "enumerator": row[5], "started": row[6], "screen": row[7],
-            "answers": json.loads(row[8]), "status": row[9],
+            "answers": json.loads(row[8]), "status": row[9], "updated": row[10],
         }
 
     def open_drafts(self) -> list[dict[str, Any]]:
@@ -133,6 +158,34 @@ class DraftsAndSubmissions(StoreBase):
         ids = [row[0] for row in self.conn.execute(
             "SELECT instance_id FROM drafts WHERE status='open' ORDER BY updated DESC")]
         return [draft for draft in map(self.draft_snapshot, ids) if draft is not None]
+
+    def kept_drafts(self, enumerator: str | None = None) -> list[KeptDraft]:
+        """Open drafts to resume, newest first: all of them, or with ``enumerator`` only
+        those a volunteer of that number began. A draft whose form cannot be loaded is left
+        out (it stays in the table and in ``draft_counts``)."""
+        forms: dict[tuple[str, str], Form] = {}
+        kept = []
+        for snapshot in self.open_drafts():
+            if enumerator is None or snapshot["enumerator"] == enumerator:
+                draft = self._kept_draft(snapshot, forms)
+                if draft is not None:
+                    kept.append(draft)
+        return kept
+
+    def _kept_draft(self, snapshot: Mapping[str, Any],
+                    forms: dict[tuple[str, str], Form]) -> KeptDraft | None:
+        key = (snapshot["survey"], snapshot["version"])
+        try:
+            if key not in forms:
+                forms[key] = self.load_form(*key)  # type: ignore[attr-defined]
+            session = FormSession.restore(forms[key], snapshot)
+        except Exception:  # a draft that no longer opens must not hide the others
+            return None
+        return KeptDraft(
+            instance_id=snapshot["instance_id"], form=forms[key],
+            enumerator=snapshot["enumerator"], kiosk=snapshot["kiosk"],
+            started=snapshot["started"] or "", updated=snapshot["updated"] or "",
+            answered=session.progress()[0], answers=session.answers())
 
     def resume_draft(self, instance_id: str) -> FormSession:
         """The session of an interrupted draft, at the screen where it stopped."""
@@ -146,6 +199,37 @@ class DraftsAndSubmissions(StoreBase):
         """Mark a draft abandoned (the resident walked away); counted, never shown again."""
         self.conn.execute("UPDATE drafts SET status='abandoned', updated=? WHERE instance_id=?",
                           (now_stamp(), instance_id))
+
+    def discard_draft(self, instance_id: str, reason: str, *, staff: str,
+                      kiosk: str | None = None, at: float | None = None) -> str:
+        """Staff throw an open draft away, with the reason, in one transaction with the
+        audit entry; returns the audit detail.
+
+        The entry keeps what was thrown away — form and version, the volunteer's number
+        (or the hall), how many questions were answered, when it was begun and last saved —
+        but not the answers: they are a household's personal data (names, addresses,
+        health), and the audit is only ever added to and goes to the central database,
+        where nothing could erase them again."""
+        reason = " ".join(reason.split())
+        if not reason:
+            raise ValueError("a draft is discarded only with a reason")
+        if not staff.strip():
+            raise ValueError("a draft is discarded only by a named staff member")
+        moment = now_local() if at is None else from_epoch(at)
+        with self.transaction():
+            snapshot = self.draft_snapshot(instance_id)
+            if snapshot is None or snapshot["status"] != "open":
+                raise KeyError(instance_id)
+            draft = self._kept_draft(snapshot, {})
+            answered = draft.answered if draft is not None else len(snapshot["answers"])
+            detail = (f"form {snapshot['survey']} version {snapshot['version']};"
+                      f" by {snapshot['enumerator'] or 'hall'}; {answered} answered;"
+                      f" begun {snapshot['started']}; last saved {snapshot['updated']};"
+                      f" reason: {reason}")
+            self.conn.execute("DELETE FROM drafts WHERE instance_id=?", (instance_id,))
+            self.add_audit("draft_discard", instance_id, detail,  # type: ignore[attr-defined]
+                           staff=staff.strip(), kiosk=kiosk, at=moment.timestamp())
+        return detail
 
     def draft_counts(self) -> dict[str, int]:
         return {row[0]: row[1] for row in self.conn.execute(
