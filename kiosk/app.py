@@ -273,6 +273,11 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
             from kiosk.printing.receipts import receipt_for_submission
 
             volunteer = self.field_volunteer if self.field_mode else None
+            if submission.enumerator and (volunteer is None
+                                          or volunteer.number != submission.enumerator):
+                # A kept draft finished by staff or on another sign-in: the name of the
+                # volunteer who made the visit, from the roster.
+                volunteer = self.store.volunteer(submission.enumerator)
             receipt = receipt_for_submission(
                 submission, form, code, station=self.config.station_name,
                 footer=self.config.printer.footer,

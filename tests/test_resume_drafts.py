@@ -17,7 +17,7 @@ from kiosk.app import KioskApp
 from kiosk.config import hash_pin
 from kiosk.screens.drafts import KeptDraftsScreen
 from kiosk.screens.idle import IdleScreen
-from kiosk.screens.questionnaire import FormScreen
+from kiosk.screens.questionnaire import FormScreen, ReviewScreen
 from kiosk.screens.thanks import ThanksScreen
 from store import KioskStore
 from tests.test_app_flow import (
@@ -172,6 +172,30 @@ async def test_a_resumed_visit_left_idle_again_is_kept_again(roster: KioskStore)
         assert on_screen(app) == left_on
 
 
+async def test_a_visit_left_on_the_review_opens_on_the_review(roster: KioskStore):  # noqa: F811
+    clock = Clock()
+    app = volunteer_kiosk(roster, clock, field_mode=True, countdown_seconds=0.5)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await scan(pilot)
+        await close_result(pilot)
+        await open_visit(pilot)
+        await walk_home_adaptation(pilot, until_review=True)
+        app.idle_seconds = 0.5
+        await wait_for(pilot, lambda: HOME_HINT in screen_text(app))
+        app.idle_seconds = 600.0
+        await scan(pilot)
+        await close_result(pilot)
+        assert "继续填写：适老化改造需求评估" in screen_text(app)
+        await tap(pilot, draft_buttons(app)[0])
+        assert isinstance(app.screen, ReviewScreen), screen_text(app)
+        assert "李奶奶" in screen_text(app)  # the answers, ready to check and 提交
+        await tap(pilot, "#submit")
+        assert isinstance(app.screen, ThanksScreen)
+        assert len(list(roster.iter_submissions("home_adaptation"))) == 1
+        assert roster.open_drafts() == []
+
+
 async def test_a_visit_discarded_meanwhile_is_not_opened(roster: KioskStore):  # noqa: F811
     """Tapped on one tablet after staff discarded it (or it was finished on another):
     home says so instead of opening an empty questionnaire."""
@@ -217,6 +241,8 @@ async def test_staff_see_every_kept_draft_without_names_and_continue_one(
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         instance_id, left_on, _ = await leave_visit_idle(pilot)
+        await scan(pilot, LI)  # another volunteer is signed in when staff come
+        await close_result(pilot)
         text = await open_staff_drafts(pilot)
         assert "适老化改造需求评估　志愿者 JG0042" in text
         assert re.search(r"已答 \d+ 题　上次保存 \d+月\d+日 \d\d:\d\d", text), text
@@ -230,6 +256,8 @@ async def test_staff_see_every_kept_draft_without_names_and_continue_one(
         records = list(roster.iter_submissions("home_adaptation"))
         assert [(record["instance_id"], record["enumerator"]) for record in records] == [
             (instance_id, "JG0042")]  # the visit stays the volunteer's
+        plan = next(job for job in roster.print_jobs() if job.kind == "plan")
+        assert "王芳" in str(plan.document) and "李明" not in str(plan.document)
         assert roster.open_drafts() == []
         [entry] = roster.audit_entries(actions=["draft_resume"])
         assert entry["target"] == instance_id and entry["staff"] == "PIN"

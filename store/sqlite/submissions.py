@@ -163,13 +163,19 @@ class DraftsAndSubmissions(StoreBase):
         """Open drafts to resume, newest first: all of them, or with ``enumerator`` only
         those a volunteer of that number began. A draft whose form cannot be loaded is left
         out (it stays in the table and in ``draft_counts``)."""
+        query = "SELECT instance_id FROM drafts WHERE status='open'"
+        parameters: list[str] = []
+        if enumerator is not None:  # home asks on every build: only that volunteer's
+            query += " AND enumerator=?"
+            parameters.append(enumerator)
+        ids = [row[0] for row in self.conn.execute(query + " ORDER BY updated DESC",
+                                                   parameters)]
         forms: dict[tuple[str, str], Form] = {}
         kept = []
-        for snapshot in self.open_drafts():
-            if enumerator is None or snapshot["enumerator"] == enumerator:
-                draft = self._kept_draft(snapshot, forms)
-                if draft is not None:
-                    kept.append(draft)
+        for snapshot in map(self.draft_snapshot, ids):
+            draft = None if snapshot is None else self._kept_draft(snapshot, forms)
+            if draft is not None:
+                kept.append(draft)
         return kept
 
     def _kept_draft(self, snapshot: Mapping[str, Any],
