@@ -43,6 +43,18 @@ def layout_of(view: ScreenView) -> tuple[Any, ...]:
     return (view.title, *questions)
 
 
+def shape_of(view: ScreenView) -> tuple[Any, ...] | None:
+    """What widgets a screen of only choice questions needs (None for any other screen):
+    two screens of one shape can be shown by the same widgets."""
+    shape = []
+    for question in view.questions:
+        if question.kind not in SELECT_KINDS or question.read_only:
+            return None
+        shape.append((question.kind, question.item.appearance, bool(question.hint),
+                      tuple((choice.name, choice.label) for choice in question.choices)))
+    return tuple(shape)
+
+
 def messages_by_question(problems: Iterable[Problem]) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for problem in problems:
@@ -84,13 +96,18 @@ class SessionScreen(KioskScreen):
     # The bar's share last shown: an answer that opens a branch adds to the total, and the
     # bar must not slide back for it while the resident goes forward (上一题 may).
     shown_share = 0.0
+    _progress_shown: tuple[int, int, int] | None = None
 
     def update_progress(self) -> None:
         answered, relevant = self.session.progress()
         share = max(self.shown_share, answered / max(relevant, 1))
         self.shown_share = share
+        shown = (round(share * PROGRESS_STEPS), answered, relevant)
+        if shown == self._progress_shown:
+            return  # as on screen already (it is asked after every answer and every move)
+        self._progress_shown = shown
         self.query_one("#progress", ProgressBar).update(total=PROGRESS_STEPS,
-                                                        progress=round(share * PROGRESS_STEPS))
+                                                        progress=shown[0])
         self.query_one("#progress-text", Static).update(
             self.t("progress", answered=answered, total=relevant))
 
@@ -120,6 +137,7 @@ class FormScreen(SessionScreen):
         self._problems = messages_by_question(problems)
         self._typed: dict[str, str] = {}
         self._layout: tuple[Any, ...] = ()
+        self._shape: tuple[Any, ...] | None = None
         self._focus_name: str | None = None
         self._leave_warned = False
 
@@ -155,6 +173,7 @@ class FormScreen(SessionScreen):
         view = self.session.screen
         assert view is not None, "FormScreen shown after the last screen"
         self._layout = layout_of(view)
+        self._shape = shape_of(view)
         selects = [q for q in view.questions if q.kind in SELECT_KINDS and not q.read_only]
         typing = [q for q in view.questions if q.kind in INPUT_KINDS and not q.read_only]
         number_keys = len(selects) == 1 and not typing
@@ -182,9 +201,15 @@ class FormScreen(SessionScreen):
 
     async def rebuild(self) -> None:
         """Show the session's current screen: the questions and buttons are replaced, the
-        title and progress bar stay (quicker than recomposing the whole screen)."""
+        title and progress bar stay (quicker than recomposing the whole screen). A screen
+        of the same shape as the one shown (the next point of a Likert run, the next of 300
+        single choices) is shown by the same widgets, given the new question."""
         self.kiosk.stop_speaking()
         body = self.query_one("#body", VerticalScroll)
+        if self._show_in_place():
+            body.scroll_home(animate=False)
+            self._after_build()
+            return
         nav = self.query_one("#nav", Horizontal)
         with self.app.batch_update():
             await body.remove_children()
@@ -194,6 +219,32 @@ class FormScreen(SessionScreen):
         body.scroll_home(animate=False)
         self._after_build()
         self.query_one(MoreBelow).recount_later()
+
+    def _show_in_place(self) -> bool:
+        """The current screen shown by the widgets already there, when it has their shape:
+        the same kinds of choice questions, with the same choices (no boxes: what is typed
+        and its focus stay with a rebuild)."""
+        view = self.session.screen
+        blocks = self.blocks()
+        shape = shape_of(view) if view is not None else None
+        if (view is None or shape is None or shape != self._shape or self._problems
+                or self._typed or view.title or self.query("#screen-title")
+                or len(blocks) != len(view.questions)):
+            return False
+        with self.app.batch_update():
+            for found, question in zip(blocks, view.questions, strict=True):
+                found.replace_view(question)
+            general = self.query_one("#screen-problems", Static)
+            general.update("")
+            general.set_class(False, "shown")
+            back = self.query_one("#back", Button)
+            back.label = self.t("nav.home" if self.session.is_first else "nav.back")
+            forward = self.query_one("#next", Button)
+            forward.label = self.next_label()
+            for button in (back, forward):
+                button.remove_class("-active")  # a quick 下一题 on this screen counts too
+        self._layout = layout_of(view)
+        return True
 
     def _after_build(self) -> None:
         self.mark_shown()

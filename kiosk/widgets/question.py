@@ -301,13 +301,16 @@ class QuestionBlock(Vertical):
 
     def _mark_choices(self) -> None:
         chosen = self._chosen()
+        labels = {choice.name: choice.label for choice in self.view.choices}
         for index, button in enumerate(self.query("Button.choice").results(Button)):
             selected = button.name in chosen
-            button.set_class(selected, "-chosen")
-            button.variant = "success" if selected else "default"
-            label = next(choice.label for choice in self.view.choices
-                         if choice.name == button.name)
-            button.label = self._choice_label(index, label, button.name or "")
+            # Only what changed: a restyled button costs a CSS pass (the answer→next-screen
+            # time is mostly this on a screen of choices).
+            if button.has_class("-chosen") != selected:
+                button.set_class(selected, "-chosen")  # green (app.tcss): one class, one pass
+            label = self._choice_label(index, labels[button.name or ""], button.name or "")
+            if button.label != label:
+                button.label = label
         for button in self.query("Button.acknowledge").results(Button):
             button.label = self._acknowledge_label()
             button.variant = "success" if self.view.value else "primary"
@@ -380,13 +383,29 @@ class QuestionBlock(Vertical):
 
     def show(self, view: QuestionView) -> None:
         """Show the session's current state of this question (same question, new value)."""
-        self.view = view
-        self.query_one(".label", Static).update(label_text(view, self.language))
-        for hint in self.query(".hint").results(Static):
-            hint.update(Content(view.hint))  # labels and hints may quote other answers
+        before, self.view = self.view, view
+        # Labels and hints may quote other answers; redrawn only when they did change.
+        if (view.label, view.required) != (before.label, before.required):
+            self.query_one(".label", Static).update(label_text(view, self.language))
+        if view.hint != before.hint:
+            for hint in self.query(".hint").results(Static):
+                hint.update(Content(view.hint))
         self._mark_choices()
 
+    def replace_view(self, view: QuestionView) -> None:
+        """Become the block of another question of the same shape (kind, choices, hint):
+        its label, hint and answer shown, nothing of the last question's left."""
+        self.view = view
+        self._typed, self.last_sent, self.last_problems = None, None, []
+        self.query_one(".label", Static).update(label_text(view, self.language))
+        for hint in self.query(".hint").results(Static):
+            hint.update(Content(view.hint))
+        self._mark_choices()
+        self.show_problems([])
+
     def show_problems(self, messages: list[str]) -> None:
+        if not messages and not self._problems and self.is_mounted:
+            return  # nothing shown, nothing to show: no redraw
         self._problems = messages
         line = self._problem_line
         line.update(Content("\n".join(f"⚠ {message}" for message in messages)))
