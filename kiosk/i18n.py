@@ -291,6 +291,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "drafts.row": ("{title}　{who}", "{title} · {who}"),
     "drafts.row_detail": ("已答 {answered} 题　上次保存 {when}",
                           "{answered} answered · last saved {when}"),
+    "drafts.sep": ("　", " · "),  # between the parts of a draft's line
     "drafts.when": ("{month}月{day}日 {time}", "{day} {short} {time}"),
     "drafts.volunteer": ("志愿者 {number}", "volunteer {number}"),
     "drafts.hall": ("大厅", "hall"),

@@ -54,7 +54,7 @@ def saved_when(draft: KeptDraft, language: str, today: dt.datetime) -> str:
               time=f"{moment:%H:%M}")
 
 
-def household_of(draft: KeptDraft) -> str:
+def household_of(draft: KeptDraft, separator: str = "　") -> str:
     """The household's name and address as answered ('' when not yet): only for the
     volunteer whose visit it is."""
     found = []
@@ -62,7 +62,7 @@ def household_of(draft: KeptDraft) -> str:
         value = next((draft.answers[name] for name in names if draft.answers.get(name)), None)
         if value is not None:
             found.append(str(value))
-    return "　".join(found)
+    return separator.join(found)
 
 
 def title_of(draft: KeptDraft, language: str) -> str:
@@ -78,14 +78,14 @@ class KeptDraftsScreen(KioskScreen):
         self.drafts = {draft.instance_id: draft for draft in store.kept_drafts()}
         self.picked: str | None = None  # the draft 作废 was tapped on
 
-    def row_text(self, draft: KeptDraft, lines: str = "　") -> str:
+    def row_text(self, draft: KeptDraft, lines: str | None = None) -> str:
         """Form and whose, then how far and when (on two lines in the list)."""
         who = (self.t("drafts.volunteer", number=draft.enumerator) if draft.enumerator
                else self.t("drafts.hall"))
         detail = self.t("drafts.row_detail", answered=draft.answered,
                         when=saved_when(draft, self.language, self.kiosk.clock()))
         return f"{self.t('drafts.row', title=title_of(draft, self.language), who=who)}" \
-               f"{lines}{detail}"
+               f"{self.t('drafts.sep') if lines is None else lines}{detail}"
 
     def compose_screen(self) -> ComposeResult:
         with Vertical(id="kept-drafts"):

@@ -97,9 +97,10 @@ class HomeScreen(KioskScreen):
                            answered=draft.answered)
             second = self.t("home.draft_saved", when=saved_when(draft, self.language,
                                                                    self.kiosk.clock()))
-            household = household_of(draft)
+            separator = self.t("drafts.sep")
+            household = household_of(draft, separator)
             if household:
-                second = f"{household}　{second}"
+                second = f"{household}{separator}{second}"
             yield Button(Content(f"{first}\n{second}"), name=draft.instance_id,
                          classes="draft-button", variant="warning")
 
