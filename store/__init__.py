@@ -3,6 +3,7 @@
 the commands that use it)."""
 
 from store.errors import (
+    BackupError,
     FormVersionConflict,
     NewerDatabase,
     NotOurDatabase,
@@ -18,6 +19,7 @@ from store.sqlite.submissions import legacy_receipt_code, receipt_code
 __all__ = [
     "APPLICATION_ID",
     "SCHEMA_VERSION",
+    "BackupError",
     "FormInfo",
     "FormVersionConflict",
     "KioskStore",

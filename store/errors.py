@@ -16,6 +16,10 @@ class NewerDatabase(StoreError):
     pass
 
 
+class BackupError(StoreError):
+    """A backup that cannot be made, read or restored; the message names the file."""
+
+
 class FormVersionConflict(StoreError):
     pass
 

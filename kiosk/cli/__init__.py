@@ -2,7 +2,8 @@
 
 One module per command group (config_commands, survey_commands, data_commands for import and
 export, stats_commands, volunteer_commands, printer_commands, central_commands for central,
-sync and bundle, screen_commands for run and serve, say_command); what they share is in
+sync and bundle, screen_commands for run and serve, say_command, backup_commands for
+backup and restore); what they share is in
 context.py (the database and configuration), options.py (options defined once) and
 exit_codes.py (our exceptions as messages and exit codes).
 """
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from kiosk.cli.backup_commands import backup_command, restore_command
 from kiosk.cli.central_commands import (
     bundle_group,
     central_group,
@@ -58,5 +60,5 @@ def main(ctx: click.Context, db: Path | None, config_path: Path | None,
 
 for command in (run, config_group, survey, import_command, export_command, volunteer,
                 serve_command, printer_group, stats_command, say_command, central_group,
-                sync_command, bundle_group, set_aside_command):
+                sync_command, bundle_group, set_aside_command, backup_command, restore_command):
     main.add_command(command)

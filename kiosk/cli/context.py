@@ -66,13 +66,18 @@ def audit(context: Context, action: str, target: str, detail: str = "", *,
            staff: str | None = None) -> None:
     """A staff action from the command line goes into the audit record, under the name
     given (--staff) or the computer login that ran it."""
+    context.store.add_audit(action, target, detail, staff=staff_name(staff),
+                            kiosk=context.kiosk_id)
+
+
+def staff_name(staff: str | None = None) -> str:
+    """The name given (--staff), else the computer login that runs the command."""
     import getpass
 
     try:
-        who = staff or getpass.getuser()
+        return staff or getpass.getuser()
     except (KeyError, OSError):  # no login name (some containers)
-        who = "unknown"
-    context.store.add_audit(action, target, detail, staff=f"{who}", kiosk=context.kiosk_id)
+        return "unknown"
 
 
 def load_form(context: Context, survey_id: str) -> Form:
