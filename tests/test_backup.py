@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from kiosk.backup import make_backup
 from kiosk.cli import main
-from store import KioskStore, open_store
+from store import SCHEMA_VERSION, KioskStore, open_store
 from surveys.session import FormSession
 from surveys.xlsform import compile_xlsform
 from tests.gated import gated_one
@@ -277,3 +277,31 @@ def test_restore_over_an_unreadable_database_needs_force_and_keeps_its_bytes(
     assert safety.read_bytes() == b"half a disk sector " * 100
     assert stat.S_IMODE(safety.stat().st_mode) == 0o600
     assert ids_in(broken) == ids_in(path)
+
+
+@pytest.mark.parametrize("version", [1, 4, SCHEMA_VERSION - 1])
+def test_a_database_of_an_older_kiosk_is_copied_before_its_schema_changes(tmp_path: Path,
+                                                                          version: int):
+    from tests.test_store import as_left_by
+
+    path = tmp_path / "kiosk.db"
+    with open_store(path) as store:
+        store.install_form(compile_xlsform(HERE / "forms" / "basics.md"))
+        add_submissions(store, 3)
+    as_left_by(path, version)
+    with open_store(path) as store:
+        kept = store.kept_before_migration
+        assert store.submission_count() == 3  # migrated, data kept
+    assert kept is not None and kept.parent == tmp_path
+    assert kept.name.startswith(f"kiosk.before-schema-{version}-") and kept.suffix == ".db"
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    copy = sqlite3.connect(kept)
+    try:  # the copy is the database as the older kiosk left it, whole
+        assert copy.execute("PRAGMA user_version").fetchone()[0] == version
+        assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert copy.execute("SELECT count(*) FROM submissions").fetchone()[0] == 3
+    finally:
+        copy.close()
+    with open_store(path) as store:  # a current database is not copied again
+        assert store.kept_before_migration is None
+    assert [found.name for found in tmp_path.glob("kiosk.before-schema-*")] == [kept.name]

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Self
 from store.errors import StoreError
 from store.sqlite import schema
 from store.sqlite.tallies import StatsUpkeep
+from surveys.clock import now_local
 
 if TYPE_CHECKING:
     from surveys.form import Form
@@ -83,7 +84,37 @@ class StoreBase:
         connection.execute("PRAGMA synchronous=FULL")
         connection.execute("PRAGMA foreign_keys=ON")
         connection.execute("PRAGMA busy_timeout=30000")
+        # A database of an older kiosk is copied before its schema changes: a migration
+        # that went wrong, or a kiosk rolled back to the older software, has it to go to.
+        self.kept_before_migration: Path | None = None
+        version = schema.user_version(connection)
+        if 0 < version < schema.SCHEMA_VERSION:
+            self.kept_before_migration = self._keep_copy_before_migrating(version)
         self.created = schema.migrate(self, initial_forms)
+
+    def _keep_copy_before_migrating(self, version: int) -> Path:
+        """``kiosk.before-schema-<version>-<stamp>.db`` beside the database, owner-only,
+        made with SQLite's backup API; no copy, no migration (BackupError says why)."""
+        stamp = now_local().strftime("%Y%m%d-%H%M%S")
+        name = f"{self.path.stem}.before-schema-{version}-{stamp}"
+        target = self.path.with_name(f"{name}{self.path.suffix}")
+        for number in range(2, 100):  # two kiosks opening it in one second
+            if not target.exists():
+                break
+            target = self.path.with_name(f"{name}-{number}{self.path.suffix}")
+        try:
+            # Owner-only from its first byte: it holds what the database holds.
+            os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            copy = sqlite3.connect(target, isolation_level=None)
+            try:
+                self.conn.backup(copy)
+            finally:
+                copy.close()
+        except (OSError, sqlite3.Error) as error:
+            raise StoreError(f"{self.path}: schema {version} was not migrated: a copy could not "
+                             f"be kept first as {target} ({error}); free some disk space and "
+                             "start again") from None
+        return target
 
     @cached_property
     def db(self) -> Any:
