@@ -25,6 +25,7 @@ from kiosk.widgets.question import (
     SELECT_KINDS,
     QuestionBlock,
     Toggle,
+    block_of,
     value_text,
 )
 from store import KioskStore
@@ -251,20 +252,13 @@ class FormScreen(SessionScreen):
         self._leave_warned = False
         self.update_progress()
         inputs = list(self.query("#body KioskInput, #body KioskTextArea"))
-        wanted = [field for field in inputs if self._block_of(field).name == self._focus_name]
+        wanted = [field for field in inputs if block_of(field).name == self._focus_name]
         focus = (wanted or inputs or [None])[0]
         self._focus_name = None
         self.set_focus(focus)
 
     def blocks(self) -> list[QuestionBlock]:
         return list(self.query(QuestionBlock).results(QuestionBlock))
-
-    @staticmethod
-    def _block_of(widget: Any) -> QuestionBlock:
-        node = widget
-        while not isinstance(node, QuestionBlock):
-            node = node.parent
-        return node
 
     # ---- answering ----------------------------------------------------------------------
 
@@ -338,7 +332,7 @@ class FormScreen(SessionScreen):
                 self._problems[block.name] = [p.message for p in block.last_problems]
         focused = self.focused
         if isinstance(focused, Input | KioskTextArea) and focused.parent is not None:
-            self._focus_name = self._block_of(focused).name
+            self._focus_name = block_of(focused).name
 
     def commit_typed(self) -> list[Problem]:
         """Hand every input box's text to the session (before leaving the screen)."""

@@ -115,17 +115,19 @@ class ChoiceButton(Button):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("space", "pick", show=False)]
 
     def action_press(self) -> None:  # Enter
-        self._block().choose_by_key(self.name or "", submitted=True)
+        block_of(self).choose(self.name or "", submitted=True)
 
     def action_pick(self) -> None:
-        self._block().choose_by_key(self.name or "", submitted=False)
+        block_of(self).choose(self.name or "")
 
-    def _block(self) -> QuestionBlock:
-        node = self.parent
-        while not isinstance(node, QuestionBlock):
-            assert node is not None, "a choice outside a question"
-            node = node.parent
-        return node
+
+def block_of(widget: Widget) -> QuestionBlock:
+    """The question a widget (a choice, a box) belongs to."""
+    node = widget.parent
+    while not isinstance(node, QuestionBlock):
+        assert node is not None, f"{widget!r} is outside a question"
+        node = node.parent
+    return node
 
 
 class QuestionBlock(Vertical):
@@ -395,12 +397,8 @@ class QuestionBlock(Vertical):
     def replace_view(self, view: QuestionView) -> None:
         """Become the block of another question of the same shape (kind, choices, hint):
         its label, hint and answer shown, nothing of the last question's left."""
-        self.view = view
         self._typed, self.last_sent, self.last_problems = None, None, []
-        self.query_one(".label", Static).update(label_text(view, self.language))
-        for hint in self.query(".hint").results(Static):
-            hint.update(Content(view.hint))
-        self._mark_choices()
+        self.show(view)
         self.show_problems([])
 
     def show_problems(self, messages: list[str]) -> None:
@@ -442,29 +440,22 @@ class QuestionBlock(Vertical):
         for button in self.query(ChoiceButton).results(ChoiceButton):
             if button.name == name:
                 button.focus()
-        self._choose(name)
+        self.choose(name)
         return True
 
-    def choose_by_key(self, name: str, *, submitted: bool) -> None:
-        """Space or Enter on a focused choice; Enter on a single choice also goes on."""
-        if self.view.read_only:
-            return
+    def choose(self, name: str, *, submitted: bool = False) -> None:
+        """Pick choice ``name`` (a tick box: tick or untick it); ``submitted`` when Enter
+        picked it, which on a single choice also goes on."""
         if self.kind == "select_multiple":
             self.post_message(self.Answered(self, Toggle(name)))
         else:
             self.post_message(self.Answered(self, name, submitted=submitted))
 
-    def _choose(self, name: str) -> None:
-        if self.kind == "select_multiple":
-            self.post_message(self.Answered(self, Toggle(name)))
-        else:
-            self.post_message(self.Answered(self, name))
-
     def on_button_pressed(self, event: Button.Pressed) -> None:
         button = event.button
         event.stop()
         if button.has_class("choice") and button.name:
-            self._choose(button.name)
+            self.choose(button.name)
         elif button.has_class("acknowledge"):
             self.post_message(self.Answered(self, True))
         elif button.has_class("today"):
