@@ -28,6 +28,7 @@ from store.sqlite.backup import (
     read_current,
     verify_copy,
 )
+from store.sqlite.connection import unused_path
 from surveys.clock import now_local
 
 
@@ -49,7 +50,7 @@ def backup_name(kiosk_id: str, stamp: str) -> str:
     # A kiosk id given on the command line is not checked like the config's: keep the name
     # to safe characters whatever it holds.
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", kiosk_id) or "kiosk"
-    return f"kiosk-{safe}-{stamp}.db"
+    return f"kiosk-{safe}-{stamp}"  # + .db
 
 
 def make_backup(store: KioskStore, kiosk_id: str, directory: Path | None = None,
@@ -59,11 +60,7 @@ def make_backup(store: KioskStore, kiosk_id: str, directory: Path | None = None,
     in the audit record."""
     folder = owner_only_directory(directory or default_backup_directory(store.path))
     stamp = now_local().strftime("%Y%m%d-%H%M%S")
-    target = folder / backup_name(kiosk_id, stamp)
-    for number in range(2, 100):  # two backups in one second: the second gets a suffix
-        if not target.exists():
-            break
-        target = folder / backup_name(kiosk_id, f"{stamp}-{number}")
+    target = unused_path(folder, backup_name(kiosk_id, stamp), ".db")
     partial = target.with_name(target.name + ".part")
     with contextlib.suppress(FileNotFoundError):
         partial.unlink()  # left by a backup that was killed

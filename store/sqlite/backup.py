@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from pathlib import Path
 
 from store.errors import BackupError
 from store.sqlite import schema
-from store.sqlite.connection import StoreBase
+from store.sqlite.connection import StoreBase, new_owner_only_file
 from surveys.clock import now_stamp
 
 # Table -> how a summary names it: the data a restore must not lose. The logs (staff
@@ -76,6 +75,14 @@ def summarize(connection: sqlite3.Connection, path: Path) -> DatabaseSummary:
         last_stored=last)
 
 
+def summary_of_one_moment(connection: sqlite3.Connection, path: Path) -> DatabaseSummary:
+    """``summarize`` in a read transaction of its own: every count of the same moment."""
+    connection.execute("BEGIN")
+    summary = summarize(connection, path)
+    connection.execute("COMMIT")
+    return summary
+
+
 def _moment(stamp: str | None) -> dt.datetime | None:
     """A stored time as a moment (stamps of different offsets compare rightly)."""
     if not stamp:
@@ -104,7 +111,7 @@ def _new_owner_only_file(path: Path) -> None:
     """An empty file only its owner may read, made before SQLite opens it: the copy holds
     residents' answers from its first page."""
     try:
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        new_owner_only_file(path)
     except FileExistsError:
         raise BackupError(f"{path} exists already; it was left as it was") from None
     except OSError as error:
@@ -173,10 +180,7 @@ def read_backup(path: Path) -> DatabaseSummary:
             problems = [row[0] for row in connection.execute("PRAGMA integrity_check(5)")]
             if problems != ["ok"]:
                 raise BackupError(f"{path} is damaged (integrity check: {problems[0]})")
-            connection.execute("BEGIN")
-            summary = summarize(connection, path)
-            connection.execute("COMMIT")
-            return summary
+            return summary_of_one_moment(connection, path)
     except sqlite3.DatabaseError as error:
         raise BackupError(f"{path} is not a readable kiosk database ({error})") from None
 
@@ -203,10 +207,7 @@ def read_current(path: Path) -> DatabaseSummary:
         raise BackupError(f"{path}: cannot open the database ({error})") from None
     try:
         schema.check_file(connection, path)
-        connection.execute("BEGIN")
-        summary = summarize(connection, path)
-        connection.execute("COMMIT")
-        return summary
+        return summary_of_one_moment(connection, path)
     except sqlite3.DatabaseError as error:
         raise BackupError(f"{path} cannot be read ({error})") from None
     finally:

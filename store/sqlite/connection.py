@@ -44,6 +44,23 @@ def _owner_only(path: Path) -> None:
         pass  # a folder we cannot write to: sqlite3 says so in its own words
 
 
+def unused_path(folder: Path, name: str, suffix: str) -> Path:
+    """``folder/name+suffix``, or ``name-2``, ``name-3`` … when taken (two copies made in
+    one second)."""
+    target = folder / f"{name}{suffix}"
+    for number in range(2, 100):
+        if not target.exists():
+            break
+        target = folder / f"{name}-{number}{suffix}"
+    return target
+
+
+def new_owner_only_file(path: Path) -> None:
+    """An empty file only its owner may read, made before SQLite opens it: a copy of the
+    database holds residents' answers from its first page (FileExistsError if there)."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 class StoreBase:
     """One open kiosk database: the connection, transactions and read snapshots.
 
@@ -96,15 +113,10 @@ class StoreBase:
         """``kiosk.before-schema-<version>-<stamp>.db`` beside the database, owner-only,
         made with SQLite's backup API; no copy, no migration (BackupError says why)."""
         stamp = now_local().strftime("%Y%m%d-%H%M%S")
-        name = f"{self.path.stem}.before-schema-{version}-{stamp}"
-        target = self.path.with_name(f"{name}{self.path.suffix}")
-        for number in range(2, 100):  # two kiosks opening it in one second
-            if not target.exists():
-                break
-            target = self.path.with_name(f"{name}-{number}{self.path.suffix}")
+        target = unused_path(self.path.parent, f"{self.path.stem}.before-schema-{version}-"
+                             f"{stamp}", self.path.suffix)
         try:
-            # Owner-only from its first byte: it holds what the database holds.
-            os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            new_owner_only_file(target)
             copy = sqlite3.connect(target, isolation_level=None)
             try:
                 self.conn.backup(copy)
