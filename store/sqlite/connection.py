@@ -107,7 +107,22 @@ class StoreBase:
         version = schema.user_version(connection)
         if 0 < version < schema.SCHEMA_VERSION:
             self.kept_before_migration = self._keep_copy_before_migrating(version)
-        self.created = schema.migrate(self, initial_forms)
+        try:
+            self.created = schema.migrate(self, initial_forms)
+        except sqlite3.Error as error:  # rolled back: the file is as the older kiosk left it
+            connection.close()
+            raise StoreError(self._not_migrated(version, error)) from None
+
+    def _not_migrated(self, version: int, error: sqlite3.Error) -> str:
+        """What staff read when the schema could not be changed (Chinese first)."""
+        if version == 0:
+            return (f"{self.path}：新数据库没有建成（{error}），请检查磁盘空间和文件夹权限后再试。"
+                    f" The new database could not be made ({error}).")
+        return (f"{self.path}：数据库从第 {version} 版升级到第 {schema.SCHEMA_VERSION} 版时出错"
+                f"（{error}），数据库没有改动，仍是旧版软件留下的样子；升级前的副本在 "
+                f"{self.kept_before_migration}。可以装回旧版软件继续使用，并把这条消息交给技术支持。"
+                f" Upgrading from schema {version} to {schema.SCHEMA_VERSION} failed; the "
+                "database was left unchanged.")
 
     def _keep_copy_before_migrating(self, version: int) -> Path:
         """``kiosk.before-schema-<version>-<stamp>.db`` beside the database, owner-only,
