@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from kiosk import startup
 from kiosk.cli.backup_commands import backup_command, restore_command
 from kiosk.cli.central_commands import (
     bundle_group,
@@ -56,6 +57,8 @@ def main(ctx: click.Context, db: Path | None, config_path: Path | None,
     ctx.obj = Context(db, kiosk_id, config_path)
     if ctx.invoked_subcommand is None:
         ctx.invoke(run)
+    elif ctx.invoked_subcommand != "run":  # run loads the screens first, then says so
+        startup.loaded()
 
 
 for command in (run, config_group, survey, import_command, export_command, volunteer,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from kiosk import startup
 from kiosk.cli.context import Context, pass_context
 from kiosk.cli.exit_codes import KioskCommand
 from kiosk.config import ConfigError
@@ -29,6 +30,8 @@ def run(context: Context) -> None:
     config = context.config
     _check_offered_surveys(context, "the kiosk was not started")
     from kiosk.app import KioskApp  # Textual loads only when the screens are wanted
+
+    startup.loaded()
 
     # kiosk.log is opened at the start, so printer trouble is logged as it happens.
     KioskApp(context.store, config=config, log_dir=log_directory()).run()
