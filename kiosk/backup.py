@@ -11,6 +11,7 @@ own name only once it has been read back and found whole, with the counts of the
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import re
 import shutil
@@ -46,21 +47,27 @@ def default_backup_directory(database: Path) -> Path:
     return database.parent / "backups"
 
 
-def backup_name(kiosk_id: str, stamp: str) -> str:
+def backup_name(kiosk_id: str, stamp: str, prefix: str = "kiosk") -> str:
+    """``<prefix>-<kiosk id>-<stamp>``: ``kiosk-…`` made by staff, ``nightly-…`` by the kiosk
+    itself (kiosk/nightly.py deletes only those)."""
     # A kiosk id given on the command line is not checked like the config's: keep the name
     # to safe characters whatever it holds.
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", kiosk_id) or "kiosk"
-    return f"kiosk-{safe}-{stamp}"  # + .db
+    return f"{prefix}-{safe_kiosk_id(kiosk_id)}-{stamp}"  # + .db
+
+
+def safe_kiosk_id(kiosk_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", kiosk_id) or "kiosk"
 
 
 def make_backup(store: KioskStore, kiosk_id: str, directory: Path | None = None,
-                *, staff: str = "unknown") -> BackupMade:
+                *, staff: str = "unknown", prefix: str = "kiosk",
+                moment: dt.datetime | None = None) -> BackupMade:
     """Copy the open database into ``directory`` while the kiosk keeps running, read the
     copy back (integrity, ours, the counts of the moment of the copy) and record the backup
-    in the audit record."""
+    in the audit record. ``moment`` names the file (default: now, station time)."""
     folder = owner_only_directory(directory or default_backup_directory(store.path))
-    stamp = now_local().strftime("%Y%m%d-%H%M%S")
-    target = unused_path(folder, backup_name(kiosk_id, stamp), ".db")
+    stamp = (moment or now_local()).strftime("%Y%m%d-%H%M%S")
+    target = unused_path(folder, backup_name(kiosk_id, stamp, prefix), ".db")
     partial = target.with_name(target.name + ".part")
     with contextlib.suppress(FileNotFoundError):
         partial.unlink()  # left by a backup that was killed

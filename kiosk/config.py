@@ -156,6 +156,32 @@ class VolunteerSettings:
 
 
 @dataclass(frozen=True)
+class BackupSettings:
+    """Nightly backups (``[backup]``, kiosk/nightly.py).
+
+    - ``nightly``: the kiosk makes one backup a night by itself;
+    - ``folder``: where (a second disk or a USB stick; it must exist, so that a stick that
+      is not plugged in is noticed rather than replaced by a folder on the kiosk's own
+      disk); empty: ``backups`` beside the database, made when missing;
+    - ``hour``: the hour of the night, station time; a kiosk that was off then makes it
+      when it next runs;
+    - ``daily``, ``weekly``, ``monthly``: how many of the newest days, ISO weeks and
+      calendar months keep their newest nightly copy (grandfather-father-son).
+    """
+
+    nightly: bool = True
+    folder: str = ""
+    hour: int = 2
+    daily: int = 7
+    weekly: int = 4
+    monthly: int = 12
+
+    def folder_for(self, database: Path) -> Path:
+        """The folder of the nightly copies of ``database``."""
+        return Path(self.folder).expanduser() if self.folder else database.parent / "backups"
+
+
+@dataclass(frozen=True)
 class KioskConfig:
     station_name: str = "社工站"
     kiosk_id: str = "kiosk"
@@ -173,6 +199,7 @@ class KioskConfig:
     # the thank-you screen and on the printed ticket alike.
     follow_up_days: int = 3
     volunteers: VolunteerSettings = field(default_factory=VolunteerSettings)
+    backup: BackupSettings = field(default_factory=BackupSettings)
     path: Path | None = None
 
     def __post_init__(self) -> None:
@@ -212,6 +239,8 @@ _SCHEMA: dict[str, dict[str, str]] = {
     "volunteers": {"min_session_minutes": "minutes", "day_end": "HH:MM",
                    "repeat_seconds": "seconds", "timezone": "time zone name",
                    "service": "text"},
+    "backup": {"nightly": "true or false", "folder": "folder path", "hour": "hour of the day",
+               "daily": "copies", "weekly": "copies", "monthly": "copies"},
 }
 
 
@@ -333,6 +362,7 @@ def load_config(path: Path | None = None) -> KioskConfig:
         serve_token=text("serve.token", ""),
         follow_up_days=_follow_up_days(path, get),
         volunteers=volunteers,
+        backup=_backup_settings(path, get, text, flag),
         path=path,
     )
 
@@ -354,6 +384,33 @@ def _station_timezone(path: Path, get: Any, text: Any) -> str:
                     f"must be a time zone name such as \"Asia/Shanghai\" (got {timezone!r})"
                     ) from None
     return timezone
+
+
+def _backup_settings(path: Path, get: Any, text: Any, flag: Any) -> BackupSettings:
+    """The ``[backup]`` section, each value checked with a message naming its key."""
+    defaults = BackupSettings()
+
+    def whole(key: str, low: int, high: int, unit: str) -> int:
+        dotted = f"backup.{key}"
+        value = get(dotted, getattr(defaults, key))
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise _fail(path, dotted,
+                        f"must be a whole number of {unit} from {low} to {high} (got {value!r})")
+        return value
+
+    folder = text("backup.folder", "")
+    if folder and not Path(folder).expanduser().is_absolute():
+        raise _fail(path, "backup.folder",
+                    f"must be a whole path such as \"/media/usb/kiosk-backups\" (got {folder!r})")
+    return BackupSettings(
+        nightly=flag("backup.nightly", defaults.nightly),
+        folder=folder,
+        hour=whole("hour", 0, 23, "hours (0 is midnight)"),
+        # At least one daily copy: the newest nightly is never deleted.
+        daily=whole("daily", 1, 366, "copies"),
+        weekly=whole("weekly", 0, 520, "copies"),
+        monthly=whole("monthly", 0, 240, "copies"),
+    )
 
 
 def _follow_up_days(path: Path, get: Any) -> int:
@@ -457,6 +514,16 @@ def render_config(config: KioskConfig) -> str:
         f"day_end = {_toml_string(volunteers.day_end)}  # open sessions closed here, for review",
         f"repeat_seconds = {volunteers.repeat_seconds}   # a second scan within this is ignored",
         f"service = {_toml_string(volunteers.service)}   # service content on the records",
+        "",
+        "[backup]",
+        "# One copy of the database a night, made by the kiosk itself (see README, Backups).",
+        f"nightly = {'true' if config.backup.nightly else 'false'}",
+        f"folder = {_toml_string(config.backup.folder)}   # a second disk or USB stick; "
+        "empty: backups beside the database",
+        f"hour = {config.backup.hour}   # of the night, station time",
+        f"daily = {config.backup.daily}   # copies kept: the newest days,",
+        f"weekly = {config.backup.weekly}   # weeks",
+        f"monthly = {config.backup.monthly}   # and months",
         "",
     ]
     return "\n".join(lines)

@@ -282,6 +282,33 @@ STRINGS: dict[str, tuple[str, str]] = {
                             "In field mode volunteers sign in with their card and questionnaires "
                             "carry their number; there is no check-in or check-out."),
     "staff.dashboard": ("统计与管理", "Statistics and desk work"),
+    # ---- nightly backups (staff menu, kiosk backup --nightly) ----
+    "backup.last": ("夜间备份：上次 {when}，存在 {folder}。",
+                    "Nightly backup: last made {when}, in {folder}."),
+    "backup.none": ("夜间备份：还没有做过（每晚 {hour} 点，存到 {folder}）。",
+                    "Nightly backup: none made yet (every night at {hour}:00, into {folder})."),
+    "backup.off": ("夜间备份：已关闭（配置文件 [backup] nightly）。",
+                   "Nightly backup: off ([backup] nightly in the configuration)."),
+    "backup.failed_at": ("夜间备份没做成（{when}）：", "The nightly backup failed ({when}): "),
+    "backup.problem.missing_folder": (
+        "找不到备份文件夹 {folder}。U盘或第二块硬盘没有插好？插好后终端会自己再做。",
+        "the backup folder {folder} is not there. Is the USB stick or second disk plugged in? "
+        "The kiosk tries again by itself."),
+    "backup.problem.unwritable": (
+        "备份文件夹 {folder} 写不进去（{detail}）。请检查U盘是否写保护、文件夹权限。",
+        "cannot write into the backup folder {folder} ({detail}). Check the stick's write "
+        "protection and the folder's permissions."),
+    "backup.problem.failed": ("{detail}。终端会自己再试；一直不成请找技术人员。",
+                              "{detail}. The kiosk tries again by itself; if it keeps failing, "
+                              "ask for technical help."),
+    "backup.not_a_folder": ("这是一个文件，不是文件夹", "it is a file, not a folder"),
+    "backup.made": ("夜间备份已做好：{path}（按保留规则删掉了 {deleted} 份旧的）。",
+                    "Nightly backup made: {path} (the rotation deleted {deleted} older)."),
+    "backup.not_due": ("最近一次夜间备份已经做过了（{when}）：{path}。下一次在 {next}。",
+                       "The latest nightly backup is made ({when}): {path}. The next one is "
+                       "due {next}."),
+    "backup.busy": ("另一个终端进程正在做夜间备份。",
+                    "Another kiosk process is making the nightly backup."),
     # ---- kept drafts (staff) ----
     "drafts.title": ("保留待续的问卷", "Questionnaires kept open"),
     "drafts.explain": ("走访被打断（或终端出错）时保留下来的问卷：可以接着填完，"

@@ -42,16 +42,27 @@ def describe(summary: DatabaseSummary) -> list[str]:
 @click.option("-o", "--output", "directory",
               type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the backup (default: backups beside the database).")
+@click.option("--nightly", is_flag=True,
+              help="The nightly backup, if it is due: into [backup] folder, with rotation "
+                   "(what the kiosk does by itself; for a systemd timer or cron).")
 @pass_context
-def backup_command(context: Context, directory: Path | None) -> None:
+def backup_command(context: Context, directory: Path | None, nightly: bool) -> None:
     """Copy the kiosk database into a verified backup, while the kiosk runs.
 
     The copy is kiosk-<kiosk id>-<YYYYmmdd-HHMMSS>.db, readable by its owner only. It is
     read back before it is kept: whole (integrity check), a kiosk database, and with the
     counts the database had at the moment of the copy.
+
+    --nightly makes the copy the kiosk makes by itself each night, when it is due; exit
+    status 1 when the folder is missing or cannot be written.
     """
     if not context.db_path.exists():
         raise click.ClickException(f"{context.db_path}: no kiosk database here to back up")
+    if nightly:
+        if directory is not None:
+            raise click.UsageError("--nightly uses [backup] folder; leave out -o")
+        _nightly(context)
+        return
     from kiosk.backup import make_backup
 
     made = make_backup(context.store, context.kiosk_id, directory, staff=staff_name())
@@ -59,6 +70,18 @@ def backup_command(context: Context, directory: Path | None) -> None:
     for line in describe(made.summary):
         click.echo(line)
     click.echo("  verified: integrity ok, the counts of the database at the moment of the copy")
+
+
+def _nightly(context: Context) -> None:
+    from kiosk.nightly import run_nightly
+
+    result = run_nightly(context.db_path, context.kiosk_id, context.config.backup)
+    if result.outcome == "failed":
+        raise click.ClickException(f"{result.message('zh')}\n{result.message('en')}")
+    click.echo(result.message("zh"))
+    click.echo(result.message("en"))
+    for path in result.deleted:
+        click.echo(f"  deleted by the rotation: {path}")
 
 
 @click.command("restore", cls=KioskCommand)

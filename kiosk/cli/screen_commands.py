@@ -33,8 +33,12 @@ def run(context: Context) -> None:
 
     startup.loaded()
 
-    # kiosk.log is opened at the start, so printer trouble is logged as it happens.
-    KioskApp(context.store, config=config, log_dir=log_directory()).run()
+    from kiosk.nightly import NightlyBackups
+
+    # kiosk.log is opened at the start, so printer trouble is logged as it happens. The
+    # nightly backup looks in a thread of its own (one process of a database makes it).
+    with NightlyBackups(context.db_path, context.kiosk_id, config.backup):
+        KioskApp(context.store, config=config, log_dir=log_directory()).run()
 
 
 @click.command("serve", cls=KioskCommand)
@@ -58,8 +62,12 @@ def serve_command(context: Context, host: str, port: int) -> None:
         token = ensure_token(context.config_path, host)
     except (ConfigError, OSError) as error:
         raise click.ClickException(f"cannot keep the access token: {error}") from None
+    from kiosk.nightly import NightlyBackups
+
+    # The server outlives the tablets' processes: the nightly backup is looked for here too.
     try:
-        serve(context.db_path, context.config_path, host=host, port=port, token=token,
-              kiosk_id=context.given_kiosk_id)
+        with NightlyBackups(context.db_path, context.kiosk_id, context.config.backup):
+            serve(context.db_path, context.config_path, host=host, port=port, token=token,
+                  kiosk_id=context.given_kiosk_id)
     except OSError as error:
         raise click.ClickException(f"cannot listen on {host}:{port}: {error}") from None

@@ -1,6 +1,7 @@
 """Staff: the PIN screen (on-screen keypad, 5 wrong PINs lock it for 5 minutes) and the
 staff menu behind it (退出程序, 返回首页, counts of unfinished questionnaires and the list of
-kept ones, and the field-mode switch for taking the kiosk on household visits)."""
+kept ones, the field-mode switch for taking the kiosk on household visits, and how the
+nightly backup went)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Center, Grid, Vertical
 from textual.widgets import Button, Static
 
+from kiosk.nightly import status as nightly_status
 from kiosk.pin import PinGate
 from kiosk.screens.base import KioskScreen
 from kiosk.screens.drafts import drafts_host
@@ -162,6 +164,11 @@ class StaffMenuScreen(KioskScreen):
                              id="staff-field", variant="warning" if field else "default")
             with Center():
                 yield Button(self.t("staff.exit"), id="staff-exit", variant="error")
+            # Last: a stick left out shows here without moving the buttons above.
+            line, problem = nightly_status(self.store, self.kiosk.config.backup,
+                                           self.kiosk.language)
+            yield Static(line, id="staff-backup",
+                         classes="explain problem shown" if problem else "explain")
 
     def on_mount(self) -> None:
         self.set_focus(None)

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from store.errors import BackupError
 from store.sqlite import schema
@@ -230,3 +232,39 @@ def copy_file_database(source: Path, target: Path) -> None:
                 destination.close()
     except sqlite3.Error as error:
         raise BackupError(f"cannot copy {source} to {target} ({error})") from None
+
+
+# ---- the record of the nightly backups (meta rows, JSON) ------------------------------------
+
+NIGHTLY_KEYS = ("nightly_backup_last", "nightly_backup_problem")
+
+
+def nightly_record(store: StoreBase) -> dict[str, dict[str, Any] | None]:
+    """The last nightly backup made and the problem of the last attempt (None when the last
+    attempt worked), as kiosk/nightly.py wrote them; a row that is not JSON counts as none."""
+    rows = dict(store.conn.execute(
+        f"SELECT key, value FROM meta WHERE key IN ({', '.join('?' for _ in NIGHTLY_KEYS)})",
+        NIGHTLY_KEYS).fetchall())
+    record: dict[str, dict[str, Any] | None] = {}
+    for key in NIGHTLY_KEYS:
+        try:
+            value = json.loads(rows[key]) if key in rows else None
+        except ValueError:
+            value = None
+        record[key.removeprefix("nightly_backup_")] = value if isinstance(value, dict) else None
+    return record
+
+
+def note_nightly(store: StoreBase, *, last: dict[str, Any] | None = None,
+                 problem: dict[str, Any] | None = None) -> None:
+    """Record a nightly backup made (``last``; the problem is cleared) or an attempt that
+    failed (``problem``; the last one made stays), committed at once."""
+    with store.transaction():
+        if last is not None:
+            store.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                               ("nightly_backup_last", json.dumps(last, ensure_ascii=False)))
+            store.conn.execute("DELETE FROM meta WHERE key='nightly_backup_problem'")
+        if problem is not None:
+            store.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                               ("nightly_backup_problem",
+                                json.dumps(problem, ensure_ascii=False)))
