@@ -73,7 +73,15 @@ def ids_in(path: Path) -> set[str]:
         connection.close()
 
 
-def test_backup_while_another_process_stores_submissions_is_whole(tmp_path: Path):
+def test_backup_while_another_process_stores_submissions_is_whole(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A backup taken while another process stores submissions restores to a database that
+    passes integrity and holds every submission stored before the backup began. The copy
+    is held open until the writer has stored three more, so they are stored *during* the
+    backup (never only between backups), and the copy is of its one moment: exactly what
+    was stored when it began, none of those stored while it ran."""
+    import store.sqlite.backup as backup_module
+
     database = tmp_path / "kiosk.db"
     with KioskStore(database) as store:
         store.install_form(compile_xlsform(HERE / "forms" / "basics.md"))
@@ -91,6 +99,24 @@ def test_backup_while_another_process_stores_submissions_is_whole(tmp_path: Path
                 done.append(report["done"])
 
     threading.Thread(target=read, daemon=True).start()
+    at_the_moment: list[set[str]] = []  # what each copy's read transaction sees
+    stored_during: list[set[str]] = []
+    summarize = backup_module.summarize
+
+    def summarize_then_wait(connection: sqlite3.Connection, path: Path):
+        summary = summarize(connection, path)  # the backup's read transaction has begun
+        if path != database:  # a copy being read back, or a restore
+            return summary
+        seen = {row[0] for row in connection.execute("SELECT instance_id FROM submissions")}
+        deadline = time.monotonic() + 60
+        while len(ids_in(database) - seen) < 3:  # the writer goes on meanwhile
+            assert writer.poll() is None and time.monotonic() < deadline, "writer stopped"
+            time.sleep(0.01)
+        at_the_moment.append(seen)
+        stored_during.append(ids_in(database) - seen)
+        return summary
+
+    monkeypatch.setattr(backup_module, "summarize", summarize_then_wait)
     try:
         deadline = time.monotonic() + 30
         while len(done) < 20 and time.monotonic() < deadline:
@@ -98,13 +124,15 @@ def test_backup_while_another_process_stores_submissions_is_whole(tmp_path: Path
             time.sleep(0.01)
         backups = []
         for _ in range(3):  # several copies while the writer goes on
-            stored_before = set(done)
-            backups.append((backup_of(database), stored_before))
+            stored_before = ids_in(database)  # committed before this backup began
+            reported_before = set(done)
+            backups.append((backup_of(database), stored_before | reported_before))
         assert writer.poll() is None, "the writer should still be writing"
     finally:
         writer.send_signal(signal.SIGKILL)
         writer.wait()
-    for path, stored_before in backups:
+    for (path, stored_before), seen, during in zip(backups, at_the_moment, stored_during,
+                                                   strict=True):
         connection = sqlite3.connect(path)
         assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
@@ -112,9 +140,15 @@ def test_backup_while_another_process_stores_submissions_is_whole(tmp_path: Path
         assert not Path(f"{path}-wal").exists()
         held = ids_in(path)
         assert stored_before <= held, "a submission stored before the backup is missing"
-        with open_store(path) as copy:  # a kiosk can open it as its database
-            assert copy.submission_count() == len(held)
-    assert len(ids_in(database)) > len(ids_in(backups[0][0]))  # it went on writing
+        assert held == seen, "the copy is not of the moment its backup began"
+        assert len(during) >= 3 and not during & held
+        restored = tmp_path / f"restored-{path.stem}" / "kiosk.db"
+        result = kiosk(restored, "restore", str(path))
+        assert result.exit_code == 0, result.output
+        with open_store(restored) as copy:  # a kiosk runs on what was restored
+            assert copy.integrity_check() == "ok"
+            assert copy.submission_ids() == held
+    assert len(ids_in(database)) > len(ids_in(backups[-1][0]))  # it went on writing
 
 
 def test_backup_summary_counts_and_audit(database: Path):
