@@ -369,6 +369,10 @@ def test_backup_settings_round_trip_and_bad_values_name_their_key(tmp_path: Path
                               weekly=6, monthly=24)
     save_config(KioskConfig(kiosk_id="office", backup=settings), path)
     assert load_config(path).backup == settings
+    shown = CliRunner().invoke(main, ["--config", str(path), "config", "show"])
+    assert shown.exit_code == 0, shown.output
+    assert ("nightly backup: on, 03:00 into /media/usb/站点备份; keeps 10 daily, 6 weekly, "
+            "24 monthly copies") in shown.output
     assert load_config(tmp_path / "none.toml").backup == BackupSettings(
         nightly=True, folder="", hour=2, daily=7, weekly=4, monthly=12)
     for line, words in (('folder = "usb/backups"', "[backup] folder: must be a whole path"),

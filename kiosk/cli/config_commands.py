@@ -75,6 +75,11 @@ def config_show(context: Context) -> None:
     click.echo(f"volunteers: day end {volunteers.day_end}, "
                f"sessions under {volunteers.min_session_minutes} min flagged, repeat scans "
                f"within {volunteers.repeat_seconds} s ignored; service: {volunteers.service}")
+    backup = config.backup
+    folder = backup.folder or "backups beside the database"
+    click.echo(f"nightly backup: {'on' if backup.nightly else 'OFF'}, {backup.hour:02d}:00 into "
+               f"{folder}; keeps {backup.daily} daily, {backup.weekly} weekly, "
+               f"{backup.monthly} monthly copies")
 
 
 @config_group.command("set-pin")
