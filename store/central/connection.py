@@ -56,12 +56,13 @@ def connect(dsn: str, *, application_name: str = "kiosk",
             **parameters: str) -> psycopg.Connection[Any]:
     """Open a connection, or raise CentralUnreachable saying where and why. ``parameters``
     (user, password, sslrootcert …) go to libpq beside the DSN: a password given so is never
-    part of a command line or a message."""
+    part of a command line or a message. A ``connect_timeout`` given so (kiosk doctor's
+    short one) takes the place of the default 10 seconds."""
     import psycopg
 
     given = _parsed(dsn)
     options: dict[str, Any] = {"application_name": application_name, **parameters}
-    if "connect_timeout" not in given:
+    if "connect_timeout" not in given and "connect_timeout" not in parameters:
         options["connect_timeout"] = 10  # no network: say so soon
     try:
         return psycopg.connect(dsn, autocommit=True, **options)  # transactions are explicit
