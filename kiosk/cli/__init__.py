@@ -3,7 +3,7 @@
 One module per command group (config_commands, survey_commands, data_commands for import and
 export, stats_commands, volunteer_commands, printer_commands, central_commands for central,
 sync and bundle, screen_commands for run and serve, say_command, backup_commands for
-backup and restore); what they share is in
+backup and restore, doctor_command for the system check); what they share is in
 context.py (the database and configuration), options.py (options defined once) and
 exit_codes.py (our exceptions as messages and exit codes).
 """
@@ -26,6 +26,7 @@ from kiosk.cli.central_commands import (
 from kiosk.cli.config_commands import config_group
 from kiosk.cli.context import Context
 from kiosk.cli.data_commands import export_command, import_command
+from kiosk.cli.doctor_command import doctor_command
 from kiosk.cli.exit_codes import KioskGroup
 from kiosk.cli.printer_commands import printer_group
 from kiosk.cli.say_command import say_command
@@ -63,5 +64,6 @@ def main(ctx: click.Context, db: Path | None, config_path: Path | None,
 
 for command in (run, config_group, survey, import_command, export_command, volunteer,
                 serve_command, printer_group, stats_command, say_command, central_group,
-                sync_command, bundle_group, set_aside_command, backup_command, restore_command):
+                sync_command, bundle_group, set_aside_command, backup_command, restore_command,
+                doctor_command):
     main.add_command(command)
