@@ -50,7 +50,7 @@ from surveys.session import FormIncomplete, FormSession, Problem, Submission
 
 if TYPE_CHECKING:
     from kiosk.cards.scanning import Camera
-    from kiosk.printing.queue import PrintQueue
+    from kiosk.printing.queue import PrinterState, PrintQueue
     from kiosk.speech import Speaker
     from kiosk.volunteers.desk import ScanResult, VolunteerDesk
     from store.rows import Volunteer
@@ -262,6 +262,11 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
 
             self._print_queue = queue_from_config(self.store, self.config)
         return self._print_queue
+
+    def printer_state(self) -> PrinterState | None:
+        """What the print queue last heard from the printer (None: not asked yet). The
+        queue's worker holds the printer's port, so the system check reads this instead."""
+        return None if self._print_queue is None else self._print_queue.state
 
     def print_receipt(self, submission: Submission, form: Form, code: str) -> int | None:
         """Put the questionnaire's receipt in the print queue (saved, not yet printed).
@@ -506,6 +511,9 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
         """
         self.note_input()
         self.stop_speaking()
+        take_scan = getattr(self.screen, "take_card_scan", None)
+        if take_scan is not None and take_scan(text):
+            return  # a screen testing the scanner (系统检查): nobody checks in or out
         if not self.volunteers_enabled:
             log.warning("a volunteer card was scanned, but no cards are set up on this kiosk")
             self.show_volunteer_result(None)

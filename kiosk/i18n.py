@@ -345,6 +345,14 @@ STRINGS: dict[str, tuple[str, str]] = {
     "dash.tab_printing": ("打印队列", "Print queue"),
     "dash.tab_volunteers": ("今日志愿者", "Volunteers today"),
     "dash.tab_export": ("导出", "Export"),
+    "dash.tab_doctor": ("系统检查", "System check"),
+    "dash.doctor_run": ("重新检查", "Check again"),
+    "dash.doctor_speak": ("试听音箱", "Test the speaker"),
+    "dash.doctor_scan": ("扫码测试：点这里，再扫一张志愿者证", "Scanner test: tap here, then "
+                         "scan a volunteer card"),
+    "dash.doctor_running": ("正在检查……", "Checking…"),
+    # The findings themselves are in Chinese only (kiosk/doctor.py), as station staff read.
+    "dash.doctor_chinese": ("", "The findings below are in Chinese."),
     "dash.by": ("交叉分组：不分组", "Cross-tab by: none"),
     "dash.question": ("交叉的题目", "Question to cross"),
     "dash.n": ("有效问卷 {n} 份（每 10 秒更新）", "{n} questionnaires (updated every 10 s)"),

@@ -10,6 +10,7 @@ through Textual's Pilot.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import select
@@ -29,7 +30,7 @@ from kiosk.cards.payload import load_secret, make_payload, secret_path
 from kiosk.central.sync import KioskIdentity
 from kiosk.config import KioskConfig, PrinterConfig, hash_pin, save_config
 from kiosk.doctor import CHECK_IDS, Station, run_checks, when
-from store import open_store
+from store import Volunteer, open_store
 from tests.enrolled import offline_enrolment
 from tests.fake_printer import FakePrinter
 
@@ -422,3 +423,45 @@ def test_a_check_that_hangs_or_breaks_is_reported_and_the_others_stand(
     assert found["fonts"].status == "fail" and "超过 0.5 秒没有结果" in found["fonts"].detail
     assert found["camera"].status == "fail" and "disk gone" in found["camera"].detail
     assert found["database"].status == "ok"
+
+
+# ---- the dashboard's tab -------------------------------------------------------------------
+
+
+async def test_the_system_check_tab_shows_a_failed_check_and_its_fix(
+        kiosk_files: Setup, tmp_path: Path):
+    from textual.widgets import Input, TabbedContent
+
+    from tests.test_app_flow import kiosk, screen_text, wait_for
+    from tests.test_dashboard import open_dashboard
+
+    gone = tmp_path / "ttyUSB7"
+    config = KioskConfig(station_name="梁丰社区社工站", kiosk_id=KIOSK,
+                         staff_pin_hash=hash_pin("123456"), path=kiosk_files.config,
+                         printer=PrinterConfig(url=str(gone)))
+    with open_store(kiosk_files.db) as store:
+        store.add_volunteers([Volunteer("JG0042", "王芳", "13912345678", "", "心语",
+                                        "新华社区", dt.date(2024, 3, 1), "active", 1)])
+        app = kiosk(store, config=config)
+        async with app.run_test(size=(140, 60)) as pilot:
+            screen = await open_dashboard(pilot)
+            screen.query_one("#dashboard-tabs", TabbedContent).active = "tab-doctor"
+            await wait_for(pilot, lambda: "结果：" in screen_text(app), seconds=60)
+            text = screen_text(app)
+            assert "✘ 故障" in text
+            assert "还从来没有备份过" in text and "怎么办：插上 U 盘" in text
+            # The printer as the kiosk's own print queue last found it (it holds the port).
+            await wait_for(pilot, lambda: app.printer_state() is not None)
+            await pilot.click("#doctor-run")
+            await wait_for(pilot, lambda: "打印机没有连接上" in screen_text(app), seconds=60)
+            assert "检查打印机电源和 USB 线" in screen_text(app)
+            # The scanner test: a card scanned on this tab checks nobody in.
+            card = make_payload("JG0042", 1, load_secret(secret_path(kiosk_files.config)))
+            app.card_scanned(card)
+            await wait_for(pilot, lambda: "扫码枪正常：读到志愿者证 JG0042" in screen_text(app))
+            assert store.open_volunteer_sessions() == []  # nobody was checked in
+            # Typed into the box (too slowly to be taken for a scan): read, with a warning.
+            box = screen.query_one("#doctor-scan", Input)
+            box.value = card
+            await box.action_submit()
+            await wait_for(pilot, lambda: "没有把它当成扫码" in screen_text(app))

@@ -1,7 +1,8 @@
 """The staff dashboard (behind the staff PIN): live tallies with bar charts and a cross-tab
 picker, the answers to text questions (grouped, searchable, a page at a time), the
 service-request queue (新登记 → 处理中 → 已办结, with a note), the print queue, today's
-volunteers, and export to a folder such as a USB stick.
+volunteers, export to a folder such as a USB stick, and the system check (系统检查: the
+checks of ``kiosk doctor``, run off the screen's thread, with a box to test the scanner in).
 
 Every staff action here (status change, reprint, retry, cancel, export) goes into the audit
 table with the name typed in 经办人; the screen holds no survey logic — figures come from
@@ -36,6 +37,7 @@ from textual.widgets import (
 )
 from textual.widgets._data_table import RowDoesNotExist
 
+from kiosk.doctor import Finding, Station
 from kiosk.i18n import code_of, state_word, tr
 from kiosk.screens.base import KioskScreen
 from printers.status import WORDS as PRINTER_WORDS
@@ -175,6 +177,9 @@ class StaffDashboardScreen(KioskScreen):
     #texts-scroll { height: 1fr; }
     #texts-pager { align-horizontal: center; }
     #texts-page { width: auto; padding: 1 2; }
+    #tab-doctor { height: 1fr; }
+    #doctor-summary { height: auto; padding: 1 0 0 0; }
+    #doctor-scroll { height: 1fr; }
     """
 
     def __init__(self, store: KioskStore) -> None:
@@ -184,6 +189,8 @@ class StaffDashboardScreen(KioskScreen):
         self.selected_job: int | None = None
         self.texts_page = 0  # the page of the text-answer tab on screen, from 0
         self._text_groups: list[tuple[str, int]] = []  # read once for a search or a page
+        self._findings: dict[str, Finding] = {}  # the system check's, by check
+        self._doctor_round = 0  # a newer check's findings replace an older one's
 
     # ---- layout --------------------------------------------------------------------------
 
@@ -266,6 +273,16 @@ class StaffDashboardScreen(KioskScreen):
                                  classes="export-field")
                     yield Button(self.t("dash.export_set_aside"), id="export-set-aside",
                                  classes="export-field")
+                with TabPane(self.t("dash.tab_doctor"), id="tab-doctor"):
+                    with Horizontal(classes="dash-controls"):
+                        yield Button(self.t("dash.doctor_run"), id="doctor-run",
+                                     variant="primary")
+                        yield Button(self.t("dash.doctor_speak"), id="doctor-speak")
+                        yield Input(placeholder=self.t("dash.doctor_scan"), id="doctor-scan",
+                                    max_length=200, classes="dash-grow")
+                    yield Static("", id="doctor-summary")
+                    with VerticalScroll(id="doctor-scroll"):
+                        yield Static("", id="doctor-body")
 
     def _format_label(self, name: str) -> str:
         return {"xlsx": "Excel (.xlsx)", "csv": "CSV (.csv)", "pdf": self.t("dash.pdf")}[name]
@@ -458,6 +475,8 @@ class StaffDashboardScreen(KioskScreen):
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id == "tab-texts":
             self.refresh_texts()
+        elif event.pane.id == "tab-doctor" and not self._findings:
+            self.run_doctor()  # checked when first opened; 重新检查 checks again
 
     # ---- service requests ----------------------------------------------------------------
 
@@ -647,6 +666,84 @@ class StaffDashboardScreen(KioskScreen):
         self.status(self.t("dash.exported", count=count, path=target)
                     + "".join(f"\n{note}" for note in notes))
 
+    # ---- system check ----------------------------------------------------------------------
+    # The checks of `kiosk doctor` (kiosk/doctor.py). They wait on the printer, the disk and
+    # the network, so they run in a thread and the screen shows them when they are done.
+    # The printer is read from the print queue's last status: its worker holds the port.
+
+    def doctor_station(self, *, speak: bool = False) -> Station:
+        from kiosk.paths import default_config_path
+
+        config = self.kiosk.config
+        return Station(self.store.path, config.path or default_config_path(), config,
+                       printer_state=self.kiosk.printer_state, speak=speak)
+
+    def run_doctor(self, only: Sequence[str] | None = None, *, speak: bool = False) -> None:
+        """Run the checks (``only`` these) in a thread; the findings replace those shown."""
+        from kiosk.doctor import run_checks
+
+        self._doctor_round += 1
+        round_, station = self._doctor_round, self.doctor_station(speak=speak)
+        self.query_one("#doctor-summary", Static).update(self.t("dash.doctor_running"))
+
+        def check() -> None:
+            findings = run_checks(station, only)
+            with contextlib.suppress(RuntimeError):  # the app closed meanwhile
+                self.app.call_from_thread(self.show_findings, findings, round_)
+
+        self.run_worker(check, thread=True, group="doctor", exit_on_error=False)
+
+    def show_findings(self, findings: Sequence[Finding], round_: int | None = None) -> None:
+        """Show ``findings`` in place of the same checks' earlier ones (a check that was
+        started before the latest is dropped)."""
+        from kiosk.doctor import CHECK_IDS, STATE_MARKS, STATE_WORDS, summary_words
+
+        if not self.is_attached or (round_ is not None and round_ != self._doctor_round):
+            return
+        for finding in findings:
+            self._findings[finding.check] = finding
+        shown = [self._findings[check] for check in CHECK_IDS if check in self._findings]
+        table = Table(box=None, show_header=False, pad_edge=False, expand=True)
+        table.add_column("status", no_wrap=True)
+        table.add_column("check", no_wrap=True, style="bold")
+        table.add_column("finding", ratio=1)
+        for finding in shown:
+            mark, colour = STATE_MARKS[finding.status]
+            # Text: a file name or a scan is never markup; fold: Chinese has no spaces to
+            # wrap at, and a long run would be cut short with "…".
+            said = Text(finding.detail, overflow="fold")
+            if finding.fix and finding.status != "ok":
+                said.append(f"\n怎么办：{finding.fix}", style="cyan")
+            table.add_row(Text(f"{mark} {STATE_WORDS[finding.status]}", style=f"bold {colour}"),
+                          finding.title, said)
+            table.add_row("", "", "")
+        checked = from_epoch(self.kiosk.epoch()).strftime("%H:%M")
+        note = self.t("dash.doctor_chinese")
+        self.query_one("#doctor-summary", Static).update(
+            f"{summary_words(shown)}（{checked}）" + (f"  {note}" if note else ""))
+        self.query_one("#doctor-body", Static).update(table)
+
+    def take_card_scan(self, text: str) -> bool:
+        """A card the scanner read (the app asks before checking anyone in): on the system
+        check's tab it is the scanner test, and nobody is checked in or out."""
+        if self.query_one("#dashboard-tabs", TabbedContent).active != "tab-doctor":
+            return False
+        from kiosk.doctor import scan_finding
+
+        self.query_one("#doctor-scan", Input).value = ""
+        self.show_findings([scan_finding(self.doctor_station(), text)])
+        return True
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id != "doctor-scan" or not event.value.strip():
+            return
+        from kiosk.doctor import scan_finding
+
+        # It reached the box as typing: the kiosk did not take it for a scan.
+        finding = scan_finding(self.doctor_station(), event.value, typed=True)
+        event.input.value = ""
+        self.show_findings([finding])
+
     # ---- audit and buttons ---------------------------------------------------------------
 
     def audit(self, action: str, target: str, detail: str = "") -> None:
@@ -669,6 +766,10 @@ class StaffDashboardScreen(KioskScreen):
             self.export_set_aside()
         elif button in ("texts-previous", "texts-next"):
             self.turn_text_page(-1 if button == "texts-previous" else 1)
+        elif button == "doctor-run":
+            self.run_doctor()
+        elif button == "doctor-speak":
+            self.run_doctor(["speaker"], speak=True)
 
 
 def keep_cursor(table: DataTable[Any], key: str | None) -> None:
