@@ -92,8 +92,8 @@ class Station:
     speak: bool = False
     scan: Callable[[Station], Finding] | None = None
     camera_device: Path = CAMERA_DEVICE
-    _health: DatabaseHealth | None = field(default=None, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _health: DatabaseHealth | None = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @property
     def kiosk_id(self) -> str:
