@@ -10,6 +10,8 @@ import json
 import re
 import sqlite3
 import stat
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,7 @@ def test_every_earlier_schema_has_a_database_of_its_own_kiosk():
 
 def old_database(folder: Path, version: int) -> Path:
     """The database the kiosk of schema ``version`` left, as a file in ``folder``."""
+    folder.mkdir(exist_ok=True)
     path = folder / "kiosk.db"
     connection = sqlite3.connect(path)
     try:
@@ -98,6 +101,7 @@ def test_every_row_of_an_older_kiosk_arrives_and_a_copy_stays_behind(tmp_path: P
     try:
         assert copy.execute("PRAGMA user_version").fetchone()[0] == version
         assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert copy.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # one file
     finally:
         copy.close()
     assert rows_of(kept) == before  # the database as the older kiosk left it, whole
@@ -308,3 +312,38 @@ def test_a_migration_that_fails_leaves_the_older_database_as_it_was(tmp_path: Pa
     connection.close()
     with open_store(path) as store:
         assert store.submission_count() == len(before["submissions"])
+
+
+def test_going_back_restores_the_copy_as_the_older_kiosk_left_it(tmp_path: Path):
+    version = VERSIONS[-1]
+    path = old_database(tmp_path / "station", version)
+    environment = make.old_kiosk(version, tmp_path)
+
+    def older_kiosk(*arguments: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "kiosk", "--db", str(path), *arguments],
+                              cwd=tmp_path, env=environment, capture_output=True, text=True,
+                              timeout=300)
+
+    assert older_kiosk("survey", "list").returncode == 0
+    with open_store(path) as store:  # the upgrade, and a day of the newer kiosk
+        kept = store.kept_before_migration
+        assert kept is not None
+        form = store.load_form("satisfaction")
+        session = FormSession(form, "zh")
+        finish(session)
+        store.save_submission(gated_one(store, session.finish()))
+    refused = older_kiosk("survey", "list")  # why going back needs the copy
+    assert refused.returncode != 0 and "newer kiosk" in refused.stdout + refused.stderr
+
+    result = kiosk(path, "restore", str(kept), "--force")
+    assert result.exit_code == 0, result.output
+    assert f"schema {version}" in result.output and "装回" in result.output
+    assert rows_of(path) == rows_of(kept)  # as the older kiosk left it: not upgraded again
+    assert [found.name for found in path.parent.glob("kiosk.before-schema-*")] == [kept.name]
+    [safety] = path.parent.glob("kiosk.before-restore-*.db")  # the newer day is kept too
+    with open_store(safety) as store:
+        assert store.submission_count() == len(rows_of(kept)["submissions"]) + 1
+
+    listed = older_kiosk("survey", "list")  # the older software takes its database back
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert "satisfaction" in listed.stdout

@@ -159,6 +159,7 @@ def restore_command(context: Context, file: Path, force: bool, secrets: bool,
     restore.
     """
     from kiosk.backup import plan_restore, refusal, restore_backup
+    from store.sqlite.schema import SCHEMA_VERSION
 
     plan = plan_restore(file, context.db_path)
     click.echo(f"backup: {file}")
@@ -184,6 +185,18 @@ def restore_command(context: Context, file: Path, force: bool, secrets: bool,
     if restored.safety_copy:
         click.echo(f"kept the database as it was in {restored.safety_copy}")
     put = _put_back_secrets(context, sealed) if sealed is not None else ""
+    if restored.summary.schema_version < SCHEMA_VERSION:
+        # The way back after an upgrade: opening it here (for the audit) would upgrade it
+        # again at once, so it is left as the older kiosk wrote it.
+        version = restored.summary.schema_version
+        click.echo(f"restored {file} into {context.db_path}: "
+                   + ", ".join(restored.summary.count_lines()))
+        click.echo(f"这是旧版软件的第 {version} 版数据库，已原样放回，没有升级"
+                   "（也没有记入操作记录）。要退回旧版软件，请在终端再次启动之前装回它；"
+                   "本版软件一打开这个数据库就会再升级它（先留副本）。"
+                   f" / Left at schema {version}: install the older kiosk software before the "
+                   "kiosk runs again; this one would upgrade it again when it opens it.")
+        return
     audit(context, "restore", str(file),
           ", ".join(restored.summary.count_lines())
           + (f"; the database before kept at {restored.safety_copy}"

@@ -135,6 +135,8 @@ class StoreBase:
             copy = sqlite3.connect(target, isolation_level=None)
             try:
                 self.conn.backup(copy)
+                # One file, as `kiosk backup` makes: reading the copy leaves no -wal beside it.
+                copy.execute("PRAGMA journal_mode=DELETE")
             finally:
                 copy.close()
         except (OSError, sqlite3.Error) as error:

@@ -51,17 +51,23 @@ def dump(database: Path, commit: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def old_kiosk(version: int, folder: Path) -> dict[str, str]:
+    """The source of the kiosk of schema ``version`` unpacked in ``folder`` (from this
+    repository's history); the environment that runs it with the current Python."""
+    tree = folder / f"kiosk-schema-{version}"
+    tree.mkdir()
+    archive = subprocess.run(["git", "-C", str(REPOSITORY), "archive",
+                              KIOSK_OF_SCHEMA[version]], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    # The older kiosks read the machine's clock in its own zone: a station's.
+    return {**os.environ, "PYTHONPATH": str(tree), "TZ": "Asia/Shanghai"}
+
+
 def make(version: int) -> Path:
     commit = KIOSK_OF_SCHEMA[version]
     with tempfile.TemporaryDirectory() as scratch:
-        tree = Path(scratch) / "kiosk"
-        tree.mkdir()
-        archive = subprocess.run(["git", "-C", str(REPOSITORY), "archive", commit],
-                                 check=True, capture_output=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+        environment = old_kiosk(version, Path(scratch))
         database = Path(scratch) / "kiosk.db"
-        # The older kiosks read the machine's clock in its own zone: a station's.
-        environment = {**os.environ, "PYTHONPATH": str(tree), "TZ": "Asia/Shanghai"}
         subprocess.run([sys.executable, str(HERE / "fill.py"), str(database)], check=True,
                        cwd=scratch, env=environment)
         target = HERE / f"schema-{version}.sql"
