@@ -53,15 +53,18 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 
-# Reinstall only when pyproject.toml (or the wanted extra) changed since the last install.
-stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)-${extra:-base}"
+# Every package at the version, and with the hashes, of the lock file of this set-up, so that
+# every kiosk of a street runs the same (scripts/lock.sh makes them from pyproject.toml);
+# then the project itself, built by the locked setuptools.
+lock="requirements/${extra:-base}.txt"
+# Reinstall only when pyproject.toml, the lock file or the wanted extra changed since the last
+# install.
+stamp=".venv/.installed-$(cat pyproject.toml "$lock" | sha256sum | cut -c1-16)-${extra:-base}"
 if [ ! -f "$stamp" ]; then
-  target="."
-  [ -n "$extra" ] && target=".[$extra]"
-  [ "$extra" = "bench" ] && target=".[test,bench]"
-  .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
   log=".venv/pip-install.log"
-  if ! .venv/bin/python -m pip install -e "$target" >"$log" 2>&1; then
+  if ! { .venv/bin/python -m pip install --require-hashes -r "$lock" &&
+         .venv/bin/python -m pip install --no-deps --no-build-isolation -e .; } >"$log" 2>&1
+  then
     tail -n 40 "$log" >&2
     echo "pip install failed; the whole log is in $log" >&2
     exit 1
