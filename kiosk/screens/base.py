@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from asyncio import CancelledError
+from pathlib import Path
 from time import monotonic
 from typing import TYPE_CHECKING, ClassVar
 
@@ -35,6 +36,9 @@ class Recovering:
             app.recover(error, where=type(self).__name__)
 
 
+SCREENS_CSS = str(Path(__file__).parents[1] / "screens.tcss")
+
+
 class KioskScreen(Recovering, Screen[None]):
     """A screen that ignores taps arriving within ``tap_guard`` seconds of being shown.
 
@@ -44,6 +48,9 @@ class KioskScreen(Recovering, Screen[None]):
     """
 
     IDLE_WATCH: ClassVar[bool] = True
+    # The rules of every screen but home, read when the first of them opens: at a cold
+    # start home is drawn with its own rules alone (kiosk/app.tcss), a third of them.
+    CSS_PATH = SCREENS_CSS
 
     def __init__(self, tap_guard: float = 0.0) -> None:
         super().__init__()

@@ -28,6 +28,7 @@ class HomeScreen(KioskScreen):
     """Lists the questionnaires; number keys 1–9 open one as well as a tap does."""
 
     IDLE_WATCH = False  # nothing of a resident is on it
+    CSS_PATH = None  # home's rules are the app's own (kiosk/app.tcss): the first frame waits
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(str(number), f"open({number})", show=False) for number in range(1, 10)]
 
