@@ -3,7 +3,8 @@
 One module per command group (config_commands, survey_commands, data_commands for import and
 export, stats_commands, volunteer_commands, printer_commands, central_commands for central,
 sync and bundle, screen_commands for run and serve, say_command, backup_commands for
-backup and restore, doctor_command for the system check); what they share is in
+backup and restore, doctor_command for the system check, appliance_commands for the
+machine as a hall kiosk); what they share is in
 context.py (the database and configuration), options.py (options defined once) and
 exit_codes.py (our exceptions as messages and exit codes).
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 import click
 
 from kiosk import startup
+from kiosk.cli.appliance_commands import appliance_group
 from kiosk.cli.backup_commands import backup_command, restore_command
 from kiosk.cli.central_commands import (
     bundle_group,
@@ -65,5 +67,5 @@ def main(ctx: click.Context, db: Path | None, config_path: Path | None,
 for command in (run, config_group, survey, import_command, export_command, volunteer,
                 serve_command, printer_group, stats_command, say_command, central_group,
                 sync_command, bundle_group, set_aside_command, backup_command, restore_command,
-                doctor_command):
+                doctor_command, appliance_group):
     main.add_command(command)

@@ -35,6 +35,7 @@ MESSAGE = (
     ("surveys.exports.columns", "ExportError"),
     ("surveys.xlsform", "FormError"),
     ("kiosk.speech", "SpeechUnavailable"),
+    ("kiosk.appliance.files", "ApplianceError"),
 )
 
 
