@@ -215,8 +215,7 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
     def _questions_asked(self, info: FormInfo) -> int:
         key = (info.survey_id, info.version)
         if key not in self._question_counts:
-            form = self.store.load_form(info.survey_id, info.version)
-            self._question_counts[key] = FormSession(form, form.default_language).progress()[1]
+            self._question_counts[key] = self.store.opening_question_count(*key)
         return self._question_counts[key]
 
     def epoch(self) -> float:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
-
-from lxml import etree
+from typing import TYPE_CHECKING, Any
 
 from surveys import expressions
-from surveys.expressions import CompiledExpression, Translated
+from surveys.expressions import CompiledExpression, Translated, lxml_etree
+
+if TYPE_CHECKING:
+    from lxml import etree
 
 COMPILED_FORMAT = 1
 
@@ -304,6 +305,7 @@ class Form:
     @cached_property
     def choice_trees(self) -> dict[str, etree._Element]:
         """Choice lists as XML, for choice filters that read choice columns."""
+        etree = lxml_etree()
         trees = {}
         for list_name, entries in self.choices.items():
             root = etree.Element("root")
@@ -363,6 +365,7 @@ class Form:
 
     def new_instance(self) -> tuple[etree._Element, dict[str, etree._Element]]:
         """An empty instance tree and its nodes (groups too) by name."""
+        etree = lxml_etree()
         root = etree.Element(self.root_name)
         nodes: dict[str, etree._Element] = {}
         parents: dict[str | None, etree._Element] = {None: root}

@@ -51,3 +51,30 @@ def test_a_process_that_did_not_hold_the_collector_is_left_alone():
     frozen = gc.get_freeze_count()
     startup.loaded()
     assert gc.isenabled() and gc.get_freeze_count() == frozen
+
+
+COUNT_ON_HOME = """
+import sys
+from store import open_store
+store = open_store(sys.argv[1])
+counts = {info.survey_id: store.opening_question_count(info.survey_id, info.version)
+          for info in store.list_forms()}
+print(sorted(counts.items()), "lxml" in sys.modules)
+"""
+
+
+def test_home_counts_questions_without_building_sessions_once_remembered(tmp_path: Path):
+    """共 N 题 on home comes from a session of each form (with lxml) once per form version;
+    at every later start it is read back, so home is drawn before lxml loads."""
+    def counts() -> tuple[str, str]:
+        result = subprocess.run(
+            [sys.executable, "-c", COUNT_ON_HOME, str(tmp_path / "kiosk.db")],
+            capture_output=True, text=True, timeout=120, check=True)
+        listed, lxml_loaded = result.stdout.rsplit(" ", 1)
+        return listed, lxml_loaded.strip()
+
+    first, lxml_first = counts()
+    again, lxml_again = counts()
+    assert "('satisfaction', 9)" in first and "('home_adaptation', 21)" in first
+    assert (lxml_first, lxml_again) == ("True", "False")
+    assert again == first

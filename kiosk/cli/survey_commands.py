@@ -11,7 +11,6 @@ from kiosk.cli.context import Context, console, load_form, pass_context
 from kiosk.cli.exit_codes import KioskGroup
 from store import FormVersionConflict
 from surveys.form import Form
-from surveys.xlsform import compile_xlsform
 
 
 @click.group(cls=KioskGroup)
@@ -43,6 +42,8 @@ def survey_list(context: Context, as_json: bool) -> None:
 @pass_context
 def survey_import(context: Context, file: Path) -> None:
     """Import an XLSForm (.xlsx, .xls, .csv, .md) into this kiosk."""
+    from surveys.xlsform import compile_xlsform  # not with every command: lxml, zipfile …
+
     compiled = compile_xlsform(file)
     try:
         new = context.store.install_form(compiled)
@@ -58,6 +59,8 @@ def survey_import(context: Context, file: Path) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def survey_validate(file: Path) -> None:
     """Check an XLSForm without importing it (exit 0 if the kiosk can run it)."""
+    from surveys.xlsform import compile_xlsform
+
     form = Form(compile_xlsform(file))
     click.echo(f"OK: {file.name}: {form.survey_id} version {form.version}, "
                f"{form.question_count} questions, languages: {', '.join(form.languages)}")

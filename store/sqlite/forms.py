@@ -74,6 +74,25 @@ class Forms(StoreBase):
             "SELECT version FROM forms WHERE survey_id=? ORDER BY installed_at, rowid",
             (survey_id,))]
 
+    def opening_question_count(self, survey_id: str, version: str) -> int:
+        """How many questions a resident is asked before any answer opens or closes a
+        branch: the 共 N 题 of home and of the form's first screen.
+
+        Remembered per form version (a version never changes), so that at a cold start home
+        need not build a session, with lxml, for every questionnaire it offers."""
+        key = f"opening_questions {survey_id} {version}"
+        row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        if row is not None:
+            return int(row[0])
+        from surveys.session import FormSession
+
+        form = self.load_form(survey_id, version)
+        count = FormSession(form, form.default_language).progress()[1]
+        with self.transaction():
+            self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                              (key, str(count)))
+        return count
+
     def compiled_forms(self) -> dict[str, dict[str, dict[str, Any]]]:
         """Every installed form version: survey -> version -> compiled, oldest first."""
         forms: dict[str, dict[str, dict[str, Any]]] = {}
