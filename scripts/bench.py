@@ -1353,6 +1353,7 @@ def main() -> None:
     stats_rows = args.stats_rows or (100_000 if args.quick else 1_000_000)
     repeat = 5 if args.quick else 21
     rows: list[tuple[str, float, float, str]] = []
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="kiosk-bench-") as directory:
         workdir = Path(directory)
         if 1 in sections:
@@ -1388,12 +1389,17 @@ def main() -> None:
         lower_is_better = any(unit in label for unit in ("(ms)", "(µs)", "(bytes)"))
         better = ours < baseline if lower_is_better else ours > baseline
         factor = max(ours, baseline) / min(ours, baseline)
+        # Two decimals near a goal such as 1.5x: 1.546 must not read as 1.5.
+        shown = f"{factor:.2f}x" if factor < 10 else f"{factor:.1f}x"
         if lower_is_better:
-            versus = f"{factor:.1f}x {'faster' if better else 'slower'}"
+            versus = f"{shown} {'faster' if better else 'slower'}"
         else:
-            versus = f"{factor:.1f}x {'more' if better else 'less'}"
+            versus = f"{shown} {'more' if better else 'less'}"
         print(f"{label:62} {ours:12,.1f} {baseline:12,.1f}  {versus:17} {goal}")
     print()
+    # How quiet the machine was: the figures of a busy machine drift by a third.
+    print(f"machine load (1-minute average, {os.cpu_count()} cores): {load_before:.2f} at the "
+          f"start, {os.getloadavg()[0]:.2f} at the end")
     print("baselines: form load = pyxform parse_file_to_json of the same .xlsx; import = "
           "sqlite-utils insert_all of the same records, unvalidated (WAL, synchronous=FULL); "
           "cold start = a bare Textual app drawing one line; latency = FormSession alone; "
