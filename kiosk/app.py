@@ -35,6 +35,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.timer import Timer
 
+from kiosk.appliance.session import HALL_SCREEN
 from kiosk.cards.payload import load_secret, secret_path
 from kiosk.config import ConfigError, KioskConfig, load_config
 from kiosk.i18n import tr
@@ -233,7 +234,7 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
         """Offer 朗读 for this language? (espeak-ng plays where the app runs: not a tablet.)"""
         if self.read_aloud is not None:
             return self.read_aloud
-        if self.is_web:
+        if self.is_tablet:
             return False
         from kiosk import speech  # only when a question screen asks
 
@@ -471,7 +472,14 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
     def field_mode(self) -> bool:
         """A scan signs the volunteer in (household visits) rather than checking in and out:
         on tablets unless told otherwise, on the kiosk when staff switch it on."""
-        return self.is_web if self._field_mode is None else self._field_mode
+        return self.is_tablet if self._field_mode is None else self._field_mode
+
+    @property
+    def is_tablet(self) -> bool:
+        """In a browser that is not the hall's own screen. The hall screen of ``kiosk
+        appliance`` is a browser on this machine too (``KIOSK_HALL_SCREEN=1``): its camera and
+        speaker are this machine's, and a scan there checks volunteers in and out."""
+        return self.is_web and os.environ.get(HALL_SCREEN) != "1"
 
     @property
     def volunteers_enabled(self) -> bool:
@@ -596,7 +604,7 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
         """Can a camera read cards here? OpenCV installed and the camera device present;
         never on a tablet (the camera would be the server's, not the tablet's)."""
         source = self.camera_source
-        if source is None or self.is_web:
+        if source is None or self.is_tablet:
             return False
         if isinstance(source, int) and not Path(f"/dev/video{source}").exists():
             return False

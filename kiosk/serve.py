@@ -12,7 +12,8 @@ stations cannot reach, so this module renders its own page.
 大字 (large text) on a tablet makes the font itself bigger: the app tells this server (a meta
 packet of its own, ``TEXT_SIZE``), the server tells the page, and the page sets xterm.js's font
 size and fits the terminal again, so the app gets fewer, larger cells. ``?fontsize=`` and
-``?largefontsize=`` set the two sizes in pixels.
+``?largefontsize=`` set the two sizes in pixels. ``?reconnect=1`` (the hall screen of ``kiosk
+appliance``) starts the page over by itself when its app or the server stops.
 
 Bound to a loopback address nothing more is needed. On any other address the page, the
 websocket and the assets require the access token from the config (``[serve] token``).
@@ -321,7 +322,26 @@ PAGE = """<!DOCTYPE html>
         await Promise.race([fonts.catch(() => null),
                             new Promise((done) => setTimeout(done, 4000))]);
         startTerminal(event);
+        if (new URLSearchParams(window.location.search).get("reconnect") === "1") {{
+          new MutationObserver(startOverWhenClosed).observe(
+            document.body, {{attributes: true, attributeFilter: ["class"]}});
+        }}
       }});
+      // ?reconnect=1, the hall screen of `kiosk appliance`: nobody is there to tap 重新开始,
+      // so when the app or the server stops, the page waits until the server answers again
+      // and starts over (a new app, the home screen).
+      let startingOver = false;
+      async function startOverWhenClosed() {{
+        if (startingOver || !document.body.classList.contains("-closed")) return;
+        startingOver = true;
+        for (;;) {{
+          await new Promise((done) => setTimeout(done, 1000));
+          try {{
+            if ((await fetch(window.location.href, {{cache: "no-store"}})).ok) break;
+          }} catch (error) {{ /* not up yet */ }}
+        }}
+        window.location.reload();
+      }}
       // 大字: the app says so through the websocket (["kiosk_text_size", {{"large": true}}]);
       // the terminal takes the larger font and fits the window again, which tells the app
       // its new, smaller number of cells.

@@ -13,7 +13,7 @@ Two children, each started again whenever it stops:
 The browser starts only once the server answers. A child that dies soon after its start is
 started again after a growing pause (0.5 s, 1 s, 2 s … at most 10 s), so a broken set-up
 does not spin. cage exits when this process does, and systemd starts the whole session again
-(the unit's Restart=always).
+(the unit's Restart=always); this process ends too when cage is gone.
 """
 
 from __future__ import annotations
@@ -171,10 +171,16 @@ def run_session(settings: SessionSettings, *, stop: threading.Event | None = Non
             signal.signal(number, lambda *_: stop.set())
     server = Child("kiosk serve", lambda: server_command(settings),
                    env={**os.environ, HALL_SCREEN: "1"})
+    # Chromium's own words in Chinese: a page in Chinese is then not offered a translation.
     browser = Child("chromium", lambda: browser_command(settings),
+                    env={**os.environ, "LANGUAGE": "zh_CN:zh"},
                     before_start=lambda: fresh_profile(settings.profile))
+    parent = os.getppid()
     try:
         while not stop.is_set():
+            if os.getppid() != parent:
+                say("session: cage is gone; stopping")  # nothing left to draw on
+                break
             now = time.monotonic()
             for child in (server, browser):
                 if child.process is not None and not child.running:
