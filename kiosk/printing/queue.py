@@ -21,6 +21,11 @@ A job's life::
   pulled mid-job) is retried plainly: the first copy is known to be incomplete.
 - Two kiosk processes on one database (tablets via ``kiosk serve``) never print one job
   twice: claiming a job is a single conditional UPDATE.
+- Only one of them holds the printer: the worker that holds the lock on
+  ``<database>.printer-lock`` (``PrinterLock``) opens the port and prints every process's
+  jobs; the others only queue theirs, and one of them takes over when the holder's process
+  ends (the kernel drops the lock however it ends). Without this each tablet's process asked
+  the printer itself, found the port taken and held every job back as "printer not ready".
 
 The worker is a daemon thread with its own database connection; the kiosk screens only
 ``enqueue`` and read ``printer_ready`` and never wait for the printer.
@@ -28,6 +33,7 @@ The worker is a daemon thread with its own database connection; the kiosk screen
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import socket
@@ -181,6 +187,44 @@ def worker_alive(token: str) -> bool:
     return True
 
 
+class PrinterLock:
+    """Which print worker of a database holds the printer: an exclusive lock (flock) on
+    ``<database>.printer-lock`` beside the database, never waited for. The kernel releases it
+    when the process ends, however it ends, so another worker can take over."""
+
+    def __init__(self, database: Path) -> None:
+        self.path = database.with_name(database.name + ".printer-lock")
+        self._descriptor: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._descriptor is not None
+
+    def acquire(self) -> bool:
+        """Take the lock when it is free; True while this worker holds it."""
+        if self._descriptor is not None:
+            return True
+        try:
+            descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as error:
+            # No lock file beside a database this process can write: print as before.
+            log.warning("cannot make the printer lock %s (%s); printing without it",
+                        self.path, error)
+            return True
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(descriptor)
+            return False
+        self._descriptor = descriptor
+        return True
+
+    def release(self) -> None:
+        descriptor, self._descriptor = self._descriptor, None
+        if descriptor is not None:
+            os.close(descriptor)  # closing the only descriptor drops the flock
+
+
 class PrintQueue:
     """The kiosk's durable print queue and its worker.
 
@@ -207,6 +251,7 @@ class PrintQueue:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.printer_lock = PrinterLock(Path(store.path))
         with _LIVE_LOCK:
             _LIVE_WORKERS.add(self.worker)
 
@@ -362,6 +407,8 @@ class PrintQueue:
             log.exception("the print queue cannot open the database")
             return
         try:
+            if not self._hold_printer():
+                return
             self.recover(store)
             while not self._stop.is_set():
                 try:
@@ -374,7 +421,25 @@ class PrintQueue:
                     self._stop.wait(1.0)
         finally:
             self._drop_printer()
+            self.printer_lock.release()
             store.close()
+
+    def _hold_printer(self) -> bool:
+        """Wait until this worker holds the printer (False: stopped first). Meanwhile another
+        kiosk process of this database holds it and prints this process's jobs too; nothing
+        here asks the printer, so nothing here holds the jobs back."""
+        said = False
+        while not self._stop.is_set():
+            if self.printer_lock.acquire():
+                if said:
+                    log.info("this kiosk process now holds the printer")
+                return True
+            if not said:
+                log.info("another kiosk process holds the printer and prints this one's "
+                         "receipts (%s)", self.printer_lock.path)
+                said = True
+            self._stop.wait(self.poll_seconds)
+        return False
 
     def _idle(self, store: KioskStore) -> None:
         """Nothing is due: wait for a new job, the next attempt, or a status poll.
