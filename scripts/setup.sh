@@ -15,7 +15,10 @@ if [ "$extra" = "test" ] || [ "$extra" = "bench" ]; then
   # libreoffice-calc-nogui opens our XLSX exports as a real spreadsheet client would.
   # postgresql: the tests start a throwaway server of their own (initdb in a temp dir);
   # openssl makes the throwaway CA and server certificate of the TLS test.
-  system_packages+=(chromium poppler-utils libreoffice-calc-nogui postgresql openssl)
+  # cage, xwayland and grim: the appliance test runs the hall screen headless (cage on
+  # wlroots' headless backend, which needs Xwayland on Debian 12) and screenshots it.
+  system_packages+=(chromium poppler-utils libreoffice-calc-nogui postgresql openssl
+                    cage xwayland grim)
 fi
 
 missing=()
