@@ -87,6 +87,8 @@ ODK_FUNCTIONS: dict[str, tuple[int, int | None]] = {
     "ends-with": (2, 2),
     "join": (2, None),
     "random": (0, 0),
+    # indexed-repeat(value, repeat1, index1[, repeat2, index2 …]): one instance's value.
+    "indexed-repeat": (3, None),
     # ODK extends these XPath 1.0 functions: round and position take an optional argument,
     # concat takes one argument and node-sets, number converts dates.
     "round": (1, 2),
@@ -183,20 +185,52 @@ class TranslationContext:
     paths: Mapping[str, str]  # question name -> absolute path
     date_paths: set[str] = field(default_factory=set)  # paths whose values are dates/times
     variables: bool = False  # ${name} -> $name (choice filters run with a choice as context)
+    # Inside a repeat, ${name} of the same instance is a relative path (``paths``); the
+    # arguments of indexed-repeat() name whole repeats, so they stay absolute.
+    absolute: Mapping[str, str] | None = None
 
 
 def substitute_references(text: str, ctx: TranslationContext) -> tuple[str, frozenset[str]]:
     """Replace every ``${name}`` by its path (or XPath variable) and list the names."""
     names: set[str] = set()
+    spans = _indexed_repeat_spans(text) if ctx.absolute is not None else []
 
     def replace(match: re.Match[str]) -> str:
         name = match.group(1).strip()
         if name not in ctx.paths:
             raise ExpressionError(f"${{{name}}} does not name a question in this form")
         names.add(name)
-        return f"${name}" if ctx.variables else ctx.paths[name]
+        if ctx.variables:
+            return f"${name}"
+        if ctx.absolute is not None and any(start <= match.start() < end
+                                            for start, end in spans):
+            return ctx.absolute[name]
+        return ctx.paths[name]
 
     return REFERENCE.sub(replace, text), frozenset(names)
+
+
+_INDEXED_REPEAT = re.compile(r"indexed-repeat\s*\(")
+
+
+def _indexed_repeat_spans(text: str) -> list[tuple[int, int]]:
+    """Where the arguments of each indexed-repeat( … ) call stand (quoted text skipped)."""
+    spans = []
+    for match in _INDEXED_REPEAT.finditer(text):
+        depth, quote, index = 1, "", match.end()
+        while index < len(text) and depth:
+            character = text[index]
+            if quote:
+                quote = "" if character == quote else quote
+            elif character in "'\"":
+                quote = character
+            elif character == "(":
+                depth += 1
+            elif character == ")":
+                depth -= 1
+            index += 1
+        spans.append((match.end(), index))
+    return spans
 
 
 def parse(xpath: str):
@@ -616,6 +650,36 @@ def _position(ctx: Any, nodes: Any = None) -> float:
     return float(same.index(node) + 1)
 
 
+def _indexed_repeat(_ctx: Any, values: Any, *pairs: Any) -> str:
+    """ODK's indexed-repeat(value, repeat1, index1[, repeat2, index2 …]): the value in the
+    index1-th instance of repeat1 (1-based), within it the index2-th of repeat2, and so on;
+    '' when there is no such instance."""
+    if len(pairs) % 2 or not isinstance(values, list):
+        return ""
+    chosen = None
+    for repeat, index in zip(pairs[::2], pairs[1::2], strict=True):
+        if not isinstance(repeat, list):
+            return ""
+        instances = [node for node in repeat if not isinstance(node, str)
+                     and (chosen is None or _inside(node, chosen))]
+        number = to_number(index)
+        if math.isnan(number) or not 1 <= int(number) <= len(instances):
+            return ""
+        chosen = instances[int(number) - 1]
+    for node in values:
+        if not isinstance(node, str) and _inside(node, chosen):
+            return to_string([node])
+    return ""
+
+
+def _inside(node: Any, ancestor: Any) -> bool:
+    while node is not None:
+        if node is ancestor:
+            return True
+        node = node.getparent()
+    return False
+
+
 def _nodes(arguments: Iterable[Any]) -> list[Any]:
     items: list[Any] = []
     for argument in arguments:
@@ -854,6 +918,7 @@ _BASE_EXTENSIONS: dict[tuple[str | None, str], Callable[..., Any]] = {
     (None, "ends-with"): _ends_with,
     (None, "join"): _join,
     (None, "random"): _random,
+    (None, "indexed-repeat"): _indexed_repeat,
     (None, "odk-round"): _round,
     (None, "odk-position"): _position,
     (None, "odk-concat"): _concat,

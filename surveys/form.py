@@ -19,6 +19,12 @@ if TYPE_CHECKING:
     from lxml import etree
 
 COMPILED_FORMAT = 1
+# The engine (FormSession, the record gate) runs repeat groups; the screens do not show them
+# yet, so compiling and installing a form with repeats is refused until they do. The screens'
+# slice of issue 16 turns this on.
+REPEATS_ON_SCREENS = False
+# The most instances one repeat may hold (in one instance of the repeat around it).
+REPEAT_LIMIT = 100
 
 ANSWERABLE = {"select_one", "select_multiple", "integer", "decimal", "text", "date", "acknowledge"}
 # Filled in by the kiosk, never shown: start/end of the interview and the day it began.
@@ -68,7 +74,12 @@ class Item:
 
     @property
     def is_group(self) -> bool:
-        return self.kind == "group"
+        """A group or a repeat: an item that holds others."""
+        return self.kind in ("group", "repeat")
+
+    @property
+    def is_repeat(self) -> bool:
+        return self.kind == "repeat"
 
     @property
     def is_field_list(self) -> bool:
@@ -178,6 +189,13 @@ class Form:
             self.by_name[name] for name in compiled.get("calculate_order", [])
         ]
         self.screens: list[Screen] = self._build_screens()
+        # Each item's enclosing repeats, outermost first (a repeat counts itself); empty for
+        # every item of a form without repeats.
+        self.repeat_chain: dict[str, tuple[str, ...]] = {}
+        for item in self.items:
+            chain = self.repeat_chain[item.parent] if item.parent is not None else ()
+            self.repeat_chain[item.name] = (*chain, item.name) if item.is_repeat else chain
+        self.repeats: dict[str, Item] = {item.name: item for item in self.items if item.is_repeat}
         self._extensions = expressions.extensions(self._choice_label_by_path)
         self._expressions: dict[tuple[str, str], CompiledExpression] = {}
         for item in self.items:
@@ -194,10 +212,20 @@ class Form:
     def from_compiled(cls, compiled: dict[str, Any]) -> Form:
         return cls(compiled)
 
+    def check_installable(self) -> None:
+        """Refuse (FormInvalid) a form the kiosk's screens cannot show yet: one with repeat
+        groups, until ``REPEATS_ON_SCREENS``."""
+        if self.repeats and not REPEATS_ON_SCREENS:
+            raise FormInvalid(
+                f"问卷“{self.survey_id}”含有重复组（{', '.join(self.repeats)}），自助机的屏幕"
+                "还不能填写重复组，所以没有安装 (the form has repeat groups, which the "
+                "kiosk's screens cannot show yet; it was not installed)")
+
     def check_bounds(self) -> None:
         """Refuse (FormInvalid) a compiled form that did not come from our compiler and
         holds more than a form can, or expressions the kiosk cannot run in bounded time.
         (regex() is linear whatever the pattern; XPath itself is compiled here.)"""
+        self.check_installable()
         if len(self.items) > ITEM_LIMIT:
             raise FormInvalid(f"{len(self.items):,} items, more than {ITEM_LIMIT:,}")
         choices = sum(len(entries) for entries in self.choices.values())
@@ -364,18 +392,49 @@ class Form:
         return found
 
     def new_instance(self) -> tuple[etree._Element, dict[str, etree._Element]]:
-        """An empty instance tree and its nodes (groups too) by name."""
+        """An empty instance tree and its nodes (groups too) by name. A repeat has no
+        instance yet: a comment holding its name marks where its instances go
+        (``new_repeat_instance``); the nodes of items inside repeats are not in the table."""
         etree = lxml_etree()
         root = etree.Element(self.root_name)
         nodes: dict[str, etree._Element] = {}
         parents: dict[str | None, etree._Element] = {None: root}
         for item in self.items:
+            if item.parent not in parents:
+                continue  # inside a repeat
             parent = parents[item.parent]
+            if item.is_repeat:
+                parent.append(etree.Comment(item.name))
+                nodes[item.name] = parent[-1]
+                continue
             element = etree.SubElement(parent, item.path.rsplit("/", 1)[-1])
             nodes[item.name] = element
             if item.is_group:
                 parents[item.name] = element
         return root, nodes
+
+
+    def new_repeat_instance(self, repeat: Item) -> tuple[etree._Element,
+                                                          dict[str, etree._Element]]:
+        """One empty instance of a repeat, and the nodes of the items directly in it (groups
+        too, not those of repeats inside it, which get a marker as in ``new_instance``)."""
+        etree = lxml_etree()
+        element = etree.Element(repeat.path.rsplit("/", 1)[-1])
+        nodes: dict[str, etree._Element] = {repeat.name: element}
+        parents: dict[str | None, etree._Element] = {repeat.name: element}
+        for item in self.items:
+            if item.parent not in parents or item.name == repeat.name:
+                continue
+            parent = parents[item.parent]
+            if item.is_repeat:
+                parent.append(etree.Comment(item.name))
+                nodes[item.name] = parent[-1]
+                continue
+            child = etree.SubElement(parent, item.path.rsplit("/", 1)[-1])
+            nodes[item.name] = child
+            if item.is_group:
+                parents[item.name] = child
+        return element, nodes
 
 
 _XML_NAME = re.compile(r"[A-Za-z_][\w.\-]*")

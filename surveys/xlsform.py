@@ -23,6 +23,7 @@ from surveys.expressions import ExpressionError, TranslationContext
 from surveys.form import (
     COMPILED_FORMAT,
     DEFAULT_LANGUAGE,
+    REPEATS_ON_SCREENS,
     Form,
     Item,
     language_code,
@@ -44,6 +45,7 @@ KIND_BY_PYXFORM_TYPE = {
     "calculate": "calculate",
     "acknowledge": "acknowledge",
     "group": "group",
+    "repeat": "repeat",
     "start": "start",
     "end": "end",
     "today": "today",
@@ -55,9 +57,8 @@ _SIMPLE_TYPES = {
 }
 _SELECT_TYPES = ("select_one", "select one", "select_multiple", "select all that apply",
                  "select multiple")
+_REPEAT_TYPES = {"begin_repeat", "begin repeat", "end_repeat", "end repeat"}
 _UNSUPPORTED_HINTS = {
-    "begin_repeat": "repeat groups", "begin repeat": "repeat groups",
-    "end_repeat": "repeat groups", "end repeat": "repeat groups",
     "geopoint": "geo types", "geotrace": "geo types", "geoshape": "geo types",
     "image": "media", "audio": "media", "video": "media", "file": "media",
     "background-audio": "media", "barcode": "barcodes", "range": "range questions",
@@ -72,6 +73,7 @@ EXPRESSION_COLUMNS = {
     "default": "default",
     "read_only": "read_only",
     "choice_filter": "choice_filter",
+    "repeat_count": "repeat_count",
 }
 _BIND_KEYS = {"relevant": "relevant", "constraint": "constraint", "required": "required",
               "calculate": "calculate", "readonly": "read_only"}
@@ -133,8 +135,12 @@ class _Rows:
         return base
 
 
-def compile_xlsform(source: str | Path | bytes, *, file_name: str | None = None) -> dict[str, Any]:
-    """Read an XLSForm (.xlsx, .xls, .csv or .md) and return the compiled form (JSON-able)."""
+def compile_xlsform(source: str | Path | bytes, *, file_name: str | None = None,
+                    allow_repeats: bool = REPEATS_ON_SCREENS) -> dict[str, Any]:
+    """Read an XLSForm (.xlsx, .xls, .csv or .md) and return the compiled form (JSON-able).
+
+    Repeat groups are refused unless ``allow_repeats``: the engine runs them, the screens do
+    not show them yet (``surveys.form.REPEATS_ON_SCREENS``)."""
     # pyxform loads only here: the kiosk runs compiled forms and starts faster without it.
     from pyxform.errors import PyXFormError
     from pyxform.xls2json import workbook_to_json
@@ -160,7 +166,7 @@ def compile_xlsform(source: str | Path | bytes, *, file_name: str | None = None)
     except Exception as error:  # pyxform's readers raise many kinds on damaged files
         raise FormError(f"not a readable XLSForm ({error})", file=name) from None
 
-    rows = _check_rows(workbook, name)
+    rows = _check_rows(workbook, name, allow_repeats)
     fallback = Path(name).stem if SURVEY_ID.fullmatch(Path(name).stem) else "form"
     try:
         pyxform_dict = workbook_to_json(
@@ -206,9 +212,10 @@ def _check_size(data: bytes, name: str) -> None:
                         "not read", file=name)
 
 
-def load_xlsform(source: str | Path | bytes, *, file_name: str | None = None) -> Form:
+def load_xlsform(source: str | Path | bytes, *, file_name: str | None = None,
+                 allow_repeats: bool = REPEATS_ON_SCREENS) -> Form:
     """Compile an XLSForm and return the runnable form."""
-    return Form(compile_xlsform(source, file_name=file_name))
+    return Form(compile_xlsform(source, file_name=file_name, allow_repeats=allow_repeats))
 
 
 def _clean(error: Exception) -> str:
@@ -232,7 +239,7 @@ def _pyxform_error(error: Exception, file_name: str) -> FormError:
     )
 
 
-def _check_rows(workbook: Any, file_name: str) -> _Rows:
+def _check_rows(workbook: Any, file_name: str, allow_repeats: bool = False) -> _Rows:
     survey = [dict(row) for row in (workbook.survey or [])]
     settings_rows = workbook.settings or []
     first_settings = settings_rows[0] if settings_rows else {}
@@ -243,7 +250,15 @@ def _check_rows(workbook: Any, file_name: str) -> _Rows:
         raw_type = (row.get("type") or "").strip()
         if not raw_type:
             continue
-        _check_type(raw_type, file_name, row_number)
+        if " ".join(raw_type.lower().split()) in _REPEAT_TYPES:
+            if not allow_repeats:
+                raise FormError(
+                    f"type '{raw_type}': repeat groups are not yet shown on the kiosk's "
+                    "screens (重复组还不能在自助机上填写；请先把这一组改成普通的 begin_group，"
+                    "或拆成每人一份问卷)",
+                    file=file_name, sheet="survey", row=row_number, column="type")
+        else:
+            _check_type(raw_type, file_name, row_number)
         name = (row.get("name") or "").strip()
         if name:
             by_name.setdefault(name, row_number)
@@ -404,6 +419,9 @@ class _Compiler:
                 value = bind.get(bind_key)
                 if value is not None and str(value).strip():
                     sources[key] = str(value).strip()
+            count = child.get("control", {}).get("jr:count") if kind == "repeat" else None
+            if count is not None and str(count).strip():
+                sources["repeat_count"] = str(count).strip()
             if child.get("choice_filter"):
                 sources["choice_filter"] = str(child["choice_filter"]).strip()
             if child.get("default") not in (None, ""):
@@ -417,7 +435,7 @@ class _Compiler:
             self.items.append(item)
             if name.endswith("_other") and self.items[:-1] and pyxform_type == "text":
                 self._maybe_specify_other(item)
-            if kind == "group":
+            if kind in ("group", "repeat"):
                 self._walk(child.get("children", []), parent=name, parent_path=item.path)
 
     def _maybe_specify_other(self, item: Item) -> None:
@@ -500,6 +518,23 @@ class _Compiler:
         date_paths = {item.path for item in self.items
                       if item.kind in ("date", "start", "end", "today")}
         context = TranslationContext(paths=paths, date_paths=date_paths)
+        chains = self._repeat_chains()
+        made: dict[tuple[str, tuple[str, ...], int], TranslationContext] = {}
+
+        def context_for(item: Item, key: str) -> TranslationContext:
+            # repeat_count is read in the instance around the repeat, not in one of its own.
+            chain = chains[item.name]
+            source = item.path
+            if key == "repeat_count":
+                chain = chain[:-1]
+                source = item.path.rsplit("/", 1)[0]
+            if not chain:
+                return context
+            key_made = (source, chain, len(date_paths))
+            if key_made not in made:
+                made[key_made] = self._repeat_context(source, chain, chains, paths, date_paths)
+            return made[key_made]
+
         # Calculates that produce dates make their own paths dates: settle that first.
         changed = True
         while changed:
@@ -507,7 +542,8 @@ class _Compiler:
             for item in self.items:
                 text = self.sources[item.name].get("calculate")
                 if text and item.path not in date_paths:
-                    translated = self._translate(item, "calculate", text, context)
+                    translated = self._translate(item, "calculate", text,
+                                                 context_for(item, "calculate"))
                     if translated.is_date:
                         date_paths.add(item.path)
                         changed = True
@@ -520,7 +556,7 @@ class _Compiler:
                         text = "true()"
                     elif lowered in _NO:
                         continue
-                use = filter_context if key == "choice_filter" else context
+                use = filter_context if key == "choice_filter" else context_for(item, key)
                 translated = self._translate(item, key, text, use)
                 item.expressions[key] = {
                     "source": self.sources[item.name][key],
@@ -536,6 +572,42 @@ class _Compiler:
                     "refs": [],
                 }
             self._check_label_references(item, paths)
+
+    def _repeat_chains(self) -> dict[str, tuple[str, ...]]:
+        """Each item's enclosing repeats, outermost first (a repeat counts itself)."""
+        chains: dict[str, tuple[str, ...]] = {}
+        for item in self.items:  # parents come before their children
+            chain = chains[item.parent] if item.parent is not None else ()
+            chains[item.name] = (*chain, item.name) if item.kind == "repeat" else chain
+        return chains
+
+    def _repeat_context(self, source: str, chain: tuple[str, ...],
+                        chains: dict[str, tuple[str, ...]], paths: dict[str, str],
+                        date_paths: set[str]) -> TranslationContext:
+        """ODK's rule inside a repeat: ${name} of a question in the same instance means that
+        instance's node, written as a path relative to the item (as pyxform writes it)."""
+        relative: dict[str, str] = {}
+        dates = set(date_paths)
+        steps = source.split("/")
+        for name, target in paths.items():
+            shared = 0
+            for mine, theirs in zip(chain, chains[name], strict=False):
+                if mine != theirs:
+                    break
+                shared += 1
+            if not shared:
+                relative[name] = target
+                continue
+            base = paths[chain[shared - 1]].split("/")
+            up = len(steps) - len(base)
+            down = target.split("/")[len(base):]
+            path = "/".join([".."] * up + down) if up or down else "."
+            if up == 0 and down:
+                path = "./" + path
+            relative[name] = path
+            if target in date_paths:
+                dates.add(path)
+        return TranslationContext(paths=relative, date_paths=dates, absolute=paths)
 
     def _translate(self, item: Item, key: str, text: str,
                    context: TranslationContext) -> expressions.Translated:
