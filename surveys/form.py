@@ -23,8 +23,11 @@ COMPILED_FORMAT = 1
 # yet, so compiling and installing a form with repeats is refused until they do. The screens'
 # slice of issue 16 turns this on.
 REPEATS_ON_SCREENS = False
-# The most instances one repeat may hold (in one instance of the repeat around it).
+# The most instances one repeat may hold (in one instance of the repeat around it), and all
+# repeats of one questionnaire together: a household's members and a year of visits fit;
+# nested repeats of 100 × 100 would make checking one record take half a second.
 REPEAT_LIMIT = 100
+REPEAT_TOTAL_LIMIT = 1000
 
 ANSWERABLE = {"select_one", "select_multiple", "integer", "decimal", "text", "date", "acknowledge"}
 # Filled in by the kiosk, never shown: start/end of the interview and the day it began.

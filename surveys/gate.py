@@ -7,7 +7,9 @@ relevance, through the same ``FormSession``), calculates are computed again rath
 trusted, the instance id is made canonical (a lower-case UUID; ``uuid:`` is taken and
 dropped), and every value is bounded: text no longer than the screen allows, numbers finite
 and in range, no control characters but a newline in a multiline text, no bidi overrides;
-the metadata (kiosk, site, enumerator, language, times) short printable text. What passes is
+the metadata (kiosk, site, enumerator, language, times) short printable text. A repeat group
+is a list of objects, one per instance, each checked by the same rules and named by its place
+(``members[2].age``), at most 100 per repeat and 1000 in all. What passes is
 a ``CheckedSubmission``, the only kind of submission the stores take: there is no other way
 to make one.
 """

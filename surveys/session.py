@@ -4,6 +4,7 @@ The session owns an ODK-style instance (an lxml tree, one node per question) and
 consistent after every change: calculates are recomputed, relevance is re-evaluated and the
 answers of questions that stopped being relevant are cleared. Screens, bulk import, field
 mode and the browser all drive the form through this class; it knows nothing of any UI.
+A form with repeat groups runs in ``RepeatSession`` (at the end of this module).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from surveys.expressions import (
     parse_datetime,
     string_to_number,
 )
-from surveys.form import REPEAT_LIMIT, Choice, Form, Item, Screen, language_code
+from surveys.form import REPEAT_LIMIT, REPEAT_TOTAL_LIMIT, Choice, Form, Item, Screen, language_code
 from surveys.numbers import written_number
 
 if TYPE_CHECKING:
@@ -61,6 +62,8 @@ MESSAGES: dict[str, dict[str, str]] = {
                      "en": "This entry must be a set of answers (a JSON object)."},
     "repeat_limit": {"zh": "这一组的项数太多了（最多 100 项）。",
                      "en": "This repeat has too many entries (at most 100)."},
+    "repeat_total": {"zh": "所有重复组加起来最多 1000 项。",
+                     "en": "All repeats together hold at most 1000 entries."},
     "repeat_count": {"zh": "这一组的项数和问卷规定的数目不一致。",
                      "en": "The number of entries differs from the number the form sets."},
     "repeat_fixed": {"zh": "这一组的数目由问卷决定，不能添加或删除。",
@@ -1017,6 +1020,10 @@ class RepeatSession(FormSession):
         tag = self.form.repeats[repeat].path.rsplit("/", 1)[-1]
         return sum(1 for child in marker.getparent() if child.tag == tag)
 
+    def total_instances(self) -> int:
+        """Instances of every repeat, nested ones too."""
+        return sum(len(self._slots_by_name.get(name, ())) for name in self.form.repeats)
+
     def instance_count(self, place: str) -> int:
         """How many instances the repeat at ``place`` has (``members``,
         ``members[2].kids``); 0 for a place that names no repeat."""
@@ -1057,6 +1064,8 @@ class RepeatSession(FormSession):
             return [self._problem(place, "repeat_fixed")]
         if self.instances(repeat, parent) >= REPEAT_LIMIT:
             return [self._problem(place, "repeat_limit")]
+        if self.total_instances() >= REPEAT_TOTAL_LIMIT:
+            return [self._problem(place, "repeat_total")]
         owner = self.form.repeats[repeat].parent
         if owner is not None and not self.slot_relevance.get(
                 (owner, parent[:len(self.form.repeat_chain[owner])]), True):
@@ -1065,6 +1074,15 @@ class RepeatSession(FormSession):
         self._append(repeat, parent)
         self._index()
         self._recompute()
+        added = (repeat, (*parent, self.instances(repeat, parent) - 1))
+        if not self.slot_relevance.get(added, True):
+            # The repeat's own relevance is written for an instance: tried on the new one.
+            self._drop(repeat, parent, added[1][-1])
+            self._forget_below(added)
+            self._index()
+            self._recompute()
+            self._return_to(here)
+            return [self._problem(place, "not_relevant")]
         self._return_to(here)
         return []
 
@@ -1256,13 +1274,17 @@ class RepeatSession(FormSession):
             for depth, repeat in enumerate(chain):
                 need = (repeat, slot[1][:depth])
                 wanted[need] = max(wanted.get(need, 0), slot[1][depth] + 1)
+        added = 0
         for depth in range(max((len(self.form.repeat_chain[name]) for name in
                                 self.form.repeats), default=0)):
             for (repeat, parent), count in sorted(wanted.items()):
                 if len(parent) != depth or (repeat, parent) not in self.markers:
                     continue
-                for _ in range(min(count, REPEAT_LIMIT) - self.instances(repeat, parent)):
+                room = REPEAT_TOTAL_LIMIT - added
+                more = min(count, REPEAT_LIMIT) - self.instances(repeat, parent)
+                for _ in range(max(0, min(more, room))):
                     self._append(repeat, parent)
+                    added += 1
             self._index()
         for slot, text in values.items():
             if slot in self.slots:
@@ -1575,10 +1597,13 @@ class RepeatSession(FormSession):
         problems: list[Problem] = []
         raw: dict[str, str] = {}
         sent_counts: dict[str, int] = {}
+        total = [0]  # instances read so far, all repeats together
 
         def read(scope: str | None, entry: Mapping[str, Any], prefix: str) -> None:
             members = {item.name: item for item in self._scope_members[scope]}
             for name, value in entry.items():
+                if total[0] > REPEAT_TOTAL_LIMIT:
+                    return  # said once, where it went over
                 place = prefix + str(name)
                 item = members.get(name)
                 if item is None:
@@ -1594,6 +1619,10 @@ class RepeatSession(FormSession):
                         problems.append(self._problem(place, "repeat_limit"))
                         continue
                     sent_counts[place] = len(value)
+                    total[0] += len(value)
+                    if total[0] > REPEAT_TOTAL_LIMIT:
+                        problems.append(self._problem(place, "repeat_total"))
+                        return
                     if value:
                         raw[place + COUNT_SUFFIX] = str(len(value))
                     for number, instance in enumerate(value):
@@ -1722,6 +1751,7 @@ class RepeatSession(FormSession):
                 number = string_to_number(expression.as_string(marker.getparent()))
                 wanted = 0 if math.isnan(number) else max(0, min(int(number), REPEAT_LIMIT))
                 have = self.instances(name, parent)
+                wanted = min(wanted, have + REPEAT_TOTAL_LIMIT - self.total_instances())
                 if wanted == have:
                     continue
                 changed = True

@@ -388,7 +388,7 @@ class _Compiler:
     # ---- structure ------------------------------------------------------------------
 
     def _walk(self, children: Iterable[dict[str, Any]], parent: str | None,
-              parent_path: str) -> None:
+              parent_path: str, field_list: str | None = None) -> None:
         for child in children:
             pyxform_type = child.get("type", "")
             name = child.get("name", "")
@@ -435,8 +435,15 @@ class _Compiler:
             self.items.append(item)
             if name.endswith("_other") and self.items[:-1] and pyxform_type == "text":
                 self._maybe_specify_other(item)
+            if kind == "repeat" and field_list is not None:
+                # One screen cannot hold a changing number of instances (nor can ODK Collect).
+                raise self.error(
+                    f"repeat '{name}' is inside the field-list group '{field_list}': a repeat "
+                    "cannot be shown on one screen with other questions (重复组不能放在 "
+                    "field-list 组里)", name, "type")
             if kind in ("group", "repeat"):
-                self._walk(child.get("children", []), parent=name, parent_path=item.path)
+                self._walk(child.get("children", []), parent=name, parent_path=item.path,
+                           field_list=field_list or (name if item.is_field_list else None))
 
     def _maybe_specify_other(self, item: Item) -> None:
         """pyxform writes or_other's text question with English-only text: make it ours."""

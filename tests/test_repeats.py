@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from surveys.form import REPEAT_LIMIT, Form, FormInvalid
+from surveys.form import REPEAT_LIMIT, REPEAT_TOTAL_LIMIT, Form, FormInvalid
 from surveys.gate import RecordGate, RecordRefused
 from surveys.session import FormIncomplete, FormSession, RepeatSession, address, parse_address
 from surveys.xlsform import FormError, compile_xlsform, load_xlsform
@@ -495,3 +495,83 @@ def test_a_draft_saved_far_into_the_instances_comes_back_there():
     assert restored.screen.questions[0].address == "visits[1].minutes"
     run.position = run.end_position
     assert FormSession.restore(household(), run.snapshot()).at_end
+
+
+def small_form(tmp_path: Path, survey: list[list[str]]) -> Form:
+    return load_xlsform(write_form(tmp_path / "small.md", survey, settings=SETTINGS),
+                        allow_repeats=True)
+
+
+def test_a_nested_repeat_count_and_relevance_read_the_enclosing_instance(tmp_path):
+    form = small_form(tmp_path, [
+        ["type", "name", "label", "repeat_count", "relevant", "constraint"],
+        ["begin_repeat", "members", "Members", "", "", ""],
+        ["integer", "kid_count", "Kids?", "", "", ""],
+        ["date", "born", "Born", "", "", ""],
+        ["begin_repeat", "kids", "Kids", "${kid_count}", "", ""],
+        ["date", "kid_born", "Kid born", "", "", ". > ${born}"],
+        ["end_repeat", "", "", "", "", ""],
+        ["begin_repeat", "jobs", "Jobs", "", "${kid_count} = 0", ""],
+        ["text", "job", "Job", "", "", ""],
+        ["end_repeat", "", "", "", "", ""],
+        ["end_repeat", "", "", "", "", ""]])
+    run = FormSession(form)
+    for _ in range(2):
+        assert run.add_instance("members") == []
+    assert run.answer("members[1].kid_count", 2) == []
+    assert run.answer("members[2].kid_count", 0) == []
+    assert (run.instance_count("members[1].kids"), run.instance_count("members[2].kids")) == (
+        2, 0)
+    # relevance written for an instance is tried on the new one: refused where kids are
+    assert [p.code for p in run.add_instance("members[1].jobs")] == ["not_relevant"]
+    assert run.instance_count("members[1].jobs") == 0
+    assert run.add_instance("members[2].jobs") == []
+    # a date compared with a date of the enclosing instance, as a date
+    assert run.answer("members[1].born", "1960-05-01") == []
+    assert [p.code for p in run.answer("members[1].kids[2].kid_born", "1959-01-01")] == [
+        "constraint"]
+    assert run.answer("members[1].kids[2].kid_born", "1988-01-01") == []
+
+
+def test_a_repeat_inside_a_field_list_group_is_refused_with_its_row(tmp_path):
+    survey = [["type", "name", "label", "appearance"],
+              ["begin_group", "page", "Page", "field-list"],
+              ["integer", "a", "A", ""],
+              ["begin_repeat", "r", "R", ""],
+              ["text", "t", "T", ""],
+              ["end_repeat", "", "", ""],
+              ["end_group", "", "", ""]]
+    with pytest.raises(FormError) as raised:
+        compile_xlsform(write_form(tmp_path / "page.md", survey, settings=SETTINGS),
+                        allow_repeats=True)
+    assert (raised.value.row, raised.value.column) == (4, "type")
+    assert "field-list" in str(raised.value)
+
+
+def test_the_test_form_still_converts_to_an_xform_for_odk_tools():
+    from pyxform.xls2xform import convert
+
+    xform = convert(xlsform=str(FORMS / "repeats.md")).xform
+    assert '<repeat nodeset="/data/members" jr:count=" /data/hh_size ">' in xform
+    assert '<repeat nodeset="/data/visits/services">' in xform
+    # pyxform reads ${age} from inside the repeat as we do: the same member's age
+    assert 'nodeset="/data/members/works" type="string" relevant=" ../age  &gt;= 16"' in xform
+
+
+def test_all_repeats_together_are_bounded_in_a_record_and_a_session():
+    answers = copy.deepcopy(GOOD)
+    answers["visits"] = [{"visit_day": "2026-12-01", "minutes": 1, "services_n": "100",
+                          "services": [{"service": "meal"}] * 100}] * 100
+    with pytest.raises(RecordRefused) as raised:
+        gate().check(record(answers))
+    # 2 members and 100 visits, then 100 services a visit: the ninth visit's go past 1000
+    assert str(raised.value) == (
+        "answer 'visits[9].services': All repeats together hold at most 1000 entries.")
+    snapshot = with_members(("李桂英", 72)).snapshot()
+    snapshot["answers"].update({"visits#": "100", **{f"visits[{n}].services#": "100"
+                                                     for n in range(1, 101)}})
+    run = FormSession.restore(household(), snapshot)
+    assert run.total_instances() == REPEAT_TOTAL_LIMIT  # a draft cannot hold more either
+    assert run.instance_count("visits") == 100 and run.instance_count("visits[9].services") == 99
+    assert run.instance_count("visits[10].services") == 0
+    assert [p.code for p in run.add_instance("visits[10].services")] == ["repeat_total"]
