@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
 from surveys.form import REPEAT_LIMIT, REPEAT_TOTAL_LIMIT, Form, FormInvalid
@@ -30,7 +30,7 @@ from surveys.gate import RecordGate, RecordRefused
 from surveys.session import FormIncomplete, FormSession, RepeatSession, address, parse_address
 from surveys.xlsform import FormError, compile_xlsform, load_xlsform
 from tests.formbuilder import SETTINGS, write_form
-from tests.test_session_properties import values_for
+from tests.test_session_properties import SCALE, values_for
 
 FORMS = Path(__file__).parent / "forms"
 
@@ -352,6 +352,7 @@ def test_a_damaged_draft_restores_what_it_can():
 def test_the_gate_takes_repeats_as_lists_of_objects():
     checked = gate().check(record(copy.deepcopy(GOOD)))
     assert checked.answers == GOOD
+    follows_the_rules_of_the_form(GOOD)  # the hand-written rules agree with the engine
 
 
 @pytest.mark.parametrize(("change", "words"), [
@@ -404,13 +405,16 @@ REPAIRS = {"hh_size": 2, "max_minutes": 60, "name": "张三", "age": 30, "works"
            "service_note": "修水管"}
 STEP = st.one_of(
     st.tuples(st.just("answer"), st.integers(0, 999), st.data()),
+    # adding twice as likely as the rest: instances are what this test is about
+    st.tuples(st.just("add"), st.integers(0, 999), st.none()),
     st.tuples(st.just("add"), st.integers(0, 999), st.none()),
     st.tuples(st.just("remove"), st.integers(0, 999), st.none()),
     st.tuples(st.sampled_from(["next", "back", "restore", "finish"]), st.none(), st.none()),
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60 * SCALE, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(steps=st.lists(STEP, min_size=5, max_size=40))
 def test_any_order_of_steps_leaves_a_submission_that_passes_the_gate(steps):
     form = household()
@@ -463,8 +467,38 @@ def test_any_order_of_steps_leaves_a_submission_that_passes_the_gate(steps):
         pytest.fail("the form could not be finished")
     members = submission.answers.get("members", [])
     assert len(members) == submission.answers["hh_size"]
+    visits = submission.answers.get("visits", [])
+    event(f"members: {min(len(members), 3)}+, visits: {min(len(visits), 3)}+")
+    event(f"services in a visit: {max((len(v.get('services', [])) for v in visits), default=0)}")
     checked = gate().check(record(submission.answers))
     assert checked.answers == submission.answers
+    follows_the_rules_of_the_form(submission.answers)
+
+
+def follows_the_rules_of_the_form(answers: dict[str, Any]) -> None:
+    """The test form's rules, written out by hand (not through the engine)."""
+    members, visits = answers.get("members", []), answers.get("visits", [])
+    assert 0 <= answers["hh_size"] <= 6 and len(members) == answers["hh_size"]
+    for number, member in enumerate(members, start=1):
+        assert member["name"] and 0 <= member["age"] <= 120
+        assert ("works" in member) == (member["age"] >= 16)
+        assert ("chronic" in member) == (member["age"] >= 40)
+        assert member["member_no"] == str(number)
+    assert answers["members_n"] == str(len(members))
+    ages = [member["age"] for member in members]
+    assert answers.get("age_total") == (str(sum(ages)) if ages else "0")
+    assert answers.get("oldest") == (str(max(ages)) if ages else None)
+    assert answers.get("first_name") == (members[0]["name"] if members else None)
+    for visit in visits:
+        assert 0 < visit["minutes"] <= answers["max_minutes"] and visit["visit_day"]
+        services = visit.get("services", [])
+        assert visit["services_n"] == str(len(services))
+        for service in services:
+            assert ("service_note" in service) == (service["service"] == "other")
+    assert answers.get("total_minutes") == str(sum(v["minutes"] for v in visits))
+    second = visits[1].get("services", []) if len(visits) > 1 else []
+    assert answers.get("second_visit_first_service") == (
+        second[0]["service"] if second else None)
 
 
 def test_a_session_without_repeats_is_the_plain_one(basics_form):
@@ -575,3 +609,31 @@ def test_all_repeats_together_are_bounded_in_a_record_and_a_session():
     assert run.instance_count("visits") == 100 and run.instance_count("visits[9].services") == 99
     assert run.instance_count("visits[10].services") == 0
     assert [p.code for p in run.add_instance("visits[10].services")] == ["repeat_total"]
+
+
+def test_other_aggregates_over_instances(tmp_path):
+    form = small_form(tmp_path, [
+        ["type", "name", "label", "calculation"],
+        ["begin_repeat", "people", "People", ""],
+        ["text", "name", "Name", ""],
+        ["text", "nick", "Nickname", ""],
+        ["decimal", "income", "Income", ""],
+        ["end_repeat", "", "", ""],
+        ["calculate", "names", "", "join('、', ${name})"],
+        ["calculate", "nicks", "", "count-non-empty(${nick})"],
+        ["calculate", "lowest", "", "min(${income})"],
+        ["calculate", "mean", "", "round(sum(${income}) div count(${people}), 2)"],
+        ["calculate", "last", "", "indexed-repeat(${name}, ${people}, count(${people}))"]])
+    run = FormSession(form)
+    for number, (name, nick, income) in enumerate(
+            [("李桂英", "", 1200.5), ("李明", "明明", 800), ("王芳", "芳", 3000)], start=1):
+        assert run.add_instance("people") == []
+        assert run.answer(f"people[{number}].name", name) == []
+        assert run.answer(f"people[{number}].nick", nick) == []
+        assert run.answer(f"people[{number}].income", income) == []
+    # [docs] join(separator, node-set); count-non-empty; min over a node-set
+    assert run.raw("names") == "李桂英、李明、王芳"
+    assert run.raw("nicks") == "2"
+    assert run.raw("lowest") == "800"
+    assert run.raw("mean") == "1666.83"
+    assert run.raw("last") == "王芳"
