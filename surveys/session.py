@@ -1518,8 +1518,11 @@ class RepeatSession(FormSession):
             names = {screen.name, *(item.name for item in screen.items)}
             if screen.group is not None:
                 names.add(screen.group.name)
-            inside = (wanted in self.form.repeats and len(indices) ==
-                      len(self.form.repeat_chain[wanted]) and here[:len(indices)] == indices)
+            # an instance (members[2]), or a repeat's first instance (members)
+            chain = self.form.repeat_chain[(screen.group or screen.items[0]).name]
+            inside = (wanted in self.form.repeats and wanted in chain
+                      and len(indices) >= chain.index(wanted)
+                      and here[:len(indices)] == indices)
             if inside or (wanted in names and (not explicit or here[:len(indices)] == indices)):
                 self.position = position
                 return

@@ -301,6 +301,13 @@ def test_screens_walk_each_instance_in_order_with_its_labels():
     ]
     assert ("members[2].works",) not in seen
     assert run.back() and run.screen is not None
+    for place, first in [("members", "members[1].name"), ("members[2]", "members[2].name"),
+                         ("visits", "visits[1].visit_day")]:
+        run.go_to(place)
+        assert run.screen.questions[0].address == first
+    for place in ("members[3]", "visits[1].services", "nothing"):
+        with pytest.raises(KeyError):
+            run.go_to(place)
 
 
 def test_next_and_back_stop_on_a_problem_in_an_instance():
@@ -637,3 +644,34 @@ def test_other_aggregates_over_instances(tmp_path):
     assert run.raw("lowest") == "800"
     assert run.raw("mean") == "1666.83"
     assert run.raw("last") == "王芳"
+
+
+def test_defaults_and_choice_filters_inside_instances(tmp_path):
+    path = write_form(tmp_path / "places.md", [
+        ["type", "name", "label", "default", "choice_filter"],
+        ["begin_repeat", "moves", "Moves", "", ""],
+        ["select_one province", "prov", "Province", "sd", ""],
+        ["select_one city", "city", "City", "", "province=${prov}"],
+        ["integer", "years", "Years", "1", ""],
+        ["end_repeat", "", "", "", ""]],
+        choices=[["list_name", "name", "label", "province"],
+                 ["province", "sd", "山东", ""], ["province", "js", "江苏", ""],
+                 ["city", "jn", "济南", "sd"], ["city", "qd", "青岛", "sd"],
+                 ["city", "nj", "南京", "js"]],
+        settings=SETTINGS)
+    run = FormSession(load_xlsform(path, allow_repeats=True))
+    for _ in range(2):
+        assert run.add_instance("moves") == []
+    # each new instance gets the defaults
+    assert [run.raw(f"moves[{n}].prov") for n in (1, 2)] == ["sd", "sd"]
+    assert [run.value(f"moves[{n}].years") for n in (1, 2)] == [1, 1]
+    assert run.answer("moves[2].prov", "js") == []
+    run.go_to("moves[2].city")
+    assert [c.name for c in run.screen.questions[0].choices] == ["nj"]
+    run.go_to("moves[1].city")
+    assert [c.name for c in run.screen.questions[0].choices] == ["jn", "qd"]
+    assert [p.code for p in run.answer("moves[2].city", "qd")] == ["choice"]
+    assert run.answer("moves[1].city", "qd") == []
+    assert run.answer("moves[1].prov", "js") == []  # the city no longer fits: cleared
+    assert run.raw("moves[1].city") == ""
+    assert run.answer("moves[2].city", "nj") == []
