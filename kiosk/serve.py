@@ -322,10 +322,19 @@ PAGE = """<!DOCTYPE html>
         await Promise.race([fonts.catch(() => null),
                             new Promise((done) => setTimeout(done, 4000))]);
         startTerminal(event);
-        if (new URLSearchParams(window.location.search).get("reconnect") === "1") {{
-          new MutationObserver(startOverWhenClosed).observe(
-            document.body, {{attributes: true, attributeFilter: ["class"]}});
-        }}
+        const reconnect = new URLSearchParams(window.location.search).get("reconnect") === "1";
+        let sizeSent = false;
+        new MutationObserver(() => {{
+          // A window that grows while the page connects (Chromium's in cage starts small,
+          // then fills the screen) sends its size before the connection is open, and
+          // textual.js drops it: the app would keep the small size (请放大窗口). Once the
+          // app's first bytes arrive the connection is open: send the size again.
+          if (!sizeSent && document.body.classList.contains("-first-byte")) {{
+            sizeSent = true;
+            for (const shared of window.kioskTerminals || []) shared.sendSize();
+          }}
+          if (reconnect) startOverWhenClosed();
+        }}).observe(document.body, {{attributes: true, attributeFilter: ["class"]}});
       }});
       // ?reconnect=1, the hall screen of `kiosk appliance`: nobody is there to tap 重新开始,
       // so when the app or the server stops, the page waits until the server answers again

@@ -624,7 +624,16 @@ def test_the_hall_screen_shows_home_at_its_size_opens_a_form_on_a_tap_and_comes_
     log = session.runtime / "session.log"
 
     def detail() -> str:
-        return log.read_text(errors="replace")[-4000:] if log.exists() else "(no log)"
+        said = log.read_text(errors="replace") if log.exists() else "(no log)"
+        said = "\n".join(line for line in said.splitlines() if "dbus" not in line.lower())
+        try:
+            page = session.devtools.screen()
+            page_text = page.text() if page else "(no terminal on the page yet)"
+        except OSError as error:
+            page_text = f"(DevTools: {error})"
+        return (f"session log:\n{said[-3000:]}\npage:\n{page_text}\nprocesses: "
+                + "\n".join(" ".join(words)[:150]
+                            for words in processes_of(appliance.user).values()))
 
     def home_screen() -> Screen | None:
         if session.process.poll() is not None:
