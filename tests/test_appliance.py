@@ -724,3 +724,35 @@ def test_the_hall_screen_shows_home_at_its_size_opens_a_form_on_a_tap_and_comes_
         shutil.rmtree(session.runtime, ignore_errors=True)
     appliance.remove()
     assert account(appliance.user) is None
+
+
+def test_the_session_says_what_it_cannot_start_and_stops_cleanly(tmp_path: Path):
+    """No Chromium at the path given: the session says so (again, later) instead of falling
+    over, keeps the server running, and stops it on SIGTERM."""
+    import signal as signals
+    import socket
+    import time
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kiosk", "--db", str(tmp_path / "kiosk.db"), "--config",
+         str(tmp_path / "config.toml"), "appliance", "session", "--port", str(port),
+         "--browser", str(tmp_path / "no-chromium"), "--profile", str(tmp_path / "profile")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def answers() -> bool:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return True
+        return False
+
+    try:
+        wait_for(answers, 60, "the session's server")
+        time.sleep(2)  # the browser is tried, and tried again after its pause
+    finally:
+        process.send_signal(signals.SIGTERM)
+        _out, said = process.communicate(timeout=30)
+    assert process.returncode == 0, said
+    assert said.count("无法启动 chromium") >= 2, said
+    assert "no-chromium" in said and "Traceback" not in said
+    assert "session: stopped" in said
+    assert not answers()  # the server went with it

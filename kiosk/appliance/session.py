@@ -117,10 +117,18 @@ class Child:
         return self.process is not None and self.process.poll() is None
 
     def start(self, say: Callable[[str], None]) -> None:
-        if self.before_start is not None:
-            self.before_start()
-        self.process = subprocess.Popen(self.command(), env=self.env, start_new_session=True,
-                                        stdin=subprocess.DEVNULL)
+        try:
+            if self.before_start is not None:
+                self.before_start()
+            self.process = subprocess.Popen(self.command(), env=self.env,
+                                            start_new_session=True, stdin=subprocess.DEVNULL)
+        except OSError as error:  # not installed, not executable: say so, try again later
+            self.quick_deaths += 1
+            pause = min(0.5 * 2 ** (self.quick_deaths - 1), LONGEST_PAUSE)
+            self.next_start = time.monotonic() + pause
+            say(f"session: 无法启动 {self.name}，{pause:g} 秒后再试 / cannot start "
+                f"{self.name}: {error}")
+            return
         self.started_at = time.monotonic()
         say(f"session: started {self.name} (pid {self.process.pid})")
 
