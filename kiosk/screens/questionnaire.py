@@ -7,6 +7,7 @@ decides what is relevant, what is valid and where 上一题/下一题 lead.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
@@ -18,6 +19,7 @@ from textual.widgets import Button, Input, ProgressBar, Static
 
 from kiosk.i18n import code_of, tr
 from kiosk.screens.base import KioskScreen
+from kiosk.screens.repeats import END, AddPoint, Key, RepeatLayout, instance_place
 from kiosk.widgets.inputs import KioskTextArea
 from kiosk.widgets.more_below import MoreBelow
 from kiosk.widgets.question import (
@@ -29,7 +31,7 @@ from kiosk.widgets.question import (
     value_text,
 )
 from store import KioskStore
-from surveys.session import FormSession, Problem, QuestionView, ScreenView
+from surveys.session import FormSession, Problem, QuestionView, RepeatSession, ScreenView
 
 PROGRESS_STEPS = 1000  # the bar shows a share, not a count
 
@@ -41,7 +43,7 @@ def layout_of(view: ScreenView) -> tuple[Any, ...]:
          tuple((choice.name, choice.label) for choice in question.choices))
         for question in view.questions
     ]
-    return (view.title, *questions)
+    return (view.title, view.instance, *questions)
 
 
 def shape_of(view: ScreenView) -> tuple[Any, ...] | None:
@@ -61,6 +63,17 @@ def messages_by_question(problems: Iterable[Problem]) -> dict[str, list[str]]:
     for problem in problems:
         found.setdefault(problem.question, []).append(problem.message)
     return found
+
+
+@dataclass
+class RepeatPrompt:
+    """What a screen between questions asks: 再添加一位？ at each point passed (``points``,
+    the first is asked), or 删除这一位？ for the instance ``place`` of ``repeat``."""
+
+    kind: str  # "add" or "remove"
+    points: list[AddPoint] = field(default_factory=list)
+    repeat: str = ""
+    instance: tuple[int, ...] = ()
 
 
 class SessionScreen(KioskScreen):
@@ -141,6 +154,10 @@ class FormScreen(SessionScreen):
         self._shape: tuple[Any, ...] | None = None
         self._focus_name: str | None = None
         self._leave_warned = False
+        # Only a form with repeats pays for them (the answer → next path stays as it was).
+        self.repeats = (RepeatLayout(session.form) if isinstance(session, RepeatSession)
+                        else None)
+        self.prompt: RepeatPrompt | None = None
 
     # ---- building -----------------------------------------------------------------------
 
@@ -162,8 +179,13 @@ class FormScreen(SessionScreen):
     def nav_buttons(self) -> list[Button]:
         # New buttons for every screen: Textual ignores a second press on the same button
         # within 0.2 s, which would swallow a quick 下一题 on the next screen.
+        if self.prompt is not None:
+            return self.prompt_buttons(self.prompt)
         buttons = [Button(self.t("nav.home" if self.session.is_first else "nav.back"),
                           id="back")]
+        if self.repeats is not None and self.removable() is not None:
+            buttons.append(Button(self.t("repeat.remove"), id="remove-instance",
+                                  variant="error"))
         if self.kiosk.can_read_aloud(self.language):
             buttons.append(Button(self.t("read_aloud"), id="read-aloud"))
         buttons.append(Button(self.next_label(), id="next", variant="primary"))
@@ -171,6 +193,8 @@ class FormScreen(SessionScreen):
 
     def body_widgets(self) -> list[Widget]:
         """The questions of the session's current screen (what changes from screen to screen)."""
+        if self.prompt is not None:
+            return self.prompt_widgets(self.prompt)
         view = self.session.screen
         assert view is not None, "FormScreen shown after the last screen"
         self._layout = layout_of(view)
@@ -180,8 +204,9 @@ class FormScreen(SessionScreen):
         number_keys = len(selects) == 1 and not typing
         names = {question.name for question in view.questions}
         widgets: list[Widget] = []
-        if view.title:
-            widgets.append(Static(Content(view.title), id="screen-title"))
+        title = self.instance_title(view) if view.instance else view.title
+        if title:
+            widgets.append(Static(Content(title), id="screen-title"))
         for question in view.questions:
             widgets.append(QuestionBlock(question, language=self.language,
                                          number_keys=number_keys and question in selects,
@@ -228,7 +253,8 @@ class FormScreen(SessionScreen):
         view = self.session.screen
         blocks = self.blocks()
         shape = shape_of(view) if view is not None else None
-        if (view is None or shape is None or shape != self._shape or self._problems
+        if (view is None or shape is None or self.prompt is not None
+                or shape != self._shape or self._problems
                 or self._typed or view.title or self.query("#screen-title")
                 or len(blocks) != len(view.questions)):
             return False
@@ -301,7 +327,11 @@ class FormScreen(SessionScreen):
         await self.go_next()
 
     async def action_enter(self) -> None:
-        """Enter with nothing focused that takes it: 下一题."""
+        """Enter with nothing focused that takes it: 下一题 (on 再添加一位？ that is 不用了，
+        继续; on 删除这一位？ it is 不删除: Enter never adds or deletes by itself)."""
+        if self.prompt is not None:
+            await (self.decline_add() if self.prompt.kind == "add" else self.keep_instance())
+            return
         await self.go_next()
 
     async def sync(self) -> bool:
@@ -351,7 +381,7 @@ class FormScreen(SessionScreen):
 
     def action_read_aloud(self) -> None:
         """朗读: speak the question and its choices; pressed again, stop."""
-        if not self.kiosk.can_read_aloud(self.language):
+        if not self.kiosk.can_read_aloud(self.language) or self.prompt is not None:
             return
         speaker = self.kiosk.speaker
         if speaker.speaking:
@@ -378,6 +408,14 @@ class FormScreen(SessionScreen):
             await self.go_back()
         elif event.button.id == "read-aloud":
             self.action_read_aloud()
+        elif event.button.id in self.REPEAT_BUTTONS and not self.guarded():
+            await getattr(self, self.REPEAT_BUTTONS[event.button.id])()
+
+    REPEAT_BUTTONS: ClassVar[dict[str, str]] = {
+        "add-instance": "add_instance", "no-more": "decline_add",
+        "remove-instance": "ask_remove", "remove-confirm": "remove_instance",
+        "keep-instance": "keep_instance",
+    }
 
     async def go_next(self) -> None:
         if self.guarded():
@@ -385,6 +423,7 @@ class FormScreen(SessionScreen):
         if self.commit_typed():
             await self.sync()
             return
+        before = self.repeats.position_key(self.session) if self.repeats else None
         problems = self.session.next()
         if problems:
             self._show_problems(problems)
@@ -399,6 +438,12 @@ class FormScreen(SessionScreen):
             self.kiosk.show_session(self.session, returning=True)
             return
         self.store.save_draft(self.session)  # the draft remembers the screen too
+        if before is not None and await self.ask_to_add(before):
+            return
+        await self.arrive()
+
+    async def arrive(self) -> None:
+        """Show where the session now stands: the review or 完成 after the last screen."""
         if self.session.at_end:
             if self.session.form.review_before_submit:
                 self.kiosk.show_session(self.session)  # the 提交 step
@@ -411,6 +456,7 @@ class FormScreen(SessionScreen):
     async def go_back(self) -> None:
         if self.guarded():
             return
+        self.prompt = None  # 上一题 on 再添加一位？: to the screen before it
         self.commit_typed()  # keep what is valid; going back is never refused
         if self.session.is_first:
             answered, _ = self.session.progress()
@@ -426,6 +472,157 @@ class FormScreen(SessionScreen):
         self._problems, self._typed = {}, {}
         self.shown_share = 0.0  # going back, the bar may show less
         await self.rebuild()
+
+    # ---- repeat groups: which instance, 再添加一位？ and 删除这一位 ------------------------
+
+    def instance_title(self, view: ScreenView) -> str:
+        """第 2 位家庭成员, and a group's title inside the instance after it."""
+        assert self.repeats is not None
+        chain = self.repeats.chains[view.index]
+        title = self.repeats.instance_title(chain, view.instance, self.session.language,
+                                            self.language)
+        own = self.repeats.label(chain[-1], self.session.language) if chain else ""
+        if view.title and view.title != own:
+            title = f"{title} · {view.title}"
+        return title
+
+    def removable(self) -> tuple[str, tuple[int, ...]] | None:
+        """The open-ended repeat's instance this screen belongs to (删除这一位 removes it)."""
+        view = self.session.screen
+        if self.repeats is None or view is None or not view.instance:
+            return None
+        assert isinstance(self.session, RepeatSession)
+        return self.repeats.open_repeat(self.session, view.instance, view.index)
+
+    def prompt_widgets(self, prompt: RepeatPrompt) -> list[Widget]:
+        assert self.repeats is not None and isinstance(self.session, RepeatSession)
+        self._layout, self._shape = ("prompt",), None
+        language = self.session.language
+        if prompt.kind == "add":
+            point = prompt.points[0]
+            label = self.repeats.label(point.repeat, language)
+            outer = self.repeats.instance_title(self.session.form.repeat_chain[point.repeat][:-1],
+                                                point.parent, language, self.language)
+            count = self.session.instances(point.repeat, point.parent)
+            lines = [self.t("repeat.count", count=count, label=label) if count
+                     else self.t("repeat.none", label=label)]
+            title = f"{outer} › {label}" if outer else label
+            question = self.t("repeat.add_question")
+        else:
+            chain = self.session.form.repeat_chain[prompt.repeat]
+            instance = self.repeats.instance_title(chain, prompt.instance, language,
+                                                   self.language)
+            title = instance
+            lines = []
+            question = self.t("repeat.remove_title", instance=instance)
+            lines.append(self.t("repeat.remove_warning"))
+        said = [Static(Content(line), classes="repeat-line") for line in lines]
+        asked = Static(Content(question), id="repeat-question")
+        # 还没有填家庭成员。 then 再添加一位？; 删除第 2 位家庭成员？ then what it clears
+        return [Static(Content(title), id="screen-title"),
+                *([*said, asked] if prompt.kind == "add" else [asked, *said]),
+                Static("", id="screen-problems", classes="problem")]
+
+    def prompt_buttons(self, prompt: RepeatPrompt) -> list[Button]:
+        if prompt.kind == "add":
+            # 不用了，继续 where 下一题 stands (Enter means it too); 再添加一位 beside it.
+            return [Button(self.t("nav.back"), id="back"),
+                    Button(self.t("repeat.add"), id="add-instance", variant="success"),
+                    Button(self.t("repeat.no_more"), id="no-more", variant="primary")]
+        return [Button(self.t("repeat.remove_no"), id="keep-instance", variant="primary"),
+                Button(self.t("repeat.remove_yes"), id="remove-confirm", variant="error")]
+
+    async def show_prompt(self, prompt: RepeatPrompt | None) -> None:
+        self.prompt = prompt
+        self._problems, self._typed = {}, {}
+        await self.rebuild()
+
+    async def ask_to_add(self, before: Key) -> bool:
+        """After a move forward: 再添加一位？ for each open-ended repeat passed (ODK Collect
+        asks after the last instance, and where a repeat with none would begin)."""
+        assert self.repeats is not None and isinstance(self.session, RepeatSession)
+        points = self.repeats.points_between(self.session, before,
+                                             self.repeats.position_key(self.session))
+        if not points:
+            return False
+        await self.show_prompt(RepeatPrompt("add", points))
+        return True
+
+    async def add_instance(self) -> None:
+        """再添加一位: a new instance at the end, and its first screen."""
+        session = self.session
+        assert self.prompt is not None and isinstance(session, RepeatSession)
+        point = self.prompt.points[0]
+        problems = session.add_instance(point.place(session.form))
+        if problems:  # full, or the repeat does not apply here: say so, 不用了 goes on
+            self._show_problems([Problem("", p.code, p.message) for p in problems])
+            return
+        number = session.instances(point.repeat, point.parent) - 1
+        session.go_to(instance_place(session.form, point.repeat, (*point.parent, number)))
+        self._skip_unshown()
+        self.store.save_draft(session)
+        await self.show_prompt(None)
+
+    def _skip_unshown(self) -> None:
+        """An instance whose first screen does not apply starts at its first one that does."""
+        view = self.session.screen
+        if view is not None and not view.questions:
+            self.session.next()
+
+    async def decline_add(self) -> None:
+        """不用了，继续: the next repeat passed, or the screen the move forward led to."""
+        assert self.prompt is not None
+        points = self.prompt.points[1:]
+        if points:
+            await self.show_prompt(RepeatPrompt("add", points))
+            return
+        self.prompt = None
+        self._problems, self._typed = {}, {}
+        if self.session.at_end:
+            await self.arrive()
+        else:
+            await self.rebuild()
+
+    async def ask_remove(self) -> None:
+        """删除这一位: first the confirmation (what is typed on the screen is kept)."""
+        target = self.removable()
+        if target is None:
+            return
+        self.commit_typed()
+        await self.show_prompt(RepeatPrompt("remove", repeat=target[0], instance=target[1]))
+
+    async def keep_instance(self) -> None:
+        await self.show_prompt(None)
+
+    async def remove_instance(self) -> None:
+        """确定删除: the instance goes, the later ones move up; the next one is shown, or after
+        the last one 再添加一位？ as when it was finished."""
+        session = self.session
+        assert (self.prompt is not None and self.repeats is not None
+                and isinstance(session, RepeatSession))
+        repeat, instance = self.prompt.repeat, self.prompt.instance
+        place = instance_place(session.form, repeat, instance)
+        last = instance[-1] == session.instances(repeat, instance[:-1]) - 1
+        problems = session.remove_instance(place)
+        self.prompt = None
+        if problems:
+            await self.show_prompt(None)
+            self._show_problems(problems)
+            return
+        if not last:
+            session.go_to(place)  # the next one has moved up to this place
+            self._skip_unshown()
+        self.store.save_draft(session)
+        if last:
+            start = self.repeats.start[repeat]
+            prefix = self.repeats.key(self.repeats.start[repeat], instance)[:-3]
+            before = (*prefix, start, instance[-1] - 0.5)
+            if await self.ask_to_add(before):
+                return
+            if session.at_end:
+                await self.arrive()
+                return
+        await self.show_prompt(None)
 
     def _show_problems(self, problems: list[Problem]) -> None:
         by_name = messages_by_question(problems)
@@ -477,27 +674,64 @@ class ReviewScreen(SessionScreen):
         with VerticalScroll(id="review", can_focus=False):
             yield Static(self.t("review.done"), classes="big")
             yield Static(self.t("review.explain"), classes="explain")
-            for screen in session.form.screens:
-                if not session.screen_relevant(screen):
-                    continue
-                for item in screen.items:
-                    if not item.answerable or not session.is_relevant(item.name):
+            if isinstance(session, RepeatSession):
+                yield from self.repeat_rows(session)
+            else:
+                for screen in session.form.screens:
+                    if not session.screen_relevant(screen):
                         continue
-                    view = session.question_view(item)
-                    missing = view.required and view.value in (None, "", [])
-                    with Horizontal(classes="review-row missing" if missing else "review-row"):
-                        with Vertical(classes="review-text"):
-                            yield Static(Content(view.label), classes="review-label")
-                            answer = answer_text(view, self.language)
-                            if missing:
-                                answer = f"⚠ {self.t('review.missing')}"
-                            yield Static(Content(answer), classes="review-answer")
-                        if not view.read_only:
-                            yield Button(self.t("review.change"), name=item.name,
-                                         classes="change")
+                    for item in screen.items:
+                        if not item.answerable or not session.is_relevant(item.name):
+                            continue
+                        yield from self.review_row(session.question_view(item))
         with Horizontal(id="nav"):
             yield Button(self.t("nav.back"), id="back")
             yield Button(self.t("review.submit"), id="submit", variant="success")
+
+    def review_row(self, view: QuestionView) -> ComposeResult:
+        """One answer, with 修改 (to its place: members[2].age in a repeat)."""
+        missing = view.required and view.value in (None, "", [])
+        with Horizontal(classes="review-row missing" if missing else "review-row"):
+            with Vertical(classes="review-text"):
+                yield Static(Content(view.label), classes="review-label")
+                answer = answer_text(view, self.language)
+                if missing:
+                    answer = f"⚠ {self.t('review.missing')}"
+                yield Static(Content(answer), classes="review-answer")
+            if not view.read_only:
+                yield Button(self.t("review.change"), name=view.address or view.name,
+                             classes="change")
+
+    def repeat_rows(self, session: RepeatSession) -> ComposeResult:
+        """The answers in the order of the walk, each instance under its own heading
+        (第 1 位家庭成员), and an open-ended repeat left empty said so."""
+        layout = RepeatLayout(session.form)
+        language = session.language
+        shown: set[tuple[str, tuple[int, ...]]] = set()
+        empty = [point for point in layout.add_points(session)
+                 if session.instances(point.repeat, point.parent) == 0]
+        for screen, indices in [*layout.walk(session), (None, ())]:
+            key = layout.key(screen.index, indices) if screen is not None else END
+            while empty and empty[0].key < key:
+                label = layout.label(empty.pop(0).repeat, language)
+                yield Static(Content(self.t("review.no_instances", label=label)),
+                             classes="review-instance")
+            if screen is None or not session.screen_relevant(screen, indices):
+                continue
+            view = session.view(screen, indices)
+            rows = [question for question in view.questions if question.item.answerable]
+            if not rows:
+                continue
+            chain = layout.chains[screen.index]
+            for depth in range(len(indices)):
+                slot = (chain[depth], indices[:depth + 1])
+                if slot not in shown:
+                    shown.add(slot)
+                    yield Static(Content(layout.instance_title(
+                        chain[:depth + 1], indices[:depth + 1], language, self.language)),
+                        classes="review-instance")
+            for question in rows:
+                yield from self.review_row(question)
 
     def on_mount(self) -> None:
         self.update_progress()
