@@ -24,7 +24,10 @@ from kiosk.config import KioskConfig
 from kiosk.screens.questionnaire import FormScreen, ReviewScreen
 from kiosk.screens.thanks import ThanksScreen
 from store import KioskStore, open_store
+from surveys.form import REPEAT_LIMIT
+from surveys.session import FormSession
 from surveys.xlsform import compile_xlsform
+from tests.formbuilder import write_form
 from tests.test_app_flow import (
     SIZE,
     back,
@@ -345,3 +348,59 @@ async def test_in_english_the_member_and_the_questions_about_it(repeat_store: Ki
         assert "Delete Household member 1?" in text
         assert "Deleting clears all of this one's answers. Are you sure?" in text
         assert buttons(app) == {"keep-instance": "No, keep it", "remove-confirm": "Yes, delete"}
+
+
+async def test_a_form_that_begins_with_a_repeat_asks_first(repeat_store: KioskStore,
+                                                           tmp_path: Path):
+    survey = [["type", "name", "label::中文 (zh)", "required"],
+              ["begin_repeat", "people", "来访人", ""],
+              ["text", "pname", "姓名", "yes"],
+              ["end_repeat", "", "", ""],
+              ["select_one yn", "ok", "满意吗？", "yes"]]
+    choices = [["list_name", "name", "label::中文 (zh)"], ["yn", "yes", "是"], ["yn", "no", "否"]]
+    settings = [["form_title", "form_id", "version", "default_language"],
+                ["来访登记", "visitors", "1", "中文 (zh)"]]
+    path = write_form(tmp_path / "visitors.md", survey, choices=choices, settings=settings)
+    repeat_store.install_form(compile_xlsform(path, allow_repeats=True))
+    app = app_for(repeat_store, config=CONFIG.with_changes(surveys=("visitors",)))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await tap_form(pilot, "visitors")
+        assert "还没有填来访人。" in screen_text(app) and "再添加一位？" in screen_text(app)
+        assert buttons(app)["back"] == "返回首页"
+        await tap(pilot, "#add-instance")
+        assert on_screen(app) == ["pname"] and "第 1 位来访人" in screen_text(app)
+        await type_into(pilot, "pname", "周明")
+        await next_screen(pilot)
+        await tap(pilot, "#no-more")
+        await pilot.press("1")
+        await pilot.pause()
+        await next_screen(pilot)
+        assert isinstance(app.screen, ThanksScreen)
+    [answers] = stored_answers(repeat_store, "visitors")
+    assert answers == {"people": [{"pname": "周明"}], "ok": "yes"}
+
+
+async def test_a_full_repeat_says_so_and_goes_on(repeat_store: KioskStore):
+    """The 101st member is refused with the engine's reason; the kiosk stays on the question
+    and 不用了，继续 goes on (no traceback, nothing lost)."""
+    session = FormSession(repeat_store.load_form("household", "1"), "zh")
+    assert session.answer("address", "梁丰花园9栋") == []
+    for number in range(1, REPEAT_LIMIT + 1):
+        assert session.add_instance("members") == []
+        for name, value in (("name", f"成员{number}"), ("age", 30), ("relation", "child")):
+            assert session.answer(f"members[{number}].{name}", value) == []
+    session.go_to(f"members[{REPEAT_LIMIT}].relation")
+    app = app_for(repeat_store)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.show_session(session)
+        await pilot.pause()
+        assert f"第 {REPEAT_LIMIT} 位家庭成员" in screen_text(app)
+        await next_screen(pilot)
+        assert f"已经填了 {REPEAT_LIMIT} 位家庭成员。" in screen_text(app)
+        await tap(pilot, "#add-instance")
+        assert "⚠ 这一组的项数太多了（最多 100 项）。" in screen_text(app)
+        assert session.instances("members", ()) == REPEAT_LIMIT  # type: ignore[attr-defined]
+        await tap(pilot, "#no-more")
+        assert on_screen(app) == ["helped"]

@@ -158,6 +158,8 @@ class FormScreen(SessionScreen):
         self.repeats = (RepeatLayout(session.form) if isinstance(session, RepeatSession)
                         else None)
         self.prompt: RepeatPrompt | None = None
+        if self.repeats is not None and not returning and not self._problems:
+            self.prompt = self._opening_prompt()
 
     # ---- building -----------------------------------------------------------------------
 
@@ -486,6 +488,17 @@ class FormScreen(SessionScreen):
             title = f"{title} · {view.title}"
         return title
 
+    def _opening_prompt(self) -> RepeatPrompt | None:
+        """A questionnaire that begins with an open-ended repeat asks 再添加一位？ first
+        (nothing answered yet: no move forward passed it)."""
+        session = self.session
+        assert self.repeats is not None and isinstance(session, RepeatSession)
+        if session.progress()[0]:
+            return None
+        points = self.repeats.points_between(session, (-1.0,),
+                                             self.repeats.position_key(session))
+        return RepeatPrompt("add", points) if points else None
+
     def removable(self) -> tuple[str, tuple[int, ...]] | None:
         """The open-ended repeat's instance this screen belongs to (删除这一位 removes it)."""
         view = self.session.screen
@@ -526,7 +539,8 @@ class FormScreen(SessionScreen):
     def prompt_buttons(self, prompt: RepeatPrompt) -> list[Button]:
         if prompt.kind == "add":
             # 不用了，继续 where 下一题 stands (Enter means it too); 再添加一位 beside it.
-            return [Button(self.t("nav.back"), id="back"),
+            back = "nav.home" if self.session.is_first else "nav.back"  # (a form's start)
+            return [Button(self.t(back), id="back"),
                     Button(self.t("repeat.add"), id="add-instance", variant="success"),
                     Button(self.t("repeat.no_more"), id="no-more", variant="primary")]
         return [Button(self.t("repeat.remove_no"), id="keep-instance", variant="primary"),
