@@ -52,7 +52,7 @@ def repeat_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ki
     """A kiosk database holding the two repeat forms (installed as if repeats were on)."""
     monkeypatch.setattr(surveys.form, "REPEATS_ON_SCREENS", True)
     store = open_store(tmp_path / "kiosk.db")
-    for name in ("household.md", "children.md"):
+    for name in ("household.md", "children.md", "repeats.md"):
         store.install_form(compile_xlsform(FORMS / name, allow_repeats=True))
     yield store
     store.close()
@@ -404,3 +404,45 @@ async def test_a_full_repeat_says_so_and_goes_on(repeat_store: KioskStore):
         assert session.instances("members", ()) == REPEAT_LIMIT  # type: ignore[attr-defined]
         await tap(pilot, "#no-more")
         assert on_screen(app) == ["helped"]
+
+
+async def test_nested_repeats_ask_for_the_inner_one_first(repeat_store: KioskStore):
+    """Visits with services in each (tests/forms/repeats.md): after a visit's last service
+    the services are asked about within that visit, then the visits."""
+    app = app_for(repeat_store, config=CONFIG.with_changes(surveys=("repeats_probe",)))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await tap_form(pilot, "repeats_probe")
+        await type_into(pilot, "hh_size", "0")
+        await next_screen(pilot)
+        await type_into(pilot, "max_minutes", "60")
+        await next_screen(pilot)
+        assert "还没有填探访。" in screen_text(app)  # no member screens: hh_size is 0
+        await tap(pilot, "#add-instance")
+        assert "第 1 位探访" in screen_text(app)
+        await type_into(pilot, "visit_day", "2026-12-01")
+        await next_screen(pilot)
+        await type_into(pilot, "minutes", "30")
+        await next_screen(pilot)
+        text = screen_text(app)
+        assert "第 1 位探访 › 服务" in text and "还没有填服务。" in text
+        await tap(pilot, "#add-instance")
+        assert on_screen(app) == ["service"]
+        assert "第 1 位探访 › 第 1 位服务" in screen_text(app)
+        await pilot.press("3")  # 其他: its note follows in the same service
+        await pilot.pause()
+        await next_screen(pilot)
+        await type_into(pilot, "service_note", "修水管")
+        await next_screen(pilot)
+        assert "已经填了 1 位服务。" in screen_text(app)
+        await tap(pilot, "#no-more")
+        text = screen_text(app)
+        assert "已经填了 1 位探访。" in text and "服务" not in text
+        await tap(pilot, "#no-more")
+        assert on_screen(app) == ["done"]
+        await next_screen(pilot)
+        assert isinstance(app.screen, ThanksScreen)
+    [answers] = stored_answers(repeat_store, "repeats_probe")
+    assert answers["visits"] == [{"visit_day": "2026-12-01", "minutes": 30, "services_n": "1",
+                                  "services": [{"service": "other",
+                                                "service_note": "修水管"}]}]
