@@ -128,6 +128,10 @@ async def test_enter_is_next_and_the_focus_is_framed(store: KioskStore):
         await pilot.pause()
         third = list(app.screen.query(ChoiceButton).results(ChoiceButton))[2]
         assert app.focused is third and third.name == "hardship"
+        # The frame moved with the focus: the first choice lost it (a focus change repaints
+        # only the two choices, not the whole screen: kiosk/screens/base.py).
+        assert "━" not in "".join(lines_around(app, first))
+        assert set(lines_around(app, third)[0].strip()) == {"━"}
         await pilot.press("enter")  # Enter on a choice: pick it and go on
         await pilot.pause()
         assert app.current_session is not None

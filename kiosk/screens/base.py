@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import events
 from textual.app import ComposeResult
 from textual.message import Message
+from textual.reactive import Reactive
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Static
 
 from kiosk.i18n import tr
@@ -48,6 +50,10 @@ class KioskScreen(Recovering, Screen[None]):
     """
 
     IDLE_WATCH: ClassVar[bool] = True
+    # Textual repaints the whole screen when focus moves; the widgets that gain or lose it
+    # are restyled (and repainted) anyway, so a number key that picks and focuses a choice
+    # redrew every line for nothing (issue 14, item 13).
+    focused: Reactive[Widget | None] = Reactive(None, repaint=False)
     # The rules of every screen but home, read when the first of them opens: at a cold
     # start home is drawn with its own rules alone (kiosk/app.tcss), a third of them.
     CSS_PATH = SCREENS_CSS

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -122,8 +123,11 @@ class SessionScreen(KioskScreen):
         self._progress_shown = shown
         self.query_one("#progress", ProgressBar).update(total=PROGRESS_STEPS,
                                                         progress=shown[0])
-        self.query_one("#progress-text", Static).update(
-            self.t("progress", answered=answered, total=relevant))
+        text = self.t("progress", answered=answered, total=relevant)
+        progress_text = self.query_one("#progress-text", Static)
+        # A layout only when the text's width changes (9 → 10 answered): otherwise Textual
+        # would lay the whole screen out again and redraw it all after every answer.
+        progress_text.update(text, layout=cell_len(text) != progress_text.content_size.width)
 
 
 class FormScreen(SessionScreen):
