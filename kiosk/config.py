@@ -7,11 +7,8 @@ configured. The staff PIN is kept only as a scrypt hash.
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import os
 import re
-import secrets
 import socket
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -48,6 +45,9 @@ def hash_pin(pin: str) -> str:
     """A salted scrypt hash of a PIN, as stored in the config."""
     if not PIN_PATTERN.fullmatch(pin):
         raise ConfigError("the staff PIN must be 4 to 12 digits")
+    import hashlib  # OpenSSL loads with the first use, not before home is drawn
+    import secrets
+
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(pin.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P,
                             dklen=32)
@@ -58,6 +58,9 @@ def hash_pin(pin: str) -> str:
 
 def check_pin(pin: str, stored: str) -> bool:
     """True if ``pin`` matches the stored scrypt hash (constant-time comparison)."""
+    import hashlib  # OpenSSL loads with the first use, not before home is drawn
+    import hmac
+
     try:
         scheme, n, r, p, salt, digest = stored.split("$")
         if scheme != "scrypt":

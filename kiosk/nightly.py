@@ -39,11 +39,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kiosk.backup import make_backup, safe_kiosk_id
 from kiosk.config import BackupSettings
 from kiosk.i18n import tr, when_text
 from store import KioskStore, StoreError
-from store.sqlite.backup import nightly_record, note_nightly
 from surveys.clock import format_datetime, local, now_local
 
 log = logging.getLogger("kiosk.backup")
@@ -88,6 +86,8 @@ def is_due(last: dict[str, object] | None, now: dt.datetime, hour: int) -> bool:
 def nightly_files(folder: Path, kiosk_id: str) -> list[tuple[dt.datetime, Path]]:
     """The copies this kiosk's nightly backups made in ``folder``, newest first: by their
     exact name, regular files (not links) of this user."""
+    from kiosk.backup import safe_kiosk_id
+
     prefix = f"{PREFIX}-{safe_kiosk_id(kiosk_id)}-"
     found = []
     try:
@@ -252,6 +252,11 @@ def run_nightly(database: Path, kiosk_id: str, settings: BackupSettings, *,
 
 def _attempt(store: KioskStore, kiosk_id: str, settings: BackupSettings, folder: Path,
              moment: dt.datetime) -> NightlyResult:
+    # The backup code loads when a copy is looked for: kiosk run imports this module
+    # before it draws home, and the first look is 30 s later.
+    from kiosk.backup import make_backup, safe_kiosk_id
+    from store.sqlite.backup import nightly_record, note_nightly
+
     last = nightly_record(store)["last"]
     if not is_due(last, moment, settings.hour):
         return NightlyResult("not_due", folder, settings.hour, last=last)
@@ -287,6 +292,8 @@ def _attempt(store: KioskStore, kiosk_id: str, settings: BackupSettings, folder:
 def _note_problem(store: KioskStore, kind: str, detail: str, folder: Path,
                   moment: dt.datetime, night: str) -> None:
     """Record the problem (shown to staff) and, once per night and kind, in the staff log."""
+    from store.sqlite.backup import nightly_record, note_nightly
+
     earlier = nightly_record(store)["problem"]
     problem = {"at": format_datetime(moment), "kind": kind, "detail": detail,
                "folder": str(folder), "night": night}
@@ -352,6 +359,8 @@ def status(store: KioskStore, settings: BackupSettings, language: str = "zh"
     """One line on the nightly backups for the staff menu, and whether it is a problem."""
     if not settings.nightly:
         return tr("backup.off", language), False
+    from store.sqlite.backup import nightly_record
+
     record = nightly_record(store)
     last, problem = record["last"], record["problem"]
     if problem:

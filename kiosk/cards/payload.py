@@ -19,11 +19,8 @@ accept the same cards get a copy of that file.
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import os
 import re
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +59,9 @@ def valid_number(number: str) -> bool:
 
 
 def _mac(number: str, serial: int, secret: bytes) -> str:
+    import hashlib  # OpenSSL loads with the first use, not before home is drawn
+    import hmac
+
     message = f"{VERSION}.{number}.{serial}".encode("ascii")
     digest = hmac.new(secret, message, hashlib.sha256).digest()[:MAC_BYTES]
     return base64.b32encode(digest).decode("ascii")
@@ -91,6 +91,8 @@ def read_payload(text: str, secret: bytes) -> CardPayload:
         raise CardError("not_a_card", "this code is not a volunteer card of the kiosk")
     number, serial_text, mac = match.groups()
     serial = int(serial_text)
+    import hmac
+
     if not hmac.compare_digest(mac, _mac(number, serial, secret)):
         raise CardError("tampered", "the card's signature does not match: it was changed, "
                                     "or it belongs to another installation")
@@ -110,6 +112,8 @@ def load_secret(path: Path) -> bytes:
             raise ValueError(f"{path}: the card secret is too short; restore it from a copy")
         return secret
     path.parent.mkdir(parents=True, exist_ok=True)
+    import secrets
+
     secret = secrets.token_bytes(32)
     # Created owner-only from the start: the secret is never readable by others.
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

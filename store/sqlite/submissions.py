@@ -4,7 +4,6 @@ stored with its receipt code and counted by the statistics in the same transacti
 from __future__ import annotations
 
 import base64
-import hashlib
 import itertools
 import json
 import re
@@ -34,6 +33,8 @@ CODE_SEPARATORS = re.compile(r"[\s\-_.·—–－]+")
 def receipt_code(instance_id: str) -> str:
     """A short code a resident can read out at the desk: 8 characters (40 bits of the id's
     SHA-256) from an alphabet without look-alikes, as XXXX-XXXX."""
+    import hashlib  # OpenSSL loads with the first use, not before home is drawn
+
     number = int.from_bytes(hashlib.sha256(instance_id.encode()).digest()[:5], "big")
     letters = "".join(CODE_ALPHABET[(number >> shift) & 31] for shift in range(35, -1, -5))
     return f"{letters[:4]}-{letters[4:]}"
@@ -42,6 +43,8 @@ def receipt_code(instance_id: str) -> str:
 def legacy_receipt_code(instance_id: str) -> str:
     """The code the same id had before (RFC 4648 base32): found on slips already printed,
     and made again for submissions a bundle brought in after the alphabet changed."""
+    import hashlib
+
     digest = hashlib.sha256(instance_id.encode()).digest()
     letters = base64.b32encode(digest[:5]).decode()
     return f"{letters[:4]}-{letters[4:]}"
