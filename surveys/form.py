@@ -398,13 +398,29 @@ class Form:
         """An empty instance tree and its nodes (groups too) by name. A repeat has no
         instance yet: a comment holding its name marks where its instances go
         (``new_repeat_instance``); the nodes of items inside repeats are not in the table."""
-        etree = lxml_etree()
-        root = etree.Element(self.root_name)
+        root = lxml_etree().Element(self.root_name)
         nodes: dict[str, etree._Element] = {}
-        parents: dict[str | None, etree._Element] = {None: root}
+        self._add_nodes({None: root}, nodes)
+        return root, nodes
+
+    def new_repeat_instance(self, repeat: Item) -> tuple[etree._Element,
+                                                          dict[str, etree._Element]]:
+        """One empty instance of a repeat, and the nodes of the items directly in it (groups
+        too, not those of repeats inside it, which get a marker as in ``new_instance``)."""
+        element = lxml_etree().Element(repeat.path.rsplit("/", 1)[-1])
+        nodes: dict[str, etree._Element] = {repeat.name: element}
+        self._add_nodes({repeat.name: element}, nodes)
+        return element, nodes
+
+    def _add_nodes(self, parents: dict[str | None, etree._Element],
+                   nodes: dict[str, etree._Element]) -> None:
+        """The elements of the items below ``parents`` (by item name), in form order, into
+        ``nodes``: a group below one is a parent in turn; a repeat gets a comment holding its
+        name where its instances go, and the items inside it are left out."""
+        etree = lxml_etree()
         for item in self.items:
-            if item.parent not in parents:
-                continue  # inside a repeat
+            if item.parent not in parents or item.name in nodes:
+                continue  # inside a repeat, or the repeat whose instance this is
             parent = parents[item.parent]
             if item.is_repeat:
                 parent.append(etree.Comment(item.name))
@@ -414,30 +430,6 @@ class Form:
             nodes[item.name] = element
             if item.is_group:
                 parents[item.name] = element
-        return root, nodes
-
-
-    def new_repeat_instance(self, repeat: Item) -> tuple[etree._Element,
-                                                          dict[str, etree._Element]]:
-        """One empty instance of a repeat, and the nodes of the items directly in it (groups
-        too, not those of repeats inside it, which get a marker as in ``new_instance``)."""
-        etree = lxml_etree()
-        element = etree.Element(repeat.path.rsplit("/", 1)[-1])
-        nodes: dict[str, etree._Element] = {repeat.name: element}
-        parents: dict[str | None, etree._Element] = {repeat.name: element}
-        for item in self.items:
-            if item.parent not in parents or item.name == repeat.name:
-                continue
-            parent = parents[item.parent]
-            if item.is_repeat:
-                parent.append(etree.Comment(item.name))
-                nodes[item.name] = parent[-1]
-                continue
-            child = etree.SubElement(parent, item.path.rsplit("/", 1)[-1])
-            nodes[item.name] = child
-            if item.is_group:
-                parents[item.name] = child
-        return element, nodes
 
 
 _XML_NAME = re.compile(r"[A-Za-z_][\w.\-]*")

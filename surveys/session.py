@@ -545,6 +545,25 @@ class FormSession:
 
     # ---- import ------------------------------------------------------------------------
 
+    def _read_answer(self, item: Item, place: str, value: Any, raw: dict[str, str],
+                     problems: list[Problem]) -> None:
+        """One answer of a record into ``raw`` as the screens would take it, or a problem
+        named by its place (a plain name, or members[2].age inside a repeat)."""
+        if not item.has_value:
+            if value not in (None, ""):
+                problems.append(self._problem(place, "not_answerable"))
+            return
+        try:
+            text = strict_text(item, value)
+            if NOT_XML.search(text):
+                raise AnswerError("type")
+        except AnswerError as error:
+            problems.append(self._problem(place, error.code))
+            return
+        if text:
+            raw[place] = (self._in_choice_order(item, text)
+                          if item.kind == "select_multiple" else text)
+
     def load_record(self, answers: Mapping[str, Any]) -> list[Problem]:
         """Check a whole record (bulk import) by the rules a resident meets.
 
@@ -560,20 +579,7 @@ class FormSession:
             if item is None or item.is_group:
                 problems.append(self._problem(name, "unknown"))
                 continue
-            if not item.has_value:
-                if value not in (None, ""):
-                    problems.append(self._problem(name, "not_answerable"))
-                continue
-            try:
-                text = strict_text(item, value)
-                if NOT_XML.search(text):
-                    raise AnswerError("type")
-            except AnswerError as error:
-                problems.append(self._problem(name, error.code))
-                continue
-            if text:
-                raw[name] = (self._in_choice_order(item, text)
-                             if item.kind == "select_multiple" else text)
+            self._read_answer(item, name, value, raw, problems)
         if problems:
             return problems
         self._load_raw(raw)
@@ -1635,20 +1641,7 @@ class RepeatSession(FormSession):
                             continue
                         read(name, instance, here + ".")
                     continue
-                if not item.has_value:
-                    if value not in (None, ""):
-                        problems.append(self._problem(place, "not_answerable"))
-                    continue
-                try:
-                    text = strict_text(item, value)
-                    if NOT_XML.search(text):
-                        raise AnswerError("type")
-                except AnswerError as error:
-                    problems.append(self._problem(place, error.code))
-                    continue
-                if text:
-                    raw[place] = (self._in_choice_order(item, text)
-                                  if item.kind == "select_multiple" else text)
+                self._read_answer(item, place, value, raw, problems)
 
         read(None, answers, "")
         if problems:
