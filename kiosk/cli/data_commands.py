@@ -99,20 +99,27 @@ def export_command(context: Context, survey_id: str, file_format: str | None, ou
     with progress_bar("导出 exporting", total, show=show) as advance, \
             central_refusals(central):
         notes: list[str] = []
+        repeat_rows: dict[str, int] = {}  # a form with repeat groups: their files or sheets
         count = export_survey(store, survey_id, target, file_format=file_format,
                               filters=filters, by=by, labels=labels, include_pii=include_pii,
                               language=language, on_progress=advance, notes=notes,
-                              station=context.config.station_name)
+                              station=context.config.station_name, repeat_rows=repeat_rows)
+    repeats = ", ".join(f"{where} ({rows} rows)" for where, rows in repeat_rows.items())
     for note in notes:
         click.echo(note, err=True)
     if not central or context.db_path.exists():  # a staff computer has no kiosk database
         audit(context, "export", survey_id,
               f"{file_format} {count} rows to {output}"
+              + (f", repeat groups to {repeats}" if repeats else "")
               + (" with personal data" if include_pii else "")
               + (f" from the central database {described(central)}" if central else ""))
     if output == "-":
         return
     if file_format == "pdf":
         click.echo(f"wrote the report of {count} submissions to {output}", err=True)
+    elif repeats:
+        where = "files" if file_format == "csv" else "sheets"
+        click.echo(f"wrote {count} submissions to {output}, their repeat groups to the {where} "
+                   f"{repeats}", err=True)
     else:
         click.echo(f"wrote {count} submissions to {output}", err=True)

@@ -8,12 +8,15 @@ forms (all versions, oldest first), the submission records to export (dicts as
 
 from surveys.exports.columns import (
     META_COLUMNS,
+    REPEAT_KEYS,
     ExportError,
     ExportWriteError,
     Question,
+    RepeatTable,
     atomic_output,
     export_questions,
     header,
+    repeat_tables,
 )
 from surveys.exports.pdf import FREE_TEXT_CAP, write_pdf
 from surveys.exports.survey import FORMATS, ExportStore, export_survey, format_for
@@ -23,16 +26,19 @@ __all__ = [
     "FORMATS",
     "FREE_TEXT_CAP",
     "META_COLUMNS",
+    "REPEAT_KEYS",
     "SHEET_ROW_LIMIT",
     "ExportError",
     "ExportStore",
     "ExportWriteError",
     "Question",
+    "RepeatTable",
     "atomic_output",
     "export_questions",
     "export_survey",
     "format_for",
     "header",
+    "repeat_tables",
     "write_csv",
     "write_jsonl",
     "write_pdf",

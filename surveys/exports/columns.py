@@ -6,6 +6,11 @@ question gives one text column with every choice picked, then one 0/1 column per
 named ``question/choice``, as KoboToolbox exports it. Questions marked ``pii`` in any version
 are left out (absent, not blank) unless ``include_pii``; metadata items (start, end, today)
 are left out because ``started`` and ``completed`` carry the same moments.
+
+A repeat group is a table of its own (``repeat_tables``), as KoboToolbox exports it: one row
+per instance keyed to its parent (``REPEAT_KEYS``), the questions inside it as its columns.
+In the table around it (the submissions, or the outer repeat's instances) a repeat is one
+column, ``<repeat>_count``, its number of instances.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import os
 import re
 import secrets
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +29,13 @@ from surveys.form import METADATA, Form, language_code
 # Every row starts with these, in this order.
 META_COLUMNS = ("instance_id", "version", "kiosk", "site", "enumerator", "started",
                 "completed", "lang")
+# A form with repeats: the submissions' rows end with their row number, which the repeat
+# tables' rows name as their parent (KoboToolbox's columns, so its users' joins work).
+INDEX_COLUMN = "_index"
+# Every row of a repeat table starts with these: its own row number in the table, the row
+# of its parent (a submission, or an instance of the outer repeat), the table that row is in
+# and the submission's instance id.
+REPEAT_KEYS = ("_index", "_parent_index", "_parent_table_name", "_submission__uuid")
 # Text that Excel or WPS would take for a formula gets a leading apostrophe (in CSV: in
 # XLSX the cell is typed as text instead).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -86,15 +98,30 @@ class Question:
     """One exported question, merged over a survey's versions."""
 
     name: str
-    kind: str
+    kind: str  # an item's kind; "repeat" for the count of a repeat's instances
     label: str
     pii: bool = False
     likert: bool = False
     choices: list[tuple[str, str]] = field(default_factory=list)  # (name, label), form order
+    # The innermost repeat the question is in (None: the submission itself), and the column
+    # name when it is not the question's own (a repeat's count).
+    scope: str | None = None
+    column: str = ""
 
     @property
     def choice_labels(self) -> dict[str, str]:
         return dict(self.choices)
+
+
+@dataclass
+class RepeatTable:
+    """One repeat group as a table of its own: its questions, and where its rows' parents are
+    (``parent`` None: the submissions; else the outer repeat's table)."""
+
+    name: str
+    label: str
+    parent: str | None
+    questions: list[Question]
 
 
 def export_language(form: Form, language: str) -> str:
@@ -109,21 +136,53 @@ def multi_separator(language: str) -> str:
 
 def export_questions(forms: Sequence[Form], language: str = "zh", *,
                      include_pii: bool = False) -> list[Question]:
-    """The exported questions of a survey's versions (oldest first), newest form order."""
+    """The exported questions of a survey's versions (oldest first), newest form order:
+    those of the submissions themselves, not those inside repeat groups (``repeat_tables``)
+    nor the repeats' counts (``table_questions``)."""
+    return [question for question in _merged(forms, language, include_pii)
+            if question.scope is None and question.kind != "repeat"]
+
+
+def table_questions(forms: Sequence[Form], language: str = "zh", *,
+                    include_pii: bool = False, scope: str | None = None) -> list[Question]:
+    """The columns of one table after its keys: the questions directly in repeat ``scope``
+    (None: the submissions), a repeat inside it as the count of its instances."""
+    return [question for question in _merged(forms, language, include_pii)
+            if question.scope == scope]
+
+
+def repeat_tables(forms: Sequence[Form], language: str = "zh", *,
+                  include_pii: bool = False) -> list[RepeatTable]:
+    """The repeat groups of a survey's versions as tables, outer ones before inner ones
+    (newest form order); a repeat marked pii, with all inside it, only with ``include_pii``."""
+    merged = _merged(forms, language, include_pii)
+    return [RepeatTable(question.name, question.label, question.scope,
+                        [inner for inner in merged if inner.scope == question.name])
+            for question in merged if question.kind == "repeat"]
+
+
+def _merged(forms: Sequence[Form], language: str, include_pii: bool) -> list[Question]:
+    """Every exported question and repeat of the versions, merged by name (newest first)."""
     merged: dict[str, Question] = {}
     pii: set[str] = set()
     for form in reversed(forms):
         lang = export_language(form, language)
-        for item in form.value_items:
+        for item in form.items:
+            if not (item.has_value or item.is_repeat):
+                continue
             if item.pii:
                 pii.add(item.name)
-            if item.kind in METADATA or item.kind not in EXPORTED_KINDS:
+            if item.kind in METADATA or not (item.kind in EXPORTED_KINDS or item.is_repeat):
                 continue
             question = merged.get(item.name)
             if question is None:
+                chain = form.repeat_chain.get(item.name, ())
+                if item.is_repeat:
+                    chain = chain[:-1]  # a repeat's count is a column of the table around it
                 question = merged[item.name] = Question(
                     item.name, item.kind, form.text(item.label, lang) or item.name,
-                    likert="likert" in item.appearance.split())
+                    likert="likert" in item.appearance.split(),
+                    scope=chain[-1] if chain else None)
             if item.kind.startswith("select"):
                 known = {name for name, _ in question.choices}
                 question.choices.extend(
@@ -132,16 +191,34 @@ def export_questions(forms: Sequence[Form], language: str = "zh", *,
     for name in pii:
         if name in merged:
             merged[name].pii = True
-    return [question for question in merged.values() if include_pii or not question.pii]
-
-
-def header(questions: Iterable[Question]) -> list[str]:
-    """The header row: metadata columns, then the questions (multi: text then 0/1 columns)."""
-    names = list(META_COLUMNS)
+    questions = list(merged.values())
+    if not include_pii:  # a pii repeat hides all inside it, however deep
+        hidden = {question.name for question in questions if question.pii}
+        for question in questions:
+            if question.scope in hidden:
+                hidden.add(question.name)
+        questions = [question for question in questions if question.name not in hidden]
+    taken = {question.name for question in questions} | set(META_COLUMNS) | {INDEX_COLUMN}
     for question in questions:
-        names.append(question.name)
+        if question.kind == "repeat":
+            column = f"{question.name}_count"
+            while column in taken:
+                column += "_"
+            question.column = column
+            taken.add(column)
+    return questions
+
+
+def header(questions: Iterable[Question], keys: Sequence[str] = META_COLUMNS,
+           tail: Sequence[str] = ()) -> list[str]:
+    """The header row: metadata columns (``keys``), then the questions (multi: text then 0/1
+    columns), then ``tail``."""
+    names = list(keys)
+    for question in questions:
+        names.append(question.column or question.name)
         if question.kind == "select_multiple":
             names.extend(f"{question.name}/{choice}" for choice, _ in question.choices)
+    names.extend(tail)
     return names
 
 
@@ -159,8 +236,11 @@ def _number(value: Any) -> Any:
 
 
 def row_maker(questions: Sequence[Question], *, labels: bool, language: str,
-              escape_formulas: bool) -> Any:
-    """A function turning one submission record into its row of cell values (None: empty).
+              escape_formulas: bool, keys: Sequence[str] = META_COLUMNS,
+              tail: Sequence[str] = ()) -> Any:
+    """A function turning one submission record into its row of cell values (None: empty):
+    the record's ``keys``, the questions of its ``answers``, then its ``tail`` keys. (A
+    repeat instance's row is made from a record of its keys with the instance as answers.)
 
     Built once per export, so the per-row work is plain lookups: a million rows go by in
     seconds.
@@ -174,10 +254,13 @@ def row_maker(questions: Sequence[Question], *, labels: bool, language: str,
 
     def make(record: dict[str, Any]) -> list[Any]:
         answers = record.get("answers") or {}
-        row: list[Any] = [record.get(key) for key in META_COLUMNS]
+        row: list[Any] = [record.get(key) for key in keys]
         for name, kind, label_of, choice_names in plan:
             value = answers.get(name)
-            if kind == "select_multiple":
+            if kind == "repeat":  # the number of instances, not the instances (the
+                # session stores no list when there are none)
+                row.append(len(value) if isinstance(value, list) else 0)
+            elif kind == "select_multiple":
                 if value is None:
                     row.append(None)
                     row.extend([None] * len(choice_names))
@@ -197,6 +280,7 @@ def row_maker(questions: Sequence[Question], *, labels: bool, language: str,
                 row.append(_number(value))
             else:
                 row.append(value)
+        row.extend(record.get(key) for key in tail)
         if escape_formulas:  # every text cell: metadata, labels, calculates, answers
             row = [csv_cell(value) for value in row]
         return row
@@ -224,3 +308,38 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def atomic_outputs(paths: Sequence[str | Path]) -> Iterator[list[Path]]:
+    """``atomic_output`` for files that belong together (a CSV and its repeats' CSVs):
+    temporary paths beside them, which become theirs only when all were written. If one
+    cannot take its place, those that already did are removed too: never half an export."""
+    targets = [Path(path) for path in paths]
+    with ExitStack() as stack:
+        temporaries = [stack.enter_context(_temporary_beside(target)) for target in targets]
+        yield temporaries
+        placed: list[Path] = []
+        try:
+            for temporary, target in zip(temporaries, targets, strict=True):
+                os.replace(temporary, target)
+                placed.append(target)
+        except OSError as error:
+            for target in placed:
+                target.unlink(missing_ok=True)
+            raise ExportWriteError(
+                f"cannot write {targets[len(placed)]}: {error.strerror or error}") from None
+
+
+@contextmanager
+def _temporary_beside(target: Path) -> Iterator[Path]:
+    """A private temporary file beside ``target``, removed unless it was moved away."""
+    temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+    try:
+        os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError as error:
+        raise ExportWriteError(f"cannot write {target}: {error.strerror or error}") from None
+    try:
+        yield temporary
+    finally:
+        temporary.unlink(missing_ok=True)

@@ -60,10 +60,13 @@ def export_survey(store: ExportStore, survey_id: str, target: str | Path | IO[st
                   by: str | None = None, labels: bool = False, include_pii: bool = False,
                   language: str = "zh",
                   on_progress: Callable[[int], None] | None = None,
-                  notes: list[str] | None = None, station: str = "") -> int:
+                  notes: list[str] | None = None, station: str = "",
+                  repeat_rows: dict[str, int] | None = None) -> int:
     """Write one survey's export; return the number of submissions written (or reported).
     What the user should know of the file (text cut to fit a cell …) goes in ``notes``;
-    ``station`` (the config's station name) heads the PDF report.
+    ``station`` (the config's station name) heads the PDF report. A form with repeat
+    groups puts each repeat in a CSV file or XLSX sheet of its own: ``repeat_rows`` hears
+    where (the file's path, the sheet's name) and how many rows.
 
     ``target`` is a path, or a text stream for csv and jsonl; ``file_format`` defaults to
     the path's ending. Raises StatsError for a question or choice the survey does not have
@@ -91,7 +94,8 @@ def export_survey(store: ExportStore, survey_id: str, target: str | Path | IO[st
     try:
         return _write(file_format, forms, store.iter_submissions(survey_id, filters), stats,
                       target, labels=labels, include_pii=include_pii, language=language,
-                      on_progress=on_progress, notes=notes, station=station)
+                      on_progress=on_progress, notes=notes, station=station,
+                      repeat_rows=repeat_rows)
     except ExportWriteError:
         raise
     except OSError as error:  # disk full, USB stick pulled out …
@@ -103,10 +107,10 @@ def _write(file_format: str, forms: list[Form], records: Iterator[dict[str, Any]
            stats: dict[str, Any] | None, target: str | Path | IO[str], *, labels: bool,
            include_pii: bool, language: str,
            on_progress: Callable[[int], None] | None, notes: list[str] | None,
-           station: str) -> int:
+           station: str, repeat_rows: dict[str, int] | None) -> int:
     if file_format == "csv":
         return write_csv(forms, records, target, labels=labels, include_pii=include_pii,
-                         language=language, on_progress=on_progress)
+                         language=language, on_progress=on_progress, repeat_rows=repeat_rows)
     if file_format == "jsonl":
         return write_jsonl(forms, records, target, include_pii=include_pii,
                            on_progress=on_progress)
@@ -114,7 +118,7 @@ def _write(file_format: str, forms: list[Form], records: Iterator[dict[str, Any]
     if file_format == "xlsx":
         return write_xlsx(forms, records, stats, target, labels=labels,
                           include_pii=include_pii, language=language, on_progress=on_progress,
-                          notes=notes)
+                          notes=notes, repeat_rows=repeat_rows)
     write_pdf(forms, stats, target, include_pii=include_pii, language=language,
               station=station)
     return int(stats.get("n", 0))

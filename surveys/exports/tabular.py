@@ -3,24 +3,38 @@
 Each writer streams the submission records it is given (already filtered by the caller), so
 memory stays flat however many there are, and writes through ``atomic_output``: a failure
 leaves nothing behind.
+
+A form with repeat groups gives one table per repeat, as KoboToolbox exports it: a sheet of
+the workbook, or a CSV file beside the submissions' (``out.csv``, ``out-members.csv`` …).
+Each instance is a row keyed to its parent's (``REPEAT_KEYS``); the submissions' rows end
+with their ``_index``. JSONL keeps repeats as they are stored, lists of objects.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, Any
 
 from surveys.exports.columns import (
+    INDEX_COLUMN,
+    REPEAT_KEYS,
+    ExportError,
     ExportWriteError,
     Question,
+    RepeatTable,
     XlsxCells,
     atomic_output,
+    atomic_outputs,
     export_questions,
     header,
+    repeat_tables,
     row_maker,
+    table_questions,
 )
 from surveys.form import Form
 
@@ -66,12 +80,23 @@ def words(language: str) -> dict[str, str]:
 def write_csv(forms: Sequence[Form], records: Iterable[dict[str, Any]],
               target: str | Path | IO[str],
               *, labels: bool = False, include_pii: bool = False, language: str = "zh",
-              on_progress: Progress = None) -> int:
+              on_progress: Progress = None, repeat_rows: dict[str, int] | None = None) -> int:
     """Write submissions as CSV in UTF-8 with BOM; return the number of rows.
 
     ``target`` is a path (written atomically) or an open text stream (the BOM is written
-    to it too). Codes by default, labels in ``language`` with ``labels``.
+    to it too). Codes by default, labels in ``language`` with ``labels``. A form with
+    repeats also writes one file per repeat beside ``target`` (``repeat_files``), all or
+    none of them; ``repeat_rows`` hears each file's path and number of rows.
     """
+    tables = repeat_tables(forms, language, include_pii=include_pii)
+    if tables:
+        if not isinstance(target, str | Path):
+            raise ExportError(
+                "这份问卷有重复组，CSV 要写成几个文件（每个重复组一个）：请用 -o 文件名.csv，"
+                "或导出 xlsx、jsonl (the form has repeat groups, which CSV writes to files "
+                "of their own: give -o FILE.csv, or export xlsx or jsonl)")
+        return _write_csv_tables(forms, tables, records, Path(target), labels, include_pii,
+                                 language, on_progress, repeat_rows)
     questions = export_questions(forms, language, include_pii=include_pii)
     if not isinstance(target, str | Path):
         target.write("\ufeff")
@@ -90,6 +115,94 @@ def _write_csv_rows(questions: list[Question], records: Iterable[dict[str, Any]]
     counted = _Counted(records, on_progress)
     writer.writerows(map(make, counted))
     return counted.count
+
+
+def repeat_files(target: str | Path, tables: Sequence[RepeatTable]) -> dict[str, Path]:
+    """Where each repeat's CSV goes: beside ``target``, named after it and the repeat
+    (``out.csv`` → ``out-members.csv``)."""
+    target = Path(target)
+    suffix = target.suffix or ".csv"
+    return {table.name: target.with_name(f"{target.stem}-{table.name}{suffix}")
+            for table in tables}
+
+
+def _write_csv_tables(forms: Sequence[Form], tables: list[RepeatTable],
+                      records: Iterable[dict[str, Any]], target: Path, labels: bool,
+                      include_pii: bool, language: str, on_progress: Progress,
+                      repeat_rows: dict[str, int] | None) -> int:
+    """The submissions to ``target``, each repeat's instances to a file of its own."""
+    paths = repeat_files(target, tables)
+    questions = table_questions(forms, language, include_pii=include_pii)
+    make = row_maker(questions, labels=labels, language=language, escape_formulas=True,
+                     tail=(INDEX_COLUMN,))
+    walk = RepeatRows(tables, {None: target.name,
+                               **{name: path.name for name, path in paths.items()}})
+    with atomic_outputs([target, *paths.values()]) as temporaries, ExitStack() as files:
+        handles = [files.enter_context(open(path, "w", encoding="utf-8-sig", newline=""))
+                   for path in temporaries]
+        writer = csv.writer(handles[0])
+        writer.writerow(header(questions, tail=(INDEX_COLUMN,)))
+        writers = {}
+        makers = {}
+        for table, handle in zip(tables, handles[1:], strict=True):
+            writers[table.name] = csv.writer(handle)
+            writers[table.name].writerow(header(table.questions, REPEAT_KEYS))
+            makers[table.name] = row_maker(table.questions, labels=labels, language=language,
+                                           escape_formulas=True, keys=REPEAT_KEYS)
+        counted = _Counted(records, on_progress)
+        for record in counted:
+            writer.writerow(make(walk.keyed(record)))
+            for name, row in walk.instances(record):
+                writers[name].writerow(makers[name](row))
+    if repeat_rows is not None:
+        repeat_rows.update({str(paths[name]): walk.counts[name] for name in paths})
+    return counted.count
+
+
+class RepeatRows:
+    """Numbers the submissions and their repeats' instances as the records go by, as
+    KoboToolbox does: each table counts its own rows from 1, and an instance's row names
+    its parent's row and table (``table_names``: the submissions' under None)."""
+
+    def __init__(self, tables: Sequence[RepeatTable],
+                 table_names: dict[str | None, str]) -> None:
+        self.table_names = table_names
+        self.inside: dict[str | None, list[str]] = {}
+        for table in tables:
+            self.inside.setdefault(table.parent, []).append(table.name)
+        self.counts = {table.name: 0 for table in tables}
+        self.submissions = 0
+
+    def keyed(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The submission's record with its ``_index`` (the next submission's row)."""
+        self.submissions += 1
+        return {**record, INDEX_COLUMN: self.submissions}
+
+    def instances(self, record: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(repeat, row record) for every instance of the submission last ``keyed``, outer
+        instances before those inside them; the row record holds ``REPEAT_KEYS`` and the
+        instance as its answers."""
+        yield from self._walk(record.get("answers"), None, self.submissions,
+                              record.get("instance_id"))
+
+    def _walk(self, answers: Any, scope: str | None, parent: int,
+              submission: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+        if not isinstance(answers, dict):
+            return
+        for name in self.inside.get(scope, ()):
+            found = answers.get(name)
+            if not isinstance(found, list):
+                continue
+            for instance in found:
+                self.counts[name] += 1
+                own = self.counts[name]
+                # {} is an instance that was not relevant: a row of its own all the same, so
+                # that rows and positions agree with the stored list.
+                instance = instance if isinstance(instance, dict) else {}
+                yield name, {"_index": own, "_parent_index": parent,
+                             "_parent_table_name": self.table_names[scope],
+                             "_submission__uuid": submission, "answers": instance}
+                yield from self._walk(instance, name, own, submission)
 
 
 class _Counted:
@@ -116,17 +229,18 @@ class _Counted:
 def write_jsonl(forms: Sequence[Form], records: Iterable[dict[str, Any]],
                 target: str | Path | IO[str], *, include_pii: bool = False,
                 on_progress: Progress = None) -> int:
-    """Write submissions as JSON Lines (the import format), pii answers left out by default."""
+    """Write submissions as JSON Lines (the import format), pii answers left out by default
+    (inside repeats' instances too; a pii repeat with all its instances)."""
     hidden = set() if include_pii else {
-        item.name for form in forms for item in form.value_items if item.pii}
+        item.name for form in forms for item in form.items
+        if item.pii and (item.has_value or item.is_repeat)}
+    repeats = {name for form in forms for name in form.repeats}
 
     def lines(handle: IO[str]) -> int:
         counted = _Counted(records, on_progress)
         for record in counted:
             if hidden:
-                record = {**record, "answers": {name: value for name, value
-                                                in record["answers"].items()
-                                                if name not in hidden}}
+                record = {**record, "answers": _without(record["answers"], hidden, repeats)}
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
         return counted.count
 
@@ -136,28 +250,49 @@ def write_jsonl(forms: Sequence[Form], records: Iterable[dict[str, Any]],
         return lines(handle)
 
 
+def _without(answers: dict[str, Any], hidden: set[str], repeats: set[str]) -> dict[str, Any]:
+    """``answers`` without the ``hidden`` names, in the instances of ``repeats`` too."""
+    kept = {}
+    for name, value in answers.items():
+        if name in hidden:
+            continue
+        if name in repeats and isinstance(value, list):
+            value = [_without(instance, hidden, repeats) if isinstance(instance, dict)
+                     else instance for instance in value]
+        kept[name] = value
+    return kept
+
+
 # ---- XLSX --------------------------------------------------------------------------------
 
 
 def write_xlsx(forms: Sequence[Form], records: Iterable[dict[str, Any]],
                stats: dict[str, Any] | None, target: str | Path, *, labels: bool = False,
                include_pii: bool = False, language: str = "zh",
-               on_progress: Progress = None, notes: list[str] | None = None) -> int:
+               on_progress: Progress = None, notes: list[str] | None = None,
+               repeat_rows: dict[str, int] | None = None) -> int:
     """Write the data sheet(s), the tallies sheet and (when ``stats`` has one) the cross-tab.
 
     Over 1,048,575 submissions the data go on in sheets 数据2, 数据3 … (each with the
     header), since Excel and WPS open no more rows than that in one sheet. Every text cell
     is typed as text (never a formula); text past what a cell holds is cut, marked, and
-    said in ``notes``. Returns the number of data rows.
+    said in ``notes``. Each repeat group gets sheets of its own after the data, named by
+    its label (``repeat_rows`` hears each one's name and number of rows). Returns the
+    number of data rows.
     """
     from openpyxl import Workbook
 
     questions = export_questions(forms, language, include_pii=include_pii)
+    tables = repeat_tables(forms, language, include_pii=include_pii)
     names = SHEET_NAMES["en" if language.lower().startswith("en") else "zh"]
     book = Workbook(write_only=True)
     cells = XlsxCells(language)
-    count = _data_sheets(book, questions, records, names["data"], labels, language,
-                         on_progress, cells)
+    if tables:
+        count = _repeat_form_sheets(book, forms, tables, records, names, labels, include_pii,
+                                    language, on_progress, cells, repeat_rows)
+    else:
+        count = _data_sheets(book, questions, records, names["data"], labels, language,
+                             on_progress, cells)
     if stats is not None:
         _tallies_sheet(book.create_sheet(names["tallies"]), questions, stats, language, cells)
         if stats.get("crosstab"):
@@ -172,6 +307,107 @@ def write_xlsx(forms: Sequence[Form], records: Iterable[dict[str, Any]],
         except OSError as error:
             raise ExportWriteError(f"cannot write {target}: {error.strerror or error}") from None
     return count
+
+
+# What a sheet's name cannot hold in Excel (and WPS, LibreOffice), and its longest.
+SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\\x00-\x1f\x7f]")
+SHEET_NAME_LIMIT = 31
+
+
+def sheet_title(wanted: str, fallback: str, taken: set[str]) -> str:
+    """A sheet name Excel takes, near ``wanted`` (``fallback`` when nothing of it is left,
+    or it reads an answer, ``${name}``), unlike any in ``taken`` (case-folded, as Excel
+    compares them), which it joins."""
+    title = "" if "${" in wanted else SHEET_NAME_FORBIDDEN.sub("", wanted).strip(" '")
+    if not title:
+        title = SHEET_NAME_FORBIDDEN.sub("", fallback).strip(" '") or "sheet"
+    title = title[:SHEET_NAME_LIMIT].rstrip(" '")
+    candidate, number = title, 2
+    while candidate.casefold() in taken:
+        suffix = f"-{number}"
+        candidate = title[:SHEET_NAME_LIMIT - len(suffix)].rstrip(" '") + suffix
+        number += 1
+    taken.add(candidate.casefold())
+    return candidate
+
+
+class _SheetSeries:
+    """One table's sheets: its header, then its rows, going on in a sheet of the next
+    number (with the header again) past what one sheet holds."""
+
+    def __init__(self, book: Any, base_name: str, names: list[str], cells: XlsxCells,
+                 taken: set[str]) -> None:
+        self.book = book
+        self.base_name = base_name
+        self.names = names
+        self.cells = cells
+        self.taken = taken
+        wide = {"instance_id": 38.0, "_submission__uuid": 38.0, "started": 30.0,
+                "completed": 30.0}
+        self.widths = [wide.get(name, max(8.0, min(40.0, _width(name) + 2))) for name in names]
+        self.sheets: list[Any] = []
+        self.rows = 0  # in all its sheets
+        self.in_sheet = 0
+        self._new_sheet()
+
+    def _new_sheet(self) -> None:
+        from openpyxl.utils import get_column_letter
+
+        number = len(self.sheets) + 1
+        title = self.base_name if number == 1 else sheet_title(
+            f"{self.base_name}{number}", f"{self.base_name}{number}", self.taken)
+        self.sheet = self.book.create_sheet(title)
+        for column, width in enumerate(self.widths, start=1):
+            self.sheet.column_dimensions[get_column_letter(column)].width = width
+        self.sheet.freeze_panes = "B2"
+        self.styles = _Styles(self.sheet, self.cells)
+        self.sheet.append([self.styles.head(name) for name in self.names])
+        self.sheets.append(self.sheet)
+        self.in_sheet = 0
+
+    def append(self, row: list[Any]) -> None:
+        if self.in_sheet == SHEET_ROW_LIMIT:
+            self._new_sheet()
+        self.sheet.append(self.styles.row(row))
+        self.in_sheet += 1
+        self.rows += 1
+
+
+def _repeat_form_sheets(book: Any, forms: Sequence[Form], tables: list[RepeatTable],
+                        records: Iterable[dict[str, Any]], names: dict[str, str],
+                        labels: bool, include_pii: bool, language: str,
+                        on_progress: Progress, cells: XlsxCells,
+                        repeat_rows: dict[str, int] | None) -> int:
+    """The data sheet(s) of a form with repeats, then each repeat's sheet(s), in form order;
+    returns the number of submissions."""
+    taken = {name.casefold() for name in names.values()} | {"history"}  # Excel's own
+    columns = table_questions(forms, language, include_pii=include_pii)
+    data = _SheetSeries(book, names["data"], header(columns, tail=(INDEX_COLUMN,)), cells,
+                        taken)
+    make = row_maker(columns, labels=labels, language=language, escape_formulas=False,
+                     tail=(INDEX_COLUMN,))
+    series: dict[str, _SheetSeries] = {}
+    makers = {}
+    for table in tables:
+        series[table.name] = _SheetSeries(
+            book, sheet_title(table.label, table.name, taken),
+            header(table.questions, REPEAT_KEYS), cells, taken)
+        makers[table.name] = row_maker(table.questions, labels=labels, language=language,
+                                       escape_formulas=False, keys=REPEAT_KEYS)
+    walk = RepeatRows(tables, {None: names["data"], **{
+        name: sheets.base_name for name, sheets in series.items()}})
+    counted = _Counted(records, on_progress)
+    for record in counted:
+        data.append(make(walk.keyed(record)))
+        for name, row in walk.instances(record):
+            series[name].append(makers[name](row))
+    # A sheet made past the row limit was added last; the tables' sheets go together.
+    ordered = [sheet for sheets in (data, *series.values()) for sheet in sheets.sheets]
+    for place, sheet in enumerate(ordered):
+        book.move_sheet(sheet.title, place - book.index(sheet))
+    if repeat_rows is not None:
+        repeat_rows.update({sheets.base_name: sheets.rows for sheets in series.values()})
+    return counted.count
 
 
 class _Styles:
