@@ -217,6 +217,8 @@ def import_jsonl(
     gate = store.record_gate()
     workers = default_workers(source) if workers is None else workers
     batch: list[tuple[int, CheckedSubmission]] = []
+    # Register entries created by the file's records so far: a later record may update them.
+    created: set[tuple[str, str]] = set()
 
     def flush() -> None:
         if not batch:
@@ -228,6 +230,12 @@ def import_jsonl(
             if earlier is None and item.instance_id in new:
                 earlier = new[item.instance_id].to_json()
             if earlier is None:
+                unknown = store.unknown_entity(item, created)
+                if unknown is not None:
+                    report.rejected.append(Rejected(line, unknown))
+                    continue
+                if item.entity and item.entity.get("action") == "create":
+                    created.add((str(item.entity["dataset"]), str(item.entity["id"])))
                 new[item.instance_id] = item
                 continue
             differs = differences(earlier, item)

@@ -22,6 +22,7 @@ import random
 import re
 import string
 import uuid as uuid_module
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
@@ -89,6 +90,9 @@ ODK_FUNCTIONS: dict[str, tuple[int, int | None]] = {
     "random": (0, 0),
     # indexed-repeat(value, repeat1, index1[, repeat2, index2 …]): one instance's value.
     "indexed-repeat": (3, None),
+    # instance('households')/root/item[name=${household}]/plan is written as
+    # entity-value('households', ${household}, 'plan') before parsing (rewrite_instances).
+    "entity-value": (3, 3),
     # ODK extends these XPath 1.0 functions: round and position take an optional argument,
     # concat takes one argument and node-sets, number converts dates.
     "round": (1, 2),
@@ -103,6 +107,11 @@ RENAMED = {
     "number": "odk-number",
 }
 JR_FUNCTIONS: dict[str, tuple[int, int | None]] = {"choice-name": (2, 2)}
+
+ENTITY_ATTRIBUTE = "{urn:shegong-kiosk}entities"
+# Which register each session reads, by the key its instance root carries (as the language
+# is carried for jr:choice-name); sessions come and go, so the table forgets them.
+_ENTITY_SOURCES: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
 
 # Functions whose result is a date or time, so relational operators and arithmetic
 # around them use ODK's day-number rule.
@@ -272,6 +281,66 @@ def nesting_depth(text: str) -> int:
     return deepest
 
 
+_INSTANCE = re.compile(
+    r"instance\s*\(\s*(['\"])([^'\"]*)\1\s*\)\s*/\s*root\s*/\s*item\s*\[\s*name\s*=\s*")
+_PROPERTY = re.compile(r"\]\s*/\s*([A-Za-z_][A-Za-z0-9_.\-]*)")
+INSTANCE_SUBSET = ("instance() is read only as instance('list')/root/item[name=${question}]/"
+                   "property (instance() 只支持这种写法)")
+
+
+def rewrite_instances(text: str) -> str:
+    """``instance('households')/root/item[name=X]/plan`` -> ``entity-value('households', X,
+    'plan')``: the one way ODK forms read a register that the kiosk runs, a lookup by id
+    rather than a scan of every household. Any other use of instance() is refused."""
+    out: list[str] = []
+    index = 0
+    while True:
+        start = _find_outside_quotes(text, "instance", index)
+        if start < 0:
+            out.append(text[index:])
+            return "".join(out)
+        match = _INSTANCE.match(text, start)
+        if match is None:
+            raise ExpressionError(INSTANCE_SUBSET)
+        dataset = match.group(2)
+        depth, quote, cursor = 1, "", match.end()
+        while cursor < len(text) and depth:
+            character = text[cursor]
+            if quote:
+                quote = "" if character == quote else quote
+            elif character in "'\"":
+                quote = character
+            elif character == "[":
+                depth += 1
+            elif character == "]":
+                depth -= 1
+                if not depth:
+                    break
+            cursor += 1
+        key = text[match.end():cursor].strip()
+        tail = _PROPERTY.match(text, cursor)
+        if depth or not key or tail is None:
+            raise ExpressionError(INSTANCE_SUBSET)
+        out.append(text[index:start])
+        out.append(f"entity-value({_quote(dataset)}, {key}, {_quote(tail.group(1))})")
+        index = tail.end()
+
+
+def _find_outside_quotes(text: str, word: str, start: int) -> int:
+    """Where ``word`` next stands outside quoted text, or -1."""
+    quote = ""
+    for index in range(start, len(text)):
+        character = text[index]
+        if quote:
+            quote = "" if character == quote else quote
+        elif character in "'\"":
+            quote = character
+        elif text.startswith(word, index) and (index == 0 or not (
+                text[index - 1].isalnum() or text[index - 1] in "_-:")):
+            return index
+    return -1
+
+
 def translate(text: str, ctx: TranslationContext) -> Translated:
     """Translate an XLSForm expression into XPath 1.0 that lxml evaluates with ODK rules."""
     if len(text) > EXPRESSION_LIMIT:
@@ -280,7 +349,7 @@ def translate(text: str, ctx: TranslationContext) -> Translated:
     if nesting_depth(text) > NESTING_LIMIT:
         raise ExpressionError(f"the expression is nested too deeply (more than {NESTING_LIMIT}"
                               " brackets inside each other; split it into calculates)")
-    substituted, names = substitute_references(text.strip(), ctx)
+    substituted, names = substitute_references(rewrite_instances(text.strip()), ctx)
     tree = parse(substituted)
     emitter = _Emitter(ctx.date_paths)
     try:
@@ -869,6 +938,26 @@ def _random(_ctx: Any) -> float:
     return random.random()
 
 
+def _entity_value(ctx: Any, dataset: Any, entity_id: Any, name: Any) -> str:
+    """One property of one register entry ('' when the session reads no register, or the
+    entry is unknown)."""
+    node = ctx.context_node
+    key = node.getroottree().getroot().get(ENTITY_ATTRIBUTE) if node is not None else None
+    source = _ENTITY_SOURCES.get(key) if key else None
+    identifier = to_string(entity_id).strip()
+    if source is None or not identifier:
+        return ""
+    entity = source.entity(to_string(dataset), identifier)
+    return entity.value(to_string(name)) if entity is not None else ""
+
+
+def attach_entity_source(root: Any, source: Any) -> None:
+    """Let the expressions evaluated in ``root``'s instance read ``source``'s registers."""
+    key = str(id(source))
+    _ENTITY_SOURCES[key] = source
+    root.set(ENTITY_ATTRIBUTE, key)
+
+
 def _odk_num(_ctx: Any, value: Any) -> float:
     return date_number(value)
 
@@ -924,6 +1013,7 @@ _BASE_EXTENSIONS: dict[tuple[str | None, str], Callable[..., Any]] = {
     (None, "odk-concat"): _concat,
     (None, "odk-number"): _number,
     (None, "odk-num"): _odk_num,
+    (None, "entity-value"): _entity_value,
 }
 
 

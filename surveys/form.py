@@ -13,6 +13,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from surveys import expressions
+from surveys.entities import EntityDeclaration
 from surveys.expressions import CompiledExpression, Translated, lxml_etree
 
 if TYPE_CHECKING:
@@ -72,6 +73,10 @@ class Item:
     pii: bool = False
     or_other: bool = False
     row: int | None = None
+    # The register property this answer is saved to (XLSForm save_to), and for
+    # select_one_from_file the register its choices come from.
+    save_to: str | None = None
+    entity_list: str | None = None
     # kind -> {"source": XLSForm text, "xpath": translated, "refs": [names], "date": bool}
     expressions: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -111,7 +116,7 @@ class Item:
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"name": self.name, "kind": self.kind, "path": self.path}
-        for key in ("parent", "list_name", "row"):
+        for key in ("parent", "list_name", "row", "save_to", "entity_list"):
             if getattr(self, key) is not None:
                 data[key] = getattr(self, key)
         for key in ("label", "hint", "constraint_message", "required_message", "expressions"):
@@ -211,6 +216,19 @@ class Form:
                     entry["source"], translated, self._extensions
                 )
 
+        # The register a finished questionnaire creates or updates (the entities sheet).
+        declared = compiled.get("entity")
+        self.entity: EntityDeclaration | None = (
+            EntityDeclaration.from_json(declared) if declared else None)
+        self.entity_expressions: dict[str, CompiledExpression] = {}
+        for key, entry in (declared or {}).get("expressions", {}).items():
+            self.entity_expressions[key] = CompiledExpression(
+                entry["source"], Translated(xpath=entry["xpath"],
+                                            references=frozenset(entry.get("refs", ()))),
+                self._extensions)
+        self.saved_to: dict[str, str] = {item.save_to: item.name for item in self.items
+                                         if item.save_to}
+
     @classmethod
     def from_compiled(cls, compiled: dict[str, Any]) -> Form:
         return cls(compiled)
@@ -234,7 +252,10 @@ class Form:
         choices = sum(len(entries) for entries in self.choices.values())
         if choices > CHOICE_LIMIT:
             raise FormInvalid(f"{choices:,} choices, more than {CHOICE_LIMIT:,}")
-        for (name, kind), expression in self._expressions.items():
+        expressions_to_check = [*self._expressions.items(),
+                                *((("entities", key), expression) for key, expression
+                                  in self.entity_expressions.items())]
+        for (name, kind), expression in expressions_to_check:
             if len(expression.translated.xpath) > XPATH_LIMIT:
                 raise FormInvalid(f"the {kind} of '{name}' is too long")
             try:
@@ -352,8 +373,15 @@ class Form:
     def depends_on_the_moment(self, name: str) -> bool:
         """True for a calculate whose value depends on the moment or on chance (now(),
         today(), uuid(), random(), once()): computed again it would differ."""
-        source = self.by_name[name].expressions.get("calculate", {}).get("source", "")
-        return MOMENTARY.search(source) is not None
+        calculate = self.by_name[name].expressions.get("calculate", {})
+        return MOMENTARY.search(calculate.get("source", "")) is not None \
+            or self.reads_register(name)
+
+    def reads_register(self, name: str) -> bool:
+        """True for a calculate reading a register (instance('households')…): checked again
+        elsewhere it keeps the value read where the questionnaire was filled."""
+        calculate = self.by_name[name].expressions.get("calculate", {})
+        return "entity-value(" in calculate.get("xpath", "")
 
     def ancestors(self, item: Item) -> list[Item]:
         chain = []

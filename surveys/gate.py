@@ -28,7 +28,8 @@ from surveys.session import REFUSED_IN_LINE, FormSession, Submission
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 RECORD_KEYS = frozenset({"instance_id", "survey", "version", "kiosk", "site", "started",
-                         "completed", "lang", "enumerator", "answers"})
+                         "completed", "lang", "enumerator", "answers", "entity"})
+ENTITY_KEYS = frozenset({"dataset", "id", "action", "label", "base_version"})
 # Metadata are short: a kiosk id, 街道/社区, a volunteer number, a language code.
 METADATA_LIMIT = 100
 NAME_LIMIT = 100  # survey ids and versions
@@ -220,11 +221,43 @@ class RecordGate:
             raise RecordRefused("; ".join(
                 f"answer '{problem.question}': {problem.message}" for problem in problems))
         completed = moments["completed"] or ""
+        entity = self._entity(session, record.get("entity"), instance_id)
         return CheckedSubmission(
             instance_id=instance_id, survey=form.survey_id, version=form.version,
             started=moments["started"] or completed, completed=completed, lang=language,
             answers=session.answers(), kiosk=metadata["kiosk"] or kiosk,
-            enumerator=metadata["enumerator"], site=metadata["site"] or site, seal=_SEAL)
+            enumerator=metadata["enumerator"], site=metadata["site"] or site, entity=entity,
+            seal=_SEAL)
+
+    @staticmethod
+    def _entity(session: FormSession, sent: Any, instance_id: str) -> dict[str, Any] | None:
+        """The record's change to a register, computed again from its answers: whether it
+        creates or updates, which entry and its label. Only the version its visitor saw is
+        taken as sent (a number, or none); a block that says otherwise is refused."""
+        computed = session.entity_block(instance_id)
+        if sent is None:
+            return computed
+        if not isinstance(sent, dict):
+            raise RecordRefused("'entity' must be a JSON object")
+        unknown = sorted(str(key) for key in sent if key not in ENTITY_KEYS)
+        if unknown:
+            raise RecordRefused(f"'entity' has an unknown key {_shown(unknown[0])}")
+        if computed is None:
+            raise RecordRefused("'entity': this form's answers change no register "
+                                "(这份问卷的回答不登记也不更新名单)")
+        for key in ("dataset", "id", "action", "label"):
+            if key in sent and sent[key] != computed.get(key):
+                raise RecordRefused(
+                    f"'entity.{key}' is {_shown(sent[key])}, but the answers give "
+                    f"{_shown(computed.get(key))} (名单记录和回答不一致)")
+        if computed["action"] == "update":
+            seen = sent.get("base_version")
+            if seen is not None and (isinstance(seen, bool) or not isinstance(seen, int)
+                                     or not 0 < seen < 10**9):
+                raise RecordRefused(f"'entity.base_version' must be a version number, not "
+                                    f"{_shown(seen)}")
+            computed["base_version"] = seen
+        return computed
 
     def check_submission(self, submission: Submission) -> CheckedSubmission:
         """A finished questionnaire (the screens' road), through the same checks."""

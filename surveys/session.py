@@ -14,14 +14,16 @@ import math
 import re
 import unicodedata
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from surveys.clock import format_datetime, now_local
+from surveys.entities import LABEL_LIMIT, SEARCH_LIMIT, Entity, EntitySource
 from surveys.expressions import (
     LANG_ATTRIBUTE,
     ExpressionError,
+    attach_entity_source,
     format_number,
     parse_date,
     parse_datetime,
@@ -70,7 +72,12 @@ MESSAGES: dict[str, dict[str, str]] = {
                      "en": "The form sets how many entries this repeat has; they cannot be "
                            "added or removed."},
     "no_instance": {"zh": "没有这一项。", "en": "There is no such entry."},
+    # A register entry (household) picked with select_one_from_file
+    "entity": {"zh": "名单里没有这一户，请重新搜索选择。",
+               "en": "This household is not in the register; please search again."},
 }
+# Register entries are named by UUIDs (a creating questionnaire's instance id, or ODK's).
+ENTITY_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 INTEGER = re.compile(r"[+-]?\d+")
 DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
 # Characters XML 1.0 cannot hold (lxml refuses them); a scanner may send ESC and the like.
@@ -141,6 +148,9 @@ class Submission:
     kiosk: str | None = None
     enumerator: str | None = None
     site: str | None = None  # the station's site, when the kiosk's configuration names one
+    # What it does to a register: {"dataset", "id", "action": "create"|"update", "label",
+    # "base_version" (the version the visitor saw)}; None for forms without one.
+    entity: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSONL record; ``site`` only when there is one."""
@@ -157,6 +167,8 @@ class Submission:
         }
         if self.site is not None:
             record["site"] = self.site
+        if self.entity is not None:
+            record["entity"] = self.entity
         return record
 
 
@@ -219,8 +231,12 @@ class FormSession:
         enumerator: str | None = None,
         kiosk: str | None = None,
         apply_defaults: bool = True,
+        entities: EntitySource | None = None,
     ) -> None:
         self.form = form
+        # The registers this questionnaire reads (None when a record is checked again: its
+        # register reads keep the values it was filled with).
+        self.entities = _RegisterView(entities) if entities is not None else None
         self.language = form.resolve_language(language)
         self.instance_id = instance_id or str(uuid.uuid4())
         moment = started or now_local()
@@ -229,6 +245,8 @@ class FormSession:
         self.kiosk = kiosk
         self.root, self.nodes = form.new_instance()
         self.root.set(LANG_ATTRIBUTE, self.language)
+        if self.entities is not None:
+            attach_entity_source(self.root, self.entities)
         self.relevance: dict[str, bool] = {}
         self._pinned: set[str] = set()  # calculates whose value came with an imported record
         self._apply_defaults = apply_defaults
@@ -305,7 +323,7 @@ class FormSession:
         if text and item.kind in ("select_one", "select_multiple"):
             allowed = self.allowed_choice_names(item)
             if any(part not in allowed for part in text.split()):
-                raise AnswerError("choice")
+                raise AnswerError(_choice_code(item))
             if item.kind == "select_multiple":
                 text = self._in_choice_order(item, text)
         return text
@@ -370,6 +388,9 @@ class FormSession:
         if item is None or not item.has_value:
             return ""
         text = self.raw(name)
+        if item.entity_list is not None and text:
+            entity = self.entities.entity(item.entity_list, text) if self.entities else None
+            return entity.label if entity is not None and entity.label else text
         if item.kind in ("select_one", "select_multiple") and text:
             labels = []
             for part in text.split():
@@ -386,10 +407,53 @@ class FormSession:
         values = {name: self.raw(name) for name in sorted(expression.references)}
         return self.form.filtered_choices(item, expression, values)
 
-    def allowed_choice_names(self, item: Item) -> set[str] | frozenset[str]:
+    def allowed_choice_names(self, item: Item) -> Collection[str]:
+        if item.entity_list is not None:
+            return _EntityIds(item.entity_list, self.entities)
         if self.form.expression(item, "choice_filter") is None:
             return self.form.choice_names(item)
         return {choice.name for choice in self.choices(item)}
+
+    def search_register(self, item: Item, text: str,
+                        limit: int = SEARCH_LIMIT) -> list[Entity]:
+        """Register entries a select_one_from_file question may pick, found by the words
+        of a name, an address or the last digits of a phone ([] without a register)."""
+        if item.entity_list is None or self.entities is None:
+            return []
+        return self.entities.search_entities(item.entity_list, text, limit)
+
+    def entity_block(self, instance_id: str | None = None) -> dict[str, Any] | None:
+        """What finishing now does to the form's register: update the entry ``entity_id``
+        names (when given and ``update_if`` holds), else create one (when ``create_if``
+        holds), named by the questionnaire's instance id; None when neither."""
+        declared = self.form.entity
+        if declared is None:
+            return None
+        expressions = self.form.entity_expressions
+
+        def holds(key: str) -> bool:
+            expression = expressions.get(key)
+            return expression is None or expression.as_boolean(self.root)
+
+        def text(key: str) -> str:
+            expression = expressions.get(key)
+            return expression.as_string(self.root).strip() if expression is not None else ""
+
+        target = text("entity_id") if declared.update else ""
+        if target and holds("update_if"):
+            block: dict[str, Any] = {"dataset": declared.dataset, "id": target,
+                                     "action": "update"}
+            known = self.entities.entity(declared.dataset, target) if self.entities else None
+            block["base_version"] = known.version if known is not None else None
+        elif declared.create and holds("create_if"):
+            block = {"dataset": declared.dataset, "id": instance_id or self.instance_id,
+                     "action": "create"}
+        else:
+            return None
+        label = " ".join(text("label").split())[:LABEL_LIMIT]
+        if label:
+            block["label"] = label
+        return block
 
     def progress(self) -> tuple[int, int]:
         """(answered, relevant) over the questions a resident answers."""
@@ -490,7 +554,7 @@ class FormSession:
         if item.kind in ("select_one", "select_multiple"):
             allowed = self.allowed_choice_names(item)
             if any(part not in allowed for part in text.split()):
-                return [self._problem(item.name, "choice")]
+                return [self._problem(item.name, _choice_code(item))]
         problem = self._constraint_problem(item)
         return [problem] if problem else []
 
@@ -508,7 +572,7 @@ class FormSession:
             instance_id=self.instance_id, survey=self.form.survey_id,
             version=self.form.version, started=self.started, completed=moment,
             lang=language_code(self.language), answers=self.answers(), kiosk=self.kiosk,
-            enumerator=self.enumerator,
+            enumerator=self.enumerator, entity=self.entity_block(),
         )
 
     # ---- drafts ------------------------------------------------------------------------
@@ -708,6 +772,55 @@ class FormSession:
             return False
         self.nodes[item.name].text = text or None
         return bool(text)
+
+
+def _choice_code(item: Item) -> str:
+    """The problem of an answer that is not one of the item's choices."""
+    return "entity" if item.entity_list is not None else "choice"
+
+
+class _RegisterView:
+    """A questionnaire's view of the registers: each entry read once and kept, so every
+    calculate sees the same entry however often it runs, and the database is asked once."""
+
+    def __init__(self, source: EntitySource) -> None:
+        self.source = source
+        self._read: dict[tuple[str, str], Entity | None] = {}
+
+    def entity(self, dataset: str, entity_id: str) -> Entity | None:
+        key = (dataset, entity_id)
+        if key not in self._read:
+            if len(self._read) > 1000:
+                self._read.clear()
+            self._read[key] = self.source.entity(dataset, entity_id)
+        return self._read[key]
+
+    def search_entities(self, dataset: str, text: str,
+                        limit: int = SEARCH_LIMIT) -> list[Entity]:
+        return self.source.search_entities(dataset, text, limit)
+
+
+class _EntityIds(Collection[str]):
+    """The answers a select_one_from_file question takes: an entry of the register (a
+    well-formed id when a record is checked again without one, where the store checks it)."""
+
+    def __init__(self, dataset: str, register: _RegisterView | None) -> None:
+        self.dataset = dataset
+        self.register = register
+
+    def __contains__(self, value: object) -> bool:
+        if not isinstance(value, str) or not ENTITY_ID.fullmatch(value):
+            return False
+        if self.register is None:
+            return True
+        entity = self.register.entity(self.dataset, value)
+        return entity is not None and entity.exists
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
 
 
 # ---- typed values <-> instance text -----------------------------------------------------
@@ -1226,7 +1339,7 @@ class RepeatSession(FormSession):
         if text and item.kind in ("select_one", "select_multiple"):
             allowed = self._allowed_at(item, slot)
             if any(part not in allowed for part in text.split()):
-                raise AnswerError("choice")
+                raise AnswerError(_choice_code(item))
             if item.kind == "select_multiple":
                 text = self._in_choice_order(item, text)
         return text
@@ -1374,6 +1487,9 @@ class RepeatSession(FormSession):
             return ""
         slot = self._nearest(name, context, indices)
         text = (self.slots[slot].text or "") if slot else ""
+        if item.entity_list is not None and text:
+            entity = self.entities.entity(item.entity_list, text) if self.entities else None
+            return entity.label if entity is not None and entity.label else text
         if item.kind in ("select_one", "select_multiple") and text:
             labels = []
             for part in text.split():
@@ -1407,11 +1523,13 @@ class RepeatSession(FormSession):
             values[name] = (self.slots[near].text or "") if near else ""
         return self.form.filtered_choices(item, expression, values)
 
-    def allowed_choice_names(self, item: Item) -> set[str] | frozenset[str]:
+    def allowed_choice_names(self, item: Item) -> Collection[str]:
         slot = self._slot_in(item, self._current_indices())
         return self._allowed_at(item, slot) if slot else self.form.choice_names(item)
 
-    def _allowed_at(self, item: Item, slot: Slot) -> set[str] | frozenset[str]:
+    def _allowed_at(self, item: Item, slot: Slot) -> Collection[str]:
+        if item.entity_list is not None:  # never inside a repeat (the compiler refuses it)
+            return _EntityIds(item.entity_list, self.entities)
         if self.form.expression(item, "choice_filter") is None:
             return self.form.choice_names(item)
         return {choice.name for choice in self._choices_at(item, slot)}
@@ -1563,7 +1681,7 @@ class RepeatSession(FormSession):
         if item.kind in ("select_one", "select_multiple"):
             allowed = self._allowed_at(item, slot)
             if any(part not in allowed for part in text.split()):
-                return [self._problem(place, "choice")]
+                return [self._problem(place, _choice_code(item))]
         problem = self._constraint_at(item, slot)
         return [problem] if problem else []
 
@@ -1581,7 +1699,7 @@ class RepeatSession(FormSession):
             instance_id=self.instance_id, survey=self.form.survey_id,
             version=self.form.version, started=self.started, completed=moment,
             lang=language_code(self.language), answers=self.answers(), kiosk=self.kiosk,
-            enumerator=self.enumerator,
+            enumerator=self.enumerator, entity=self.entity_block(),
         )
 
     def snapshot(self) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import hashlib
 import re
 import zipfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from typing import Any
 from lxml import etree
 
 from surveys import expressions
+from surveys.entities import LIST_NAME, RESERVED_PROPERTIES
 from surveys.expressions import ExpressionError, TranslationContext
 from surveys.form import (
     COMPILED_FORMAT,
@@ -64,6 +65,8 @@ _UNSUPPORTED_HINTS = {
     "background-audio": "media", "barcode": "barcodes", "range": "range questions",
     "rank": "rank questions", "time": "time questions", "datetime": "date-time questions",
 }
+# The entities sheet's columns (ODK's spec 2024.1, one list per form).
+ENTITY_COLUMNS = ("list_name", "label", "entity_id", "create_if", "update_if")
 # Survey-sheet columns holding expressions -> the key the compiled form uses.
 EXPRESSION_COLUMNS = {
     "relevant": "relevant",
@@ -121,6 +124,7 @@ class _Rows:
     settings: dict[str, str]
     by_name: dict[str, int]
     choices: dict[tuple[str, str], dict[str, str]]
+    entities: list[dict[str, str]] = field(default_factory=list)
 
     def row_of(self, name: str) -> int | None:
         return self.by_name.get(name)
@@ -267,7 +271,24 @@ def _check_rows(workbook: Any, file_name: str, allow_repeats: bool = False) -> _
         key = (str(row.get("list_name") or row.get("list name") or "").strip(),
                str(row.get("name") or "").strip())
         choices.setdefault(key, dict(row))
-    return _Rows(survey=survey, settings=settings, by_name=by_name, choices=choices)
+    entities = [{str(key).strip(): str(value).strip() for key, value in row.items()
+                 if value is not None and str(value).strip()}
+                for row in (getattr(workbook, "entities", None) or [])]
+    entities = [row for row in entities if row]
+    if len(entities) > 1:
+        raise FormError(
+            "a form creates or updates entities in one list only (每份问卷只能登记或更新一个"
+            "名单；请把其余的行删掉，或分成几份问卷)",
+            file=file_name, sheet="entities", row=3, column="list_name")
+    for row in entities:
+        unknown = sorted(set(row) - set(ENTITY_COLUMNS))
+        if unknown:
+            raise FormError(
+                f"column '{unknown[0]}' is not one the kiosk reads on the entities sheet "
+                f"(它只认 {', '.join(ENTITY_COLUMNS)})",
+                file=file_name, sheet="entities", row=2, column=unknown[0])
+    return _Rows(survey=survey, settings=settings, by_name=by_name, choices=choices,
+                 entities=entities)
 
 
 def raw_texts(row: dict[str, Any], column: str, default_language: str) -> dict[str, str]:
@@ -300,8 +321,17 @@ def _check_type(raw_type: str, file_name: str, row: int) -> None:
             break
     head = lowered.split()[0]
     what = _UNSUPPORTED_HINTS.get(lowered) or _UNSUPPORTED_HINTS.get(head)
-    if head.startswith("select_one_from_file") or head.startswith("select_multiple_from_file"):
-        what = "choices from files"
+    if head == "select_one_from_file":
+        rest = lowered.split()[1:]
+        if len(rest) == 1 and rest[0].endswith(".csv") and LIST_NAME.fullmatch(rest[0][:-4]):
+            return  # a register of households (ODK Entities): the list the file names
+        raise FormError(
+            f"type '{raw_type}': choices from a file are read only from a register named by "
+            "its list, as select_one_from_file households.csv (选项文件只支持登记名单，"
+            "例如 select_one_from_file households.csv)",
+            file=file_name, sheet="survey", row=row, column="type")
+    if head.startswith("select_multiple_from_file") or head.startswith("select_one_from_file"):
+        what = "choices from files other than select_one_from_file LIST.csv"
     reason = (
         f"type '{raw_type}' is not supported by the kiosk ({what} are not supported)"
         if what else f"unknown or unsupported type '{raw_type}'"
@@ -333,6 +363,7 @@ class _Compiler:
         self.sources: dict[str, dict[str, str]] = {}  # name -> expression key -> text
         self.defaults: dict[str, str] = {}
         self.choices: dict[str, list[dict[str, Any]]] = {}
+        self.entity: dict[str, Any] | None = None
 
     def error(self, message: str, name: str | None = None, column: str | None = None,
               sheet: str = "survey") -> FormError:
@@ -351,6 +382,7 @@ class _Compiler:
         root = str(self.survey.get("name") or "data")
         self._walk(self.survey.get("children", []), parent=None, parent_path=f"/{root}")
         self._collect_choices()
+        self._check_entities()
         languages = self._languages()
         if self.default_language not in languages:
             languages.insert(0, self.default_language)
@@ -383,6 +415,7 @@ class _Compiler:
             "items": [item.to_json() for item in self.items],
             "choices": self.choices,
             "calculate_order": order,
+            **({"entity": self.entity} if self.entity else {}),
         }
 
     # ---- structure ------------------------------------------------------------------
@@ -412,6 +445,7 @@ class _Compiler:
                 pii=str(child.get("pii", "")).strip().lower() in _YES,
             )
             bind = child.get("bind", {})
+            self._read_entity_columns(item, bind)
             item.constraint_message = _texts(bind.get("jr:constraintMsg"), self.default_language)
             item.required_message = _texts(bind.get("jr:requiredMsg"), self.default_language)
             sources: dict[str, str] = {}
@@ -445,6 +479,90 @@ class _Compiler:
                 self._walk(child.get("children", []), parent=name, parent_path=item.path,
                            field_list=field_list or (name if item.is_field_list else None))
 
+    def _read_entity_columns(self, item: Item, bind: dict[str, Any]) -> None:
+        """select_one_from_file LIST.csv reads the register LIST; save_to names the register
+        property an answer is saved to."""
+        if item.list_name and str(item.list_name).lower().endswith(".csv"):
+            item.entity_list = str(item.list_name)[:-4]
+            item.list_name = None
+        save_to = str(bind.get("entities:saveto") or "").strip()
+        if not save_to:
+            return
+        if not self.rows.entities:
+            raise self.error("save_to needs an entities sheet naming the list it saves to "
+                             "(save_to 需要 entities 表)", item.name, "save_to")
+        if not LIST_NAME.fullmatch(save_to) or save_to.startswith("__") \
+                or save_to.lower() in RESERVED_PROPERTIES:
+            raise self.error(f"save_to '{save_to}' cannot name a register property (名称须为"
+                             "英文字母开头，且不能是 name、label 或以 __ 开头)",
+                             item.name, "save_to")
+        item.save_to = save_to
+
+    def _check_entities(self) -> None:
+        """What the kiosk's subset of ODK Entities refuses, with its place."""
+        chains = self._repeat_chains()
+        saved: dict[str, str] = {}
+        for item in self.items:
+            if item.save_to is None:
+                continue
+            if chains[item.name]:
+                raise self.error(
+                    f"save_to inside the repeat '{chains[item.name][0]}': the kiosk saves a "
+                    "register entry from the questions outside repeats only (重复组里的问题"
+                    "不能保存到名单)", item.name, "save_to")
+            if item.kind not in ("select_one", "select_multiple", "integer", "decimal",
+                                 "text", "date", "calculate"):
+                raise self.error(f"save_to on a {item.kind}: only answers and calculates are "
+                                 "saved to a register", item.name, "save_to")
+            if item.save_to in saved:
+                raise self.error(f"save_to '{item.save_to}' is also given by "
+                                 f"'{saved[item.save_to]}'", item.name, "save_to")
+            saved[item.save_to] = item.name
+        for item in self.items:
+            if item.entity_list is None:
+                continue
+            if chains[item.name]:
+                raise self.error(
+                    f"select_one_from_file inside the repeat '{chains[item.name][0]}': the "
+                    "kiosk picks a register entry outside repeats only (重复组里不能选名单)",
+                    item.name, "type")
+            if self.sources[item.name].get("choice_filter"):
+                raise self.error("a choice_filter on select_one_from_file is not supported; "
+                                 "the kiosk searches the register instead (名单选择题不支持 "
+                                 "choice_filter)", item.name, "choice_filter")
+
+    def _entity_declaration(self, context: TranslationContext) -> dict[str, Any] | None:
+        """The entities sheet's row, its expressions translated (evaluated at the root)."""
+        if not self.rows.entities:
+            return None
+        row = self.rows.entities[0]
+        dataset = row.get("list_name", "")
+        if not LIST_NAME.fullmatch(dataset) or dataset.startswith("__"):
+            raise FormError(f"list_name {dataset!r} must be a name of letters, digits and _ "
+                            "(名单名称须为英文字母、数字或 _)", file=self.file_name,
+                            sheet="entities", row=2, column="list_name")
+        compiled: dict[str, Any] = {"dataset": dataset, "row": 2,
+                                    "create": "entity_id" not in row or "create_if" in row,
+                                    "update": "entity_id" in row, "expressions": {}}
+        for column in ("label", "entity_id", "create_if", "update_if"):
+            text = row.get(column)
+            if not text:
+                continue
+            try:
+                translated = expressions.translate(text, context)
+                etree.XPath(translated.xpath, namespaces=expressions.NAMESPACES,
+                            extensions=expressions.extensions())
+            except (ExpressionError, etree.XPathSyntaxError) as error:
+                raise FormError(f"{error} in {text!r}", file=self.file_name, sheet="entities",
+                                row=2, column=column) from None
+            if "entity-value(" in translated.xpath:
+                raise FormError("instance() is read in a calculation only; put it in a "
+                                "calculate and use that", file=self.file_name,
+                                sheet="entities", row=2, column=column)
+            compiled["expressions"][column] = {"source": text, "xpath": translated.xpath,
+                                               "refs": sorted(translated.references)}
+        return compiled
+
     def _maybe_specify_other(self, item: Item) -> None:
         """pyxform writes or_other's text question with English-only text: make it ours."""
         base = item.name[: -len("_other")]
@@ -476,7 +594,7 @@ class _Compiler:
             self.choices[list_name] = converted
         for item in self.items:
             is_select = item.kind in ("select_one", "select_multiple")
-            if is_select and item.list_name not in self.choices:
+            if is_select and item.entity_list is None and item.list_name not in self.choices:
                 raise self.error(f"choice list '{item.list_name}' is not on the choices sheet",
                                  item.name, "type")
 
@@ -579,6 +697,7 @@ class _Compiler:
                     "refs": [],
                 }
             self._check_label_references(item, paths)
+        self.entity = self._entity_declaration(context)
 
     def _repeat_chains(self) -> dict[str, tuple[str, ...]]:
         """Each item's enclosing repeats, outermost first (a repeat counts itself)."""
@@ -628,6 +747,12 @@ class _Compiler:
             raise self.error(f"{error} in {text!r}", item.name, column) from None
         except etree.XPathSyntaxError as error:
             raise self.error(f"{error} in {text!r}", item.name, column) from None
+        if key != "calculate" and "entity-value(" in translated.xpath:
+            # A record checked again elsewhere keeps the values read from the register where
+            # it was filled; only a calculate's value travels with it.
+            raise self.error("instance() is read in a calculation only; put it in a calculate "
+                             "and use that (instance() 只能写在 calculate 的 calculation 里)",
+                             item.name, column)
         return translated
 
     def _check_label_references(self, item: Item, paths: dict[str, str]) -> None:

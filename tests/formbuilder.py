@@ -15,12 +15,14 @@ SETTINGS: Sheet = [
 
 
 def write_form(path: Path, survey: Sheet, choices: Sheet | None = None,
-               settings: Sheet | None = SETTINGS) -> Path:
+               settings: Sheet | None = SETTINGS, *, entities: Sheet | None = None) -> Path:
     sheets = {"survey": survey}
     if choices:
         sheets["choices"] = choices
     if settings:
         sheets["settings"] = settings
+    if entities:
+        sheets["entities"] = entities
     suffix = path.suffix
     if suffix == ".xlsx":
         from openpyxl import Workbook

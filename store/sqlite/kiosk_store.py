@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from store.sqlite.entities import Registers
 from store.sqlite.forms import Forms
 from store.sqlite.logs import StaffLogs
 from store.sqlite.print_jobs import PrintJobs
@@ -17,13 +18,14 @@ from store.sqlite.volunteers import Volunteers
 
 
 class KioskStore(Forms, DraftsAndSubmissions, Stats, PrintJobs, Volunteers, StaffLogs,
-                 ServiceRequests, SyncCursors):
+                 ServiceRequests, SyncCursors, Registers):
     """All reads and writes of one kiosk database.
 
     Opening, transactions and snapshots: store/sqlite/connection.py; the schema and its
     migrations: schema.py; forms.py, submissions.py (drafts too), stats.py (with tallies.py,
     which keeps the counts), print_jobs.py, volunteers.py, logs.py (staff log and audit),
-    requests.py and sync_cursors.py each hold the queries of their concern.
+    requests.py, sync_cursors.py and entities.py (registers of households) each hold the
+    queries of their concern.
     """
 
 

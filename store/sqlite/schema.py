@@ -39,7 +39,7 @@ class Migrating(Protocol):
 
 
 APPLICATION_ID = 0x53474B31  # "SGK1": a shegong-kiosk database
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 
 def user_version(connection: sqlite3.Connection) -> int:
@@ -310,6 +310,26 @@ def _schema_9(store: Migrating) -> None:
         " key_version INTEGER NOT NULL, payload TEXT NOT NULL, signature BLOB NOT NULL)")
 
 
+def _schema_10(store: Migrating) -> None:
+    """Registers of households (issue 16): a submission keeps what it did to a register
+    (its entity block), every such change is kept, and each entry as its changes leave it,
+    with the text a search reads (store/sqlite/entities.py)."""
+    store.conn.execute("ALTER TABLE submissions ADD COLUMN entity TEXT")
+    store.conn.execute(
+        "CREATE TABLE entity_changes (instance_id TEXT PRIMARY KEY, dataset TEXT NOT NULL,"
+        " entity_id TEXT NOT NULL, action TEXT NOT NULL, completed TEXT NOT NULL,"
+        " label TEXT NOT NULL, base_version INTEGER, properties TEXT NOT NULL,"
+        " site TEXT NOT NULL)")
+    store.conn.execute(
+        "CREATE INDEX entity_changes_of ON entity_changes(dataset, entity_id, completed)")
+    store.conn.execute(
+        "CREATE TABLE entities (dataset TEXT NOT NULL, entity_id TEXT NOT NULL,"
+        " label TEXT NOT NULL, version INTEGER NOT NULL, properties TEXT NOT NULL,"
+        " created TEXT NOT NULL, updated TEXT NOT NULL, site TEXT NOT NULL,"
+        " conflicts TEXT NOT NULL, changes TEXT NOT NULL, search TEXT NOT NULL,"
+        " PRIMARY KEY (dataset, entity_id)) WITHOUT ROWID")
+
+
 # Schema version -> the step that creates it from the version before.
 _STEPS: dict[int, Callable[[Migrating], None]] = {
     1: _schema_1,
@@ -321,4 +341,5 @@ _STEPS: dict[int, Callable[[Migrating], None]] = {
     7: _schema_7,
     8: _schema_8,
     9: _schema_9,
+    10: _schema_10,
 }

@@ -7,7 +7,7 @@ import base64
 import itertools
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,11 +69,11 @@ def receipt_code_readings(typed: str) -> list[str]:
 
 
 SUBMISSION_COLUMNS = ("instance_id, survey_id, version, kiosk, started, completed, lang,"
-                       " enumerator, answers, receipt_code, source, stored_at, site")
+                       " enumerator, answers, receipt_code, source, stored_at, site, entity")
 
 
 RECORD_COLUMNS = ("instance_id, survey_id, version, kiosk, started, completed, lang,"
-                   " enumerator, answers, site")
+                   " enumerator, answers, site, entity")
 
 
 def submission_row(submission: Submission, code: str, source: str,
@@ -83,6 +83,8 @@ def submission_row(submission: Submission, code: str, source: str,
         submission.started, submission.completed, submission.lang, submission.enumerator,
         json.dumps(submission.answers, ensure_ascii=False, separators=(",", ":")),
         code, source, stamp, submission.site,
+        json.dumps(submission.entity, ensure_ascii=False, separators=(",", ":"))
+        if submission.entity is not None else None,
     )
 
 
@@ -101,6 +103,8 @@ def record_from_row(row: Sequence[Any]) -> dict[str, Any]:
               "answers": json.loads(row[8])}
     if row[9] is not None:
         record["site"] = row[9]
+    if row[10] is not None:
+        record["entity"] = json.loads(row[10])
     return record
 
 
@@ -255,11 +259,12 @@ class DraftsAndSubmissions(StoreBase):
         with self.transaction():
             cursor = self.conn.execute(
                 f"INSERT OR IGNORE INTO submissions({SUBMISSION_COLUMNS})"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 submission_row(submission, code, source, now_stamp()),
             )
             if cursor.rowcount == 1:  # counted once, with the submission
                 self.stats.add([(int(cursor.lastrowid or 0), submission)])
+                self._keep_entity_changes([submission])
             self.conn.execute("DELETE FROM drafts WHERE instance_id=?",
                               (submission.instance_id,))
         return code
@@ -291,11 +296,12 @@ class DraftsAndSubmissions(StoreBase):
             numbered = list(enumerate(new.values(), start=first))
             self.conn.executemany(
                 f"INSERT INTO submissions(rowid, {SUBMISSION_COLUMNS})"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [(rowid, *submission_row(submission, receipt_code(submission.instance_id),
                                           source, stamp))
                  for rowid, submission in numbered])
             self.stats.add(numbered)
+            self._keep_entity_changes(new.values())
             if relayed:
                 self.conn.executemany(
                     "INSERT OR REPLACE INTO relayed_signatures(instance_id, signer, key_version,"
@@ -303,6 +309,13 @@ class DraftsAndSubmissions(StoreBase):
                     [(instance_id, *relayed[instance_id]) for instance_id in new
                      if instance_id in relayed])
             return len(numbered)
+
+    def _keep_entity_changes(self, submissions: Iterable[Submission]) -> None:
+        """The register changes of newly stored submissions (store/sqlite/entities.py)."""
+        changes = [change for submission in submissions if submission.entity
+                   and (change := self.change_of(submission)) is not None]  # type: ignore[attr-defined]
+        if changes:
+            self.add_entity_changes(changes)  # type: ignore[attr-defined]
 
     def stored_records(self, instance_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The submissions stored under these ids, as JSONL records (see
