@@ -263,3 +263,17 @@ def test_a_form_without_a_register_carries_no_change():
     form = Form(compile_xlsform(FORMS / "basics.md"))
     run = FormSession(form)
     assert run.entity_block() is None
+
+
+def test_a_label_made_of_pii_answers_stays_out_of_the_default_export(store, tmp_path):
+    from surveys.exports.survey import export_survey
+
+    household = register(store, "王秀英", "金港花园 3 栋 201", "13912345678", "扶手")
+    plain, full = tmp_path / "plain.jsonl", tmp_path / "full.jsonl"
+    export_survey(store, "household_register", plain)
+    export_survey(store, "household_register", full, include_pii=True)
+    (record,) = [json.loads(line) for line in plain.read_text(encoding="utf-8").splitlines()]
+    assert "王秀英" not in plain.read_text(encoding="utf-8")
+    assert record["entity"] == {"dataset": "households", "id": household, "action": "create"}
+    (record,) = [json.loads(line) for line in full.read_text(encoding="utf-8").splitlines()]
+    assert record["entity"]["label"] == "王秀英 金港花园 3 栋 201"

@@ -235,12 +235,19 @@ def write_jsonl(forms: Sequence[Form], records: Iterable[dict[str, Any]],
         item.name for form in forms for item in form.items
         if item.pii and (item.has_value or item.is_repeat)}
     repeats = {name for form in forms for name in form.repeats}
+    # A register entry's label made of pii answers (户主姓名 + 住址) is pii too.
+    pii_labels = {form.survey_id for form in forms if form.entity is not None
+                  and "label" in form.entity_expressions
+                  and form.entity_expressions["label"].references & hidden}
 
     def lines(handle: IO[str]) -> int:
         counted = _Counted(records, on_progress)
         for record in counted:
             if hidden:
                 record = {**record, "answers": _without(record["answers"], hidden, repeats)}
+            if record.get("survey") in pii_labels and "label" in record.get("entity", {}):
+                record = {**record, "entity": {key: value for key, value
+                                               in record["entity"].items() if key != "label"}}
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
         return counted.count
 
