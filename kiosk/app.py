@@ -316,7 +316,8 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
         # Field mode: what a signed-in volunteer starts is recorded under their number.
         volunteer = self.field_volunteer if self.field_mode else None
         session = FormSession(form, language, kiosk=self.kiosk_id, instance_id=instance_id,
-                              enumerator=volunteer.number if volunteer else None)
+                              enumerator=volunteer.number if volunteer else None,
+                              entities=self.store)
         self.show_session(session)
 
     def show_session(self, session: FormSession, problems: list[Problem] | None = None, *,

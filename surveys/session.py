@@ -589,11 +589,12 @@ class FormSession:
         }
 
     @classmethod
-    def restore(cls, form: Form, snapshot: Mapping[str, Any]) -> FormSession:
+    def restore(cls, form: Form, snapshot: Mapping[str, Any], *,
+                entities: EntitySource | None = None) -> FormSession:
         """Resume a session from its snapshot (an interrupted draft)."""
         session = cls(form, snapshot.get("lang"), instance_id=snapshot["instance_id"],
                       started=snapshot.get("started"), enumerator=snapshot.get("enumerator"),
-                      kiosk=snapshot.get("kiosk"), apply_defaults=False)
+                      kiosk=snapshot.get("kiosk"), apply_defaults=False, entities=entities)
         session._load_raw(snapshot.get("answers", {}))
         session._recompute()
         session._apply_defaults = True

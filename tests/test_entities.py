@@ -277,3 +277,15 @@ def test_a_label_made_of_pii_answers_stays_out_of_the_default_export(store, tmp_
     assert record["entity"] == {"dataset": "households", "id": household, "action": "create"}
     (record,) = [json.loads(line) for line in full.read_text(encoding="utf-8").splitlines()]
     assert record["entity"]["label"] == "王秀英 金港花园 3 栋 201"
+
+
+def test_a_draft_resumed_reads_the_register_again(store):
+    household = register(store, "王秀英", "金港花园 3 栋 201", "13912345678", "扶手")
+    run = FormSession(store.load_form("household_followup"), entities=store)
+    run.answer("household", household)
+    store.save_draft(run)
+    resumed = store.resume_draft(run.instance_id)
+    assert resumed.raw("last_plan") == "扶手"
+    assert resumed.display("household") == "王秀英 金港花园 3 栋 201"
+    (kept,) = store.kept_drafts()
+    assert kept.answers["household"] == household

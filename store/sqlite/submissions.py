@@ -191,7 +191,8 @@ class DraftsAndSubmissions(StoreBase):
         try:
             if key not in forms:
                 forms[key] = self.load_form(*key)  # type: ignore[attr-defined]
-            session = FormSession.restore(forms[key], snapshot)
+            session = FormSession.restore(forms[key], snapshot,
+                                          entities=self)  # type: ignore[arg-type]
         except Exception:  # a draft that no longer opens must not hide the others
             return None
         return KeptDraft(
@@ -206,7 +207,7 @@ class DraftsAndSubmissions(StoreBase):
         if snapshot is None:
             raise KeyError(instance_id)
         form = self.load_form(snapshot["survey"], snapshot["version"])
-        return FormSession.restore(form, snapshot)
+        return FormSession.restore(form, snapshot, entities=self)  # type: ignore[arg-type]
 
     def abandon_draft(self, instance_id: str) -> None:
         """Mark a draft abandoned (the resident walked away); counted, never shown again."""
