@@ -151,6 +151,34 @@ def search_terms(text: str) -> list[str]:
     return [term for term in normalise(text).split() if term][:8]
 
 
+def property_text(value: Any) -> str:
+    """An answer as a register keeps it: text, as ODK keeps entity properties (a choice list
+    as its names with spaces, numbers as the form shows them)."""
+    from surveys.expressions import format_number
+
+    if isinstance(value, list):
+        return " ".join(str(part) for part in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return format_number(float(value))
+    return str(value)
+
+
+def saved_properties(saved_to: Mapping[str, str], personal: Iterable[str],
+                     answers: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    """The register properties a submission's answers give (``saved_to``: property ->
+    question), split into those of questions marked pii (``personal``) and the others; a
+    question left blank gives none (the register keeps what it knew)."""
+    hidden = set(personal)
+    plain: dict[str, str] = {}
+    private: dict[str, str] = {}
+    for name, question in saved_to.items():
+        if question in answers:
+            (private if question in hidden else plain)[name] = property_text(answers[question])
+    return plain, private
+
+
 class EntitySource(Protocol):
     """Where a questionnaire reads a register (the kiosk's database)."""
 

@@ -228,6 +228,7 @@ class Form:
                 self._extensions)
         self.saved_to: dict[str, str] = {item.save_to: item.name for item in self.items
                                          if item.save_to}
+        self.pii_names: frozenset[str] = frozenset(item.name for item in self.items if item.pii)
 
     @classmethod
     def from_compiled(cls, compiled: dict[str, Any]) -> Form:

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from surveys.entities import saved_properties
 from surveys.expressions import parse_datetime
 from surveys.form import Form, language_code
 from surveys.session import REFUSED_IN_LINE, FormSession, Submission
@@ -30,6 +31,8 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 RECORD_KEYS = frozenset({"instance_id", "survey", "version", "kiosk", "site", "started",
                          "completed", "lang", "enumerator", "answers", "entity"})
 ENTITY_KEYS = frozenset({"dataset", "id", "action", "label", "base_version"})
+# A sync row or a bundle carries the properties too (kiosk/central/outgoing.py).
+TRAVELLING_KEYS = frozenset({"properties", "pii_properties"})
 # Metadata are short: a kiosk id, 街道/社区, a volunteer number, a language code.
 METADATA_LIMIT = 100
 NAME_LIMIT = 100  # survey ids and versions
@@ -185,6 +188,10 @@ class RecordGate:
             session = self._sessions[key] = FormSession(form, english, apply_defaults=False)
         return session
 
+    def form_of(self, survey: str, version: str) -> Form:
+        """The installed form a record of ``survey`` ``version`` is checked against."""
+        return self._session(survey, version).form
+
     def check(self, record: Any, *, kiosk: str | None = None,
               site: str | None = None) -> CheckedSubmission:
         """Check one record (a JSONL object); RecordRefused says why it may not be stored.
@@ -239,13 +246,17 @@ class RecordGate:
             return computed
         if not isinstance(sent, dict):
             raise RecordRefused("'entity' must be a JSON object")
-        unknown = sorted(str(key) for key in sent if key not in ENTITY_KEYS)
+        unknown = sorted(str(key) for key in sent if key not in ENTITY_KEYS | TRAVELLING_KEYS)
         if unknown:
             raise RecordRefused(f"'entity' has an unknown key {_shown(unknown[0])}")
         if computed is None:
             raise RecordRefused("'entity': this form's answers change no register "
                                 "(这份问卷的回答不登记也不更新名单)")
-        for key in ("dataset", "id", "action", "label"):
+        if TRAVELLING_KEYS & set(sent):
+            form = session.form
+            plain, private = saved_properties(form.saved_to, form.pii_names, session.answers())
+            computed.update(properties=plain, pii_properties=private)
+        for key in ("dataset", "id", "action", "label", *sorted(TRAVELLING_KEYS & set(sent))):
             if key in sent and sent[key] != computed.get(key):
                 raise RecordRefused(
                     f"'entity.{key}' is {_shown(sent[key])}, but the answers give "
@@ -257,6 +268,8 @@ class RecordGate:
                 raise RecordRefused(f"'entity.base_version' must be a version number, not "
                                     f"{_shown(seen)}")
             computed["base_version"] = seen
+        for key in TRAVELLING_KEYS:
+            computed.pop(key, None)
         return computed
 
     def check_submission(self, submission: Submission) -> CheckedSubmission:

@@ -235,7 +235,8 @@ def submission_row(record: dict[str, Any], answers_text: str | None = None) -> l
               "started": record["started"], "completed": record["completed"],
               "lang": "zh", "enumerator": None,
               "answers": answers_text or json.dumps(record["answers"], ensure_ascii=False),
-              "receipt_code": "AAAA-AAAA", "source": "kiosk", "stored_at": COMPLETED}
+              "receipt_code": "AAAA-AAAA", "source": "kiosk", "stored_at": COMPLETED,
+              "entity": None}
     return [values[column] for column in SYNC_COLUMNS["submissions"]]
 
 

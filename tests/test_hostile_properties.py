@@ -189,7 +189,8 @@ def bundle_row(record: dict[str, Any], version: str, answers: str | None = None
               "started": record.get("started"), "completed": record.get("completed"),
               "lang": record.get("lang"), "enumerator": record.get("enumerator"),
               "answers": dumps(record["answers"]) if answers is None else answers,
-              "receipt_code": "AAAA-AAAA", "source": "kiosk", "stored_at": COMPLETED}
+              "receipt_code": "AAAA-AAAA", "source": "kiosk", "stored_at": COMPLETED,
+              "entity": None}
     return [values[column] for column in SYNC_COLUMNS["submissions"]]
 
 

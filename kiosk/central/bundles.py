@@ -579,6 +579,7 @@ def import_into_kiosk(store: KioskStore, bundle: Bundle) -> ImportReport:
         report.new["submissions"] = report.already["submissions"] = 0
         batch: list[CheckedSubmission] = []
         relayed: dict[str, tuple[str, int, str, bytes]] = {}
+        created: set[tuple[str, str]] = set()  # households the bundle registers
 
         def flush() -> None:
             added = store.insert_submissions(batch, source="bundle", relayed=relayed)
@@ -591,9 +592,14 @@ def import_into_kiosk(store: KioskStore, bundle: Bundle) -> ImportReport:
             try:
                 checked = checked_submission(row, gate)[0]
                 _own_record(row, signed)
+                unknown = store.unknown_entity(checked, created)
+                if unknown is not None:
+                    raise RecordRefused(unknown)
             except RecordRefused as error:
                 report.refused.append((number, str(error)))
                 continue
+            if checked.entity and checked.entity.get("action") == "create":
+                created.add((str(checked.entity["dataset"]), str(checked.entity["id"])))
             batch.append(checked)
             relayed[checked.instance_id] = (signed.signer, signed.key_version,
                                             signed.payload, signed.signature)

@@ -17,6 +17,7 @@ from typing import Any
 from store import Volunteer, legacy_receipt_code, receipt_code
 from store.central.tallies import layout_of
 from store.sqlite.sync_cursors import SYNC_COLUMNS
+from surveys.entities import saved_properties
 from surveys.form import Form, FormInvalid
 from surveys.gate import CheckedSubmission, RecordGate, RecordRefused, strict_json
 from surveys.session import REFUSED_IN_LINE
@@ -34,10 +35,25 @@ def submission_record(row: list[Any] | tuple[Any, ...]) -> dict[str, Any]:
     answers = value["answers"]
     if isinstance(answers, str):
         answers = strict_json(answers)
-    return {"instance_id": value["instance_id"], "survey": value["survey_id"],
-            "version": value["version"], "kiosk": value["kiosk"], "site": value["site"],
-            "started": value["started"], "completed": value["completed"],
-            "lang": value["lang"], "enumerator": value["enumerator"], "answers": answers}
+    record = {"instance_id": value["instance_id"], "survey": value["survey_id"],
+              "version": value["version"], "kiosk": value["kiosk"], "site": value["site"],
+              "started": value["started"], "completed": value["completed"],
+              "lang": value["lang"], "enumerator": value["enumerator"], "answers": answers}
+    entity = value["entity"]
+    if entity is not None:
+        record["entity"] = strict_json(entity) if isinstance(entity, str) else entity
+    return record
+
+
+def sent_entity(checked: CheckedSubmission, gate: RecordGate) -> dict[str, Any] | None:
+    """A submission's register change as it travels (a JSON object in the signed row): its
+    entity block with the properties its answers give, those of pii questions apart (the
+    central database keeps them where only the pii reader reads them)."""
+    if checked.entity is None:
+        return None
+    form = gate.form_of(checked.survey, checked.version)
+    plain, private = saved_properties(form.saved_to, form.pii_names, checked.answers)
+    return {**checked.entity, "properties": plain, "pii_properties": private}
 
 
 def checked_submission(row: list[Any] | tuple[Any, ...],
@@ -55,7 +71,7 @@ def checked_submission(row: list[Any] | tuple[Any, ...],
         checked.started, checked.completed, checked.lang, checked.enumerator,
         json.dumps(checked.answers, ensure_ascii=False, separators=(",", ":")),
         sent_receipt_code(checked.instance_id, row[_SUBMISSION["receipt_code"]]), source,
-        stored_at]
+        stored_at, sent_entity(checked, gate)]
 
 
 def sent_receipt_code(instance_id: str, stored: Any) -> str:
@@ -131,7 +147,10 @@ def checked_row(stream: str, row: list[Any] | tuple[Any, ...], gate: RecordGate,
     if not isinstance(row, list | tuple) or len(row) != len(columns):
         raise RecordRefused(f"a {stream} row has {len(columns)} values")
     if stream == "submissions":
-        return list(row) if trusted else checked_submission(row, gate)[1]
+        # A register change travels with its properties, which the gate's form gives.
+        if trusted and row[_SUBMISSION["entity"]] is None:
+            return list(row)
+        return checked_submission(row, gate)[1]
     if stream == "forms":
         checked_form(row)
     return [_plain(value, column, TEXT_LIMIT) for column, value in zip(columns, row,

@@ -28,6 +28,7 @@ from store.central.connection import (
     lost_connection,
 )
 from store.central.push import differing_forms, finish_sync, hello, push_accepting
+from store.central.registers import PULL_BATCH, pull_register
 from store.central.schema import installation
 from store.central.signing import ROSTER_STREAM
 from store.central.volunteers import RosterResult, push_roster, roster_row
@@ -76,6 +77,8 @@ class SyncReport:
     # roster entries that may not leave the kiosk as they are (number, why).
     set_aside: dict[str, int] = field(default_factory=dict)
     roster_held: list[tuple[str, str]] = field(default_factory=list)
+    # Register changes made at other kiosks of this street, received (new here).
+    register_received: int = 0
 
     def summary(self) -> str:
         parts = []
@@ -101,6 +104,9 @@ class SyncReport:
         if self.roster_held:
             text += ("; roster entries not sent: " + ", ".join(
                 f"{number} ({why})" for number, why in self.roster_held))
+        if self.register_received:
+            text += (f"; households register: {self.register_received:,} changes received "
+                     "from other kiosks of this street")
         return text
 
     @property
@@ -189,4 +195,24 @@ def _send(store: KioskStore, connection: Any, enrolment: Enrolment,
     with connection.transaction():
         report.roster = push_roster(connection, [
             signer.sign(ROSTER_STREAM, roster_row(volunteer)) for volunteer in sendable])
+    _receive_register(store, connection, central, report)
     finish_sync(connection)
+
+
+def _receive_register(store: KioskStore, connection: Any, central: str,
+                      report: SyncReport) -> None:
+    """The households register of this kiosk's street, as changed at other kiosks since the
+    last sync: each batch kept with its cursor in one transaction (a sync killed midway
+    takes the rest next time; a change received twice is kept once)."""
+    cursor = store.register_cursor(central)
+    while True:
+        with connection.transaction():
+            pulled = pull_register(connection, cursor)
+        if not pulled.changes:
+            return
+        with store.transaction():
+            report.register_received += store.add_entity_changes(pulled.changes)
+            store.set_register_cursor(central, pulled.cursor)
+        cursor = pulled.cursor
+        if len(pulled.changes) < PULL_BATCH:
+            return

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from store.central.connection import CentralError, CentralSchemaError, connect, describe
+from store.central.registers import SCHEMA_5
 from store.central.tallies import create_schema
 from store.central.trust import Roles, default_prefix, install, schema_4
 from store.central.volunteers import ROSTER_SCHEMA
@@ -18,7 +19,7 @@ from store.central.volunteers import ROSTER_SCHEMA
 if TYPE_CHECKING:
     import psycopg
 
-CENTRAL_SCHEMA_VERSION = 4
+CENTRAL_SCHEMA_VERSION = 5
 
 
 # Any two processes running ``init`` at once: one waits for the other (an arbitrary key).
@@ -92,9 +93,16 @@ def _schema_4(connection: psycopg.Connection[Any]) -> None:
     schema_4(connection)
 
 
+def _schema_5(connection: psycopg.Connection[Any]) -> None:
+    """Registers of households: what each submission did to one, and every change, for the
+    kiosks of its street to pull (store/central/registers.py)."""
+    for statement in SCHEMA_5:
+        connection.execute(statement)  # type: ignore[arg-type]
+
+
 # Schema version -> the step that makes it from the one before.
 _STEPS: dict[int, Callable[[Any], None]] = {1: _schema_1, 2: _schema_2, 3: _schema_3,
-                                            4: _schema_4}
+                                            4: _schema_4, 5: _schema_5}
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 from store.central.connection import CentralError, KioskNotEnrolled
 from store.central.push import CENTRAL_TABLES
+from store.central.registers import PII_COLUMNS as REGISTER_PII_COLUMNS
+from store.central.registers import entity_column, register_function, store_changes
 from store.central.signing import KEY_BYTES, ROSTER_FIELDS, ROSTER_STREAM
 from store.central.tallies import (
     ADDED_COLUMNS,
@@ -44,7 +46,8 @@ if TYPE_CHECKING:
 
 SIGNED_TABLES = (*(table for table, _key in CENTRAL_TABLES.values()), "volunteers")
 # Personal data: what the reader role may not read.
-PII_COLUMNS = {"submissions": ("pii_answers",), "volunteers": ("phone", "id_card")}
+PII_COLUMNS = {"submissions": ("pii_answers",), "volunteers": ("phone", "id_card"),
+               "entity_changes": REGISTER_PII_COLUMNS}
 # Read only inside the functions: no role may read the signing keys.
 ADMIN_ONLY_TABLES = ("kiosk_keys",)
 
@@ -208,6 +211,7 @@ KIOSK_FUNCTIONS = (
     *(f"kiosk_push_{stream}(text[], integer[], text[], bytea[]"
       + (", text[])" if stream == "forms" else ")") for stream in CENTRAL_TABLES),
     "kiosk_push_roster(text[], integer[], text[], bytea[])",
+    "kiosk_register(text, bigint, integer)",
 )
 ADMIN_FUNCTIONS = ("kiosk_enrol(text, text, text, text, text, text)", "kiosk_rotate(text, text)",
                    "kiosk_revoke(text)", "kiosk_count_added()")
@@ -219,7 +223,8 @@ _SAFE = "SET search_path = pg_catalog, public, pg_temp"
 
 def _functions(connection: psycopg.Connection[Any], roles: Roles) -> list[str]:
     statements = [_caller(roles), _admin_only(), _hello(), _synced(), _status(),
-                  _count_added(), _roster(), _enrol(roles), _rotate(), _revoke()]
+                  _count_added(), _roster(), _enrol(roles), _rotate(), _revoke(),
+                  register_function(_SAFE)]
     for stream, (table, key) in CENTRAL_TABLES.items():
         types = dict(connection.execute(
             "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute"
@@ -395,6 +400,9 @@ def _push(stream: str, table: str, key: tuple[str, ...], types: dict[str, str]) 
         selected.append("CASE WHEN f.pii_questions <> '{}' AND a.answers ?| f.pii_questions"
                         " THEN (SELECT jsonb_object_agg(e.key, e.value) FROM"
                         " jsonb_each(a.answers) e WHERE e.key = ANY(f.pii_questions)) END")
+        # A register change keeps only its block with the submission; the label and the
+        # properties go to entity_changes (store/central/registers.py).
+        selected[1 + columns.index("entity")] = entity_column(values["entity"])
         source = (f"kiosk_checked c CROSS JOIN LATERAL (SELECT {values['answers']}"
                   " AS answers) a LEFT JOIN public.forms f ON f.survey_id ="
                   f" {values['survey_id']} AND f.version = {values['version']}")
@@ -409,6 +417,7 @@ def _push(stream: str, table: str, key: tuple[str, ...], types: dict[str, str]) 
                 f"  WITH inserted AS ({insert} RETURNING {_COUNTED})"
                 f" INSERT INTO added_submissions ({ADDED_COLUMNS}) SELECT * FROM inserted;\n"
                 "  GET DIAGNOSTICS added = ROW_COUNT;\n"
+                f"  {store_changes(values['entity'], values['instance_id'])};\n"
                 "  IF added > 0 THEN PERFORM kiosk_count_added(); END IF;\n"
                 "  DROP TABLE added_submissions;")
     elif stream == "forms":

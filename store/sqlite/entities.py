@@ -21,10 +21,10 @@ from surveys.entities import (
     Entity,
     EntityChange,
     fold,
+    saved_properties,
     search_terms,
     search_text,
 )
-from surveys.expressions import format_number
 from surveys.session import Submission
 
 _ENTITY_COLUMNS = ("dataset, entity_id, label, version, properties, created, updated, site,"
@@ -35,17 +35,6 @@ def _entity_of(row: Sequence[Any]) -> Entity:
     return Entity(dataset=row[0], entity_id=row[1], label=row[2], version=int(row[3]),
                   properties=json.loads(row[4]), created=row[5], updated=row[6], site=row[7],
                   conflicts=json.loads(row[8]), changes=json.loads(row[9]))
-
-
-def _property_text(value: Any) -> str:
-    """An answer as a register keeps it: text, as ODK keeps entity properties."""
-    if isinstance(value, list):
-        return " ".join(str(part) for part in value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return format_number(float(value))
-    return str(value)
 
 
 class Registers(StoreBase):
@@ -94,6 +83,18 @@ class Registers(StoreBase):
                              base_version=row[6], properties=json.loads(row[7]), site=row[8])
                 for row in rows]
 
+    # ---- received from the central database --------------------------------------------------
+
+    def register_cursor(self, central: str) -> str:
+        """How far this kiosk has received the register changes of ``central`` ('')."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key=?",
+                                (f"register_cursor:{central}",)).fetchone()
+        return str(row[0]) if row else ""
+
+    def set_register_cursor(self, central: str, cursor: str) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                          (f"register_cursor:{central}", cursor))
+
     # ---- kept with the submissions -----------------------------------------------------------
 
     def change_of(self, submission: Submission) -> EntityChange | None:
@@ -102,10 +103,9 @@ class Registers(StoreBase):
         block = submission.entity
         if not block:
             return None
-        form = self.load_form(submission.survey, submission.version)
-        properties = {name: _property_text(submission.answers[question])
-                      for name, question in form.saved_to.items()
-                      if question in submission.answers}
+        form = self.load_form(submission.survey, submission.version)  # type: ignore[attr-defined]
+        plain, private = saved_properties(form.saved_to, form.pii_names, submission.answers)
+        properties = {**plain, **private}
         return EntityChange(
             dataset=str(block["dataset"]), entity_id=str(block["id"]),
             action=str(block["action"]), instance_id=submission.instance_id,

@@ -18,7 +18,7 @@ _SYNC_SOURCES: dict[str, tuple[str, str, str]] = {
               " compiled, source_name, source_sha256, installed_at"),
     "submissions": ("submissions", "rowid",
                     "instance_id, survey_id, version, kiosk, site, started, completed, lang,"
-                    " enumerator, answers, receipt_code, source, stored_at"),
+                    " enumerator, answers, receipt_code, source, stored_at, entity"),
     "request_updates": ("request_updates", "id",
                         "id, instance_id, status, note, staff, kiosk, at, at_epoch"),
     "volunteer_checkins": ("volunteer_checkins", "id",
