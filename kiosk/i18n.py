@@ -405,6 +405,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "dash.export_set_aside": ("导出同步留存记录", "Export rows held back from sync"),
     "dash.exported": ("已导出 {count} 份到 {path}", "Exported {count} to {path}"),
     "dash.likert": ("平均 {mean}；满意（前两项）{top2}", "mean {mean}; top two {top2}"),
+    "dash.per_instance": ("按人次：共 {instances} 人次，来自 {submissions} 份问卷",
+                          "per instance: {instances} instances from {submissions} submissions"),
     "dash.numbers": ("平均 {mean}，标准差 {sd}，最小 {min}，中位数 {median}，最大 {max}",
                      "mean {mean}, sd {sd}, min {min}, median {median}, max {max}"),
     "dash.out_of_range": ("（另有 {n} 个超出范围的数值未计入）",

@@ -1,6 +1,8 @@
 """``kiosk stats`` in the terminal: the figures of ``surveys.stats`` as rich tables, and
 with ``--by-site`` N and each select question's counts and percentages per street,
-community and kiosk.
+community and kiosk. A question inside a repeat group says it is counted per instance
+(按人次) and from how many instances and submissions; each repeat group gets a table of
+how many instances the submissions hold.
 
 Percentages are rounded here, for reading; ``kiosk stats --json`` keeps the exact figures.
 """
@@ -23,7 +25,11 @@ WORDS = {
            "row": "行%", "column": "列%", "answers": "条回答", "filters": "筛选",
            "range": "范围", "over_time": "提交数量随时间变化",
            "out_of_range": "超出范围未计入",
-           "day": "按日", "week": "按周", "month": "按月", "(": "（", ")": "）"},
+           "day": "按日", "week": "按周", "month": "按月", "(": "（", ")": "）",
+           "per_instance": "按人次：{n} 人次作答 · 共 {instances} 人次，来自 {submissions} 份提交",
+           "per_submission": "每份提交的条数", "instances": "条数", "submissions": "提交份数",
+           "instance_summary": "共 {instances} 条 · 平均 {mean} · 中位数 {median} · "
+                               "最少 {min} · 最多 {max}"},
     "en": {"n": "Submissions", "choice": "Choice", "count": "n", "percent": "%",
            "ci": "95% CI", "rank": "Rank", "mean": "Mean", "top2": "Top-2 box",
            "answered": "Answered", "figure": "Figure", "value": "Value",
@@ -31,7 +37,13 @@ WORDS = {
            "by": "by", "row": "row %", "column": "col %", "answers": "answers",
            "filters": "Filters", "range": "Range", "over_time": "Submissions over time",
            "out_of_range": "past any answer, left out",
-           "day": "by day", "week": "by week", "month": "by month", "(": " (", ")": ")"},
+           "day": "by day", "week": "by week", "month": "by month", "(": " (", ")": ")",
+           "per_instance": "per instance: {n} answered · {instances} instances from "
+                           "{submissions} submissions",
+           "per_submission": "instances per submission", "instances": "Instances",
+           "submissions": "Submissions",
+           "instance_summary": "{instances} in all · mean {mean} · median {median} · "
+                               "min {min} · max {max}"},
 }
 
 
@@ -62,6 +74,8 @@ def render_statistics(stats: dict[str, Any]) -> Iterator[RenderableType]:
             f"{key}={value}" for key, value in active.items()))
     for name, figures in stats["questions"].items():
         yield _question_table(name, figures, words)
+    for name, summary in stats.get("repeats", {}).items():
+        yield _repeat_table(name, summary, words)
     crosstab = stats.get("crosstab")
     if crosstab:
         tables = ({crosstab["question"]: crosstab} if "question" in crosstab
@@ -77,9 +91,32 @@ def render_statistics(stats: dict[str, Any]) -> Iterator[RenderableType]:
 
 
 def _question_table(name: str, figures: dict[str, Any], words: dict[str, str]) -> Group:
-    title = Text(f"\n{figures['label']} [{name}] · {words['answered']} {figures['n']:,}",
-                 style="bold")
+    if figures.get("unit") == "instance":  # inside a repeat: counts are of instances
+        counted = words["per_instance"].format(
+            n=f"{figures['n']:,}", instances=f"{figures['instances']:,}",
+            submissions=f"{figures['submissions']:,}")
+        title = Text(f"\n{figures['label']} [{name}] · {counted}", style="bold")
+    else:
+        title = Text(f"\n{figures['label']} [{name}] · {words['answered']} {figures['n']:,}",
+                     style="bold")
     return Group(title, _question_body(figures, words))
+
+
+def _repeat_table(name: str, summary: dict[str, Any], words: dict[str, str]) -> Group:
+    """How many instances of a repeat the submissions hold (members per household)."""
+    title = Text(f"\n{summary['label']} [{name}] · {words['per_submission']}", style="bold")
+    table = Table()
+    table.add_column(words["instances"], justify="right")
+    table.add_column(words["submissions"], justify="right")
+    table.add_column(words["percent"], justify="right")
+    for count, number in summary["counts"].items():
+        table.add_row(count, f"{number:,}", _pct(number / summary["n"] * 100))
+    table.caption = words["instance_summary"].format(
+        instances=f"{summary['instances']:,}", mean=_number(summary["mean"]),
+        median=_number(summary["median"]), min=_number(summary["min"]),
+        max=_number(summary["max"]))
+    table.caption_justify = "left"
+    return Group(title, table)
 
 
 def _question_body(figures: dict[str, Any], words: dict[str, str]) -> Table:

@@ -111,6 +111,9 @@ class TickBox(Checkbox):
 def question_chart(question: dict[str, Any], language: str) -> RenderableType:
     """One question's tallies as a table of bars (selects and Likert) or a summary."""
     title = Text(f"{question.get('label', '')}  (n={question.get('n', 0)})", style="bold")
+    if question.get("unit") == "instance":  # inside a repeat group: n counts instances
+        title.append("  " + tr("dash.per_instance", language, instances=question["instances"],
+                               submissions=question["submissions"]), style="cyan")
     kind = question.get("type")
     if kind in ("select_one", "select_multiple", "likert"):
         table = Table(box=None, show_header=False, pad_edge=False)
@@ -349,7 +352,11 @@ class StaffDashboardScreen(KioskScreen):
             options = [(form.text(item.label, language) or item.name, item.name)
                        for item in form.value_items
                        if item.kind in ("select_one", "select_multiple") and not item.pii]
-        self.query_one("#stats-by", Select).set_options(options)
+        # Groups are submissions: a question inside a repeat (one answer per member) may be
+        # crossed, never grouped by (the statistics refuse it).
+        once = [(label, name) for label, name in options
+                if not form.repeat_chain.get(name)] if survey_id else []
+        self.query_one("#stats-by", Select).set_options(once)
         self.query_one("#stats-question", Select).set_options(options)
 
     def refresh_stats(self) -> None:

@@ -1,7 +1,13 @@
 """Reading the city-wide statistics and exports of the central PostgreSQL (``CentralStats``):
 from the tallies store/central/tallies.py keeps, and, for filters on answers, cross-tabs,
 decimals and text answers, from the submissions' jsonb answers (no flat table: see
-scripts/bench.py section 10 for what that costs)."""
+scripts/bench.py section 10 for what that costs).
+
+Questions inside repeat groups are always read from the answers: each level of the
+repeat's path is a ``jsonb_array_elements`` of the level above (an answer that is not an
+array holds no instance; an element that is not an object is an instance without answers,
+as surveys.stats.model.instances_at reads them on a kiosk), so the figures equal those of
+a kiosk's repeat tables."""
 
 from __future__ import annotations
 
@@ -17,6 +23,7 @@ from store.filters import POSTGRES, dimension_conditions
 from surveys.form import Form
 from surveys.stats.model import (
     Question,
+    RepeatGroup,
     StatsFilter,
     Tallies,
     add_column_totals,
@@ -267,7 +274,11 @@ class CentralStats:
             [survey_id, *extra, *parameters])]
 
     def stats_texts(self, survey_id: str, question: str, filters: StatsFilter) -> list[str]:
-        """The answers to a text question, in order of completion."""
+        """The answers to a text question, in order of completion (inside a repeat: every
+        instance's, as ``stats_repeat_texts``)."""
+        inside = self._catalogue(survey_id).get(question)
+        if inside is not None and inside.in_repeat:
+            return self.stats_repeat_texts(survey_id, inside, filters)
         has, extra = self._has(survey_id, question)
         conditions, parameters = self._conditions(survey_id, filters)
         answer = self._answer(question)
@@ -298,6 +309,15 @@ class CentralStats:
         result = empty_crosstab(by, questions)
         if not questions:
             return result
+        return self._crosstab(survey_id, by, questions, filters, result, "",
+                              self._pair_answer)
+
+    def _crosstab(self, survey_id: str, by: Question, questions: Sequence[Question],
+                  filters: StatsFilter, result: dict[str, Any], instances: str,
+                  answer_of_q: str) -> dict[str, Any]:
+        """Fill ``result`` with the cross-tab of ``questions`` (answered as
+        ``answer_of_q``, in the rows ``submissions s`` and then ``instances`` make) by
+        ``by`` (a submission-level question)."""
         conditions, parameters = self._conditions(survey_id, filters)
         has, by_parameters = self._has(survey_id, by.name)
         answer = self._answer(by.name)
@@ -315,8 +335,8 @@ class CentralStats:
         pair_parameters = [targets, survey_id, *by_parameters, *parameters] * 3
         wanted = " AND q.question = ANY(%s)"
         for group, name, part, value, count in self._pairs(
-                pairs_sql(["b.g"], f"submissions s {groups}", where, wanted,
-                          self._pair_answer),
+                pairs_sql(["b.g"], f"submissions s {groups}{instances}", where, wanted,
+                          answer_of_q),
                 pair_parameters):
             entry = result[name]
             if not isinstance(group, str) or group not in entry["row_n"]:
@@ -329,11 +349,103 @@ class CentralStats:
         if not by.is_multiple:
             return add_column_totals(result)
         for name, part, value, count in self._pairs(
-                pairs_sql([], "submissions s", where, wanted, self._pair_answer),
+                pairs_sql([], f"submissions s{instances}", where, wanted, answer_of_q),
                 pair_parameters):
             value = json.loads(value)
             if part != "a" and isinstance(value, str) and value in result[name]["column_n"]:
                 result[name]["column_n"][value] += int(count)
+        return result
+
+    # ---- questions inside repeats -------------------------------------------------------------
+
+    def _instances(self, path: Sequence[str]) -> tuple[str, str]:
+        """SQL: the laterals that make one row per instance at ``path`` of submission ``s``
+        (outer instances first, each level numbered ``i<level>.place`` in its order), and the
+        innermost instance (jsonb)."""
+        laterals, holder = "", ""
+        for level, name in enumerate(path, start=1):
+            value = self._answer(name) if not holder else \
+                f"({holder} -> {self._literal(name)}::text)"
+            laterals += (f" CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN"
+                         f" jsonb_typeof({value}) = 'array' THEN {value} END)"
+                         f" WITH ORDINALITY i{level}(instance, place)")
+            holder = f"i{level}.instance"
+        return laterals, holder
+
+    def stats_repeat_tallies(self, survey_id: str, questions: Mapping[str, Question],
+                             repeats: Mapping[str, RepeatGroup],
+                             filters: StatsFilter) -> Tallies:
+        """Instances per question and value, submissions per question with an instance
+        that answered, and per repeat {instances: submissions}, under ``filters``."""
+        tallies = Tallies(0, {}, {})
+        conditions, parameters = self._conditions(survey_id, filters)
+        for name, group in repeats.items():
+            laterals, _holder = self._instances(group.path)
+            rows = self._pairs(
+                "SELECT n, count(*) FROM (SELECT (SELECT count(*) FROM (VALUES (1)) one"
+                f"{laterals}) AS n FROM submissions s WHERE s.survey_id = %s"
+                f" AND s.version = ANY(%s){conditions}) counted GROUP BY 1",
+                [survey_id, group.versions, *parameters])
+            tallies.instances[name] = {int(count): int(number) for count, number in rows}
+        by_path: dict[tuple[str, ...], list[str]] = {}
+        for question in questions.values():
+            by_path.setdefault(question.repeat, []).append(question.name)
+        for path, names in by_path.items():
+            laterals, holder = self._instances(path)
+            answer = f"({holder} -> q.question)"
+            where = f" AND s.survey_id = %s{conditions}"
+            wanted = " AND q.question = ANY(%s)"
+            for question, part, value, count in self._pairs(
+                    pairs_sql([], f"submissions s{laterals}", where, wanted, answer),
+                    [names, survey_id, *parameters] * 3):
+                _add_pair(tallies, question, part, value, int(count))
+            for question, count in self._pairs(
+                    f"SELECT q.question, count(DISTINCT s.instance_id) FROM submissions s"
+                    f"{laterals} JOIN stats_questions q ON q.survey_id = s.survey_id"
+                    f" AND q.version = s.version{wanted} WHERE {answered_sql(answer)}{where}"
+                    " GROUP BY 1", [names, survey_id, *parameters]):
+                tallies.submissions[question] = int(count)
+        return tallies
+
+    def stats_repeat_values(self, survey_id: str, question: Question,
+                            filters: StatsFilter) -> list[tuple[Any, int]]:
+        """(value, instances) of a question inside a repeat (decimals)."""
+        conditions, parameters = self._conditions(survey_id, filters)
+        laterals, holder = self._instances(question.repeat)
+        answer = f"({holder} -> {self._literal(question.name)}::text)"
+        return [(value, int(count)) for value, count in self._pairs(
+            f"SELECT {answer}, count(*) FROM submissions s{laterals} WHERE s.survey_id = %s"
+            f" AND {answered_sql(answer)}{conditions} GROUP BY 1", [survey_id, *parameters])]
+
+    def stats_repeat_texts(self, survey_id: str, question: Question,
+                           filters: StatsFilter) -> list[str]:
+        """The answers of every instance to a text question inside a repeat, in order of
+        completion, then of the instances."""
+        conditions, parameters = self._conditions(survey_id, filters)
+        laterals, holder = self._instances(question.repeat)
+        answer = f"({holder} -> {self._literal(question.name)}::text)"
+        order = "".join(f", i{level}.place" for level in range(1, len(question.repeat) + 1))
+        return [row[0] for row in self._pairs(
+            f"SELECT {answer} #>> '{{}}' FROM submissions s{laterals} WHERE s.survey_id = %s"
+            f" AND {answered_sql(answer)}{conditions}"
+            f' ORDER BY s.completed COLLATE "C", s.instance_id COLLATE "C"{order}',
+            [survey_id, *parameters])]
+
+    def stats_repeat_crosstab(self, survey_id: str, by: Question,
+                              questions: Sequence[Question],
+                              filters: StatsFilter) -> dict[str, Any]:
+        """A cross-tab of questions inside repeats by a submission-level select question,
+        counting instances (its shape as ``stats_crosstab``'s)."""
+        result = empty_crosstab(by, questions)
+        by_path: dict[tuple[str, ...], list[Question]] = {}
+        for question in questions:
+            by_path.setdefault(question.repeat, []).append(question)
+        for path, present in by_path.items():
+            laterals, holder = self._instances(path)
+            part = {name: entry for name, entry in result.items()
+                    if name in {question.name for question in present}}
+            self._crosstab(survey_id, by, present, filters, part, laterals,
+                           f"({holder} -> q.question)")
         return result
 
     def stats_site_tallies(self, survey_id: str, questions: Sequence[str],

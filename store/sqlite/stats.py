@@ -6,6 +6,10 @@ Without filters on answers the tallies answer at once (the smallest that can: th
 survey, per day, or per cell of day, kiosk, site and enumerator). With one, the survey's
 flat table is read once; cross-tabs, decimals and text answers always read it. The street
 of a place is the part of its site before ``/``.
+
+Questions inside repeat groups are read from the repeat's own flat table (one row per
+instance, store/sqlite/tallies.py), under any filter: the instances of the submissions the
+filter keeps (``_sub IN`` those of the survey's flat table).
 """
 
 from __future__ import annotations
@@ -15,14 +19,24 @@ from typing import Any
 
 from store.filters import SQLITE, dimension_conditions
 from store.sqlite.connection import StoreBase
-from store.sqlite.tallies import ANSWERED, SUBMISSIONS, choice_column, flat_table, quoted
+from store.sqlite.tallies import (
+    ANSWERED,
+    SUBMISSIONS,
+    choice_column,
+    flat_table,
+    instance_count_column,
+    quoted,
+    repeat_table,
+)
 from surveys.stats.model import (
     Question,
+    RepeatGroup,
     StatsFilter,
     Tallies,
     add_column_totals,
     catalogue,
     empty_crosstab,
+    repeat_key,
     tallies_by_place,
 )
 from surveys.stats.sites import street_of
@@ -135,8 +149,13 @@ class Stats(StoreBase):
         return self._value_counts(flat_table(survey_id), question, conditions, parameters)
 
     def stats_texts(self, survey_id: str, question: str, filters: StatsFilter) -> list[str]:
-        """The answers to a text question, in the order they were stored."""
+        """The answers to a text question, in the order they were stored (inside a
+        repeat: every instance's, as ``stats_repeat_texts``)."""
         if question not in self.stats.table_columns(survey_id):
+            inside = catalogue([self.load_form(survey_id, version)
+                                for version in self.versions(survey_id)]).get(question)
+            if inside is not None and inside.in_repeat:
+                return self.stats_repeat_texts(survey_id, inside, filters)
             return []
         conditions, parameters = self._flat_conditions(survey_id, filters)
         return [str(row[0]) for row in self.conn.execute(
@@ -208,6 +227,141 @@ class Stats(StoreBase):
             if choice is not None:
                 result[name]["column_n"][choice] = int(value)
         return result
+
+    # ---- questions inside repeats --------------------------------------------------------
+
+    def _instances(self, survey_id: str, filters: StatsFilter) -> tuple[str, list[Any]]:
+        """`` AND …`` on a repeat table's rows: those of submissions ``filters`` keeps."""
+        conditions, parameters = self._flat_conditions(survey_id, filters)
+        if not conditions:
+            return "", []
+        return (f" AND _sub IN (SELECT _id FROM {flat_table(survey_id)} WHERE 1=1{conditions})",
+                parameters)
+
+    def stats_repeat_tallies(self, survey_id: str, questions: Mapping[str, Question],
+                             repeats: Mapping[str, RepeatGroup],
+                             filters: StatsFilter) -> Tallies:
+        """Instances per question and value, submissions per question with an instance
+        that answered, and per repeat {instances: submissions}, under ``filters``."""
+        tallies = Tallies(0, {}, {})
+        existing = set(self.stats.table_columns(survey_id))
+        if not existing:
+            return tallies
+        conditions, parameters = self._flat_conditions(survey_id, filters)
+        for name, group in repeats.items():
+            column = instance_count_column(repeat_key(group.path))
+            if column in existing:
+                tallies.instances[name] = dict(self._value_counts(
+                    flat_table(survey_id), column, conditions, parameters))
+        by_table: dict[str, list[Question]] = {}
+        for question in questions.values():
+            by_table.setdefault(repeat_key(question.repeat), []).append(question)
+        instances, instance_parameters = self._instances(survey_id, filters)
+        for key, present in by_table.items():
+            table = repeat_table(survey_id, key)
+            columns = set(self.stats.repeat_table_columns(survey_id, key))
+            aggregates, aggregate_parameters, keys = _choice_aggregates(present, columns)
+            if not aggregates:
+                continue
+            counted = [question.name for question in present if question.name in columns]
+            aggregates += [f"count(DISTINCT CASE WHEN {quoted(name)} IS NOT NULL THEN _sub END)"
+                           for name in counted]
+            row = self.conn.execute(
+                f"SELECT {', '.join(aggregates)} FROM {table} WHERE 1=1{instances}",
+                [*aggregate_parameters, *instance_parameters]).fetchone()
+            for (name, choice), value in zip(keys, row[:len(keys)], strict=True):
+                if choice is None:
+                    tallies.answered[name] = int(value)
+                else:
+                    tallies.counts.setdefault(name, {})[choice] = int(value)
+            for name, value in zip(counted, row[len(keys):], strict=True):
+                tallies.submissions[name] = int(value)
+            for question in present:
+                if question.kind in ("integer", "date") and question.name in columns:
+                    tallies.counts[question.name] = dict(self._value_counts(
+                        table, question.name, instances, instance_parameters))
+        return tallies
+
+    def stats_repeat_values(self, survey_id: str, question: Question,
+                            filters: StatsFilter) -> list[tuple[Any, int]]:
+        """(value, instances) of a question inside a repeat (decimals)."""
+        key = repeat_key(question.repeat)
+        if question.name not in self.stats.repeat_table_columns(survey_id, key):
+            return []
+        instances, parameters = self._instances(survey_id, filters)
+        return self._value_counts(repeat_table(survey_id, key), question.name, instances,
+                                  parameters)
+
+    def stats_repeat_texts(self, survey_id: str, question: Question,
+                           filters: StatsFilter) -> list[str]:
+        """The answers of every instance to a text question inside a repeat, in the order
+        stored (by submission, then instance)."""
+        key = repeat_key(question.repeat)
+        if question.name not in self.stats.repeat_table_columns(survey_id, key):
+            return []
+        instances, parameters = self._instances(survey_id, filters)
+        return [str(row[0]) for row in self.conn.execute(
+            f"SELECT {quoted(question.name)} FROM {repeat_table(survey_id, key)}"
+            f" WHERE {quoted(question.name)} IS NOT NULL{instances} ORDER BY _rid", parameters)]
+
+    def stats_repeat_crosstab(self, survey_id: str, by: Question,
+                              questions: Sequence[Question],
+                              filters: StatsFilter) -> dict[str, Any]:
+        """A cross-tab of questions inside repeats by a submission-level select question,
+        counting instances (its shape as ``stats_crosstab``'s)."""
+        result = empty_crosstab(by, questions)
+        existing = set(self.stats.table_columns(survey_id))
+        if by.name not in existing:
+            return result
+        conditions, parameters = self._flat_conditions(survey_id, filters)
+        flat = flat_table(survey_id)
+        by_table: dict[str, list[Question]] = {}
+        for question in questions:
+            by_table.setdefault(repeat_key(question.repeat), []).append(question)
+        for key, present in by_table.items():
+            columns = set(self.stats.repeat_table_columns(survey_id, key))
+            aggregates, aggregate_parameters, keys = _choice_aggregates(present, columns)
+            if not aggregates:
+                continue
+            selected = ", ".join(aggregates)
+            table = repeat_table(survey_id, key)
+
+            def source(group: str, where: str, table: str = table) -> str:
+                # The submissions (and their group) as a subquery: its names cannot meet
+                # the repeat table's ('#' is in no question's name).
+                return (f"{table} JOIN (SELECT _id AS \"#s\"{group} FROM {flat}"
+                        f" WHERE {where}{conditions}) ON \"#s\" = _sub")
+
+            def fill(group: str, values: Sequence[Any], keys: list = keys) -> None:
+                for (name, choice), value in zip(keys, values, strict=True):
+                    if choice is None:
+                        result[name]["row_n"][group] = int(value)
+                    else:
+                        result[name]["table"][group][choice] = int(value)
+
+            if not by.is_multiple:
+                rows = self.conn.execute(
+                    f"SELECT \"#g\", {selected} FROM "
+                    + source(f", {quoted(by.name)} AS \"#g\"", f"{quoted(by.name)} IS NOT NULL")
+                    + " GROUP BY 1", [*aggregate_parameters, *parameters])
+                for group, *values in rows:
+                    if group in result[keys[0][0]]["table"]:
+                        fill(group, values)
+                continue
+            for group in by.choice_names:
+                column = choice_column(by.name, group)
+                if column not in existing:
+                    continue
+                fill(group, self.conn.execute(
+                    f"SELECT {selected} FROM " + source("", f"{quoted(column)} = 1"),
+                    [*aggregate_parameters, *parameters]).fetchone())
+            totals = self.conn.execute(
+                f"SELECT {selected} FROM " + source("", f"{quoted(by.name)} IS NOT NULL"),
+                [*aggregate_parameters, *parameters]).fetchone()
+            for (name, choice), value in zip(keys, totals, strict=True):
+                if choice is not None:
+                    result[name]["column_n"][choice] = int(value)
+        return result if by.is_multiple else add_column_totals(result)
 
     def matching_ids(self, survey_id: str, filters: StatsFilter) -> tuple[str, list[Any]]:
         """A subquery of the rowids of submissions matching ``filters``, with parameters."""

@@ -31,10 +31,23 @@ does not notice.
 
 Days are calendar days of the completion time in China time (Asia/Shanghai), the zone of
 every station; they are fixed when a submission is stored.
+
+Repeat groups (issue 16): a question inside a repeat has no column in the survey's flat
+table and no tallies; each repeat has **a flat table of its own**, ``flat_<survey>/<path>``
+(``flat_household/members``; nested: ``flat_repeats_probe/visits/services``), one row per
+instance (``_rid``; ``_sub`` the submission's ``_id``, indexed), its questions as columns
+the same way, created with the first form version that has the repeat (no schema step).
+The survey's flat table has a column ``<path>#`` per repeat: the number of instances the
+submission holds (0 for none; NULL for a version without that repeat), so the figures per
+submission are one GROUP BY and filters on submission-level answers reach the instances
+through ``_sub``. Questions inside repeats are read from these tables under every filter (no
+tallies: a survey with repeats pays a scan of its instances per question read). A form
+without repeats does none of this work when its submissions are stored.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 from collections import Counter
@@ -43,7 +56,7 @@ from typing import TYPE_CHECKING, Any
 
 from surveys.clock import day_of
 from surveys.form import Form
-from surveys.stats.model import statistic_kind
+from surveys.stats.model import answered_value, instances_at, repeat_key, statistic_kind
 
 if TYPE_CHECKING:
     from surveys.session import Submission
@@ -62,34 +75,79 @@ def flat_table(survey_id: str) -> str:
     return quoted(f"flat_{survey_id}")
 
 
+def repeat_table_name(survey_id: str, key: str) -> str:
+    """The unquoted name of the flat table of a repeat (``key``: its path joined by ``/``,
+    which no survey id holds, so it never meets another survey's table)."""
+    return f"flat_{survey_id}/{key}"
+
+
+def repeat_table(survey_id: str, key: str) -> str:
+    return quoted(repeat_table_name(survey_id, key))
+
+
+def instance_count_column(key: str) -> str:
+    """The survey flat table's column counting a submission's instances of a repeat."""
+    return f"{key}#"
+
+
+REPEAT_META_COLUMNS = ("_rid", "_sub")
+
+
 def choice_column(question: str, choice: str) -> str:
     return f"{question}/{choice}"
 
 
-class _Layout:
-    """What a form version puts in the tallies and the flat table."""
+def _questions(form: Form, path: tuple[str, ...]) -> list[tuple[str, str, dict[str, str]]]:
+    """(name, kind, choice -> its 0/1 column) of the questions directly at ``path`` (() for
+    those asked once per submission) that statistics summarise; the columns are {} except
+    for select_multiple."""
+    questions = []
+    for item in form.items:
+        kind = statistic_kind(item)
+        if kind is None or form.repeat_chain.get(item.name, ()) != path:
+            continue
+        columns = {choice.name: choice_column(item.name, choice.name)
+                   for choice in form.choices_for(item)} \
+            if kind == "select_multiple" else {}
+        questions.append((item.name, kind, columns))
+    return questions
 
-    def __init__(self, form: Form) -> None:
-        # (name, kind, choice -> its 0/1 column) of every question that statistics summarise;
-        # the columns are {} except for select_multiple.
-        self.questions: list[tuple[str, str, dict[str, str]]] = []
-        for item in form.items:
-            kind = statistic_kind(item)
-            if kind is None:
-                continue
-            columns = {choice.name: choice_column(item.name, choice.name)
-                       for choice in form.choices_for(item)} \
-                if kind == "select_multiple" else {}
-            self.questions.append((item.name, kind, columns))
+
+def _columns(questions: Sequence[tuple[str, str, dict[str, str]]]) -> list[str]:
+    columns: list[str] = []
+    for name, _kind, choices in questions:
+        columns.append(name)
+        columns.extend(choices.values())
+    return columns
+
+
+class _RepeatLayout:
+    """What a form version puts in the flat table of one of its repeats."""
+
+    def __init__(self, form: Form, path: tuple[str, ...]) -> None:
+        self.path = path
+        self.key = repeat_key(path)
+        self.questions = _questions(form, path)
         self.zeros = {name: dict.fromkeys(columns.values(), 0)
                       for name, _kind, columns in self.questions}
 
     def columns(self) -> list[str]:
-        columns: list[str] = []
-        for name, _kind, choices in self.questions:
-            columns.append(name)
-            columns.extend(choices.values())
-        return columns
+        return _columns(self.questions)
+
+
+class _Layout:
+    """What a form version puts in the tallies and the flat tables."""
+
+    def __init__(self, form: Form) -> None:
+        self.questions = _questions(form, ())
+        self.zeros = {name: dict.fromkeys(columns.values(), 0)
+                      for name, _kind, columns in self.questions}
+        # Empty for a form without repeats: its submissions take none of the repeat work.
+        self.repeats = [_RepeatLayout(form, form.repeat_chain[name]) for name in form.repeats]
+
+    def columns(self) -> list[str]:
+        return _columns(self.questions) + [instance_count_column(repeat.key)
+                                           for repeat in self.repeats]
 
 
 class StatsUpkeep:
@@ -135,12 +193,18 @@ class StatsUpkeep:
         """
         layout = self._layout(form)
         self._ensure_columns(form.survey_id, layout.columns())
-        for name, kind, _choices in layout.questions:
-            if kind == "text":
-                self.conn.execute(
-                    f"CREATE INDEX IF NOT EXISTS {quoted(f'flat_{form.survey_id}_text_{name}')}"
-                    f" ON {flat_table(form.survey_id)}(_id, {quoted(name)})"
-                    f" WHERE {quoted(name)} IS NOT NULL")
+        tables = [(f"flat_{form.survey_id}", layout.questions, "_id")]
+        for repeat in layout.repeats:
+            self._ensure_repeat_columns(form.survey_id, repeat.key, repeat.columns())
+            tables.append((repeat_table_name(form.survey_id, repeat.key), repeat.questions,
+                           "_rid"))
+        for table, questions, order in tables:
+            for name, kind, _choices in questions:
+                if kind == "text":
+                    self.conn.execute(
+                        f"CREATE INDEX IF NOT EXISTS {quoted(f'{table}_text_{name}')}"
+                        f" ON {quoted(table)}({order}, {quoted(name)})"
+                        f" WHERE {quoted(name)} IS NOT NULL")
 
     def _layout(self, form: Form) -> _Layout:
         key = (form.survey_id, form.version)
@@ -152,6 +216,30 @@ class StatsUpkeep:
     def table_columns(self, survey_id: str) -> list[str]:
         return [row[1] for row in self.conn.execute(
             f"PRAGMA table_info({flat_table(survey_id)})")]
+
+    def repeat_table_columns(self, survey_id: str, key: str) -> list[str]:
+        return [row[1] for row in self.conn.execute(
+            f"PRAGMA table_info({repeat_table(survey_id, key)})")]
+
+    def _ensure_repeat_columns(self, survey_id: str, key: str,
+                               wanted: Sequence[str]) -> list[str]:
+        """The flat table of a repeat, made with its first version, with these columns."""
+        name = repeat_table_name(survey_id, key)
+        columns = self._columns.get(name)
+        if columns is not None and set(wanted) <= set(columns):
+            return columns
+        columns = self.repeat_table_columns(survey_id, key)  # another process may have
+        if not columns:
+            self.conn.execute(
+                f"CREATE TABLE {quoted(name)}(_rid INTEGER PRIMARY KEY, _sub INTEGER NOT NULL)")
+            self.conn.execute(f"CREATE INDEX {quoted(f'{name}_sub')} ON {quoted(name)}(_sub)")
+            columns = list(REPEAT_META_COLUMNS)
+        for column in wanted:
+            if column not in columns:
+                self.conn.execute(f"ALTER TABLE {quoted(name)} ADD COLUMN {quoted(column)}")
+                columns.append(column)
+        self._columns[name] = columns
+        return columns
 
     def _ensure_columns(self, survey_id: str, wanted: Sequence[str]) -> list[str]:
         columns = self._columns.get(survey_id)
@@ -182,6 +270,9 @@ class StatsUpkeep:
         per_cell: dict[tuple[str, str, str, str, str], list[tuple[str, Any]]] = {}
         flat_rows: dict[str, list[dict[str, Any]]] = {}
         flat_columns: dict[str, set[str]] = {}
+        # Per (survey, repeat key): the instance rows and their columns.
+        repeat_rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        repeat_columns: dict[tuple[str, str], set[str]] = {}
         layouts: dict[tuple[str, str], _Layout] = {}
         for rowid, submission in stored:
             survey = submission.survey
@@ -190,6 +281,9 @@ class StatsUpkeep:
                 layout = layouts[(survey, submission.version)] = self._layout(
                     self.load_form(survey, submission.version))
                 flat_columns.setdefault(survey, set(META_COLUMNS)).update(layout.columns())
+                for repeat in layout.repeats:
+                    repeat_columns.setdefault((survey, repeat.key), set(
+                        REPEAT_META_COLUMNS)).update(repeat.columns())
             cell = (survey, day_of(submission.completed), submission.kiosk or "",
                     submission.site or "", submission.enumerator or "")
             pairs = per_cell.get(cell)
@@ -223,6 +317,14 @@ class StatsUpkeep:
                 if kind in ("select_one", "likert", "integer", "date") \
                         and not _not_finite(value):  # NaN (stored before the gate) has no tally
                     pairs.append((name, value))
+            if layout.repeats:  # a form without repeats goes straight on
+                for repeat in layout.repeats:
+                    instances = instances_at(answers, repeat.path)
+                    row[instance_count_column(repeat.key)] = len(instances)
+                    rows = repeat_rows.setdefault((survey, repeat.key), [])
+                    for instance in instances:
+                        rows.append(_instance_row(rowid, instance, repeat,
+                                                  repeat_columns[(survey, repeat.key)]))
             flat_rows.setdefault(survey, []).append(row)
         if not per_cell:
             return
@@ -264,6 +366,39 @@ class StatsUpkeep:
                 f"INSERT INTO {flat_table(survey)}({', '.join(map(quoted, columns))})"
                 f" VALUES ({', '.join('?' * len(columns))})",
                 [tuple({**empty, **row}.values()) for row in rows])
+        for (survey, key), rows in repeat_rows.items():
+            present = repeat_columns[(survey, key)]
+            columns = [name for name in self._ensure_repeat_columns(survey, key, sorted(present))
+                       if name in present and name != "_rid"]
+            empty = dict.fromkeys(columns)
+            self.conn.executemany(
+                f"INSERT INTO {repeat_table(survey, key)}({', '.join(map(quoted, columns))})"
+                f" VALUES ({', '.join('?' * len(columns))})",
+                [tuple({**empty, **row}.values()) for row in rows])
+
+
+def _instance_row(rowid: int, instance: Any, repeat: _RepeatLayout,
+                  columns: set[str]) -> dict[str, Any]:
+    """The flat row of one instance of a repeat (as a submission's row: the same kinds of
+    value in the same kinds of column). ``columns`` gains a choice no version lists."""
+    row: dict[str, Any] = {"_sub": rowid}
+    for name, kind, choices in repeat.questions:
+        value = instance.get(name)
+        if not answered_value(value):
+            continue
+        if kind == "select_multiple":
+            chosen = value if isinstance(value, list) else str(value).split()
+            row[name] = " ".join(map(str, chosen))
+            row.update(repeat.zeros[name])
+            for choice in chosen:
+                column = choices.get(choice) or choice_column(name, str(choice))
+                columns.add(column)
+                row[column] = 1
+            continue
+        # Only a record stored before the gate holds an object here: kept as its JSON.
+        row[name] = json.dumps(value, ensure_ascii=False) \
+            if isinstance(value, dict | list) else value
+    return row
 
 
 def _not_finite(value: Any) -> bool:

@@ -25,6 +25,23 @@ Definitions (what the JSON of ``survey_statistics`` means):
   by-question). With a select_multiple on either side, rows or columns may sum past 100.
 - ``over_time``: submissions per period (day, ISO week starting on Monday, or month) of the
   completion date in China time, with the count per site ("" when no site was recorded).
+- Questions inside a repeat group (``"unit": "instance"``, 按人次): counted per instance
+  (each household member, each visit, each service of a visit). ``n`` is the instances
+  that answered, counts and percentages are of instances, ``instances`` the instances of
+  the repeat (``repeat``; ``path``: the repeats around it, outermost first) in the counted
+  submissions and ``submissions`` how many of those had an instance that answered. A filter
+  on submission-level answers counts the instances of the submissions it keeps; a filter
+  on a question inside a repeat, or grouping (``--by``) by one, is refused with the reason
+  (StatsError). A cross-tab of a question inside a repeat by a submission-level question
+  counts instances: ``table[group][choice]`` the instances choosing the choice in
+  submissions of the group, ``row_n`` the instances that answered in the group's
+  submissions, ``column_n`` the instances choosing the choice in submissions that answered
+  the by-question.
+- ``repeats`` (only for a survey with repeat groups): per repeat, how many instances each
+  submission holds (members per household; for a nested repeat all of it in the
+  submission, e.g. services over every visit): ``n`` submissions of the versions that have
+  it, ``instances`` their total, mean, sd, quartiles, min, max and histogram as for an
+  integer question, and ``counts`` {instances: submissions} (``"0"``: none).
 """
 
 from __future__ import annotations
@@ -38,6 +55,7 @@ from surveys.session import DECIMAL_LIMIT
 from surveys.stats.model import (
     PERIODS,
     Question,
+    RepeatGroup,
     StatsError,
     StatsFilter,
     StatsStore,
@@ -45,7 +63,9 @@ from surveys.stats.model import (
     _language,
     catalogue,
     check_filters,
+    in_repeat_refusal,
     percent,
+    repeat_groups,
 )
 
 Z95 = 1.959963984540054  # the 97.5 % quantile of the standard normal
@@ -203,8 +223,11 @@ def over_time(rows: Iterable[tuple[str, str, int]], period: str) -> dict[str, An
             "series": [{"period": key, **series[key]} for key in sorted(series)]}
 
 
-def _select_question(questions: Mapping[str, Question], name: str, option: str) -> Question:
+def _select_question(questions: Mapping[str, Question], name: str, option: str,
+                     *, in_repeat: bool = True) -> Question:
     question = questions.get(name)
+    if question is not None and question.in_repeat and not in_repeat:
+        raise StatsError(in_repeat_refusal(question, f"{option} {name}"))
     if question is None or not question.is_select:
         selects = [key for key, entry in questions.items() if entry.is_select]
         what = "no question" if question is None else "not a select question:"
@@ -236,15 +259,21 @@ def survey_statistics(store: StatsStore, survey_id: str,
     questions = catalogue(forms)
     check_filters(questions, filters)
     shown = {name: entry for name, entry in questions.items() if include_pii or not entry.pii}
-    by_question = _select_question(shown, by, "--by") if by else None
+    # The groups of a cross-tab are submissions: never by a question asked per instance.
+    by_question = _select_question(shown, by, "--by", in_repeat=False) if by else None
     wanted = None
     if question is not None:
         if by_question is None:
             raise StatsError("--question needs --by (the question to cross-tabulate by)")
         wanted = _select_question(shown, question, "--question")
     newest = forms[-1]
+    repeats = repeat_groups(forms)
+    plain = {name: entry for name, entry in questions.items() if not entry.in_repeat}
+    repeated = {name: entry for name, entry in questions.items() if entry.in_repeat}
     with store.read_snapshot():
-        tallies = store.stats_tallies(survey_id, questions, filters)
+        tallies = store.stats_tallies(survey_id, plain, filters)
+        per_instance = (store.stats_repeat_tallies(survey_id, repeated, repeats, filters)
+                        if repeats else Tallies(0, {}, {}))
         result: dict[str, Any] = {
             "survey": survey_id,
             "title": newest.text(newest.title, _language(newest, language)) or survey_id,
@@ -252,24 +281,71 @@ def survey_statistics(store: StatsStore, survey_id: str,
             "filters": filters.to_json(), "language": language, "questions": {},
         }
         for name, entry in shown.items():
-            result["questions"][name] = _question_figures(
-                store, survey_id, entry, tallies, filters, language, text_answers)
+            if entry.in_repeat:
+                result["questions"][name] = _instance_figures(
+                    store, survey_id, entry, per_instance, repeats, filters, language,
+                    text_answers)
+            else:
+                result["questions"][name] = _question_figures(
+                    store, survey_id, entry, tallies, filters, language, text_answers)
+        if repeats:
+            result["repeats"] = {
+                name: repeat_summary(group, per_instance.instances.get(name, {}), language)
+                for name, group in repeats.items()}
         result["over_time"] = over_time(
-            store.stats_over_time(survey_id, questions, filters), period)
+            store.stats_over_time(survey_id, plain, filters), period)
         if by_question is not None:
             targets = [wanted] if wanted is not None else [
                 entry for entry in shown.values()
                 if entry.is_select and entry.name != by_question.name]
-            raw = store.stats_crosstab(survey_id, by_question, targets, filters)
+            plain_targets = [entry for entry in targets if not entry.in_repeat]
+            repeat_targets = [entry for entry in targets if entry.in_repeat]
+            raw = (store.stats_crosstab(survey_id, by_question, plain_targets, filters)
+                   if plain_targets or not repeat_targets else {})
+            if repeat_targets:
+                raw.update(store.stats_repeat_crosstab(survey_id, by_question,
+                                                       repeat_targets, filters))
+                raw = {entry.name: raw[entry.name] for entry in targets}  # the form's order
             tables = {name: {**table, **crosstab_percents(table["table"], table["row_n"],
                                                           table["column_n"])}
                       for name, table in raw.items()}
+            for entry in repeat_targets:
+                tables[entry.name].update(unit="instance", repeat=entry.repeat[-1])
             if wanted is not None:
                 result["crosstab"] = {"by": by_question.name, "question": wanted.name,
                                       **tables[wanted.name]}
             else:
                 result["crosstab"] = {"by": by_question.name, "tables": tables}
     return result
+
+
+def _instance_figures(store: StatsStore, survey_id: str, question: Question,
+                      tallies: Tallies, repeats: Mapping[str, RepeatGroup],
+                      filters: StatsFilter, language: str,
+                      text_answers: bool) -> dict[str, Any]:
+    """The figures of a question inside a repeat: as any question's, counted per instance,
+    with how many instances and submissions they came from."""
+    figures = _question_figures(store, survey_id, question, tallies, filters, language,
+                                text_answers)
+    group = repeats.get(question.repeat[-1])
+    distribution = (tallies.instances.get(group.name, {})
+                    if group is not None and group.path == question.repeat else {})
+    return {**figures, "unit": "instance", "repeat": question.repeat[-1],
+            "path": list(question.repeat),
+            "instances": sum(count * number for count, number in distribution.items()),
+            "submissions": tallies.submissions.get(question.name, 0)}
+
+
+def repeat_summary(group: RepeatGroup, distribution: Mapping[int, int],
+                   language: str) -> dict[str, Any]:
+    """How many instances of a repeat each submission holds (members per household)."""
+    pairs = sorted((int(count), int(number)) for count, number in distribution.items()
+                   if number)
+    summary = numeric_summary(pairs, integer=True)
+    return {"label": group.label(language), "path": list(group.path), "unit": "submission",
+            **summary,
+            "instances": sum(count * number for count, number in pairs),
+            "counts": {str(count): number for count, number in pairs}}
 
 
 def _question_figures(store: StatsStore, survey_id: str, question: Question,
@@ -303,8 +379,12 @@ def _question_figures(store: StatsStore, survey_id: str, question: Question,
             figures["top2"] = percent(top_count, answered)
             figures["top2_ci95"] = _interval(top_count, answered)
     elif question.kind in ("integer", "decimal"):
-        pairs = (list(counts.items()) if question.kind == "integer"
-                 else store.stats_value_counts(survey_id, question.name, filters))
+        if question.kind == "integer":
+            pairs = list(counts.items())
+        elif question.in_repeat:
+            pairs = store.stats_repeat_values(survey_id, question, filters)
+        else:
+            pairs = store.stats_value_counts(survey_id, question.name, filters)
         summary = numeric_summary(pairs, integer=question.kind == "integer")
         # An answer with no number to show (NaN stored before the gate reads back as NULL)
         # is out of range too: every answer counted in n is accounted for.
@@ -318,7 +398,9 @@ def _question_figures(store: StatsStore, survey_id: str, question: Question,
         figures["min"] = days[0][0] if days else None
         figures["max"] = days[-1][0] if days else None
     elif question.kind == "text" and text_answers:
-        figures["answers"] = store.stats_texts(survey_id, question.name, filters)
+        figures["answers"] = (store.stats_repeat_texts(survey_id, question, filters)
+                              if question.in_repeat
+                              else store.stats_texts(survey_id, question.name, filters))
     return figures
 
 

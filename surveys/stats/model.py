@@ -1,6 +1,12 @@
 """What the statistics are made of: the kinds of question they summarise, a question across
-every version of its survey (``catalogue``), the filters, the counts a store hands over
-(``Tallies``) and what a store must answer (``StatsStore``).
+every version of its survey (``catalogue``), the repeat groups (``repeat_groups``), the
+filters, the counts a store hands over (``Tallies``) and what a store must answer
+(``StatsStore``).
+
+A question inside a repeat group (issue 16) is counted per instance (each household member,
+each visit): its ``repeat`` is the path of repeats around it, outermost first, and a store
+counts it from the instances at that path of each submission's answers (a list of objects;
+an element that is not an object is an instance with no answers).
 
 This package holds no SQL and imports neither the store nor any UI; the stores
 (store/sqlite, store/central) count, and surveys/stats/figures.py turns counts into figures.
@@ -48,6 +54,13 @@ class Question:
     form: Form  # the newest version that has it
     choices: list[Choice] = field(default_factory=list)
     pii: bool = False
+    # The repeats around it, outermost first (the newest version's); () for a question
+    # asked once per submission.
+    repeat: tuple[str, ...] = ()
+
+    @property
+    def in_repeat(self) -> bool:
+        return bool(self.repeat)
 
     @property
     def choice_names(self) -> list[str]:
@@ -91,7 +104,7 @@ def catalogue(forms: Sequence[Form]) -> dict[str, Question]:
             if question is None:
                 question = Question(item.name, kind, item, form,
                                     list(form.choices_for(item)) if item.list_name else [],
-                                    item.pii)
+                                    item.pii, form.repeat_chain.get(item.name, ()))
                 found[item.name] = question
                 order.append(item.name)
                 continue
@@ -101,6 +114,63 @@ def catalogue(forms: Sequence[Form]) -> dict[str, Question]:
                 question.choices.extend(choice for choice in form.choices_for(item)
                                         if choice.name not in known)
     return {name: found[name] for name in order}
+
+
+@dataclass
+class RepeatGroup:
+    """A repeat group as the statistics see it: where it is (``path``: the repeats around
+    it and itself, outermost first, as in the newest version that has it) and the versions
+    that have it at that path (their submissions hold 0 or more instances of it)."""
+
+    name: str
+    path: tuple[str, ...]
+    item: Item
+    form: Form
+    versions: list[str]
+
+    def label(self, language: str | None = None) -> str:
+        return self.form.text(self.item.label, _language(self.form, language)) or self.name
+
+
+def repeat_groups(forms: Sequence[Form]) -> dict[str, RepeatGroup]:
+    """The repeat groups of a survey's versions (oldest first), by name, in the newest
+    order; a repeat only older versions have follows, as in ``catalogue``."""
+    found: dict[str, RepeatGroup] = {}
+    for form in reversed(forms):
+        for name, item in form.repeats.items():
+            if name not in found:
+                found[name] = RepeatGroup(name, form.repeat_chain[name], item, form, [])
+    for form in forms:
+        for name, group in found.items():
+            if form.repeat_chain.get(name) == group.path and name in form.repeats:
+                group.versions.append(form.version)
+    return found
+
+
+def repeat_key(path: Sequence[str]) -> str:
+    """The name a store gives the instances at ``path`` (``visits/services``): a repeat
+    that moved into another between versions is another key, never mixed with it."""
+    return "/".join(path)
+
+
+def answered_value(value: Any) -> bool:
+    """Whether an answer counts as given (as the stores count: not None, "" or [])."""
+    return value is not None and value != "" and value != []
+
+
+def instances_at(answers: Mapping[str, Any], path: Sequence[str]) -> list[Mapping[str, Any]]:
+    """The instances at ``path`` of a submission's answers, in order (nested: those of the
+    first outer instance first). Anything but a list holds none; an element that is not
+    an object is an instance without answers."""
+    found: list[Mapping[str, Any]] = [answers]
+    for name in path:
+        inner: list[Mapping[str, Any]] = []
+        for holder in found:
+            value = holder.get(name)
+            if isinstance(value, list):
+                inner.extend(entry if isinstance(entry, Mapping) else {} for entry in value)
+        found = inner
+    return found
 
 
 @dataclass(frozen=True)
@@ -139,11 +209,18 @@ class StatsFilter:
 @dataclass
 class Tallies:
     """Counts under one filter: ``n`` submissions, ``answered[q]`` respondents who answered q,
-    ``counts[q][value]`` respondents per choice (or integer, or date)."""
+    ``counts[q][value]`` respondents per choice (or integer, or date).
+
+    For questions inside repeats (``StatsStore.stats_repeat_tallies``) ``answered`` and
+    ``counts`` count instances, ``submissions[q]`` the submissions with an instance that
+    answered q, and ``instances[repeat]`` {number of instances: submissions holding that
+    many} over the submissions of versions that have the repeat."""
 
     n: int
     answered: dict[str, int]
     counts: dict[str, dict[Any, int]]
+    submissions: dict[str, int] = field(default_factory=dict)
+    instances: dict[str, dict[int, int]] = field(default_factory=dict)
 
 
 def tallies_by_place(rows: Iterable[tuple[str, str, Any, int]]) -> dict[str, Tallies]:
@@ -200,6 +277,17 @@ class StatsStore(Protocol):
                        filters: StatsFilter) -> dict[str, Any]: ...
     def stats_over_time(self, survey_id: str, questions: Mapping[str, Question],
                         filters: StatsFilter) -> list[tuple[str, str, int]]: ...
+    # Questions inside repeats, counted per instance (see Tallies).
+    def stats_repeat_tallies(self, survey_id: str, questions: Mapping[str, Question],
+                             repeats: Mapping[str, RepeatGroup],
+                             filters: StatsFilter) -> Tallies: ...
+    def stats_repeat_values(self, survey_id: str, question: Question,
+                            filters: StatsFilter) -> list[tuple[Any, int]]: ...
+    def stats_repeat_texts(self, survey_id: str, question: Question,
+                           filters: StatsFilter) -> list[str]: ...
+    def stats_repeat_crosstab(self, survey_id: str, by: Question,
+                              questions: Sequence[Question],
+                              filters: StatsFilter) -> dict[str, Any]: ...
 
 
 def percent(part: int, whole: int) -> float | None:
@@ -210,10 +298,14 @@ def percent(part: int, whole: int) -> float | None:
 
 
 def check_filters(questions: Mapping[str, Question], filters: StatsFilter) -> None:
-    """Refuse a --where on a question or choice the survey does not have."""
-    selects = [name for name, question in questions.items() if question.is_select]
+    """Refuse a --where on a question or choice the survey does not have, or on a question
+    inside a repeat (it has an answer per instance, not one per submission)."""
+    selects = [name for name, question in questions.items()
+               if question.is_select and not question.in_repeat]
     for name, value in filters.where.items():
         question = questions.get(name)
+        if question is not None and question.in_repeat:
+            raise StatsError(in_repeat_refusal(question, f"--where {name}={value}"))
         if question is None or not question.is_select:
             what = "no question" if question is None else "not a select question:"
             raise StatsError(f"--where {name}={value}: {what} '{name}'; select questions: "
@@ -221,3 +313,15 @@ def check_filters(questions: Mapping[str, Question], filters: StatsFilter) -> No
         if value not in question.choice_names:
             raise StatsError(f"--where {name}={value}: question '{name}' has no choice "
                              f"'{value}'; choices: {', '.join(question.choice_names)}")
+
+
+def in_repeat_refusal(question: Question, option: str) -> str:
+    """Why a question inside a repeat cannot select submissions (a filter, a cross-tab's
+    groups): it holds one answer per instance, and a submission with a member who works
+    and one who does not is in both groups. Chinese first."""
+    where = " › ".join(question.repeat)
+    return (f"{option}：“{question.name}”是重复组“{where}”里的题，每一条（如每位家庭成员）"
+            "各有一个回答，按人次计数，不能用来筛选或分组提交；请用每份问卷只答一次的题 "
+            f"({option}: '{question.name}' is inside the repeat group '{where}' and has an "
+            "answer per instance, so it cannot select or group submissions; use a question "
+            "asked once per submission)")

@@ -10,7 +10,8 @@ The JSON (``site_breakdown``)::
 
 A community is named with its street (the site the kiosk stamped, ``街道/社区``), since the
 same community name recurs in other streets; a site without ``/`` counts as a street with
-no community. Submissions with no site are under ``""``. Percentages are of the place's
+no community. Submissions with no site are under ``""``. Questions inside repeat groups
+(answered per instance) are left out. Percentages are of the place's
 respondents to the question (for select_multiple they may sum past 100). Places are in
 the order of their names.
 """
@@ -58,8 +59,10 @@ def site_breakdown(store: SiteStatsStore, survey_id: str,
         raise StatsError(f"no survey '{survey_id}' here")
     questions = catalogue([store.load_form(survey_id, version) for version in versions])
     check_filters(questions, filters)
+    # Questions inside repeats are counted per instance (survey_statistics): not here.
     selects = {name: question for name, question in questions.items()
-               if question.is_select and (include_pii or not question.pii)}
+               if question.is_select and not question.in_repeat
+               and (include_pii or not question.pii)}
     result: dict[str, Any] = {}
     with store.read_snapshot():
         for dimension in DIMENSIONS:
