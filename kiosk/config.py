@@ -203,6 +203,9 @@ class KioskConfig:
     follow_up_days: int = 3
     volunteers: VolunteerSettings = field(default_factory=VolunteerSettings)
     backup: BackupSettings = field(default_factory=BackupSettings)
+    # Days after its last visit a household is due again, by register (and for any other).
+    visit_every_days: int = 30
+    visit_days_by_list: tuple[tuple[str, int], ...] = ()
     path: Path | None = None
 
     def __post_init__(self) -> None:
@@ -213,6 +216,10 @@ class KioskConfig:
     @property
     def printer_url(self) -> str:
         return self.printer.url
+
+    def visit_days(self, dataset: str) -> int:
+        """Days after its last visit a household of register ``dataset`` is due again."""
+        return dict(self.visit_days_by_list).get(dataset, self.visit_every_days)
 
     def with_changes(self, **changes: Any) -> KioskConfig:
         return replace(self, **changes)
@@ -239,6 +246,7 @@ _SCHEMA: dict[str, dict[str, str]] = {
                 "xonxoff": "true or false", "footer": "text"},
     "serve": {"token": "text"},
     "requests": {"follow_up_days": "working days"},
+    "registers": {"visit_every_days": "days", "lists": "list name = days"},
     "volunteers": {"min_session_minutes": "minutes", "day_end": "HH:MM",
                    "repeat_seconds": "seconds", "timezone": "time zone name",
                    "service": "text"},
@@ -366,8 +374,31 @@ def load_config(path: Path | None = None) -> KioskConfig:
         follow_up_days=_follow_up_days(path, get),
         volunteers=volunteers,
         backup=_backup_settings(path, get, text, flag),
+        **_register_settings(path, get),
         path=path,
     )
+
+
+def _register_settings(path: Path, get: Any) -> dict[str, Any]:
+    """``[registers]``: days between visits, 1 to 3650, for every register
+    (``visit_every_days``) and for some by name (``lists = {households = 30}``)."""
+
+    def days(key: str, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 3650:
+            raise _fail(path, key, f"must be a whole number of days from 1 to 3650 "
+                                   f"(got {value!r})")
+        return value
+
+    every = days("registers.visit_every_days",
+                 get("registers.visit_every_days", KioskConfig.visit_every_days))
+    lists = get("registers.lists", {})
+    if not isinstance(lists, dict):
+        raise _fail(path, "registers.lists",
+                    f"must be a table of list names and days, e.g. {{households = 30}} "
+                    f"(got {lists!r})")
+    by_list = tuple((str(name), days(f"registers.lists.{name}", value))
+                    for name, value in sorted(lists.items()))
+    return {"visit_every_days": every, "visit_days_by_list": by_list}
 
 
 def _station_timezone(path: Path, get: Any, text: Any) -> str:
@@ -517,6 +548,13 @@ def render_config(config: KioskConfig) -> str:
         f"day_end = {_toml_string(volunteers.day_end)}  # open sessions closed here, for review",
         f"repeat_seconds = {volunteers.repeat_seconds}   # a second scan within this is ignored",
         f"service = {_toml_string(volunteers.service)}   # service content on the records",
+        "",
+        "[registers]",
+        f"visit_every_days = {config.visit_every_days}   # a household is due for a visit this "
+        "many days after the last (家庭名单)",
+        "lists = {" + ", ".join(f"{name} = {value}" for name, value
+                                in config.visit_days_by_list) + "}   # by register, e.g. "
+        "{households = 30}",
         "",
         "[backup]",
         "# One copy of the database a night, made by the kiosk itself (see README, Backups).",

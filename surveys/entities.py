@@ -21,6 +21,7 @@ No SQL and no UI here: store/sqlite keeps the registers, the session reads them 
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -177,6 +178,37 @@ def saved_properties(saved_to: Mapping[str, str], personal: Iterable[str],
         if question in answers:
             (private if question in hidden else plain)[name] = property_text(answers[question])
     return plain, private
+
+
+# The register property a visit form may save the agreed next visit to (a date).
+NEXT_VISIT = "next_visit"
+DEFAULT_VISIT_DAYS = 30
+
+
+def _day(text: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text.strip()[:10])
+    except ValueError:
+        return None
+
+
+def visit_due(entity: Entity, every_days: int = DEFAULT_VISIT_DAYS) -> dt.date | None:
+    """When the household is next due for a visit: the next visit its last visit agreed
+    (``next_visit``), else ``every_days`` after its last change."""
+    agreed = _day(entity.properties.get(NEXT_VISIT, ""))
+    if agreed is not None:
+        return agreed
+    last = _day(entity.updated)
+    return last + dt.timedelta(days=every_days) if last is not None else None
+
+
+def overdue_first(entities: Iterable[Entity], today: dt.date,
+                  every_days: int = DEFAULT_VISIT_DAYS) -> list[tuple[Entity, dt.date | None]]:
+    """Households with the day each is due, the longest overdue first, then the soonest
+    due; those with no day at the end, by label."""
+    far = dt.date.max
+    dated = [(entity, visit_due(entity, every_days)) for entity in entities]
+    return sorted(dated, key=lambda pair: (pair[1] or far, pair[0].label, pair[0].entity_id))
 
 
 class EntitySource(Protocol):

@@ -72,6 +72,35 @@ class Registers(StoreBase):
             f"SELECT {_ENTITY_COLUMNS} FROM entities WHERE dataset=? ORDER BY label, entity_id",
             (dataset,))]
 
+    def register_pii(self, dataset: str) -> set[str]:
+        """The properties of ``dataset`` that some installed form saves from a question
+        marked pii (names, phones): left out of default exports and listings."""
+        personal: set[str] = set()
+        for survey, versions in self.compiled_forms().items():  # type: ignore[attr-defined]
+            for version in versions:
+                form = self.load_form(survey, version)  # type: ignore[attr-defined]
+                if form.entity is not None and form.entity.dataset == dataset:
+                    personal.update(name for name, question in form.saved_to.items()
+                                    if question in form.pii_names)
+        return personal
+
+    def visits_of(self, dataset: str, entity_id: str) -> list[dict[str, Any]]:
+        """The questionnaires that changed a household, oldest first: which form, when,
+        where, by whom, and what it did."""
+        visits = []
+        for change in self.entity_changes(dataset, entity_id):
+            row = self.conn.execute(
+                "SELECT survey_id, kiosk, enumerator FROM submissions WHERE instance_id=?",
+                (change.instance_id,)).fetchone()
+            visits.append({"instance_id": change.instance_id, "completed": change.completed,
+                           "action": change.action, "site": change.site,
+                           "survey": row[0] if row else None,
+                           "kiosk": row[1] if row else None,
+                           "enumerator": row[2] if row else None,
+                           "base_version": change.base_version,
+                           "properties": dict(change.properties)})
+        return visits
+
     def entity_changes(self, dataset: str, entity_id: str) -> list[EntityChange]:
         """The changes of one entry, in the order they apply."""
         rows = self.conn.execute(
