@@ -492,11 +492,21 @@ def test_the_pdf_report_of_a_repeat_survey(households: Households, tmp_path: Pat
 # ---- hostile records ---------------------------------------------------------------------------
 
 
-def test_empty_instances_missing_keys_and_a_hundred_instances_count_right(tmp_path: Path):
+@dataclasses.dataclass
+class Hostile:
+    store: KioskStore
+    gated: list[Submission]  # through the record gate
+    unchecked: list[Submission]  # stored before it
+
+
+def hostile_store(directory: Path) -> Hostile:
+    """A kiosk database of five households: {} instances, missing keys, [] and "" answers
+    and 100 members through the gate; a repeat that is not a list and elements that are
+    not objects stored before it."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(surveys.form, "REPEATS_ON_SCREENS", True)
-        versions = compiled_versions(tmp_path)
-        store = open_store(tmp_path / "kiosk.db")
+        versions = compiled_versions(directory)
+        store = open_store(directory / "kiosk.db")
         for compiled in versions:
             store.install_form(compiled)
     template = generate(1)[0]
@@ -515,12 +525,16 @@ def test_empty_instances_missing_keys_and_a_hundred_instances_count_right(tmp_pa
     assert store.insert_submissions(gated(store, through_the_gate)) == 3
     # Stored before the record gate: a repeat that is not a list holds no instance, and an
     # element that is not an object is an instance with nothing answered.
-    assert stored_before_the_gate(store, [
+    unchecked = [
         household({"community": "dongfeng", "members": "王芳",
                    "visits": [1, None, {"services": "none", "minutes": 20}]}),
         household({"community": "dongfeng", "members": [7, None, {"age": 5, "name": ""}]}),
-    ]) == 2
-    stats = survey_statistics(store, SURVEY, include_pii=True)
+    ]
+    assert stored_before_the_gate(store, unchecked) == 2
+    return Hostile(store, through_the_gate, unchecked)
+
+
+def check_hostile(stats: dict[str, Any], filtered: dict[str, Any]) -> None:
     assert stats["repeats"]["members"]["counts"] == {"0": 2, "3": 1, "4": 1, "100": 1}
     assert stats["repeats"]["members"]["instances"] == 107
     # Only version 2 has visits: the household of version 1 is not among these.
@@ -535,10 +549,58 @@ def test_empty_instances_missing_keys_and_a_hundred_instances_count_right(tmp_pa
     assert stats["questions"]["minutes"]["n"] == 1
     assert stats["questions"]["service"]["counts"]["meal"] == 1
     assert stats["questions"]["service"]["n"] == 1
-    filtered = survey_statistics(store, SURVEY, StatsFilter(where={"community": "xinhua"}))
     assert filtered["repeats"]["members"]["counts"] == {"4": 1, "100": 1}
     assert filtered["questions"]["age"]["n"] == 101
-    store.close()
+
+
+def test_empty_instances_missing_keys_and_a_hundred_instances_count_right(tmp_path: Path):
+    hostile = hostile_store(tmp_path)
+    with hostile.store as store:
+        check_hostile(survey_statistics(store, SURVEY, include_pii=True),
+                      survey_statistics(store, SURVEY, StatsFilter(where={"community":
+                                                                          "xinhua"})))
+
+
+def test_central_counts_hostile_repeats_as_the_kiosk(postgres, tmp_path: Path):
+    """The same five households at the central database: the three the gate passed synced,
+    the two stored before it (a sync sets those aside) put in as they are."""
+    from psycopg.types.json import Jsonb
+
+    from kiosk.central.sync import KioskIdentity, sync
+    from store.central.schema import init
+    from store.central.stats import CentralStats
+    from tests.enrolled import enrolled
+
+    psycopg = pytest.importorskip("psycopg")
+    hostile = hostile_store(tmp_path)
+    dsn = postgres.create_database(f"hostile_{uuid.uuid4().hex[:12]}")
+    init(dsn)
+    enrolment = enrolled(dsn, KioskIdentity("hall-1", "九龙街道", "新华社区", "社工站"),
+                         config=tmp_path / "hall-1.toml")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(surveys.form, "REPEATS_ON_SCREENS", True)
+        sync(hostile.store, enrolment)
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        assert connection.execute("SELECT count(*) FROM submissions").fetchone()[0] == 3
+        columns = ", ".join(row[0] for row in connection.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name ="
+            " 'submissions' AND is_generated = 'NEVER' AND column_name NOT IN"
+            " ('instance_id', 'answers')"))
+        for item in hostile.unchecked:
+            connection.execute(
+                f"INSERT INTO submissions (instance_id, answers, {columns}) SELECT %s, %s,"
+                f" {columns} FROM submissions WHERE instance_id = %s",
+                (item.instance_id, Jsonb(item.answers), hostile.gated[1].instance_id))
+    with CentralStats(dsn) as central:
+        found = survey_statistics(central, SURVEY, include_pii=True)
+        filtered = survey_statistics(central, SURVEY, StatsFilter(where={"community":
+                                                                         "xinhua"}))
+    check_hostile(found, filtered)
+    expected = survey_statistics(hostile.store, SURVEY, include_pii=True)
+    assert found["repeats"] == expected["repeats"]
+    for name, *_rest in REPEAT_QUESTIONS:
+        assert found["questions"][name] == expected["questions"][name], name
+    hostile.store.close()
 
 
 # ---- an older database -------------------------------------------------------------------------
