@@ -723,3 +723,39 @@ def test_text_answers_inside_a_repeat_by_name_and_the_dashboard_chart(
     once.print(question_chart(stats["questions"]["community"], "zh"))
     text = once.export_text()
     assert "按人次" not in text and f"(n={stats['questions']['community']['n']})" in text
+
+
+async def test_the_dashboard_groups_by_questions_asked_once_and_crosses_per_instance(
+        households: Households, tmp_path: Path):
+    """The dashboard offers no question inside a repeat to group by (the statistics refuse
+    it), crosses one by a submission-level question in instances, and says per instance."""
+    from textual.widgets import Select
+    from textual.widgets._select import InvalidSelectValueError
+
+    from tests.test_app_flow import kiosk, screen_text, wait_for
+    from tests.test_dashboard import STAFF_CONFIG, open_dashboard
+
+    path = tmp_path / "kiosk.db"
+    with KioskStore(households.path) as source:
+        source.conn.execute("VACUUM INTO ?", (str(path),))
+    store = KioskStore(path)
+    app = kiosk(store, config=STAFF_CONFIG.with_changes(surveys=(SURVEY,)))
+    members = households.data.members.merge(households.data.households[["id", "community"]],
+                                            on="id")
+    async with app.run_test(size=(160, 70)) as pilot:
+        screen = await open_dashboard(pilot)
+        await wait_for(pilot, lambda: "按人次：共" in screen_text(app))
+        grouping = screen.query_one("#stats-by", Select)
+        with pytest.raises(InvalidSelectValueError):
+            grouping.value = "works"
+        grouping.value = "community"
+        screen.query_one("#stats-question", Select).value = "works"
+        await pilot.pause()
+        await wait_for(pilot, lambda: "交叉表" in screen_text(app))
+        working = members[(members["community"] == "dongfeng") & (members["works"] == "yes")]
+        answered = members[(members["community"] == "dongfeng") & members["works"].notna()]
+        share = round(100 * len(working) / len(answered))
+        row = next(line for line in screen_text(app).splitlines()
+                   if "community-dongfeng" in line and "%)" in line)
+        assert f"{len(working)} ({share}%)" in row, row
+    store.close()
