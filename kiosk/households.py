@@ -17,6 +17,9 @@ from surveys.exports.columns import atomic_output, csv_cell
 
 # The properties staff look for first, when a form saves them (the bundled forms do).
 LEADING = ("state", "plan", "address", "community", "next_visit", "last_visit")
+# Names for the properties a calculate saves (no question label to name them by).
+PROPERTY_WORDS = {"state": "状态", "next_visit": "下次走访", "last_visit": "最近走访",
+                  "risk_level": "风险等级"}
 STATE_WORDS = {"assessed": "已评估", "installed": "已验收", "needs_fix": "待整改",
                "open": "进行中", "done": "已完成", "closed": "已结案"}
 

@@ -438,6 +438,29 @@ STRINGS: dict[str, tuple[str, str]] = {
                                 "job queued kind title state attempts problem"),
     "dash.columns.volunteers": ("编号 姓名 服务队 签到 签退 时长 状态",
                                 "number name team in out hours state"),
+    # ---- the households register (家庭名单) ----
+    "dash.tab_households": ("家庭名单", "Households"),
+    "dash.columns.households": ("下次走访 家庭 状态 方案 最近走访 次数 冲突",
+                                "due household state plan last visits conflict"),
+    "dash.households_none": ("还没有登记的家庭：填写登记问卷（如适老化改造需求评估）后，"
+                             "家庭就会出现在这里。",
+                             "No household registered yet: they appear here once a "
+                             "registering questionnaire is filled in."),
+    "dash.households_summary": ("共 {count} 户，逾期未走访 {late} 户（每 {days} 天走访一次，"
+                                "或按上次约定的日期）",
+                                "{count} households, {late} overdue for a visit (every {days} "
+                                "days, or on the date agreed at the last visit)"),
+    "dash.household_pick": ("选中一户，查看它的走访记录和方案。",
+                            "Pick a household to see its visits and plan."),
+    "dash.household_visits": ("走访记录：", "Visits:"),
+    "dash.household_conflict": ("⚠ 有两次离线走访同时修改了这一户：后一次的内容已采用，"
+                                "请核对方案。",
+                                "⚠ Two offline visits changed this household: the later one "
+                                "was applied; please check the plan."),
+    "dash.overdue": ("逾期 {days} 天", "{days} days overdue"),
+    "dash.due_today": ("今天", "today"),
+    "dash.due_in": ("{days} 天后", "in {days} days"),
+    "dash.has_conflict": ("有冲突", "conflict"),
     # ---- notes and titles in the print queue (kept in both languages) ----
     "print.slip_title": ("签退 {name}", "check-out {name}"),
     "print.interrupted": ("打印时终端中断，补打", "kiosk stopped while printing: reprint"),

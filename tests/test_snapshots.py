@@ -118,3 +118,37 @@ def test_thank_you_screen(snap_compare, snapshot_store: KioskStore, language: st
 
     assert snap_compare(screenshot_app(snapshot_store, surveys=("test1",)),
                         run_before=run_before, terminal_size=SNAPSHOT_SIZE)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_register_picker(snap_compare, snapshot_store: KioskStore, language: str):
+    """A household picked from the register after a search (issue 16): the box, what was
+    found, the chosen one green and named above the box."""
+    from kiosk.widgets.register_picker import RegisterPicker
+    from tests.test_register_screens import register
+
+    for name in ("register.md", "followup.md"):
+        snapshot_store.install_form(compile_xlsform(FORMS / name))
+    register(snapshot_store, "王秀英", "梁丰花园3栋201", "13912345678", plan="卫生间扶手",
+             completed="2026-11-02T10:00:00+08:00")
+    register(snapshot_store, "赵玉兰", "梁丰花园8栋502", "13700002222",
+             completed="2026-11-06T15:20:00+08:00")
+    register(snapshot_store, "李建国", "东门小区5栋102", "13800001111", plan="防滑地砖",
+             completed="2026-11-05T09:30:00+08:00")
+
+    async def run_before(pilot: Pilot) -> None:
+        await choose_language(pilot, language)
+        await tap_form(pilot, "household_followup")
+        await pilot.press(*"梁丰")
+        for _ in range(100):
+            if pilot.app.screen.query_one(RegisterPicker).searched == "梁丰":
+                break
+            await pilot.pause(0.05)
+        await pilot.pause()
+        await pilot.click(pilot.app.screen.query_one(RegisterPicker).entries()[-1])
+        await pilot.pause()
+        assert pilot.app.current_session.value("household")  # type: ignore[attr-defined]
+        await presses_over(pilot)
+
+    app = screenshot_app(snapshot_store, surveys=("household_register", "household_followup"))
+    assert snap_compare(app, run_before=run_before, terminal_size=SNAPSHOT_SIZE)

@@ -38,11 +38,12 @@ from textual.widgets import (
 from textual.widgets._data_table import RowDoesNotExist
 
 from kiosk.doctor import Finding, Station
+from kiosk.households import PROPERTY_WORDS, STATE_WORDS, household_detail, households
 from kiosk.i18n import code_of, state_word, tr
 from kiosk.screens.base import KioskScreen
 from printers.status import WORDS as PRINTER_WORDS
 from store import KioskStore
-from surveys.clock import from_epoch
+from surveys.clock import from_epoch, now_local
 
 BAR_WIDTH = 24
 REFRESH_SECONDS = 10.0
@@ -190,6 +191,7 @@ class StaffDashboardScreen(KioskScreen):
         self.store = store
         self.selected_request: str | None = None
         self.selected_job: int | None = None
+        self.selected_household: str | None = None
         self.texts_page = 0  # the page of the text-answer tab on screen, from 0
         self._text_groups: list[tuple[str, int]] = []  # read once for a search or a page
         self._findings: dict[str, Finding] = {}  # the system check's, by check
@@ -256,6 +258,11 @@ class StaffDashboardScreen(KioskScreen):
                 with TabPane(self.t("dash.tab_volunteers"), id="tab-volunteers"):
                     yield DataTable(id="volunteers-today", cursor_type="row",
                                     zebra_stripes=True)
+                with TabPane(self.t("dash.tab_households"), id="tab-households"):
+                    yield Static("", id="households-summary")
+                    yield DataTable(id="households", cursor_type="row", zebra_stripes=True)
+                    with VerticalScroll(id="household-scroll"):
+                        yield Static("", id="household-detail")
                 with TabPane(self.t("dash.tab_export"), id="tab-export"), Vertical(
                         id="export-form"):
                     yield Select(surveys, id="export-survey", allow_blank=False,
@@ -301,7 +308,8 @@ class StaffDashboardScreen(KioskScreen):
 
     def _setup_tables(self) -> None:
         for table, columns in (("#requests", "requests"), ("#print-jobs", "print_jobs"),
-                               ("#volunteers-today", "volunteers")):
+                               ("#volunteers-today", "volunteers"),
+                               ("#households", "households")):
             self.query_one(table, DataTable).add_columns(
                 *self.t(f"dash.columns.{columns}").split())
 
@@ -314,6 +322,7 @@ class StaffDashboardScreen(KioskScreen):
         self.refresh_requests()
         self.refresh_print_jobs()
         self.refresh_volunteers()
+        self.refresh_households()
 
     def refresh_live(self) -> None:
         """Figures move while residents answer: refresh what is on screen."""
@@ -321,7 +330,8 @@ class StaffDashboardScreen(KioskScreen):
         active = self.query_one("#dashboard-tabs", TabbedContent).active
         {"tab-stats": self.refresh_stats, "tab-requests": self.refresh_requests,
          "tab-printing": self.refresh_print_jobs,
-         "tab-volunteers": self.refresh_volunteers}.get(active, lambda: None)()
+         "tab-volunteers": self.refresh_volunteers,
+         "tab-households": self.refresh_households}.get(active, lambda: None)()
 
     def status(self, text: str, problem: bool = False) -> None:
         status = self.query_one("#dashboard-status", Static)
@@ -485,6 +495,75 @@ class StaffDashboardScreen(KioskScreen):
         elif event.pane.id == "tab-doctor" and not self._findings:
             self.run_doctor()  # checked when first opened; 重新检查 checks again
 
+    # ---- households ------------------------------------------------------------------------
+
+    @property
+    def household_list(self) -> str | None:
+        """The register shown: households, else the first there is."""
+        lists = self.store.entity_lists()
+        return "households" if "households" in lists else next(iter(lists), None)
+
+    def _due_word(self, record: dict[str, Any], today: dt.date) -> str:
+        if record["due"] is None:
+            return "—"
+        days = (dt.date.fromisoformat(record["due"]) - today).days
+        if days < 0:
+            return self.t("dash.overdue", days=-days)
+        return self.t("dash.due_today") if days == 0 else self.t("dash.due_in", days=days)
+
+    def refresh_households(self) -> None:
+        """The register, the longest overdue household first. Names, addresses and phones
+        are shown as the request tab shows a resident's: staff came in with the PIN."""
+        table = self.query_one("#households", DataTable)
+        summary = self.query_one("#households-summary", Static)
+        table.clear()
+        dataset = self.household_list
+        if dataset is None:
+            summary.update(self.t("dash.households_none"))
+            self._show_household()
+            return
+        today = now_local().date()
+        every = self.kiosk.config.visit_days(dataset)
+        records = households(self.store, dataset, today, every, include_pii=True)
+        for record in records:
+            table.add_row(self._due_word(record, today), record["label"],
+                          STATE_WORDS.get(record["state"], record["state"]),
+                          record["properties"].get("plan", "")[:24],
+                          record["last_change"][:10], str(record["visits"]),
+                          self.t("dash.has_conflict") if record["conflicts"] else "",
+                          key=record["id"])
+        late = sum(1 for record in records if record["overdue_days"])
+        summary.update(self.t("dash.households_summary", count=len(records), late=late,
+                              days=every))
+        keep_cursor(table, self.selected_household)
+        self._show_household()
+
+    def _show_household(self) -> None:
+        detail = self.query_one("#household-detail", Static)
+        dataset = self.household_list
+        if self.selected_household is None or dataset is None:
+            detail.update(self.t("dash.household_pick") if dataset else "")
+            return
+        record = household_detail(self.store, dataset, self.selected_household,
+                                  now_local().date(), self.kiosk.config.visit_days(dataset),
+                                  include_pii=True)
+        if record is None:
+            detail.update("")
+            return
+        labels = {**PROPERTY_WORDS, **self.store.register_labels(dataset, self.language)}
+        titles = {info.survey_id: info.title_in(self.language)
+                  for info in self.store.list_forms()}
+        lines = [record["label"]]
+        lines += [f"  {labels.get(name, name)}：{STATE_WORDS.get(value, value)}"
+                  for name, value in record["properties"].items()]
+        lines.append(self.t("dash.household_visits"))
+        lines += [f"  {visit['completed'][:16].replace('T', ' ')}  "
+                  f"{titles.get(visit['survey'], visit['survey'] or '')}  "
+                  f"{visit['kiosk'] or ''}".rstrip() for visit in record["visit_list"]]
+        if record["conflicts"]:
+            lines.append(self.t("dash.household_conflict"))
+        detail.update(Content("\n".join(lines)))
+
     # ---- service requests ----------------------------------------------------------------
 
     def refresh_requests(self) -> None:
@@ -534,6 +613,9 @@ class StaffDashboardScreen(KioskScreen):
         if event.data_table.id == "requests":
             self.selected_request = key
             self._show_request()
+        elif event.data_table.id == "households":
+            self.selected_household = key
+            self._show_household()
         elif event.data_table.id == "print-jobs":
             self.selected_job = int(key) if key else None
 

@@ -31,7 +31,9 @@ from kiosk.widgets.question import (
     block_of,
     value_text,
 )
+from kiosk.widgets.register_picker import Register, shown_properties
 from store import KioskStore
+from surveys.entities import Entity
 from surveys.session import FormSession, Problem, QuestionView, RepeatSession, ScreenView
 
 PROGRESS_STEPS = 1000  # the bar shows a share, not a count
@@ -52,7 +54,8 @@ def shape_of(view: ScreenView) -> tuple[Any, ...] | None:
     two screens of one shape can be shown by the same widgets."""
     shape = []
     for question in view.questions:
-        if question.kind not in SELECT_KINDS or question.read_only:
+        if (question.kind not in SELECT_KINDS or question.read_only
+                or question.item.entity_list is not None):  # (a search box: typed text)
             return None
         shape.append((question.kind, question.item.appearance, bool(question.hint),
                       tuple((choice.name, choice.label) for choice in question.choices)))
@@ -162,6 +165,7 @@ class FormScreen(SessionScreen):
         self.repeats = (RepeatLayout(session.form) if isinstance(session, RepeatSession)
                         else None)
         self.prompt: RepeatPrompt | None = None
+        self._shown_properties: dict[str, tuple[str, ...]] = {}  # per register
         if self.repeats is not None and not returning and not self._problems:
             self.prompt = self._opening_prompt()
 
@@ -205,8 +209,12 @@ class FormScreen(SessionScreen):
         assert view is not None, "FormScreen shown after the last screen"
         self._layout = layout_of(view)
         self._shape = shape_of(view)
-        selects = [q for q in view.questions if q.kind in SELECT_KINDS and not q.read_only]
-        typing = [q for q in view.questions if q.kind in INPUT_KINDS and not q.read_only]
+        # A household picked from the register is found by typing: its search box takes the
+        # digits (the last four of a phone), so no number keys on its screen.
+        selects = [q for q in view.questions if q.kind in SELECT_KINDS and not q.read_only
+                   and q.item.entity_list is None]
+        typing = [q for q in view.questions if not q.read_only and (
+            q.kind in INPUT_KINDS or q.item.entity_list is not None)]
         number_keys = len(selects) == 1 and not typing
         names = {question.name for question in view.questions}
         widgets: list[Widget] = []
@@ -220,13 +228,32 @@ class FormScreen(SessionScreen):
                                          typed=self._typed.get(question.name),
                                          problems=self._problems.get(question.name),
                                          cursor_blink=self.kiosk.cursor_blink,
-                                         large=self.kiosk.large_text))
+                                         large=self.kiosk.large_text,
+                                         register=self.register_of(question)))
         general = [message for name, messages in self._problems.items()
                    if name not in names for message in messages]
         widgets.append(Static(Content("\n".join(f"⚠ {message}" for message in general)),
                               id="screen-problems",
                               classes="problem shown" if general else "problem"))
         return widgets
+
+    def register_of(self, question: QuestionView) -> Register | None:
+        """What a select_one_from_file question picks from: the session's register, searched
+        in the kiosk's database."""
+        item, session = question.item, self.session
+        dataset = item.entity_list
+        if dataset is None:
+            return None
+        if dataset not in self._shown_properties:
+            forms = [self.store.load_form(info.survey_id, info.version)
+                     for info in self.store.list_forms()]
+            self._shown_properties[dataset] = shown_properties(forms, dataset)
+
+        def entry(entity_id: str) -> Entity | None:
+            return session.entities.entity(dataset, entity_id) if session.entities else None
+
+        return Register(search=lambda text, limit: session.search_register(item, text, limit),
+                        entry=entry, shown=self._shown_properties[dataset])
 
     def on_mount(self) -> None:
         self._after_build()
@@ -713,6 +740,8 @@ class ReviewScreen(SessionScreen):
             with Vertical(classes="review-text"):
                 yield Static(Content(view.label), classes="review-label")
                 answer = answer_text(view, self.language)
+                if view.item.entity_list is not None and view.value:
+                    answer = self.session.display(view.name)  # the household's label
                 if missing:
                     answer = f"⚠ {self.t('review.missing')}"
                 yield Static(Content(answer), classes="review-answer")

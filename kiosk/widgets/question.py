@@ -24,6 +24,7 @@ from textual.widgets import Button, Input, Static, TextArea
 
 from kiosk.i18n import month_name, tr
 from kiosk.widgets.inputs import KioskInput, KioskTextArea
+from kiosk.widgets.register_picker import Register, RegisterPicker
 from surveys.clock import now_local
 from surveys.expressions import parse_date
 from surveys.numbers import written_number
@@ -145,8 +146,10 @@ class QuestionBlock(Vertical):
     def __init__(self, view: QuestionView, *, language: str = "zh", number_keys: bool = False,
                  shared: bool = False, typed: str | None = None,
                  problems: list[str] | None = None, cursor_blink: bool = True,
-                 large: bool = False) -> None:
+                 large: bool = False, register: Register | None = None) -> None:
         super().__init__(classes=f"question kind-{view.kind}")
+        # select_one_from_file: the register a household is picked from (by a search)
+        self.register = register if view.item.entity_list is not None else None
         self.large = large  # large text: taller choices
         self.view = view
         self.language = language
@@ -184,6 +187,9 @@ class QuestionBlock(Vertical):
             pass
         elif view.read_only:
             yield Static(Content(self._read_only_text()), classes="read-only")
+        elif self.register is not None:
+            yield RegisterPicker(self.register, self._chosen()[0] if self._chosen() else None,
+                                 language=self.language, cursor_blink=self.cursor_blink)
         elif is_likert(view):
             with Horizontal(classes="choices likert"):
                 for index, choice in enumerate(view.choices):
@@ -273,6 +279,9 @@ class QuestionBlock(Vertical):
         return changed
 
     def _read_only_text(self) -> str:
+        if self.register is not None and self._chosen():
+            entity = self.register.entry(self._chosen()[0])
+            return entity.label if entity is not None and entity.label else self._chosen()[0]
         if self.view.kind in SELECT_KINDS:
             chosen = self.view.value if isinstance(self.view.value, list) else [self.view.value]
             labels = [choice.label for choice in self.view.choices if choice.name in chosen]
@@ -301,8 +310,19 @@ class QuestionBlock(Vertical):
     def _acknowledge_label(self) -> Content:
         return Content(tr("acknowledged" if self.view.value else "acknowledge", self.language))
 
+    @property
+    def picker(self) -> RegisterPicker | None:
+        if self.register is None or self.view.read_only:
+            return None
+        return next(iter(self.query(RegisterPicker).results(RegisterPicker)), None)
+
     def _mark_choices(self) -> None:
         chosen = self._chosen()
+        if self.register is not None:
+            picker = self.picker
+            if picker is not None:
+                picker.show_chosen(chosen[0] if chosen else None)
+            return
         labels = {choice.name: choice.label for choice in self.view.choices}
         for index, button in enumerate(self.query("Button.choice").results(Button)):
             selected = button.name in chosen
@@ -423,6 +443,9 @@ class QuestionBlock(Vertical):
         first), or the acknowledge button; None for notes and read-only answers."""
         if self.view.read_only or self.kind == "note":
             return None
+        picker = self.picker
+        if picker is not None:
+            return picker.first_control()
         choices = list(self.query(ChoiceButton).results(ChoiceButton))
         if choices:
             chosen = self._chosen()
@@ -434,7 +457,8 @@ class QuestionBlock(Vertical):
     def pick(self, number: int) -> bool:
         """Choose (or for multi-select toggle) choice ``number`` (1-based); the choice gets
         the focus, which scrolls it into view: a number key never picks an unseen choice."""
-        if not self.takes_keys or not 1 <= number <= len(self.view.choices):
+        if (not self.takes_keys or self.register is not None
+                or not 1 <= number <= len(self.view.choices)):
             return False
         name = self.view.choices[number - 1].name
         for button in self.query(ChoiceButton).results(ChoiceButton):
@@ -450,6 +474,10 @@ class QuestionBlock(Vertical):
             self.post_message(self.Answered(self, Toggle(name)))
         else:
             self.post_message(self.Answered(self, name, submitted=submitted))
+
+    def on_register_picker_picked(self, event: RegisterPicker.Picked) -> None:
+        event.stop()
+        self.choose(event.entity_id, submitted=event.submitted)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         button = event.button

@@ -84,6 +84,21 @@ class Registers(StoreBase):
                                     if question in form.pii_names)
         return personal
 
+    def register_labels(self, dataset: str, language: str | None = None) -> dict[str, str]:
+        """Each property of ``dataset`` named by the question that saves it (住址 for
+        address), from the newest installed form that does."""
+        labels: dict[str, str] = {}
+        for survey, versions in self.compiled_forms().items():  # type: ignore[attr-defined]
+            form = self.load_form(survey, list(versions)[-1])  # type: ignore[attr-defined]
+            if form.entity is None or form.entity.dataset != dataset:
+                continue
+            for name, question in form.saved_to.items():
+                text = form.text(form.by_name[question].label,
+                                 form.language_or_default(language))
+                if text and "${" not in text:
+                    labels.setdefault(name, text)
+        return labels
+
     def visits_of(self, dataset: str, entity_id: str) -> list[dict[str, Any]]:
         """The questionnaires that changed a household, oldest first: which form, when,
         where, by whom, and what it did."""
