@@ -99,6 +99,22 @@ STRINGS: dict[str, tuple[str, str]] = {
     "repeat.remove_yes": ("确定删除", "Yes, delete"),
     "repeat.remove_no": ("不删除", "No, keep it"),
     "review.no_instances": ("（没有填{label}）", "(no {label})"),
+    # ---- a household picked from the register (select_one_from_file) ----
+    "register.placeholder": ("输入户主姓名、地址或电话后四位",
+                             "Name, address or last 4 digits of the phone"),
+    "register.recent": ("最近登记或走访的家庭（也可以输入几个字查找）：",
+                        "Households seen most recently (or type to search):"),
+    "register.found": ("找到 {count} 户：", "{count} found:"),
+    "register.more": ("还有更多，请多输入几个字", "There are more: please type a few more letters"),
+    "register.none_found": ("没有找到，请换几个字再试（姓名、地址或电话后四位）。",
+                            "Nothing found; try other words (name, address or last 4 "
+                            "phone digits)."),
+    "register.empty": ("名单里还没有登记的家庭，请先填写登记问卷",
+                       "No household is in the register yet; please fill in the "
+                       "registration questionnaire first"),
+    "register.chosen": ("已选择：{label}", "Chosen: {label}"),
+    "register.phone": ("电话 {digits}", "phone {digits}"),
+    "register.updated": ("上次走访 {date}", "last visit {date}"),
     # ---- thanks ----
     "thanks.title": ("提交成功，谢谢您！", "Submitted. Thank you!"),
     "thanks.code": ("您的回执号：", "Your receipt code:"),
