@@ -130,8 +130,6 @@ class RegisterPicker(Vertical):
             super().__init__()
             self.entity_id = entity_id
             self.submitted = submitted
-    # Kept on the instance so a test can make the wait shorter or longer.
-    delay: ClassVar[float] = SEARCH_DELAY
 
     def __init__(self, register: Register, chosen: str | None, *, language: str = "zh",
                  cursor_blink: bool = True) -> None:
@@ -176,7 +174,7 @@ class RegisterPicker(Vertical):
         # (the question block sees it too: a refusal's message goes once something is taken)
         if self._timer is not None:
             self._timer.stop()
-        self._timer = self.set_timer(self.delay, self.search_now)
+        self._timer = self.set_timer(SEARCH_DELAY, self.search_now)
 
     async def on_input_submitted(self, event: Input.Submitted) -> None:
         """Enter in the box: the search at once, and the focus to the first household."""
