@@ -193,3 +193,76 @@ class _Bare:
         self.identity = identity
 
     save = Kiosk.save
+
+
+def test_a_personal_answer_inside_a_repeat_is_kept_from_the_reader(street, tmp_path,
+                                                                   monkeypatch):
+    import surveys.form
+    from tests.formbuilder import write_form
+
+    monkeypatch.setattr(surveys.form, "REPEATS_ON_SCREENS", True)
+    hall, _village, _elsewhere, central = street
+    path = write_form(tmp_path / "members.xlsx", [
+        ["type", "name", "label", "pii", "required"],
+        ["text", "address", "住址", "", "yes"],
+        ["begin_repeat", "members", "家庭成员", "", ""],
+        ["text", "name", "姓名", "yes", "yes"],
+        ["integer", "age", "年龄", "", "yes"],
+        ["end_repeat", "", "", "", ""]])
+    hall.store.install_form(compile_xlsform(path, allow_repeats=True))
+    run = FormSession(hall.store.load_form("probe"))
+    run.answer("address", "新华小区 3 栋")
+    for number, (name, age) in enumerate((("王秀英", 78), ("王小明", 9)), start=1):
+        assert run.add_instance("members") == []
+        assert run.answer(f"members[{number}].name", name) == []
+        assert run.answer(f"members[{number}].age", age) == []
+    hall.save(run, "2026-11-03T10:00:00+08:00")
+    hall.sync()
+    with psycopg.connect(central) as connection:
+        roles = roles_of(connection)
+        connection.execute(f'SET ROLE "{roles.reader}"')
+        (answers,) = connection.execute(
+            "SELECT answers FROM submissions WHERE survey_id = 'probe'").fetchone()
+        connection.execute("RESET ROLE")
+        (personal,) = connection.execute(
+            "SELECT pii_answers FROM submissions WHERE survey_id = 'probe'").fetchone()
+    assert answers == {"address": "新华小区 3 栋", "members": [{"age": 78}, {"age": 9}]}
+    assert "王秀英" not in json.dumps(answers, ensure_ascii=False)
+    assert personal == {"members": [{"name": "王秀英", "age": 78}, {"name": "王小明", "age": 9}]}
+
+
+def test_the_upgrade_moves_personal_answers_inside_repeats_apart(postgres, monkeypatch):
+    import uuid
+
+    import store.central.schema as central_module
+
+    dsn = postgres.create_database(f"old_{uuid.uuid4().hex[:12]}")
+    monkeypatch.setattr(central_module, "CENTRAL_SCHEMA_VERSION", 3)
+    init(dsn)
+    monkeypatch.undo()
+    compiled = compile_xlsform(FORMS / "register.md")
+    compiled["items"].append({"name": "members", "kind": "repeat", "path": "/data/members"})
+    compiled["items"].append({"name": "name", "kind": "text", "path": "/data/members/name",
+                              "parent": "members", "pii": True})
+    with psycopg.connect(dsn) as connection:
+        # what an older sync left: every answer where the reader reads
+        connection.execute(
+            "INSERT INTO forms (survey_id, version, compiled, origin) VALUES"
+            " ('household_register', '1', %s, 'hall-1')", (json.dumps(compiled),))
+        connection.execute(
+            "INSERT INTO submissions (instance_id, survey_id, version, answers, origin)"
+            " VALUES ('a', 'household_register', '1', %s, 'hall-1'),"
+            " ('b', 'household_register', '1', '{\"plan\": \"扶手\"}', 'hall-1')",
+            (json.dumps({"plan": "扶手", "head_name": "王秀英",
+                         "members": [{"name": "王秀英", "age": 78}]}),))
+    assert init(dsn).before == 3
+    found = dict(query_all(dsn, "SELECT instance_id, answers FROM submissions"))
+    personal = dict(query_all(dsn, "SELECT instance_id, pii_answers FROM submissions"))
+    assert found == {"a": {"plan": "扶手", "members": [{"age": 78}]}, "b": {"plan": "扶手"}}
+    assert personal == {"a": {"head_name": "王秀英",
+                              "members": [{"name": "王秀英", "age": 78}]}, "b": None}
+
+
+def query_all(dsn: str, sql: str) -> list[tuple]:
+    with psycopg.connect(dsn) as connection:
+        return connection.execute(sql).fetchall()

@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Any
 from store.central.connection import CentralError, CentralSchemaError, connect, describe
 from store.central.registers import SCHEMA_5
 from store.central.tallies import create_schema
-from store.central.trust import Roles, default_prefix, install, schema_4
+from store.central.trust import (
+    SPLIT_PERSONAL,
+    SPLIT_PLAIN,
+    WITHOUT_FUNCTION,
+    Roles,
+    default_prefix,
+    install,
+    schema_4,
+)
 from store.central.volunteers import ROSTER_SCHEMA
 
 if TYPE_CHECKING:
@@ -95,9 +103,18 @@ def _schema_4(connection: psycopg.Connection[Any]) -> None:
 
 def _schema_5(connection: psycopg.Connection[Any]) -> None:
     """Registers of households: what each submission did to one, and every change, for the
-    kiosks of its street to pull (store/central/registers.py)."""
+    kiosks of its street to pull (store/central/registers.py). Personal answers inside
+    repeats move beside the others, as a sync now puts them (store/central/trust.py)."""
     for statement in SCHEMA_5:
         connection.execute(statement)  # type: ignore[arg-type]
+    connection.execute(WITHOUT_FUNCTION)  # type: ignore[arg-type]
+    connection.execute(
+        "UPDATE submissions s SET pii_answers = coalesce(s.pii_answers, '{}') || "  # type: ignore[arg-type]
+        f"{SPLIT_PERSONAL.format(answers='s.answers')}, answers = "
+        f"{SPLIT_PLAIN.format(answers='s.answers')} FROM forms f WHERE f.survey_id ="
+        " s.survey_id AND f.version = s.version AND f.pii_questions <> '{}' AND EXISTS"
+        " (SELECT 1 FROM jsonb_each(s.answers) e WHERE jsonb_typeof(e.value) = 'array'"
+        " AND public.kiosk_without(e.value, f.pii_questions) <> e.value)")
 
 
 # Schema version -> the step that makes it from the one before.

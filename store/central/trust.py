@@ -125,6 +125,32 @@ def schema_4(connection: psycopg.Connection[Any]) -> None:
         connection.execute(statement)  # type: ignore[arg-type]
 
 
+# A submission's answers split for the reader (``f.pii_questions`` the form's): without the
+# personal answers, also inside each instance of a repeat (kiosk_without); and the personal
+# ones, with every repeat that held one, whole.
+SPLIT_PLAIN = ("(({answers}) - f.pii_questions) || coalesce((SELECT jsonb_object_agg(e.key,"
+               " public.kiosk_without(e.value, f.pii_questions)) FROM jsonb_each({answers}) e"
+               " WHERE jsonb_typeof(e.value) = 'array' AND NOT e.key = ANY(f.pii_questions)),"
+               " '{{}}')")
+SPLIT_PERSONAL = ("(SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each({answers}) e"
+                  " WHERE e.key = ANY(f.pii_questions) OR (jsonb_typeof(e.value) = 'array'"
+                  " AND public.kiosk_without(e.value, f.pii_questions) <> e.value))")
+WITHOUT_FUNCTION = """
+CREATE OR REPLACE FUNCTION kiosk_without(value jsonb, names text[]) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, public, pg_temp AS $$
+BEGIN
+  IF jsonb_typeof(value) = 'object' THEN
+    RETURN coalesce((SELECT jsonb_object_agg(e.key, public.kiosk_without(e.value, names))
+                     FROM jsonb_each(value) e WHERE NOT e.key = ANY(names)), '{}'::jsonb);
+  ELSIF jsonb_typeof(value) = 'array' THEN
+    RETURN coalesce((SELECT jsonb_agg(public.kiosk_without(x.item, names) ORDER BY x.n)
+                     FROM jsonb_array_elements(value) WITH ORDINALITY AS x(item, n)),
+                    '[]'::jsonb);
+  END IF;
+  RETURN value;
+END $$"""
+
+
 # The names of a compiled form's questions marked pii (``Item.to_json`` writes "pii": true).
 _PII_QUESTIONS = ("ARRAY(SELECT DISTINCT q #>> '{{}}' FROM jsonb_path_query({compiled},"
                   " 'lax $.**?(@.pii == true).name') q ORDER BY 1)")
@@ -224,7 +250,7 @@ _SAFE = "SET search_path = pg_catalog, public, pg_temp"
 def _functions(connection: psycopg.Connection[Any], roles: Roles) -> list[str]:
     statements = [_caller(roles), _admin_only(), _hello(), _synced(), _status(),
                   _count_added(), _roster(), _enrol(roles), _rotate(), _revoke(),
-                  register_function(_SAFE)]
+                  register_function(_SAFE), WITHOUT_FUNCTION]
     for stream, (table, key) in CENTRAL_TABLES.items():
         types = dict(connection.execute(
             "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute"
@@ -394,12 +420,14 @@ def _push(stream: str, table: str, key: tuple[str, ...], types: dict[str, str]) 
     if stream == "submissions":
         # Personal answers (questions marked pii) go to a column the reader cannot read.
         answers = 1 + columns.index("answers")
+        # Inside a repeat too: its members keep their other answers where the reader reads
+        # them, and the whole repeat, names and all, goes beside the personal answers.
         selected[answers] = ("CASE WHEN f.pii_questions IS NULL OR f.pii_questions = '{}'"
-                             " THEN a.answers ELSE a.answers - f.pii_questions END")
+                             f" THEN a.answers ELSE {SPLIT_PLAIN.format(answers='a.answers')}"
+                             " END")
         names.append("pii_answers")
-        selected.append("CASE WHEN f.pii_questions <> '{}' AND a.answers ?| f.pii_questions"
-                        " THEN (SELECT jsonb_object_agg(e.key, e.value) FROM"
-                        " jsonb_each(a.answers) e WHERE e.key = ANY(f.pii_questions)) END")
+        selected.append("CASE WHEN f.pii_questions <> '{}' THEN"
+                        f" {SPLIT_PERSONAL.format(answers='a.answers')} END")
         # A register change keeps only its block with the submission; the label and the
         # properties go to entity_changes (store/central/registers.py).
         selected[1 + columns.index("entity")] = entity_column(values["entity"])
