@@ -3,7 +3,7 @@ the households it finds as big buttons, the empty box listing the most recent on
 pick is the household's id, its plan shown on the next screen, and the finished visit
 updates the register entry. Hostile searches (SQL wildcards, quotes, a page pasted, control
 characters) are refused or found nothing, without a traceback; an empty register says so and
-a required pick is not passed by.
+a required pick is not passed by. A draft left after the pick comes back with it chosen.
 
 Driven through Textual's Pilot; assertions read the screen and the database. The forms are
 tests/forms/register.md and followup.md.
@@ -257,6 +257,37 @@ async def test_the_review_names_the_household_and_the_next_resident_finds_an_emp
         await wait_for(pilot, lambda: bool(listed(app)))
         assert "已选择：王秀英 梁丰花园3栋201" in screen_text(app)
         assert picker(app).box.value == ""
+
+
+async def test_a_draft_left_after_the_pick_resumes_with_the_household_chosen(
+        register_store: KioskStore):
+    store = register_store
+    wang = register(store, "王秀英", "梁丰花园3栋201", "13912345678", plan="卫生间扶手")
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await tap_form(pilot, "household_followup")
+        await search(pilot, "王秀英")
+        await pilot.press("enter", "enter")  # to the household, then pick it and go on
+        await pilot.pause()
+        assert on_screen(app) == ["plan_note"]
+        assert app.current_session is not None
+        instance_id = app.current_session.instance_id
+    # the app is gone (power cut, or kept for later); the next one continues the draft
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.resume_draft(instance_id)
+        await pilot.pause()
+        assert on_screen(app) == ["plan_note"]
+        assert "上次的方案：卫生间扶手" in screen_text(app)
+        await tap(pilot, "#back")
+        assert on_screen(app) == ["household"]
+        await wait_for(pilot, lambda: bool(listed(app)))
+        assert "已选择：王秀英 梁丰花园3栋201" in screen_text(app)
+        assert picker(app).entries()[0].has_class("-chosen")
+        assert app.current_session is not None
+        assert app.current_session.value("household") == wang
 
 
 async def test_at_most_fifty_are_listed_and_more_typing_is_asked_for(
