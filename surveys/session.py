@@ -248,6 +248,10 @@ class FormSession:
         if self.entities is not None:
             attach_entity_source(self.root, self.entities)
         self.relevance: dict[str, bool] = {}
+        # Bumped by every change (each goes through _recompute): what was counted for the
+        # progress bar at one generation holds until the next (the screen asks twice a step).
+        self._generation = 0
+        self._counted: tuple[int, tuple[int, int]] = (-1, (0, 0))
         self._pinned: set[str] = set()  # calculates whose value came with an imported record
         self._apply_defaults = apply_defaults
         self._set_metadata()
@@ -457,12 +461,15 @@ class FormSession:
 
     def progress(self) -> tuple[int, int]:
         """(answered, relevant) over the questions a resident answers."""
+        if self._counted[0] == self._generation:
+            return self._counted[1]
         answered = relevant = 0
         for item in self.form.items:
             if item.answerable and self.is_relevant(item.name):
                 relevant += 1
                 if self.nodes[item.name].text:
                     answered += 1
+        self._counted = (self._generation, (answered, relevant))
         return answered, relevant
 
     def set_language(self, language: str) -> None:
@@ -669,6 +676,7 @@ class FormSession:
         return self.problems()
 
     def _load_raw(self, raw: Mapping[str, str]) -> None:
+        self._generation += 1
         for name, node in self.nodes.items():
             node.text = raw.get(name) or None
 
@@ -712,6 +720,7 @@ class FormSession:
 
     def _recompute(self, clear: bool = True) -> None:
         """Bring calculates, relevance and choice filters up to date with the answers."""
+        self._generation += 1
         for _ in range(len(self.form.items) + 2):
             self._run_calculates()
             if not self._update_relevance(clear):
@@ -1320,11 +1329,16 @@ class RepeatSession(FormSession):
         if (node.text or "") == text:
             problem = self._constraint_at(item, slot) if text else None
             return [problem] if problem else []
-        before, relevance_before = self._texts(), dict(self.slot_relevance)
+        # What to put back should the form's constraint refuse the answer (an answer no
+        # constraint or length limit can refuse needs none: most choices on a long form).
+        refusable = bool(text) and (self.form.expression(item, "constraint") is not None
+                                    or length_limit(item) is not None)
+        before, relevance_before = ((self._texts(), dict(self.slot_relevance)) if refusable
+                                    else ({}, {}))
         here = self._here()
         node.text = text or None
         self._recompute()
-        if text and slot in self.slots:
+        if refusable and slot in self.slots:
             problem = self._constraint_at(item, slot)
             if problem is not None:
                 self._load_raw(before)
@@ -1352,7 +1366,8 @@ class RepeatSession(FormSession):
             if name in self.form.repeats:
                 continue
             if element.text:
-                texts[address(self.form, *slot)] = element.text
+                # (outside repeats a place is the name itself)
+                texts[address(self.form, *slot) if slot[1] else name] = element.text
         for (repeat, parent) in self.markers:
             count = self.instances(repeat, parent)
             if count:
@@ -1362,6 +1377,7 @@ class RepeatSession(FormSession):
     def _load_raw(self, raw: Mapping[str, str]) -> None:
         """Rebuild the instance from places and texts (a draft, a refused answer undone):
         the instances first, as many as the counts or places need, then the texts."""
+        self._generation += 1
         for marker_slot, marker in list(self.markers.items()):
             if marker_slot[1]:
                 continue
@@ -1536,12 +1552,15 @@ class RepeatSession(FormSession):
         return {choice.name for choice in self._choices_at(item, slot)}
 
     def progress(self) -> tuple[int, int]:
+        if self._counted[0] == self._generation:
+            return self._counted[1]
         answered = relevant = 0
         for slot, element in self.slots.items():
             if self.form.by_name[slot[0]].answerable and self.slot_relevance.get(slot, True):
                 relevant += 1
                 if element.text:
                     answered += 1
+        self._counted = (self._generation, (answered, relevant))
         return answered, relevant
 
     # ---- navigation ------------------------------------------------------------------------
@@ -1847,6 +1866,7 @@ class RepeatSession(FormSession):
     def _recompute(self, clear: bool = True) -> None:
         """Calculates, the number of instances a repeat_count sets, and relevance, until
         they settle."""
+        self._generation += 1
         for _ in range(len(self.form.items) + 2):
             self._run_calculates()
             counted = self._apply_repeat_counts()

@@ -159,6 +159,10 @@ class FormScreen(SessionScreen):
         self._typed: dict[str, str] = {}
         self._layout: tuple[Any, ...] = ()
         self._shape: tuple[Any, ...] | None = None
+        # What the screen shows besides the questions (kept, not queried: a query walks the
+        # screen's widgets, and the in-place path asks on every 下一题).
+        self._title_line: Static | None = None
+        self._remove_shown = False
         self._focus_name: str | None = None
         self._leave_warned = False
         # Only a form with repeats pays for them (the answer → next path stays as it was).
@@ -193,7 +197,8 @@ class FormScreen(SessionScreen):
             return self.prompt_buttons(self.prompt)
         buttons = [Button(self.t("nav.home" if self.session.is_first else "nav.back"),
                           id="back")]
-        if self.repeats is not None and self.removable() is not None:
+        self._remove_shown = self.repeats is not None and self.removable() is not None
+        if self._remove_shown:
             buttons.append(Button(self.t("repeat.remove"), id="remove-instance",
                                   variant="error"))
         if self.kiosk.can_read_aloud(self.language):
@@ -219,8 +224,9 @@ class FormScreen(SessionScreen):
         names = {question.name for question in view.questions}
         widgets: list[Widget] = []
         title = self.instance_title(view) if view.instance else view.title
-        if title:
-            widgets.append(Static(Content(title), id="screen-title"))
+        self._title_line = Static(Content(title), id="screen-title") if title else None
+        if self._title_line is not None:
+            widgets.append(self._title_line)
         for question in view.questions:
             widgets.append(QuestionBlock(question, language=self.language,
                                          number_keys=number_keys and question in selects,
@@ -288,10 +294,17 @@ class FormScreen(SessionScreen):
         shape = shape_of(view) if view is not None else None
         if (view is None or shape is None or self.prompt is not None
                 or shape != self._shape or self._problems
-                or self._typed or view.title or self.query("#screen-title")
-                or len(blocks) != len(view.questions)):
+                or self._typed or len(blocks) != len(view.questions)):
+            return False
+        # A title (第 3 位家庭成员 › 健康) is said by the same line; 删除这一位 comes and goes
+        # with the instances a resident may remove, which a rebuild shows.
+        title = self.instance_title(view) if view.instance else view.title
+        removable = self.repeats is not None and self.removable() is not None
+        if bool(title) != (self._title_line is not None) or removable != self._remove_shown:
             return False
         with self.app.batch_update():
+            if self._title_line is not None:
+                self._title_line.update(Content(title))
             for found, question in zip(blocks, view.questions, strict=True):
                 found.replace_view(question)
             general = self.query_one("#screen-problems", Static)
