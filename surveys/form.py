@@ -20,10 +20,10 @@ if TYPE_CHECKING:
     from lxml import etree
 
 COMPILED_FORMAT = 1
-# The engine (FormSession, the record gate) runs repeat groups; the screens do not show them
-# yet, so compiling and installing a form with repeats is refused until they do. The screens'
-# slice of issue 16 turns this on.
-REPEATS_ON_SCREENS = False
+# The engine (FormSession, the record gate), the screens, the exports and the statistics all
+# run repeat groups (issue 16), so forms with them compile and install. Turned off, compiling
+# and installing such a form would be refused again (Form.check_installable).
+REPEATS_ON_SCREENS = True
 # The most instances one repeat may hold (in one instance of the repeat around it), and all
 # repeats of one questionnaire together: a household's members and a year of visits fit;
 # nested repeats of 100 × 100 would make checking one record take half a second.

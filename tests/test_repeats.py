@@ -7,8 +7,8 @@ a constraint and labels reading the same member's name; visits are an open-ended
 a constraint reading a question outside it and services nested in each visit. Calculates use
 position(..), count(), sum(), max() and indexed-repeat() as ODK documents them.
 
-The screens do not show repeats yet: a form with them is refused at compile and install unless
-a test asks for it (``allow_repeats=True``).
+The screens show repeats (``REPEATS_ON_SCREENS``): a form with them compiles and installs like
+any other, and travels in bundles and sync batches.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
-from surveys.form import REPEAT_LIMIT, REPEAT_TOTAL_LIMIT, Form, FormInvalid
+from surveys.form import REPEAT_LIMIT, REPEAT_TOTAL_LIMIT, Form
 from surveys.gate import RecordGate, RecordRefused
 from surveys.session import FormIncomplete, FormSession, RepeatSession, address, parse_address
 from surveys.xlsform import FormError, compile_xlsform, load_xlsform
@@ -82,24 +82,21 @@ GOOD = {
 }
 
 
-# ---- refused until the screens show repeats ------------------------------------------------
+# ---- accepted now that the screens show repeats ------------------------------------------------
 
 
-def test_a_form_with_repeats_is_refused_at_compile_with_its_row(tmp_path):
-    with pytest.raises(FormError) as raised:
-        compile_xlsform(FORMS / "repeats.md")
-    error = raised.value
-    assert (error.sheet, error.row, error.column) == ("survey", 4, "type")
-    assert "重复组" in str(error) and "repeat groups" in str(error)
+def test_a_form_with_repeats_compiles_without_being_asked_to():
+    form = Form(compile_xlsform(FORMS / "repeats.md"))
+    assert list(form.repeats) == ["members", "visits", "services"]
 
 
-def test_a_compiled_form_with_repeats_is_not_installed(store):
-    compiled = compile_xlsform(FORMS / "repeats.md", allow_repeats=True)
-    with pytest.raises(FormInvalid, match="重复组"):
-        store.install_form(compiled)
-    with pytest.raises(FormInvalid, match="members, visits"):
-        Form(compiled).check_bounds()  # what a bundle's or a sync batch's form meets
-    assert store.compiled_forms().get("repeats_probe") is None
+def test_a_compiled_form_with_repeats_is_installed(store):
+    compiled = compile_xlsform(FORMS / "repeats.md")
+    Form(compiled).check_bounds()  # what a bundle's or a sync batch's form meets
+    store.install_form(compiled)
+    installed = store.compiled_forms().get("repeats_probe", {}).get("1")
+    assert installed is not None and list(Form(installed).repeats) == [
+        "members", "visits", "services"]
 
 
 # ---- the compiled form ---------------------------------------------------------------------
