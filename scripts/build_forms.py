@@ -1,15 +1,24 @@
-"""Write the four bundled questionnaires as XLSForm workbooks in ``surveys/forms/``.
+"""Write the bundled questionnaires as XLSForm workbooks in ``surveys/forms/``.
 
-Run with ``.venv/bin/python scripts/build_forms.py``. The workbooks are ordinary XLSForms
-(sheets ``survey``, ``choices``, ``settings``) that staff may later open and edit in Excel or
-WPS; this script is only how the shipped versions were first written, so keep them readable:
-one question per row, Chinese before English, columns wide enough to read without resizing.
+Run with ``.venv/bin/python scripts/build_forms.py [DIR]`` (DIR: somewhere else than
+``surveys/forms/``). The workbooks are ordinary XLSForms (sheets ``survey``, ``choices``,
+``settings``, and ``entities`` for the forms that keep the households register) that staff
+may later open and edit in Excel or WPS; this script is only how the shipped versions were
+first written, so keep them readable: one question per row, Chinese before English, columns
+wide enough to read without resizing. Running it twice writes the same bytes.
+
+The households register (issue 16): ``home_adaptation`` creates a household when a visit is
+finished (its head, address, community, phone, members, plan and state); the return visit
+after the works (``home_adaptation_followup``) and the visits to older people living alone
+(``lonely_elderly_visit``) pick a household with ``select_one_from_file households.csv`` and
+update it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+import sys
 import zipfile
 from io import BytesIO
 from pathlib import Path
@@ -21,6 +30,9 @@ from openpyxl.utils import get_column_letter
 
 FORMS_DIR = Path(__file__).resolve().parent.parent / "surveys" / "forms"
 VERSION = "2026112301"
+# A changed form gets a new version (the kiosk keys forms by version); the others keep theirs.
+VERSIONS = {"home_adaptation": "2026120701", "home_adaptation_followup": "2026120701",
+            "lonely_elderly_visit": "2026120701"}
 # Fixed file times, so re-running the script leaves unchanged forms byte-for-byte the same
 # (the kiosk keys a form's source by its SHA-256).
 FIXED_TIME = dt.datetime(2026, 11, 23)
@@ -34,6 +46,10 @@ SURVEY_COLUMNS = [
     "relevant", "constraint", f"constraint_message::{ZH}", f"constraint_message::{EN}",
     "calculation", "choice_filter", "default", "read_only", "appearance", "pii",
 ]
+# Columns written only in the forms that use them (so the other workbooks stay byte-for-byte
+# the same): each goes after the column named.
+OPTIONAL_COLUMNS = {"repeat_count": "calculation", "save_to": "pii"}
+ENTITY_COLUMNS = ["list_name", "label", "entity_id", "create_if", "update_if"]
 COLUMN_WIDTHS = {
     "type": 34, "name": 22, f"label::{ZH}": 46, f"label::{EN}": 46, f"hint::{ZH}": 34,
     f"hint::{EN}": 34, "required": 12, f"required_message::{ZH}": 24,
@@ -42,6 +58,7 @@ COLUMN_WIDTHS = {
     "choice_filter": 36, "default": 12, "read_only": 10, "appearance": 12, "pii": 6,
     "list_name": 20, "form_title": 24, f"kiosk_title::{EN}": 36, "form_id": 18,
     "version": 14, "default_language": 18, "review": 10, "draft_on_idle": 16,
+    "repeat_count": 24, "save_to": 14, "label": 40, "entity_id": 20,
 }
 HEADER_FONT = Font(bold=True)
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
@@ -471,6 +488,53 @@ def because(question: str, choice: str) -> Reason:
     return rule, zh, en[0].lower() + en[1:]
 
 
+# Whom the older person lives with, one by one (the older person is the head).
+RELATIONS = [
+    ("spouse", "老伴", "Spouse"),
+    ("son", "儿子", "Son"),
+    ("daughter", "女儿", "Daughter"),
+    ("child_in_law", "儿媳或女婿", "Daughter- or son-in-law"),
+    ("grandchild", "孙子女或外孙子女", "Grandchild"),
+    ("sibling", "兄弟姐妹", "Brother or sister"),
+    ("carer", "保姆或护工", "Carer or helper"),
+    ("other", "其他亲友", "Other relative or friend"),
+]
+
+
+def household_members() -> list[Row]:
+    """Everyone else who lives in the home (household_size - 1 of them), three screens each:
+    name and age, how they are related, how they get around and whether they need care."""
+    return [
+        q("begin_repeat", "members", "同住的家人", "Person living in the home",
+          repeat_count="${household_size} - 1"),
+        q("begin_group", "member", "同住家人的情况", "About this person",
+          appearance="field-list"),
+        q("text", "member_name", "姓名或称呼", "Name", required="yes", pii="yes",
+          constraint="string-length(.) <= 20",
+          hint=("例如：李建国，或：大儿子。", "E.g. Li Jianguo, or: eldest son."),
+          constraint_msg=("请用20个字以内填写。", "Please use at most 20 characters.")),
+        q("integer", "member_age", "年龄", "Age", required="yes",
+          constraint=". >= 0 and . <= 120",
+          constraint_msg=("请填0到120之间的年龄。", "Please enter an age from 0 to 120.")),
+        end_group(),
+        q("select_one relations", "member_relation", "${member_name}是老人的什么人？",
+          "How is ${member_name} related to the older person?", required="yes"),
+        q("begin_group", "member_care", "${member_name}的行动和照护",
+          "How ${member_name} gets around", appearance="field-list"),
+        q("select_one mobility", "member_mobility", "平时怎么行动？",
+          "How does this person get around?", required="yes"),
+        q("select_one yes_no", "member_needs_care", "需要别人照护吗？",
+          "Does this person need care from others?", required="yes"),
+        end_group(),
+        q("calculate", "member_older", calculation="if(${member_age} >= 60, 1, 0)"),
+        {"type": "end_repeat"},
+        # How many of them are older people too: the plan and the return visits are for
+        # them as well.
+        q("calculate", "older_members", calculation="sum(${member_older})",
+          save_to="older_members"),
+    ]
+
+
 LIVES_ALONE: Reason = ("${household_size} = 1", "独居", "lives alone")
 ALONE_IN_DAYTIME: Reason = ("${alone_daytime} = 'yes'", "白天常独自在家",
                             "often home alone in the daytime")
@@ -568,9 +632,18 @@ def plan_calculations() -> list[Row]:
                           f"${{plan_{room}{suffix}}})") for room, zh, en in PLAN_ROOMS],
                         room_sep)
         nothing = "暂不需要改造" if language == "zh" else "no adaptation needed for now"
-        rows.append(q("calculate", f"plan{suffix}",
+        rows.append(q("calculate", f"plan{suffix}", save_to=f"plan{suffix}",
                       calculation=f"if(${{rec_count}} = 0, '{nothing}', {rooms})"))
+    # The items by name, as a select_multiple value (bath_grab_bar stair_rail): the return
+    # visit offers exactly these to tick as installed.
+    rows.append(q("calculate", "plan_items", save_to="plan_items", calculation=_joined(
+        [(f"${{{name}}} = 1", f"' {item_name(name)}'") for name, *_ in ADAPTATIONS], " ")))
     return rows
+
+
+def item_name(flag: str) -> str:
+    """The choice name of a recommended item (rec_bath_grab_bar → bath_grab_bar)."""
+    return flag.removeprefix("rec_")
 
 
 def home_adaptation() -> tuple[list[Row], list[Row], Row]:
@@ -595,27 +668,36 @@ def home_adaptation() -> tuple[list[Row], list[Row], Row]:
           "Home adaptation visit: volunteers ask the older person or family and record what "
           "they find."),
         q("date", "visit_date", "走访日期", "Date of the visit", required="yes",
-          default="today()", constraint=". <= today()",
+          default="today()", constraint=". <= today()", save_to="last_visit",
           constraint_msg=("走访日期不能晚于今天。", "The visit date cannot be after today.")),
+        # The older person is the household's head in the register: their name, community,
+        # address and phone are what the return visits search by.
         q("begin_group", "resident", "老人信息", "Resident", appearance="field-list"),
         q("text", "resident_name", "老人姓名", "Name of the older person", required="yes",
-          pii="yes", constraint="string-length(.) <= 20",
+          pii="yes", constraint="string-length(.) <= 20", save_to="head_name",
           constraint_msg=("姓名请不超过20个字。", "Please use at most 20 characters.")),
         q("text", "address", "家庭住址（小区、楼栋、单元、门牌号）",
           "Address (estate, building, unit, flat)", required="yes", pii="yes",
-          constraint="string-length(.) <= 80",
+          constraint="string-length(.) <= 80", save_to="address",
           constraint_msg=("地址请不超过80个字。", "Please use at most 80 characters.")),
         q("text", "phone", "联系电话（老人或家属）", "Phone (resident or family)", pii="yes",
+          save_to="phone",
           constraint="regex(., '^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})$')",
           hint=("手机或座机，例如 13812345678 或 0531-88123456；可以不填。",
                 "Mobile or landline, e.g. 13812345678 or 0531-88123456; optional."),
           constraint_msg=("电话号码不对，请填11位手机号或带区号的座机号。",
                           "Please enter an 11-digit mobile or a landline with area code.")),
         end_group(),
+        # A screen of its own: under the name, address and phone its five buttons would push
+        # the phone below the edge of the screen.
+        q("select_one communities", "community", "老人住在哪个社区？",
+          "Which community does the older person live in?", required="yes",
+          save_to="community"),
         q("integer", "household_size", "家里平时住几个人（含老人）？",
           "How many people usually live in the home (including the older person)?",
-          required="yes", constraint=". >= 1 and . <= 15",
+          required="yes", constraint=". >= 1 and . <= 15", save_to="members_n",
           constraint_msg=("请填1到15之间的人数。", "Please enter 1 to 15 people.")),
+        *household_members(),
         q("select_one arrangements", "living_arrangement", "老人和谁一起住？",
           "Who does the older person live with?", required="yes",
           relevant="${household_size} > 1"),
@@ -656,15 +738,23 @@ def home_adaptation() -> tuple[list[Row], list[Row], Row]:
           hint=("符合条件的家庭可以申请政府适老化改造补贴。",
                 "Eligible families may apply for a government adaptation subsidy.")),
         *plan_calculations(),
+        q("calculate", "state", calculation="'assessed'", save_to="state"),
         q("note", "plan_note",
           "建议改造项目：${plan}。请向老人和家属说明。",
           "Recommended adaptations: ${plan_en}. Please explain them to the resident and family."),
         q("select_one agree", "agree_plan", "老人和家属同意按这个方案改造吗？",
           "Do the resident and family agree to this plan?", required="yes",
-          relevant="${rec_count} > 0"),
+          relevant="${rec_count} > 0", save_to="plan_agreed"),
         q("select_one cost", "self_pay", "除补贴外，家里能接受自己出多少钱？",
           "Beyond any subsidy, how much can the family pay itself?", required="yes",
           relevant="${rec_count} > 0 and ${agree_plan} != 'no'"),
+        q("date", "next_visit", "约好下次什么时候上门？（可以不填）",
+          "When is the next visit arranged? (optional)", save_to="next_visit",
+          constraint=". > ${visit_date}",
+          hint=("例如施工队上门量尺寸、或验收回访的日子。",
+                "E.g. when the builders come to measure, or the return visit after the works."),
+          constraint_msg=("下次上门的日期要在这次走访之后。",
+                          "The next visit must be after this one.")),
         q("text", "volunteer_remarks", "志愿者补充说明", "Volunteer's remarks",
           constraint="string-length(.) <= 300",
           hint=("例如：老人的特别需要、家里的其他危险。可以不填。",
@@ -676,6 +766,8 @@ def home_adaptation() -> tuple[list[Row], list[Row], Row]:
     ]
     choice_rows = [
         *choices("yes_no", YES_NO),
+        *choices("communities", COMMUNITIES),
+        *choices("relations", RELATIONS),
         *choices("arrangements", [
             ("spouse", "和老伴两人住", "With spouse only"),
             ("children", "和子女住", "With children"),
@@ -709,7 +801,322 @@ def home_adaptation() -> tuple[list[Row], list[Row], Row]:
     ]
     settings = {"form_title": "适老化改造需求评估",
                 f"kiosk_title::{EN}": "Age-Friendly Home Adaptation Assessment",
-                "form_id": "home_adaptation", "review": "yes", "draft_on_idle": "keep"}
+                "form_id": "home_adaptation", "review": "yes", "draft_on_idle": "keep",
+                # Finishing the visit registers the household (its head and address name it).
+                "entities": {"list_name": "households",
+                             "label": "concat(${resident_name}, ' ', ${address})"}}
+    return survey, choice_rows, settings
+
+
+# ---- 适老化改造验收回访 ---------------------------------------------------------------
+
+HOUSEHOLD_SEARCH_HINT = ("输入老人姓名、住址里的字（如 康乐 5幢），或电话的后四位。",
+                         "Type the older person's name, words of the address, or the last "
+                         "four digits of the phone.")
+
+
+def household_pick(zh: str, en: str) -> list[Row]:
+    """Pick a household of the register and read what it says of itself."""
+    def read(name: str, prop: str) -> Row:
+        return q("calculate", name,
+                 calculation=f"instance('households')/root/item[name=${{household}}]/{prop}")
+
+    return [
+        q("select_one_from_file households.csv", "household", zh, en, required="yes",
+          hint=HOUSEHOLD_SEARCH_HINT,
+          required_msg=("请先搜索并选出要走访的这一户。",
+                        "Please search for the household and pick it first.")),
+        read("head_name", "head_name"),
+        read("last_visit_before", "last_visit"),
+    ]
+
+
+def visit_date() -> Row:
+    return q("date", "visit_date", "这次走访的日期", "Date of this visit", required="yes",
+             default="today()", constraint=". <= today()", save_to="last_visit",
+             constraint_msg=("走访日期不能晚于今天。", "The visit date cannot be after today."))
+
+
+def next_visit(zh: str, en: str, hint: tuple[str, str], **extra: Any) -> Row:
+    rule = ". > ${visit_date} and decimal-date-time(.) - decimal-date-time(${visit_date}) <= 183"
+    extra.setdefault("constraint", rule)
+    extra.setdefault("constraint_msg", ("下次的日期要在这次之后，半年以内。",
+                                        "The next visit must be after this one and within "
+                                        "six months."))
+    return q("date", "next_visit", zh, en, required="yes", save_to="next_visit", hint=hint,
+             **extra)
+
+
+def home_adaptation_followup() -> tuple[list[Row], list[Row], Row]:
+    installed_count = ("if(selected(${installed}, 'none_yet'), 0, "
+                       "count-selected(${installed}))")
+    survey = [
+        *metadata(),
+        q("note", "intro",
+          "适老化改造验收回访：改造完工后，请志愿者上门查看装了什么、好不好用，听听老人的意见。",
+          "Return visit after the home adaptation: once the works are done, volunteers check "
+          "what was installed and whether it works, and ask the older person's views."),
+        *household_pick("选择要回访的这一户", "Pick the household to visit"),
+        q("calculate", "plan", calculation=(
+            "instance('households')/root/item[name=${household}]/plan")),
+        q("calculate", "plan_en", calculation=(
+            "instance('households')/root/item[name=${household}]/plan_en")),
+        q("calculate", "planned", calculation=(
+            "instance('households')/root/item[name=${household}]/plan_items")),
+        q("calculate", "planned_count", calculation="count-selected(${planned})"),
+        q("note", "plan_note",
+          "${head_name}家评估时定的改造方案：${plan}。",
+          "The plan agreed for ${head_name}'s home at the assessment: ${plan_en}."),
+        visit_date(),
+        q("select_multiple adaptation_items", "installed",
+          "方案里的这些项目，哪些已经装好了？（可多选）",
+          "Which items of the plan have been installed? (Tick all that apply)",
+          required="yes", relevant="${planned_count} > 0",
+          choice_filter="selected(${planned}, name) or name = 'none_yet'",
+          constraint=none_alone("none_yet"), constraint_msg=(
+              "选了【都还没有装】，就不能再选其他项目。",
+              "\"Nothing installed yet\" cannot be ticked together with items."),
+          save_to="installed_items"),
+        q("calculate", "installed_count", calculation=installed_count),
+        q("begin_group", "works", "施工情况", "The works", appearance="field-list",
+          relevant="${installed_count} > 0"),
+        q("select_one likert", "work_satisfaction", "老人对这次改造施工满意吗？",
+          "How satisfied is the older person with the works?", required="yes",
+          appearance="likert", save_to="satisfaction"),
+        q("select_one yes_no", "taught", "志愿者是否已教会老人使用新装的设施（如紧急呼叫器）？",
+          "Has the older person been shown how to use what was installed (e.g. the emergency "
+          "call button)?", required="yes"),
+        end_group(),
+        q("select_multiple problems", "problems", "发现了哪些问题？（可多选）",
+          "What problems did you find? (Tick all that apply)", required="yes",
+          relevant="${installed_count} > 0",
+          constraint=none_alone(), constraint_msg=NONE_ALONE_MSG),
+        q("text", "problem_details", "请说一说问题在哪里、需要怎么修。",
+          "Please say where the problem is and what needs fixing.", required="yes",
+          relevant="${installed_count} > 0 and not(selected(${problems}, 'none'))",
+          constraint="string-length(.) <= 300",
+          constraint_msg=("请用300个字以内填写。", "Please use at most 300 characters.")),
+        q("select_one outcomes", "outcome", "这一户的改造验收结果",
+          "Outcome of the check", required="yes",
+          constraint=(". != 'accepted' or (${installed_count} = ${planned_count} and "
+                      "(${problems} = '' or selected(${problems}, 'none')))"),
+          constraint_msg=("方案里还有没装好的项目或发现了问题，不能验收合格，请选需要返修或补装。",
+                          "Items are missing or problems were found: choose that it needs "
+                          "fixing or finishing.")),
+        q("calculate", "state", save_to="state",
+          calculation="if(${outcome} = 'accepted', 'installed', 'needs_fix')"),
+        q("text", "next_steps", "下一步怎么办？（例如：联系施工队返修扶手，下周二再来看）",
+          "Next steps (e.g. ask the builders to refix the grab bar, come back next Tuesday)",
+          required="${outcome} != 'accepted'", constraint="string-length(.) <= 300",
+          save_to="next_steps",
+          required_msg=("没有验收合格，请写下一步怎么办。",
+                        "Not accepted yet: please write the next steps."),
+          constraint_msg=("请用300个字以内填写。", "Please use at most 300 characters.")),
+        next_visit("下次回访日期", "Date of the next visit",
+                   ("需要返修的，约好修好后再来；验收合格的，一般三个月后再回访一次。",
+                    "If it needs fixing, come back once it is fixed; after a good check, "
+                    "usually once more in three months.")),
+        q("acknowledge", "explained", "我已当面向老人或家属说明了回访结果和下一步安排。",
+          "I have explained the outcome and the next steps to the resident or family in "
+          "person.", required="yes"),
+    ]
+    rooms = {name: (zh, en) for name, zh, en in PLAN_ROOMS}
+    items = [(item_name(name), f"{rooms[room][0]}：{zh}", f"{rooms[room][1]}: {en}")
+             for name, room, zh, en, _reasons in ADAPTATIONS]
+    choice_rows = [
+        *choices("adaptation_items", [*items, ("none_yet", "都还没有装", "Nothing installed yet")]),
+        *choices("likert", LIKERT),
+        *choices("yes_no", YES_NO),
+        *choices("problems", [
+            ("loose", "扶手、把手等装得不牢", "Rails or handles are loose"),
+            ("not_working", "报警器、呼叫器或灯不好用", "An alarm, call button or light "
+             "does not work"),
+            ("still_slippery", "防滑处理后还是滑", "Still slippery after the anti-slip work"),
+            ("wrong_place", "装的位置不合适，老人够不着或用不上", "Installed in the wrong place "
+             "for the older person"),
+            ("mess", "施工后没有清理干净", "Not cleaned up after the works"),
+            ("none", "没有发现问题", "No problems found"),
+        ]),
+        *choices("outcomes", [
+            ("accepted", "验收合格", "Accepted: everything is installed and works"),
+            ("fix", "需要返修", "Needs fixing"),
+            ("unfinished", "还有项目没装，需要补装", "Items still to be installed"),
+        ]),
+    ]
+    settings = {"form_title": "适老化改造验收回访",
+                f"kiosk_title::{EN}": "Home Adaptation Return Visit",
+                "form_id": "home_adaptation_followup", "review": "yes", "draft_on_idle": "keep",
+                "entities": {"list_name": "households", "entity_id": "${household}"}}
+    return survey, choice_rows, settings
+
+
+# ---- 独居老人探访 ---------------------------------------------------------------------
+
+# Risks that call for a visit within the week (风险高): what falls, cold and gas do to an
+# older person alone at home.
+HIGH_RISKS = ("gas", "fall", "cold")
+
+
+def lonely_elderly_visit() -> tuple[list[Row], list[Row], Row]:
+    met = "${met} = 'yes'"
+    high = " or ".join([
+        "${not_met_reason} = 'no_answer'", "${mood} = 'very_low'",
+        "${health} = 'ill' or ${health} = 'hospital'",
+        *(f"selected(${{risks}}, '{risk}')" for risk in HIGH_RISKS)])
+    medium = " or ".join([
+        "${met} = 'no'", "${mood} = 'low'", "${health} = 'worse'", "${meals} = 'irregular'",
+        "(${risks} != '' and not(selected(${risks}, 'none')))"])
+    survey = [
+        *metadata(),
+        q("note", "intro",
+          "独居老人探访：定期上门或打电话看看老人过得好不好，发现风险及时处理、转介。",
+          "Visit to an older person living alone: a regular call or visit to see how they "
+          "are, and to act on or refer any risk found."),
+        *household_pick("选择要探访的老人", "Pick the older person to visit"),
+        q("calculate", "last_risk", calculation=(
+            "instance('households')/root/item[name=${household}]/risk_level")),
+        q("note", "last_note",
+          "${head_name}上次走访是 ${last_visit_before}。",
+          "${head_name} was last visited on ${last_visit_before}.",
+          relevant="${last_visit_before} != ''"),
+        q("note", "last_high_note",
+          "上次探访时风险较高，请特别留意上次发现的问题是否已经解决。",
+          "The last visit found a high risk: check especially whether it has been dealt "
+          "with.", relevant="${last_risk} = 'high'"),
+        visit_date(),
+        q("select_one visit_ways", "visit_way", "这次是怎么探访的？", "How was this visit made?",
+          required="yes"),
+        q("select_one yes_no", "met", "见到或联系上老人本人了吗？",
+          "Did you see or reach the older person?", required="yes"),
+        q("select_one not_met_reasons", "not_met_reason", "没有见到的原因", "Why not?",
+          required="yes", relevant="${met} = 'no'"),
+        q("note", "no_answer_note",
+          "敲门、打电话都没人应：请马上联系家属或社区，必要时拨打110或120，不要等下次探访。",
+          "No answer at the door or on the phone: call the family or the community now, and "
+          "110 or 120 if needed. Do not wait for the next visit.",
+          relevant="${not_met_reason} = 'no_answer'"),
+        q("begin_group", "wellbeing", "身体和心情", "Health and mood", appearance="field-list",
+          relevant=met),
+        q("select_one moods", "mood", "老人精神和心情怎么样？",
+          "How is the older person's mood?", required="yes"),
+        q("select_one health", "health", "身体情况和上次比怎么样？",
+          "How is their health compared with the last visit?", required="yes"),
+        q("select_one meals", "meals", "平时吃饭怎么解决？", "How do they get their meals?",
+          required="yes"),
+        end_group(),
+        q("select_multiple risks", "risks", "家里有没有下面这些安全隐患？（可多选）",
+          "Are there any of these risks at home? (Tick all that apply)", required="yes",
+          relevant=met, constraint=none_alone(), constraint_msg=NONE_ALONE_MSG,
+          hint=("天冷时看看取暖，天热时看看降温；看一眼燃气灶和电线。",
+                "In cold weather check the heating, in hot weather the cooling; look at the "
+                "gas cooker and the wiring.")),
+        q("select_multiple needs or_other", "needs", "老人现在需要哪些帮助？（可多选）",
+          "What help does the older person need now? (Tick all that apply)", required="yes",
+          relevant=met, constraint=none_alone(), constraint_msg=NONE_ALONE_MSG),
+        q("select_multiple referrals", "referrals", "这次转介或联系了谁？（可多选）",
+          "Whom did you refer to or contact? (Tick all that apply)", required="yes",
+          constraint=none_alone(), constraint_msg=NONE_ALONE_MSG),
+        q("calculate", "risk_level", save_to="risk_level",
+          calculation=f"if({high}, 'high', if({medium}, 'medium', 'low'))"),
+        q("calculate", "risk_zh",
+          calculation="if(${risk_level} = 'high', '高', if(${risk_level} = 'medium', '中', '低'))"),
+        q("calculate", "risk_en", calculation="${risk_level}"),
+        q("calculate", "interval_zh", calculation=(
+            "if(${risk_level} = 'high', '请在一周内再探访一次。', "
+            "if(${risk_level} = 'medium', '建议两周内再探访一次。', '每月探访一次即可。'))")),
+        q("calculate", "interval_en", calculation=(
+            "if(${risk_level} = 'high', 'Visit again within a week.', "
+            "if(${risk_level} = 'medium', 'Visit again within two weeks.', "
+            "'A monthly visit is enough.'))")),
+        q("note", "risk_note",
+          "这次评估的风险：${risk_zh}。${interval_zh}",
+          "Risk found on this visit: ${risk_en}. ${interval_en}"),
+        next_visit("下次探访日期", "Date of the next visit",
+                   ("风险高的一周内再来；天冷天热时多来几次。",
+                    "With a high risk, come back within a week; more often in cold snaps and "
+                    "heat waves."),
+                   constraint=(". > ${visit_date} and decimal-date-time(.) - "
+                               "decimal-date-time(${visit_date}) <= if(${risk_level} = 'high', "
+                               "7, 62)"),
+                   constraint_msg=("风险高的老人一周内要再探访一次；其他的两个月以内。",
+                                   "With a high risk, the next visit is within a week; "
+                                   "otherwise within two months.")),
+        q("text", "remarks", "探访记录（老人说了什么、做了什么）",
+          "Notes of the visit (what the older person said, what was done)",
+          constraint="string-length(.) <= 500",
+          hint=("可以不填。", "Optional."),
+          constraint_msg=("请用500个字以内填写。", "Please use at most 500 characters.")),
+    ]
+    choice_rows = [
+        *choices("yes_no", YES_NO),
+        *choices("visit_ways", [
+            ("home", "上门探访", "Home visit"),
+            ("phone", "电话问候", "Phone call"),
+            ("outside", "在社区或活动中见到", "Met in the community or at an activity"),
+        ]),
+        *choices("not_met_reasons", [
+            ("out", "外出了，邻居说人没事", "Out; the neighbours say all is well"),
+            ("with_family", "去子女家住了", "Staying with their children"),
+            ("hospital", "住院了", "In hospital"),
+            ("no_answer", "敲门、打电话都没人应", "No answer at the door or on the phone"),
+        ]),
+        *choices("moods", [
+            ("good", "精神好，心情不错", "In good spirits"),
+            ("ok", "一般", "So-so"),
+            ("low", "情绪低落，说孤单", "Low, says they feel lonely"),
+            ("very_low", "不想说话，有轻生的话", "Withdrawn, talks of not wanting to live"),
+        ]),
+        *choices("health", [
+            ("as_usual", "和平时一样", "As usual"),
+            ("worse", "比上次差", "Worse than last time"),
+            ("ill", "生病卧床", "Ill in bed"),
+            ("hospital", "最近住过院", "Recently in hospital"),
+        ]),
+        *choices("meals", [
+            ("self", "自己做饭，按时吃", "Cooks and eats regularly"),
+            ("family", "家人送饭或一起吃", "Family bring meals or eat with them"),
+            ("canteen", "长者食堂或助餐送餐", "Community canteen or meal delivery"),
+            ("irregular", "经常不按时吃，吃不上热饭", "Often skips meals or eats cold food"),
+        ]),
+        *choices("risks", [
+            ("gas", "燃气灶具老化、常忘关火，或没有报警器", "Old gas cooker, forgets to turn it "
+             "off, or no alarm"),
+            ("fall", "最近摔倒过，或地面湿滑、杂物多", "Fell recently, or slippery or cluttered "
+             "floors"),
+            ("cold", "天冷没有取暖（或天热没有降温）", "No heating in the cold (or cooling in "
+             "the heat)"),
+            ("wiring", "电线老化、私拉电线", "Old or makeshift wiring"),
+            ("medicine", "药吃不对或药过期", "Medicines taken wrongly or out of date"),
+            ("scam", "遇到上门推销、保健品骗局", "Door-to-door sellers or health-product scams"),
+            ("no_contact", "家人很少联系，没有紧急联系人", "Family rarely in touch, no emergency "
+             "contact"),
+            ("none", "没有发现", "None found"),
+        ]),
+        *choices("needs", [
+            ("meals", "助餐、送餐", "Meals or meal delivery"),
+            ("cleaning", "家政保洁", "Cleaning"),
+            ("medical", "陪同就医、代买药", "Escort to the doctor, medicines fetched"),
+            ("repairs", "家里东西要修", "Repairs at home"),
+            ("company", "陪伴聊天", "Company and a chat"),
+            ("paperwork", "代办补贴、证件", "Help with subsidies and papers"),
+            ("call_button", "安装紧急呼叫器", "An emergency call button"),
+            ("none", "暂时不需要", "Nothing for now"),
+        ]),
+        *choices("referrals", [
+            ("family", "联系了家属", "The family"),
+            ("doctor", "家庭医生或社区卫生服务站", "The family doctor or community clinic"),
+            ("civil_affairs", "民政救助（低保、特困、临时救助）", "Civil-affairs assistance "
+             "(subsistence allowance, emergency aid)"),
+            ("home_care", "居家养老服务", "Home-care services"),
+            ("property", "物业或维修", "Property management or repairs"),
+            ("emergency", "已拨打110或120", "Called 110 or 120"),
+            ("none", "不需要转介", "No referral needed"),
+        ]),
+    ]
+    settings = {"form_title": "独居老人探访",
+                f"kiosk_title::{EN}": "Visit to an Older Person Living Alone",
+                "form_id": "lonely_elderly_visit", "review": "yes", "draft_on_idle": "keep",
+                "entities": {"list_name": "households", "entity_id": "${household}"}}
     return survey, choice_rows, settings
 
 
@@ -832,16 +1239,32 @@ def _write_sheet(workbook: Workbook, title: str, columns: list[str], rows: list[
     sheet.freeze_panes = "C2" if title == "survey" else "A2"
 
 
+def survey_columns(survey: list[Row]) -> list[str]:
+    """SURVEY_COLUMNS and the optional ones the form's rows use."""
+    columns = list(SURVEY_COLUMNS)
+    for column, after in OPTIONAL_COLUMNS.items():
+        if any(row.get(column) for row in survey):
+            columns.insert(columns.index(after) + 1, column)
+    return columns
+
+
 def write_form(survey: list[Row], choice_rows: list[Row], settings: Row, path: Path) -> None:
-    """Write one XLSForm workbook."""
+    """Write one XLSForm workbook. ``settings`` may hold ``entities``: the entities sheet's
+    row (list_name, label or entity_id ...)."""
+    settings = dict(settings)
+    entities = settings.pop("entities", None)
     workbook = Workbook()
     workbook.remove(workbook.active)
-    _write_sheet(workbook, "survey", SURVEY_COLUMNS, survey)
+    _write_sheet(workbook, "survey", survey_columns(survey), survey)
     choice_columns = ["list_name", "name", f"label::{ZH}", f"label::{EN}"]
     for row in choice_rows:
         choice_columns.extend(column for column in row if column not in choice_columns)
     _write_sheet(workbook, "choices", choice_columns, choice_rows)
-    settings = {**settings, "version": VERSION, "default_language": ZH}
+    if entities:
+        _write_sheet(workbook, "entities",
+                     [column for column in ENTITY_COLUMNS if column in entities], [entities])
+    settings = {**settings, "version": VERSIONS.get(settings["form_id"], VERSION),
+                "default_language": ZH}
     settings_columns = ["form_title", f"kiosk_title::{EN}", "form_id", "version",
                         "default_language", "review", "draft_on_idle"]
     _write_sheet(workbook, "settings", settings_columns, [settings])
@@ -874,16 +1297,20 @@ FORMS = {
     "marriage_reform": marriage_reform,
     "home_adaptation": home_adaptation,
     "service_request": service_request,
+    "home_adaptation_followup": home_adaptation_followup,
+    "lonely_elderly_visit": lonely_elderly_visit,
 }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    target = Path(args[0]) if args else FORMS_DIR
     for form_id, build in FORMS.items():
         survey, choice_rows, settings = build()
         assert settings["form_id"] == form_id
-        path = FORMS_DIR / f"{form_id}.xlsx"
+        path = target / f"{form_id}.xlsx"
         write_form(survey, choice_rows, settings, path)
-        print(f"wrote {path.relative_to(FORMS_DIR.parent.parent)}")
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -9,8 +9,10 @@ from typing import Any
 from surveys.xlsform import compile_xlsform
 
 FORMS_DIR = Path(__file__).parent / "forms"
-# The order the home screen offers them in.
-BUNDLED_ORDER = ("satisfaction", "service_request", "marriage_reform", "home_adaptation")
+# The order the home screen offers them in (the visits that follow a household after its
+# assessment come after it).
+BUNDLED_ORDER = ("satisfaction", "service_request", "marriage_reform", "home_adaptation",
+                 "home_adaptation_followup", "lonely_elderly_visit")
 
 
 def bundled_paths() -> list[Path]:

@@ -630,6 +630,9 @@ async def test_home_adaptation_assessment_on_screen(store: KioskStore):
         assert "⚠ 电话号码不对" in at(app, "resident_name", "address", "phone")
         await type_into(pilot, "phone", "0512-58123456")
         await next_screen(pilot)
+        at(app, "community")
+        await keys(pilot, "1")
+        await next_screen(pilot)
 
         # Living alone skips the two questions about who else lives there…
         at(app, "household_size")
@@ -644,6 +647,20 @@ async def test_home_adaptation_assessment_on_screen(store: KioskStore):
         at(app, "household_size")
         await type_into(pilot, "household_size", "3")
         await next_screen(pilot)
+        # The two who live with her, one by one: three screens each.
+        for number, (name, age, relation) in enumerate(
+                (("王德福", "88", "老伴"), ("王强", "60", "儿子")), start=1):
+            assert f"第 {number} 位同住的家人" in at(app, "member_name", "member_age")
+            await type_into(pilot, "member_name", name)
+            await type_into(pilot, "member_age", age)
+            await next_screen(pilot)
+            assert f"{name}是老人的什么人？" in at(app, "member_relation")
+            await tap_choice(pilot, "member_relation", relation)
+            await next_screen(pilot)
+            at(app, "member_mobility", "member_needs_care")
+            await tap_choice(pilot, "member_mobility", "要拄拐杖或用助行器")
+            await tap_choice(pilot, "member_needs_care", "是" if number == 1 else "否")
+            await next_screen(pilot)
         at(app, "living_arrangement")
         await keys(pilot, "2")
         await next_screen(pilot)
@@ -694,6 +711,8 @@ async def test_home_adaptation_assessment_on_screen(store: KioskStore):
         at(app, "self_pay")
         await keys(pilot, "2")
         await next_screen(pilot)
+        at(app, "next_visit")  # optional
+        await next_screen(pilot)
         at(app, "volunteer_remarks")
         await next_screen(pilot)
 
@@ -708,6 +727,10 @@ async def test_home_adaptation_assessment_on_screen(store: KioskStore):
         assert answers["visit_date"] == today
         assert answers["phone"] == "0512-58123456"
         assert answers["household_size"] == 3 and answers["elders_count"] == 2
+        assert [(member["member_name"], member["member_relation"], member["member_age"],
+                 member["member_needs_care"]) for member in answers["members"]] == [
+            ("王德福", "spouse", 88, "yes"), ("王强", "son", 60, "no")]
+        assert answers["older_members"] == "2" and answers["community"] == "liangfeng"
         assert answers["elevator"] == "no"
         assert answers["plan"] == plan
         assert answers["explained"] == "OK"

@@ -8,6 +8,8 @@ walked from home to the thank-you screen, and the focused control is framed plai
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from textual.pilot import Pilot
 from textual.widget import Widget
@@ -189,7 +191,9 @@ async def answer_by_keys(pilot: Pilot, found: QuestionBlock) -> None:
         await pilot.press("enter")
     else:
         if kind == "date":
-            typed = now_local().date().isoformat()
+            # the visit is today; a next visit (home_adaptation) must come after it
+            later = 7 if found.name == "next_visit" else 0
+            typed = (now_local().date() + dt.timedelta(days=later)).isoformat()
         elif kind in ("integer", "decimal"):
             typed = TYPED.get(found.name, "1")
         else:

@@ -79,6 +79,7 @@ HOME_ADAPTATION: Script = [
     {"visit_date": None},  # today, filled in by the form
     {"resident_name": "=Mrs Li", "address": "=Flat 201, Building 3, Liangfeng Garden",
      "phone": "=13812345678"},
+    {"community": "+Liangfeng Community"},
     {"household_size": "=1"},
     {"elders_count": "=1"},
     {"oldest_age": "=81"},
@@ -93,6 +94,7 @@ HOME_ADAPTATION: Script = [
     {"plan_note": None},
     {"agree_plan": "+Agree"},
     {"self_pay": "+Up to 500 yuan"},
+    {"next_visit": None},  # optional
     {"volunteer_remarks": None},
     {"explained": "ack"},
 ]

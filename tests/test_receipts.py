@@ -22,7 +22,7 @@ from surveys.bundled import compiled_bundled_forms
 from surveys.form import Form
 from surveys.session import FormSession, Submission
 from tests.printed import PrintedJob, printed_jobs
-from tests.test_bundled_forms import LIVING_ALONE, REQUEST, walk
+from tests.test_bundled_forms import LIVING_ALONE, REQUEST, SPOUSE, walk
 
 STATION = "梁丰社区社工站"
 FOOTER = "服务电话：0512-5867 1234"
@@ -177,9 +177,9 @@ def test_home_adaptation_prints_the_plan_by_room_with_reasons_and_who_filled_it(
 
 def test_home_adaptation_plan_in_english_without_a_volunteer_yet(forms):
     form = forms["home_adaptation"]
-    answers = {**LIVING_ALONE, "bath_difficulty": ["none"], "stairs_difficulty": ["none"],
-               "household_size": 2, "elders_count": 1, "living_arrangement": "spouse",
-               "alone_daytime": "no"}
+    answers = {**LIVING_ALONE, **SPOUSE, "bath_difficulty": ["none"],
+               "stairs_difficulty": ["none"], "household_size": 2, "elders_count": 1,
+               "living_arrangement": "spouse", "alone_daytime": "no"}
     submission = finished(form, "en", answers)
     job = printed(receipt_for_submission(submission, form, CODE, station=STATION).document)
     assert "Home adaptation plan" in job.text

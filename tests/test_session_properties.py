@@ -342,11 +342,18 @@ def test_any_path_to_a_submission_gives_a_valid_submission(data: st.DataObject):
 
 
 BUNDLED_IDS = [path.stem for path in bundled_paths()]
+# This walk names answers by question; a form with repeat groups (home_adaptation's members)
+# is walked by place in its own property test, in tests/test_bundled_forms.py.
+WITH_REPEATS = {survey_id for survey_id, form in bundled_forms().items() if form.repeats}
 
 
 @pytest.mark.parametrize(
     "survey_id",
-    BUNDLED_IDS or [pytest.param(None, marks=pytest.mark.skip(
+    [pytest.param(survey_id, marks=pytest.mark.skip(
+        reason="repeat groups: test_any_way_through_the_assessment_with_members_gives_a_"
+               "valid_record walks it")) if survey_id in WITH_REPEATS else survey_id
+     for survey_id in BUNDLED_IDS]
+    or [pytest.param(None, marks=pytest.mark.skip(
         reason="no bundled questionnaires in surveys/forms/ yet"))],
 )
 @BUNDLED_SETTINGS

@@ -75,6 +75,6 @@ def test_home_counts_questions_without_building_sessions_once_remembered(tmp_pat
 
     first, lxml_first = counts()
     again, lxml_again = counts()
-    assert "('satisfaction', 9)" in first and "('home_adaptation', 21)" in first
+    assert "('satisfaction', 9)" in first and "('home_adaptation', 23)" in first
     assert (lxml_first, lxml_again) == ("True", "False")
     assert again == first

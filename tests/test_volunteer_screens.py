@@ -503,7 +503,7 @@ async def walk_home_adaptation(pilot: Pilot, *, until_review: bool = False) -> N
             name = question.name  # type: ignore[attr-defined]
             if kind in ("select_one", "select_multiple") and question.view.value in (None, []):
                 await tap(pilot, question.query("Button.choice").first())
-            elif kind == "date":
+            elif kind == "date" and name != "next_visit":  # (optional: after this visit)
                 await tap(pilot, question.query_one(".today"))
             elif kind in ("integer", "decimal", "text") and name in FIELD_ANSWERS:
                 await type_into(pilot, name, FIELD_ANSWERS[name])
