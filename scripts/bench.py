@@ -72,7 +72,7 @@ Measures
      against the floor of reading the same file line by line with json.loads, nothing kept.
  12. Households: a register of --households generated households (default 10,000), and
      picking one by a search through the follow-up form's session (the words of a name, an
-     estate and building, the last four digits of a phone), against a plain SQLite LIKE
+     address, the last four digits of a phone), against a plain SQLite LIKE
      over a table of the same rows. Section 4 also walks a 300-question form that begins
      with a 20-person repeat.
 """
