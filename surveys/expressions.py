@@ -222,23 +222,31 @@ def substitute_references(text: str, ctx: TranslationContext) -> tuple[str, froz
 _INDEXED_REPEAT = re.compile(r"indexed-repeat\s*\(")
 
 
+def _closing(text: str, start: int, opening: str, closing: str) -> int:
+    """Where the bracket opened just before ``start`` closes (quoted text skipped), or -1
+    when it never does."""
+    depth, quote = 1, ""
+    for index in range(start, len(text)):
+        character = text[index]
+        if quote:
+            quote = "" if character == quote else quote
+        elif character in "'\"":
+            quote = character
+        elif character == opening:
+            depth += 1
+        elif character == closing:
+            depth -= 1
+            if not depth:
+                return index
+    return -1
+
+
 def _indexed_repeat_spans(text: str) -> list[tuple[int, int]]:
     """Where the arguments of each indexed-repeat( … ) call stand (quoted text skipped)."""
     spans = []
     for match in _INDEXED_REPEAT.finditer(text):
-        depth, quote, index = 1, "", match.end()
-        while index < len(text) and depth:
-            character = text[index]
-            if quote:
-                quote = "" if character == quote else quote
-            elif character in "'\"":
-                quote = character
-            elif character == "(":
-                depth += 1
-            elif character == ")":
-                depth -= 1
-            index += 1
-        spans.append((match.end(), index))
+        end = _closing(text, match.end(), "(", ")")
+        spans.append((match.end(), end + 1 if end >= 0 else len(text)))
     return spans
 
 
@@ -303,23 +311,10 @@ def rewrite_instances(text: str) -> str:
         if match is None:
             raise ExpressionError(INSTANCE_SUBSET)
         dataset = match.group(2)
-        depth, quote, cursor = 1, "", match.end()
-        while cursor < len(text) and depth:
-            character = text[cursor]
-            if quote:
-                quote = "" if character == quote else quote
-            elif character in "'\"":
-                quote = character
-            elif character == "[":
-                depth += 1
-            elif character == "]":
-                depth -= 1
-                if not depth:
-                    break
-            cursor += 1
-        key = text[match.end():cursor].strip()
-        tail = _PROPERTY.match(text, cursor)
-        if depth or not key or tail is None:
+        cursor = _closing(text, match.end(), "[", "]")
+        key = text[match.end():cursor].strip() if cursor >= 0 else ""
+        tail = _PROPERTY.match(text, cursor) if cursor >= 0 else None
+        if not key or tail is None:
             raise ExpressionError(INSTANCE_SUBSET)
         out.append(text[index:start])
         out.append(f"entity-value({_quote(dataset)}, {key}, {_quote(tail.group(1))})")

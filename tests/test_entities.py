@@ -23,6 +23,7 @@ from surveys.gate import RecordRefused
 from surveys.session import FormIncomplete, FormSession
 from surveys.xlsform import FormError, compile_xlsform, load_xlsform
 from tests.formbuilder import write_form
+from tests.households import register
 
 FORMS = Path(__file__).parent / "forms"
 
@@ -34,20 +35,6 @@ def store(tmp_path: Path) -> KioskStore:
         opened.install_form(compile_xlsform(FORMS / name))
     yield opened
     opened.close()
-
-
-def register(store: KioskStore, head: str, address: str, phone: str, plan: str = "",
-             completed: str = "2026-11-02T10:00:00+08:00") -> str:
-    """A household registered at the hall, as the screens store it; returns its id."""
-    run = FormSession(store.load_form("household_register"), entities=store)
-    for name, value in (("head_name", head), ("address", address), ("phone", phone),
-                        ("members_n", 3), ("plan", plan)):
-        assert run.answer(name, value) == [], name
-    submission = run.finish()
-    submission.completed = completed
-    store.save_submission(store.record_gate().check_submission(submission))
-    assert submission.entity is not None
-    return str(submission.entity["id"])
 
 
 def follow_up(store: KioskStore, household: str, installed: str, plan: str = "",

@@ -75,9 +75,9 @@ async def assess_at_the_hall(app: KioskApp, pilot, store: KioskStore) -> dict:  
     at(app, "household_size")
     await type_into(pilot, "household_size", "4")
     await next_screen(pilot)
-    for number, (name, age, relation) in enumerate(
-            (("王德福", "88", "老伴"), ("王强", "60", "儿子"), ("王小雨", "12", "孙子女或外孙子女")),
-            start=1):
+    family = (("王德福", "88", "老伴"), ("王强", "60", "儿子"),
+              ("王小雨", "12", "孙子女或外孙子女"))
+    for number, (name, age, relation) in enumerate(family, start=1):
         assert f"第 {number} 位同住的家人" in at(app, "member_name", "member_age")
         await type_into(pilot, "member_name", name)
         await type_into(pilot, "member_age", age)

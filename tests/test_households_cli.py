@@ -6,7 +6,6 @@ conflicts, names and phones masked on screen and left out of the export unless a
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import json
 from pathlib import Path
 
@@ -14,29 +13,12 @@ import pytest
 from click.testing import CliRunner
 
 from kiosk.cli import main
-from store import KioskStore, open_store
-from surveys.clock import now_local
+from store import open_store
 from surveys.entities import EntityChange
-from surveys.session import FormSession
 from surveys.xlsform import compile_xlsform
+from tests.households import days_ago, register
 
 FORMS = Path(__file__).parent / "forms"
-
-
-def days_ago(days: int) -> str:
-    return (now_local() - dt.timedelta(days=days)).replace(microsecond=0).isoformat()
-
-
-def register(store: KioskStore, head: str, address: str, phone: str, plan: str,
-             ago: int) -> str:
-    run = FormSession(store.load_form("household_register"), entities=store)
-    for name, value in (("head_name", head), ("address", address), ("phone", phone),
-                        ("members_n", 2), ("plan", plan)):
-        assert run.answer(name, value) == []
-    submission = run.finish()
-    submission.completed = days_ago(ago)
-    store.save_submission(store.record_gate().check_submission(submission))
-    return str(submission.entity["id"])
 
 
 @pytest.fixture
@@ -45,10 +27,12 @@ def kiosk(tmp_path: Path) -> dict:
     for name in ("register.md", "followup.md"):
         store.install_form(compile_xlsform(FORMS / name))
     ids = {
-        "recent": register(store, "王建国", "长江小区 12 栋", "13800001111", "门口坡道", 1),
+        "recent": register(store, "王建国", "长江小区 12 栋", "13800001111", "门口坡道",
+                           completed=days_ago(1), members=2),
         "late": register(store, "王秀英", "金港花园 3 栋 201", "13912345678", "卫生间扶手",
-                         60),
-        "middle": register(store, "赵敏", "东风一村 5 栋", "13700002222", "床边护栏", 20),
+                         completed=days_ago(60), members=2),
+        "middle": register(store, "赵敏", "东风一村 5 栋", "13700002222", "床边护栏",
+                           completed=days_ago(20), members=2),
     }
     # an offline update of the middle household, made from version 1 after another one
     with store.transaction():

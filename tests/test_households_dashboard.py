@@ -4,38 +4,19 @@ offline visits. Driven through Pilot from the home screen, behind the PIN."""
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 from textual.widgets import DataTable
 
 from kiosk.screens import dashboard
 from store import KioskStore
-from surveys.clock import now_local
 from surveys.entities import EntityChange
-from surveys.session import FormSession
 from surveys.xlsform import compile_xlsform
+from tests.households import days_ago, register
 from tests.test_app_flow import kiosk, screen_text, wait_for
 from tests.test_dashboard import STAFF_CONFIG, open_dashboard, show_tab
 
 FORMS = Path(__file__).parent / "forms"
-
-
-def days_ago(days: int) -> str:
-    return (now_local() - dt.timedelta(days=days)).replace(microsecond=0).isoformat()
-
-
-def register(store: KioskStore, head: str, address: str, phone: str, plan: str,
-             ago: int) -> str:
-    run = FormSession(store.load_form("household_register"), entities=store)
-    for name, value in (("head_name", head), ("address", address), ("phone", phone),
-                        ("members_n", 2), ("plan", plan)):
-        assert run.answer(name, value) == []
-    submission = run.finish()
-    submission.completed = days_ago(ago)
-    submission.kiosk = "hall-1"
-    store.save_submission(store.record_gate().check_submission(submission))
-    return str(submission.entity["id"])
 
 
 def rows(table: DataTable) -> list[list[str]]:
@@ -47,8 +28,10 @@ async def test_the_overdue_household_comes_first_on_the_dashboard(store: KioskSt
     monkeypatch.setattr(dashboard, "REFRESH_SECONDS", 0.2)
     for name in ("register.md", "followup.md"):
         store.install_form(compile_xlsform(FORMS / name))
-    register(store, "王建国", "长江小区 12 栋", "13800001111", "门口坡道", 2)
-    late = register(store, "王秀英", "金港花园 3 栋 201", "13912345678", "卫生间扶手", 45)
+    register(store, "王建国", "长江小区 12 栋", "13800001111", "门口坡道",
+             completed=days_ago(2), members=2, kiosk="hall-1")
+    late = register(store, "王秀英", "金港花园 3 栋 201", "13912345678", "卫生间扶手",
+                    completed=days_ago(45), members=2, kiosk="hall-1")
     app = kiosk(store, config=STAFF_CONFIG)
     async with app.run_test(size=(140, 50)) as pilot:
         await open_dashboard(pilot)

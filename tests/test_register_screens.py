@@ -31,8 +31,8 @@ from kiosk.widgets.register_picker import (
 )
 from store import KioskStore, open_store
 from surveys.entities import SEARCH_LIMIT
-from surveys.session import FormSession
 from surveys.xlsform import compile_xlsform
+from tests.households import register
 from tests.test_app_flow import (
     SIZE,
     kiosk,
@@ -57,20 +57,6 @@ def register_store(tmp_path: Path) -> Iterator[KioskStore]:
         store.install_form(compile_xlsform(FORMS / name))
     yield store
     store.close()
-
-
-def register(store: KioskStore, head: str, address: str, phone: str, plan: str = "",
-             completed: str = "2026-11-02T10:00:00+08:00") -> str:
-    """A household registered at the hall, stored as the screens store it; returns its id."""
-    run = FormSession(store.load_form("household_register"), entities=store)
-    for name, value in (("head_name", head), ("address", address), ("phone", phone),
-                        ("members_n", 3), ("plan", plan)):
-        assert run.answer(name, value) == [], name
-    submission = run.finish()
-    submission.completed = completed
-    store.save_submission(store.record_gate().check_submission(submission))
-    assert submission.entity is not None
-    return str(submission.entity["id"])
 
 
 def app_for(store: KioskStore, **options: object) -> KioskApp:
