@@ -113,7 +113,7 @@ def _schema_5(connection: psycopg.Connection[Any]) -> None:
         f"{SPLIT_PERSONAL.format(answers='s.answers')}, answers = "
         f"{SPLIT_PLAIN.format(answers='s.answers')} FROM forms f WHERE f.survey_id ="
         " s.survey_id AND f.version = s.version AND f.pii_questions <> '{}' AND EXISTS"
-        " (SELECT 1 FROM jsonb_each(s.answers) e WHERE jsonb_typeof(e.value) = 'array'"
+        " (SELECT 1 FROM jsonb_each(s.answers) e WHERE jsonb_typeof(e.value -> 0) = 'object'"
         " AND public.kiosk_without(e.value, f.pii_questions) <> e.value)")
 
 

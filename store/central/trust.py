@@ -127,13 +127,14 @@ def schema_4(connection: psycopg.Connection[Any]) -> None:
 
 # A submission's answers split for the reader (``f.pii_questions`` the form's): without the
 # personal answers, also inside each instance of a repeat (kiosk_without); and the personal
-# ones, with every repeat that held one, whole.
+# ones, with every repeat that held one, whole. A repeat is a list of objects (``-> 0`` of a
+# choice list is text, of anything else NULL): only repeats pay for the function.
 SPLIT_PLAIN = ("(({answers}) - f.pii_questions) || coalesce((SELECT jsonb_object_agg(e.key,"
                " public.kiosk_without(e.value, f.pii_questions)) FROM jsonb_each({answers}) e"
-               " WHERE jsonb_typeof(e.value) = 'array' AND NOT e.key = ANY(f.pii_questions)),"
+               " WHERE jsonb_typeof(e.value -> 0) = 'object' AND NOT e.key = ANY(f.pii_questions)),"
                " '{{}}')")
 SPLIT_PERSONAL = ("(SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each({answers}) e"
-                  " WHERE e.key = ANY(f.pii_questions) OR (jsonb_typeof(e.value) = 'array'"
+                  " WHERE e.key = ANY(f.pii_questions) OR (jsonb_typeof(e.value -> 0) = 'object'"
                   " AND public.kiosk_without(e.value, f.pii_questions) <> e.value))")
 WITHOUT_FUNCTION = """
 CREATE OR REPLACE FUNCTION kiosk_without(value jsonb, names text[]) RETURNS jsonb
