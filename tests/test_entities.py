@@ -193,6 +193,13 @@ def test_the_gate_computes_the_change_again_and_refuses_a_forged_one(store):
             gate.check({**record, "entity": {**record["entity"], **forged}})
     with pytest.raises(RecordRefused, match="must be a JSON object"):
         gate.check({**record, "entity": ["households"]})
+    # a sync row or a bundle carries the properties: they must be what the answers give
+    travelling = {**record["entity"], "properties": {"state": "done"}, "pii_properties": {}}
+    assert gate.check({**record, "entity": travelling}).entity == record["entity"]
+    for forged in ({"properties": {"state": "done", "plan": "=cmd|' /C calc'!A0"}},
+                   {"pii_properties": {"phone": "13800000000"}}):
+        with pytest.raises(RecordRefused, match="名单记录和回答不一致"):
+            gate.check({**record, "entity": {**travelling, **forged}})
     satisfaction = {"instance_id": "5e0c1f4e-6b1d-4d2c-8f3a-2b1c0d9e8f7a",
                     "survey": "household_register", "completed": "2026-11-02T10:00:00+08:00",
                     "answers": {"head_name": "李", "address": "长江小区", "members_n": 2}}
