@@ -17,7 +17,8 @@ if [ "$extra" = "test" ] || [ "$extra" = "bench" ]; then
   # openssl makes the throwaway CA and server certificate of the TLS test.
   # cage, xwayland and grim: the appliance test runs the hall screen headless (cage on
   # wlroots' headless backend, which needs Xwayland on Debian 12) and screenshots it.
-  system_packages+=(chromium poppler-utils libreoffice-calc-nogui postgresql openssl
+  # pspp: GNU PSPP reads our .sav and .dta exports back, as an analyst's SPSS would.
+  system_packages+=(chromium poppler-utils libreoffice-calc-nogui postgresql openssl pspp
                     cage xwayland grim)
 fi
 
