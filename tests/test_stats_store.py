@@ -91,7 +91,7 @@ def test_a_schema_4_database_gets_its_submissions_counted(tmp_path: Path):
                                                                 kiosks=("hall-1",)))
     as_left_by(path, 4)  # what a schema-4 kiosk left: no statistics tables, no site column
     with KioskStore(path) as store:
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 10
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 11
         after = survey_statistics(store, SURVEY, by="services", include_pii=True)
         # Sites were not recorded before schema 5: the series counts them under "".
         for entry in before["over_time"]["series"]:

@@ -46,6 +46,7 @@ TABLES_OF_VERSION = {
     8: ["sync_set_aside"],
     9: ["relayed_signatures"],
     10: ["entities", "entity_changes"],
+    11: ["reviews", "corrections", "paradata"],
 }
 
 
@@ -55,6 +56,12 @@ def as_left_by(path: Path, version: int) -> None:
     for newer in range(SCHEMA_VERSION, version, -1):
         for table in TABLES_OF_VERSION[newer]:
             connection.execute(f"DROP TABLE {table}")
+        if newer == 11:  # answers as corrected, and the review state in the flat tables
+            connection.execute("ALTER TABLE submissions DROP COLUMN corrected")
+            for (table,) in connection.execute(
+                    "SELECT name FROM sqlite_master WHERE type='table' AND name LIKE 'flat_%'"
+                    " AND name NOT LIKE '%/%'").fetchall():
+                connection.execute(f'ALTER TABLE "{table}" DROP COLUMN _review')
         if newer == 10:  # what a submission did to a register
             connection.execute("ALTER TABLE submissions DROP COLUMN entity")
         if newer == 7:  # the trigger belongs to volunteer_checkouts, which stays
@@ -270,7 +277,7 @@ def test_database_of_a_schema_3_kiosk_gets_the_volunteer_tables(tmp_path: Path):
         job_id = store.add_print_job("receipt", [], at=1_800_000_000.0, title="回执")
     as_left_by(path, 3)
     with KioskStore(path) as store:
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 10
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 11
         assert store.submission_count("test1") == 1
         assert store.print_job(job_id).title == "回执"
         assert store.volunteer_count() == 0

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from store.errors import NewerDatabase, NotOurDatabase
+from store.sqlite.tallies import quoted
 from surveys.clock import now_stamp
 from surveys.session import Submission
 
@@ -39,7 +40,7 @@ class Migrating(Protocol):
 
 
 APPLICATION_ID = 0x53474B31  # "SGK1": a shegong-kiosk database
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 
 def user_version(connection: sqlite3.Connection) -> int:
@@ -330,6 +331,41 @@ def _schema_10(store: Migrating) -> None:
         " PRIMARY KEY (dataset, entity_id)) WITHOUT ROWID")
 
 
+def _schema_11(store: Migrating) -> None:
+    """Review before counting and how each questionnaire was filled (issue 17).
+
+    ``reviews`` and ``corrections`` are logs that only grow: staff's review decisions
+    (未审核/已通过/有问题/作废 with a note) and corrections of an answer (old and new value,
+    why), each made by one staff member on one kiosk at one time, and sent on to the central
+    database as they are. A submission's answers are never changed: ``corrected`` holds its
+    answers with the corrections applied (NULL without any), which statistics and exports
+    read, and each flat table's ``_review`` the state its newest review gave (NULL: not
+    reviewed). ``paradata`` keeps, per submission, how it was filled: seconds on each
+    question, answers changed, back-steps, idle interruptions (as ODK's audit log)."""
+    store.conn.execute(
+        "CREATE TABLE reviews (review_id TEXT PRIMARY KEY, instance_id TEXT NOT NULL,"
+        " state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'questioned', 'void')),"
+        " note TEXT NOT NULL, staff TEXT NOT NULL, at TEXT NOT NULL, kiosk TEXT NOT NULL)")
+    store.conn.execute("CREATE INDEX reviews_of ON reviews(instance_id, at)")
+    store.conn.execute(
+        "CREATE TABLE corrections (correction_id TEXT PRIMARY KEY, instance_id TEXT NOT NULL,"
+        " question TEXT NOT NULL, old TEXT NOT NULL, new TEXT NOT NULL, why TEXT NOT NULL,"
+        " staff TEXT NOT NULL, at TEXT NOT NULL, kiosk TEXT NOT NULL)")
+    store.conn.execute("CREATE INDEX corrections_of ON corrections(instance_id, at)")
+    store.conn.execute("ALTER TABLE submissions ADD COLUMN corrected TEXT")
+    for (table,) in store.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'flat\\_%'"
+            " ESCAPE '\\' AND name NOT LIKE '%/%'").fetchall():  # not a repeat's table
+        columns = {row[1] for row in store.conn.execute(f"PRAGMA table_info({quoted(table)})")}
+        if "_review" not in columns:  # a table step 5 made just now already has it
+            store.conn.execute(f"ALTER TABLE {quoted(table)} ADD COLUMN _review TEXT")
+    store.conn.execute(
+        "CREATE TABLE paradata (instance_id TEXT PRIMARY KEY, survey_id TEXT NOT NULL,"
+        " version TEXT NOT NULL, seconds REAL NOT NULL, answer_changes INTEGER NOT NULL,"
+        " back_steps INTEGER NOT NULL, interruptions INTEGER NOT NULL, events TEXT NOT NULL)")
+    store.conn.execute("CREATE INDEX paradata_of ON paradata(survey_id)")
+
+
 # Schema version -> the step that creates it from the version before.
 _STEPS: dict[int, Callable[[Migrating], None]] = {
     1: _schema_1,
@@ -342,4 +378,5 @@ _STEPS: dict[int, Callable[[Migrating], None]] = {
     8: _schema_8,
     9: _schema_9,
     10: _schema_10,
+    11: _schema_11,
 }

@@ -63,7 +63,7 @@ if TYPE_CHECKING:
 
 ANSWERED = ""  # the value that counts respondents who answered a question
 SUBMISSIONS = ""  # the question that counts submissions
-META_COLUMNS = ("_id", "_version", "_day", "_kiosk", "_site", "_enumerator")
+META_COLUMNS = ("_id", "_version", "_day", "_kiosk", "_site", "_enumerator", "_review")
 
 
 def quoted(name: str) -> str:
@@ -250,7 +250,7 @@ class StatsUpkeep:
             table = flat_table(survey_id)
             self.conn.execute(
                 f"CREATE TABLE {table}(_id INTEGER PRIMARY KEY, _version TEXT, _day TEXT,"
-                " _kiosk TEXT, _site TEXT, _enumerator TEXT)")
+                " _kiosk TEXT, _site TEXT, _enumerator TEXT, _review TEXT)")
             self.conn.execute(
                 f"CREATE INDEX {quoted(f'flat_{survey_id}_day')} ON {table}(_day)")
             columns = list(META_COLUMNS)

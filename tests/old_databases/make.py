@@ -32,6 +32,7 @@ KIOSK_OF_SCHEMA = {
     7: "c6fb2351d8f63b30fdd5535fafb867800c39ca90",
     8: "22b3211a0699a73720e921756bff3e73c52b4e77",
     9: "9a8b5c2d23c499c3a7d9f97e7d8b90f93f910a7b",
+    10: "29453af2343368c610bba2ccda9b1ee67738f178",
 }
 
 
