@@ -58,6 +58,17 @@ def dimension_conditions(filters: StatsFilter, columns: Mapping[str, str],
     return conditions, parameters
 
 
+def review_conditions(filters: StatsFilter, column: str,
+                      dialect: Dialect) -> tuple[str, list[Any]]:
+    """`` AND …`` on the review state in ``column`` (NULL: never reviewed, 未审核): the states
+    ``filters.review`` names, else every state but void."""
+    if not filters.review:
+        return f" AND ({column} IS NULL OR {column} <> 'void')", []
+    states = list(filters.review)
+    condition, parameters = dialect.one_of(f"coalesce({column}, 'pending')", states)
+    return f" AND {condition}", parameters
+
+
 def session_conditions(dialect: Dialect, *, number: str | None = None,
                        team: str | None = None, since: float | None = None,
                        until: float | None = None) -> tuple[str, list[Any]]:

@@ -11,6 +11,7 @@ from store.sqlite.forms import Forms
 from store.sqlite.logs import StaffLogs
 from store.sqlite.print_jobs import PrintJobs
 from store.sqlite.requests import ServiceRequests
+from store.sqlite.reviews import Reviews
 from store.sqlite.stats import Stats
 from store.sqlite.submissions import DraftsAndSubmissions
 from store.sqlite.sync_cursors import SyncCursors
@@ -18,14 +19,14 @@ from store.sqlite.volunteers import Volunteers
 
 
 class KioskStore(Forms, DraftsAndSubmissions, Stats, PrintJobs, Volunteers, StaffLogs,
-                 ServiceRequests, SyncCursors, Registers):
+                 ServiceRequests, SyncCursors, Registers, Reviews):
     """All reads and writes of one kiosk database.
 
     Opening, transactions and snapshots: store/sqlite/connection.py; the schema and its
     migrations: schema.py; forms.py, submissions.py (drafts too), stats.py (with tallies.py,
     which keeps the counts), print_jobs.py, volunteers.py, logs.py (staff log and audit),
-    requests.py, sync_cursors.py and entities.py (registers of households) each hold the
-    queries of their concern.
+    requests.py, sync_cursors.py, entities.py (registers of households) and reviews.py
+    (review decisions and corrections) each hold the queries of their concern.
     """
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from store.filters import SQLITE, dimension_conditions
+from store.filters import SQLITE, dimension_conditions, review_conditions
 from store.sqlite.connection import StoreBase
 from store.sqlite.tallies import (
     ANSWERED,
@@ -373,6 +373,9 @@ class Stats(StoreBase):
     def _flat_conditions(self, survey_id: str,
                          filters: StatsFilter) -> tuple[str, list[Any]]:
         conditions, parameters = dimension_conditions(filters, _FLAT_COLUMNS, SQLITE)
+        review, review_parameters = review_conditions(filters, "_review", SQLITE)
+        conditions += review
+        parameters.extend(review_parameters)
         # Read afresh: another process may have added columns.
         existing = set(self.stats.table_columns(survey_id))
         for name, value in filters.where.items():

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from store.sqlite.connection import StoreBase
+from store.sqlite.tallies import flat_table
 from surveys.clock import from_epoch, now_local, now_stamp
 from surveys.form import Form
 from surveys.gate import CheckedSubmission
@@ -357,13 +358,18 @@ class DraftsAndSubmissions(StoreBase):
         keeps only the submissions the statistics under the same filters count. A record has
         ``site`` only when one was recorded.
         """
-        query = (f"SELECT {RECORD_COLUMNS} FROM submissions WHERE survey_id=?")
+        # Answers as staff corrected them (store/sqlite/reviews.py), as the figures count.
+        columns = RECORD_COLUMNS.replace(" answers,", " coalesce(corrected, answers),")
+        query = (f"SELECT {columns} FROM submissions WHERE survey_id=?")
         parameters: list[Any] = [survey_id]
-        if filters is not None and (filters.by_answer or filters.by_place
-                                    or filters.date_from or filters.date_to):
+        filters = filters or StatsFilter()
+        if filters.by_answer or filters.by_place or filters.date_from or filters.date_to:
             subquery, extra = self.matching_ids(survey_id, filters)
             query += f" AND rowid IN ({subquery})"
             parameters.extend(extra)
+        else:  # every submission but the void ones
+            query += (f" AND rowid NOT IN (SELECT _id FROM {flat_table(survey_id)}"
+                      " WHERE _review = 'void')") if self.stats.table_columns(survey_id) else ""
         cursor = self.conn.execute(query + " ORDER BY completed, instance_id", parameters)
         for row in cursor:
             yield record_from_row(row)

@@ -263,9 +263,15 @@ class StatsUpkeep:
         self._columns[survey_id] = columns
         return columns
 
-    def add(self, stored: Iterable[tuple[int, Submission]]) -> None:
+    def add(self, stored: Iterable[tuple[int, Submission]], *, tallies: bool = True,
+            flat: bool = True, review: str | None = None, sign: int = 1) -> None:
         """Count newly stored submissions (rowid, submission); inside the insert's
-        transaction, so the figures and the submissions are committed together."""
+        transaction, so the figures and the submissions are committed together.
+
+        A review decision or a correction (store/sqlite/reviews.py) counts one again:
+        ``tallies`` False leaves the counts alone (a void one is not counted), ``flat``
+        False the flat tables (its row is there already); ``review`` is the state its row
+        holds; ``sign`` -1 takes its counts away (only with ``flat`` False)."""
         # Per cell, the (question, value) pairs of its submissions: counted in C by Counter.
         per_cell: dict[tuple[str, str, str, str, str], list[tuple[str, Any]]] = {}
         flat_rows: dict[str, list[dict[str, Any]]] = {}
@@ -294,7 +300,7 @@ class StatsUpkeep:
             row: dict[str, Any] = {
                 "_id": rowid, "_version": submission.version, "_day": cell[1],
                 "_kiosk": submission.kiosk, "_site": submission.site,
-                "_enumerator": submission.enumerator,
+                "_enumerator": submission.enumerator, "_review": review,
             }
             for name, kind, choices in layout.questions:
                 value = answers.get(name)
@@ -328,18 +334,25 @@ class StatsUpkeep:
             flat_rows.setdefault(survey, []).append(row)
         if not per_cell:
             return
+        if tallies:
+            self._count(per_cell, sign)
+        if flat:
+            self._write_rows(flat_rows, flat_columns, repeat_rows, repeat_columns)
+
+    def _count(self, per_cell: dict[tuple[str, str, str, str, str], list[tuple[str, Any]]],
+               sign: int) -> None:
         cells: dict[tuple[str, str, str, str, str], int] = {}
         cell_counts: dict[tuple[Any, ...], int] = {}
         day_counts: Counter[tuple[Any, ...]] = Counter()
         total_counts: Counter[tuple[Any, ...]] = Counter()
         for cell, pairs in per_cell.items():
             counted = Counter(pairs)
-            cells[cell] = counted[(SUBMISSIONS, ANSWERED)]
+            cells[cell] = sign * counted[(SUBMISSIONS, ANSWERED)]
             survey, day = cell[0], cell[1]
             for (name, value), count in counted.items():
-                cell_counts[(*cell, name, value)] = count
-                day_counts[(survey, day, name, value)] += count
-                total_counts[(survey, name, value)] += count
+                cell_counts[(*cell, name, value)] = sign * count
+                day_counts[(survey, day, name, value)] += sign * count
+                total_counts[(survey, name, value)] += sign * count
         self.conn.executemany(
             "INSERT INTO stats_cells(survey_id, day, kiosk, site, enumerator, n)"
             " VALUES (?,?,?,?,?,?) ON CONFLICT DO UPDATE SET n = n + excluded.n",
@@ -357,6 +370,18 @@ class StatsUpkeep:
             "INSERT INTO stats_tally_total(survey_id, question, value, count)"
             " VALUES (?,?,?,?) ON CONFLICT DO UPDATE SET count = count + excluded.count",
             [(*key, count) for key, count in total_counts.items()])
+        if sign < 0:  # a value nobody gives any more is no value of the figures
+            surveys = sorted({cell[0] for cell in per_cell})
+            for table in ("stats_cells", "stats_tally_cell", "stats_tally_day",
+                          "stats_tally_total"):
+                column = "n" if table == "stats_cells" else "count"
+                self.conn.executemany(f"DELETE FROM {table} WHERE survey_id = ? AND {column} = 0",
+                                      [(survey,) for survey in surveys])
+
+    def _write_rows(self, flat_rows: dict[str, list[dict[str, Any]]],
+                    flat_columns: dict[str, set[str]],
+                    repeat_rows: dict[tuple[str, str], list[dict[str, Any]]],
+                    repeat_columns: dict[tuple[str, str], set[str]]) -> None:
         for survey, rows in flat_rows.items():
             present = flat_columns[survey]
             columns = [name for name in self._ensure_columns(survey, sorted(present))
@@ -375,6 +400,22 @@ class StatsUpkeep:
                 f"INSERT INTO {repeat_table(survey, key)}({', '.join(map(quoted, columns))})"
                 f" VALUES ({', '.join('?' * len(columns))})",
                 [tuple({**empty, **row}.values()) for row in rows])
+
+
+    def drop_rows(self, survey_id: str, rowid: int) -> None:
+        """Take a submission's row out of its flat table and its instances out of its
+        repeats' tables (a correction writes them again)."""
+        self.conn.execute(f"DELETE FROM {flat_table(survey_id)} WHERE _id = ?", (rowid,))
+        prefix = f"flat_{survey_id}/"
+        for (name,) in self.conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND substr(name, 1, ?) = ?",
+                (len(prefix), prefix)).fetchall():
+            self.conn.execute(f"DELETE FROM {quoted(name)} WHERE _sub = ?", (rowid,))
+
+    def set_review(self, survey_id: str, rowid: int, state: str | None) -> None:
+        """The review state a submission's flat row holds (NULL: never reviewed)."""
+        self.conn.execute(f"UPDATE {flat_table(survey_id)} SET _review = ? WHERE _id = ?",
+                          (state, rowid))
 
 
 def _instance_row(rowid: int, instance: Any, repeat: _RepeatLayout,

@@ -179,7 +179,9 @@ class StatsFilter:
 
     ``date_from``/``date_to``: calendar days (inclusive) of completion in China time;
     ``kiosks``, ``sites``, ``enumerators``: any of these (empty: all); ``where``: question ->
-    choice name, every one must hold (for a select_multiple: the choice is among those chosen).
+    choice name, every one must hold (for a select_multiple: the choice is among those chosen);
+    ``review``: the review states counted (surveys/review.py); empty: every state but 作废
+    (void), which is what a station reports unless it asks for the voided ones.
     """
 
     date_from: dt.date | None = None
@@ -188,10 +190,13 @@ class StatsFilter:
     sites: tuple[str, ...] = ()
     enumerators: tuple[str, ...] = ()
     where: Mapping[str, str] = field(default_factory=dict)
+    review: tuple[str, ...] = ()
 
     @property
     def by_answer(self) -> bool:
-        return bool(self.where)
+        """Counted from each submission's row (answers or review states), not the tallies,
+        which count every submission that is not void."""
+        return bool(self.where or self.review)
 
     @property
     def by_place(self) -> bool:
@@ -203,6 +208,7 @@ class StatsFilter:
             "to": self.date_to.isoformat() if self.date_to else None,
             "kiosks": list(self.kiosks), "sites": list(self.sites),
             "enumerators": list(self.enumerators), "where": dict(self.where),
+            "review": list(self.review),
         }
 
 
