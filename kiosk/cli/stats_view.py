@@ -4,6 +4,10 @@ community and kiosk. A question inside a repeat group says it is counted per ins
 (按人次) and from how many instances and submissions; each repeat group gets a table of
 how many instances the submissions hold.
 
+Under each cross-tab, its chi-square test in plain words. ``render_comparison`` shows
+``kiosk stats --compare … --with …``: per question a sentence, then each choice's share on
+both sides with the change and its 95 % interval.
+
 Percentages are rounded here, for reading; ``kiosk stats --json`` keeps the exact figures.
 """
 
@@ -82,6 +86,9 @@ def render_statistics(stats: dict[str, Any]) -> Iterator[RenderableType]:
                   else crosstab["tables"])
         for question, table in tables.items():
             yield _crosstab_table(stats, crosstab["by"], question, table, words)
+            if table.get("test"):  # the chi-square test in plain words, under its table
+                yield Text(table["test"]["sentence"],
+                           style="bold" if table["test"].get("significant") else "")
     if stats.get("over_time"):
         period = stats["over_time"]["period"]
         # In the report's language: 提交数量随时间变化（按月）, not "(month)".
@@ -249,3 +256,75 @@ def _place_table(name: str, question: dict[str, Any], places: dict[str, Any],
             f"{entry['counts'][choice['name']]:,} ({_pct(entry['percent'][choice['name']])})"
             for choice in question["choices"]))
     return table
+
+
+# ---- --compare / --with ----------------------------------------------------------------
+
+COMPARE_WORDS = {
+    "zh": {"n": "提交份数", "first": "第一组", "second": "第二组", "choice": "选项",
+           "change": "变化（百分点）", "ci": "95% 置信区间", "answered": "作答",
+           "top2": "满意率（前两项）", "mean": "平均分", "beyond": "大于偶然波动",
+           "overlap": "注意：两组有 {n:,} 份问卷重叠，两组不独立，以下区间不可靠。",
+           "overlap_unknown": "注意：两组可能有重叠的问卷（同一道多选题的不同选项），"
+                              "重叠时以下区间不可靠。",
+           "note": "每个区间单独计算；选项多时，即使没有真实变化，约二十个区间里也会有一个"
+                   "不含 0。"},
+    "en": {"n": "Submissions", "first": "First", "second": "Second", "choice": "Choice",
+           "change": "Change (points)", "ci": "95% CI", "answered": "answered",
+           "top2": "Top-2 share", "mean": "Mean", "beyond": "larger than chance",
+           "overlap": "Note: {n:,} submissions are in both groups; the groups are not "
+                      "independent and the intervals below do not hold.",
+           "overlap_unknown": "Note: the groups may share submissions (two choices of one "
+                              "multiple-choice question); if they do, the intervals below do "
+                              "not hold.",
+           "note": "Each interval is made on its own: among many choices, about one in twenty "
+                   "leaves out 0 even when nothing changed."},
+}
+
+
+def _points(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.1f}"
+
+
+def render_comparison(comparison: dict[str, Any]) -> Iterator[RenderableType]:
+    """Renderables for the JSON of surveys.stats.comparison.compare_statistics."""
+    words = COMPARE_WORDS.get(comparison.get("language", "zh"), COMPARE_WORDS["zh"])
+    first, second = comparison["a"], comparison["b"]
+    yield Text(f"{comparison['title']} ({comparison['survey']})", style="bold")
+    yield Text(f"{words['first']}: {first['name']} · {words['n']} {first['n']:,}")
+    yield Text(f"{words['second']}: {second['name']} · {words['n']} {second['n']:,}")
+    if comparison.get("overlap"):
+        yield Text(words["overlap"].format(n=comparison["overlap"]), style="bold red")
+    elif comparison.get("overlap") is None:
+        yield Text(words["overlap_unknown"], style="bold red")
+    for name, entry in comparison["questions"].items():
+        yield Text(f"\n{entry['label']} [{name}] · {words['answered']} "
+                   f"{entry['n_a']:,} / {entry['n_b']:,}", style="bold")
+        yield Text(entry["sentence"])
+        if not entry["choices"]:
+            continue
+        table = Table()
+        table.add_column(words["choice"])
+        table.add_column(words["first"], justify="right")
+        table.add_column(words["second"], justify="right")
+        table.add_column(words["change"], justify="right")
+        table.add_column(words["ci"], justify="right")
+        rows = list(entry["choices"])
+        if "top2" in entry:
+            rows.append({"label": words["top2"], **entry["top2"]})
+        for row in rows:
+            interval = row["ci95"]
+            table.add_row(
+                Text(row["label"]), _pct(row["percent_a"]), _pct(row["percent_b"]),
+                _points(row["difference"]),
+                "—" if not interval else f"{interval[0]:+.1f} … {interval[1]:+.1f}",
+                style="bold" if row["significant"] else "")
+        mean = entry.get("mean")
+        if mean and mean.get("mean_a") is not None and mean.get("mean_b") is not None:
+            interval = mean["ci95"]
+            table.add_row(words["mean"], f"{mean['mean_a']:.2f}", f"{mean['mean_b']:.2f}",
+                          f"{mean['difference']:+.2f}",
+                          "—" if not interval else f"{interval[0]:+.2f} … {interval[1]:+.2f}",
+                          style="bold" if mean["significant"] else "")
+        yield table
+    yield Text(f"\n{words['note']}", style="dim")

@@ -82,6 +82,13 @@ PDF_WORDS = {
         "legend": "表头简称：", "legend_item": "{code} = {label}", "legend_sep": "；",
         "f_sites": "站点：{v}", "f_kiosks": "终端：{v}", "f_enumerators": "志愿者：{v}",
         "list_sep": "、", "f_sep": "；",
+        "compare_title": "两组比较", "compare_group": "组", "compare_filters": "筛选条件",
+        "compare_first": "第一组", "compare_second": "第二组",
+        "compare_change": "变化（百分点）", "compare_n": "回答人数：第一组 {a:,}，第二组 {b:,}",
+        "compare_overlap": "注意：两组有 {n:,} 份问卷重叠，两组不独立，以下区间不可靠。",
+        "compare_overlap_unknown": "注意：两组可能有重叠的问卷，重叠时以下区间不可靠。",
+        "compare_note": "变化 = 第二组 − 第一组。95%置信区间不含 0 的变化大于偶然波动；"
+                        "每个区间单独计算，选项多时约二十个区间里会有一个纯属偶然。",
         "types": {"select_one": "单选", "select_multiple": "多选", "likert": "量表",
                   "integer": "整数", "decimal": "数值", "text": "文字回答", "date": "日期"},
     },
@@ -123,6 +130,17 @@ PDF_WORDS = {
         "legend": "Column headings: ", "legend_item": "{code} = {label}", "legend_sep": "; ",
         "f_sites": "sites: {v}", "f_kiosks": "kiosks: {v}", "f_enumerators": "volunteers: {v}",
         "list_sep": ", ", "f_sep": "; ",
+        "compare_title": "Two groups compared", "compare_group": "Group",
+        "compare_filters": "Filters", "compare_first": "First", "compare_second": "Second",
+        "compare_change": "Change (points)", "compare_n": "respondents: first {a:,}, "
+                                                          "second {b:,}",
+        "compare_overlap": "Note: {n:,} submissions are in both groups; the groups are not "
+                           "independent and the intervals below do not hold.",
+        "compare_overlap_unknown": "Note: the groups may share submissions; if they do, the "
+                                   "intervals below do not hold.",
+        "compare_note": "Change = second − first. A change whose 95% CI leaves out 0 is larger "
+                        "than chance; each interval is made on its own, so among many choices "
+                        "about one in twenty is chance alone.",
         "types": {"select_one": "single choice", "select_multiple": "multiple choice",
                   "likert": "Likert scale", "integer": "integer", "decimal": "number",
                   "text": "free text", "date": "date"},
@@ -141,9 +159,6 @@ def write_pdf(forms: Sequence[Form], stats: dict[str, Any], target: str | Path, 
 
     ``station`` names the station making the report (the config's [station] name), on the
     summary page and in every footer."""
-    from reportlab.lib.pagesizes import A4
-    from reportlab.platypus import SimpleDocTemplate
-
     try:
         font = register_cjk_font()
     except FileNotFoundError as error:
@@ -151,7 +166,27 @@ def write_pdf(forms: Sequence[Form], stats: dict[str, Any], target: str | Path, 
     questions = export_questions(forms, language, include_pii=include_pii)
     report = _Report(font, language, stats, questions, free_text_cap, station,
                      _pick_at_most(forms))
-    story = report.story()
+    return _build(report, report.story(), target, font, station)
+
+
+def write_comparison_pdf(comparison: dict[str, Any], target: str | Path, *,
+                         language: str = "zh", station: str = "") -> int:
+    """Write the comparison of two groups (surveys.stats.comparison.compare_statistics; in
+    the CLI ``kiosk stats ID --compare … --with … --pdf FILE``) as a PDF; return its pages."""
+    try:
+        font = register_cjk_font()
+    except FileNotFoundError as error:
+        raise ExportError(str(error)) from None
+    report = _Report(font, language, comparison, [], FREE_TEXT_CAP, station, set())
+    return _build(report, report.comparison_story(comparison), target, font, station)
+
+
+def _build(report: _Report, story: list[Any], target: str | Path, font: str,
+           station: str) -> int:
+    """Lay ``story`` out on A4 with the footer (station, title, time made, page)."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.platypus import SimpleDocTemplate
+
     generated = today_stamp()
     pages = [0]
     signature = " · ".join(part for part in (station, report.title) if part)
@@ -646,7 +681,61 @@ class _Report:
             note += " " + w["legend"] + w["legend_sep"].join(
                 w["legend_item"].format(code=code, label=label) for code, label in legend)
         parts.append(self.paragraph(note, self.note))
+        test = entry.get("test")
+        if test and test.get("sentence"):  # the chi-square test in plain words
+            parts.append(self.paragraph(test["sentence"], self.body))
         return [KeepTogether(parts)]
+
+    # ---- a comparison of two groups (kiosk stats --compare … --with … --pdf) ----------
+
+    def comparison_story(self, comparison: dict[str, Any]) -> list[Any]:
+        """Both groups with their N, then per question the sentence and a table of each
+        choice's share on both sides, the change and its 95 % interval."""
+        from reportlab.platypus import KeepTogether, Spacer
+
+        w = self.w
+        first, second = comparison["a"], comparison["b"]
+        story: list[Any] = [
+            self.paragraph(self.station, self.station_style) if self.station else Spacer(1, 0),
+            self.paragraph(f"{self.title} · {w['compare_title']}", self.cover_title),
+            self.table([[w["compare_group"], w["compare_filters"], w["n"]],
+                        [w["compare_first"], first["name"], f"{first['n']:,}"],
+                        [w["compare_second"], second["name"], f"{second['n']:,}"]],
+                       [30 * MM, 110 * MM, 34 * MM]),
+        ]
+        if comparison.get("overlap"):
+            story.append(self.paragraph(w["compare_overlap"].format(n=comparison["overlap"]),
+                                        self.body))
+        elif comparison.get("overlap") is None:
+            story.append(self.paragraph(w["compare_overlap_unknown"], self.body))
+        story.append(self.paragraph(w["compare_note"], self.note))
+        for number, entry in enumerate(comparison["questions"].values(), start=1):
+            parts: list[Any] = [
+                self.paragraph(f"{number}. {entry['label']}", self.question_heading),
+                self.paragraph(w["compare_n"].format(a=entry["n_a"], b=entry["n_b"]),
+                               self.subline),
+                self.paragraph(entry["sentence"], self.body)]
+            rows: list[list[Any]] = [[w["choice"], w["compare_first"], w["compare_second"],
+                                      w["compare_change"], w["ci"]]]
+            shown = list(entry["choices"])
+            if "top2" in entry:
+                shown.append({"label": w["top2"], **entry["top2"]})
+            for row in shown:
+                interval = row["ci95"]
+                rows.append([row["label"], _percent(row["percent_a"]),
+                             _percent(row["percent_b"]), f"{row['difference']:+.1f}",
+                             "—" if not interval else
+                             f"{interval[0]:+.1f} … {interval[1]:+.1f}"])
+            mean = entry.get("mean") or {}
+            if mean.get("mean_a") is not None and mean.get("mean_b") is not None:
+                interval = mean["ci95"]
+                rows.append([w["mean"], f"{mean['mean_a']:.2f}", f"{mean['mean_b']:.2f}",
+                             f"{mean['difference']:+.2f}", "—" if not interval else
+                             f"{interval[0]:+.2f} … {interval[1]:+.2f}"])
+            if len(rows) > 1:
+                parts.append(self.table(rows, [62 * MM, 24 * MM, 24 * MM, 28 * MM, 36 * MM]))
+            story.append(KeepTogether(parts))
+        return story
 
     def header_cell(self, text: str, width: float, legend: list[tuple[str, str]]) -> Any:
         """A column heading that fits its column: whole on one line, or wrapped at spaces

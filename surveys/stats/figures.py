@@ -23,6 +23,11 @@ Definitions (what the JSON of ``survey_statistics`` means):
   out. ``row_percent`` is of ``row_n`` (the group's respondents who answered the question),
   ``column_percent`` of ``column_n`` (respondents choosing the choice who answered the
   by-question). With a select_multiple on either side, rows or columns may sum past 100.
+  ``test``: the chi-square test of independence of the cross-tab (surveys/stats/inference.py:
+  ``chi2``, ``df``, ``p``, ``cramers_v``, ``min_expected``, ``small_expected`` by Cochran's
+  rule, ``fisher_p`` for a 2×2 table with small expected counts, ``significant`` at 5 %,
+  a ``sentence`` in plain words), made over the groups and choices with a count (``rows``,
+  ``columns``); none (``reason``) with a select_multiple on either side or per instance.
 - ``over_time``: submissions per period (day, ISO week starting on Monday, or month) of the
   completion date in China time, with the count per site ("" when no site was recorded).
 - Questions inside a repeat group (``"unit": "instance"``, 按人次): counted per instance
@@ -52,6 +57,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from surveys.session import DECIMAL_LIMIT
+from surveys.stats.inference import Z95 as Z95  # the intervals live in inference.py
+from surveys.stats.inference import wilson_interval
 from surveys.stats.model import (
     PERIODS,
     Question,
@@ -67,27 +74,12 @@ from surveys.stats.model import (
     percent,
     repeat_groups,
 )
-
-Z95 = 1.959963984540054  # the 97.5 % quantile of the standard normal
-
+from surveys.stats.sentences import crosstab_test
 
 HISTOGRAM_BINS = 10
 
 
 # ---- the figures --------------------------------------------------------------------------
-
-
-def wilson_interval(successes: int, total: int, z: float = Z95) -> tuple[float, float] | None:
-    """The Wilson score interval of a proportion, in percent; None when total is 0."""
-    if total <= 0:
-        return None
-    p = successes / total
-    denominator = 1 + z * z / total
-    centre = (p + z * z / (2 * total)) / denominator
-    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denominator
-    low = 0.0 if successes == 0 else max(0.0, centre - half) * 100
-    high = 100.0 if successes == total else min(1.0, centre + half) * 100
-    return (low, high)
 
 
 def _order_statistic(values: Sequence[tuple[Any, int]], index: int) -> Any:
@@ -311,6 +303,9 @@ def survey_statistics(store: StatsStore, survey_id: str,
                       for name, table in raw.items()}
             for entry in repeat_targets:
                 tables[entry.name].update(unit="instance", repeat=entry.repeat[-1])
+            for entry in targets:  # the chi-square test, or why none (sentences.py)
+                tables[entry.name]["test"] = crosstab_test(tables[entry.name], by_question,
+                                                           entry, language)
             if wanted is not None:
                 result["crosstab"] = {"by": by_question.name, "question": wanted.name,
                                       **tables[wanted.name]}
