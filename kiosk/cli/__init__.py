@@ -4,8 +4,8 @@ One module per command group (config_commands, survey_commands, data_commands fo
 export, stats_commands, volunteer_commands, printer_commands, central_commands for central,
 sync and bundle, screen_commands for run and serve, say_command, backup_commands for
 backup and restore, doctor_command for the system check, appliance_commands for the
-machine as a hall kiosk, households_commands for the registers of households); what they
-share is in
+machine as a hall kiosk, households_commands for the registers of households,
+review_commands for review before counting); what they share is in
 context.py (the database and configuration), options.py (options defined once) and
 exit_codes.py (our exceptions as messages and exit codes).
 """
@@ -33,6 +33,7 @@ from kiosk.cli.doctor_command import doctor_command
 from kiosk.cli.exit_codes import KioskGroup
 from kiosk.cli.households_commands import households_group
 from kiosk.cli.printer_commands import printer_group
+from kiosk.cli.review_commands import review_group
 from kiosk.cli.say_command import say_command
 from kiosk.cli.screen_commands import run, serve_command
 from kiosk.cli.stats_commands import stats_command
@@ -67,6 +68,7 @@ def main(ctx: click.Context, db: Path | None, config_path: Path | None,
 
 
 main.add_command(households_group, "households")
+main.add_command(review_group, "review")
 for command in (run, config_group, survey, import_command, export_command, volunteer,
                 serve_command, printer_group, stats_command, say_command, central_group,
                 sync_command, bundle_group, set_aside_command, backup_command, restore_command,

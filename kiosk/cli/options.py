@@ -82,20 +82,30 @@ def filter_options(where_help: str, *, where_first: bool) -> Callable[[Command],
         click.option("--enumerator", "enumerators", multiple=True,
                      help="Only by this volunteer number (repeatable)."),
     ]
-    options = [where, *dates, *places] if where_first else [*dates, where, *places]
+    review = click.option(
+        "--review", "review", multiple=True, metavar="STATE",
+        help="Only submissions in this review state: pending, approved, questioned, void or "
+             "all (repeatable; default: every state but void).")
+    options = [where, *dates, *places, review] if where_first \
+        else [*dates, where, *places, review]
 
     def decorator(command: Command) -> Command:
         @functools.wraps(command)
         def with_filters(*args: Any, date_from: dt.datetime | None, date_to: dt.datetime | None,
                          where: tuple[str, ...], kiosks: tuple[str, ...],
                          sites: tuple[str, ...], enumerators: tuple[str, ...],
-                         **kwargs: Any) -> Any:
+                         review: tuple[str, ...], **kwargs: Any) -> Any:
+            from surveys.review import ReviewError, review_states
             from surveys.stats.model import StatsFilter
 
+            try:
+                states = review_states(review)
+            except ReviewError as error:
+                raise click.BadParameter(str(error), param_hint="--review") from None
             filters = StatsFilter(
                 date_from=date_from.date() if date_from else None,
                 date_to=date_to.date() if date_to else None, kiosks=kiosks, sites=sites,
-                enumerators=enumerators, where=_where_pairs(where))
+                enumerators=enumerators, where=_where_pairs(where), review=states)
             return command(*args, filters=filters, **kwargs)
 
         return _with_options(options, with_filters)  # type: ignore[no-any-return]
