@@ -469,8 +469,8 @@ def test_a_file_ending_export_does_not_write_is_refused_not_written_as_jsonl(dat
         target = tmp_path / name
         result = export(db, "satisfaction", "-o", str(target))
         assert result.exit_code == 1, result.output
-        assert f"kiosk export writes csv, xlsx, pdf, jsonl, not '{target.suffix[1:]}'" in (
-            result.output) and hint in result.output
+        assert (f"kiosk export writes csv, xlsx, pdf, jsonl, sav, dta, not "
+                f"'{target.suffix[1:]}'") in result.output and hint in result.output
         assert not target.exists()
     plain = tmp_path / "数据"
     assert export(db, "satisfaction", "-o", str(plain)).exit_code == 0  # no ending: jsonl

@@ -1,5 +1,5 @@
 """``kiosk import`` and ``kiosk export``: submissions in (JSON Lines, each checked like a
-resident's answers) and out (CSV, XLSX, JSONL, or the PDF report)."""
+resident's answers) and out (CSV, XLSX, JSONL, SPSS .sav, Stata .dta, or the PDF report)."""
 
 from __future__ import annotations
 
@@ -59,7 +59,8 @@ def import_command(context: Context, file: Path, as_json: bool) -> None:
 
 @click.command("export", cls=KioskCommand)
 @click.argument("survey_id")
-@click.option("--format", "file_format", type=click.Choice(["csv", "xlsx", "pdf", "jsonl"]),
+@click.option("--format", "file_format",
+              type=click.Choice(["csv", "xlsx", "pdf", "jsonl", "sav", "dta"]),
               help="Output format (default: from the file's ending, else jsonl).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True),
               required=True, help="Output file, or - for standard output (csv, jsonl).")
@@ -78,7 +79,7 @@ def import_command(context: Context, file: Path, as_json: bool) -> None:
 def export_command(context: Context, survey_id: str, file_format: str | None, output: str,
                    labels: bool, include_pii: bool, language: str, by: str | None,
                    filters: StatsFilter, central: str | None) -> None:
-    """Export a survey's submissions (csv, xlsx, jsonl) or its report (pdf).
+    """Export a survey's submissions (csv, xlsx, jsonl, SPSS sav, Stata dta) or its report (pdf).
 
     Personal data (questions marked pii) are left out unless --include-pii. Nothing is
     written when something is wrong; an existing file is replaced only by a complete one.
@@ -118,7 +119,7 @@ def export_command(context: Context, survey_id: str, file_format: str | None, ou
     if file_format == "pdf":
         click.echo(f"wrote the report of {count} submissions to {output}", err=True)
     elif repeats:
-        where = "files" if file_format == "csv" else "sheets"
+        where = "sheets" if file_format == "xlsx" else "files"
         click.echo(f"wrote {count} submissions to {output}, their repeat groups to the {where} "
                    f"{repeats}", err=True)
     else:

@@ -1,4 +1,4 @@
-"""Exports of a survey's submissions and statistics: CSV, XLSX, PDF report and JSONL.
+"""Exports of a survey's submissions and statistics: CSV, XLSX, PDF report, JSONL, SPSS, Stata.
 
 ``export_survey`` makes one export from a store. The writers under it take the survey's
 forms (all versions, oldest first), the submission records to export (dicts as
@@ -18,6 +18,7 @@ from surveys.exports.columns import (
     header,
     repeat_tables,
 )
+from surveys.exports.labelled import write_dta, write_sav
 from surveys.exports.pdf import FREE_TEXT_CAP, write_pdf
 from surveys.exports.survey import FORMATS, ExportStore, export_survey, format_for
 from surveys.exports.tabular import SHEET_ROW_LIMIT, write_csv, write_jsonl, write_xlsx
@@ -40,7 +41,9 @@ __all__ = [
     "header",
     "repeat_tables",
     "write_csv",
+    "write_dta",
     "write_jsonl",
     "write_pdf",
+    "write_sav",
     "write_xlsx",
 ]

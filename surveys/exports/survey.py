@@ -1,4 +1,4 @@
-"""One survey's export: its submissions and statistics as CSV, XLSX, PDF or JSONL.
+"""One survey's export: its submissions and statistics as CSV, XLSX, PDF, JSONL, SPSS or Stata.
 
 Wires the store (the survey's versions, its filtered submissions: anything with the methods
 of ``ExportStore``, as ``KioskStore`` has them) and ``surveys.stats`` (the figures) to the
@@ -15,13 +15,16 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from surveys.exports.columns import ExportError, ExportWriteError
+from surveys.exports.labelled import write_dta, write_sav
 from surveys.exports.pdf import write_pdf
 from surveys.exports.tabular import write_csv, write_jsonl, write_xlsx
 from surveys.form import Form
 from surveys.stats.figures import survey_statistics
 from surveys.stats.model import StatsFilter, StatsStore, catalogue, check_filters
 
-FORMATS = ("csv", "xlsx", "pdf", "jsonl")
+FORMATS = ("csv", "xlsx", "pdf", "jsonl", "sav", "dta")
+# Binary files, never written to standard output.
+BINARY = ("xlsx", "pdf", "sav", "dta")
 
 
 class ExportStore(StatsStore, Protocol):
@@ -41,7 +44,9 @@ def format_for(output: str, file_format: str | None) -> str:
     if suffix in FORMATS:
         return suffix
     if suffix and output != "-":
-        hint = " (for Excel or WPS: .xlsx)" if suffix in ("xls", "et", "ods") else ""
+        hint = (" (for Excel or WPS: .xlsx)" if suffix in ("xls", "et", "ods")
+                else " (for SPSS or PSPP: .sav)" if suffix in ("por", "zsav", "sps")
+                else "")
         raise ExportError(f"{output}: kiosk export writes {', '.join(FORMATS)}, not "
                           f"'{suffix}'{hint}; name the file so, or give --format")
     return "jsonl"
@@ -79,7 +84,11 @@ def export_survey(store: ExportStore, survey_id: str, target: str | Path | IO[st
                                  None)
     if file_format not in FORMATS:
         raise ExportError(f"unknown format '{file_format}'; formats: {', '.join(FORMATS)}")
-    if file_format in ("xlsx", "pdf") and not isinstance(target, str | Path):
+    if file_format in ("sav", "dta") and not isinstance(target, str | Path):
+        raise ExportError(f"{file_format} 是二进制文件，不能写到标准输出："
+                          f"请用 -o 文件名.{file_format} ({file_format} is a binary file, "
+                          f"not for standard output: give -o FILE.{file_format})")
+    if file_format in BINARY and not isinstance(target, str | Path):
         raise ExportError(f"{file_format} is written to a file: give -o FILE.{file_format}")
     if by and file_format not in ("xlsx", "pdf"):
         raise ExportError(f"--by makes a cross-tab in xlsx and pdf exports, not in {file_format}")
@@ -114,6 +123,11 @@ def _write(file_format: str, forms: list[Form], records: Iterator[dict[str, Any]
     if file_format == "jsonl":
         return write_jsonl(forms, records, target, include_pii=include_pii,
                            on_progress=on_progress)
+    if file_format in ("sav", "dta"):
+        assert isinstance(target, str | Path)
+        writer = write_sav if file_format == "sav" else write_dta
+        return writer(forms, records, target, include_pii=include_pii, language=language,
+                      on_progress=on_progress, notes=notes, repeat_rows=repeat_rows)
     assert stats is not None and isinstance(target, str | Path)
     if file_format == "xlsx":
         return write_xlsx(forms, records, stats, target, labels=labels,
