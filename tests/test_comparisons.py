@@ -22,6 +22,7 @@ from click.testing import CliRunner
 from scipy import stats as scipy_stats
 from scipy.stats.contingency import association
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
+from textual.widgets import Input, Select
 
 from kiosk.cli import main
 from store import KioskStore
@@ -30,8 +31,17 @@ from surveys.stats.comparison import compare_statistics, parse_filter_string
 from surveys.stats.figures import survey_statistics, wilson_interval
 from surveys.stats.model import StatsError, StatsFilter
 from tests import stats_data
-from tests.gated import gated
+from tests.gated import gated, stored_before_the_gate
 from tests.stats_data import SURVEY
+from tests.test_app_flow import kiosk, screen_text, tap, wait_for
+from tests.test_dashboard import (  # desk: the dashboard tests' database, a fixture
+    STAFF_CONFIG,
+    desk,  # noqa: F401
+    open_dashboard,
+    satisfaction,
+    show_tab,
+    tap_again,
+)
 
 BEFORE, AFTER = "to=2026-10-24", "from=2026-10-25"
 PROJECT_DAY = "2026-10-25"  # from this China day on, residents are more satisfied
@@ -70,7 +80,7 @@ def survey(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame
 
 
 @pytest.fixture
-def store(survey: tuple[Path, pd.DataFrame]) -> KioskStore:
+def civic(survey: tuple[Path, pd.DataFrame]) -> KioskStore:
     opened = KioskStore(survey[0])
     yield opened
     opened.close()
@@ -248,14 +258,14 @@ def test_welch_interval_against_scipy():
     ("new_q", "sat", StatsFilter(where={"group": "youth"})),
 ])
 def test_every_crosstab_carries_its_test_as_scipy_computes_it(
-        store: KioskStore, survey: tuple[Path, pd.DataFrame], by: str, question: str,
+        civic: KioskStore, survey: tuple[Path, pd.DataFrame], by: str, question: str,
         filters: StatsFilter):
     from tests.test_stats import select
 
     table = select(survey[1], filters)[[by, question]].dropna()
     observed = pd.crosstab(table[by], table[question])
     expected = scipy_stats.chi2_contingency(observed.to_numpy(), correction=False)
-    test = survey_statistics(store, SURVEY, filters, by=by,
+    test = survey_statistics(civic, SURVEY, filters, by=by,
                              question=question)["crosstab"]["test"]
     assert test["n"] == len(table)
     assert test["chi2"] == pytest.approx(expected.statistic)
@@ -272,10 +282,10 @@ def test_every_crosstab_carries_its_test_as_scipy_computes_it(
         expected.pvalue < 0.001 and "p<0.001" in test["sentence"])
 
 
-def test_a_crosstab_with_a_difference_and_one_without(store: KioskStore):
+def test_a_crosstab_with_a_difference_and_one_without(civic: KioskStore):
     """Older people were made to say yes more often; satisfaction has nothing to do with
     the group. The sentences say so."""
-    tables = survey_statistics(store, SURVEY, by="group")["crosstab"]["tables"]
+    tables = survey_statistics(civic, SURVEY, by="group")["crosstab"]["tables"]
     assert tables["new_q"]["test"]["p"] < 0.001
     assert tables["new_q"]["test"]["sentence"].startswith("各组差异显著（χ²=")
     assert "自由度 2，p<0.001，Cramér's V=" in tables["new_q"]["test"]["sentence"]
@@ -284,19 +294,19 @@ def test_a_crosstab_with_a_difference_and_one_without(store: KioskStore):
     # one respondent in several cells: no chi-square test, and the reason in words
     assert tables["services"]["test"]["reason"] == "multiple"
     assert tables["services"]["test"]["sentence"].startswith("无法检验：多选题")
-    english = survey_statistics(store, SURVEY, by="group", question="new_q", language="en")
+    english = survey_statistics(civic, SURVEY, by="group", question="new_q", language="en")
     assert english["crosstab"]["test"]["sentence"].startswith("the groups differ")
 
 
-def test_crosstabs_nobody_or_one_group_answered(store: KioskStore):
-    nobody = survey_statistics(store, SURVEY, StatsFilter(sites=("无此站",)), by="group")
+def test_crosstabs_nobody_or_one_group_answered(civic: KioskStore):
+    nobody = survey_statistics(civic, SURVEY, StatsFilter(sites=("无此站",)), by="group")
     for table in nobody["crosstab"]["tables"].values():
         assert table["test"]["p"] is None and table["test"]["sentence"].startswith("无法检验")
-    one = survey_statistics(store, SURVEY, StatsFilter(where={"group": "youth"}), by="group",
+    one = survey_statistics(civic, SURVEY, StatsFilter(where={"group": "youth"}), by="group",
                             question="sat")["crosstab"]["test"]
     assert one["reason"] == "one_group" and one["sentence"] == "无法检验：只有一组有人回答"
     # old_q (version 1) and new_q (version 2) were never asked together
-    never = survey_statistics(store, SURVEY, by="old_q", question="new_q")["crosstab"]["test"]
+    never = survey_statistics(civic, SURVEY, by="old_q", question="new_q")["crosstab"]["test"]
     assert never["reason"] == "no_answers"
 
 
@@ -314,10 +324,10 @@ def _check_share(entry: dict[str, Any], count_a: int, n_a: int, count_b: int, n_
     assert entry["significant"] == (low > 0 or high < 0)
 
 
-def test_comparison_figures_against_statsmodels_and_scipy(store: KioskStore,
+def test_comparison_figures_against_statsmodels_and_scipy(civic: KioskStore,
                                                           survey: tuple[Path, pd.DataFrame]):
     first, second = side(survey[1], BEFORE), side(survey[1], AFTER)
-    result = compare_statistics(store, SURVEY, parse_filter_string(BEFORE, "--compare"),
+    result = compare_statistics(civic, SURVEY, parse_filter_string(BEFORE, "--compare"),
                                 parse_filter_string(AFTER, "--with"))
     assert (result["a"]["n"], result["b"]["n"]) == (len(first), len(second))
     assert result["overlap"] == 0
@@ -347,9 +357,9 @@ def test_comparison_figures_against_statsmodels_and_scipy(store: KioskStore,
 
 
 def test_comparison_sentences_say_whether_the_change_is_larger_than_chance(
-        store: KioskStore, survey: tuple[Path, pd.DataFrame]):
+        civic: KioskStore, survey: tuple[Path, pd.DataFrame]):
     first, second = side(survey[1], BEFORE), side(survey[1], AFTER)
-    result = compare_statistics(store, SURVEY, parse_filter_string(BEFORE, "--compare"),
+    result = compare_statistics(civic, SURVEY, parse_filter_string(BEFORE, "--compare"),
                                 parse_filter_string(AFTER, "--with"))
     sat = result["questions"]["sat"]
     before = first["sat"].dropna().isin(["5", "4"]).mean() * 100
@@ -373,20 +383,20 @@ def test_comparison_sentences_say_whether_the_change_is_larger_than_chance(
     # ... and the sentence says the change is within chance.
     assert result["questions"]["group"]["sentence"] == \
         "“您属于哪一类居民？”各选项比例的变化都在偶然波动范围内"
-    english = compare_statistics(store, SURVEY, parse_filter_string(BEFORE, "--compare"),
+    english = compare_statistics(civic, SURVEY, parse_filter_string(BEFORE, "--compare"),
                                  parse_filter_string(AFTER, "--with"), language="en")
     assert english["questions"]["sat"]["top2"]["sentence"].startswith(
         "Top-2 share (5 + 4) rose from")  # the English labels are the names
     assert english["questions"]["group"]["sentence"].endswith("within chance variation")
 
 
-def test_comparison_with_an_empty_side_or_everyone_alike(store: KioskStore):
-    empty = compare_statistics(store, SURVEY, parse_filter_string("site=无此站", "--compare"),
+def test_comparison_with_an_empty_side_or_everyone_alike(civic: KioskStore):
+    empty = compare_statistics(civic, SURVEY, parse_filter_string("site=无此站", "--compare"),
                                parse_filter_string(AFTER, "--with"))
     assert empty["a"]["n"] == 0 and empty["overlap"] == 0
     for entry in empty["questions"].values():
         assert entry["choices"] == [] and entry["sentence"] == "无法比较：第一组没有人回答这道题"
-    alike = compare_statistics(store, SURVEY,
+    alike = compare_statistics(civic, SURVEY,
                                parse_filter_string(f"{BEFORE} sat=5", "--compare"),
                                parse_filter_string(f"{AFTER} sat=5", "--with"))
     sat = alike["questions"]["sat"]
@@ -396,15 +406,15 @@ def test_comparison_with_an_empty_side_or_everyone_alike(store: KioskStore):
     assert sat["mean"]["sentence"] == "平均分无法检验：两组每个人的分数都一样"
 
 
-def test_overlapping_groups_are_counted(store: KioskStore, survey: tuple[Path, pd.DataFrame]):
+def test_overlapping_groups_are_counted(civic: KioskStore, survey: tuple[Path, pd.DataFrame]):
     table = survey[1]
-    result = compare_statistics(store, SURVEY, parse_filter_string("site=九龙", "--compare"),
+    result = compare_statistics(civic, SURVEY, parse_filter_string("site=九龙", "--compare"),
                                 parse_filter_string("kiosk=hall-1", "--with"))
     assert result["overlap"] == int((table["kiosk"] == "hall-1").sum()) > 0
-    unknown = compare_statistics(store, SURVEY, parse_filter_string("services=a", "--compare"),
+    unknown = compare_statistics(civic, SURVEY, parse_filter_string("services=a", "--compare"),
                                  parse_filter_string("services=b", "--with"))
     assert unknown["overlap"] is None  # both choices of a multiple choice: may overlap
-    apart = compare_statistics(store, SURVEY, parse_filter_string("group=youth", "--compare"),
+    apart = compare_statistics(civic, SURVEY, parse_filter_string("group=youth", "--compare"),
                                parse_filter_string("group=elderly", "--with"))
     assert apart["overlap"] == 0
 
@@ -435,11 +445,11 @@ def _stats(survey: tuple[Path, pd.DataFrame], *arguments: str) -> Any:
     return CliRunner().invoke(main, ["--db", str(survey[0]), "stats", SURVEY, *arguments])
 
 
-def test_cli_compare_json_and_text(store: KioskStore, survey: tuple[Path, pd.DataFrame]):
+def test_cli_compare_json_and_text(civic: KioskStore, survey: tuple[Path, pd.DataFrame]):
     result = _stats(survey, "--compare", BEFORE, "--with", AFTER, "--json")
     assert result.exit_code == 0, result.output
     shown = json.loads(result.output)
-    expected = compare_statistics(store, SURVEY, parse_filter_string(BEFORE, "--compare"),
+    expected = compare_statistics(civic, SURVEY, parse_filter_string(BEFORE, "--compare"),
                                   parse_filter_string(AFTER, "--with"))
     assert shown == json.loads(json.dumps(expected, ensure_ascii=False))
     text = _stats(survey, "--compare", BEFORE, "--with", AFTER)
@@ -508,3 +518,45 @@ def test_cli_compare_pdf(survey: tuple[Path, pd.DataFrame], tmp_path: Path):
     assert "".join(shown["questions"]["sat"]["top2"]["sentence"].split())[:30] in flat
     assert "各选项比例的变化都在偶然波动范围内" in flat
 
+
+
+# ---- the dashboard -----------------------------------------------------------------------------
+
+
+def _flat(text: str) -> str:
+    return "".join(text.split())
+
+
+async def test_the_dashboard_compares_two_periods_and_names_a_bad_filter(
+        desk: KioskStore):  # noqa: F811 (the fixture imported above)
+    rng = random.Random(8)
+    early = [satisfaction(rng, day=3) for _ in range(80)]
+    late = [satisfaction(rng, day=20) for _ in range(80)]
+    stored_before_the_gate(desk, early + late)  # as the dashboard's own tests store them
+    expected = compare_statistics(desk, "satisfaction",
+                                  parse_filter_string("to=2026-11-10", "--compare"),
+                                  parse_filter_string("from=2026-11-11", "--with"))
+    sentence = expected["questions"]["overall"]["sentence"]
+    tested = survey_statistics(desk, "satisfaction", by="respondent_group",
+                               question="overall")["crosstab"]["test"]["sentence"]
+    assert tested.startswith(("差异不显著", "两组差异显著", "各组差异显著"))
+    app = kiosk(desk, config=STAFF_CONFIG)
+    async with app.run_test(size=(140, 60)) as pilot:
+        screen = await open_dashboard(pilot)
+        # The cross-tab's chi-square test, in words under the table.
+        screen.query_one("#stats-survey", Select).value = "satisfaction"
+        await pilot.pause()
+        screen.query_one("#stats-by", Select).value = "respondent_group"
+        screen.query_one("#stats-question", Select).value = "overall"
+        await wait_for(pilot, lambda: _flat(tested)[:20] in _flat(screen_text(app)))
+        await show_tab(pilot, "tab-compare")
+        screen.query_one("#compare-survey", Select).value = "satisfaction"
+        screen.query_one("#compare-first", Input).value = "to=2026-11-10"
+        screen.query_one("#compare-second", Input).value = "from=2026-11-11"
+        await tap(pilot, "#compare-go")
+        await wait_for(pilot, lambda: "第一组 80 份 · 第二组 80 份" in screen_text(app))
+        assert _flat(sentence)[:24] in _flat(screen_text(app))
+        screen.query_one("#compare-first", Input).value = "from=2026-13-01"
+        await tap_again(pilot, "#compare-go")
+        await wait_for(pilot, lambda: "无法比较：第一组：“from=2026-13-01”的日期应写成" in
+                       _flat(screen_text(app)))

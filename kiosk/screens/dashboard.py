@@ -41,6 +41,7 @@ from kiosk.doctor import Finding, Station
 from kiosk.households import PROPERTY_WORDS, STATE_WORDS, household_detail, households
 from kiosk.i18n import code_of, state_word, tr
 from kiosk.screens.base import KioskScreen
+from kiosk.widgets.compare_panel import ComparePanel, compare_words
 from printers.status import WORDS as PRINTER_WORDS
 from store import KioskStore
 from surveys.clock import from_epoch, now_local
@@ -223,6 +224,8 @@ class StaffDashboardScreen(KioskScreen):
                                      classes="dash-grow")
                     with VerticalScroll(id="stats-scroll"):
                         yield Static("", id="stats-body")
+                with TabPane(compare_words(self.language)["tab"], id="tab-compare"):
+                    yield ComparePanel(self.store, surveys, self.language)  # --compare/--with
                 with TabPane(self.t("dash.tab_texts"), id="tab-texts"):
                     with Horizontal(classes="dash-controls"):
                         yield Select(surveys, id="texts-survey", allow_blank=False,
@@ -392,6 +395,8 @@ class StaffDashboardScreen(KioskScreen):
             parts.append(crosstab_table(
                 crosstab, {c["name"]: c["label"] for c in asked.get("choices", [])},
                 {c["name"]: c["label"] for c in grouping.get("choices", [])}, self.language))
+            if crosstab.get("test"):  # its chi-square test in plain words
+                parts.append(Text(crosstab["test"]["sentence"]))
             parts.append(Text(""))
         parts.extend(question_chart(figures, self.language)
                      for figures in stats["questions"].values())

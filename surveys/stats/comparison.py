@@ -132,14 +132,16 @@ def intersection(first: StatsFilter, second: StatsFilter,
 
 def compare_statistics(store: Any, survey_id: str, first: StatsFilter, second: StatsFilter,
                        *, include_pii: bool = False, language: str = "zh",
-                       names: tuple[str, str] | None = None) -> dict[str, Any]:
+                       names: tuple[str, str] | None = None,
+                       options: tuple[str, str] = ("--compare", "--with")) -> dict[str, Any]:
     """The comparison of two filter sets of one survey as JSON (``kiosk stats --compare
-    --json``). ``names``: how the sides are called (default: their filter strings)."""
+    --json``). ``names``: how the sides are called (default: their filter strings);
+    ``options``: how a refusal names them."""
     versions = store.versions(survey_id)
     if not versions:
         raise StatsError(f"no survey '{survey_id}' here")
     questions = catalogue([store.load_form(survey_id, version) for version in versions])
-    for option, filters in (("--compare", first), ("--with", second)):
+    for option, filters in zip(options, (first, second), strict=True):
         try:
             check_filters(questions, filters)
         except StatsError as error:
