@@ -560,3 +560,26 @@ async def test_the_dashboard_compares_two_periods_and_names_a_bad_filter(
         await tap_again(pilot, "#compare-go")
         await wait_for(pilot, lambda: "无法比较：第一组：“from=2026-13-01”的日期应写成" in
                        _flat(screen_text(app)))
+
+
+def test_the_crosstab_test_in_the_xlsx_sheet_and_the_pdf_report(
+        civic: KioskStore, survey: tuple[Path, pd.DataFrame], tmp_path: Path):
+    from openpyxl import load_workbook
+
+    tables = survey_statistics(civic, SURVEY, by="group")["crosstab"]["tables"]
+    for suffix in ("xlsx", "pdf"):
+        result = CliRunner().invoke(main, ["--db", str(survey[0]), "export", SURVEY, "-o",
+                                           str(tmp_path / f"report.{suffix}"), "--by", "group"])
+        assert result.exit_code == 0, result.output
+    book = load_workbook(tmp_path / "report.xlsx")
+    cells = {cell for sheet in book.worksheets for row in sheet.iter_rows(values_only=True)
+             for cell in row if isinstance(cell, str)}
+    for name in ("new_q", "sat", "services"):
+        assert tables[name]["test"]["sentence"] in cells, name
+    tool = shutil.which("pdftotext")
+    if tool is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed")
+    text = _flat(subprocess.run([tool, str(tmp_path / "report.pdf"), "-"], check=True,
+                                capture_output=True, text=True, timeout=60).stdout)
+    for name in ("new_q", "sat", "services"):
+        assert _flat(tables[name]["test"]["sentence"]) in text, name

@@ -648,6 +648,9 @@ def crosstab_rows(question: Question | None, by: Question | None, name: str, by_
         for group in groups:
             rows.append([group_label.get(group, group),
                          *[_round((shares.get(group) or {}).get(choice)) for choice in choices]])
+    test = entry.get("test")
+    if test and test.get("sentence"):  # the chi-square test in words (figures in the JSON)
+        rows.append([test["sentence"]])
     return rows
 
 
