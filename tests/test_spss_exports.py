@@ -608,6 +608,9 @@ def test_hostile_names_labels_and_answers_in_sav(hostile_db, tmp_path):
     assert by_row.loc[2, renamed["q-1"]] == 3
     assert by_row.loc[0, renamed["by"]] == 2.5 and by_row.loc[1, renamed["by"]] == -0.125
     assert by_row.loc[0, "when"] == dt.date(2026, 11, 19)
+    formats = pyreadstat.read_sav(target, metadataonly=True)[1].original_variable_types
+    assert formats[renamed["by"]] == "F16.3" and formats["q_1"] == "F12.0"  # as answered
+    assert formats["when"] == "DATE11" and formats["completed"] == "DATETIME20"
     # Control characters replaced as in the CSV; tab and newline kept.
     assert by_row.loc[0, "remarks"] == "王\ufffd芳\ufffd[31m红\ufffd\t制表\n换行"
     assert by_row.loc[2, "remarks"] == "=1+1"  # no formula escape: SPSS runs no formulas

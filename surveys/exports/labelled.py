@@ -40,6 +40,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -346,9 +347,16 @@ class _Cells:
         return notes
 
 
+# Kinds whose values are held as 8-byte floats while the rows go by (a date-time as its
+# milliseconds): a tenth of the memory of Python objects.
+FLOAT_KINDS = ("code", "flag", "integer", "number", "datetime")
+EPOCH = dt.datetime(1970, 1, 1)
+MILLISECOND = dt.timedelta(milliseconds=1)
+
+
 class _Table:
     """One file: its variables, and their values gathered row by row (pyreadstat writes a
-    whole DataFrame, so the rows are held until then)."""
+    whole DataFrame, so the rows are held until then, converted as they come)."""
 
     def __init__(self, questions: Sequence[Question], keys: Sequence[str],
                  tail: Sequence[str], fmt: FileFormat, language: str, cells: _Cells) -> None:
@@ -359,14 +367,38 @@ class _Table:
         self.renamed = name_variables(self.variables, fmt, language)
         self.make = row_maker(questions, labels=False, language=language,
                               escape_formulas=False, keys=keys, tail=tail)
-        self.values: list[list[Any]] = [[] for _ in self.variables]
+        self.values: list[Any] = [array("d") if variable.kind in FLOAT_KINDS else []
+                                  for variable in self.variables]
+        self.plan = [(position, self._converter(variable), values) for (position, variable),
+                     values in zip(self.columns, self.values, strict=True)]
         self.rows = 0
 
     def append(self, record: dict[str, Any]) -> None:
         row = self.make(record)
-        for (position, _), values in zip(self.columns, self.values, strict=True):
-            values.append(row[position])
+        for position, convert, values in self.plan:
+            values.append(convert(row[position]))
         self.rows += 1
+
+    def _converter(self, variable: Variable) -> Callable[[Any], Any]:
+        cells = self.cells
+        kind = variable.kind
+        if kind == "text":
+            return cells.text
+        if kind == "code":
+            return lambda value: self._code(variable, value)
+        if kind == "flag":
+            return lambda value: math.nan if value is None or value == "" else float(
+                value not in (0, False, "0", "false"))
+        if kind in ("integer", "number"):
+            return cells.number
+        if kind == "date":
+            return cells.date
+        if kind == "datetime":
+            def milliseconds(value: Any) -> float:
+                moment = cells.datetime(value)
+                return math.nan if moment is None else float((moment - EPOCH) // MILLISECOND)
+            return milliseconds
+        return lambda value: value  # a calculate: its type is known once all are seen
 
     def write(self, path: Path, title: str, target: Path) -> None:
         """Write the file to ``path`` (a temporary beside ``target``, the name errors
@@ -392,9 +424,9 @@ class _Table:
                     code: trimmed(label, fmt.value_label)
                     for code, label in variable.value_labels.items()}
             measures[variable.name] = ("ordinal" if variable.ordinal else "nominal"
-                                       if variable.kind in ("code", "flag", "text", "date",
-                                                            "datetime") else "scale")
+                                       if variable.kind in ("code", "flag", "text") else "scale")
         data = pd.DataFrame(frame)
+        self.values = []  # the frame has them now
         file_label = trimmed(title, fmt.file_label, chars=fmt.file_label_chars)
         try:
             if fmt.ending == "sav":
@@ -405,16 +437,17 @@ class _Table:
                 pyreadstat.write_dta(data, path, file_label=file_label, column_labels=labels,
                                      variable_value_labels=value_labels,
                                      variable_format=formats)
-        except pyreadstat.ReadstatError as error:  # a limit of the format we did not foresee
+        except (pyreadstat.ReadstatError, pyreadstat.PyreadstatError) as error:
+            # a limit of the format not foreseen here: said, not a traceback
             raise ExportError(f"{target}: 写不成 {fmt.ending} 文件 (cannot write the "
                               f"{fmt.ending} file): {error}") from None
 
-    def _column(self, variable: Variable, values: list[Any]) -> tuple[Any, str | None]:
+    def _column(self, variable: Variable, values: Any) -> tuple[Any, str | None]:
         """The variable's values as a pandas Series, and its display format."""
+        import numpy as np
         import pandas as pd
 
         sav = self.fmt.ending == "sav"
-        cells = self.cells
         kind = variable.kind
         if kind == "calculate":
             numeric = all(value is None or value == "" or (
@@ -422,31 +455,25 @@ class _Table:
                 or (isinstance(value, str) and NUMBER_TEXT.fullmatch(value))
                 for value in values)
             kind = "number" if numeric else "text"
+            convert = self.cells.number if numeric else self.cells.text
+            values = array("d", map(convert, values)) if numeric else list(map(convert, values))
         if kind == "text":
-            return pd.Series([cells.text(value) for value in values], dtype="object"), None
-        if kind == "code":
-            return pd.Series([self._code(variable, value) for value in values],
-                             dtype="float64"), ("F8.0" if sav else "%8.0g")
-        if kind == "flag":
-            return pd.Series([math.nan if value is None or value == "" else float(
-                value not in (0, False, "0", "false")) for value in values],
-                dtype="float64"), ("F1.0" if sav else "%8.0g")
-        if kind == "integer":
-            return pd.Series([cells.number(value) for value in values],
-                             dtype="float64"), ("F12.0" if sav else "%12.0g")
-        if kind == "number":
-            numbers = [cells.number(value) for value in values]
-            return pd.Series(numbers, dtype="float64"), (
-                f"F16.{_decimals(numbers)}" if sav else None)
+            return pd.Series(values, dtype="object"), None
         if kind == "date":
-            dates = [cells.date(value) for value in values]
-            if any(day is not None for day in dates):
-                series = pd.Series(dates, dtype="object")
+            if any(day is not None for day in values):
+                series = pd.Series(values, dtype="object")
             else:  # no date at all: a numeric column with the date format says the type
-                series = pd.Series([math.nan] * len(dates), dtype="float64")
+                series = pd.Series(np.full(len(values), np.nan))
             return series, ("DATE11" if sav else "%td")
-        moments = [cells.datetime(value) for value in values]
-        return pd.Series(moments, dtype="datetime64[ns]"), ("DATETIME20" if sav else "%tc")
+        numbers = np.frombuffer(values, dtype="float64") if len(values) else np.empty(0)
+        if kind == "datetime":
+            return pd.Series(pd.to_datetime(numbers, unit="ms")), (
+                "DATETIME20" if sav else "%tc")
+        if kind == "number":
+            return pd.Series(numbers), f"F16.{_decimals(numbers)}" if sav else None
+        display = {"code": ("F8.0", "%8.0g"), "flag": ("F1.0", "%8.0g"),
+                   "integer": ("F12.0", "%12.0g")}[kind]
+        return pd.Series(numbers), display[0] if sav else display[1]
 
     def _code(self, variable: Variable, value: Any) -> float:
         if value is None or value == "":
@@ -454,7 +481,13 @@ class _Table:
         key = str(value)
         code = variable.codes.get(key)
         if code is None:  # stored before the gate: a code of its own, labelled as stored
-            code = max([0, *variable.codes.values()]) + 1
+            numbered = all(str(number) == name for name, number in variable.codes.items())
+            taken = set(variable.codes.values())
+            if numbered and NUMBER_TEXT.fullmatch(key) and "." not in key \
+                    and int(key) not in taken:
+                code = int(key)  # a 9 on a 1-5 scale stays 9
+            else:
+                code = max([0, *taken]) + 1
             variable.codes[key] = code
             variable.value_labels[code] = key
         return float(code)
@@ -465,7 +498,7 @@ def _decimals(numbers: Iterable[float]) -> int:
     places = 0
     for number in numbers:
         if math.isfinite(number) and not number.is_integer():
-            text = repr(number)
+            text = repr(float(number))  # numpy's own repr names its type
             if "e" in text:
                 return 6
             places = max(places, len(text.split(".")[1]))
