@@ -77,7 +77,8 @@ def test_a_bundle_merges_into_another_kiosk_once(tmp_path: Path):
 
     exported = invoke(tmp_path, village, "bundle", "export", "-o", str(bundle))
     assert exported.exit_code == 0, exported.output
-    assert "submissions 430, request updates 1, volunteer sessions 1, check-outs 1" in (
+    assert ("submissions 430, review decisions 0, answer corrections 0, request updates 1,"
+            " volunteer sessions 1, check-outs 1") in (
         exported.output)
     imported = invoke(tmp_path, hall, "bundle", "import", str(bundle))
     assert imported.exit_code == 0, imported.output

@@ -37,6 +37,8 @@ from store.central.volunteers import RosterResult, push_roster, roster_row
 STREAM_LABELS = {
     "forms": "forms",
     "submissions": "submissions",
+    "submission_reviews": "review decisions",
+    "submission_corrections": "answer corrections",
     "request_updates": "request updates",
     "volunteer_checkins": "volunteer sessions",
     "volunteer_checkouts": "check-outs",

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 CENTRAL_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
     "forms": ("forms", ("survey_id", "version")),
     "submissions": ("submissions", ("instance_id",)),
+    "submission_reviews": ("submission_reviews", ("origin", "review_id")),
+    "submission_corrections": ("submission_corrections", ("origin", "correction_id")),
     "request_updates": ("request_updates", ("origin", "id")),
     "volunteer_checkins": ("volunteer_checkins", ("origin", "id")),
     "volunteer_checkouts": ("volunteer_checkouts", ("origin", "session_id")),

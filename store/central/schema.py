@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from store.central.connection import CentralError, CentralSchemaError, connect, describe
 from store.central.registers import SCHEMA_5
+from store.central.reviews import SCHEMA_6
 from store.central.tallies import create_schema
 from store.central.trust import (
     SPLIT_PERSONAL,
@@ -27,7 +28,7 @@ from store.central.volunteers import ROSTER_SCHEMA
 if TYPE_CHECKING:
     import psycopg
 
-CENTRAL_SCHEMA_VERSION = 5
+CENTRAL_SCHEMA_VERSION = 6
 
 
 # Any two processes running ``init`` at once: one waits for the other (an arbitrary key).
@@ -117,9 +118,16 @@ def _schema_5(connection: psycopg.Connection[Any]) -> None:
         " AND public.kiosk_without(e.value, f.pii_questions) <> e.value)")
 
 
+def _schema_6(connection: psycopg.Connection[Any]) -> None:
+    """Review before counting: the kiosks' review decisions and corrections of answers,
+    signed like every row (store/central/reviews.py)."""
+    for statement in SCHEMA_6:
+        connection.execute(statement)  # type: ignore[arg-type]
+
+
 # Schema version -> the step that makes it from the one before.
 _STEPS: dict[int, Callable[[Any], None]] = {1: _schema_1, 2: _schema_2, 3: _schema_3,
-                                            4: _schema_4, 5: _schema_5}
+                                            4: _schema_4, 5: _schema_5, 6: _schema_6}
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,13 @@ from store.central.connection import CentralError, KioskNotEnrolled
 from store.central.push import CENTRAL_TABLES
 from store.central.registers import PII_COLUMNS as REGISTER_PII_COLUMNS
 from store.central.registers import entity_column, register_function, store_changes
+from store.central.reviews import (
+    CORRECTIONS_TABLE,
+    corrections_source,
+    personal_value,
+    plain_value,
+)
+from store.central.reviews import PII_COLUMNS as CORRECTION_PII_COLUMNS
 from store.central.signing import KEY_BYTES, ROSTER_FIELDS, ROSTER_STREAM
 from store.central.tallies import (
     ADDED_COLUMNS,
@@ -44,10 +51,13 @@ from store.sqlite.sync_cursors import SYNC_COLUMNS
 if TYPE_CHECKING:
     import psycopg
 
-SIGNED_TABLES = (*(table for table, _key in CENTRAL_TABLES.values()), "volunteers")
+# The tables schema 4 signed (those made later are made with the signature's columns).
+SIGNED_TABLES = ("forms", "submissions", "request_updates", "volunteer_checkins",
+                 "volunteer_checkouts", "volunteer_corrections", "audit", "volunteers")
 # Personal data: what the reader role may not read.
 PII_COLUMNS = {"submissions": ("pii_answers",), "volunteers": ("phone", "id_card"),
-               "entity_changes": REGISTER_PII_COLUMNS}
+               "entity_changes": REGISTER_PII_COLUMNS,
+               CORRECTIONS_TABLE: CORRECTION_PII_COLUMNS}
 # Read only inside the functions: no role may read the signing keys.
 ADMIN_ONLY_TABLES = ("kiosk_keys",)
 
@@ -438,6 +448,14 @@ def _push(stream: str, table: str, key: tuple[str, ...], types: dict[str, str]) 
     if stream == "forms":
         names.append("pii_questions")
         selected.append(_PII_QUESTIONS.format(compiled=values["compiled"]))
+    if table == CORRECTIONS_TABLE:
+        # A personal answer's old and new value go where the reader cannot read them.
+        question = values["question"]
+        for column in ("old", "new"):
+            selected[1 + columns.index(column)] = plain_value(values[column], question)
+            names.append(f"pii_{column}")
+            selected.append(personal_value(values[column], question))
+        source = corrections_source(values)
     insert = (f"INSERT INTO public.{table} ({', '.join(names)})"
               f" SELECT {', '.join(selected)} FROM {source} WHERE c.why IS NULL ORDER BY c.n"
               f" ON CONFLICT ({', '.join(key)}) DO NOTHING")

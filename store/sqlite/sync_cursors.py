@@ -19,6 +19,12 @@ _SYNC_SOURCES: dict[str, tuple[str, str, str]] = {
     "submissions": ("submissions", "rowid",
                     "instance_id, survey_id, version, kiosk, site, started, completed, lang,"
                     " enumerator, answers, receipt_code, source, stored_at, entity"),
+    # Review before counting (schema 11): staff's decisions and corrections, in the order
+    # they were made here (both tables only grow; rowid is that order).
+    "submission_reviews": ("reviews", "rowid",
+                           "review_id, instance_id, state, note, staff, at, kiosk"),
+    "submission_corrections": ("corrections", "rowid", "correction_id, instance_id, question,"
+                               " old, new, why, staff, at, kiosk"),
     "request_updates": ("request_updates", "id",
                         "id, instance_id, status, note, staff, kiosk, at, at_epoch"),
     "volunteer_checkins": ("volunteer_checkins", "id",
