@@ -550,7 +550,7 @@ def hostile_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     directory = tmp_path_factory.mktemp("hostile")
     form = write_form(directory / "hostile.xlsx", HOSTILE_SURVEY, HOSTILE_CHOICES,
                       [["form_title", "form_id", "version", "default_language"],
-                       ["刁难" * 40, "hostile", "1", "中文 (zh)"]])
+                       ["刁难" * 60, "hostile", "1", "中文 (zh)"]])
     empty = write_form(directory / "empty.xlsx", HOSTILE_SURVEY, HOSTILE_CHOICES,
                        [["form_title", "form_id", "version", "default_language"],
                         ["空问卷", "empty", "1", "中文 (zh)"]])
@@ -597,6 +597,9 @@ def test_hostile_names_labels_and_answers_in_sav(hostile_db, tmp_path):
     assert labels[renamed["AND"]] == "AND：保留字"
     chinese = [name for name, label in labels.items() if label.startswith("中文名：")]
     assert len(chinese) == 2 and all(name.isascii() for name in chinese)
+    # 满意度's choices: a stem of its own (its first variable's place), then the choice
+    position = list(frame.columns).index(chinese[0]) + 1
+    assert chinese == [f"q_{position}_yes", f"q_{position}_no"]
     # Labels cut on whole characters within SPSS's bytes.
     trimmed_from(labels["long_label"], LONG_LABEL, 255, chars=False)
     trimmed_from(value_labels["long_choice"][1], "选" * 300, 120, chars=False)
@@ -608,7 +611,9 @@ def test_hostile_names_labels_and_answers_in_sav(hostile_db, tmp_path):
     assert by_row.loc[2, renamed["q-1"]] == 3
     assert by_row.loc[0, renamed["by"]] == 2.5 and by_row.loc[1, renamed["by"]] == -0.125
     assert by_row.loc[0, "when"] == dt.date(2026, 11, 19)
-    formats = pyreadstat.read_sav(target, metadataonly=True)[1].original_variable_types
+    meta = pyreadstat.read_sav(target, metadataonly=True)[1]
+    trimmed_from(meta.file_label, "刁难" * 60, 64, chars=False)  # the survey's title
+    formats = meta.original_variable_types
     assert formats[renamed["by"]] == "F16.3" and formats["q_1"] == "F12.0"  # as answered
     assert formats["when"] == "DATE11" and formats["completed"] == "DATETIME20"
     # Control characters replaced as in the CSV; tab and newline kept.
@@ -643,6 +648,9 @@ def test_hostile_names_labels_and_answers_in_dta(hostile_db, tmp_path):
         long_name = renamed["a_question_name_longer_than_stata_takes_in_a_name"]
         assert len(long_name) <= 32
         trimmed_from(labels["long_label"], LONG_LABEL, 80, chars=True)
+        if reader is read_dta:
+            title = pyreadstat.read_dta(target, metadataonly=True)[1].file_label
+            trimmed_from(title, "刁难" * 60, 80, chars=True)
         assert all(len(label) <= 80 for label in labels.values())
         assert value_labels["long_choice"][1] == "选" * 300  # Stata holds 32,000 bytes
         by_row = frame.set_index(pd.to_datetime(frame["completed"]).dt.minute)
@@ -779,3 +787,30 @@ def test_a_sav_from_the_central_database_equals_the_kiosks_own(central, tmp_path
         assert labels == own_labels and value_labels == own_value_labels
         assert len(pspp_csv(found)) == len(frame)
     assert not (tmp_path / "staff.db").exists()
+
+
+def test_an_answer_off_the_scale_keeps_its_number(tmp_path):
+    """A Likert question stores 5 … 1; a 9 stored before the record gate is 9 in the file
+    (labelled as stored), not the next free code, so a mean over it shows the mistake."""
+    form = Form(compile_xlsform(write_form(
+        tmp_path / "scale.xlsx",
+        [["type", "name", "label::中文 (zh)", "appearance"],
+         ["select_one likert", "sat", "满意吗？", "likert"],
+         ["select_one yn", "again", "还来吗？", ""]],
+        [["list_name", "name", "label::中文 (zh)"],
+         *[["likert", str(score), label] for score, label in
+           zip(range(5, 0, -1), ["非常满意", "满意", "一般", "不满意", "非常不满意"],
+               strict=True)],
+         ["yn", "yes", "会"], ["yn", "no", "不会"]])))
+    records = [{"instance_id": str(number), "version": "1", "kiosk": "hall-1",
+                "completed": "2026-11-20T10:00:00.000+08:00", "answers": answers}
+               for number, answers in enumerate([{"sat": "9", "again": "maybe"},
+                                                 {"sat": "4", "again": "no"}, {}])]
+    for writer, reader in ((exports.write_sav, read_sav), (exports.write_dta, read_dta)):
+        target = tmp_path / f"scale.{'sav' if writer is exports.write_sav else 'dta'}"
+        assert writer([form], iter(records), target) == 3
+        frame, _, value_labels = reader(target)
+        assert frame["sat"].tolist()[:2] == [9, 4] and is_missing(frame["sat"][2])
+        assert value_labels["sat"][9] == "9" and value_labels["sat"][4] == "满意"
+        assert frame["again"].tolist()[:2] == [3, 2]
+        assert value_labels["again"] == {1: "会", 2: "不会", 3: "maybe"}

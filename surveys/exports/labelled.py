@@ -56,6 +56,7 @@ from surveys.exports.columns import (
     Question,
     atomic_outputs,
     export_questions,
+    header,
     repeat_tables,
     row_maker,
     table_questions,
@@ -163,6 +164,8 @@ class Variable:
     value_labels: dict[int, str] = field(default_factory=dict)
     ordinal: bool = False
     name: str = ""
+    choice_of: str = ""  # a select_multiple's choice: the question's name (its choice: part)
+    part: str = ""
 
 
 def choice_codes(choices: Sequence[tuple[str, str]]) -> dict[str, int]:
@@ -206,7 +209,8 @@ def table_variables(questions: Sequence[Question], keys: Sequence[str],
             for choice, choice_label in question.choices:
                 add(Variable(f"{question.name}/{choice}",
                              w["part"].format(question=question.label, choice=choice_label),
-                             "flag", value_labels={0: w["not_chosen"], 1: w["chosen"]}))
+                             "flag", value_labels={0: w["not_chosen"], 1: w["chosen"]},
+                             choice_of=question.name, part=choice))
         elif question.kind == "select_one" and question.choices:
             codes = choice_codes(question.choices)
             add(Variable(question.name, question.label, "code", question=True, codes=codes,
@@ -222,6 +226,8 @@ def table_variables(questions: Sequence[Question], keys: Sequence[str],
             add(Variable(question.name, question.label, "text", question=True))
     for key in tail:
         add(meta(key))
+    # The plan must follow row_maker's row, column for column.
+    assert position == len(header(questions, keys, tail))
     return columns
 
 
@@ -240,11 +246,17 @@ def name_variables(variables: Sequence[Variable], fmt: FileFormat, language: str
             variable.name = variable.source
             taken.add(fmt.key(variable.source))
     renamed = 0
+    stems: dict[str, str] = {}  # a multiple choice's question -> its choices' stem
     for position, (variable, limit) in enumerate(zip(variables, limits, strict=True),
                                                  start=1):
         if variable.name:
             continue
-        base = fmt.cleaned(variable.source, limit) or f"q_{position}"
+        if variable.choice_of:  # 满意度/yes -> q_7_yes, as its question would be named
+            stem = stems.setdefault(variable.choice_of, fmt.cleaned(variable.choice_of, limit)
+                                    or f"q_{position}")
+            base = fmt.cleaned(f"{stem}_{variable.part}", limit) or stem
+        else:
+            base = fmt.cleaned(variable.source, limit) or f"q_{position}"
         name, number = base, 1
         while not fmt.valid(name, limit) or fmt.key(name) in taken:
             number += 1
