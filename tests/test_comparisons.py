@@ -42,6 +42,7 @@ from tests.test_dashboard import (  # desk: the dashboard tests' database, a fix
     show_tab,
     tap_again,
 )
+from tests.test_repeat_stats import Households, households  # noqa: F401 (a fixture)
 
 BEFORE, AFTER = "to=2026-10-24", "from=2026-10-25"
 PROJECT_DAY = "2026-10-25"  # from this China day on, residents are more satisfied
@@ -583,3 +584,44 @@ def test_the_crosstab_test_in_the_xlsx_sheet_and_the_pdf_report(
                                 capture_output=True, text=True, timeout=60).stdout)
     for name in ("new_q", "sat", "services"):
         assert _flat(tables[name]["test"]["sentence"]) in text, name
+
+
+# ---- repeat groups: counted per instance, so neither tested nor compared ----------------------
+
+
+def test_per_instance_crosstabs_are_not_tested_and_repeats_not_compared(
+        households: Households):  # noqa: F811 (the fixture imported above)
+    from tests.test_repeat_stats import SURVEY as VISITS
+
+    with KioskStore(households.path) as visits:
+        tables = survey_statistics(visits, VISITS, by="community")["crosstab"]["tables"]
+        works = tables["works"]["test"]
+        assert works["reason"] == "instance" and works["p"] is None
+        assert works["sentence"].startswith("无法检验：按人次计数")
+        made = tables["resp_group"]["test"]  # asked once per household: tested
+        observed = np.array([list(row.values()) for row in tables["resp_group"]["table"].values()])
+        observed = observed[observed.sum(axis=1) > 0][:, observed.sum(axis=0) > 0]
+        expected = scipy_stats.chi2_contingency(observed, correction=False)
+        assert made["p"] == pytest.approx(expected.pvalue, rel=1e-9)
+        compared = compare_statistics(visits, VISITS,
+                                      parse_filter_string("to=2026-11-11", "--compare"),
+                                      parse_filter_string("from=2026-11-12", "--with"))
+        assert "resp_group" in compared["questions"]
+        assert not {"works", "needs", "chronic", "service"} & set(compared["questions"])
+
+
+def test_a_small_two_by_two_is_read_by_fisher_when_chi_square_would_mislead():
+    from surveys.stats.sentences import test_sentence
+
+    table = {"g": {"x": 3, "y": 0}, "h": {"x": 0, "y": 3}}
+    result = inference.independence_test(table)
+    chi2 = scipy_stats.chi2_contingency([[3, 0], [0, 3]], correction=False)
+    fisher = scipy_stats.fisher_exact([[3, 0], [0, 3]]).pvalue
+    assert chi2.pvalue < 0.05 < fisher  # the chi-square p alone would call it significant
+    assert result.small_expected and result.fisher_p == pytest.approx(fisher)
+    assert test_sentence(result) == (
+        f"期望频数偏小，改用 Fisher 精确检验：p={fisher:.3f}；差异不显著，可能只是偶然"
+        f"（χ²={chi2.statistic:.1f}，自由度 1，p={chi2.pvalue:.3f}，Cramér's V=1.00）")
+    larger = inference.independence_test({"g": {"x": 3, "y": 1, "z": 0},
+                                          "h": {"x": 0, "y": 2, "z": 4}})
+    assert larger.fisher_p is None and "注意：期望频数偏小（最小 " in test_sentence(larger)
