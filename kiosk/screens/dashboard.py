@@ -42,6 +42,7 @@ from kiosk.households import PROPERTY_WORDS, STATE_WORDS, household_detail, hous
 from kiosk.i18n import code_of, state_word, tr
 from kiosk.screens.base import KioskScreen
 from kiosk.widgets.compare_panel import ComparePanel, compare_words
+from kiosk.widgets.review_panel import ReviewPanel, review_words
 from printers.status import WORDS as PRINTER_WORDS
 from store import KioskStore
 from surveys.clock import from_epoch, now_local
@@ -226,6 +227,10 @@ class StaffDashboardScreen(KioskScreen):
                         yield Static("", id="stats-body")
                 with TabPane(compare_words(self.language)["tab"], id="tab-compare"):
                     yield ComparePanel(self.store, surveys, self.language)  # --compare/--with
+                with TabPane(review_words(self.language)["tab"], id="tab-review"):
+                    yield ReviewPanel(self.store, surveys, self.language,  # kiosk review
+                                      staff=self._need_staff_name, kiosk_id=self.kiosk.kiosk_id,
+                                      status=self.status)
                 with TabPane(self.t("dash.tab_texts"), id="tab-texts"):
                     with Horizontal(classes="dash-controls"):
                         yield Select(surveys, id="texts-survey", allow_blank=False,
@@ -497,6 +502,8 @@ class StaffDashboardScreen(KioskScreen):
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id == "tab-texts":
             self.refresh_texts()
+        elif event.pane.id == "tab-review":
+            self.query_one(ReviewPanel).refresh_queue()  # what came in since
         elif event.pane.id == "tab-doctor" and not self._findings:
             self.run_doctor()  # checked when first opened; 重新检查 checks again
 
