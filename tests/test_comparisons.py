@@ -27,7 +27,7 @@ from textual.widgets import Input, Select
 from kiosk.cli import main
 from store import KioskStore
 from surveys.stats import inference
-from surveys.stats.comparison import compare_statistics, parse_filter_string
+from surveys.stats.comparison import compare_statistics, describe_filters, parse_filter_string
 from surveys.stats.figures import survey_statistics, wilson_interval
 from surveys.stats.model import StatsError, StatsFilter
 from tests import stats_data
@@ -428,6 +428,10 @@ def test_filter_strings():
     assert parsed.sites == ("九龙 街道", "新华") and parsed.kiosks == ("hall-1",)
     assert parsed.where == {"group": "youth", "sat": "5"}
     assert parse_filter_string("kiosk=hall-2", "--with", base).kiosks == ("hall-2",)
+    # A side is named as it would be typed, and the name reads back as the same filters.
+    assert describe_filters(parsed) == ("from=2025-01-01 to=2025-06-30 'site=九龙 街道' "
+                                        "site=新华 kiosk=hall-1 group=youth sat=5")
+    assert parse_filter_string(describe_filters(parsed), "--compare") == parsed
     for text, words in [("from", "不是 键=值"), ("=5", "不是 键=值"), ("sat=", "不是 键=值"),
                         ("from=2025-13-01", "YYYY-MM-DD"), ("from=2025-02-01 to=2025-01-01",
                                                             "早于开始日"),

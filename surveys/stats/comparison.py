@@ -99,7 +99,14 @@ def describe_filters(filters: StatsFilter) -> str:
     for key, field in PLACE_KEYS.items():
         parts.extend(f"{key}={value}" for value in getattr(filters, field))
     parts.extend(f"{name}={value}" for name, value in filters.where.items())
-    return " ".join(shlex.quote(part) for part in parts) or "*"
+    return " ".join(_quoted(part) for part in parts) or "*"
+
+
+def _quoted(part: str) -> str:
+    """As typed: quoted only when a space or quote would split it (not for 九龙)."""
+    if any(character.isspace() or character in "'\"\\" for character in part):
+        return shlex.quote(part)
+    return part
 
 
 def intersection(first: StatsFilter, second: StatsFilter,
