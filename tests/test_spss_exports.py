@@ -447,6 +447,12 @@ def test_the_assessment_members_go_to_a_file_of_their_own_joined_by_keys(kiosk, 
                                for number, member in enumerate(members, start=1)])
         if ending == "sav":
             check_pspp(inner, *read_sav(inner)[::2], Expected([form], [], scope="members"))
+        # A name without an ending and --format: the members' file takes the format's.
+        bare = tmp_path / f"bare-{ending}"
+        result = export(kiosk, "home_adaptation", "-o", str(bare), "--format", ending)
+        assert result.exit_code == 0, result.output
+        assert len((read_sav if ending == "sav" else read_dta)(
+            tmp_path / f"bare-{ending}-members.{ending}")[0]) == len(MEMBERS)
 
 
 # ---- versions, filters, languages ------------------------------------------------------------

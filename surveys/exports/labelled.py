@@ -564,6 +564,8 @@ def _write_labelled(fmt: FileFormat, forms: Sequence[Form], records: Iterable[di
         _notes(notes, [main], cells, fmt, language)
         return counted.count
     paths = repeat_files(target, tables)
+    if not target.suffix:  # -o 家访 --format sav: 家访-members.sav, not .csv
+        paths = {name: path.with_suffix(f".{fmt.ending}") for name, path in paths.items()}
     main = _Table(table_questions(forms, language, include_pii=include_pii), META_COLUMNS,
                   (INDEX_COLUMN,), fmt, language, cells)
     inner = {table.name: _Table(table.questions, REPEAT_KEYS, (), fmt, language, cells)
