@@ -629,3 +629,29 @@ def test_a_small_two_by_two_is_read_by_fisher_when_chi_square_would_mislead():
     larger = inference.independence_test({"g": {"x": 3, "y": 1, "z": 0},
                                           "h": {"x": 0, "y": 2, "z": 4}})
     assert larger.fisher_p is None and "注意：期望频数偏小（最小 " in test_sentence(larger)
+
+
+def test_review_states_in_filter_strings(tmp_path: Path):
+    submissions = stats_data.generate(200, seed=4)
+    with KioskStore(tmp_path / "kiosk.db") as reviewed:
+        for compiled in stats_data.compiled_versions(tmp_path):
+            reviewed.install_form(compiled)
+        reviewed.insert_submissions(gated(reviewed, submissions))
+        for item in submissions[:60]:
+            reviewed.set_review(item.instance_id, "approved", staff="李社工")
+        for item in submissions[60:80]:
+            reviewed.set_review(item.instance_id, "void", "重复填写", staff="李社工")
+
+        def compare(first: str, second: str) -> dict[str, Any]:
+            return compare_statistics(reviewed, SURVEY, parse_filter_string(first, "--compare"),
+                                      parse_filter_string(second, "--with"))
+
+        apart = compare("review=approved", "review=pending")
+        assert (apart["a"]["n"], apart["b"]["n"], apart["overlap"]) == (60, 120, 0)
+        every = compare("review=all", "review=approved")
+        assert (every["a"]["n"], every["overlap"]) == (200, 60)
+        hall = sum(item.kiosk == "hall-1" for item in submissions[:60] + submissions[80:])
+        voided = compare("kiosk=hall-1", "review=void")  # no review key: void left out
+        assert (voided["a"]["n"], voided["b"]["n"], voided["overlap"]) == (hall, 20, 0)
+    with pytest.raises(StatsError, match="--with：没有审核状态“maybe”"):
+        parse_filter_string("review=maybe", "--with")

@@ -2,8 +2,8 @@
 sites or groups, e.g. before and after a project.
 
 Each side is a filter set written as one string (``parse_filter_string``): ``from=`` and
-``to=`` days, ``site=``, ``kiosk=``, ``enumerator=`` (repeat a key for any of several) and
-``QUESTION=CHOICE`` as ``--where``. A key replaces the same filter given to the command
+``to=`` days, ``site=``, ``kiosk=``, ``enumerator=``, ``review=`` (repeat a key for any of
+several) and ``QUESTION=CHOICE`` as ``--where``. A key replaces the same filter given to the command
 itself; ``QUESTION=CHOICE`` is added to its ``--where``. The statistics run twice, once per
 side, on one read snapshot (no SQL here), and ``compare_statistics`` reports per select
 question (asked once per submission) the change in each choice's share from the first side
@@ -27,6 +27,7 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
+from surveys.review import REVIEW_STATES, ReviewError, review_states
 from surveys.stats.figures import likert_scores, survey_statistics
 from surveys.stats.inference import mean_and_variance, newcombe_interval, welch_interval
 from surveys.stats.model import Question, StatsError, StatsFilter, catalogue, check_filters
@@ -53,14 +54,15 @@ def parse_filter_string(text: str, option: str, base: StatsFilter | None = None)
     changes: dict[str, Any] = {}
     places: dict[str, list[str]] = {}
     where: dict[str, str] = {}
+    reviews: list[str] = []
     for part in parts:
         key, equals, value = part.partition("=")
         key, value = key.strip(), value.strip()
         if not equals or not key or not value:
             raise StatsError(
-                f"{option}：“{part}”不是 键=值（可用 from、to、site、kiosk、enumerator 或 "
-                f"题目=选项） ({option}: {part!r} is not KEY=VALUE; keys: from, to, site, "
-                "kiosk, enumerator or QUESTION=CHOICE)")
+                f"{option}：“{part}”不是 键=值（可用 from、to、site、kiosk、enumerator、"
+                f"review 或 题目=选项） ({option}: {part!r} is not KEY=VALUE; keys: from, to, "
+                "site, kiosk, enumerator, review or QUESTION=CHOICE)")
         if key in DATE_KEYS:
             if DATE_KEYS[key] in changes:
                 raise StatsError(f"{option}：“{key}”给了两次 ({option}: '{key}' is given "
@@ -72,6 +74,8 @@ def parse_filter_string(text: str, option: str, base: StatsFilter | None = None)
                                  f"{part!r}: give the day as YYYY-MM-DD)") from None
         elif key in PLACE_KEYS:
             places.setdefault(PLACE_KEYS[key], []).append(value)
+        elif key == "review":
+            reviews.append(value)
         else:
             if key in where:
                 raise StatsError(f"{option}：题目“{key}”给了两次 ({option}: question "
@@ -81,6 +85,11 @@ def parse_filter_string(text: str, option: str, base: StatsFilter | None = None)
         changes[field] = tuple(dict.fromkeys(values))
     if where:
         changes["where"] = {**base.where, **where}
+    if reviews:
+        try:
+            changes["review"] = review_states(reviews)
+        except ReviewError as error:
+            raise StatsError(f"{option}：{error}") from None
     # replace(): every other filter of the command (those added later too) is kept.
     chosen = dataclasses.replace(base, **changes)
     if chosen.date_from and chosen.date_to and chosen.date_to < chosen.date_from:
@@ -98,6 +107,7 @@ def describe_filters(filters: StatsFilter) -> str:
         parts.append(f"to={filters.date_to.isoformat()}")
     for key, field in PLACE_KEYS.items():
         parts.extend(f"{key}={value}" for value in getattr(filters, field))
+    parts.extend(f"review={state}" for state in filters.review)
     parts.extend(f"{name}={value}" for name, value in filters.where.items())
     return " ".join(_quoted(part) for part in parts) or "*"
 
@@ -126,6 +136,13 @@ def intersection(first: StatsFilter, second: StatsFilter,
         if (one or other) and not both:
             return False
         changes[field] = both
+    # No review filter counts every state but 作废 (void).
+    states = [set(side.review or [state for state in REVIEW_STATES if state != "void"])
+              for side in (first, second)]
+    both_states = tuple(state for state in REVIEW_STATES if state in states[0] & states[1])
+    if not both_states:
+        return False
+    changes["review"] = both_states
     where = dict(first.where)
     for name, value in second.where.items():
         if name in where and where[name] != value:
