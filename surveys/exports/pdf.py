@@ -695,13 +695,14 @@ class _Report:
 
         w = self.w
         first, second = comparison["a"], comparison["b"]
+        groups = self.table([[w["compare_group"], w["compare_filters"], w["n"]],
+                             [w["compare_first"], first["name"], f"{first['n']:,}"],
+                             [w["compare_second"], second["name"], f"{second['n']:,}"]],
+                            [30 * MM, 110 * MM, 34 * MM])
+        groups.setStyle([("ALIGN", (1, 1), (1, -1), "LEFT")])  # filters read as text
         story: list[Any] = [
             self.paragraph(self.station, self.station_style) if self.station else Spacer(1, 0),
-            self.paragraph(f"{self.title} · {w['compare_title']}", self.cover_title),
-            self.table([[w["compare_group"], w["compare_filters"], w["n"]],
-                        [w["compare_first"], first["name"], f"{first['n']:,}"],
-                        [w["compare_second"], second["name"], f"{second['n']:,}"]],
-                       [30 * MM, 110 * MM, 34 * MM]),
+            self.paragraph(f"{self.title} · {w['compare_title']}", self.cover_title), groups,
         ]
         if comparison.get("overlap"):
             story.append(self.paragraph(w["compare_overlap"].format(n=comparison["overlap"]),
