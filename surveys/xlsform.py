@@ -361,6 +361,7 @@ class _Compiler:
         self.default_language = survey.get("default_language") or DEFAULT_LANGUAGE
         self.items: list[Item] = []
         self.sources: dict[str, dict[str, str]] = {}  # name -> expression key -> text
+        self.lowered: dict[str, str] = {}  # name in small letters -> name
         self.defaults: dict[str, str] = {}
         self.choices: dict[str, list[dict[str, Any]]] = {}
         self.entity: dict[str, Any] | None = None
@@ -435,6 +436,13 @@ class _Compiler:
                     f"{SUPPORTED_TYPES}", name, "type")
             if name in self.sources:
                 raise self.error(f"the name '{name}' is used twice", name, "name")
+            # The statistics keep a column per question, and SQL names ignore case.
+            same = self.lowered.setdefault(name.lower(), name)
+            if same != name:
+                raise self.error(
+                    f"the names '{same}' and '{name}' differ only in capital letters; give "
+                    f"one another name (题目名“{same}”和“{name}”只差大小写，请改掉一个)",
+                    name, "name")
             item = Item(
                 name=name, kind=kind, path=f"{parent_path}/{name}", parent=parent,
                 label=_texts(child.get("label"), self.default_language),

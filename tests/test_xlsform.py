@@ -116,6 +116,15 @@ def test_pyxform_errors_keep_their_row(tmp_path):
     assert "calculation" in str(error).lower()
 
 
+def test_names_that_differ_only_in_capitals_are_refused_with_their_row(tmp_path):
+    # The statistics keep a column per question, and SQL names ignore case: installing
+    # such a form once failed with a raw "duplicate column name".
+    row = ["integer", "AGE", "年龄", "Age", "", "", "", "", "", ""]
+    error = refusal(tmp_path, [*GOOD_SURVEY, row])
+    assert place(error)[:3] == ("bad.xlsx", "survey", 6)
+    assert "differ only in capital letters" in str(error) and "只差大小写" in str(error)
+
+
 def test_missing_choice_list_is_refused(tmp_path):
     row = ["select_one colours", "colour", "颜色", "Colour", "", "", "", "", "", ""]
     error = refusal(tmp_path, [*GOOD_SURVEY, row])
