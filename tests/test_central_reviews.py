@@ -17,7 +17,11 @@ from store.central.connection import connect
 from store.central.push import push
 from store.central.reviews import review_history
 from store.central.schema import init
+from store.central.stats import CentralStats
 from store.central.trust import roles_of
+from surveys.review import REVIEW_STATES
+from surveys.stats.figures import survey_statistics
+from surveys.stats.model import StatsFilter
 from tests import stats_data
 from tests.enrolled import enrolled
 from tests.gated import gated
@@ -78,6 +82,13 @@ def test_decisions_and_corrections_reach_the_central_database_signed(tmp_path: P
     assert seen == [("age", json.dumps(old_age), "80"), ("phone", None, None)]
 
 
+def pushed(enrolment, rows: list) -> tuple[int, list]:  # type: ignore[no-untyped-def]
+    """Review decisions pushed as the kiosk's own login, as a sync does."""
+    with connect(enrolment.address, **enrolment.connection_parameters()) as connection, \
+            connection.transaction():
+        return push(connection, "submission_reviews", rows)
+
+
 def test_a_decision_changed_on_the_way_is_refused(tmp_path: Path, central: str):
     init(central)
     store, ids, _submissions = kiosk_with_reviews(tmp_path, HALL, seed=5)
@@ -88,16 +99,12 @@ def test_a_decision_changed_on_the_way_is_refused(tmp_path: Path, central: str):
     signed = enrolment.signer.sign("submission_reviews", row)
     changed = type(signed)(signed.signer, signed.key_version,
                            signed.payload.replace('"void"', '"approved"'), signed.signature)
-    with connect(enrolment.address, **enrolment.connection_parameters()) as connection:
-        with connection.transaction():
-            added, refused = push(connection, "submission_reviews", [changed])
+    added, refused = pushed(enrolment, [changed])
     assert added == 0 and "signature does not match" in refused[0][1]
     # Another kiosk may not send a decision stamped with this one's id.
     other = enrolled(central, POINT)
     stamped = other.signer.sign("submission_reviews", row)
-    with connect(other.address, **other.connection_parameters()) as connection:
-        with connection.transaction():
-            added, refused = push(connection, "submission_reviews", [stamped])
+    added, refused = pushed(other, [stamped])
     assert added == 0 and "a kiosk sends only its own records" in refused[0][1]
 
 
@@ -114,3 +121,64 @@ def test_a_bundle_carries_decisions_and_corrections_to_the_central_database(
     with psycopg.connect(central) as connection:
         assert review_history(connection, ids[0])["state"] == "void"
         assert len(review_history(connection, ids[2])["corrections"]) == 2
+
+
+FIGURE_FILTERS = [StatsFilter(), StatsFilter(review=("void",)), StatsFilter(review=REVIEW_STATES),
+                  StatsFilter(where={"group": "elderly"}), StatsFilter(kiosks=("hall-1",))]
+
+
+def figures(store, filters: StatsFilter) -> dict:
+    stats = survey_statistics(store, stats_data.SURVEY, filters, include_pii=True)
+    stats.pop("generated", None)
+    for question in stats["questions"].values():  # a kiosk lists them as stored, the
+        if "answers" in question:                  # central database by completion time
+            question["answers"] = sorted(question["answers"])
+    return stats
+
+
+def exported(store, filters: StatsFilter) -> list[tuple[str, dict]]:
+    return sorted((record["instance_id"], record["answers"])
+                  for record in store.iter_submissions(stats_data.SURVEY, filters))
+
+
+def test_central_figures_and_exports_follow_the_decisions_as_the_kiosk_does(
+        tmp_path: Path, central: str):
+    init(central)
+    store = KioskStore(tmp_path / "hall.db")
+    for compiled in stats_data.compiled_versions(tmp_path):
+        store.install_form(compiled)
+    submissions = stats_data.generate(300, seed=8)
+    for submission in submissions:
+        submission.kiosk, submission.site = HALL.kiosk_id, HALL.site
+    store.insert_submissions(gated(store, submissions))
+    ids = [submission.instance_id for submission in submissions]
+    enrolment = enrolled(central, HALL)
+    sync(store, enrolment)  # the submissions arrive first, counted as they are
+    for instance_id in ids[:20]:
+        store.set_review(instance_id, "void", "重复填写", staff="李社工", kiosk="hall-1")
+    for instance_id in ids[20:40]:
+        record = store.review_history(instance_id)["corrected"]
+        group = "youth" if record["group"] != "youth" else "other"
+        store.add_correction(instance_id, "group", group, "居民来电", staff="李社工",
+                             kiosk="hall-1")
+        store.add_correction(instance_id, "phone", "13900001111", "号码抄错", staff="李社工",
+                             kiosk="hall-1")
+    store.add_correction(ids[5], "age", "", "误填", staff="李社工", kiosk="hall-1")  # a void one
+    store.set_review(ids[0], "approved", "看错了", staff="李社工", kiosk="hall-1")  # back
+    sync(store, enrolment)
+    with CentralStats(central) as city:
+        for filters in FIGURE_FILTERS:
+            assert figures(city, filters) == figures(store, filters), filters.to_json()
+            assert exported(city, filters) == exported(store, filters), filters.to_json()
+    # Once more with everything sent at once (decisions and corrections in one sync),
+    # into a fresh central database: the same figures.
+    with psycopg.connect(central, autocommit=True) as connection:
+        connection.execute("CREATE DATABASE again")
+    again = central.rsplit("/", 1)[0] + "/again"
+    init(again)
+    fresh = KioskStore(tmp_path / "hall.db")
+    fresh.conn.execute("DELETE FROM sync_cursors")
+    sync(fresh, enrolled(again, HALL))
+    with CentralStats(again) as city:
+        for filters in FIGURE_FILTERS:
+            assert figures(city, filters) == figures(store, filters), filters.to_json()

@@ -35,6 +35,10 @@ SCHEMA_6 = (
     " why text NOT NULL, staff text NOT NULL, at text NOT NULL, kiosk text,"
     f" {_SIGNED}, pii_old text, pii_new text, PRIMARY KEY (origin, correction_id))",
     f"CREATE INDEX {CORRECTIONS_TABLE}_of ON {CORRECTIONS_TABLE} (instance_id, at)",
+    # A submission's state (NULL: never reviewed) and answers as corrected (NULL: none),
+    # personal ones apart as in ``answers``/``pii_answers``: what the statistics read.
+    "ALTER TABLE submissions ADD COLUMN review text, ADD COLUMN corrected jsonb,"
+    " ADD COLUMN pii_corrected jsonb",
 )
 
 

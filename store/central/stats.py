@@ -19,7 +19,7 @@ from typing import Any
 from store.central.connection import connect
 from store.central.schema import installation
 from store.central.tallies import DIMENSIONS, answered_sql, chosen_sql, hashing, pairs_sql
-from store.filters import POSTGRES, dimension_conditions
+from store.filters import POSTGRES, dimension_conditions, review_conditions
 from surveys.form import Form
 from surveys.stats.model import (
     Question,
@@ -50,6 +50,11 @@ def _add_pair(tallies: Tallies, question: str, part: str, value: Any, count: int
 
 
 # ---- reading: the statistics and exports of the central database ---------------------------
+
+# A submission's answers as staff corrected them (store/central/reviews.py; NULL: none), its
+# personal ones apart: what the statistics and exports read.
+_PLAIN = "coalesce(s.corrected, s.answers)"
+_PERSONAL = "coalesce(s.pii_corrected, s.pii_answers)"
 
 class CentralStats:
     """The central database as ``surveys.stats.StatsStore`` and
@@ -167,6 +172,9 @@ class CentralStats:
         conditions, parameters = dimension_conditions(filters, {
             "day": "s.stats_day", "kiosk": "coalesce(s.kiosk, '')",
             "site": "coalesce(s.site, '')", "enumerator": "coalesce(s.enumerator, '')"}, POSTGRES)
+        review, extra = review_conditions(filters, "s.review", POSTGRES)
+        conditions += review
+        parameters += extra
         questions = self._catalogue(survey_id)
         for name, value in filters.where.items():
             has, extra = self._has(survey_id, name)
@@ -190,14 +198,14 @@ class CentralStats:
         pii_answers) only for a role that may read those."""
         name = f"{self._literal(question)}::text"
         if self._pii:
-            return f"coalesce(s.answers -> {name}, s.pii_answers -> {name})"
-        return f"(s.answers -> {name})"
+            return f"coalesce({_PLAIN} -> {name}, {_PERSONAL} -> {name})"
+        return f"({_PLAIN} -> {name})"
 
     @property
     def _pair_answer(self) -> str:
         if self._pii:
-            return "coalesce(s.answers -> q.question, s.pii_answers -> q.question)"
-        return "(s.answers -> q.question)"
+            return f"coalesce({_PLAIN} -> q.question, {_PERSONAL} -> q.question)"
+        return f"({_PLAIN} -> q.question)"
 
     def _cube(self, filters: StatsFilter, prefix: str = "") -> tuple[str, list[Any]]:
         return dimension_conditions(filters, {name: prefix + name for name in DIMENSIONS},
@@ -467,7 +475,7 @@ class CentralStats:
 
     @property
     def _all_answers(self) -> str:
-        return "answers || coalesce(pii_answers, '{}')" if self._pii else "answers"
+        return f"{_PLAIN} || coalesce({_PERSONAL}, '{{}}')" if self._pii else _PLAIN
 
     def iter_submissions(self, survey_id: str,
                          filters: StatsFilter | None = None) -> Iterator[dict[str, Any]]:

@@ -252,11 +252,15 @@ def _added_table(connection: psycopg.Connection[Any]) -> None:
     connection.execute("DELETE FROM added_submissions")
 
 
-def _count_statements() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+def _count_statements(sign: int = 1
+                      ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """The statistics upkeep for the submissions in ``added_submissions``: (its work
     tables, the steps that need no hashing, the steps that do). Cells first (numbered), then
     per cell, kiosk and site, day, survey. Every upsert takes its rows in key order, so two
-    syncs at once lock the same rows in the same order (one waits; neither deadlocks)."""
+    syncs at once lock the same rows in the same order (one waits; neither deadlocks).
+    ``sign`` -1 takes them away (a submission voided, or its answers before a correction:
+    store/central/reviews.py); the rows left at 0 are removed afterwards (REMOVE_ZEROS)."""
+    times = "" if sign == 1 else f"{sign} * "
     dim_names = ", ".join(DIMENSIONS)
     keys = f"survey_id, {dim_names}"
     counted_keys = ", ".join(f"counted.{key}" for key in ("survey_id", *DIMENSIONS))
@@ -274,7 +278,7 @@ def _count_statements() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ..
         f" value {text}, count bigint) ON COMMIT DROP",
     )
     cells = (
-        f"WITH batch AS (SELECT {cell}, count(*) AS n FROM added_submissions s"
+        f"WITH batch AS (SELECT {cell}, {times}count(*) AS n FROM added_submissions s"
         f" GROUP BY 1, 2, 3, 4, 5, 6, 7), counted AS (INSERT INTO stats_cells AS t ({keys}, n)"
         f" SELECT * FROM batch ORDER BY 1, 2, 3, 4, 5, 6, 7 ON CONFLICT ({keys})"
         f" DO UPDATE SET n = t.n + excluded.n RETURNING cell, {keys}, xmax = 0 AS fresh)"
@@ -289,9 +293,9 @@ def _count_statements() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ..
     tallies = (
         f"WITH pairs (cell, question, part, value, count) AS ({pairs})"
         " INSERT INTO added_tallies SELECT cell, '', 'null', n FROM added_cells"
-        " UNION ALL SELECT cell, question, 'null', sum(count) FROM pairs"
+        f" UNION ALL SELECT cell, question, 'null', {times}sum(count) FROM pairs"
         " WHERE part <> 'c' GROUP BY 1, 2"
-        " UNION ALL SELECT cell, question, value, sum(count) FROM pairs"
+        f" UNION ALL SELECT cell, question, value, {times}sum(count) FROM pairs"
         " WHERE part <> 'a' GROUP BY 1, 2, 3",
         # A cell this batch made (``fresh``: no other transaction can see it yet) has no
         # tallies: they go in plainly, twice as fast as through ON CONFLICT; a cell that
@@ -329,7 +333,19 @@ def _count_statements() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ..
 
 
 COUNT_WORK_TABLES, COUNT_CELLS, COUNT_TALLIES = _count_statements()
+_WORK, UNCOUNT_CELLS, UNCOUNT_TALLIES = _count_statements(-1)
 COUNT_DONE = "DROP TABLE added_cells, added_tallies"
+# After taking submissions away: a value nobody gives any more is no value of the figures.
+REMOVE_ZEROS = (
+    "DELETE FROM stats_tally_cell WHERE count = 0 AND cell IN (SELECT cell FROM added_cells)",
+    "DELETE FROM stats_tally_place WHERE count = 0 AND survey_id IN"
+    " (SELECT survey_id FROM added_cells)",
+    "DELETE FROM stats_tally_day WHERE count = 0 AND survey_id IN"
+    " (SELECT survey_id FROM added_cells)",
+    "DELETE FROM stats_tally_total WHERE count = 0 AND survey_id IN"
+    " (SELECT survey_id FROM added_cells)",
+    "DELETE FROM stats_cells WHERE n = 0 AND cell IN (SELECT cell FROM added_cells)",
+)
 
 
 def _count(connection: psycopg.Connection[Any]) -> None:

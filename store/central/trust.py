@@ -32,6 +32,7 @@ from store.central.registers import PII_COLUMNS as REGISTER_PII_COLUMNS
 from store.central.registers import entity_column, register_function, store_changes
 from store.central.reviews import (
     CORRECTIONS_TABLE,
+    REVIEWS_TABLE,
     corrections_source,
     personal_value,
     plain_value,
@@ -45,6 +46,9 @@ from store.central.tallies import (
     COUNT_TALLIES,
     COUNT_WORK_TABLES,
     HASHING,
+    REMOVE_ZEROS,
+    UNCOUNT_CELLS,
+    UNCOUNT_TALLIES,
 )
 from store.sqlite.sync_cursors import SYNC_COLUMNS
 
@@ -55,7 +59,7 @@ if TYPE_CHECKING:
 SIGNED_TABLES = ("forms", "submissions", "request_updates", "volunteer_checkins",
                  "volunteer_checkouts", "volunteer_corrections", "audit", "volunteers")
 # Personal data: what the reader role may not read.
-PII_COLUMNS = {"submissions": ("pii_answers",), "volunteers": ("phone", "id_card"),
+PII_COLUMNS = {"submissions": ("pii_answers", "pii_corrected"), "volunteers": ("phone", "id_card"),
                "entity_changes": REGISTER_PII_COLUMNS,
                CORRECTIONS_TABLE: CORRECTION_PII_COLUMNS}
 # Read only inside the functions: no role may read the signing keys.
@@ -261,7 +265,8 @@ _SAFE = "SET search_path = pg_catalog, public, pg_temp"
 def _functions(connection: psycopg.Connection[Any], roles: Roles) -> list[str]:
     statements = [_caller(roles), _admin_only(), _hello(), _synced(), _status(),
                   _count_added(), _roster(), _enrol(roles), _rotate(), _revoke(),
-                  register_function(_SAFE), WITHOUT_FUNCTION]
+                  register_function(_SAFE), WITHOUT_FUNCTION, _count_removed(), _corrected(),
+                  _recount_reviewed()]
     for stream, (table, key) in CENTRAL_TABLES.items():
         types = dict(connection.execute(
             "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute"
@@ -478,6 +483,11 @@ def _push(stream: str, table: str, key: tuple[str, ...], types: dict[str, str]) 
                 " CROSS JOIN LATERAL jsonb_array_elements(coalesce(layouts[c.n], '[]')::jsonb) q"
                 " ON CONFLICT DO NOTHING)"
                 " SELECT count(*) INTO added FROM inserted;")
+    elif table in (CORRECTIONS_TABLE, REVIEWS_TABLE):
+        # The submissions they are about: their state, answers and figures follow.
+        body = (f"{insert};\n  GET DIAGNOSTICS added = ROW_COUNT;\n"
+                "  IF added > 0 THEN PERFORM kiosk_recount_reviewed(ARRAY(SELECT DISTINCT"
+                f" {values['instance_id']} FROM kiosk_checked c WHERE c.why IS NULL)); END IF;")
     else:
         body = f"{insert};\n  GET DIAGNOSTICS added = ROW_COUNT;"
     return f"""
@@ -514,6 +524,92 @@ CREATE OR REPLACE FUNCTION kiosk_count_added() RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER {_SAFE} {settings} AS $$
 BEGIN
 {steps}
+END $$"""
+
+
+def _count_removed() -> str:
+    """``kiosk_count_added`` the other way: the submissions in ``added_submissions`` taken
+    away from the figures (voided, or their answers before a correction)."""
+    settings = " ".join(f"SET {name} = {_literal(value)}" for name, value in HASHING)
+    steps = "\n".join(f"  {statement};" for statement in (
+        *COUNT_WORK_TABLES, *UNCOUNT_CELLS, *UNCOUNT_TALLIES, *REMOVE_ZEROS, COUNT_DONE))
+    return f"""
+CREATE OR REPLACE FUNCTION kiosk_count_removed() RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER {_SAFE} {settings} AS $$
+BEGIN
+{steps}
+END $$"""
+
+
+def _corrected() -> str:
+    """``kiosk_corrected(answers, id)``: a submission's answers (personal ones included)
+    with its corrections applied in the order they were made (a JSON null: no answer)."""
+    return f"""
+CREATE OR REPLACE FUNCTION kiosk_corrected(answers jsonb, id text) RETURNS jsonb
+LANGUAGE plpgsql STABLE {_SAFE} AS $$
+DECLARE fix record; value jsonb;
+BEGIN
+  FOR fix IN SELECT question, coalesce(new, pii_new) AS new
+             FROM public.submission_corrections WHERE instance_id = id
+             ORDER BY at, correction_id LOOP
+    value := coalesce(fix.new::jsonb, 'null'::jsonb);
+    IF value = 'null'::jsonb THEN
+      answers := answers - fix.question;
+    ELSE
+      answers := jsonb_set(answers, ARRAY[fix.question], value, true);
+    END IF;
+  END LOOP;
+  RETURN answers;
+END $$"""
+
+
+def _recount_reviewed() -> str:
+    """``kiosk_recount_reviewed(ids)``: after review decisions or corrections arrived, each
+    of these submissions gets its state (its newest decision) and its answers as corrected
+    (split as a sync splits them, personal ones apart), and the figures follow: a void one
+    leaves them, one no longer void comes back, a corrected one is counted by its new
+    answers instead of its old ones."""
+    now = "coalesce(r.now, r.original)"
+    plain = SPLIT_PLAIN.format(answers="r.now")
+    personal = SPLIT_PERSONAL.format(answers="r.now")
+    columns = "instance_id, survey_id, version, stats_day, kiosk, site, street, community," \
+              " enumerator"
+    return f"""
+CREATE OR REPLACE FUNCTION kiosk_recount_reviewed(ids text[]) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER {_SAFE} AS $$
+BEGIN
+  CREATE TEMP TABLE reviewed ON COMMIT DROP AS
+  SELECT {columns}, o.original, coalesce(s.review, 'pending') AS before,
+    coalesce((SELECT d.state FROM public.submission_reviews d
+              WHERE d.instance_id = s.instance_id ORDER BY d.at DESC, d.review_id DESC
+              LIMIT 1), 'pending') AS after,
+    CASE WHEN s.corrected IS NULL THEN o.original
+         ELSE s.corrected || coalesce(s.pii_corrected, '{{}}') END AS was,
+    CASE WHEN EXISTS (SELECT 1 FROM public.submission_corrections c
+                      WHERE c.instance_id = s.instance_id)
+         THEN public.kiosk_corrected(o.original, s.instance_id) END AS now
+  FROM public.submissions s
+  CROSS JOIN LATERAL (SELECT s.answers || coalesce(s.pii_answers, '{{}}') AS original) o
+  WHERE s.instance_id = ANY(ids);
+  CREATE TEMP TABLE added_submissions ({ADDED_COLUMNS_TYPED}) ON COMMIT DROP;
+  INSERT INTO added_submissions ({ADDED_COLUMNS}) SELECT {columns}, r.was FROM reviewed r
+    WHERE r.before <> 'void' AND (r.after = 'void' OR r.was <> {now});
+  IF FOUND THEN PERFORM public.kiosk_count_removed(); END IF;
+  DELETE FROM added_submissions;
+  INSERT INTO added_submissions ({ADDED_COLUMNS}) SELECT {columns}, {now} FROM reviewed r
+    WHERE r.after <> 'void' AND (r.before = 'void' OR r.was <> {now});
+  IF FOUND THEN PERFORM public.kiosk_count_added(); END IF;
+  DROP TABLE added_submissions;
+  UPDATE public.submissions s SET review = nullif(r.after, 'pending'),
+    corrected = CASE WHEN r.now IS NULL THEN NULL
+      WHEN f.pii_questions IS NULL OR f.pii_questions = '{{}}' THEN r.now ELSE {plain} END,
+    pii_corrected = CASE WHEN r.now IS NULL THEN NULL
+      WHEN f.pii_questions IS NULL OR f.pii_questions = '{{}}' THEN '{{}}'::jsonb
+      ELSE coalesce({personal}, '{{}}'::jsonb) END
+  FROM reviewed r LEFT JOIN public.forms f ON f.survey_id = r.survey_id
+    AND f.version = r.version
+  WHERE s.instance_id = r.instance_id;
+  DROP TABLE reviewed;
 END $$"""
 
 
