@@ -47,6 +47,7 @@ from kiosk.widgets.wedge import GAP, WEB_GAP, KeyboardWedge, pasted_card
 from store import FormInfo, KioskStore
 from surveys.clock import now_local, set_station_zone
 from surveys.form import Form
+from surveys.paradata import Paradata
 from surveys.session import FormIncomplete, FormSession, Problem, Submission
 
 if TYPE_CHECKING:
@@ -57,6 +58,9 @@ if TYPE_CHECKING:
     from store.rows import Volunteer
     from store.sqlite.submissions import KeptDraft
 
+# Recorders of questionnaires kept as drafts in this process (continued later: their paradata
+# carries on); the oldest is dropped past this many — a draft resumed then starts anew.
+KEPT_PARADATA = 16
 # Below this many columns × rows only "请放大窗口" is shown.
 MIN_WIDTH, MIN_HEIGHT = 60, 20
 # This many unexpected errors within ERROR_WINDOW seconds: the kiosk stops offering forms.
@@ -152,6 +156,9 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
         self._speaker = speaker
         self._print_queue = print_queue
         self.current_session: FormSession | None = None
+        # How the current questionnaire is filled (instance id, recorder): fed by the screens.
+        self._paradata: tuple[str, Paradata] | None = None
+        self._kept_paradata: dict[str, Paradata] = {}
         self.recovers = False  # set once home is up: errors before that end the app
         self._last_input = monotonic()
         self._errors: list[float] = []
@@ -318,6 +325,7 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
         session = FormSession(form, language, kiosk=self.kiosk_id, instance_id=instance_id,
                               enumerator=volunteer.number if volunteer else None,
                               entities=self.store)
+        self._paradata = (session.instance_id, Paradata())
         self.show_session(session)
 
     def show_session(self, session: FormSession, problems: list[Problem] | None = None, *,
@@ -326,6 +334,9 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
         ``review`` in their settings; the others are stored on 完成). ``returning``: the
         resident came from the review to change an answer."""
         self.current_session = session
+        if self._paradata is None or self._paradata[0] != session.instance_id:
+            # (a session shown without start_form or resume_draft: its start was not seen)
+            self._paradata = (session.instance_id, Paradata(resumed=True))
         self.stop_speaking()
         if session.at_end:
             from kiosk.screens.questionnaire import ReviewScreen
@@ -336,6 +347,27 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
 
             self.switch_screen(FormScreen(session, self.store, problems=problems or (),
                                           tap_guard=self.tap_guard, returning=returning))
+
+    @property
+    def paradata(self) -> Paradata | None:
+        """The recorder of the questionnaire on screen (None when there is none)."""
+        session, found = self.current_session, self._paradata
+        if session is None or found is None or found[0] != session.instance_id:
+            return None
+        return found[1]
+
+    def _keep_paradata(self) -> None:
+        """The questionnaire is left unfinished (its draft may be continued): the recorder's
+        clock stops and it waits for ``resume_draft`` in this process."""
+        if self._paradata is None:
+            return
+        instance_id, recorder = self._paradata
+        self._paradata = None
+        recorder.pause()
+        self._kept_paradata.pop(instance_id, None)
+        self._kept_paradata[instance_id] = recorder
+        while len(self._kept_paradata) > KEPT_PARADATA:
+            del self._kept_paradata[next(iter(self._kept_paradata))]
 
     def submit(self, session: FormSession) -> None:
         """Finish and store the questionnaire, then show the receipt code."""
@@ -349,7 +381,11 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
         submission.site = self.config.site.label
         # Through the record gate like every other road in (a refusal is an error: the
         # draft stays, the kiosk recovers to home and logs it).
-        code = self.store.save_submission(self.store.record_gate().check_submission(submission))
+        recorder = self.paradata
+        checked = self.store.record_gate().check_submission(submission)
+        code = self.store.save_submission_with_paradata(
+            checked, recorder.finish() if recorder is not None else None)
+        self._paradata = None
         self.current_session = None
         job_id = self.print_receipt(submission, session.form, code)
         from kiosk.screens.thanks import ThanksScreen
@@ -376,6 +412,10 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
         except KeyError:  # finished or discarded meanwhile (another tablet, staff)
             self.go_home(notice="home.draft_gone")
             return
+        recorder = self._kept_paradata.pop(session.instance_id, None)
+        if recorder is not None:
+            recorder.resume()  # left on this kiosk earlier: its time carries on
+        self._paradata = (session.instance_id, recorder or Paradata(resumed=True))
         self.show_session(session)
 
     def open_kept_drafts(self) -> None:
@@ -387,10 +427,12 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
     def leave_form(self, session: FormSession) -> None:
         """The resident left from the first screen (e.g. chose the wrong questionnaire)."""
         self.store.abandon_draft(session.instance_id)
+        self._paradata = None
         self.go_home()
 
     def go_home(self, notice: str = "") -> None:
         """A new home screen, with nothing above it (overlays, staff screens) left over."""
+        self._keep_paradata()  # (unfinished: submit and leave_form already let it go)
         self.current_session = None
         self.stop_speaking()
         while len(self.screen_stack) > 2:
@@ -706,6 +748,8 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
         self._last_input = monotonic()
         if isinstance(self.screen, IdleScreen):
             self.pop_screen()
+            if self.paradata is not None:
+                self.paradata.idle_end()
 
     def idle_seconds_passed(self) -> float:
         return monotonic() - self._last_input
@@ -731,6 +775,8 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
             return
         if isinstance(screen, KioskScreen) and screen.IDLE_WATCH:
             self.stop_speaking()
+            if self.paradata is not None:
+                self.paradata.idle_start()
             self.push_screen(IdleScreen(self.countdown_seconds))
 
     def idle_timeout(self) -> None:
@@ -745,6 +791,7 @@ class KioskApp(Recovering, App[None], inherit_bindings=False):
                     self.store.save_draft(session)
             else:
                 self.store.abandon_draft(session.instance_id)
+                self._paradata = None
         self.sign_out_volunteer()  # the tablet was left: nobody stays signed in on it
         self._last_input = monotonic()
         self.finish_visit()

@@ -75,10 +75,13 @@ def import_command(context: Context, file: Path, as_json: bool) -> None:
 @filter_options("Only submissions with this answer (repeat: all must hold).",
                 where_first=False)
 @central_option
+@click.option("--paradata", is_flag=True,
+              help="How each questionnaire was filled instead of its answers: seconds, answer "
+                   "changes, back-steps, idle interruptions, flags (csv, xlsx, jsonl; no pii).")
 @pass_context
 def export_command(context: Context, survey_id: str, file_format: str | None, output: str,
                    labels: bool, include_pii: bool, language: str, by: str | None,
-                   filters: StatsFilter, central: str | None) -> None:
+                   filters: StatsFilter, central: str | None, paradata: bool) -> None:
     """Export a survey's submissions (csv, xlsx, jsonl, SPSS sav, Stata dta) or its report (pdf).
 
     Personal data (questions marked pii) are left out unless --include-pii. Nothing is
@@ -89,6 +92,10 @@ def export_command(context: Context, survey_id: str, file_format: str | None, ou
 
     file_format = format_for(output, file_format)
     target: Any = sys.stdout if output == "-" else Path(output)
+    if paradata:
+        export_paradata_command(context, survey_id, file_format, output, target, filters,
+                                central)
+        return
     store = stats_store(context, survey_id, central) if central else context.store
     if central and include_pii and not store.reads_personal_data:
         raise click.ClickException(
@@ -124,3 +131,18 @@ def export_command(context: Context, survey_id: str, file_format: str | None, ou
                    f"{repeats}", err=True)
     else:
         click.echo(f"wrote {count} submissions to {output}", err=True)
+
+
+def export_paradata_command(context: Context, survey_id: str, file_format: str, output: str,
+                            target: Any, filters: StatsFilter, central: str | None) -> None:
+    """``kiosk export ID --paradata``: surveys.paradata.export_paradata, audited."""
+    from surveys.paradata import export_paradata
+
+    if central:
+        raise click.ClickException("--paradata: 过程数据只留在记录它的自助机上，中心库没有 "
+                                   "(paradata stay on the kiosk that recorded them; "
+                                   "export it there, without --central)")
+    count = export_paradata(context.store, survey_id, target, file_format, filters)
+    audit(context, "export", survey_id, f"paradata {file_format} {count} rows to {output}")
+    if output != "-":
+        click.echo(f"wrote the paradata of {count} submissions to {output}", err=True)

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from kiosk.printing.queue import PrinterState
     from kiosk.speech import Speaker
     from store.rows import Volunteer
+    from surveys.paradata import Paradata
     from surveys.session import FormSession, Problem
 
 
@@ -55,6 +56,8 @@ class KioskHost(Protocol):
     def note_input(self) -> None: ...
     def still_here(self) -> None: ...
     def idle_timeout(self) -> None: ...
+    @property
+    def paradata(self) -> Paradata | None: ...
 
     # ---- volunteers ----
     def card_scanned(self, text: str) -> None: ...

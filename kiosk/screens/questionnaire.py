@@ -321,6 +321,7 @@ class FormScreen(SessionScreen):
 
     def _after_build(self) -> None:
         self.mark_shown()
+        self._record_shown()
         self._leave_warned = False
         self.update_progress()
         inputs = list(self.query("#body KioskInput, #body KioskTextArea"))
@@ -328,6 +329,17 @@ class FormScreen(SessionScreen):
         focus = (wanted or inputs or [None])[0]
         self._focus_name = None
         self.set_focus(focus)
+
+    def _record_shown(self) -> None:
+        """Paradata: this screen (or the repeat's prompt) is what the resident sees now."""
+        recorder = self.kiosk.paradata
+        if recorder is None:
+            return
+        if self.prompt is not None:
+            repeat = self.prompt.points[0].repeat if self.prompt.points else self.prompt.repeat
+            recorder.enter((repeat,), "prompt")
+        elif self.session.screen is not None:
+            recorder.enter([question.name for question in self.session.screen.questions])
 
     def blocks(self) -> list[QuestionBlock]:
         return list(self.query(QuestionBlock).results(QuestionBlock))
@@ -344,8 +356,13 @@ class FormScreen(SessionScreen):
         before = self.session.raw(block.name)
         problems = self.session.answer(block.name, value)
         block.last_sent, block.last_problems = text, problems
-        if not problems and self.session.raw(block.name) != before:
+        after = self.session.raw(block.name)
+        if not problems and after != before:
             self.store.save_draft(self.session)
+            recorder = self.kiosk.paradata
+            if recorder is not None:  # (that it changed, never what to: no answers kept)
+                recorder.answered(block.name, before, after,
+                                  multiple=block.kind == "select_multiple")
         return problems
 
     async def on_question_block_answered(self, message: QuestionBlock.Answered) -> None:
@@ -514,6 +531,8 @@ class FormScreen(SessionScreen):
             self.kiosk.leave_form(self.session)
             return
         self.session.back()
+        if self.kiosk.paradata is not None:
+            self.kiosk.paradata.back()
         self.store.save_draft(self.session)
         self._problems, self._typed = {}, {}
         self.shown_share = 0.0  # going back, the bar may show less
@@ -796,6 +815,8 @@ class ReviewScreen(SessionScreen):
     def on_mount(self) -> None:
         self.update_progress()
         self.set_focus(None)
+        if self.kiosk.paradata is not None:
+            self.kiosk.paradata.enter((), "review")
 
     def action_submit(self) -> None:
         if not self.guarded():
@@ -809,9 +830,13 @@ class ReviewScreen(SessionScreen):
             self.kiosk.submit(self.session)
         elif button.id == "back":
             self.session.back()
+            if self.kiosk.paradata is not None:
+                self.kiosk.paradata.back()
             self.store.save_draft(self.session)
             self.kiosk.show_session(self.session)
         elif button.has_class("change") and button.name:
+            if self.kiosk.paradata is not None:
+                self.kiosk.paradata.jump(button.name)
             self.session.go_to(button.name)
             self.store.save_draft(self.session)
             self.kiosk.show_session(self.session, returning=True)

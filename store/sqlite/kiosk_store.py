@@ -9,6 +9,7 @@ from typing import Any
 from store.sqlite.entities import Registers
 from store.sqlite.forms import Forms
 from store.sqlite.logs import StaffLogs
+from store.sqlite.paradata import Paradata
 from store.sqlite.print_jobs import PrintJobs
 from store.sqlite.requests import ServiceRequests
 from store.sqlite.reviews import Reviews
@@ -19,14 +20,15 @@ from store.sqlite.volunteers import Volunteers
 
 
 class KioskStore(Forms, DraftsAndSubmissions, Stats, PrintJobs, Volunteers, StaffLogs,
-                 ServiceRequests, SyncCursors, Registers, Reviews):
+                 ServiceRequests, SyncCursors, Registers, Reviews, Paradata):
     """All reads and writes of one kiosk database.
 
     Opening, transactions and snapshots: store/sqlite/connection.py; the schema and its
     migrations: schema.py; forms.py, submissions.py (drafts too), stats.py (with tallies.py,
     which keeps the counts), print_jobs.py, volunteers.py, logs.py (staff log and audit),
-    requests.py, sync_cursors.py, entities.py (registers of households) and reviews.py
-    (review decisions and corrections) each hold the queries of their concern.
+    requests.py, sync_cursors.py, entities.py (registers of households), reviews.py
+    (review decisions and corrections) and paradata.py (how each questionnaire was filled)
+    each hold the queries of their concern.
     """
 
 
