@@ -170,6 +170,8 @@ def test_central_figures_and_exports_follow_the_decisions_as_the_kiosk_does(
         for filters in FIGURE_FILTERS:
             assert figures(city, filters) == figures(store, filters), filters.to_json()
             assert exported(city, filters) == exported(store, filters), filters.to_json()
+            assert city.review_log(stats_data.SURVEY, filters) == store.review_log(
+                stats_data.SURVEY, filters)
     # Once more with everything sent at once (decisions and corrections in one sync),
     # into a fresh central database: the same figures.
     with psycopg.connect(central, autocommit=True) as connection:

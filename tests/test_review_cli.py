@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from openpyxl import load_workbook
 
 from kiosk.cli import main
 from store import KioskStore
@@ -113,3 +114,27 @@ def test_the_queue_lists_what_is_left_to_review_and_pii_stays_masked(kiosk: dict
     assert listed["counts"] == {"pending": 29, "approved": 1, "questioned": 0, "void": 0}
     assert kiosk["ids"][3] not in {entry["instance_id"] for entry in listed["queue"]}
     assert len(listed["queue"]) == 29
+
+
+def test_the_xlsx_export_shows_the_history_of_what_it_holds(kiosk: dict, tmp_path: Path):
+    voided, corrected = kiosk["ids"][4], kiosk["ids"][5]
+    run(kiosk, "review", "set", voided, "void", "--note", "测试", "--staff", "李社工")
+    run(kiosk, "review", "set", corrected, "questioned", "--note", "电话不对", "--staff", "李社工")
+    code, output = run(kiosk, "review", "correct", corrected, "phone", "13900001111",
+                       "--why", "号码抄错", "--staff", "李社工")
+    assert code == 0, output
+
+    def history(*options: str) -> list[tuple]:
+        target = tmp_path / f"export{len(options)}.xlsx"
+        code, output = run(kiosk, "export", SURVEY, "-o", str(target), *options)
+        assert code == 0, output
+        sheet = load_workbook(target, read_only=True)["审核与更正"]
+        return [row for row in sheet.iter_rows(values_only=True)][1:]
+
+    rows = history()
+    assert [(row[0], row[4], row[5], row[6], row[8]) for row in rows] == [
+        (corrected, "审核", "有问题", None, None), (corrected, "更正", None, "phone", "***")]
+    assert rows[1][9] == "号码抄错" and rows[1][2] == "李社工"
+    rows = history("--include-pii", "--review", "all")
+    assert [row[0] for row in rows] == [voided, corrected, corrected]
+    assert rows[2][8] == "13900001111"

@@ -468,6 +468,28 @@ class CentralStats:
 
     # ---- ExportStore ----------------------------------------------------------------------------
 
+    def review_log(self, survey_id: str, filters: StatsFilter) -> list[dict[str, Any]]:
+        """The review decisions and corrections of the submissions ``filters`` keeps, oldest
+        first, as the kiosk's ``review_log`` (a personal answer's values only for a role
+        that may read them)."""
+        conditions, parameters = self._conditions(survey_id, filters)
+        old, new = (("coalesce(c.old, c.pii_old)", "coalesce(c.new, c.pii_new)") if self._pii
+                    else ("c.old", "c.new"))
+        rows = self.conn.execute(
+            "SELECT 'review'::text, r.instance_id, r.at, r.staff, r.kiosk, r.state, NULL::text,"  # type: ignore[arg-type]
+            " NULL::text, NULL::text, r.note, r.review_id FROM submission_reviews r"
+            f" JOIN submissions s USING (instance_id) WHERE s.survey_id = %s{conditions}"
+            " UNION ALL SELECT 'correction', c.instance_id, c.at, c.staff, c.kiosk, NULL,"
+            f" c.question, {old}, {new}, c.why, c.correction_id FROM submission_corrections c"
+            f" JOIN submissions s USING (instance_id) WHERE s.survey_id = %s{conditions}"
+            " ORDER BY 3, 11",
+            [survey_id, *parameters, survey_id, *parameters]).fetchall()
+        return [{"kind": row[0], "instance_id": row[1], "at": row[2], "staff": row[3],
+                 "kiosk": row[4], "state": row[5], "question": row[6],
+                 "old": json.loads(row[7]) if row[7] is not None else None,
+                 "new": json.loads(row[8]) if row[8] is not None else None,
+                 "note": row[9]} for row in rows]
+
     @property
     def reads_personal_data(self) -> bool:
         """Whether this login may read the answers to questions marked pii."""

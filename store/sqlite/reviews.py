@@ -31,6 +31,7 @@ from surveys.review import (
     staff_text,
 )
 from surveys.session import Submission
+from surveys.stats.model import StatsFilter
 
 _RECORD = ("instance_id, survey_id, version, kiosk, started, completed, lang, enumerator,"
            " answers, site, entity, rowid, corrected")
@@ -224,6 +225,25 @@ class Reviews(StoreBase):
                 if len(found) >= limit:
                     break
         return found
+
+    def review_log(self, survey_id: str, filters: StatsFilter) -> list[dict[str, Any]]:
+        """The review decisions and corrections of the submissions ``filters`` keeps (as
+        an export writes them), oldest first: kind ``review`` or ``correction``."""
+        subquery, parameters = self.matching_ids(survey_id, filters)  # type: ignore[attr-defined]
+        rows = self.conn.execute(
+            "SELECT 'review', r.instance_id, r.at, r.staff, r.kiosk, r.state, NULL, NULL, NULL,"
+            " r.note, r.review_id FROM reviews r JOIN submissions s USING (instance_id)"
+            f" WHERE s.survey_id = ? AND s.rowid IN ({subquery})"
+            " UNION ALL SELECT 'correction', c.instance_id, c.at, c.staff, c.kiosk, NULL,"
+            " c.question, c.old, c.new, c.why, c.correction_id FROM corrections c"
+            f" JOIN submissions s USING (instance_id) WHERE s.survey_id = ?"
+            f" AND s.rowid IN ({subquery}) ORDER BY 3, 11",
+            [survey_id, *parameters, survey_id, *parameters]).fetchall()
+        return [{"kind": row[0], "instance_id": row[1], "at": row[2], "staff": row[3],
+                 "kiosk": row[4], "state": row[5], "question": row[6],
+                 "old": json.loads(row[7]) if row[7] is not None else None,
+                 "new": json.loads(row[8]) if row[8] is not None else None,
+                 "note": row[9]} for row in rows]
 
     def review_counts(self, survey_id: str) -> dict[str, int]:
         """How many submissions of a survey are in each state."""

@@ -100,11 +100,14 @@ def export_survey(store: ExportStore, survey_id: str, target: str | Path | IO[st
                                   language=language, text_answers=file_format == "pdf")
     else:  # the questions and choices of --where, checked before anything is written
         check_filters(catalogue(forms), filters)
+    # The review decisions and corrections of what is written (an xlsx sheet of its own).
+    log = getattr(store, "review_log", None)
+    history = log(survey_id, filters) if file_format == "xlsx" and log is not None else []
     try:
         return _write(file_format, forms, store.iter_submissions(survey_id, filters), stats,
                       target, labels=labels, include_pii=include_pii, language=language,
                       on_progress=on_progress, notes=notes, station=station,
-                      repeat_rows=repeat_rows)
+                      repeat_rows=repeat_rows, history=history)
     except ExportWriteError:
         raise
     except OSError as error:  # disk full, USB stick pulled out …
@@ -116,7 +119,8 @@ def _write(file_format: str, forms: list[Form], records: Iterator[dict[str, Any]
            stats: dict[str, Any] | None, target: str | Path | IO[str], *, labels: bool,
            include_pii: bool, language: str,
            on_progress: Callable[[int], None] | None, notes: list[str] | None,
-           station: str, repeat_rows: dict[str, int] | None) -> int:
+           station: str, repeat_rows: dict[str, int] | None,
+           history: list[dict[str, Any]]) -> int:
     if file_format == "csv":
         return write_csv(forms, records, target, labels=labels, include_pii=include_pii,
                          language=language, on_progress=on_progress, repeat_rows=repeat_rows)
@@ -132,7 +136,7 @@ def _write(file_format: str, forms: list[Form], records: Iterator[dict[str, Any]
     if file_format == "xlsx":
         return write_xlsx(forms, records, stats, target, labels=labels,
                           include_pii=include_pii, language=language, on_progress=on_progress,
-                          notes=notes, repeat_rows=repeat_rows)
+                          notes=notes, repeat_rows=repeat_rows, history=history)
     write_pdf(forms, stats, target, include_pii=include_pii, language=language,
               station=station)
     return int(stats.get("n", 0))

@@ -43,8 +43,16 @@ SHEET_ROW_LIMIT = 1_048_575
 Progress = Callable[[int], None] | None
 
 SHEET_NAMES = {
-    "zh": {"data": "数据", "tallies": "统计", "crosstab": "交叉表"},
-    "en": {"data": "data", "tallies": "tallies", "crosstab": "crosstab"},
+    "zh": {"data": "数据", "tallies": "统计", "crosstab": "交叉表", "history": "审核与更正"},
+    "en": {"data": "data", "tallies": "tallies", "crosstab": "crosstab",
+           "history": "review history"},
+}
+# The columns of the review history sheet (surveys/review.py: decisions and corrections).
+HISTORY_HEADINGS = {
+    "zh": ["问卷编号 instance_id", "时间", "工作人员", "工作站", "操作", "审核状态", "题目",
+           "原回答", "新回答", "说明或原因"],
+    "en": ["instance_id", "at", "staff", "kiosk", "action", "review state", "question",
+           "old answer", "new answer", "note or reason"],
 }
 WORDS = {
     "zh": {
@@ -277,8 +285,12 @@ def write_xlsx(forms: Sequence[Form], records: Iterable[dict[str, Any]],
                stats: dict[str, Any] | None, target: str | Path, *, labels: bool = False,
                include_pii: bool = False, language: str = "zh",
                on_progress: Progress = None, notes: list[str] | None = None,
-               repeat_rows: dict[str, int] | None = None) -> int:
-    """Write the data sheet(s), the tallies sheet and (when ``stats`` has one) the cross-tab.
+               repeat_rows: dict[str, int] | None = None,
+               history: Iterable[dict[str, Any]] = ()) -> int:
+    """Write the data sheet(s), the tallies sheet and (when ``stats`` has one) the cross-tab;
+    then, when the submissions written were reviewed or corrected, their ``history``
+    (review decisions and corrections, as ``review_log`` gives them: a personal answer's
+    values shown only with ``include_pii``).
 
     Over 1,048,575 submissions the data go on in sheets 数据2, 数据3 … (each with the
     header), since Excel and WPS open no more rows than that in one sheet. Every text cell
@@ -305,6 +317,7 @@ def write_xlsx(forms: Sequence[Form], records: Iterable[dict[str, Any]],
         if stats.get("crosstab"):
             _crosstab_sheet(book.create_sheet(names["crosstab"]), questions, stats, language,
                             cells)
+    _history_sheet(book, names["history"], forms, history, include_pii, language, cells)
     note = cells.note(language)
     if note is not None and notes is not None:
         notes.append(note)
@@ -314,6 +327,44 @@ def write_xlsx(forms: Sequence[Form], records: Iterable[dict[str, Any]],
         except OSError as error:
             raise ExportWriteError(f"cannot write {target}: {error.strerror or error}") from None
     return count
+
+
+def _history_sheet(book: Any, title: str, forms: Sequence[Form],
+                   history: Iterable[dict[str, Any]], include_pii: bool, language: str,
+                   cells: XlsxCells) -> None:
+    """The review decisions and corrections of the submissions written, oldest first (no
+    sheet when there are none)."""
+    personal = set().union(*(form.pii_names for form in forms)) if forms else set()
+    english = language.lower().startswith("en")
+    sheet = styles = None
+    for entry in history:
+        if sheet is None:
+            sheet = book.create_sheet(title)
+            styles = _Styles(sheet, cells)
+            sheet.append([styles.head(text) for text in HISTORY_HEADINGS[
+                "en" if english else "zh"]])
+        assert styles is not None
+        correction = entry["kind"] == "correction"
+        hidden = correction and entry["question"] in personal and not include_pii
+        action = ("correction" if english else "更正") if correction else \
+            ("review" if english else "审核")
+        state = "" if correction else (entry["state"] if english else
+                                       STATE_WORDS_ZH.get(entry["state"], entry["state"]))
+        values = ["***" if hidden else _history_value(entry.get(key))
+                  for key in ("old", "new")] if correction else ["", ""]
+        sheet.append(styles.row([entry["instance_id"], entry["at"], entry["staff"],
+                                 entry["kiosk"] or "", action, state,
+                                 entry.get("question") or "", *values, entry["note"]]))
+
+
+STATE_WORDS_ZH = {"pending": "未审核", "approved": "已通过", "questioned": "有问题",
+                  "void": "作废"}
+
+
+def _history_value(value: Any) -> str:
+    if value is None:
+        return ""
+    return " ".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 # What a sheet's name cannot hold in Excel (and WPS, LibreOffice), and its longest.
