@@ -245,13 +245,13 @@ def speeder_median(seconds: Iterable[float]) -> float | None:
     return statistics.median(compared)
 
 
-def flags(record: ParadataRecord, median: float | None,
+def flags(seconds: float, complete: bool, median: float | None,
           likert_answers: Iterable[Any] = ()) -> list[str]:
     """The flags of one questionnaire: ``speeder`` (under SPEEDER_SHARE of ``median``, which
-    ``speeder_median`` gives; never for a record whose time is incomplete) and
+    ``speeder_median`` gives; never when its time is not ``complete``) and
     ``straight_line``."""
     found = []
-    if median is not None and record.complete and record.seconds < SPEEDER_SHARE * median:
+    if median is not None and complete and seconds < SPEEDER_SHARE * median:
         found.append("speeder")
     if straight_lined(likert_answers):
         found.append("straight_line")

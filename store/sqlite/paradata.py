@@ -8,13 +8,17 @@ they compare: the seconds of the survey's questionnaires and each one's Likert a
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from store.sqlite.connection import StoreBase
 from surveys.form import Form
 from surveys.gate import CheckedSubmission
 from surveys.paradata import ParadataRecord, ParadataRow, flags, likert_names, speeder_median
+
+# A resumed draft whose earlier time was lost (surveys/paradata.py writes its events compactly;
+# the spaced form is json.dumps's default, in case a row came another way).
+LOST = "(instr(events, '\"lost\":true') > 0 OR instr(events, '\"lost\": true') > 0)"
 
 
 def _events(text: str) -> list[dict[str, Any]]:
@@ -61,20 +65,44 @@ class Paradata(StoreBase):
 
     def paradata_flags(self, survey_id: str) -> dict[str, list[str]]:
         """instance id -> its flags (``speeder``, ``straight_line``; [] for none), for every
-        submission of the survey with paradata."""
-        return {row.instance_id: row.flags for row in self.paradata_rows(survey_id)}
+        submission of the survey with paradata. (No event list is read: 20,000 in ~0.5 s.)"""
+        return {instance_id: found for instance_id, _, found in self._flagged(survey_id)}
 
     def paradata_rows(self, survey_id: str,
                       only: Collection[str] | None = None) -> list[ParadataRow]:
-        """The survey's submissions with paradata, oldest first, each with its flags;
-        ``only``: just these instance ids (the flags still compare with the whole survey)."""
-        # The median compares with every complete record of the survey, whatever is shown.
-        compared = [seconds for seconds, events in self.conn.execute(
-            "SELECT seconds, events FROM paradata WHERE survey_id=?", (survey_id,))
-            if ParadataRecord(seconds, 0, 0, 0, _events(events)).complete]
-        median = speeder_median(compared)
-        query = ("SELECT p.instance_id, p.version, s.completed, p.seconds, p.answer_changes,"
-                 " p.back_steps, p.interruptions, p.events, coalesce(s.corrected, s.answers)"
+        """The survey's submissions with paradata, oldest first, each with its events and
+        flags; ``only``: just these instance ids (the flags still compare with the whole
+        survey)."""
+        flagged = {instance_id: (completed, found)
+                   for instance_id, completed, found in self._flagged(survey_id, only)}
+        query = ("SELECT instance_id, version, seconds, answer_changes, back_steps,"
+                 " interruptions, events FROM paradata WHERE survey_id=?")
+        parameters: list[Any] = [survey_id]
+        if only is not None:  # (one submission's: not every event list of the survey)
+            wanted = list(flagged)
+            query += f" AND instance_id IN ({','.join('?' * len(wanted))})"
+            parameters.extend(wanted)
+        rows = []
+        for (instance_id, version, seconds, changes, backs, interruptions,
+             events) in self.conn.execute(query, parameters):
+            if instance_id not in flagged:
+                continue
+            completed, found = flagged[instance_id]
+            record = ParadataRecord(float(seconds), int(changes), int(backs),
+                                    int(interruptions), _events(events))
+            rows.append(ParadataRow(instance_id, survey_id, version, completed, record, found))
+        order = {instance_id: place for place, instance_id in enumerate(flagged)}
+        return sorted(rows, key=lambda row: order[row.instance_id])
+
+    def _flagged(self, survey_id: str, only: Collection[str] | None = None,
+                 ) -> Iterator[tuple[str, str, list[str]]]:
+        """(instance id, completed, flags) of the survey's submissions with paradata, oldest
+        first. The median compares with every record of the survey whose time is complete
+        (a resumed draft's ``"lost":true`` is found in the text, not by parsing it)."""
+        median = speeder_median(seconds for (seconds,) in self.conn.execute(
+            f"SELECT seconds FROM paradata WHERE survey_id=? AND NOT {LOST}", (survey_id,)))
+        query = (f"SELECT p.instance_id, p.version, s.completed, p.seconds, {LOST},"
+                 " coalesce(s.corrected, s.answers)"
                  " FROM paradata p JOIN submissions s ON s.instance_id = p.instance_id"
                  " WHERE p.survey_id=?")
         parameters: list[Any] = [survey_id]
@@ -83,19 +111,13 @@ class Paradata(StoreBase):
             query += f" AND p.instance_id IN ({','.join('?' * len(wanted))})"
             parameters.extend(wanted)
         likert: dict[str, list[str]] = {}
-        rows = []
-        for (instance_id, version, completed, seconds, changes, backs, interruptions,
-             events, answers) in self.conn.execute(
+        for instance_id, version, completed, seconds, lost, answers in self.conn.execute(
                 query + " ORDER BY s.completed, p.instance_id", parameters):
             if version not in likert:
                 likert[version] = self._likert_of(survey_id, version)
-            record = ParadataRecord(float(seconds), int(changes), int(backs),
-                                    int(interruptions), _events(events))
-            given = _answers(answers)
-            rows.append(ParadataRow(instance_id, survey_id, version, completed or "", record,
-                                    flags(record, median,
-                                          [given.get(name) for name in likert[version]])))
-        return rows
+            given = _answers(answers) if likert[version] else {}
+            yield instance_id, completed or "", flags(
+                float(seconds), not lost, median, [given.get(name) for name in likert[version]])
 
     def _likert_of(self, survey_id: str, version: str) -> list[str]:
         try:
