@@ -8,8 +8,9 @@ record is stored once, with the submission (store/sqlite/paradata.py).
 No answer is ever kept here: an event says *that* an answer changed, never from what to
 what (pii questions or not), so paradata can be exported and shown without personal data.
 
-The events (a JSON list; times are milliseconds since the questionnaire began, counting only
-the time it was open on a screen):
+The events (a JSON list, in the order things happened — a screen's visit first, then what
+was done on it; times are milliseconds since the questionnaire began, counting only the time
+it was open on a screen):
 
 - ``{"k": "question", "n": NAME, "s": START, "e": END}`` a screen was shown from START to
   END; NAME is its first question, ``"also": [...]`` the others of a field-list screen.
@@ -108,7 +109,8 @@ class Paradata:
         self.totals: dict[str, int] = {}
         self._before = 0.0  # seconds of earlier sittings (a kept draft continued)
         self._since: float | None = clock()  # None while paused (kept as a draft)
-        self._open: tuple[str, tuple[str, ...], int] | None = None  # kind, names, start ms
+        # The screen shown: kind, names and its visit's event (the end set on leaving).
+        self._open: tuple[str, tuple[str, ...], dict[str, Any]] | None = None
         self._idle_from: int | None = None
         if resumed:
             self._add({"k": "resume", "t": 0, "lost": True})
@@ -134,27 +136,29 @@ class Paradata:
 
     def enter(self, names: Sequence[str], kind: str = "question") -> None:
         """A screen is shown (its questions' names; a prompt's repeat; () for the review).
-        The same screen shown again (rebuilt in place) goes on as one visit."""
+        The same screen shown again (rebuilt in place) goes on as one visit. The visit is
+        listed now (what happens on the screen follows it); its end is filled in on leaving."""
         key = (kind, tuple(names))
         if self._open is not None and self._open[:2] == key:
             return
         self.leave()
-        self._open = (*key, self.now_ms())
+        start = self.now_ms()
+        event: dict[str, Any] = {"k": kind, "n": names[0] if names else "", "s": start,
+                                 "e": start}
+        if len(names) > 1:
+            event["also"] = list(names[1:])
+        self._add(event)
+        self._open = (*key, event)
 
     def leave(self) -> None:
         """The screen shown is left (to another, or the questionnaire ends)."""
         if self._open is None:
             return
-        kind, names, start = self._open
+        kind, names, event = self._open
         self._open = None
-        end = self.now_ms()
-        event: dict[str, Any] = {"k": kind, "n": names[0] if names else "", "s": start,
-                                 "e": end}
-        if len(names) > 1:
-            event["also"] = list(names[1:])
-        self._add(event)
+        event["e"] = end = self.now_ms()  # (a visit past MAX_EVENTS: only its totals count)
         if kind == "question" and names:
-            share = (end - start) // len(names)
+            share = (end - event["s"]) // len(names)
             for name in names:
                 if name in self.totals or len(self.totals) < MAX_TOTALS:
                     self.totals[name] = self.totals.get(name, 0) + share

@@ -47,8 +47,9 @@ LIKERT = ["q1", "q2", "q3", "q4", "q5"]
 EVENT_KEYS = {"k", "n", "s", "e", "t", "also", "out", "lost", "q", "cut"}
 
 
-def write_likert_form(path: Path) -> Path:
-    """Five Likert questions (1–5), then a name (pii); a draft left idle is kept."""
+def write_likert_form(path: Path, form_id: str = "para", review: str = "") -> Path:
+    """Five Likert questions (1–5), then a name (pii); a draft left idle is kept;
+    ``review`` yes: a review step before 提交."""
     survey = [["type", "name", "label::中文 (zh)", "appearance", "pii"]]
     for number, name in enumerate(LIKERT, start=1):
         survey.append(["select_one sat", name, f"第{number}题，您满意吗？", "likert", ""])
@@ -56,8 +57,9 @@ def write_likert_form(path: Path) -> Path:
     choices = [["list_name", "name", "label::中文 (zh)"]]
     choices += [["sat", str(score), label] for score, label in
                 enumerate(["很不满意", "不满意", "一般", "满意", "很满意"], start=1)]
-    settings = [["form_title", "form_id", "version", "default_language", "draft_on_idle"],
-                ["过程数据测试", "para", "1", "中文 (zh)", "keep"]]
+    settings = [["form_title", "form_id", "version", "default_language", "draft_on_idle",
+                 "review"],
+                ["过程数据测试", form_id, "1", "中文 (zh)", "keep", review]]
     return write_form(path, survey, choices, settings)
 
 
@@ -65,6 +67,8 @@ def write_likert_form(path: Path) -> Path:
 def para_store(tmp_path: Path) -> KioskStore:
     store = open_store(tmp_path / "kiosk.db")
     store.install_form(compile_xlsform(write_likert_form(tmp_path / "para.xlsx")))
+    store.install_form(compile_xlsform(
+        write_likert_form(tmp_path / "reviewed.xlsx", "reviewed", review="yes")))
     yield store
     store.close()
 
@@ -75,7 +79,7 @@ def kiosk(store: KioskStore, **options: Any) -> Any:
     settings: dict[str, Any] = {
         "home_after": 600, "tap_guard": 0.0, "animations": False, "cursor_blink": False,
         "config": KioskConfig(station_name="梁丰社区社工站", kiosk_id="hall-1",
-                              surveys=("para",)),
+                              surveys=("para", "reviewed")),
         "idle_seconds": 600, "countdown_seconds": 30}
     settings.update(options)
     return KioskApp(store, **settings)
@@ -130,6 +134,12 @@ async def test_a_walk_on_the_screens_is_recorded_as_it_was_taken(para_store: Kio
     assert kinds.count("change") == 1 and kinds.count("back") == 2
     assert [event["n"] for event in record.events if event["k"] == "change"] == ["q3"]
     assert [event["n"] for event in record.events if event["k"] == "back"] == ["q4", "q3"]
+    steps = [(event["k"], event["n"]) for event in record.events
+             if event["k"] in ("question", "change", "back")]
+    assert steps == [("question", "q1"), ("question", "q2"), ("question", "q3"),
+                     ("change", "q3"), ("question", "q4"), ("back", "q4"), ("question", "q3"),
+                     ("back", "q3"), ("question", "q2"), ("question", "q3"),
+                     ("question", "q4"), ("question", "q5"), ("question", "nm")]
     assert kinds[-2:] == ["end", "totals"]
     # The times follow one another, and the total is the end's.
     visits = [event for event in record.events if event["k"] == "question"]
@@ -201,6 +211,35 @@ async def test_a_kept_draft_continued_on_the_same_kiosk_carries_its_paradata_on(
     resumed = [event for event in record.events if event["k"] == "resume"]
     assert len(resumed) == 1 and "lost" not in resumed[0]
     assert record.complete  # all its time was seen: it is compared with the others
+
+
+async def test_the_review_step_and_a_change_made_from_it_are_recorded(para_store: KioskStore):
+    from textual.widgets import Button
+
+    app = kiosk(para_store)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await tap_form(pilot, "reviewed")
+        for key in ("1", "2", "3", "4", "5"):
+            await keys(pilot, key)
+            await next_screen(pilot)
+        await next_screen(pilot)  # no name: to the review step
+        change = [button for button in app.screen.query(Button).results(Button)
+                  if button.name == "q2"]
+        assert change, screen_text(app)
+        await tap(pilot, change[0])  # 修改 the second answer
+        assert on_screen(app) == ["q2"]
+        await keys(pilot, "1")
+        await next_screen(pilot)  # 回到核对
+        await tap(pilot, "#submit")
+        assert "谢谢" in screen_text(app)
+
+    record = para_store.paradata_of(stored_row(para_store)[0]).record
+    assert record.visited() == ["q1", "q2", "q3", "q4", "q5", "nm", "q2"]
+    assert [event["k"] for event in record.events if event["k"] in ("review", "jump")] == [
+        "review", "jump", "review"]
+    assert [event["n"] for event in record.events if event["k"] == "jump"] == ["q2"]
+    assert (record.answer_changes, record.back_steps) == (1, 0)
 
 
 # ---- the flags, from generated submissions ------------------------------------------------
