@@ -13,8 +13,9 @@ from openpyxl import load_workbook
 
 from kiosk.cli import main
 from store import KioskStore
+from surveys.paradata import ParadataRecord
 from tests import stats_data
-from tests.gated import gated
+from tests.gated import gated, gated_one
 from tests.stats_data import SURVEY
 
 
@@ -138,3 +139,27 @@ def test_the_xlsx_export_shows_the_history_of_what_it_holds(kiosk: dict, tmp_pat
     rows = history("--include-pii", "--review", "all")
     assert [row[0] for row in rows] == [voided, corrected, corrected]
     assert rows[2][8] == "13900001111"
+
+
+def test_the_queue_shows_who_filled_implausibly_fast(tmp_path: Path):
+    submissions = stats_data.generate(13, seed=4)
+    with KioskStore(tmp_path / "kiosk.db") as store:
+        for compiled in stats_data.compiled_versions(tmp_path):
+            store.install_form(compiled)
+        for number, submission in enumerate(submissions):
+            seconds = 20.0 if number == 12 else 150.0 + number  # the last: in 20 s
+            store.save_submission_with_paradata(
+                gated_one(store, submission),
+                ParadataRecord(seconds=seconds, answer_changes=0, back_steps=0,
+                               interruptions=0, events=[]))
+    kiosk = {"db": tmp_path / "kiosk.db"}
+    code, output = run(kiosk, "review", "list", SURVEY, "--json")
+    assert code == 0, output
+    flagged = {entry["instance_id"]: entry["flags"] for entry in json.loads(output)["queue"]}
+    assert flagged.pop(submissions[12].instance_id) == ["speeder"]
+    assert set(map(tuple, flagged.values())) == {()}
+    code, output = run(kiosk, "review", "list", SURVEY)
+    assert code == 0, output
+    fast = next(line for line in output.splitlines() if submissions[12].instance_id in line)
+    assert "答得过快" in fast
+    assert sum("答得过快" in line for line in output.splitlines()) == 1

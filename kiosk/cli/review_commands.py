@@ -13,6 +13,7 @@ from kiosk.cli.context import Context, pass_context, staff_name
 from kiosk.cli.exit_codes import KioskGroup
 from kiosk.cli.options import json_option
 from kiosk.cli.volunteer_commands import text_columns
+from surveys.paradata import FLAG_WORDS
 from surveys.review import REVIEW_STATES, ReviewError, review_states, state_word
 
 staff_option = click.option("--staff", help="Name of the staff member (default: the login).")
@@ -46,7 +47,7 @@ def _flags(context: Context, survey_id: str) -> dict[str, list[str]]:
 def review_list(context: Context, survey_id: str, states: tuple[str, ...], limit: int,
                 as_json: bool) -> None:
     """The review queue of a survey: its submissions in these states, oldest first, with
-    their paradata flags (快速填写 filled too fast, 答案一律 straight-lined)."""
+    their paradata flags (答得过快 filled too fast, 量表题全选同一项 straight-lined)."""
     if survey_id not in {info.survey_id for info in context.store.list_forms()}:
         raise click.UsageError(f"no survey '{survey_id}' here")
     try:
@@ -69,9 +70,6 @@ def review_list(context: Context, survey_id: str, states: tuple[str, ...], limit
                               "更正 corrections", "说明 note", "id"], rows):
         click.echo(line)
     click.echo("  ".join(f"{state_word(state)} {counts[state]}" for state in REVIEW_STATES))
-
-
-FLAG_WORDS = {"speeder": "快速填写", "straight_line": "答案一律"}
 
 
 @review_group.command("set")

@@ -1,7 +1,7 @@
 """The dashboard's 审核 tab: review before counting (issue 17), as ``kiosk review`` does it
 from a terminal. Staff pick a survey and which states to see (待审核 and 有问题 first), read
-each questionnaire's flags (快速填写: filled far faster than the others; 答案一律: the same
-choice on every rating), then mark it 通过, 有问题 or 作废 with a note, or correct one
+each questionnaire's flags (答得过快: filled far faster than the others; 量表题全选同一项:
+the same choice on every rating), then mark it 通过, 有问题 or 作废 with a note, or correct one
 answer with a reason. The store does the work (store/sqlite/reviews.py); this widget reads
 what staff type and shows what happened, Chinese first. Answers are shown only after a
 questionnaire is picked, and personal ones never.
@@ -28,9 +28,9 @@ WORDS = {
            "correct": "更正", "done": "已把 {code} 标为{state}。",
            "corrected": "已更正 {code} 的“{question}”：{old} → {new}。",
            "refused": "没有保存：{error}", "counts": "未审核 {pending} · 已通过 {approved} · "
-           "有问题 {questioned} · 作废 {void}", "speeder": "快速填写",
-           "straight_line": "答案一律", "unanswered": "（未答）", "hidden": "（个人信息，不显示）",
-           "history": "审核记录", "answers": "回答（已更正）"},
+           "有问题 {questioned} · 作废 {void}", "speeder": "答得过快",
+           "straight_line": "量表题全选同一项", "unanswered": "（未答）",
+           "hidden": "（个人信息，不显示）", "history": "审核记录", "answers": "回答（已更正）"},
     "en": {"tab": "Review", "open": "To review and questioned", "all": "All",
            "columns": ("Completed", "Code", "State", "Flags", "Fixes", "Note"),
            "pick": "Pick a questionnaire above.", "note": "Note (needed for questioned, void)",
