@@ -228,6 +228,31 @@ async def test_export_to_a_folder_leaves_personal_data_out_and_is_audited(
     assert entry["target"] == "service_request" and str(written) in entry["detail"]
 
 
+async def test_export_for_an_analyst_as_spss_from_the_dashboard(desk: KioskStore,
+                                                                tmp_path: Path):
+    import pyreadstat
+
+    desk.insert_submissions(gated(desk, [service_request(1, "elderly", "13912345678")]),
+                            source="kiosk")
+    stick = tmp_path / "U盘"
+    stick.mkdir()
+    app = kiosk(desk, config=STAFF_CONFIG.with_changes(surveys=("service_request",)))
+    async with app.run_test(size=(120, 50)) as pilot:
+        screen = await open_dashboard(pilot)
+        await show_tab(pilot, "tab-export")
+        screen.query_one("#export-format", Select).value = "sav"
+        screen.query_one("#export-folder", Input).value = str(stick)
+        await pilot.pause()
+        await tap(pilot, "#export-go")
+        await wait_for(pilot, lambda: "已导出 1 份" in screen_text(app))
+    [written] = list(stick.iterdir())
+    assert written.suffix == ".sav"
+    frame, meta = pyreadstat.read_sav(str(written))
+    assert len(frame) == 1 and "13912345678" not in frame.to_csv()
+    assert "养老" in " ".join(str(label) for labels in meta.variable_value_labels.values()
+                            for label in labels.values())
+
+
 async def test_the_dashboard_closes_when_left_and_nothing_of_it_stays(desk: KioskStore):
     desk.insert_submissions(gated(desk, [service_request(1, "elderly", "13912345678")]),
                             source="kiosk")

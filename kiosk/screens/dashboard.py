@@ -50,7 +50,7 @@ from surveys.clock import from_epoch, now_local
 BAR_WIDTH = 24
 REFRESH_SECONDS = 10.0
 REQUEST_SURVEY = "service_request"
-EXPORT_FORMATS = ("xlsx", "csv", "pdf")
+EXPORT_FORMATS = ("xlsx", "csv", "pdf", "sav", "dta")
 TEXTS_PER_PAGE = 12  # groups of identical answers on one page of the text-answer tab
 
 
@@ -303,7 +303,8 @@ class StaffDashboardScreen(KioskScreen):
                         yield Static("", id="doctor-body")
 
     def _format_label(self, name: str) -> str:
-        return {"xlsx": "Excel (.xlsx)", "csv": "CSV (.csv)", "pdf": self.t("dash.pdf")}[name]
+        return {"xlsx": "Excel (.xlsx)", "csv": "CSV (.csv)", "pdf": self.t("dash.pdf"),
+                "sav": "SPSS (.sav)", "dta": "Stata (.dta)"}[name]
 
     def on_mount(self) -> None:
         super().on_mount()
