@@ -83,6 +83,11 @@ def staff_text(text: str | None, what: str, *, required: bool, limit: int = NOTE
     if _FORBIDDEN.search(text):
         raise ReviewError(f"{what}里有控制字符或方向字符，请重新输入 "
                           "(control or direction characters)")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that were not UTF-8, as a terminal may pass them
+        raise ReviewError(f"{what}不是有效的文字（编码不对），请重新输入 "
+                          "(not valid UTF-8 text)") from None
     return text
 
 

@@ -94,6 +94,11 @@ def test_a_correction_shows_in_the_figures_and_the_history(kiosk: dict, tmp_path
     (("review", "correct", "{id}", "group", "martian", "--why", "x"), "没有选项"),
     (("review", "correct", "{id}", "age", "=1+1", "--why", "x"), "要填数字"),
     (("stats", SURVEY, "--review", "maybe"), "没有审核状态"),
+    (("review", "set", "{id}", "questioned", "--note", "坏\udcff字节"), "编码不对"),
+    (("review", "set", "{id}", "approved", "--staff", "王\udc80"), "编码不对"),
+    (("review", "correct", "{id}", "comment", "楼道\udcff", "--why", "x"), "不符合问卷规则"),
+    (("review", "correct", "{id}", "comment", "x" * 20_000, "--why", "x"), "太长"),
+    (("review", "correct", "{id}", "group", "youth", "--why", "\x1b[2J"), "控制字符"),
     (("review", "list", "nope"), "no survey 'nope'"),
 ])
 def test_what_staff_get_wrong_is_named_without_a_traceback(kiosk: dict, arguments: tuple,
