@@ -14,6 +14,7 @@ correction is made and checked.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -101,6 +102,15 @@ class Correction:
     old: Any
     new: Any
     answers: dict[str, Any]
+
+
+def history_entry(row: Sequence[Any]) -> dict[str, Any]:
+    """One line of a review history as both stores read it: (kind 'review' or 'correction',
+    instance id, at, staff, kiosk, state, question, old and new value as JSON text, note)."""
+    return {"kind": row[0], "instance_id": row[1], "at": row[2], "staff": row[3],
+            "kiosk": row[4], "state": row[5], "question": row[6],
+            "old": json.loads(row[7]) if row[7] is not None else None,
+            "new": json.loads(row[8]) if row[8] is not None else None, "note": row[9]}
 
 
 def correctable_item(form: Form, question: str) -> Item:

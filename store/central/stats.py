@@ -21,6 +21,7 @@ from store.central.schema import installation
 from store.central.tallies import DIMENSIONS, answered_sql, chosen_sql, hashing, pairs_sql
 from store.filters import POSTGRES, dimension_conditions, review_conditions
 from surveys.form import Form
+from surveys.review import history_entry
 from surveys.stats.model import (
     Question,
     RepeatGroup,
@@ -484,11 +485,7 @@ class CentralStats:
             f" JOIN submissions s USING (instance_id) WHERE s.survey_id = %s{conditions}"
             " ORDER BY 3, 11",
             [survey_id, *parameters, survey_id, *parameters]).fetchall()
-        return [{"kind": row[0], "instance_id": row[1], "at": row[2], "staff": row[3],
-                 "kiosk": row[4], "state": row[5], "question": row[6],
-                 "old": json.loads(row[7]) if row[7] is not None else None,
-                 "new": json.loads(row[8]) if row[8] is not None else None,
-                 "note": row[9]} for row in rows]
+        return [history_entry(row) for row in rows]
 
     @property
     def reads_personal_data(self) -> bool:

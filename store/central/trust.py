@@ -516,28 +516,24 @@ def _count_added() -> str:
     """The statistics upkeep of store/central/tallies.py, for the submissions in
     ``added_submissions``; its work tables made here (a caller's own could not stand in)
     and dropped at the end."""
-    settings = " ".join(f"SET {name} = {_literal(value)}" for name, value in HASHING)
-    steps = "\n".join(f"  {statement};" for statement in (
-        *COUNT_WORK_TABLES, *COUNT_CELLS, *COUNT_TALLIES, COUNT_DONE))
-    return f"""
-CREATE OR REPLACE FUNCTION kiosk_count_added() RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER {_SAFE} {settings} AS $$
-BEGIN
-{steps}
-END $$"""
+    return _counting("kiosk_count_added", (*COUNT_CELLS, *COUNT_TALLIES))
 
 
 def _count_removed() -> str:
     """``kiosk_count_added`` the other way: the submissions in ``added_submissions`` taken
     away from the figures (voided, or their answers before a correction)."""
-    settings = " ".join(f"SET {name} = {_literal(value)}" for name, value in HASHING)
-    steps = "\n".join(f"  {statement};" for statement in (
-        *COUNT_WORK_TABLES, *UNCOUNT_CELLS, *UNCOUNT_TALLIES, *REMOVE_ZEROS, COUNT_DONE))
+    return _counting("kiosk_count_removed", (*UNCOUNT_CELLS, *UNCOUNT_TALLIES, *REMOVE_ZEROS))
+
+
+def _counting(name: str, steps: tuple[str, ...]) -> str:
+    settings = " ".join(f"SET {key} = {_literal(value)}" for key, value in HASHING)
+    body = "\n".join(f"  {statement};" for statement in (*COUNT_WORK_TABLES, *steps,
+                                                          COUNT_DONE))
     return f"""
-CREATE OR REPLACE FUNCTION kiosk_count_removed() RETURNS void
+CREATE OR REPLACE FUNCTION {name}() RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER {_SAFE} {settings} AS $$
 BEGIN
-{steps}
+{body}
 END $$"""
 
 

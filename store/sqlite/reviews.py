@@ -27,6 +27,7 @@ from surveys.review import (
     STAFF_LIMIT,
     ReviewError,
     correct,
+    history_entry,
     review_state,
     staff_text,
 )
@@ -239,11 +240,7 @@ class Reviews(StoreBase):
             f" JOIN submissions s USING (instance_id) WHERE s.survey_id = ?"
             f" AND s.rowid IN ({subquery}) ORDER BY 3, 11",
             [survey_id, *parameters, survey_id, *parameters]).fetchall()
-        return [{"kind": row[0], "instance_id": row[1], "at": row[2], "staff": row[3],
-                 "kiosk": row[4], "state": row[5], "question": row[6],
-                 "old": json.loads(row[7]) if row[7] is not None else None,
-                 "new": json.loads(row[8]) if row[8] is not None else None,
-                 "note": row[9]} for row in rows]
+        return [history_entry(row) for row in rows]
 
     def review_counts(self, survey_id: str) -> dict[str, int]:
         """How many submissions of a survey are in each state."""
