@@ -43,7 +43,7 @@ from surveys import exports
 from surveys.clock import CHINA
 from surveys.form import METADATA, Form
 from surveys.session import FormSession, Submission
-from surveys.xlsform import compile_xlsform
+from surveys.xlsform import FormError, compile_xlsform
 from tests import stats_data
 from tests.formbuilder import write_form
 from tests.gated import gated, stored_before_the_gate
@@ -707,38 +707,42 @@ def test_a_failed_export_keeps_the_earlier_file(kiosk, tmp_path):
 
 CASES_SURVEY = [
     ["type", "name", "label::中文 (zh)"],
-    ["text", "Q1", "大写"], ["text", "q1", "小写"], ["text", "q1_2", "已有的名字"],
+    ["text", "Q_1", "大写"], ["text", "q-1", "小写"], ["text", "q_1_2", "已有的名字"],
     ["integer", "by", "保留字"], ["integer", "_n", "Stata 的保留字"],
     ["integer", "x" * 70, "太长的名字"],
 ]
 
 
 def test_names_that_differ_only_in_case(tmp_path):
-    """Q1 and q1 are one name to SPSS, two to Stata. (The kiosk database cannot install such
-    a form — its tally columns clash — so the writers get the form and records directly.)"""
+    """Q_1 and q_1 are one name to SPSS, two to Stata: q-1, cleaned to q_1, must not take
+    Q_1's place in a .sav. (Questions named Q1 and q1 never get this far: the form is
+    refused, its tally columns would clash.)"""
+    with pytest.raises(FormError, match="differ only in capital letters"):
+        compile_xlsform(write_form(tmp_path / "clash.xlsx", [
+            ["type", "name", "label"], ["text", "Q1", "大写"], ["text", "q1", "小写"]]))
     form = Form(compile_xlsform(write_form(tmp_path / "cases.xlsx", CASES_SURVEY)))
     records = [{"instance_id": "a", "version": "1", "kiosk": "hall-1", "site": None,
                 "enumerator": None, "started": None,
                 "completed": "2026-11-20T02:00:00.000Z", "lang": "zh",
-                "answers": {"Q1": "大", "q1": "小", "q1_2": "早有", "by": 1, "_n": 2,
+                "answers": {"Q_1": "大", "q-1": "小", "q_1_2": "早有", "by": 1, "_n": 2,
                             "x" * 70: 3}}]
     notes: list[str] = []
     assert exports.write_sav([form], iter(records), tmp_path / "cases.sav", notes=notes) == 1
     frame, labels, _ = read_sav(tmp_path / "cases.sav")
-    assert labels["Q1"] == "大写" and frame["Q1"][0] == "大"
-    assert labels["q1_2"] == "已有的名字" and frame["q1_2"][0] == "早有"
-    lower = next(name for name, label in labels.items() if label == "q1：小写")
-    assert lower.casefold() not in ("q1", "q1_2") and frame[lower][0] == "小"
+    assert labels["Q_1"] == "大写" and frame["Q_1"][0] == "大"
+    assert labels["q_1_2"] == "已有的名字" and frame["q_1_2"][0] == "早有"
+    lower = next(name for name, label in labels.items() if label == "q-1：小写")
+    assert lower.casefold() not in ("q_1", "q_1_2") and frame[lower][0] == "小"
     long_name = next(name for name, label in labels.items() if label.endswith("太长的名字"))
     assert len(long_name) <= 64 and frame[long_name][0] == 3
     assert labels["n"] == "_n：Stata 的保留字" and frame["n"][0] == 2  # a letter first
     assert frame["completed"][0] == dt.datetime(2026, 11, 20, 10, 0)  # China time
     assert any("变量名" in note for note in notes)
-    assert pspp_dictionary(tmp_path / "cases.sav")[lower] == "q1：小写"
+    assert pspp_dictionary(tmp_path / "cases.sav")[lower] == "q-1：小写"
     exports.write_dta([form], iter(records), tmp_path / "cases.dta")
     for reader in (read_dta, read_stata_pandas):
         frame, labels, _ = reader(tmp_path / "cases.dta")
-        assert frame["Q1"][0] == "大" and frame["q1"][0] == "小"
+        assert frame["Q_1"][0] == "大" and frame["q_1"][0] == "小"
         assert labels["by"] == "保留字"
         stata_n = next(name for name, label in labels.items() if label.startswith("_n："))
         assert stata_n != "_n" and frame[stata_n][0] == 2
