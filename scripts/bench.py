@@ -794,7 +794,7 @@ def statistics_database(workdir: Path, rows: int,
     plain.execute("CREATE TABLE submissions(instance_id TEXT PRIMARY KEY, survey_id TEXT,"
                   " version TEXT, kiosk TEXT, started TEXT, completed TEXT, lang TEXT,"
                   " enumerator TEXT, answers TEXT, receipt_code TEXT, source TEXT,"
-                  " stored_at TEXT, site TEXT)")
+                  " stored_at TEXT, site TEXT, entity TEXT)")
     plain.execute("CREATE INDEX s1 ON submissions(survey_id, version)")
     plain.execute("CREATE INDEX s2 ON submissions(survey_id, completed)")
     plain.execute("CREATE INDEX s3 ON submissions(receipt_code)")
@@ -817,7 +817,7 @@ def statistics_database(workdir: Path, rows: int,
             now = time.perf_counter()
             plain.execute("BEGIN IMMEDIATE")
             plain.executemany("INSERT OR IGNORE INTO submissions VALUES"
-                              " (?,?,?,?,?,?,?,?,?,?,?,?,?)", values)
+                              f" ({', '.join('?' * len(values[0]))})", values)
             plain.execute("COMMIT")
             plain_seconds += time.perf_counter() - now
             plain_rows += len(values)
@@ -1376,8 +1376,8 @@ def bench_central_statistics(workdir: Path, rows: int, cache: Path | None,
 
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
 GIVEN = "秀英桂兰建国志强玉珍淑芬德明海燕立新凤英春梅国华振华秀兰金凤"
-ESTATES = ["金港花园", "长江小区", "东风一村", "新华小区", "港城佳苑", "沙洲新村", "梁丰花园",
-           "南苑小区", "乘航新村", "塘桥人家"]
+HOUSEHOLD_ESTATES = ["金港花园", "长江小区", "东风一村", "新华小区", "港城佳苑", "沙洲新村",
+                     "梁丰花园", "南苑小区", "乘航新村", "塘桥人家"]
 
 
 def household_changes(count: int, rng: random.Random) -> list[Any]:
@@ -1388,7 +1388,7 @@ def household_changes(count: int, rng: random.Random) -> list[Any]:
     changes = []
     for number in range(count):
         head = rng.choice(SURNAMES) + "".join(rng.choices(GIVEN, k=rng.choice((1, 2))))
-        address = (f"{rng.choice(ESTATES)} {rng.randrange(1, 40)} 栋 "
+        address = (f"{rng.choice(HOUSEHOLD_ESTATES)} {rng.randrange(1, 40)} 栋 "
                    f"{rng.randrange(1, 7)}0{rng.randrange(1, 5)}")
         phone = f"1{rng.choice('3578')}{rng.randrange(10**9):09d}"
         changes.append(EntityChange(
