@@ -20,10 +20,6 @@ if TYPE_CHECKING:
     from lxml import etree
 
 COMPILED_FORMAT = 1
-# The engine (FormSession, the record gate), the screens, the exports and the statistics all
-# run repeat groups (issue 16), so forms with them compile and install. Turned off, compiling
-# and installing such a form would be refused again (Form.check_installable).
-REPEATS_ON_SCREENS = True
 # The most instances one repeat may hold (in one instance of the repeat around it), and all
 # repeats of one questionnaire together: a household's members and a year of visits fit;
 # nested repeats of 100 × 100 would make checking one record take half a second.
@@ -234,20 +230,10 @@ class Form:
     def from_compiled(cls, compiled: dict[str, Any]) -> Form:
         return cls(compiled)
 
-    def check_installable(self) -> None:
-        """Refuse (FormInvalid) a form the kiosk's screens cannot show yet: one with repeat
-        groups, until ``REPEATS_ON_SCREENS``."""
-        if self.repeats and not REPEATS_ON_SCREENS:
-            raise FormInvalid(
-                f"问卷“{self.survey_id}”含有重复组（{', '.join(self.repeats)}），自助机的屏幕"
-                "还不能填写重复组，所以没有安装 (the form has repeat groups, which the "
-                "kiosk's screens cannot show yet; it was not installed)")
-
     def check_bounds(self) -> None:
         """Refuse (FormInvalid) a compiled form that did not come from our compiler and
         holds more than a form can, or expressions the kiosk cannot run in bounded time.
         (regex() is linear whatever the pattern; XPath itself is compiled here.)"""
-        self.check_installable()
         if len(self.items) > ITEM_LIMIT:
             raise FormInvalid(f"{len(self.items):,} items, more than {ITEM_LIMIT:,}")
         choices = sum(len(entries) for entries in self.choices.values())

@@ -24,7 +24,6 @@ from surveys.expressions import ExpressionError, TranslationContext
 from surveys.form import (
     COMPILED_FORMAT,
     DEFAULT_LANGUAGE,
-    REPEATS_ON_SCREENS,
     Form,
     Item,
     language_code,
@@ -139,12 +138,9 @@ class _Rows:
         return base
 
 
-def compile_xlsform(source: str | Path | bytes, *, file_name: str | None = None,
-                    allow_repeats: bool = REPEATS_ON_SCREENS) -> dict[str, Any]:
-    """Read an XLSForm (.xlsx, .xls, .csv or .md) and return the compiled form (JSON-able).
-
-    Repeat groups are refused unless ``allow_repeats``: the engine runs them, the screens do
-    not show them yet (``surveys.form.REPEATS_ON_SCREENS``)."""
+def compile_xlsform(source: str | Path | bytes, *,
+                    file_name: str | None = None) -> dict[str, Any]:
+    """Read an XLSForm (.xlsx, .xls, .csv or .md) and return the compiled form (JSON-able)."""
     # pyxform loads only here: the kiosk runs compiled forms and starts faster without it.
     from pyxform.errors import PyXFormError
     from pyxform.xls2json import workbook_to_json
@@ -170,7 +166,7 @@ def compile_xlsform(source: str | Path | bytes, *, file_name: str | None = None,
     except Exception as error:  # pyxform's readers raise many kinds on damaged files
         raise FormError(f"not a readable XLSForm ({error})", file=name) from None
 
-    rows = _check_rows(workbook, name, allow_repeats)
+    rows = _check_rows(workbook, name)
     fallback = Path(name).stem if SURVEY_ID.fullmatch(Path(name).stem) else "form"
     try:
         pyxform_dict = workbook_to_json(
@@ -216,10 +212,9 @@ def _check_size(data: bytes, name: str) -> None:
                         "not read", file=name)
 
 
-def load_xlsform(source: str | Path | bytes, *, file_name: str | None = None,
-                 allow_repeats: bool = REPEATS_ON_SCREENS) -> Form:
+def load_xlsform(source: str | Path | bytes, *, file_name: str | None = None) -> Form:
     """Compile an XLSForm and return the runnable form."""
-    return Form(compile_xlsform(source, file_name=file_name, allow_repeats=allow_repeats))
+    return Form(compile_xlsform(source, file_name=file_name))
 
 
 def _clean(error: Exception) -> str:
@@ -243,7 +238,7 @@ def _pyxform_error(error: Exception, file_name: str) -> FormError:
     )
 
 
-def _check_rows(workbook: Any, file_name: str, allow_repeats: bool = False) -> _Rows:
+def _check_rows(workbook: Any, file_name: str) -> _Rows:
     survey = [dict(row) for row in (workbook.survey or [])]
     settings_rows = workbook.settings or []
     first_settings = settings_rows[0] if settings_rows else {}
@@ -254,14 +249,7 @@ def _check_rows(workbook: Any, file_name: str, allow_repeats: bool = False) -> _
         raw_type = (row.get("type") or "").strip()
         if not raw_type:
             continue
-        if " ".join(raw_type.lower().split()) in _REPEAT_TYPES:
-            if not allow_repeats:
-                raise FormError(
-                    f"type '{raw_type}': repeat groups are not yet shown on the kiosk's "
-                    "screens (重复组还不能在自助机上填写；请先把这一组改成普通的 begin_group，"
-                    "或拆成每人一份问卷)",
-                    file=file_name, sheet="survey", row=row_number, column="type")
-        else:
+        if " ".join(raw_type.lower().split()) not in _REPEAT_TYPES:
             _check_type(raw_type, file_name, row_number)
         name = (row.get("name") or "").strip()
         if name:

@@ -197,10 +197,8 @@ class _Bare:
 
 def test_a_personal_answer_inside_a_repeat_is_kept_from_the_reader(street, tmp_path,
                                                                    monkeypatch):
-    import surveys.form
     from tests.formbuilder import write_form
 
-    monkeypatch.setattr(surveys.form, "REPEATS_ON_SCREENS", True)
     hall, _village, _elsewhere, central = street
     path = write_form(tmp_path / "members.xlsx", [
         ["type", "name", "label", "pii", "required"],
@@ -209,7 +207,7 @@ def test_a_personal_answer_inside_a_repeat_is_kept_from_the_reader(street, tmp_p
         ["text", "name", "姓名", "yes", "yes"],
         ["integer", "age", "年龄", "", "yes"],
         ["end_repeat", "", "", "", ""]])
-    hall.store.install_form(compile_xlsform(path, allow_repeats=True))
+    hall.store.install_form(compile_xlsform(path))
     run = FormSession(hall.store.load_form("probe"))
     run.answer("address", "新华小区 3 栋")
     for number, (name, age) in enumerate((("王秀英", 78), ("王小明", 9)), start=1):

@@ -107,7 +107,7 @@ def test_a_register_feature_outside_the_subset_is_refused_with_its_place(
         tmp_path, sheets, place, words):
     path = write_form(tmp_path / "bad.xlsx", sheets["survey"], entities=sheets.get("entities"))
     with pytest.raises(FormError) as raised:
-        compile_xlsform(path, allow_repeats=True)
+        compile_xlsform(path)
     error = raised.value
     assert (error.sheet, error.row, error.column) == place, str(error)
     assert words in str(error)

@@ -53,7 +53,7 @@ def xform_of(path: Path) -> etree._Element:
 
 
 def kiosk_form(path: Path) -> Form:
-    return Form(compile_xlsform(path, allow_repeats=True))
+    return Form(compile_xlsform(path))
 
 
 @pytest.mark.parametrize("path", CASES, ids=lambda path: path.stem)

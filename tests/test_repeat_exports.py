@@ -28,7 +28,6 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-import surveys.form
 from kiosk.cli import main
 from store import open_store
 from surveys.exports import tabular
@@ -125,27 +124,25 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, list[
     """A kiosk database with the generated households (as stored), the hostile ones and
     the pii form's one record; repeats let through as the screens will have them."""
     folder = tmp_path_factory.mktemp("repeat-exports")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(surveys.form, "REPEATS_ON_SCREENS", True)
-        with open_store(folder / "kiosk.db") as store:
-            for name in ("repeats.md", "household.md"):
-                store.install_form(compile_xlsform(FORMS / name, allow_repeats=True))
-            form = write_form(folder / "pii.md", PII_SURVEY, settings=PII_SETTINGS)
-            store.install_form(compile_xlsform(form, allow_repeats=True))
-            rnd = random.Random(20261206)
-            store.insert_submissions(gated(store, [household(number, rnd)
-                                                   for number in range(N_HOUSEHOLDS)]))
-            # Stored as a kiosk did before the record gate (which refuses control
-            # characters): what exports must still write safely.
-            stored_before_the_gate(store, [hostile(number, text) for number, text
-                                           in enumerate([*FORMULAS, CONTROL, LONG])])
-            store.insert_submissions(gated(store, [Submission(
-                instance_id=str(uuid.UUID(int=50_000, version=4)), survey="pii_repeats",
-                version="1", started="2026-11-21T09:00:00.000+08:00",
-                completed="2026-11-21T09:30:00.000+08:00", lang="zh", answers=PII_ANSWERS,
-                kiosk="hall-1")]))
-            stored = list(store.iter_submissions("repeats_probe"))
-        yield folder / "kiosk.db", stored
+    with open_store(folder / "kiosk.db") as store:
+        for name in ("repeats.md", "household.md"):
+            store.install_form(compile_xlsform(FORMS / name))
+        form = write_form(folder / "pii.md", PII_SURVEY, settings=PII_SETTINGS)
+        store.install_form(compile_xlsform(form))
+        rnd = random.Random(20261206)
+        store.insert_submissions(gated(store, [household(number, rnd)
+                                               for number in range(N_HOUSEHOLDS)]))
+        # Stored as a kiosk did before the record gate (which refuses control
+        # characters): what exports must still write safely.
+        stored_before_the_gate(store, [hostile(number, text) for number, text
+                                       in enumerate([*FORMULAS, CONTROL, LONG])])
+        store.insert_submissions(gated(store, [Submission(
+            instance_id=str(uuid.UUID(int=50_000, version=4)), survey="pii_repeats",
+            version="1", started="2026-11-21T09:00:00.000+08:00",
+            completed="2026-11-21T09:30:00.000+08:00", lang="zh", answers=PII_ANSWERS,
+            kiosk="hall-1")]))
+        stored = list(store.iter_submissions("repeats_probe"))
+    yield folder / "kiosk.db", stored
 
 
 def export(db: Path, *args: str) -> Any:

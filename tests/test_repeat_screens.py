@@ -4,9 +4,8 @@ after the last member (and where the first would be), each member can be deleted
 confirmation; a repeat_count-driven repeat shows exactly its number; the review lists every
 member with 修改 to its place; keys alone walk it; a draft left in a member comes back there.
 
-Driven through Textual's Pilot; assertions read the screen and the database. The forms
-(tests/forms/household.md, children.md) are installed with repeats let through, as the
-screens will have them once REPEATS_ON_SCREENS is lifted.
+Driven through Textual's Pilot; assertions read the screen and the database, with the forms
+tests/forms/household.md and children.md installed.
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Button, Input, ProgressBar
 
-import surveys.form
 from kiosk.app import KioskApp
 from kiosk.config import KioskConfig
 from kiosk.screens.questionnaire import FormScreen, ReviewScreen
@@ -50,10 +48,9 @@ CONFIRM = "删除后这一位的回答都会清除，确定吗？"
 @pytest.fixture
 def repeat_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[KioskStore]:
     """A kiosk database holding the two repeat forms (installed as if repeats were on)."""
-    monkeypatch.setattr(surveys.form, "REPEATS_ON_SCREENS", True)
     store = open_store(tmp_path / "kiosk.db")
     for name in ("household.md", "children.md", "repeats.md"):
-        store.install_form(compile_xlsform(FORMS / name, allow_repeats=True))
+        store.install_form(compile_xlsform(FORMS / name))
     yield store
     store.close()
 
@@ -361,7 +358,7 @@ async def test_a_form_that_begins_with_a_repeat_asks_first(repeat_store: KioskSt
     settings = [["form_title", "form_id", "version", "default_language"],
                 ["来访登记", "visitors", "1", "中文 (zh)"]]
     path = write_form(tmp_path / "visitors.md", survey, choices=choices, settings=settings)
-    repeat_store.install_form(compile_xlsform(path, allow_repeats=True))
+    repeat_store.install_form(compile_xlsform(path))
     app = app_for(repeat_store, config=CONFIG.with_changes(surveys=("visitors",)))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()

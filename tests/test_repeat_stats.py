@@ -29,7 +29,6 @@ from click.testing import CliRunner
 from rich.console import Console
 from scipy.stats import binomtest
 
-import surveys.form
 from kiosk.cli import main
 from store import KioskStore, open_store
 from surveys.session import Submission
@@ -100,7 +99,7 @@ def compiled_versions(directory: Path) -> list[dict[str, Any]]:
             [["form_title", "form_title::English (en)", "form_id", "version",
               "default_language"],
              ["入户探访", "Home visits", SURVEY, str(version), "中文 (zh)"]])
-        compiled.append(compile_xlsform(path, allow_repeats=True))
+        compiled.append(compile_xlsform(path))
     return compiled
 
 
@@ -374,16 +373,14 @@ def households(tmp_path_factory: pytest.TempPathFactory) -> Households:
     directory = tmp_path_factory.mktemp("repeat_stats")
     path = directory / "kiosk.db"
     submissions = generate(COUNT)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(surveys.form, "REPEATS_ON_SCREENS", True)
-        versions = compiled_versions(directory)
-        with open_store(path) as store:
-            for compiled in versions:
-                store.install_form(compiled)
-            assert store.insert_submissions(gated(store, submissions[:200])) == 200
-            for submission in submissions[200:]:
-                store.save_submission(gated(store, [submission])[0])
-            assert store.insert_submissions(gated(store, submissions[:20])) == 0
+    versions = compiled_versions(directory)
+    with open_store(path) as store:
+        for compiled in versions:
+            store.install_form(compiled)
+        assert store.insert_submissions(gated(store, submissions[:200])) == 200
+        for submission in submissions[200:]:
+            store.save_submission(gated(store, [submission])[0])
+        assert store.insert_submissions(gated(store, submissions[:20])) == 0
     return Households(path, submissions, frames(submissions), versions)
 
 
@@ -503,12 +500,10 @@ def hostile_store(directory: Path) -> Hostile:
     """A kiosk database of five households: {} instances, missing keys, [] and "" answers
     and 100 members through the gate; a repeat that is not a list and elements that are
     not objects stored before it."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(surveys.form, "REPEATS_ON_SCREENS", True)
-        versions = compiled_versions(directory)
-        store = open_store(directory / "kiosk.db")
-        for compiled in versions:
-            store.install_form(compiled)
+    versions = compiled_versions(directory)
+    store = open_store(directory / "kiosk.db")
+    for compiled in versions:
+        store.install_form(compiled)
     template = generate(1)[0]
 
     def household(answers: dict[str, Any], version: str = "2") -> Submission:
@@ -577,9 +572,7 @@ def test_central_counts_hostile_repeats_as_the_kiosk(postgres, tmp_path: Path):
     init(dsn)
     enrolment = enrolled(dsn, KioskIdentity("hall-1", "九龙街道", "新华社区", "社工站"),
                          config=tmp_path / "hall-1.toml")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(surveys.form, "REPEATS_ON_SCREENS", True)
-        sync(hostile.store, enrolment)
+    sync(hostile.store, enrolment)
     with psycopg.connect(dsn, autocommit=True) as connection:
         assert connection.execute("SELECT count(*) FROM submissions").fetchone()[0] == 3
         columns = ", ".join(row[0] for row in connection.execute(
@@ -618,11 +611,9 @@ def test_a_database_made_before_repeats_counts_repeat_forms(tmp_path: Path):
         path = old_database(directory, 8) if folder == "old" else directory / "kiosk.db"
         directory.mkdir(exist_ok=True)
         open_store(path).close()  # opened (and migrated) before the repeat form arrives
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(surveys.form, "REPEATS_ON_SCREENS", True)
-            with open_store(path) as store:
-                for compiled in compiled_versions(directory):
-                    store.install_form(compiled)
+        with open_store(path) as store:
+            for compiled in compiled_versions(directory):
+                store.install_form(compiled)
         with open_store(path) as store:
             assert store.insert_submissions(gated(store, submissions)) == 40
             check_figures(survey_statistics(store, SURVEY, include_pii=True), data,
@@ -645,13 +636,11 @@ def city(postgres, households: Households, tmp_path_factory: pytest.TempPathFact
     init(dsn)
     identity = KioskIdentity("hall-1", "九龙街道", "新华社区", "九龙街道社工站")
     enrolment = enrolled(dsn, identity, config=directory / "hall-1.toml")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(surveys.form, "REPEATS_ON_SCREENS", True)
-        with KioskStore(households.path) as store:
-            sync(store, enrolment, batch=70)
-            store.conn.execute("DELETE FROM sync_cursors")  # everything sent again
-            again = sync(store, enrolment, batch=150)
-            assert again.new["submissions"] == 0
+    with KioskStore(households.path) as store:
+        sync(store, enrolment, batch=70)
+        store.conn.execute("DELETE FROM sync_cursors")  # everything sent again
+        again = sync(store, enrolment, batch=150)
+        assert again.new["submissions"] == 0
     return dsn
 
 

@@ -7,8 +7,8 @@ a constraint and labels reading the same member's name; visits are an open-ended
 a constraint reading a question outside it and services nested in each visit. Calculates use
 position(..), count(), sum(), max() and indexed-repeat() as ODK documents them.
 
-The screens show repeats (``REPEATS_ON_SCREENS``): a form with them compiles and installs like
-any other, and travels in bundles and sync batches.
+The screens show repeats: a form with them compiles and installs like any other, and travels
+in bundles and sync batches.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ FORMS = Path(__file__).parent / "forms"
 
 @cache
 def household() -> Form:
-    return load_xlsform(FORMS / "repeats.md", allow_repeats=True)
+    return load_xlsform(FORMS / "repeats.md")
 
 
 def session(language: str | None = "zh") -> FormSession:
@@ -165,7 +165,7 @@ def test_a_fixed_repeat_count_and_a_count_beyond_the_limit(tmp_path):
               ["text", "y", "Y", "", ""],
               ["end_repeat", "", "", "", ""]]
     path = write_form(tmp_path / "fixed.md", survey, settings=SETTINGS)
-    run = FormSession(load_xlsform(path, allow_repeats=True))
+    run = FormSession(load_xlsform(path))
     assert run.instance_count("three") == 3 and run.instance_count("many") == 0
     assert run.answer("n", 5) == []
     assert run.instance_count("many") == REPEAT_LIMIT  # bounded, whatever the form says
@@ -517,7 +517,7 @@ def test_dates_inside_repeats_compare_as_dates(tmp_path):
               ["date", "day", "Day", ". >= ${since}"],
               ["end_repeat", "", "", ""]]
     path = write_form(tmp_path / "dates.md", survey, settings=SETTINGS)
-    run = FormSession(load_xlsform(path, allow_repeats=True))
+    run = FormSession(load_xlsform(path))
     assert run.answer("since", dt.date(2026, 12, 1)) == []
     assert run.add_instance("visits") == []
     assert [p.code for p in run.answer("visits[1].day", "2026-11-30")] == ["constraint"]
@@ -536,8 +536,7 @@ def test_a_draft_saved_far_into_the_instances_comes_back_there():
 
 
 def small_form(tmp_path: Path, survey: list[list[str]]) -> Form:
-    return load_xlsform(write_form(tmp_path / "small.md", survey, settings=SETTINGS),
-                        allow_repeats=True)
+    return load_xlsform(write_form(tmp_path / "small.md", survey, settings=SETTINGS))
 
 
 def test_a_nested_repeat_count_and_relevance_read_the_enclosing_instance(tmp_path):
@@ -580,8 +579,7 @@ def test_a_repeat_inside_a_field_list_group_is_refused_with_its_row(tmp_path):
               ["end_repeat", "", "", ""],
               ["end_group", "", "", ""]]
     with pytest.raises(FormError) as raised:
-        compile_xlsform(write_form(tmp_path / "page.md", survey, settings=SETTINGS),
-                        allow_repeats=True)
+        compile_xlsform(write_form(tmp_path / "page.md", survey, settings=SETTINGS))
     assert (raised.value.row, raised.value.column) == (4, "type")
     assert "field-list" in str(raised.value)
 
@@ -656,7 +654,7 @@ def test_defaults_and_choice_filters_inside_instances(tmp_path):
                  ["city", "jn", "济南", "sd"], ["city", "qd", "青岛", "sd"],
                  ["city", "nj", "南京", "js"]],
         settings=SETTINGS)
-    run = FormSession(load_xlsform(path, allow_repeats=True))
+    run = FormSession(load_xlsform(path))
     for _ in range(2):
         assert run.add_instance("moves") == []
     # each new instance gets the defaults
