@@ -21,6 +21,7 @@ from typing import Any
 
 from store.sqlite.connection import StoreBase
 from store.sqlite.submissions import record_from_row
+from store.sqlite.tallies import flat_table
 from surveys.clock import now_stamp
 from surveys.review import (
     REVIEW_STATES,
@@ -207,25 +208,24 @@ class Reviews(StoreBase):
         """Submissions of a survey in these states, oldest first (at most ``limit``): id,
         completion time, kiosk, state, the newest note and how many corrections."""
         wanted = [review_state(state) for state in states] or list(REVIEW_STATES)
+        if not self.stats.table_columns(survey_id):
+            return []
+        # The state each submission's flat row keeps (set with every decision): one pass,
+        # where the newest decision of each of a million submissions took seconds.
+        marks = ", ".join("?" * len(wanted))
         rows = self.conn.execute(
             "SELECT s.instance_id, s.completed, s.kiosk, s.receipt_code,"
-            " (SELECT state FROM reviews r WHERE r.instance_id = s.instance_id"
-            "  ORDER BY at DESC, review_id DESC LIMIT 1),"
+            " coalesce(f._review, 'pending'),"
             " (SELECT note FROM reviews r WHERE r.instance_id = s.instance_id"
             "  ORDER BY at DESC, review_id DESC LIMIT 1),"
             " (SELECT count(*) FROM corrections c WHERE c.instance_id = s.instance_id)"
-            " FROM submissions s WHERE s.survey_id = ? ORDER BY s.completed, s.instance_id",
-            (survey_id,))
-        found = []
-        for instance_id, completed, kiosk, code, state, note, corrections in rows:
-            state = state or "pending"
-            if state in wanted:
-                found.append({"instance_id": instance_id, "completed": completed,
-                              "kiosk": kiosk, "receipt_code": code, "state": state,
-                              "note": note or "", "corrections": int(corrections)})
-                if len(found) >= limit:
-                    break
-        return found
+            f" FROM submissions s JOIN {flat_table(survey_id)} f ON f._id = s.rowid"
+            f" WHERE s.survey_id = ? AND coalesce(f._review, 'pending') IN ({marks})"
+            " ORDER BY s.completed, s.instance_id LIMIT ?", (survey_id, *wanted, limit))
+        return [{"instance_id": instance_id, "completed": completed, "kiosk": kiosk,
+                 "receipt_code": code, "state": state, "note": note or "",
+                 "corrections": int(corrections)}
+                for instance_id, completed, kiosk, code, state, note, corrections in rows]
 
     def review_log(self, survey_id: str, filters: StatsFilter) -> list[dict[str, Any]]:
         """The review decisions and corrections of the submissions ``filters`` keeps (as
@@ -245,10 +245,11 @@ class Reviews(StoreBase):
     def review_counts(self, survey_id: str) -> dict[str, int]:
         """How many submissions of a survey are in each state."""
         counts = dict.fromkeys(REVIEW_STATES, 0)
+        if not self.stats.table_columns(survey_id):
+            return counts
         for state, count in self.conn.execute(
-                "SELECT coalesce((SELECT state FROM reviews r WHERE r.instance_id ="
-                " s.instance_id ORDER BY at DESC, review_id DESC LIMIT 1), 'pending'),"
-                " count(*) FROM submissions s WHERE s.survey_id = ? GROUP BY 1", (survey_id,)):
+                f"SELECT coalesce(_review, 'pending'), count(*) FROM {flat_table(survey_id)}"
+                " GROUP BY 1"):
             counts[state] = int(count)
         return counts
 
