@@ -210,3 +210,73 @@ def test_a_review_decision_staff_typed_wrong_is_refused(tmp_path: Path, state: s
         with pytest.raises(ReviewError, match="没有这份问卷"):
             store.set_review("' OR 1=1 --", "approved", staff=STAFF)
         assert store.review_counts(SURVEY)["pending"] == 3
+
+
+REVIEWER = """
+import random, sys
+from store import KioskStore
+from tests import stats_data
+from tests.gated import gated
+
+path, count = sys.argv[1], int(sys.argv[2])
+rng = random.Random(4)
+submissions = stats_data.generate(count, seed=41)
+with KioskStore(path) as store:
+    for start in range(0, count, 50):
+        batch = submissions[start:start + 50]
+        store.insert_submissions(gated(store, batch))
+        for submission in rng.sample(batch, 5):
+            store.set_review(submission.instance_id, "void", "重复", staff="李社工")
+        for submission in rng.sample(batch, 3):
+            state = store.review_state_of(submission.instance_id)
+            if state == "void":
+                store.set_review(submission.instance_id, "approved", "看错了", staff="李社工")
+            group = "youth" if submission.answers["group"] != "youth" else "other"
+            store.add_correction(submission.instance_id, "group", group, "来电更正",
+                                 staff="李社工")
+"""
+
+
+def test_figures_agree_in_every_snapshot_while_staff_review_and_a_kiosk_stores(
+        tmp_path: Path):
+    """Another process stores submissions, voids some, restores and corrects others; every
+    read in one snapshot sees counts that agree: the counted and the void ones make all,
+    each group's filtered figures and the cross-tab add up, the export holds the counted."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "kiosk.db"
+    with KioskStore(path) as store:
+        for compiled in stats_data.compiled_versions(tmp_path):
+            store.install_form(compiled)
+    count = 1500
+    writer = subprocess.Popen([sys.executable, "-c", REVIEWER, str(path), str(count)],
+                              cwd=Path(__file__).parents[1])
+    seen = []
+    with KioskStore(path) as store:
+        try:
+            while writer.poll() is None or not seen:
+                with store.read_snapshot():
+                    counted = survey_statistics(store, SURVEY, by="group", question="sat")
+                    void = survey_statistics(store, SURVEY, StatsFilter(review=("void",)))
+                    every = survey_statistics(store, SURVEY,
+                                              StatsFilter(review=review_states(["all"])))
+                    groups = {group: survey_statistics(
+                        store, SURVEY, StatsFilter(where={"group": group}))["n"]
+                        for group in stats_data.GROUPS}
+                    exported = sum(1 for _ in store.iter_submissions(SURVEY))
+                    counts = store.review_counts(SURVEY)
+                n = counted["n"]
+                assert n + void["n"] == every["n"] == sum(counts.values())
+                assert void["n"] == counts["void"] and exported == n
+                assert counted["questions"]["group"]["counts"] == groups
+                table = counted["crosstab"]["table"]
+                assert sum(map(sum, (row.values() for row in table.values()))) == \
+                    counted["questions"]["sat"]["n"]
+                seen.append(every["n"])
+        finally:
+            writer.wait(timeout=300)
+        assert writer.returncode == 0
+        assert survey_statistics(store, SURVEY, StatsFilter(review=review_states(["all"])))[
+            "n"] == count
+    assert seen == sorted(seen) and len(set(seen)) > 2  # reads happened while it wrote
