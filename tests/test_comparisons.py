@@ -512,9 +512,8 @@ def test_cli_compare_pdf(survey: tuple[Path, pd.DataFrame], tmp_path: Path):
                     "--json")
     assert result.exit_code == 0, result.output
     assert target.read_bytes().startswith(b"%PDF")
-    tool = shutil.which("pdftotext")
-    if tool is None:
-        pytest.skip("pdftotext (poppler-utils) is not installed")
+    tool = shutil.which("pdftotext")  # poppler-utils: scripts/setup.sh test installs it
+    assert tool is not None, "pdftotext is missing: run ./scripts/setup.sh test"
     text = subprocess.run([tool, str(target), "-"], check=True, capture_output=True,
                           text=True, timeout=60).stdout
     flat = "".join(text.split())
@@ -581,9 +580,8 @@ def test_the_crosstab_test_in_the_xlsx_sheet_and_the_pdf_report(
              for cell in row if isinstance(cell, str)}
     for name in ("new_q", "sat", "services"):
         assert tables[name]["test"]["sentence"] in cells, name
-    tool = shutil.which("pdftotext")
-    if tool is None:
-        pytest.skip("pdftotext (poppler-utils) is not installed")
+    tool = shutil.which("pdftotext")  # poppler-utils: scripts/setup.sh test installs it
+    assert tool is not None, "pdftotext is missing: run ./scripts/setup.sh test"
     text = _flat(subprocess.run([tool, str(tmp_path / "report.pdf"), "-"], check=True,
                                 capture_output=True, text=True, timeout=60).stdout)
     for name in ("new_q", "sat", "services"):
