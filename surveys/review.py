@@ -104,6 +104,13 @@ class Correction:
     answers: dict[str, Any]
 
 
+def answer_text(value: Any, missing: str = "") -> str:
+    """An answer as one line of text: several choices by spaces, no answer as ``missing``."""
+    if value is None:
+        return missing
+    return " ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
 def history_entry(row: Sequence[Any]) -> dict[str, Any]:
     """One line of a review history as both stores read it: (kind 'review' or 'correction',
     instance id, at, staff, kiosk, state, question, old and new value as JSON text, note)."""

@@ -14,7 +14,13 @@ from kiosk.cli.exit_codes import KioskGroup
 from kiosk.cli.options import json_option
 from kiosk.cli.volunteer_commands import text_columns
 from surveys.paradata import FLAG_WORDS
-from surveys.review import REVIEW_STATES, ReviewError, review_states, state_word
+from surveys.review import (
+    REVIEW_STATES,
+    ReviewError,
+    answer_text,
+    review_states,
+    state_word,
+)
 
 staff_option = click.option("--staff", help="Name of the staff member (default: the login).")
 
@@ -156,6 +162,4 @@ def review_show(context: Context, instance: str, include_pii: bool, as_json: boo
 
 
 def _shown(value: Any) -> str:
-    if value is None:
-        return "（未答）"
-    return " ".join(map(str, value)) if isinstance(value, list) else str(value)
+    return answer_text(value, "（未答）")

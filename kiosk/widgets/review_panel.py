@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Input, Select, Static
 
-from surveys.review import ReviewError, state_word
+from surveys.review import ReviewError, answer_text, state_word
 
 WORDS = {
     "zh": {"tab": "审核", "open": "待审核和有问题", "all": "全部",
@@ -201,9 +201,7 @@ class ReviewPanel(Vertical):
         return self._shown(value)
 
     def _shown(self, value: Any) -> str:
-        if value is None:
-            return review_words(self.language)["unanswered"]
-        return " ".join(map(str, value)) if isinstance(value, list) else str(value)
+        return answer_text(value, review_words(self.language)["unanswered"])
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         button = event.button.id or ""

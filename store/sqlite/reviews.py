@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from store.sqlite.connection import StoreBase
-from store.sqlite.submissions import record_from_row
+from store.sqlite.submissions import RECORD_COLUMNS, record_from_row
 from store.sqlite.tallies import flat_table
 from surveys.clock import now_stamp
 from surveys.review import (
@@ -35,8 +35,7 @@ from surveys.review import (
 from surveys.session import Submission
 from surveys.stats.model import StatsFilter
 
-_RECORD = ("instance_id, survey_id, version, kiosk, started, completed, lang, enumerator,"
-           " answers, site, entity, rowid, corrected")
+_RECORD = f"{RECORD_COLUMNS}, rowid, corrected"  # a record, and where its answers are
 
 
 @dataclass(frozen=True)

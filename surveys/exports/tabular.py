@@ -37,6 +37,7 @@ from surveys.exports.columns import (
     table_questions,
 )
 from surveys.form import Form
+from surveys.review import answer_text, state_word
 
 # Excel and WPS stop at 1,048,576 rows a sheet: one is the header.
 SHEET_ROW_LIMIT = 1_048_575
@@ -349,22 +350,12 @@ def _history_sheet(book: Any, title: str, forms: Sequence[Form],
         action = ("correction" if english else "更正") if correction else \
             ("review" if english else "审核")
         state = "" if correction else (entry["state"] if english else
-                                       STATE_WORDS_ZH.get(entry["state"], entry["state"]))
-        values = ["***" if hidden else _history_value(entry.get(key))
+                                       state_word(entry["state"]))
+        values = ["***" if hidden else answer_text(entry.get(key))
                   for key in ("old", "new")] if correction else ["", ""]
         sheet.append(styles.row([entry["instance_id"], entry["at"], entry["staff"],
                                  entry["kiosk"] or "", action, state,
                                  entry.get("question") or "", *values, entry["note"]]))
-
-
-STATE_WORDS_ZH = {"pending": "未审核", "approved": "已通过", "questioned": "有问题",
-                  "void": "作废"}
-
-
-def _history_value(value: Any) -> str:
-    if value is None:
-        return ""
-    return " ".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 # What a sheet's name cannot hold in Excel (and WPS, LibreOffice), and its longest.
