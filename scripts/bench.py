@@ -36,11 +36,13 @@ Measures
      timed but not counted; --stats-cache DIR keeps the database for the next run). Then
      all-question tallies through surveys.stats.survey_statistics, against DuckDB GROUP BYs
      on the same flat columns already in memory; the same filtered to one month of one site
-     and to an answer; a cross-tab (one question, and every select question); and pandas
-     end-to-end (reading the flat table from SQLite, then tallying). Then the exports at
-     this scale, each as `kiosk export` in its own process: the CSV of all rows (time and
-     peak memory, against pandas reading the flat table and writing it with to_csv) and
-     the PDF report (against its statistics alone), and with a cross-tab of every question.
+     and to an answer (from the bitmaps: once as the first read of a newly opened store,
+     then as the next reads); a cross-tab (one question, and every select question), against
+     DuckDB's GROUP BY of the one; and pandas end-to-end (reading the flat table from
+     SQLite, then tallying). Then the exports at this scale, each as `kiosk export` in its
+     own process: the CSV of all rows (time and peak memory, against pandas reading the
+     flat table and writing it with to_csv) and the PDF report (against its statistics
+     alone), and with a cross-tab of every question.
   9. `kiosk sync` throughput: --sync-rows generated `satisfaction` submissions (default
      100,000; 20,000 with --quick) of 20 enrolled kiosks, every row signed with its own
      kiosk's key and the signature checked by the central database (a throwaway PostgreSQL
@@ -892,17 +894,23 @@ def bench_statistics(workdir: Path, rows: int, cache: Path | None,
     duck_filtered_ms = timed(lambda: duckdb_tallies(_DuckView(duck, "flat_month"), questions,
                                                     texts=False), repeat) * 1000
     elderly = StatsFilter(where={"respondent_group": "elderly"})
-    answer_ms = timed(ours(filters=elderly, text_answers=False), 3) * 1000
+    # The first read of a newly opened store loads the bitmaps from the file; the next
+    # ones reload only the pieces a writer changed.
+    with KioskStore(path) as fresh:
+        clock = time.perf_counter()
+        survey_statistics(fresh, "satisfaction", filters=elderly, text_answers=False)
+        cold_answer_ms = (time.perf_counter() - clock) * 1000
+    answer_ms = timed(ours(filters=elderly, text_answers=False), repeat) * 1000
     duck.execute("CREATE TEMP VIEW flat_elderly AS SELECT * FROM flat WHERE"
                  " respondent_group = 'elderly'")
     duck_answer_ms = timed(lambda: duckdb_tallies(_DuckView(duck, "flat_elderly"), questions,
                                                   texts=False), 3) * 1000
     crosstab_ms = timed(ours(by="community", question="overall", text_answers=False),
-                        3) * 1000
+                        repeat) * 1000
     duck_crosstab_ms = timed(lambda: duck.execute(
         "SELECT community, overall, count(*) FROM flat WHERE community IS NOT NULL AND"
         " overall IS NOT NULL GROUP BY 1, 2").fetchall(), repeat) * 1000
-    all_crosstabs_ms = timed(ours(by="respondent_group", text_answers=False), 1) * 1000
+    all_crosstabs_ms = timed(ours(by="respondent_group", text_answers=False), 3) * 1000
 
     def pandas_end_to_end() -> Any:
         connection = sqlite3.connect(path)
@@ -927,11 +935,14 @@ def bench_statistics(workdir: Path, rows: int, cache: Path | None,
         ("  ... with the text answers listed (ms)", full_ms, duck_full_ms, "-"),
         ("  ... one month of one site (ms)", filtered_ms, duck_filtered_ms,
          "<= 1.0x DuckDB in memory"),
-        ("  ... respondent_group = elderly (flat table) (ms)", answer_ms, duck_answer_ms, "-"),
+        ("  ... respondent_group = elderly (bitmaps) (ms)", answer_ms, duck_answer_ms,
+         "<= 1.0x DuckDB in memory"),
+        ("  ... the same, first read of a newly opened store (ms)", cold_answer_ms,
+         duck_answer_ms, "-"),
         ("stats: cross-tab overall by community (ms)", crosstab_ms, duck_crosstab_ms,
-         "<= 1000 ms"),
+         "<= 1.0x DuckDB's GROUP BY"),
         ("  ... every select question by respondent_group (ms)", all_crosstabs_ms,
-         duck_crosstab_ms, "-"),
+         duck_crosstab_ms, "<= 10x one DuckDB GROUP BY"),
         ("stats: tallies vs pandas end-to-end (read + tallies) (ms)", counts_ms, pandas_ms,
          ">= 20x faster than pandas"),
     ]

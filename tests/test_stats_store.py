@@ -72,8 +72,12 @@ def test_figures_stay_consistent_while_a_writer_stores_submissions(tmp_path: Pat
             while writer.poll() is None or not seen:
                 stats = survey_statistics(store, SURVEY, by="group", question="sat")
                 seen.append(consistent(stats))
-                young = survey_statistics(store, SURVEY, StatsFilter(where={"group": "youth"}))
-                assert young["questions"]["group"]["counts"]["youth"] == young["n"]
+                # A filter on an answer and its cross-tab, from the bitmaps of one snapshot.
+                young = survey_statistics(store, SURVEY, StatsFilter(where={"group": "youth"}),
+                                          by="group", question="sat")
+                assert young["questions"]["group"]["counts"]["youth"] == consistent(young)
+                assert sum(young["crosstab"]["table"]["youth"].values()) == \
+                    young["questions"]["sat"]["n"]
                 time.sleep(0.01)
         finally:
             writer.wait(timeout=120)
@@ -91,7 +95,7 @@ def test_a_schema_4_database_gets_its_submissions_counted(tmp_path: Path):
                                                                 kiosks=("hall-1",)))
     as_left_by(path, 4)  # what a schema-4 kiosk left: no statistics tables, no site column
     with KioskStore(path) as store:
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 11
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 12
         after = survey_statistics(store, SURVEY, by="services", include_pii=True)
         # Sites were not recorded before schema 5: the series counts them under "".
         for entry in before["over_time"]["series"]:

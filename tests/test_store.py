@@ -47,6 +47,7 @@ TABLES_OF_VERSION = {
     9: ["relayed_signatures"],
     10: ["entities", "entity_changes"],
     11: ["reviews", "corrections", "paradata"],
+    12: ["stats_bitmaps", "stats_bitmap_pieces"],
 }
 
 
@@ -277,7 +278,7 @@ def test_database_of_a_schema_3_kiosk_gets_the_volunteer_tables(tmp_path: Path):
         job_id = store.add_print_job("receipt", [], at=1_800_000_000.0, title="回执")
     as_left_by(path, 3)
     with KioskStore(path) as store:
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 11
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 12
         assert store.submission_count("test1") == 1
         assert store.print_job(job_id).title == "回执"
         assert store.volunteer_count() == 0

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from store.errors import NewerDatabase, NotOurDatabase
-from store.sqlite.tallies import quoted
+from store.sqlite.tallies import flat_table, quoted
 from surveys.clock import now_stamp
 from surveys.session import Submission
+from surveys.stats.model import catalogue
 
 if TYPE_CHECKING:
     from store.sqlite.tallies import StatsUpkeep
@@ -40,7 +41,7 @@ class Migrating(Protocol):
 
 
 APPLICATION_ID = 0x53474B31  # "SGK1": a shegong-kiosk database
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 
 
 def user_version(connection: sqlite3.Connection) -> int:
@@ -366,6 +367,24 @@ def _schema_11(store: Migrating) -> None:
     store.conn.execute("CREATE INDEX paradata_of ON paradata(survey_id)")
 
 
+def _schema_12(store: Migrating) -> None:
+    """Bitmaps of the submissions holding each answer (issue 18, store/bitmaps.py), built
+    from each survey's flat table, a piece of 65,536 submissions at a time."""
+    store.stats.bitmaps.create()
+    surveys = [row[0] for row in store.conn.execute(
+        "SELECT DISTINCT survey_id FROM forms ORDER BY survey_id")]
+    for survey_id in surveys:
+        if not store.stats.table_columns(survey_id):
+            continue  # nothing stored yet
+        questions = catalogue([store.load_form(survey_id, version) for (version,) in
+                               store.conn.execute("SELECT version FROM forms WHERE survey_id = ?"
+                                                  " ORDER BY installed_at, rowid", (survey_id,))
+                               .fetchall()])
+        store.stats.bitmaps.rebuild(survey_id, flat_table(survey_id),
+                                    [(name, question.kind) for name, question in questions.items()
+                                     if not question.in_repeat])
+
+
 # Schema version -> the step that creates it from the version before.
 _STEPS: dict[int, Callable[[Migrating], None]] = {
     1: _schema_1,
@@ -379,4 +398,5 @@ _STEPS: dict[int, Callable[[Migrating], None]] = {
     9: _schema_9,
     10: _schema_10,
     11: _schema_11,
+    12: _schema_12,
 }

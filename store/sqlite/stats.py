@@ -1,11 +1,13 @@
 """The statistics of a kiosk database: the counts ``surveys.stats`` asks of a store
-(``StatsStore`` and ``SiteStatsStore``), read from the tallies and flat tables that
-store/sqlite/tallies.py keeps (why both, and what they cost: its docstring).
+(``StatsStore`` and ``SiteStatsStore``), read from the tallies, bitmaps and flat tables that
+store/sqlite/tallies.py keeps (why each, and what they cost: its docstring and
+store/bitmaps.py's).
 
 Without filters on answers the tallies answer at once (the smallest that can: the whole
-survey, per day, or per cell of day, kiosk, site and enumerator). With one, the survey's
-flat table is read once; cross-tabs, decimals and text answers always read it. The street
-of a place is the part of its site before ``/``.
+survey, per day, or per cell of day, kiosk, site and enumerator). With one, and for every
+cross-tab, the bitmaps do: a filter is an AND of bitmaps, each count a popcount. Decimals and
+text answers are read from the survey's flat table, under the same filters in SQL. The
+street of a place is the part of its site before ``/``.
 
 Questions inside repeat groups are read from the repeat's own flat table (one row per
 instance, store/sqlite/tallies.py), under any filter: the instances of the submissions the
@@ -17,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
+from store.bitmaps import KIOSK, SITE, BitmapIndex
 from store.filters import SQLITE, dimension_conditions, review_conditions
 from store.sqlite.connection import StoreBase
 from store.sqlite.tallies import (
@@ -109,30 +112,17 @@ class Stats(StoreBase):
 
     def _flat_tallies(self, survey_id: str, questions: Mapping[str, Question],
                       filters: StatsFilter) -> Tallies:
-        table = flat_table(survey_id)
-        existing = set(self.stats.table_columns(survey_id))
-        if not existing:
-            return Tallies(0, {}, {})
-        conditions, parameters = self._flat_conditions(survey_id, filters)
-        present = [question for name, question in questions.items() if name in existing]
-        aggregates, aggregate_parameters, keys = _choice_aggregates(present, existing)
-        aggregates.insert(0, "count(*)")
-        row = self.conn.execute(
-            f"SELECT {', '.join(aggregates)} FROM {table} WHERE 1=1{conditions}",
-            [*aggregate_parameters, *parameters]).fetchone()
-        n = int(row[0])
-        answered: dict[str, int] = {}
-        counts: dict[str, dict[Any, int]] = {}
-        for (name, choice), value in zip(keys, row[1:], strict=True):
-            if choice is None:
-                answered[name] = int(value)
-            else:
-                counts.setdefault(name, {})[choice] = int(value)
-        for question in present:
-            if question.kind in ("integer", "date"):
-                counts[question.name] = dict(self._value_counts(
-                    table, question.name, conditions, parameters))
-        return Tallies(n, answered, counts)
+        with self.read_snapshot():
+            existing = set(self.stats.table_columns(survey_id))
+            if not existing:
+                return Tallies(0, {}, {})
+            return self._bitmaps(survey_id).tallies(
+                [question for name, question in questions.items() if name in existing],
+                filters)
+
+    def _bitmaps(self, survey_id: str) -> BitmapIndex:
+        """The survey's bitmaps (store/bitmaps.py), as the current snapshot has them."""
+        return self.stats.bitmaps.index(survey_id)
 
     def _value_counts(self, table: str, column: str, conditions: str,
                       parameters: Sequence[Any]) -> list[tuple[Any, int]]:
@@ -166,12 +156,10 @@ class Stats(StoreBase):
                         filters: StatsFilter) -> list[tuple[str, str, int]]:
         """(day, site, submissions) under ``filters``."""
         if filters.by_answer:
-            if not self.stats.table_columns(survey_id):
-                return []
-            conditions, parameters = self._flat_conditions(survey_id, filters)
-            return self.conn.execute(
-                f"SELECT _day, coalesce(_site, ''), count(*) FROM {flat_table(survey_id)}"
-                f" WHERE 1=1{conditions} GROUP BY 1, 2 ORDER BY 1, 2", parameters).fetchall()
+            with self.read_snapshot():
+                if not self.stats.table_columns(survey_id):
+                    return []
+                return self._bitmaps(survey_id).over_time(filters)
         conditions, parameters = _cube_conditions(filters)
         return self.conn.execute(
             f"SELECT day, site, sum(n) FROM stats_cells WHERE survey_id=?{conditions}"
@@ -180,53 +168,11 @@ class Stats(StoreBase):
     def stats_crosstab(self, survey_id: str, by: Question, questions: Sequence[Question],
                        filters: StatsFilter) -> dict[str, Any]:
         """Per question: ``table`` {group: {choice: n}}, ``row_n`` and ``column_n`` (see
-        surveys/stats/figures.py).
-
-        A select_one ``by`` takes one pass over the flat table for every target together;
-        a select_multiple ``by`` one pass per choice, and one for the column totals.
-        """
-        existing = set(self.stats.table_columns(survey_id))
-        result = empty_crosstab(by, questions)
-        if by.name not in existing:
-            return result
-        table = flat_table(survey_id)
-        conditions, parameters = self._flat_conditions(survey_id, filters)
-        aggregates, aggregate_parameters, keys = _choice_aggregates(questions, existing)
-        if not aggregates:
-            return result
-
-        def fill(group: str, values: Sequence[Any]) -> None:
-            for (name, choice), value in zip(keys, values, strict=True):
-                if choice is None:
-                    result[name]["row_n"][group] = int(value)
-                else:
-                    result[name]["table"][group][choice] = int(value)
-
-        selected = ", ".join(aggregates)
-        if not by.is_multiple:
-            rows = self.conn.execute(
-                f"SELECT {quoted(by.name)}, {selected} FROM {table}"
-                f" WHERE {quoted(by.name)} IS NOT NULL{conditions} GROUP BY 1",
-                [*aggregate_parameters, *parameters])
-            for group, *values in rows:
-                if group in result[keys[0][0]]["table"]:
-                    fill(group, values)
-            return add_column_totals(result)
-        for group in by.choice_names:
-            column = choice_column(by.name, group)
-            if column not in existing:
-                continue
-            values = self.conn.execute(
-                f"SELECT {selected} FROM {table} WHERE {quoted(column)} = 1{conditions}",
-                [*aggregate_parameters, *parameters]).fetchone()
-            fill(group, values)
-        totals = self.conn.execute(
-            f"SELECT {selected} FROM {table} WHERE {quoted(by.name)} IS NOT NULL{conditions}",
-            [*aggregate_parameters, *parameters]).fetchone()
-        for (name, choice), value in zip(keys, totals, strict=True):
-            if choice is not None:
-                result[name]["column_n"][choice] = int(value)
-        return result
+        surveys/stats/figures.py), from the bitmaps: each cell one popcount."""
+        with self.read_snapshot():
+            if by.name not in self.stats.table_columns(survey_id):
+                return empty_crosstab(by, questions)
+            return self._bitmaps(survey_id).crosstab(by, questions, filters)
 
     # ---- questions inside repeats --------------------------------------------------------
 
@@ -411,23 +357,14 @@ class Stats(StoreBase):
 
     def _flat_place_rows(self, survey_id: str, questions: Sequence[str],
                          filters: StatsFilter, column: str) -> list[tuple[str, str, Any, int]]:
-        """(place, question, value, count) rows from the flat table, as the cells give them
+        """(place, question, value, count) rows from the bitmaps, as the cells give them
         (question '': submissions; value '': respondents who answered)."""
-        existing = set(self.stats.table_columns(survey_id))
-        if not existing:
-            return []
-        conditions, parameters = self._flat_conditions(survey_id, filters)
-        known = catalogue([self.load_form(survey_id, version)
-                           for version in self.versions(survey_id)])
-        aggregates, aggregate_parameters, keys = _choice_aggregates(
-            [known[name] for name in questions], existing)
-        rows = self.conn.execute(
-            f"SELECT coalesce(_{column}, ''), {', '.join(['count(*)', *aggregates])}"
-            f" FROM {flat_table(survey_id)} WHERE 1=1{conditions} GROUP BY 1",
-            [*aggregate_parameters, *parameters]).fetchall()
-        found: list[tuple[str, str, Any, int]] = []
-        for place, submissions, *counts in rows:
-            found.append((place, SUBMISSIONS, ANSWERED, int(submissions)))
-            found.extend((place, name, ANSWERED if choice is None else choice, int(count))
-                         for (name, choice), count in zip(keys, counts, strict=True))
-        return found
+        with self.read_snapshot():
+            existing = set(self.stats.table_columns(survey_id))
+            if not existing:
+                return []
+            known = catalogue([self.load_form(survey_id, version)
+                               for version in self.versions(survey_id)])
+            return self._bitmaps(survey_id).place_rows(
+                [known[name] for name in questions if name in existing], filters,
+                KIOSK if column == "kiosk" else SITE)

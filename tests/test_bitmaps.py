@@ -1,0 +1,181 @@
+"""The bitmaps of submissions (store/bitmaps.py, store/sqlite/bitmaps.py) on real SQLite
+files, with pieces of 32 submissions instead of 65,536, so that a few thousand span many:
+every figure under every filter against pandas, the bitmaps kept as rows arrive equal to
+those built again from the flat table, and a reader's cache following other writers, its
+own writes and a rollback."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from pyroaring import BitMap
+
+import store.bitmaps
+from store import KioskStore
+from store.sqlite.tallies import flat_table
+from surveys.stats.figures import survey_statistics
+from surveys.stats.model import StatsFilter, catalogue
+from tests import stats_data
+from tests.gated import gated, gated_one
+from tests.stats_data import SURVEY
+from tests.test_stats import CHOICES, FILTERS, check_figures, select
+
+STAFF = "王社工"
+
+
+@pytest.fixture(scope="module")
+def small_pieces() -> Any:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(store.bitmaps, "CHUNK_BITS", 5)
+        yield
+
+
+@pytest.fixture(scope="module")
+def reviewed(small_pieces: None, tmp_path_factory: pytest.TempPathFactory
+             ) -> tuple[Path, pd.DataFrame]:
+    """1,500 submissions (bulk and one at a time) in 47 pieces, 60 of them void, some
+    approved, some corrected; the pandas frame of what the figures should count."""
+    directory = tmp_path_factory.mktemp("bitmaps")
+    path = directory / "kiosk.db"
+    submissions = stats_data.generate(1500, seed=21)
+    rng = random.Random(8)
+    with KioskStore(path) as kiosk:
+        for compiled in stats_data.compiled_versions(directory):
+            kiosk.install_form(compiled)
+        kiosk.insert_submissions(gated(kiosk, submissions[:1000]))
+        for submission in submissions[1000:1100]:
+            kiosk.save_submission(gated_one(kiosk, submission))
+        kiosk.insert_submissions(gated(kiosk, submissions[1100:]))
+        ids = [submission.instance_id for submission in submissions]
+        voided = rng.sample(ids, 60)
+        for instance_id in voided:
+            kiosk.set_review(instance_id, "void", "重复填写", staff=STAFF)
+        kiosk.set_review(voided[0], "approved", "恢复", staff=STAFF)
+        for instance_id in ids[:200:3]:
+            if instance_id != voided[0] and instance_id not in voided:
+                kiosk.set_review(instance_id, "approved", staff=STAFF)
+        corrected: dict[str, dict[str, Any]] = {}
+        for instance_id in rng.sample([i for i in ids if i not in voided], 50):
+            record = kiosk.submission_record(instance_id)
+            assert record is not None
+            answers = dict(record["answers"])
+            group = rng.choice([g for g in stats_data.GROUPS if g != answers["group"]])
+            kiosk.add_correction(instance_id, "group", group, "居民来电更正", staff=STAFF)
+            answers["group"] = group
+            corrected[instance_id] = answers
+    rows = [type(submission)(**{**submission.__dict__,
+                                "answers": corrected.get(submission.instance_id,
+                                                         submission.answers)})
+            for submission in submissions]
+    table = stats_data.frame(rows)
+    table = table[~table["instance_id"].isin(voided[1:])]
+    return path, table
+
+
+@pytest.mark.parametrize("filters", FILTERS, ids=lambda f: str(f.to_json()))
+def test_every_figure_matches_pandas_across_many_pieces(
+        reviewed: tuple[Path, pd.DataFrame], filters: StatsFilter):
+    path, table = reviewed
+    with KioskStore(path) as kiosk:
+        assert kiosk.conn.execute("SELECT count(DISTINCT chunk) FROM stats_bitmaps"
+                                  ).fetchone()[0] == 47
+        check_figures(survey_statistics(kiosk, SURVEY, filters), select(table, filters))
+        crosstab = survey_statistics(kiosk, SURVEY, filters, by="group",
+                                     question="sat")["crosstab"]
+    chosen = select(table, filters)[["group", "sat"]].dropna()
+    expected = pd.crosstab(chosen["group"], chosen["sat"])
+    for group in CHOICES["group"]:
+        for choice in CHOICES["sat"]:
+            count = int(expected.at[group, choice]) if group in expected.index \
+                and choice in expected.columns else 0
+            assert crosstab["table"][group][choice] == count, (group, choice)
+
+
+def stored_bitmaps(connection: sqlite3.Connection) -> dict[tuple[Any, ...], BitMap]:
+    return {(chunk, question, value): BitMap.deserialize(bits)
+            for chunk, question, value, bits in connection.execute(
+                "SELECT chunk, question, value, bits FROM stats_bitmaps")}
+
+
+def test_bitmaps_kept_as_rows_arrive_equal_those_built_again(
+        reviewed: tuple[Path, pd.DataFrame], tmp_path: Path):
+    copy = tmp_path / "copy.db"
+    with sqlite3.connect(reviewed[0]) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+    with KioskStore(copy) as kiosk:
+        kept = stored_bitmaps(kiosk.conn)
+        questions = catalogue([kiosk.load_form(SURVEY, version)
+                               for version in kiosk.versions(SURVEY)])
+        with kiosk.transaction():
+            kiosk.stats.bitmaps.rebuild(SURVEY, flat_table(SURVEY), [
+                (name, question.kind) for name, question in questions.items()
+                if not question.in_repeat])
+        built = stored_bitmaps(kiosk.conn)
+    assert kept == built
+    assert {key[1] for key in built} >= {"#all", "#day", "#site", "#review", "group", "sat",
+                                         "services", "age", "visit", "spend", "comment"}
+
+
+def fresh_figures(path: Path, filters: StatsFilter, **options: Any) -> dict[str, Any]:
+    """The figures a newly opened store reads (no cache yet)."""
+    with KioskStore(path) as kiosk:
+        return survey_statistics(kiosk, SURVEY, filters, **options)
+
+
+def test_a_reader_follows_another_connection_and_its_own_writes(
+        small_pieces: None, tmp_path: Path):
+    path = tmp_path / "kiosk.db"
+    submissions = stats_data.generate(400, seed=4)
+    elderly = StatsFilter(where={"group": "elderly"})
+    with KioskStore(path) as reader, KioskStore(path) as writer:
+        for compiled in stats_data.compiled_versions(tmp_path):
+            writer.install_form(compiled)
+        writer.insert_submissions(gated(writer, submissions[:300]))
+        first = survey_statistics(reader, SURVEY, elderly, by="group")  # the cache is warm
+        writer.insert_submissions(gated(writer, submissions[300:350]))
+        for submission in submissions[:30]:
+            writer.set_review(submission.instance_id, "void", "重复", staff=STAFF)
+        second = survey_statistics(reader, SURVEY, elderly, by="group")
+        assert second != first
+        assert second == fresh_figures(path, elderly, by="group")
+        # Its own writes, one submission at a time (the newest piece only).
+        for submission in submissions[350:]:
+            reader.save_submission(gated_one(reader, submission))
+        assert survey_statistics(reader, SURVEY, elderly, by="group") == fresh_figures(
+            path, elderly, by="group")
+
+
+class RolledBack(Exception):
+    pass
+
+
+def test_a_rolled_back_write_leaves_nothing_behind_in_the_cache(
+        small_pieces: None, tmp_path: Path):
+    """The reader saw its own write before the rollback; a different write then commits
+    the same number of submissions: a stamp counting writes would come back to the value
+    the cache holds, and the figures would be those of the write undone."""
+    path = tmp_path / "kiosk.db"
+    everyone = StatsFilter(review=("pending", "approved", "questioned"))
+    with KioskStore(path) as kiosk:
+        for compiled in stats_data.compiled_versions(tmp_path):
+            kiosk.install_form(compiled)
+        kiosk.insert_submissions(gated(kiosk, stats_data.generate(100, seed=1)))
+        survey_statistics(kiosk, SURVEY, everyone)
+        undone = stats_data.generate(20, seed=2)
+        with pytest.raises(RolledBack), kiosk.transaction():
+            kiosk.insert_submissions(gated(kiosk, undone))
+            seen = survey_statistics(kiosk, SURVEY, everyone)
+            assert seen["n"] == 120
+            raise RolledBack
+        kept = [submission for submission in stats_data.generate(60, seed=3)
+                if submission.answers["group"] != undone[0].answers["group"]][:20]
+        kiosk.insert_submissions(gated(kiosk, kept))
+        after = survey_statistics(kiosk, SURVEY, everyone)
+    assert after["n"] == 120
+    assert after == fresh_figures(path, everyone)
+
