@@ -138,6 +138,13 @@ class ReviewPanel(Vertical):
             w["counts"].format(**self.store.review_counts(survey)))
         if self.selected is not None and self.selected in table.rows:
             table.move_cursor(row=table.get_row_index(self.selected))
+        elif table.row_count:
+            # The one picked left the queue (voided, say): the row under the cursor is the
+            # one shown and acted on, never a questionnaire staff no longer see.
+            row = min(table.cursor_row, table.row_count - 1)
+            self.selected = str(table.coordinate_to_cell_key((row, 0)).row_key.value)
+        else:
+            self.selected = None
         self.show_selected()
 
     def on_select_changed(self, event: Select.Changed) -> None:
