@@ -8,9 +8,10 @@ survey's flat table (``_id``, the kiosk's rowid). Each bitmap is keyed by (quest
   that chose it (select_one, likert, each choice of a select_multiple); (question, value)
   for whole numbers and dates, as the tallies count them. Decimals and texts have only the
   first (their values are read from the flat table).
-- Where each submission was made and what review gave it, under names no question can have
-  (``#`` is in none): ``#all``, ``#day``, ``#kiosk``, ``#site``, ``#enumerator`` (``""`` for
-  none), ``#review`` (``pending`` when never reviewed).
+- Every submission under ("", ""), as the tallies count them; where each was made and what
+  review gave it, under names no question can have (``#`` is in none): ``#day``,
+  ``#kiosk``, ``#site``, ``#enumerator`` (``""`` for none), ``#review`` (``pending`` when
+  never reviewed).
 
 They index the flat table, row for row: a void submission keeps its bits (``--review void``
 finds it) and the filters take it out as the SQL over the flat table does. Why bitmaps
@@ -37,7 +38,7 @@ from surveys.stats.model import Question, StatsFilter, Tallies, add_column_total
 
 CHUNK_BITS = 16  # submissions per stored piece: 1 << 16, one roaring container
 ANSWERED = ""  # the value of a question's key that holds everyone who answered it
-ALL = ("#all", "")
+ALL = ("", "")  # every submission: the key no question has (as the tallies count them)
 DAY, KIOSK, SITE, ENUMERATOR, REVIEW = "#day", "#kiosk", "#site", "#enumerator", "#review"
 NOT_REVIEWED = "pending"
 VALUE_KINDS = frozenset({"select_one", "likert", "integer", "date"})
@@ -73,18 +74,20 @@ def chunk_range(chunk: int) -> tuple[int, int]:
     return chunk << CHUNK_BITS, (chunk + 1) << CHUNK_BITS
 
 
-def by_chunk(rows: Iterable[tuple[int, Iterable[Key]]]) -> dict[int, dict[Key, list[int]]]:
-    """(submission number, its keys) -> per piece, per key, the numbers to add."""
+def by_chunk(ids: Mapping[Key, Sequence[int]]) -> dict[int, dict[Key, Sequence[int]]]:
+    """Key -> numbers, as pieces: per piece, per key, its numbers (a batch of rows stored
+    together usually falls in one piece: then nothing is copied)."""
+    if not ids:
+        return {}
+    low = min(min(numbers) for numbers in ids.values())
+    high = max(max(numbers) for numbers in ids.values())
+    if chunk_of(low) == chunk_of(high):
+        return {chunk_of(low): dict(ids)}
     pieces: dict[int, dict[Key, list[int]]] = {}
-    for number, keys in rows:
-        piece = pieces.setdefault(chunk_of(number), {})
-        for key in keys:
-            found = piece.get(key)
-            if found is None:
-                piece[key] = [number]
-            else:
-                found.append(number)
-    return pieces
+    for key, numbers in ids.items():
+        for number in numbers:
+            pieces.setdefault(chunk_of(number), {}).setdefault(key, []).append(number)
+    return dict(pieces)
 
 
 def packed(bitmap: BitMap) -> bytes:

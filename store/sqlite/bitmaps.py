@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,7 +75,15 @@ class BitmapTables:
 
     def add_rows(self, survey_id: str, rows: Iterable[tuple[int, list[Key]]]) -> None:
         """Set the bits of these (submission number, keys)."""
-        for chunk, keys in by_chunk(rows).items():
+        ids: dict[Key, list[int]] = {}
+        for number, keys in rows:
+            for key in keys:
+                ids.setdefault(key, []).append(number)
+        self.add(survey_id, ids)
+
+    def add(self, survey_id: str, ids: Mapping[Key, Sequence[int]]) -> None:
+        """Set the bits of these numbers (key -> the submissions that have it)."""
+        for chunk, keys in by_chunk(ids).items():
             for (question, value), numbers in keys.items():
                 bitmap = self._read(survey_id, chunk, question, value)
                 bitmap.update(numbers)

@@ -60,7 +60,16 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from store.bitmaps import NOT_REVIEWED, row_keys
+from store.bitmaps import (
+    DAY,
+    ENUMERATOR,
+    KIOSK,
+    NOT_REVIEWED,
+    REVIEW,
+    SITE,
+    VALUE_KINDS,
+    row_keys,
+)
 from store.sqlite.bitmaps import BitmapTables
 from surveys.clock import day_of
 from surveys.form import Form
@@ -290,8 +299,8 @@ class StatsUpkeep:
         repeat_rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
         repeat_columns: dict[tuple[str, str], set[str]] = {}
         layouts: dict[tuple[str, str], _Layout] = {}
-        # Per survey, each new flat row's bitmap keys (store/bitmaps.py).
-        bitmap_rows: dict[str, list[tuple[int, list[tuple[str, Any]]]]] = {}
+        # Per survey and bitmap key (store/bitmaps.py), the new flat rows that have it.
+        bitmap_ids: dict[str, dict[tuple[str, Any], list[int]]] = {}
         for rowid, submission in stored:
             survey = submission.survey
             layout = layouts.get((survey, submission.version))
@@ -304,10 +313,9 @@ class StatsUpkeep:
                         REPEAT_META_COLUMNS)).update(repeat.columns())
             cell = (survey, day_of(submission.completed), submission.kiosk or "",
                     submission.site or "", submission.enumerator or "")
-            pairs = per_cell.get(cell)
-            if pairs is None:
-                pairs = per_cell[cell] = []
-            pairs.append((SUBMISSIONS, ANSWERED))
+            # The submission's (question, value) pairs: its tallies, and its bitmap keys.
+            pairs: list[tuple[str, Any]] = [(SUBMISSIONS, ANSWERED)]
+            not_finite = False
             answers = submission.answers
             row: dict[str, Any] = {
                 "_id": rowid, "_version": submission.version, "_day": cell[1],
@@ -332,9 +340,11 @@ class StatsUpkeep:
                         pairs.append((name, choice))
                     continue
                 row[name] = value
-                if kind in ("select_one", "likert", "integer", "date") \
-                        and not _not_finite(value):  # NaN (stored before the gate) has no tally
+                if _not_finite(value):  # NaN (stored before the gate) has no tally
+                    not_finite = True
+                elif kind in VALUE_KINDS:
                     pairs.append((name, value))
+            per_cell.setdefault(cell, []).extend(pairs)
             if layout.repeats:  # a form without repeats goes straight on
                 for repeat in layout.repeats:
                     instances = instances_at(answers, repeat.path)
@@ -345,7 +355,18 @@ class StatsUpkeep:
                                                   repeat_columns[(survey, repeat.key)]))
             flat_rows.setdefault(survey, []).append(row)
             if flat:
-                bitmap_rows.setdefault(survey, []).append((rowid, row_keys(row, layout.kinds)))
+                # The same keys row_keys finds in the flat row (the tests compare them with a
+                # rebuild), without looking again; a NaN (stored as NULL) takes that road.
+                keys = row_keys(row, layout.kinds) if not_finite else [
+                    *pairs, (DAY, cell[1]), (KIOSK, cell[2]), (SITE, cell[3]),
+                    (ENUMERATOR, cell[4]), (REVIEW, review or NOT_REVIEWED)]
+                ids = bitmap_ids.setdefault(survey, {})
+                for key in keys:
+                    found = ids.get(key)
+                    if found is None:
+                        ids[key] = [rowid]
+                    else:
+                        found.append(rowid)
         if not per_cell:
             return
         if tallies:
@@ -353,8 +374,8 @@ class StatsUpkeep:
         if flat:
             self._write_rows(flat_rows, flat_columns, repeat_rows, repeat_columns)
             if self.bitmaps.ready():  # a migration below schema 12: step 12 builds them
-                for survey, rows in bitmap_rows.items():
-                    self.bitmaps.add_rows(survey, rows)
+                for survey, ids in bitmap_ids.items():
+                    self.bitmaps.add(survey, ids)
 
     def _count(self, per_cell: dict[tuple[str, str, str, str, str], list[tuple[str, Any]]],
                sign: int) -> None:
