@@ -25,9 +25,10 @@ class KioskStore(Forms, DraftsAndSubmissions, Stats, PrintJobs, Volunteers, Staf
 
     Opening, transactions and snapshots: store/sqlite/connection.py; the schema and its
     migrations: schema.py; forms.py, submissions.py (drafts too), stats.py (with tallies.py,
-    which keeps the counts), print_jobs.py, volunteers.py, logs.py (staff log and audit),
-    requests.py, sync_cursors.py, entities.py (registers of households), reviews.py
-    (review decisions and corrections) and paradata.py (how each questionnaire was filled)
+    which keeps the counts, and bitmaps.py the bitmaps of answers), print_jobs.py,
+    volunteers.py, logs.py (staff log and audit), requests.py, sync_cursors.py, entities.py
+    (registers of households), reviews.py (review decisions and corrections) and paradata.py
+    (how each questionnaire was filled)
     each hold the queries of their concern.
     """
 
