@@ -38,11 +38,13 @@ Measures
      on the same flat columns already in memory; the same filtered to one month of one site
      and to an answer (from the bitmaps: once as the first read of a newly opened store,
      then as the next reads); a cross-tab (one question, and every select question), against
-     DuckDB's GROUP BY of the one; and pandas end-to-end (reading the flat table from
-     SQLite, then tallying). Then the exports at this scale, each as `kiosk export` in its
-     own process: the CSV of all rows (time and peak memory, against pandas reading the
-     flat table and writing it with to_csv) and the PDF report (against its statistics
-     alone), and with a cross-tab of every question.
+     DuckDB's GROUP BY of the one; pandas end-to-end (reading the flat table from SQLite,
+     then tallying); and saving one questionnaire at a time into (a copy of) the million,
+     against a plain INSERT of the same rows into the same submissions table. Then the
+     exports at this scale, each as `kiosk export` in its own process: the CSV of all rows
+     (time and peak memory, against pandas reading the flat table and writing it with
+     to_csv) and the PDF report (against its statistics alone), and with a cross-tab of
+     every question.
   9. `kiosk sync` throughput: --sync-rows generated `satisfaction` submissions (default
      100,000; 20,000 with --quick) of 20 enrolled kiosks, every row signed with its own
      kiosk's key and the signature checked by the central database (a throwaway PostgreSQL
@@ -946,7 +948,48 @@ def bench_statistics(workdir: Path, rows: int, cache: Path | None,
         ("stats: tallies vs pandas end-to-end (read + tallies) (ms)", counts_ms, pandas_ms,
          ">= 20x faster than pandas"),
     ]
-    return results + bench_exports(workdir, path, rows)
+    return [*results, bench_single_saves(workdir, path, rows),
+            *bench_exports(workdir, path, rows)]
+
+
+def bench_single_saves(workdir: Path, path: Path, rows: int,
+                       saves: int = 60) -> tuple[str, float, float, str]:
+    """A kiosk storing one questionnaire at a time into the database of ``rows`` (a copy):
+    each save with its tallies, flat row and bitmaps in one transaction, against a plain
+    INSERT of the same rows into the same submissions table (its indexes, no statistics)."""
+    import shutil
+    import sqlite3
+
+    from store.sqlite.submissions import SUBMISSION_COLUMNS, receipt_code, submission_row
+
+    copy = workdir / "single-saves.db"
+    shutil.copyfile(path, copy)
+    with KioskStore(copy) as store:
+        version = store.load_form("satisfaction").version
+        batch = through_the_gate(store, next(generate_satisfaction(version, 2 * saves,
+                                                                   seed=77)))
+        ours = []
+        for item in batch[:saves]:
+            clock = time.perf_counter()
+            store.save_submission(item)
+            ours.append(time.perf_counter() - clock)
+    plain = sqlite3.connect(copy, isolation_level=None)
+    plain.execute("PRAGMA journal_mode=WAL")
+    plain.execute("PRAGMA synchronous=FULL")
+    theirs = []
+    for item in batch[saves:]:
+        values = submission_row(item, receipt_code(item.instance_id), "kiosk", "x")
+        clock = time.perf_counter()
+        plain.execute("BEGIN IMMEDIATE")
+        plain.execute(f"INSERT INTO submissions({SUBMISSION_COLUMNS}) VALUES"
+                      f" ({', '.join('?' * len(values))})", values)
+        plain.execute("COMMIT")
+        theirs.append(time.perf_counter() - clock)
+    plain.close()
+    copy.unlink()
+    return (f"save one questionnaire into {rows // 1000:,}k (ms, median)",
+            statistics.median(ours) * 1000, statistics.median(theirs) * 1000,
+            "baseline: plain INSERT, same table")
 
 
 PEAK_MEMORY = ("\nimport sys\nprint(next(line for line in open('/proc/self/status')"
