@@ -155,7 +155,7 @@ def test_voiding_and_restoring_gives_back_the_same_figures(tmp_path: Path):
             store.install_form(compiled)
         store.insert_submissions(gated(store, submissions))
         before = survey_statistics(store, SURVEY, StatsFilter())
-        tallies = store.conn.execute("SELECT * FROM stats_tally_cell ORDER BY 1,2,3,4,5,6,7"
+        tallies = store.conn.execute("SELECT * FROM stats_tally_day ORDER BY 1, 2, 3, 4"
                                      ).fetchall()
         for submission in submissions[:50]:
             store.set_review(submission.instance_id, "void", "重复", staff=STAFF)
@@ -163,7 +163,7 @@ def test_voiding_and_restoring_gives_back_the_same_figures(tmp_path: Path):
         for submission in submissions[:50]:
             store.set_review(submission.instance_id, "approved", staff=STAFF)
         assert survey_statistics(store, SURVEY, StatsFilter()) == before
-        assert store.conn.execute("SELECT * FROM stats_tally_cell ORDER BY 1,2,3,4,5,6,7"
+        assert store.conn.execute("SELECT * FROM stats_tally_day ORDER BY 1, 2, 3, 4"
                                   ).fetchall() == tallies  # no rows of count 0 left behind
 
 

@@ -57,6 +57,13 @@ def as_left_by(path: Path, version: int) -> None:
     for newer in range(SCHEMA_VERSION, version, -1):
         for table in TABLES_OF_VERSION[newer]:
             connection.execute(f"DROP TABLE {table}")
+        if newer == 12:  # the tallies per cell, which the bitmaps replaced
+            connection.execute(
+                "CREATE TABLE stats_tally_cell(survey_id TEXT NOT NULL, day TEXT NOT NULL,"
+                " kiosk TEXT NOT NULL, site TEXT NOT NULL, enumerator TEXT NOT NULL,"
+                " question TEXT NOT NULL, value NOT NULL, count INTEGER NOT NULL,"
+                " PRIMARY KEY(survey_id, day, kiosk, site, enumerator, question, value))"
+                " WITHOUT ROWID")
         if newer == 11:  # answers as corrected, and the review state in the flat tables
             connection.execute("ALTER TABLE submissions DROP COLUMN corrected")
             for (table,) in connection.execute(

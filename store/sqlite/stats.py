@@ -3,11 +3,11 @@
 store/sqlite/tallies.py keeps (why each, and what they cost: its docstring and
 store/bitmaps.py's).
 
-Without filters on answers the tallies answer at once (the smallest that can: the whole
-survey, per day, or per cell of day, kiosk, site and enumerator). With one, and for every
-cross-tab, the bitmaps do: a filter is an AND of bitmaps, each count a popcount. Decimals and
-text answers are read from the survey's flat table, under the same filters in SQL. The
-street of a place is the part of its site before ``/``.
+Without filters on answers or places the tallies answer at once (the whole survey, or per
+day). With a filter on answers, kiosks, sites or enumerators, and for every cross-tab, the
+bitmaps do: a filter is an AND of bitmaps, each count a popcount. Decimals and text answers
+are read from the survey's flat table, under the same filters in SQL. The street of a place
+is the part of its site before ``/``.
 
 Questions inside repeat groups are read from the repeat's own flat table (one row per
 instance, store/sqlite/tallies.py), under any filter: the instances of the submissions the
@@ -86,15 +86,10 @@ class Stats(StoreBase):
     def stats_tallies(self, survey_id: str, questions: Mapping[str, Question],
                       filters: StatsFilter) -> Tallies:
         """Submissions, respondents per question and per value, under ``filters``."""
-        if filters.by_answer:
-            return self._flat_tallies(survey_id, questions, filters)
+        if filters.by_answer or filters.by_place:
+            return self._bitmap_tallies(survey_id, questions, filters)
         conditions, parameters = _cube_conditions(filters)
-        if filters.by_place:
-            table = "stats_tally_cell"
-        elif conditions:
-            table = "stats_tally_day"
-        else:
-            table = "stats_tally_total"
+        table = "stats_tally_day" if conditions else "stats_tally_total"
         rows = self.conn.execute(
             f"SELECT question, value, sum(count) FROM {table} WHERE survey_id=?{conditions}"
             " GROUP BY question, value", [survey_id, *parameters])
@@ -110,8 +105,8 @@ class Stats(StoreBase):
                 counts.setdefault(question, {})[value] = count
         return Tallies(n, answered, counts)
 
-    def _flat_tallies(self, survey_id: str, questions: Mapping[str, Question],
-                      filters: StatsFilter) -> Tallies:
+    def _bitmap_tallies(self, survey_id: str, questions: Mapping[str, Question],
+                        filters: StatsFilter) -> Tallies:
         with self.read_snapshot():
             existing = set(self.stats.table_columns(survey_id))
             if not existing:
@@ -337,28 +332,19 @@ class Stats(StoreBase):
 
     def stats_site_tallies(self, survey_id: str, questions: Sequence[str],
                            filters: StatsFilter, dimension: str) -> dict[str, Tallies]:
-        """Tallies of ``questions`` per street, community (its site ``街道/社区``) or kiosk:
-        from the cells (which keep kiosk and site), or with a filter on answers from one
-        pass over the flat table grouped by place."""
-        column = "kiosk" if dimension == "kiosk" else "site"
-        if filters.by_answer:
-            rows = self._flat_place_rows(survey_id, questions, filters, column)
-        else:
-            conditions, parameters = _cube_conditions(filters)
-            marks = ", ".join("?" * len(questions))
-            rows = self.conn.execute(
-                f"SELECT {column}, question, value, sum(count) FROM stats_tally_cell"
-                f" WHERE survey_id = ? AND (question = '' OR question IN ({marks})){conditions}"
-                " GROUP BY 1, 2, 3", [survey_id, *questions, *parameters]).fetchall()
+        """Tallies of ``questions`` per street, community (its site ``街道/社区``) or kiosk,
+        from the bitmaps (each place's submissions under ``filters``)."""
+        rows = self._place_rows(survey_id, questions, filters,
+                                "kiosk" if dimension == "kiosk" else "site")
         return tallies_by_place(
             (street_of(place) if dimension == "street" else (place or ""), question,
              None if value == ANSWERED else value, count)
             for place, question, value, count in rows)
 
-    def _flat_place_rows(self, survey_id: str, questions: Sequence[str],
-                         filters: StatsFilter, column: str) -> list[tuple[str, str, Any, int]]:
-        """(place, question, value, count) rows from the bitmaps, as the cells give them
-        (question '': submissions; value '': respondents who answered)."""
+    def _place_rows(self, survey_id: str, questions: Sequence[str],
+                    filters: StatsFilter, column: str) -> list[tuple[str, str, Any, int]]:
+        """(place, question, value, count) rows from the bitmaps (question '': submissions;
+        value '': respondents who answered)."""
         with self.read_snapshot():
             existing = set(self.stats.table_columns(survey_id))
             if not existing:

@@ -3,12 +3,13 @@
 Two structures (schema 5), both written by ``StatsTables.add`` inside the insert's
 transaction, so a reader's snapshot always sees the submissions and their counts together:
 
-- **Tallies** (``stats_tally_total``, ``stats_tally_day``, ``stats_tally_cell``): respondents
-  per (question, value), at three grains: the whole survey, per day, and per
-  (day, kiosk, site, enumerator) cell. Value ``''`` of a question counts respondents who
-  answered it (the denominator of its percentages); question ``''`` counts submissions.
-  Values are choice names (each chosen choice of a select_multiple counts once), whole
-  numbers and dates. ``stats_cells`` counts submissions per cell, for the time series.
+- **Tallies** (``stats_tally_total``, ``stats_tally_day``): respondents per (question,
+  value), for the whole survey and per day (schema 5 kept them per (day, kiosk, site,
+  enumerator) cell too, until the bitmaps below took that over in schema 12). Value ``''``
+  of a question counts respondents who answered it (the denominator of its percentages);
+  question ``''`` counts submissions. Values are choice names (each chosen choice of a
+  select_multiple counts once), whole numbers and dates. ``stats_cells`` counts submissions
+  per (day, kiosk, site, enumerator) cell, for the time series.
 - **A flat table per survey** (``flat_<survey>``): one row per submission (``_id`` is the
   submission's rowid), one column per question name across versions (added with ALTER TABLE
   when a version brings a new one) and for select_multiple also one 0/1 column per choice,
@@ -16,18 +17,16 @@ transaction, so a reader's snapshot always sees the submissions and their counts
   decimals (whose values are too many to keep as counts), text answers and filtered exports
   read it.
 
-Why both (measured on 1,000,000 generated satisfaction submissions, 2 cores, see
+Why these (measured on 1,000,000 generated satisfaction submissions, 2 cores, see
 scripts/bench.py section 8): SQLite sorts for every GROUP BY, about 0.26 s per question over
 the flat table, and one pass computing every question's counts takes 2.7 s; DuckDB, with the
 same columns already in memory, takes 0.24 s for every question. The tallies hold a few
-hundred rows per survey (that many per day, more per cell), so all-question tallies without
-filters take 4 ms, and one month of one site 8 ms: no scan of the submissions at all.
-A filter on answers scanning the flat table took 1.2 s for the 35 % who are elderly, a
-cross-tab 0.5 s: those read the bitmaps (below). Keeping the
-tallies costs the writer about 40 µs of CPU per submission (a bulk insert of the 1,000,000
-stored 13,400 a second, against 48,000 a second without any upkeep; validated `kiosk
-import` 6,800 records a second against 8,500); a kiosk storing one submission at a time
-does not notice.
+hundred rows per survey (that many per day), so all-question tallies without filters take
+5 ms: no scan of the submissions at all. A filter on answers scanning the flat table took
+1.2 s for the 35 % who are elderly, a cross-tab 0.5 s: those, and filters on places, read
+the bitmaps (below). Keeping the tallies, flat rows and bitmaps costs the writer about
+50 µs of CPU per submission in a bulk insert; a kiosk storing one submission at a time
+takes about 1.3 ms a save (a plain INSERT of the same row: 0.4 ms).
 
 Since schema 12 each flat row's answers are also kept as **bitmaps** of submissions
 (store/bitmaps.py, store/sqlite/bitmaps.py), written here with the row: a filter on answers
@@ -380,7 +379,6 @@ class StatsUpkeep:
     def _count(self, per_cell: dict[tuple[str, str, str, str, str], list[tuple[str, Any]]],
                sign: int) -> None:
         cells: dict[tuple[str, str, str, str, str], int] = {}
-        cell_counts: dict[tuple[Any, ...], int] = {}
         day_counts: Counter[tuple[Any, ...]] = Counter()
         total_counts: Counter[tuple[Any, ...]] = Counter()
         for cell, pairs in per_cell.items():
@@ -388,18 +386,12 @@ class StatsUpkeep:
             cells[cell] = sign * counted[(SUBMISSIONS, ANSWERED)]
             survey, day = cell[0], cell[1]
             for (name, value), count in counted.items():
-                cell_counts[(*cell, name, value)] = sign * count
                 day_counts[(survey, day, name, value)] += sign * count
                 total_counts[(survey, name, value)] += sign * count
         self.conn.executemany(
             "INSERT INTO stats_cells(survey_id, day, kiosk, site, enumerator, n)"
             " VALUES (?,?,?,?,?,?) ON CONFLICT DO UPDATE SET n = n + excluded.n",
             [(*key, count) for key, count in cells.items()])
-        self.conn.executemany(
-            "INSERT INTO stats_tally_cell(survey_id, day, kiosk, site, enumerator, question,"
-            " value, count) VALUES (?,?,?,?,?,?,?,?)"
-            " ON CONFLICT DO UPDATE SET count = count + excluded.count",
-            [(*key, count) for key, count in cell_counts.items()])
         self.conn.executemany(
             "INSERT INTO stats_tally_day(survey_id, day, question, value, count)"
             " VALUES (?,?,?,?,?) ON CONFLICT DO UPDATE SET count = count + excluded.count",
@@ -410,8 +402,7 @@ class StatsUpkeep:
             [(*key, count) for key, count in total_counts.items()])
         if sign < 0:  # a value nobody gives any more is no value of the figures
             surveys = sorted({cell[0] for cell in per_cell})
-            for table in ("stats_cells", "stats_tally_cell", "stats_tally_day",
-                          "stats_tally_total"):
+            for table in ("stats_cells", "stats_tally_day", "stats_tally_total"):
                 column = "n" if table == "stats_cells" else "count"
                 self.conn.executemany(f"DELETE FROM {table} WHERE survey_id = ? AND {column} = 0",
                                       [(survey,) for survey in surveys])
