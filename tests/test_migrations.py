@@ -27,6 +27,9 @@ from tests.old_databases import make
 OLD = Path(__file__).parent / "old_databases"
 VERSIONS = sorted(int(path.stem.removeprefix("schema-")) for path in OLD.glob("schema-*.sql"))
 CENTRAL = "5d1c6a0e-8a55-4c59-9c8b-3f3f5a1f0c15"  # the central id fill.py synced to
+# Counts derived from the submissions that a later schema gave up for another structure
+# (the figures they gave come from that one): table -> the schema that dropped it.
+REPLACED = {"stats_tally_cell": 12}  # by the bitmaps of answers (store/bitmaps.py)
 
 
 def test_every_earlier_schema_has_a_database_of_its_own_kiosk():
@@ -108,6 +111,9 @@ def test_every_row_of_an_older_kiosk_arrives_and_a_copy_stays_behind(tmp_path: P
 
     after = rows_of(path)
     for table, rows in before.items():
+        if table in REPLACED:
+            assert table not in after
+            continue
         assert table in after, f"table {table} of schema {version} is gone"
         # Each row is still there, every column it had with the value it had.
         now = [{column: row.get(column) for column in rows[0]} for row in after[table]]
@@ -123,7 +129,14 @@ def test_what_an_older_kiosk_stored_is_usable_after_the_upgrade(tmp_path: Path,
     path = old_database(tmp_path, version)
     before = rows_of(path)
     submissions = before["submissions"]
-    satisfaction = [row for row in submissions if row["survey_id"] == "satisfaction"]
+    # What the statistics count (from schema 11 staff may have voided some, corrected
+    # some): the rest, with the answers as corrected.
+    state = {row["instance_id"]: row["state"]
+             for row in sorted(before.get("reviews", []), key=lambda row: row["at"])}
+    satisfaction = [row for row in submissions if row["survey_id"] == "satisfaction"
+                    and state.get(row["instance_id"]) != "void"]
+    assert version < 11 or len(satisfaction) < sum(
+        row["survey_id"] == "satisfaction" for row in submissions)
 
     # Stats count every submission, with the answers the older kiosk stored.
     result = kiosk(path, "stats", "satisfaction", "--json")
@@ -131,8 +144,13 @@ def test_what_an_older_kiosk_stored_is_usable_after_the_upgrade(tmp_path: Path,
     overall = json.loads(result.output)["questions"]["overall"]
     assert overall["n"] == len(satisfaction)
     for choice, count in overall["counts"].items():
-        assert count == sum(json.loads(row["answers"])["overall"] == choice
-                            for row in satisfaction)
+        assert count == sum(json.loads(row.get("corrected") or row["answers"])["overall"]
+                            == choice for row in satisfaction)
+    elderly = kiosk(path, "stats", "satisfaction", "--json", "--where",
+                    "services_used=elderly")  # a filter on an answer: the bitmaps
+    assert json.loads(elderly.output)["n"] == sum(
+        "elderly" in json.loads(row.get("corrected") or row["answers"])["services_used"]
+        for row in satisfaction)
 
     # The export holds each of them, text answers whole.
     export = tmp_path / "satisfaction.csv"

@@ -176,6 +176,12 @@ def main(path: str) -> None:
             store.set_sync_cursor(CENTRAL, stream, key)
     if hasattr(store, "set_aside"):  # schema 8
         store.set_aside(CENTRAL, "submissions", [(3, "answer 'overall': not one of the choices")])
+    if hasattr(store, "set_review"):  # schema 11: one voided, one approved, one corrected
+        store.set_review(stored[2][1].instance_id, "void", "同一居民填了两次", staff="王社工",
+                         kiosk=KIOSK)
+        store.set_review(stored[1][1].instance_id, "approved", "", staff="王社工", kiosk=KIOSK)
+        store.add_correction(stored[0][1].instance_id, "overall", "4", "居民来电更正",
+                             staff="王社工", kiosk=KIOSK)
     store.close()
 
 

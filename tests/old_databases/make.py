@@ -33,6 +33,7 @@ KIOSK_OF_SCHEMA = {
     8: "22b3211a0699a73720e921756bff3e73c52b4e77",
     9: "9a8b5c2d23c499c3a7d9f97e7d8b90f93f910a7b",
     10: "29453af2343368c610bba2ccda9b1ee67738f178",
+    11: "2b677f4d360fb97e515e92ed38daa32b96afd63e",
 }
 
 
