@@ -29,12 +29,21 @@ SQLite.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from pyroaring import BitMap
 
-from surveys.stats.model import Question, StatsFilter, Tallies, add_column_totals, empty_crosstab
+from surveys.form import Form
+from surveys.stats.model import (
+    Question,
+    StatsFilter,
+    Tallies,
+    add_column_totals,
+    empty_crosstab,
+    statistic_kind,
+)
 
 CHUNK_BITS = 16  # submissions per stored piece: 1 << 16, one roaring container
 ANSWERED = ""  # the value of a question's key that holds everyone who answered it
@@ -60,9 +69,35 @@ def row_keys(row: Mapping[str, Any], questions: Iterable[tuple[str, str]]) -> li
         keys.append((name, ANSWERED))
         if kind == "select_multiple":
             keys.extend((name, choice) for choice in str(value).split())
-        elif kind in VALUE_KINDS:
-            keys.append((name, value))
+        elif kind in VALUE_KINDS and isinstance(value, str | int | float):
+            keys.append((name, value))  # (an object stored before the gate: answered only)
     return keys
+
+
+def once_asked(form: Form) -> list[tuple[str, str]]:
+    """(name, statistic kind) of the questions of a form version that statistics summarise
+    and that are asked once per submission (not inside a repeat)."""
+    return [(item.name, kind) for item in form.items
+            if (kind := statistic_kind(item)) is not None and not form.repeat_chain.get(item.name)]
+
+
+def answers_row(answers: Mapping[str, Any], questions: Iterable[tuple[str, str]], *,
+                day: str, kiosk: str | None, site: str | None, enumerator: str | None,
+                review: str | None) -> dict[str, Any]:
+    """A submission as a kiosk's flat table row holds it (store/sqlite/tallies.py), for
+    ``row_keys``: the central database, which has no flat table, finds the same keys."""
+    row: dict[str, Any] = {"_day": day, "_kiosk": kiosk, "_site": site,
+                           "_enumerator": enumerator, "_review": review}
+    for name, kind in questions:
+        value = answers.get(name)
+        if value is None or value == "" or value == []:
+            continue
+        if kind == "select_multiple":
+            chosen = value if isinstance(value, list) else str(value).split()
+            row[name] = " ".join(map(str, chosen))
+        else:
+            row[name] = value
+    return row
 
 
 def chunk_of(number: int) -> int:
@@ -104,6 +139,20 @@ class BitmapIndex:
 
     def __init__(self, maps: dict[str, dict[Any, BitMap]]) -> None:
         self.maps = maps
+
+    def changed(self, numbers: BitMap, ids: Mapping[Key, Sequence[int]]) -> BitmapIndex:
+        """A new index: ``numbers`` taken out of every bitmap, then set where ``ids`` says
+        (their keys as they are now); this one is left as it was."""
+        maps: dict[str, dict[Any, BitMap]] = {}
+        for question, values in self.maps.items():
+            for value, bitmap in values.items():
+                kept = bitmap - numbers if bitmap.intersect(numbers) else bitmap
+                if kept:
+                    maps.setdefault(question, {})[value] = kept
+        for (question, value), found in ids.items():
+            values = maps.setdefault(question, {})
+            values[value] = values.get(value, _EMPTY) | BitMap(found)
+        return BitmapIndex(maps)
 
     def get(self, question: str, value: Any) -> BitMap:
         """The submissions with this key (an empty bitmap none may change when none)."""
@@ -221,3 +270,72 @@ class BitmapIndex:
                 rows.extend((place, question.name, choice, inside.intersection_cardinality(
                     self.get(question.name, choice))) for choice in question.choice_names)
         return rows
+
+
+@dataclass
+class _Loaded:
+    """One survey's bitmaps as last read: each piece's stamp, and the index merged over the
+    pieces."""
+
+    stamps: dict[int, int] = field(default_factory=dict)
+    index: BitmapIndex = field(default_factory=lambda: BitmapIndex({}))
+
+
+class PieceCache:
+    """The surveys' indexes a connection read last, kept in memory: each stored piece has a
+    random stamp that every change draws anew, so a read loads only the pieces whose stamp
+    it has not seen (a counter could come back to a value after a rollback; a random stamp
+    does not)."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[str, _Loaded] = {}
+
+    def index(self, survey_id: str, stamps: dict[int, int],
+              load_piece: Callable[[int], dict[Key, BitMap]]) -> BitmapIndex:
+        """The index for these stamps (piece -> stamp, as the reader's snapshot has them),
+        loading each changed piece with ``load_piece``."""
+        loaded = self._loaded.get(survey_id)
+        if loaded is not None and loaded.stamps == stamps:
+            return loaded.index
+        if loaded is None:
+            loaded = self._loaded[survey_id] = _Loaded()
+        changed = {chunk for chunk, stamp in stamps.items() if loaded.stamps.get(chunk) != stamp}
+        changed |= set(loaded.stamps) - set(stamps)
+        pieces = {chunk: load_piece(chunk) for chunk in changed}
+        loaded.stamps = dict(stamps)
+        loaded.index = _merged(loaded.index, pieces)
+        return loaded.index
+
+
+def _merged(before: BitmapIndex, pieces: Mapping[int, Mapping[Key, BitMap]]) -> BitmapIndex:
+    """The index from ``before`` with these pieces as they are now (pieces cover ranges of
+    numbers that do not overlap: each is cut out and put back)."""
+    if not before.maps:  # the first read: one union per key
+        parts: dict[Key, list[BitMap]] = {}
+        for piece in pieces.values():
+            for key, bitmap in piece.items():
+                parts.setdefault(key, []).append(bitmap)
+        cold: dict[str, dict[Any, BitMap]] = {}
+        for (question, value), found in parts.items():
+            cold.setdefault(question, {})[value] = BitMap.union(*found)
+        return BitmapIndex(cold)
+    maps = {question: dict(values) for question, values in before.maps.items()}
+    for chunk in sorted(pieces):
+        low, high = chunk_range(chunk)
+        piece = pieces[chunk]
+        keys = set(piece) | {(question, value) for question, values in maps.items()
+                             for value, bitmap in values.items()
+                             if bitmap.range_cardinality(low, high)}
+        for question, value in keys:
+            values = maps.setdefault(question, {})
+            bitmap = values.get(value)
+            bitmap = BitMap() if bitmap is None else bitmap.copy()
+            bitmap.remove_range(low, high)
+            part = piece.get((question, value))
+            if part is not None:
+                bitmap |= part
+            if bitmap:
+                values[value] = bitmap
+            else:
+                values.pop(value, None)
+    return BitmapIndex({question: values for question, values in maps.items() if values})

@@ -13,6 +13,7 @@ import pytest
 from kiosk.central.bundles import export_bundle, import_into_central, read_bundle
 from kiosk.central.sync import KioskIdentity, sync
 from store import KioskStore
+from store.central.bitmaps import bring_up_to_date
 from store.central.connection import connect
 from store.central.push import push
 from store.central.reviews import review_history
@@ -154,6 +155,8 @@ def test_central_figures_and_exports_follow_the_decisions_as_the_kiosk_does(
     ids = [submission.instance_id for submission in submissions]
     enrolment = enrolled(central, HALL)
     sync(store, enrolment)  # the submissions arrive first, counted as they are
+    with connect(central) as admin:  # their bitmaps written as first counted
+        assert bring_up_to_date(admin) == 300
     for instance_id in ids[:20]:
         store.set_review(instance_id, "void", "重复填写", staff="李社工", kiosk="hall-1")
     for instance_id in ids[20:40]:
@@ -172,6 +175,12 @@ def test_central_figures_and_exports_follow_the_decisions_as_the_kiosk_does(
             assert exported(city, filters) == exported(store, filters), filters.to_json()
             assert city.review_log(stats_data.SURVEY, filters) == store.review_log(
                 stats_data.SURVEY, filters)
+        # The decisions waited in the queue (the bitmaps changed in memory); written into
+        # the bitmaps, the same figures, and the reader follows the new pieces.
+        with connect(central) as admin:
+            assert bring_up_to_date(admin) == 40  # each submission decided or corrected
+        for filters in FIGURE_FILTERS:
+            assert figures(city, filters) == figures(store, filters), filters.to_json()
     # Once more with everything sent at once (decisions and corrections in one sync),
     # into a fresh central database: the same figures.
     with psycopg.connect(central, autocommit=True) as connection:

@@ -201,6 +201,26 @@ def test_city_wide_statistics_equal_those_of_one_database_with_every_submission(
     assert found["n"] > 0
 
 
+def test_the_figures_stay_the_same_once_the_queue_is_written_into_the_bitmaps(
+        city: City, central_store: CentralStats):
+    """Until now every submission waited in the queue (read into the bitmaps in memory);
+    ``kiosk central index`` writes them, and the tests after this one read the pieces."""
+    assert query(city.dsn, "SELECT count(*) FROM stats_bitmap_queue") == [
+        (len(city.submissions),)]  # a batch sent again or rolled back queued nothing
+    shown = [survey_statistics(central_store, SURVEY, filters, include_pii=True, by="services")
+             for filters in FILTERS]
+    result = CliRunner().invoke(main, ["central", "index", city.dsn])
+    assert result.exit_code == 0, result.output
+    assert f"{len(city.submissions)} 份" in result.output
+    assert query(city.dsn, "SELECT count(*) FROM stats_bitmap_queue") == [(0,)]
+    assert query(city.dsn, "SELECT count(DISTINCT question) FROM stats_bitmaps")[0][0] > 10
+    with CentralStats(city.dsn) as fresh:
+        for filters, before in zip(FILTERS, shown, strict=True):
+            for store in (fresh, central_store):  # a new reader, and one that read the queue
+                assert survey_statistics(store, SURVEY, filters, include_pii=True,
+                                         by="services") == before, filters
+
+
 def direct_breakdown(submissions: list[Submission], filters: StatsFilter) -> dict:
     """N and each select question's counts per place, counted here from the submissions."""
     kept = [item for item in submissions

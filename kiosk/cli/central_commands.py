@@ -58,6 +58,24 @@ def central_init(dsn: str, role_prefix: str | None) -> None:
                f"CREATE ROLE name LOGIN PASSWORD '…' IN ROLE {roles.reader};")
 
 
+@central_group.command("index")
+@click.argument("dsn")
+def central_index(dsn: str) -> None:
+    """Write what arrived since the last run (submissions, review decisions, corrections)
+    into the bitmaps the city-wide statistics read. Figures are exact either way; this
+    keeps them fast. Run it every few minutes (a systemd timer or cron), as the
+    administrator's role."""
+    from store.central.bitmaps import bring_up_to_date
+    from store.central.connection import connect, describe
+    from store.central.schema import installation
+
+    with central_refusals(dsn), connect(dsn, application_name="kiosk central index") as link:
+        installation(link, dsn)
+        written = bring_up_to_date(link)
+    click.echo(f"统计位图已更新：{written} 份提交的变化已写入 (the bitmaps of {written} "
+               f"submissions written at {describe(dsn)})")
+
+
 def station_time(moment: Any) -> Any:
     """A time from the central database as staff read it: on the station's clock."""
     from surveys.clock import local

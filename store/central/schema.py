@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from store.central.bitmaps import SCHEMA_7, bring_up_to_date
 from store.central.connection import CentralError, CentralSchemaError, connect, describe
 from store.central.registers import SCHEMA_5
 from store.central.reviews import SCHEMA_6
@@ -28,7 +29,7 @@ from store.central.volunteers import ROSTER_SCHEMA
 if TYPE_CHECKING:
     import psycopg
 
-CENTRAL_SCHEMA_VERSION = 6
+CENTRAL_SCHEMA_VERSION = 7
 
 
 # Any two processes running ``init`` at once: one waits for the other (an arbitrary key).
@@ -126,8 +127,17 @@ def _schema_6(connection: psycopg.Connection[Any]) -> None:
 
 
 # Schema version -> the step that makes it from the one before.
+def _schema_7(connection: psycopg.Connection[Any]) -> None:
+    """Bitmaps of the submissions holding each answer (issue 18, store/central/bitmaps.py):
+    a number for every submission, the pieces, and the queue of submissions whose bitmaps
+    are to be written (every one already here; ``init`` writes them)."""
+    for statement in SCHEMA_7:
+        connection.execute(statement)  # type: ignore[arg-type]
+
+
 _STEPS: dict[int, Callable[[Any], None]] = {1: _schema_1, 2: _schema_2, 3: _schema_3,
-                                            4: _schema_4, 5: _schema_5, 6: _schema_6}
+                                            4: _schema_4, 5: _schema_5, 6: _schema_6,
+                                            7: _schema_7}
 
 
 @dataclass(frozen=True)
@@ -193,6 +203,8 @@ def init(dsn: str, *, role_prefix: str | None = None) -> InitResult:
         connection.execute("INSERT INTO kiosk_meta(key, value) VALUES ('role_prefix', %s)"
                            " ON CONFLICT (key) DO NOTHING", (prefix,))
         roles = install(connection, prefix)
+        if CENTRAL_SCHEMA_VERSION >= 7:  # the bitmaps of what the migration queued
+            bring_up_to_date(connection)
     return InitResult(before, CENTRAL_SCHEMA_VERSION, str(installation_id), roles)
 
 

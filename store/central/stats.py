@@ -1,7 +1,9 @@
 """Reading the city-wide statistics and exports of the central PostgreSQL (``CentralStats``):
-from the tallies store/central/tallies.py keeps, and, for filters on answers, cross-tabs,
-decimals and text answers, from the submissions' jsonb answers (no flat table: see
-scripts/bench.py section 10 for what that costs).
+from the tallies store/central/tallies.py keeps; for filters on answers, cross-tabs and the
+breakdown by place under them, from the bitmaps of store/central/bitmaps.py (the same
+computation as a kiosk's); for decimals, text answers, exports, and a role that reads
+personal answers when one is asked, from the submissions' jsonb answers (no flat table:
+see scripts/bench.py section 10 for what each costs).
 
 Questions inside repeat groups are always read from the answers: each level of the
 repeat's path is a ``jsonb_array_elements`` of the level above (an answer that is not an
@@ -13,9 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from store.bitmaps import ANSWERED, KIOSK, SITE, BitmapIndex
+from store.central.bitmaps import CentralBitmaps
 from store.central.connection import connect
 from store.central.schema import installation
 from store.central.tallies import DIMENSIONS, answered_sql, chosen_sql, hashing, pairs_sql
@@ -32,6 +36,7 @@ from surveys.stats.model import (
     empty_crosstab,
     tallies_by_place,
 )
+from surveys.stats.sites import street_of
 
 
 def _tallies_by_place(rows: Sequence[tuple[Any, str, Any, int]]) -> dict[str, Tallies]:
@@ -82,6 +87,7 @@ class CentralStats:
         self._catalogues: dict[str, dict[str, Question]] = {}
         # survey -> question -> the versions whose form has it (as the flat table's columns)
         self._layouts: dict[str, dict[str, list[str]]] = {}
+        self._bitmap_reader = CentralBitmaps(self.conn)
 
     def close(self) -> None:
         self.conn.close()
@@ -238,12 +244,39 @@ class CentralStats:
 
     # ---- StatsStore ----------------------------------------------------------------------
 
+    def _bitmaps(self, survey_id: str, names: Iterable[str]) -> BitmapIndex | None:
+        """The bitmaps (store/central/bitmaps.py), when they can select and count for these
+        questions: they hold no personal answers, so not when one of them is personal for
+        a role that reads those."""
+        if self._personal(survey_id, names):
+            return None
+        return self._bitmap_reader.index(survey_id)
+
+    def _personal(self, survey_id: str, names: Iterable[str]) -> list[str]:
+        """Those of ``names`` whose answers are personal, when this role reads them."""
+        if not self._pii:
+            return []
+        known = self._catalogue(survey_id)
+        return [name for name in names if name in known and known[name].pii]
+
     def stats_tallies(self, survey_id: str, questions: Mapping[str, Question],
                       filters: StatsFilter) -> Tallies:
         """Submissions, respondents per question and per value, under ``filters``."""
         if filters.by_answer:
-            return self._answer_tallies(survey_id, filters, None, "").get(
-                "", Tallies(0, {}, {}))
+            with self.read_snapshot():
+                index = self._bitmaps(survey_id, filters.where)
+                if index is None:
+                    return self._answer_tallies(survey_id, filters, None, "").get(
+                        "", Tallies(0, {}, {}))
+                personal = self._personal(survey_id, questions)
+                tallies = index.tallies([question for name, question in questions.items()
+                                         if name not in personal], filters)
+                if personal:  # the same submissions, counted from their answers
+                    found = self._answer_tallies(survey_id, filters, personal, "").get(
+                        "", Tallies(0, {}, {}))
+                    tallies.answered.update(found.answered)
+                    tallies.counts.update(found.counts)
+                return tallies
         return _tallies_by_place(self._tally_rows(survey_id, filters, "")).get(
             "", Tallies(0, {}, {}))
 
@@ -301,6 +334,10 @@ class CentralStats:
                         filters: StatsFilter) -> list[tuple[str, str, int]]:
         """(day, site, submissions) under ``filters``."""
         if filters.by_answer:
+            with self.read_snapshot():
+                index = self._bitmaps(survey_id, filters.where)
+                if index is not None:
+                    return index.over_time(filters)
             conditions, parameters = self._conditions(survey_id, filters)
             query = ("SELECT s.stats_day, coalesce(s.site, ''), count(*) FROM submissions s"
                      f" WHERE s.survey_id = %s{conditions} GROUP BY 1, 2")
@@ -318,6 +355,11 @@ class CentralStats:
         result = empty_crosstab(by, questions)
         if not questions:
             return result
+        with self.read_snapshot():
+            index = self._bitmaps(survey_id, [by.name, *(question.name for question in questions),
+                                              *filters.where])
+            if index is not None:
+                return index.crosstab(by, questions, filters)
         return self._crosstab(survey_id, by, questions, filters, result, "",
                               self._pair_answer)
 
@@ -462,6 +504,16 @@ class CentralStats:
         """Tallies of ``questions`` per street, community (its site ``街道/社区``) or kiosk."""
         column = {"street": "street", "community": "site", "kiosk": "kiosk"}[dimension]
         if filters.by_answer:
+            with self.read_snapshot():
+                index = self._bitmaps(survey_id, [*questions, *filters.where])
+                if index is not None:
+                    known = self._catalogue(survey_id)
+                    rows = index.place_rows([known[name] for name in questions if name in known],
+                                            filters, KIOSK if dimension == "kiosk" else SITE)
+                    return tallies_by_place(
+                        (street_of(place) if dimension == "street" else place, question,
+                         None if value == ANSWERED else value, count)
+                        for place, question, value, count in rows)
             place = {"street": "s.street", "community": "coalesce(s.site, '')",
                      "kiosk": "coalesce(s.kiosk, '')"}[dimension]
             return self._answer_tallies(survey_id, filters, questions, place)

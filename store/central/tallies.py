@@ -24,8 +24,9 @@ Only the rows an ``INSERT … ON CONFLICT DO NOTHING … RETURNING`` actually ad
 so a batch sent again (a killed sync, a bundle imported twice, two kiosks sending the same
 submission) is never counted twice.
 
-Filters on answers, cross-tabs, decimals and text answers read the submissions' jsonb
-answers directly (no flat table: see scripts/bench.py section 10 for what that costs).
+Filters on answers and cross-tabs read the bitmaps of store/central/bitmaps.py (schema 7);
+decimals and text answers the submissions' jsonb answers directly (no flat table: see
+scripts/bench.py section 10 for what that costs).
 """
 
 from __future__ import annotations

@@ -469,6 +469,10 @@ def _push(stream: str, table: str, key: tuple[str, ...], types: dict[str, str]) 
                 f"  WITH inserted AS ({insert} RETURNING {_COUNTED})"
                 f" INSERT INTO added_submissions ({ADDED_COLUMNS}) SELECT * FROM inserted;\n"
                 "  GET DIAGNOSTICS added = ROW_COUNT;\n"
+                # Their bitmaps follow (store/central/bitmaps.py).
+                "  INSERT INTO public.stats_bitmap_queue (number) SELECT s.number"
+                " FROM public.submissions s JOIN added_submissions a"
+                " ON a.instance_id = s.instance_id;\n"
                 f"  {store_changes(values['entity'], values['instance_id'])};\n"
                 "  IF added > 0 THEN PERFORM kiosk_count_added(); END IF;\n"
                 "  DROP TABLE added_submissions;")
@@ -605,6 +609,8 @@ BEGIN
   FROM reviewed r LEFT JOIN public.forms f ON f.survey_id = r.survey_id
     AND f.version = r.version
   WHERE s.instance_id = r.instance_id;
+  INSERT INTO public.stats_bitmap_queue (number)
+    SELECT s.number FROM public.submissions s WHERE s.instance_id = ANY(ids);
   DROP TABLE reviewed;
 END $$"""
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import secrets
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from pyroaring import BitMap
@@ -24,21 +23,13 @@ from store.bitmaps import (
     REVIEW,
     BitmapIndex,
     Key,
+    PieceCache,
     by_chunk,
     chunk_of,
     chunk_range,
     packed,
     row_keys,
 )
-
-
-@dataclass
-class _Loaded:
-    """One survey's bitmaps as last read: each piece's stamp, and the index merged over the
-    pieces."""
-
-    stamps: dict[int, int] = field(default_factory=dict)
-    index: BitmapIndex = field(default_factory=lambda: BitmapIndex({}))
 
 
 class BitmapTables:
@@ -48,7 +39,7 @@ class BitmapTables:
     def __init__(self, connection: sqlite3.Connection) -> None:
         self.conn = connection
         self._ready = False
-        self._loaded: dict[str, _Loaded] = {}
+        self._cache = PieceCache()
 
     def create(self) -> None:
         # A rowid table with a unique index: a piece of a frequent answer is 8 kB, too large
@@ -156,53 +147,11 @@ class BitmapTables:
         """The survey's bitmaps as the current snapshot has them."""
         stamps = dict(self.conn.execute(
             "SELECT chunk, stamp FROM stats_bitmap_pieces WHERE survey_id = ?", (survey_id,)))
-        loaded = self._loaded.get(survey_id)
-        if loaded is not None and loaded.stamps == stamps:
-            return loaded.index
-        if loaded is None:
-            loaded = self._loaded[survey_id] = _Loaded()
-        changed = {chunk for chunk, stamp in stamps.items() if loaded.stamps.get(chunk) != stamp}
-        changed |= set(loaded.stamps) - set(stamps)
-        pieces: dict[int, dict[Key, BitMap]] = {chunk: {} for chunk in changed}
-        for chunk in changed:
-            for question, value, bits in self.conn.execute(
-                    "SELECT question, value, bits FROM stats_bitmaps WHERE survey_id = ?"
-                    " AND chunk = ?", (survey_id, chunk)):
-                pieces[chunk][(question, value)] = BitMap.deserialize(bits)
-        loaded.stamps = stamps
-        loaded.index = _merged(loaded.index, pieces)
-        return loaded.index
 
+        def piece(chunk: int) -> dict[Key, BitMap]:
+            return {(question, value): BitMap.deserialize(bits)
+                    for question, value, bits in self.conn.execute(
+                        "SELECT question, value, bits FROM stats_bitmaps WHERE survey_id = ?"
+                        " AND chunk = ?", (survey_id, chunk))}
 
-def _merged(before: BitmapIndex, pieces: Mapping[int, Mapping[Key, BitMap]]) -> BitmapIndex:
-    """The index from ``before`` with these pieces as they are now (pieces cover ranges of
-    numbers that do not overlap: each is cut out and put back)."""
-    if not before.maps:  # the first read: one union per key
-        parts: dict[Key, list[BitMap]] = {}
-        for piece in pieces.values():
-            for key, bitmap in piece.items():
-                parts.setdefault(key, []).append(bitmap)
-        cold: dict[str, dict[Any, BitMap]] = {}
-        for (question, value), found in parts.items():
-            cold.setdefault(question, {})[value] = BitMap.union(*found)
-        return BitmapIndex(cold)
-    maps = {question: dict(values) for question, values in before.maps.items()}
-    for chunk in sorted(pieces):
-        low, high = chunk_range(chunk)
-        piece = pieces[chunk]
-        keys = set(piece) | {(question, value) for question, values in maps.items()
-                             for value, bitmap in values.items()
-                             if bitmap.range_cardinality(low, high)}
-        for question, value in keys:
-            values = maps.setdefault(question, {})
-            bitmap = values.get(value)
-            bitmap = BitMap() if bitmap is None else bitmap.copy()
-            bitmap.remove_range(low, high)
-            part = piece.get((question, value))
-            if part is not None:
-                bitmap |= part
-            if bitmap:
-                values[value] = bitmap
-            else:
-                values.pop(value, None)
-    return BitmapIndex({question: values for question, values in maps.items() if values})
+        return self._cache.index(survey_id, stamps, piece)
