@@ -101,9 +101,6 @@ class StoreBase:
         connection.execute("PRAGMA synchronous=FULL")
         connection.execute("PRAGMA foreign_keys=ON")
         connection.execute("PRAGMA busy_timeout=30000")
-        # 64 MB of page cache (SQLite's default is 2 MB): the submissions' keys are random
-        # (instance ids, receipt codes), so each insert lands on another index page.
-        connection.execute("PRAGMA cache_size=-65536")
         # A database of an older kiosk is copied before its schema changes: a migration
         # that went wrong, or a kiosk rolled back to the older software, has it to go to.
         self.kept_before_migration: Path | None = None
