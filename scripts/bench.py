@@ -1125,7 +1125,8 @@ def bench_sync(workdir: Path, rows: int) -> list[tuple[str, float, float, str]]:
                 row = [item.instance_id, item.survey, item.version, item.kiosk, item.site,
                        item.started, item.completed, item.lang, item.enumerator,
                        json.dumps(item.answers, ensure_ascii=False, separators=(",", ":")),
-                       receipt_code(item.instance_id), "kiosk", item.completed]
+                       receipt_code(item.instance_id), "kiosk", item.completed,
+                       None]  # entity: these change no register
                 made = enrolments[item.kiosk].signer.sign("submissions", row)
                 signatures[item.instance_id] = (made.signer, made.key_version, made.payload,
                                                 made.signature)
