@@ -280,3 +280,34 @@ def test_figures_agree_in_every_snapshot_while_staff_review_and_a_kiosk_stores(
         assert survey_statistics(store, SURVEY, StatsFilter(review=review_states(["all"])))[
             "n"] == count
     assert seen == sorted(seen) and len(set(seen)) > 2  # reads happened while it wrote
+
+
+def test_decisions_and_corrections_in_one_millisecond_keep_the_order_they_were_made(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The clock standing still (or set back) between two decisions: the newest decision is
+    the one made last, and so is the corrected answer, here as at the central database,
+    which orders them by time too."""
+    import store.sqlite.reviews as reviews_module
+
+    submission = stats_data.generate(1, seed=4)[0]
+    with KioskStore(tmp_path / "kiosk.db") as store:
+        for compiled in stats_data.compiled_versions(tmp_path):
+            store.install_form(compiled)
+        store.insert_submissions(gated(store, [submission]))
+        instance_id = submission.instance_id
+        for stamp in ("2026-12-07T09:00:00.000+08:00", "2026-12-07T08:59:00.000+08:00"):
+            monkeypatch.setattr(reviews_module, "now_stamp", lambda stamp=stamp: stamp)
+            for state in ("void", "approved", "void", "approved"):
+                store.set_review(instance_id, state, "重复" if state == "void" else "",
+                                 staff=STAFF)
+            for group in ("youth", "elderly", "other"):
+                store.add_correction(instance_id, "group", group, "更正", staff=STAFF)
+        history = store.review_history(instance_id)
+        assert [entry["state"] for entry in history["reviews"]] == [
+            "void", "approved", "void", "approved"] * 2
+        stamps = [entry["at"] for entry in history["reviews"]]
+        assert stamps == sorted(stamps) and len(set(stamps)) == 8
+        assert store.review_state_of(instance_id) == "approved"
+        assert history["corrected"]["group"] == "other"
+        assert survey_statistics(store, SURVEY, StatsFilter())["questions"]["group"][
+            "counts"]["other"] == 1

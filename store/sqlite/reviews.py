@@ -13,6 +13,7 @@ transaction with its audit entry and the figures it changes.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 from collections.abc import Sequence
@@ -22,7 +23,7 @@ from typing import Any
 from store.sqlite.connection import StoreBase
 from store.sqlite.submissions import RECORD_COLUMNS, record_from_row
 from store.sqlite.tallies import flat_table
-from surveys.clock import now_stamp
+from surveys.clock import format_datetime, now_stamp
 from surveys.review import (
     REVIEW_STATES,
     STAFF_LIMIT,
@@ -103,6 +104,18 @@ class Reviews(StoreBase):
         return tuple(self.conn.execute(f"SELECT {_RECORD} FROM submissions WHERE instance_id=?",
                                        (found["instance_id"],)).fetchone())
 
+    def _stamp_after(self, table: str, instance_id: str) -> str:
+        """Now, or a millisecond after the submission's newest entry in ``table`` (reviews or
+        corrections) when that is not earlier: two decisions in one millisecond, or a clock
+        set back, would otherwise leave their order, and so the state and the corrected
+        answers, to chance, here and at the central database (both order by ``at``)."""
+        now = now_stamp()
+        latest = self.conn.execute(f"SELECT max(at) FROM {table} WHERE instance_id = ?",
+                                   (instance_id,)).fetchone()[0]
+        if latest is None or dt.datetime.fromisoformat(now) > dt.datetime.fromisoformat(latest):
+            return now
+        return format_datetime(dt.datetime.fromisoformat(latest) + dt.timedelta(milliseconds=1))
+
     def review_state_of(self, instance_id: str) -> str:
         """The state of a submission: its newest decision's, else ``pending``."""
         row = self.conn.execute(
@@ -123,7 +136,8 @@ class Reviews(StoreBase):
             record, answers, rowid = _effective(row)
             before = self.review_state_of(record["instance_id"])
             decision = ReviewDecision(str(uuid.uuid4()), record["instance_id"], state, note,
-                                      staff, now_stamp(), kiosk or "")
+                                      staff, self._stamp_after("reviews", record["instance_id"]),
+                                      kiosk or "")
             self.conn.execute(
                 "INSERT INTO reviews(review_id, instance_id, state, note, staff, at, kiosk)"
                 " VALUES (?,?,?,?,?,?,?)",
@@ -159,7 +173,8 @@ class Reviews(StoreBase):
             record, answers, rowid = _effective(row)
             change = correct(gate, record, answers, question, value)
             entry = CorrectionEntry(str(uuid.uuid4()), record["instance_id"], question,
-                                    change.old, change.new, why, staff, now_stamp(),
+                                    change.old, change.new, why, staff,
+                                    self._stamp_after("corrections", record["instance_id"]),
                                     kiosk or "")
             self.conn.execute(
                 "INSERT INTO corrections(correction_id, instance_id, question, old, new, why,"
