@@ -43,7 +43,9 @@ from surveys.stats.model import (
     add_column_totals,
     empty_crosstab,
     statistic_kind,
+    tallies_by_place,
 )
+from surveys.stats.sites import street_of
 
 CHUNK_BITS = 16  # submissions per stored piece: 1 << 16, one roaring container
 ANSWERED = ""  # the value of a question's key that holds everyone who answered it
@@ -252,24 +254,27 @@ class BitmapIndex:
                     rows.append((day, site, count))
         return rows
 
-    def place_rows(self, questions: Sequence[Question], filters: StatsFilter,
-                   dimension: str) -> list[tuple[str, str, Any, int]]:
-        """(place, question, value, count) per kiosk or site (``dimension`` KIOSK or SITE)
-        with any submission under ``filters``, as the tallies' cells give them: question
-        ``''`` counts submissions, value ``''`` respondents who answered."""
+    def by_place(self, questions: Sequence[Question], filters: StatsFilter,
+                 dimension: str) -> dict[str, Tallies]:
+        """Tallies of ``questions`` per street, community (its site ``街道/社区``) or kiosk
+        (``dimension``) with any submission under ``filters``: each place's submissions
+        counted as the whole survey's are."""
         chosen = self.chosen(filters)
         rows: list[tuple[str, str, Any, int]] = []
-        for place, members in sorted(self.maps.get(dimension, {}).items()):
+        for place, members in sorted(self.maps.get(KIOSK if dimension == "kiosk" else SITE,
+                                                   {}).items()):
             inside = chosen & members
             if not inside:
                 continue
-            rows.append((place, "", ANSWERED, len(inside)))
+            if dimension == "street":
+                place = street_of(place)
+            rows.append((place, "", None, len(inside)))
             for question in questions:
-                rows.append((place, question.name, ANSWERED, inside.intersection_cardinality(
+                rows.append((place, question.name, None, inside.intersection_cardinality(
                     self.get(question.name, ANSWERED))))
                 rows.extend((place, question.name, choice, inside.intersection_cardinality(
                     self.get(question.name, choice))) for choice in question.choice_names)
-        return rows
+        return tallies_by_place(rows)
 
 
 @dataclass

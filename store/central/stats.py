@@ -18,7 +18,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from store.bitmaps import ANSWERED, KIOSK, SITE, BitmapIndex
+from store.bitmaps import BitmapIndex
 from store.central.bitmaps import CentralBitmaps
 from store.central.connection import connect
 from store.central.schema import installation
@@ -36,7 +36,6 @@ from surveys.stats.model import (
     empty_crosstab,
     tallies_by_place,
 )
-from surveys.stats.sites import street_of
 
 
 def _tallies_by_place(rows: Sequence[tuple[Any, str, Any, int]]) -> dict[str, Tallies]:
@@ -508,12 +507,8 @@ class CentralStats:
                 index = self._bitmaps(survey_id, [*questions, *filters.where])
                 if index is not None:
                     known = self._catalogue(survey_id)
-                    rows = index.place_rows([known[name] for name in questions if name in known],
-                                            filters, KIOSK if dimension == "kiosk" else SITE)
-                    return tallies_by_place(
-                        (street_of(place) if dimension == "street" else place, question,
-                         None if value == ANSWERED else value, count)
-                        for place, question, value, count in rows)
+                    return index.by_place([known[name] for name in questions if name in known],
+                                          filters, dimension)
             place = {"street": "s.street", "community": "coalesce(s.site, '')",
                      "kiosk": "coalesce(s.kiosk, '')"}[dimension]
             return self._answer_tallies(survey_id, filters, questions, place)

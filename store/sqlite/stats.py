@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from store.bitmaps import KIOSK, SITE, BitmapIndex
+from store.bitmaps import BitmapIndex
 from store.filters import SQLITE, dimension_conditions, review_conditions
 from store.sqlite.connection import StoreBase
 from store.sqlite.tallies import (
@@ -40,9 +40,7 @@ from surveys.stats.model import (
     catalogue,
     empty_crosstab,
     repeat_key,
-    tallies_by_place,
 )
-from surveys.stats.sites import street_of
 
 # The tallies' columns, and the flat table's (whose place columns may be NULL).
 _CUBE_COLUMNS = {"day": "day", "kiosk": "kiosk", "site": "site", "enumerator": "enumerator"}
@@ -334,23 +332,11 @@ class Stats(StoreBase):
                            filters: StatsFilter, dimension: str) -> dict[str, Tallies]:
         """Tallies of ``questions`` per street, community (its site ``街道/社区``) or kiosk,
         from the bitmaps (each place's submissions under ``filters``)."""
-        rows = self._place_rows(survey_id, questions, filters,
-                                "kiosk" if dimension == "kiosk" else "site")
-        return tallies_by_place(
-            (street_of(place) if dimension == "street" else (place or ""), question,
-             None if value == ANSWERED else value, count)
-            for place, question, value, count in rows)
-
-    def _place_rows(self, survey_id: str, questions: Sequence[str],
-                    filters: StatsFilter, column: str) -> list[tuple[str, str, Any, int]]:
-        """(place, question, value, count) rows from the bitmaps (question '': submissions;
-        value '': respondents who answered)."""
         with self.read_snapshot():
             existing = set(self.stats.table_columns(survey_id))
             if not existing:
-                return []
+                return {}
             known = catalogue([self.load_form(survey_id, version)
                                for version in self.versions(survey_id)])
-            return self._bitmaps(survey_id).place_rows(
-                [known[name] for name in questions if name in existing], filters,
-                KIOSK if column == "kiosk" else SITE)
+            return self._bitmaps(survey_id).by_place(
+                [known[name] for name in questions if name in existing], filters, dimension)
