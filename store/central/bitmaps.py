@@ -90,9 +90,10 @@ def _keys(forms: _Forms, rows: Iterable[Sequence[Any]]) -> dict[Key, list[int]]:
     """Key -> the numbers of these submission rows (``_ROW``) that have it."""
     ids: dict[Key, list[int]] = {}
     for number, survey_id, version, day, kiosk, site, enumerator, review, answers in rows:
-        row = answers_row(answers or {}, forms.kinds(survey_id, version), day=day or "",
-                          kiosk=kiosk, site=site, enumerator=enumerator, review=review)
-        for key in row_keys(row, forms.kinds(survey_id, version)):
+        kinds = forms.kinds(survey_id, version)
+        row = answers_row(answers or {}, kinds, day=day or "", kiosk=kiosk, site=site,
+                          enumerator=enumerator, review=review)
+        for key in row_keys(row, kinds):
             ids.setdefault(key, []).append(number)
     return ids
 

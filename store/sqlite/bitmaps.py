@@ -3,11 +3,9 @@ SQLite beside the tallies and changed in the same transaction as the flat rows t
 
 ``stats_bitmaps`` holds one row per (survey, piece, question, value): the portable roaring
 serialisation of the piece's submissions with that key. ``stats_bitmap_pieces`` gives every
-piece a random stamp, drawn anew by each transaction that changes it: a reader keeps the
-merged bitmaps in memory and, inside its snapshot, reloads only the pieces whose stamp it
-has not seen (a counter could come back to a value after a rollback; a random stamp does
-not). A kiosk storing a submission changes the newest piece only, so the next figures read
-a few hundred small rows instead of every bitmap.
+piece the random stamp store/bitmaps.py's ``PieceCache`` reloads by. A kiosk storing a
+submission changes the newest piece only, so the next figures read a few hundred small rows
+instead of every bitmap.
 """
 
 from __future__ import annotations

@@ -26,12 +26,12 @@ hundred rows per survey (that many per day), so all-question tallies without fil
 1.2 s for the 35 % who are elderly, a cross-tab 0.5 s: those, and filters on places, read
 the bitmaps (below). Keeping the tallies, flat rows and bitmaps costs the writer about
 50 µs of CPU per submission in a bulk insert; a kiosk storing one submission at a time
-takes about 1.3 ms a save (a plain INSERT of the same row: 0.4 ms).
+takes about 1.2 ms a save (a plain INSERT of the same row: 0.2 ms).
 
 Since schema 12 each flat row's answers are also kept as **bitmaps** of submissions
 (store/bitmaps.py, store/sqlite/bitmaps.py), written here with the row: a filter on answers
-is an AND and each count of it or of a cross-tab a popcount (1,000,000 submissions: 7 ms
-for every question's tallies of the elderly, 10 ms for a cross-tab). The flat table is still
+is an AND and each count of it or of a cross-tab a popcount (1,000,000 submissions: 4.6 ms
+for every question's tallies of the elderly, 5.2 ms for a cross-tab). The flat table is still
 read for decimals and text answers.
 
 Days are calendar days of the completion time in China time (Asia/Shanghai), the zone of
