@@ -6,9 +6,11 @@ own writes and a rollback."""
 
 from __future__ import annotations
 
+import math
 import random
 import sqlite3
 import tempfile
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +23,11 @@ from pyroaring import BitMap
 import store.bitmaps
 from store import KioskStore
 from store.sqlite.tallies import flat_table
+from surveys.clock import day_of
 from surveys.stats.figures import survey_statistics
 from surveys.stats.model import StatsFilter, catalogue
 from tests import stats_data
-from tests.gated import gated, gated_one
+from tests.gated import gated, gated_one, stored_before_the_gate
 from tests.stats_data import SURVEY
 from tests.test_stats import CHOICES, FILTERS, check_figures, select
 
@@ -122,6 +125,62 @@ def test_bitmaps_kept_as_rows_arrive_equal_those_built_again(
     assert kept == built
     assert {key[1] for key in built} >= {"", "#day", "#site", "#review", "group", "sat",
                                          "services", "age", "visit", "spend", "comment"}
+
+
+def test_tallies_count_each_day_as_the_answers_stored_say(tmp_path: Path):
+    """The tallies, counted from the keys the bitmaps get (a batch's day tallies as the
+    rows of each day): equal to counting each stored submission's answers one by one, for
+    a batch spanning 45 days out of order, single saves, and rows stored before the gate
+    with NaN or an infinity (answered, no value counted; the bitmaps hold them as the
+    flat row does: no answer)."""
+    path = tmp_path / "kiosk.db"
+    submissions = stats_data.generate(400, seed=5)
+    odd = submissions[350:]
+    for number, submission in enumerate(odd):
+        submission.answers["spend"] = [math.nan, math.inf, -math.inf][number % 3]
+        if number % 2:
+            submission.answers["age"] = math.nan
+    with KioskStore(path) as kiosk:
+        for compiled in stats_data.compiled_versions(tmp_path):
+            kiosk.install_form(compiled)
+        kiosk.insert_submissions(gated(kiosk, submissions[:300]))
+        for submission in submissions[300:350]:
+            kiosk.save_submission(gated_one(kiosk, submission))
+        stored_before_the_gate(kiosk, odd)
+        by_day: Counter[tuple[Any, ...]] = Counter()
+        for submission in submissions:
+            form = kiosk.load_form(SURVEY, submission.version)
+            pairs: list[tuple[str, Any]] = [("", "")]
+            for name, question in catalogue([form]).items():
+                value = submission.answers.get(name)
+                if question.in_repeat or value is None or value in ("", []):
+                    continue
+                pairs.append((name, ""))
+                if question.kind == "select_multiple":
+                    pairs += [(name, choice) for choice in value]
+                elif question.kind in store.bitmaps.VALUE_KINDS and not (
+                        isinstance(value, float) and not math.isfinite(value)):
+                    pairs.append((name, value))
+            by_day.update((day_of(submission.completed), *pair) for pair in pairs)
+        total: Counter[tuple[Any, ...]] = Counter()
+        for (_day, question, value), count in by_day.items():
+            total[(question, value)] += count
+        assert len({day for day, _question, _value in by_day}) > 40
+        assert dict(by_day) == {(day, question, value): count for day, question, value, count
+                                in kiosk.conn.execute("SELECT day, question, value, count"
+                                                      " FROM stats_tally_day")}
+        assert dict(total) == {(question, value): count for question, value, count
+                               in kiosk.conn.execute("SELECT question, value, count"
+                                                     " FROM stats_tally_total")}
+        assert total[("spend", "")] == 400 - sum(
+            "spend" not in submission.answers for submission in submissions)
+        kept = stored_bitmaps(kiosk.conn)
+        with kiosk.transaction():
+            kiosk.stats.bitmaps.rebuild(SURVEY, flat_table(SURVEY), [
+                (name, question.kind) for name, question in catalogue(
+                    [kiosk.load_form(SURVEY, version) for version in kiosk.versions(SURVEY)]
+                ).items() if not question.in_repeat])
+        assert stored_bitmaps(kiosk.conn) == kept
 
 
 def fresh_figures(path: Path, filters: StatsFilter, **options: Any) -> dict[str, Any]:

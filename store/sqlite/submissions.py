@@ -32,13 +32,19 @@ LEGACY_LOOK_ALIKES = {"0": "O", "1": "IL"}
 CODE_SEPARATORS = re.compile(r"[\s\-_.·—–－]+")
 
 
+# RFC 4648's base32 digits, read as Crockford's: a code's letters in C, not bit by bit.
+_AS_CODE_ALPHABET = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", CODE_ALPHABET.encode())
+# Answers as stored: compact JSON, characters as they are (one encoder, not one per row).
+_STORED_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def receipt_code(instance_id: str) -> str:
     """A short code a resident can read out at the desk: 8 characters (40 bits of the id's
     SHA-256) from an alphabet without look-alikes, as XXXX-XXXX."""
     import hashlib  # OpenSSL loads with the first use, not before home is drawn
 
-    number = int.from_bytes(hashlib.sha256(instance_id.encode()).digest()[:5], "big")
-    letters = "".join(CODE_ALPHABET[(number >> shift) & 31] for shift in range(35, -1, -5))
+    letters = base64.b32encode(hashlib.sha256(instance_id.encode()).digest()[:5]).translate(
+        _AS_CODE_ALPHABET).decode()
     return f"{letters[:4]}-{letters[4:]}"
 
 
@@ -83,10 +89,8 @@ def submission_row(submission: Submission, code: str, source: str,
     return (
         submission.instance_id, submission.survey, submission.version, submission.kiosk,
         submission.started, submission.completed, submission.lang, submission.enumerator,
-        json.dumps(submission.answers, ensure_ascii=False, separators=(",", ":")),
-        code, source, stamp, submission.site,
-        json.dumps(submission.entity, ensure_ascii=False, separators=(",", ":"))
-        if submission.entity is not None else None,
+        _STORED_JSON.encode(submission.answers), code, source, stamp, submission.site,
+        _STORED_JSON.encode(submission.entity) if submission.entity is not None else None,
     )
 
 

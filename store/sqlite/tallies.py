@@ -55,11 +55,14 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from pyroaring import BitMap
+
 from store.bitmaps import (
+    ALL,
     DAY,
     ENUMERATOR,
     KIOSK,
@@ -67,6 +70,7 @@ from store.bitmaps import (
     REVIEW,
     SITE,
     VALUE_KINDS,
+    Key,
     row_keys,
 )
 from store.sqlite.bitmaps import BitmapTables
@@ -159,6 +163,9 @@ class _Layout:
         self.kinds = [(name, kind) for name, kind, _choices in self.questions]
         self.zeros = {name: dict.fromkeys(columns.values(), 0)
                       for name, _kind, columns in self.questions}
+        # name -> (kind, choice columns, its "answered" key, whether its value is counted)
+        self.by_name = {name: (kind, columns, (name, ANSWERED), kind in VALUE_KINDS)
+                        for name, kind, columns in self.questions}
         # Empty for a form without repeats: its submissions take none of the repeat work.
         self.repeats = [_RepeatLayout(form, form.repeat_chain[name]) for name in form.repeats]
 
@@ -290,16 +297,23 @@ class StatsUpkeep:
         ``tallies`` False leaves the counts alone (a void one is not counted), ``flat``
         False the flat tables (its row is there already); ``review`` is the state its row
         holds; ``sign`` -1 takes its counts away (only with ``flat`` False)."""
-        # Per cell, the (question, value) pairs of its submissions: counted in C by Counter.
-        per_cell: dict[tuple[str, str, str, str, str], list[tuple[str, Any]]] = {}
+        # Per survey and key (store/bitmaps.py), the new rows that have it: the bits the
+        # bitmaps gain, and the tallies (a question's keys counted, per day as well).
+        keyed: dict[str, dict[Key, list[int]]] = {}
+        cells: Counter[tuple[str, str, str, str, str]] = Counter()
+        # A row holding NaN (stored before the gate) is counted apart: its tallies count
+        # the question answered, its flat row (and so its bitmaps) holds NULL.
+        odd_pairs: list[tuple[str, str, Key]] = []
+        odd_keyed: dict[str, dict[Key, list[int]]] = {}
         flat_rows: dict[str, list[dict[str, Any]]] = {}
         flat_columns: dict[str, set[str]] = {}
         # Per (survey, repeat key): the instance rows and their columns.
         repeat_rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
         repeat_columns: dict[tuple[str, str], set[str]] = {}
         layouts: dict[tuple[str, str], _Layout] = {}
-        # Per survey and bitmap key (store/bitmaps.py), the new flat rows that have it.
-        bitmap_ids: dict[str, dict[tuple[str, Any], list[int]]] = {}
+        # Per cell and review state, its new rows: they share the day, kiosk, site,
+        # enumerator and review keys (added to the bitmaps' keys after the loop).
+        cell_rows: dict[tuple[str, str, str, str, str], list[int]] = defaultdict(list)
         for rowid, submission in stored:
             survey = submission.survey
             layout = layouts.get((survey, submission.version))
@@ -307,25 +321,31 @@ class StatsUpkeep:
                 layout = layouts[(survey, submission.version)] = self._layout(
                     self.load_form(survey, submission.version))
                 flat_columns.setdefault(survey, set(META_COLUMNS)).update(layout.columns())
+                flat_rows.setdefault(survey, [])
+                keyed.setdefault(survey, defaultdict(list))
                 for repeat in layout.repeats:
                     repeat_columns.setdefault((survey, repeat.key), set(
                         REPEAT_META_COLUMNS)).update(repeat.columns())
-            cell = (survey, day_of(submission.completed), submission.kiosk or "",
-                    submission.site or "", submission.enumerator or "")
-            # The submission's (question, value) pairs: its tallies, and its bitmap keys.
-            pairs: list[tuple[str, Any]] = [(SUBMISSIONS, ANSWERED)]
-            not_finite = False
-            answers = submission.answers
+            day = day_of(submission.completed)
+            cell = (survey, day, submission.kiosk or "", submission.site or "",
+                    submission.enumerator or "")
             row: dict[str, Any] = {
-                "_id": rowid, "_version": submission.version, "_day": cell[1],
+                "_id": rowid, "_version": submission.version, "_day": day,
                 "_kiosk": submission.kiosk, "_site": submission.site,
                 "_enumerator": submission.enumerator, "_review": review,
             }
-            for name, kind, choices in layout.questions:
-                value = answers.get(name)
-                if value is None or value == "" or value == []:
+            # The submission's (question, value) pairs: its tallies, and its bitmap keys.
+            pairs: list[Key] = [ALL]
+            add_pair = pairs.append
+            not_finite = False
+            questions = layout.by_name
+            # The answers given, not every question: most forms skip most of theirs.
+            for name, value in submission.answers.items():
+                question = questions.get(name)
+                if question is None or value is None or value == "" or value == []:
                     continue
-                pairs.append((name, ANSWERED))
+                kind, choices, answered, counted = question
+                add_pair(answered)
                 if kind == "select_multiple":
                     chosen = value if isinstance(value, list) else str(value).split()
                     row[name] = " ".join(chosen)
@@ -336,62 +356,86 @@ class StatsUpkeep:
                             column = choice_column(name, choice)
                             flat_columns[survey].add(column)
                         row[column] = 1
-                        pairs.append((name, choice))
+                        add_pair((name, choice))
                     continue
                 row[name] = value
-                if _not_finite(value):  # NaN (stored before the gate) has no tally
-                    not_finite = True
-                elif kind in VALUE_KINDS:
-                    pairs.append((name, value))
-            per_cell.setdefault(cell, []).extend(pairs)
+                if isinstance(value, float) and not math.isfinite(value):
+                    not_finite = True  # NaN has no tally of its value
+                elif counted:
+                    add_pair((name, value))
             if layout.repeats:  # a form without repeats goes straight on
                 for repeat in layout.repeats:
-                    instances = instances_at(answers, repeat.path)
+                    instances = instances_at(submission.answers, repeat.path)
                     row[instance_count_column(repeat.key)] = len(instances)
                     rows = repeat_rows.setdefault((survey, repeat.key), [])
                     for instance in instances:
                         rows.append(_instance_row(rowid, instance, repeat,
                                                   repeat_columns[(survey, repeat.key)]))
-            flat_rows.setdefault(survey, []).append(row)
-            if flat:
-                # The same keys row_keys finds in the flat row (the tests compare them with a
-                # rebuild), without looking again; a NaN (stored as NULL) takes that road.
-                keys = row_keys(row, layout.kinds) if not_finite else [
-                    *pairs, (DAY, cell[1]), (KIOSK, cell[2]), (SITE, cell[3]),
-                    (ENUMERATOR, cell[4]), (REVIEW, review or NOT_REVIEWED)]
-                ids = bitmap_ids.setdefault(survey, {})
-                for key in keys:
-                    found = ids.get(key)
-                    if found is None:
-                        ids[key] = [rowid]
-                    else:
-                        found.append(rowid)
-        if not per_cell:
+            flat_rows[survey].append(row)
+            cells[cell] += 1
+            if not_finite:
+                # The keys row_keys finds in the flat row (NaN is stored as NULL).
+                odd_pairs.extend((survey, day, pair) for pair in pairs)
+                odd_ids = odd_keyed.setdefault(survey, defaultdict(list))
+                for key in row_keys(row, layout.kinds):
+                    odd_ids[key].append(rowid)
+                continue
+            # The same keys row_keys finds in the flat row (the tests compare them with a
+            # rebuild), without looking again.
+            ids = keyed[survey]
+            for key in pairs:
+                ids[key].append(rowid)
+            cell_rows[cell].append(rowid)
+        for (survey, day, kiosk, site, enumerator), numbers in cell_rows.items():
+            ids = keyed[survey]
+            for key in ((DAY, day), (KIOSK, kiosk), (SITE, site), (ENUMERATOR, enumerator),
+                        (REVIEW, review or NOT_REVIEWED)):
+                ids[key].extend(numbers)
+        if not cells:
             return
         if tallies:
-            self._count(per_cell, sign)
+            self._count(keyed, cells, odd_pairs, sign)
         if flat:
             self._write_rows(flat_rows, flat_columns, repeat_rows, repeat_columns)
             if self.bitmaps.ready():  # a migration below schema 12: step 12 builds them
-                for survey, ids in bitmap_ids.items():
+                for survey, odd_ids in odd_keyed.items():
+                    for key, numbers in odd_ids.items():
+                        keyed[survey][key].extend(numbers)
+                for survey, ids in keyed.items():
                     self.bitmaps.add(survey, ids)
 
-    def _count(self, per_cell: dict[tuple[str, str, str, str, str], list[tuple[str, Any]]],
-               sign: int) -> None:
-        cells: dict[tuple[str, str, str, str, str], int] = {}
+    def _count(self, keyed: dict[str, dict[Key, list[int]]],
+               cells: Counter[tuple[str, str, str, str, str]],
+               odd_pairs: list[tuple[str, str, Key]], sign: int) -> None:
+        """Add (``sign`` -1: take away) the tallies of the rows in ``keyed``: each key of a
+        question counts its rows, in every day's tally the rows of that day too."""
         day_counts: Counter[tuple[Any, ...]] = Counter()
         total_counts: Counter[tuple[Any, ...]] = Counter()
-        for cell, pairs in per_cell.items():
-            counted = Counter(pairs)
-            cells[cell] = sign * counted[(SUBMISSIONS, ANSWERED)]
-            survey, day = cell[0], cell[1]
-            for (name, value), count in counted.items():
-                day_counts[(survey, day, name, value)] += sign * count
-                total_counts[(survey, name, value)] += sign * count
+        for survey, ids in keyed.items():
+            days = [(key[1], numbers) for key, numbers in ids.items() if key[0] == DAY]
+            counted = [(key, numbers) for key, numbers in ids.items() if key[0][:1] != "#"]
+            for (question, value), numbers in counted:
+                total_counts[(survey, question, value)] += sign * len(numbers)
+            if len(days) == 1:  # a single save, or a batch of one day
+                day = days[0][0]
+                for (question, value), numbers in counted:
+                    day_counts[(survey, day, question, value)] += sign * len(numbers)
+                continue
+            # Several days: a key's rows of each day, as the size of an intersection.
+            day_rows = [(day, BitMap(numbers)) for day, numbers in days]
+            for (question, value), numbers in counted:
+                rows = BitMap(numbers)
+                for day, of_day in day_rows:
+                    count = of_day.intersection_cardinality(rows)
+                    if count:
+                        day_counts[(survey, day, question, value)] += sign * count
+        for survey, day, (question, value) in odd_pairs:
+            day_counts[(survey, day, question, value)] += sign
+            total_counts[(survey, question, value)] += sign
         self.conn.executemany(
             "INSERT INTO stats_cells(survey_id, day, kiosk, site, enumerator, n)"
             " VALUES (?,?,?,?,?,?) ON CONFLICT DO UPDATE SET n = n + excluded.n",
-            [(*key, count) for key, count in cells.items()])
+            [(*key, sign * count) for key, count in cells.items()])
         self.conn.executemany(
             "INSERT INTO stats_tally_day(survey_id, day, question, value, count)"
             " VALUES (?,?,?,?,?) ON CONFLICT DO UPDATE SET count = count + excluded.count",
@@ -401,7 +445,7 @@ class StatsUpkeep:
             " VALUES (?,?,?,?) ON CONFLICT DO UPDATE SET count = count + excluded.count",
             [(*key, count) for key, count in total_counts.items()])
         if sign < 0:  # a value nobody gives any more is no value of the figures
-            surveys = sorted({cell[0] for cell in per_cell})
+            surveys = sorted({cell[0] for cell in cells})
             for table in ("stats_cells", "stats_tally_day", "stats_tally_total"):
                 column = "n" if table == "stats_cells" else "count"
                 self.conn.executemany(f"DELETE FROM {table} WHERE survey_id = ? AND {column} = 0",
@@ -473,7 +517,3 @@ def _instance_row(rowid: int, instance: Any, repeat: _RepeatLayout,
         row[name] = json.dumps(value, ensure_ascii=False) \
             if isinstance(value, dict | list) else value
     return row
-
-
-def _not_finite(value: Any) -> bool:
-    return isinstance(value, float) and not math.isfinite(value)
