@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from store import KioskStore
+from store.sqlite.submissions import BULK_BATCH, BULK_BYTES
 from surveys.gate import (
     CheckedSubmission,
     RecordGate,
@@ -29,7 +30,6 @@ from surveys.gate import (
     strict_json,
 )
 
-BATCH_SIZE = 2000
 CHUNK_LINES = 500
 PARALLEL_FROM_BYTES = 2_000_000  # about 4,000 records
 # A record is a few kilobytes (500-character text answers at most); a line past this is
@@ -248,20 +248,32 @@ def import_jsonl(
         report.duplicates += len(new) - added  # stored by another process meanwhile
         batch.clear()
 
-    with _opened(source) as handle:
-        chunks = _chunks(read_lines(handle, on_progress))
+    # Bytes read so far: a batch is stored at BULK_BATCH records or BULK_BYTES of lines
+    # (lines are read ahead of the batch, so it is stored early, never late).
+    read = 0
+
+    def counted(size: int) -> None:
+        nonlocal read
+        read += size
+        if on_progress is not None:
+            on_progress(size)
+
+    with _opened(source) as handle, store.bulk_loading():
+        chunks = _chunks(read_lines(handle, counted))
         if workers > 1:
             checked = _checked_in_parallel(chunks, gate, kiosk, workers)
         else:
             checked = (check_line(number, data, problem, gate, kiosk)
                        for chunk in chunks for number, data, problem in chunk)
+        batch_began = 0
         for number, submission, error in checked:
             if submission is None:
                 report.rejected.append(Rejected(number, error or "rejected"))
                 continue
             batch.append((number, submission))
-            if len(batch) >= BATCH_SIZE:
+            if len(batch) >= BULK_BATCH or read - batch_began >= BULK_BYTES:
                 flush()
+                batch_began = read
         flush()
     return report
 

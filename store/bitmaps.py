@@ -127,6 +127,25 @@ def by_chunk(ids: Mapping[Key, Sequence[int]]) -> dict[int, dict[Key, Sequence[i
     return dict(pieces)
 
 
+def bitmap_pieces(ids: Mapping[Key, BitMap]) -> dict[int, dict[Key, BitMap]]:
+    """``by_chunk`` of bitmaps: per piece, per key, its part of the key's bitmap."""
+    held = {key: bits for key, bits in ids.items() if bits}
+    if not held:
+        return {}
+    low = chunk_of(min(bits.min() for bits in held.values()))
+    high = chunk_of(max(bits.max() for bits in held.values()))
+    if low == high:
+        return {low: held}
+    pieces: dict[int, dict[Key, BitMap]] = {}
+    for chunk in range(low, high + 1):
+        window = BitMap(range(*chunk_range(chunk)))
+        for key, bits in held.items():
+            part = bits & window
+            if part:
+                pieces.setdefault(chunk, {})[key] = part
+    return pieces
+
+
 def packed(bitmap: BitMap) -> bytes:
     """The portable serialisation (runs compressed: a day's submissions are one run)."""
     bitmap.run_optimize()

@@ -180,3 +180,67 @@ def test_python_dash_m_kiosk_is_the_same_command(db):
     )
     assert {"id": "test1", "title": "测试", "version": "2026112301", "questions": 7} in \
         json.loads(result.stdout)
+
+
+def test_a_large_import_is_stored_in_bounded_batches(db, tmp_path, monkeypatch):
+    """A batch is stored at BULK_BATCH records or once its lines come to BULK_BYTES (long
+    answers: fewer records a batch), and a record repeated in a later batch is a duplicate,
+    not a second submission."""
+    import kiosk.importer
+    from kiosk.importer import import_jsonl
+
+    monkeypatch.setattr(kiosk.importer, "BULK_BATCH", 40)
+    monkeypatch.setattr(kiosk.importer, "BULK_BYTES", 30_000)
+    monkeypatch.setattr(kiosk.importer, "CHUNK_LINES", 10)  # read ahead 10 lines, not 500
+    lines = [json.dumps(record(number, {"age": 88, "ok": "no", "imp": ["other"],
+                                        "imp_other": "加装电梯" * (100 if 100 <= number < 200
+                                                               else 1)}),
+                        ensure_ascii=False) for number in range(300)]
+    lines.append(lines[5])
+    path = tmp_path / "large.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    sizes: list[int] = []
+    with KioskStore(db) as store:
+        insert = store.insert_submissions
+
+        def counted(batch, *args, **kwargs):
+            sizes.append(len(batch))
+            return insert(batch, *args, **kwargs)
+
+        monkeypatch.setattr(store, "insert_submissions", counted)
+        report = import_jsonl(store, path, workers=1)
+        assert (report.stored, report.duplicates, report.rejected) == (300, 1, [])
+        assert store.submission_count() == 300
+    assert max(sizes) == 40
+    # Lines of about 1,300 bytes from 100 to 199: a batch holds at most 30,000 bytes.
+    assert min(size for size in sizes if size) <= 30_000 // 1_200
+    assert sum(sizes) == 300  # the repeat was found before its batch was stored
+
+
+def test_batches_stored_in_a_bulk_load_survive_the_process_dying(db, tmp_path):
+    """Inside ``bulk_loading`` the WAL is not copied after every batch; a kiosk that dies
+    in the middle still has every batch it had stored (each commit reached the WAL)."""
+    script = f"""
+import os, sys
+sys.path.insert(0, {str(Path(__file__).parent.parent)!r})
+from store import KioskStore
+from tests.test_import_cli import record
+with KioskStore({str(db)!r}) as store:
+    gate = store.record_gate()
+    with store.bulk_loading():
+        for batch in range(30):
+            store.insert_submissions([gate.check(record(batch * 1000 + number, {{
+                "age": 30, "ok": "yes", "nm": "王" * 400}})) for number in range(200)])
+        wal = os.path.getsize({str(db)!r} + "-wal")
+        print(wal, flush=True)
+        os._exit(0)  # no checkpoint, no close
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    # Twice SQLite's default of 1,000 pages (where it copies the WAL after a commit, and
+    # starts it again): the batches were not copied into the file one by one.
+    assert int(result.stdout) > 2 * 1000 * 4096
+    with KioskStore(db) as store:
+        assert store.submission_count() == 6000
+        assert store.conn.execute("SELECT count(*) FROM flat_test1").fetchone()[0] == 6000

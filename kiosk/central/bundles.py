@@ -40,6 +40,7 @@ from store import FormVersionConflict, KioskStore
 from store.central.signing import ROSTER_STREAM, RecordSigner, SignedRow, payload_of
 from store.central.volunteers import RosterResult, push_roster, roster_row
 from store.rows import Volunteer
+from store.sqlite.submissions import BULK_BATCH, BULK_BYTES
 from store.sqlite.sync_cursors import SYNC_COLUMNS
 from surveys.clock import now_local
 from surveys.gate import CheckedSubmission, RecordGate, RecordRefused, strict_json
@@ -581,31 +582,37 @@ def import_into_kiosk(store: KioskStore, bundle: Bundle) -> ImportReport:
         relayed: dict[str, tuple[str, int, str, bytes]] = {}
         created: set[tuple[str, str]] = set()  # households the bundle registers
 
+        held = 0  # bytes of the batch's signed payloads
+
         def flush() -> None:
+            nonlocal held
             added = store.insert_submissions(batch, source="bundle", relayed=relayed)
             report.new["submissions"] += added
             report.already["submissions"] += len(batch) - added
             batch.clear()
             relayed.clear()
+            held = 0
 
-        for number, _stream, row, signed in bundle.iter_rows(("submissions",)):
-            try:
-                checked = checked_submission(row, gate)[0]
-                _own_record(row, signed)
-                unknown = store.unknown_entity(checked, created)
-                if unknown is not None:
-                    raise RecordRefused(unknown)
-            except RecordRefused as error:
-                report.refused.append((number, str(error)))
-                continue
-            if checked.entity and checked.entity.get("action") == "create":
-                created.add((str(checked.entity["dataset"]), str(checked.entity["id"])))
-            batch.append(checked)
-            relayed[checked.instance_id] = (signed.signer, signed.key_version,
-                                            signed.payload, signed.signature)
-            if len(batch) >= _READ_BATCH:
-                flush()
-        flush()
+        with store.bulk_loading():
+            for number, _stream, row, signed in bundle.iter_rows(("submissions",)):
+                try:
+                    checked = checked_submission(row, gate)[0]
+                    _own_record(row, signed)
+                    unknown = store.unknown_entity(checked, created)
+                    if unknown is not None:
+                        raise RecordRefused(unknown)
+                except RecordRefused as error:
+                    report.refused.append((number, str(error)))
+                    continue
+                if checked.entity and checked.entity.get("action") == "create":
+                    created.add((str(checked.entity["dataset"]), str(checked.entity["id"])))
+                batch.append(checked)
+                relayed[checked.instance_id] = (signed.signer, signed.key_version,
+                                                signed.payload, signed.signature)
+                held += len(signed.payload)
+                if len(batch) >= BULK_BATCH or held >= BULK_BYTES:
+                    flush()
+            flush()
     report.left_out = {stream: count for stream, count in bundle.counts().items()
                        if stream not in KIOSK_STREAMS}
     return report

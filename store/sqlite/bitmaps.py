@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pyroaring import BitMap
@@ -22,7 +22,7 @@ from store.bitmaps import (
     BitmapIndex,
     Key,
     PieceCache,
-    by_chunk,
+    bitmap_pieces,
     chunk_of,
     chunk_range,
     packed,
@@ -68,14 +68,14 @@ class BitmapTables:
         for number, keys in rows:
             for key in keys:
                 ids.setdefault(key, []).append(number)
-        self.add(survey_id, ids)
+        self.add(survey_id, {key: BitMap(numbers) for key, numbers in ids.items()})
 
-    def add(self, survey_id: str, ids: Mapping[Key, Sequence[int]]) -> None:
+    def add(self, survey_id: str, ids: Mapping[Key, BitMap]) -> None:
         """Set the bits of these numbers (key -> the submissions that have it)."""
-        for chunk, keys in by_chunk(ids).items():
+        for chunk, keys in bitmap_pieces(ids).items():
             for (question, value), numbers in keys.items():
                 bitmap = self._read(survey_id, chunk, question, value)
-                bitmap.update(numbers)
+                bitmap |= numbers
                 self._write(survey_id, chunk, question, value, bitmap)
             self._stamp(survey_id, chunk)
 

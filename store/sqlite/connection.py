@@ -101,6 +101,9 @@ class StoreBase:
         connection.execute("PRAGMA synchronous=FULL")
         connection.execute("PRAGMA foreign_keys=ON")
         connection.execute("PRAGMA busy_timeout=30000")
+        # A WAL grown by an import (store/sqlite/submissions.py bulk_loading) shrinks back
+        # to 64 MB when it is next reset.
+        connection.execute(f"PRAGMA journal_size_limit={64 * 1024 * 1024}")
         # A database of an older kiosk is copied before its schema changes: a migration
         # that went wrong, or a kiosk rolled back to the older software, has it to go to.
         self.kept_before_migration: Path | None = None

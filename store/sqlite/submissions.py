@@ -38,6 +38,14 @@ _AS_CODE_ALPHABET = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", CODE_AL
 _STORED_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
+# A bulk path (import, bundle) stores this many submissions per transaction, or fewer when
+# they come to BULK_BYTES of input. Big batches: a million-row import dirties each page of
+# the random-key indexes once per batch (20,000 rows: half the pages written per row of
+# 5,000; scripts/bench.py section 8 stores its rows in batches of this size).
+BULK_BATCH = 20_000
+BULK_BYTES = 64 * 1024 * 1024
+
+
 def receipt_code(instance_id: str) -> str:
     """A short code a resident can read out at the desk: 8 characters (40 bits of the id's
     SHA-256) from an alphabet without look-alikes, as XXXX-XXXX."""
@@ -277,6 +285,23 @@ class DraftsAndSubmissions(StoreBase):
         return code
 
     @contextlib.contextmanager
+    def bulk_loading(self) -> Iterator[None]:
+        """Around many batches stored in a row (an import, a bundle): SQLite copies the WAL
+        into the database file once it holds 256 MB, not after every batch. Each batch of a
+        large import dirties most pages of the two random-key indexes (instance ids, receipt
+        codes) again, and copying them after each commit took a tenth of a million-row
+        import (scripts/bench.py section 8). Every commit still reaches the disk: the WAL is
+        synced at each. At the end what the WAL holds is copied (the file shrinks back to
+        ``journal_size_limit`` when it is next reset)."""
+        self.conn.execute(f"PRAGMA wal_autocheckpoint={256 * 1024 * 1024 // 4096}")
+        try:
+            yield
+        finally:
+            self.conn.execute("PRAGMA wal_autocheckpoint=1000")  # SQLite's default
+            if not self.conn.in_transaction:  # else its commit copies the WAL
+                self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    @contextlib.contextmanager
     def _bulk_cache(self) -> Iterator[None]:
         """64 MB of page cache while a batch is stored (SQLite's default is 2 MB, kept for
         everything else: an export reads a million rows in 34 MB): the submissions' keys
@@ -300,32 +325,37 @@ class DraftsAndSubmissions(StoreBase):
         """
         _only_checked(submissions)
         stamp = now_stamp()
+        new: dict[str, CheckedSubmission] = {}
+        for submission in submissions:
+            new.setdefault(submission.instance_id, submission)
         with self._bulk_cache(), self.transaction():
-            existing = self._existing_instances([item.instance_id for item in submissions])
-            new: dict[str, CheckedSubmission] = {}
-            for submission in submissions:
-                if submission.instance_id not in existing:
-                    new.setdefault(submission.instance_id, submission)
-            if not new:
-                return 0
             # Explicit rowids (under the write lock): the flat table's rows share them.
             first = int(self.conn.execute(
                 "SELECT coalesce(max(rowid), 0) + 1 FROM submissions").fetchone()[0])
             numbered = list(enumerate(new.values(), start=first))
-            self.conn.executemany(
+            # Those stored already are left as they are (no look-up first: the insert finds
+            # them in the same index pages it writes the new ones to).
+            added = self.conn.executemany(
                 f"INSERT INTO submissions(rowid, {SUBMISSION_COLUMNS})"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(instance_id) DO NOTHING",
                 [(rowid, *submission_row(submission, receipt_code(submission.instance_id),
                                           source, stamp))
-                 for rowid, submission in numbered])
+                 for rowid, submission in numbered]).rowcount
+            if added < len(numbered):
+                stored = {rowid for (rowid,) in self.conn.execute(
+                    "SELECT rowid FROM submissions WHERE rowid >= ?", (first,))}
+                numbered = [(rowid, item) for rowid, item in numbered if rowid in stored]
+            if not numbered:
+                return 0
             self.stats.add(numbered)
-            self._keep_entity_changes(new.values())
+            added_items = [submission for _rowid, submission in numbered]
+            self._keep_entity_changes(added_items)
             if relayed:
                 self.conn.executemany(
                     "INSERT OR REPLACE INTO relayed_signatures(instance_id, signer, key_version,"
                     " payload, signature) VALUES (?,?,?,?,?)",
-                    [(instance_id, *relayed[instance_id]) for instance_id in new
-                     if instance_id in relayed])
+                    [(item.instance_id, *relayed[item.instance_id]) for item in added_items
+                     if item.instance_id in relayed])
             return len(numbered)
 
     def _keep_entity_changes(self, submissions: Iterable[Submission]) -> None:
@@ -346,15 +376,6 @@ class DraftsAndSubmissions(StoreBase):
                     f"SELECT {RECORD_COLUMNS} FROM submissions WHERE instance_id IN"
                     f" ({', '.join('?' * len(chunk))})", chunk):
                 found[row[0]] = record_from_row(row)
-        return found
-
-    def _existing_instances(self, instance_ids: Sequence[str]) -> set[str]:
-        found: set[str] = set()
-        for start in range(0, len(instance_ids), 500):  # within SQLite's parameter limit
-            chunk = instance_ids[start:start + 500]
-            found.update(row[0] for row in self.conn.execute(
-                "SELECT instance_id FROM submissions WHERE instance_id IN"
-                f" ({', '.join('?' * len(chunk))})", chunk))
         return found
 
     def submission_count(self, survey_id: str | None = None) -> int:

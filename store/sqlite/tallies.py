@@ -393,39 +393,40 @@ class StatsUpkeep:
                 ids[key].extend(numbers)
         if not cells:
             return
+        # Each key's rows as a bitmap, once: counted by the tallies, added to the bitmaps.
+        bitmaps = {survey: {key: BitMap(numbers) for key, numbers in ids.items()}
+                   for survey, ids in keyed.items()}
         if tallies:
-            self._count(keyed, cells, odd_pairs, sign)
+            self._count(bitmaps, cells, odd_pairs, sign)
         if flat:
             self._write_rows(flat_rows, flat_columns, repeat_rows, repeat_columns)
             if self.bitmaps.ready():  # a migration below schema 12: step 12 builds them
                 for survey, odd_ids in odd_keyed.items():
                     for key, numbers in odd_ids.items():
-                        keyed[survey][key].extend(numbers)
-                for survey, ids in keyed.items():
-                    self.bitmaps.add(survey, ids)
+                        bitmaps[survey].setdefault(key, BitMap()).update(numbers)
+                for survey, held in bitmaps.items():
+                    self.bitmaps.add(survey, held)
 
-    def _count(self, keyed: dict[str, dict[Key, list[int]]],
+    def _count(self, bitmaps: dict[str, dict[Key, BitMap]],
                cells: Counter[tuple[str, str, str, str, str]],
                odd_pairs: list[tuple[str, str, Key]], sign: int) -> None:
-        """Add (``sign`` -1: take away) the tallies of the rows in ``keyed``: each key of a
-        question counts its rows, in every day's tally the rows of that day too."""
+        """Add (``sign`` -1: take away) the tallies of the rows in ``bitmaps``: each key of
+        a question counts its rows, in every day's tally the rows of that day too."""
         day_counts: Counter[tuple[Any, ...]] = Counter()
         total_counts: Counter[tuple[Any, ...]] = Counter()
-        for survey, ids in keyed.items():
-            days = [(key[1], numbers) for key, numbers in ids.items() if key[0] == DAY]
-            counted = [(key, numbers) for key, numbers in ids.items() if key[0][:1] != "#"]
-            for (question, value), numbers in counted:
-                total_counts[(survey, question, value)] += sign * len(numbers)
+        for survey, held in bitmaps.items():
+            days = [(key[1], rows) for key, rows in held.items() if key[0] == DAY]
+            counted = [(key, rows) for key, rows in held.items() if key[0][:1] != "#"]
+            for (question, value), rows in counted:
+                total_counts[(survey, question, value)] += sign * len(rows)
             if len(days) == 1:  # a single save, or a batch of one day
                 day = days[0][0]
-                for (question, value), numbers in counted:
-                    day_counts[(survey, day, question, value)] += sign * len(numbers)
+                for (question, value), rows in counted:
+                    day_counts[(survey, day, question, value)] += sign * len(rows)
                 continue
             # Several days: a key's rows of each day, as the size of an intersection.
-            day_rows = [(day, BitMap(numbers)) for day, numbers in days]
-            for (question, value), numbers in counted:
-                rows = BitMap(numbers)
-                for day, of_day in day_rows:
+            for (question, value), rows in counted:
+                for day, of_day in days:
                     count = of_day.intersection_cardinality(rows)
                     if count:
                         day_counts[(survey, day, question, value)] += sign * count
