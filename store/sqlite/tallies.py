@@ -25,7 +25,9 @@ hundred rows per survey (that many per day), so all-question tallies without fil
 5 ms: no scan of the submissions at all. A filter on answers scanning the flat table took
 1.2 s for the 35 % who are elderly, a cross-tab 0.5 s: those, and filters on places, read
 the bitmaps (below). Keeping the tallies, flat rows and bitmaps costs the writer about
-50 µs of CPU per submission in a bulk insert; a kiosk storing one submission at a time
+20 µs of CPU per submission in a bulk insert (the tallies are counted from the bitmaps
+of the batch: a key's rows, per day the size of their intersection with the day's rows;
+1,000,000 in batches of 20,000: 23,900 a second); a kiosk storing one submission at a time
 takes about 1.2 ms a save (a plain INSERT of the same row: 0.2 ms).
 
 Since schema 12 each flat row's answers are also kept as **bitmaps** of submissions
