@@ -217,29 +217,15 @@ class CentralStats:
         return dimension_conditions(filters, {name: prefix + name for name in DIMENSIONS},
                                     POSTGRES)
 
-    def _tally_rows(self, survey_id: str, filters: StatsFilter, place: str,
-                    questions: Sequence[str] | None = None) -> list[tuple[Any, ...]]:
-        """(place, question, value, count) from the smallest tally table that can answer
-        ``filters`` (not on answers); ``place``: a column of stats_cells, or ''."""
-        wanted = "" if questions is None else " AND (question = '' OR question = ANY(%s))"
-        extra = [] if questions is None else [list(questions)]
-        whole_days = filters.date_from is None and filters.date_to is None
-        if filters.enumerators or (not whole_days and (place or filters.by_place)):
-            conditions, parameters = self._cube(filters, "c.")
-            table = "stats_tally_cell t JOIN stats_cells c USING (cell)"
-            place = f"c.{place}" if place else "''"
-            survey = "c.survey_id"
-        elif place or filters.by_place:
-            conditions, parameters = self._cube(filters)
-            table, place, survey = "stats_tally_place", place or "''", "survey_id"
-        else:
-            conditions, parameters = self._cube(filters)
-            table = "stats_tally_day" if conditions else "stats_tally_total"
-            place, survey = "''", "survey_id"
+    def _tally_rows(self, survey_id: str, filters: StatsFilter) -> list[tuple[Any, ...]]:
+        """('', question, value, count) from the tallies per day or per survey, for
+        ``filters`` on dates only (by place or enumerator: the bitmaps)."""
+        conditions, parameters = self._cube(filters)
+        table = "stats_tally_day" if conditions else "stats_tally_total"
         return self.conn.execute(
-            f"SELECT {place}, question, value, sum(count)::bigint FROM {table}"  # type: ignore
-            f" WHERE {survey} = %s{wanted}{conditions} GROUP BY 1, 2, 3",
-            [survey_id, *extra, *parameters]).fetchall()
+            f"SELECT '', question, value, sum(count)::bigint FROM {table}"  # type: ignore
+            f" WHERE survey_id = %s{conditions} GROUP BY 1, 2, 3",
+            [survey_id, *parameters]).fetchall()
 
     # ---- StatsStore ----------------------------------------------------------------------
 
@@ -261,7 +247,7 @@ class CentralStats:
     def stats_tallies(self, survey_id: str, questions: Mapping[str, Question],
                       filters: StatsFilter) -> Tallies:
         """Submissions, respondents per question and per value, under ``filters``."""
-        if filters.by_answer:
+        if filters.by_answer or filters.by_place:
             with self.read_snapshot():
                 index = self._bitmaps(survey_id, filters.where)
                 if index is None:
@@ -276,7 +262,7 @@ class CentralStats:
                     tallies.answered.update(found.answered)
                     tallies.counts.update(found.counts)
                 return tallies
-        return _tallies_by_place(self._tally_rows(survey_id, filters, "")).get(
+        return _tallies_by_place(self._tally_rows(survey_id, filters)).get(
             "", Tallies(0, {}, {}))
 
     def _answer_tallies(self, survey_id: str, filters: StatsFilter,
@@ -501,18 +487,15 @@ class CentralStats:
     def stats_site_tallies(self, survey_id: str, questions: Sequence[str],
                            filters: StatsFilter, dimension: str) -> dict[str, Tallies]:
         """Tallies of ``questions`` per street, community (its site ``街道/社区``) or kiosk."""
-        column = {"street": "street", "community": "site", "kiosk": "kiosk"}[dimension]
-        if filters.by_answer:
-            with self.read_snapshot():
-                index = self._bitmaps(survey_id, [*questions, *filters.where])
-                if index is not None:
-                    known = self._catalogue(survey_id)
-                    return index.by_place([known[name] for name in questions if name in known],
-                                          filters, dimension)
+        with self.read_snapshot():
+            index = self._bitmaps(survey_id, [*questions, *filters.where])
+            if index is not None:
+                known = self._catalogue(survey_id)
+                return index.by_place([known[name] for name in questions if name in known],
+                                      filters, dimension)
             place = {"street": "s.street", "community": "coalesce(s.site, '')",
                      "kiosk": "coalesce(s.kiosk, '')"}[dimension]
             return self._answer_tallies(survey_id, filters, questions, place)
-        return _tallies_by_place(self._tally_rows(survey_id, filters, column, questions))
 
     # ---- ExportStore ----------------------------------------------------------------------------
 

@@ -13,9 +13,11 @@ and a sync killed anywhere leaves them agreeing (its transaction is rolled back 
   The stamp is what the kiosk had when the resident answered, so a submission carried in a
   bundle keeps its place whichever kiosk sends it, and a kiosk moved later does not move
   its old submissions.
-- Tallies at three grains: ``stats_tally_total`` (survey), ``stats_tally_day`` and
-  ``stats_tally_cell`` (day, kiosk, site, street, community, enumerator), with
-  ``stats_cells`` counting submissions per cell. ``value`` is the answer's JSON text, so
+- Tallies per survey (``stats_tally_total``) and per day (``stats_tally_day``), with
+  ``stats_cells`` counting submissions per (day, kiosk, site, street, community,
+  enumerator) for the series over time. Schema 2 kept the tallies per such cell and per
+  kiosk and site too, until the bitmaps answered those figures (schema 8 dropped them:
+  their upkeep was a third of a sync's time). ``value`` is the answer's JSON text, so
   choice names stay text and whole numbers numbers (as SQLite's untyped column keeps them);
   ``null`` is the value that counts respondents who answered, question ``''`` submissions.
   Their text columns are in the C collation (compared byte by byte, as in SQLite).
@@ -24,7 +26,8 @@ Only the rows an ``INSERT … ON CONFLICT DO NOTHING … RETURNING`` actually ad
 so a batch sent again (a killed sync, a bundle imported twice, two kiosks sending the same
 submission) is never counted twice.
 
-Filters on answers and cross-tabs read the bitmaps of store/central/bitmaps.py (schema 7);
+Filters on answers, places and enumerators, and cross-tabs, read the bitmaps of
+store/central/bitmaps.py (schema 7);
 decimals and text answers the submissions' jsonb answers directly (no flat table: see
 scripts/bench.py section 10 for what that costs).
 """
@@ -215,8 +218,7 @@ def recount(connection: psycopg.Connection[Any], chunk: int = 20_000) -> None:
     through the same steps as a sync's batch, about ``chunk`` submissions at a time in order
     of survey and day (so each cell's tallies are written once, not updated chunk after
     chunk)."""
-    for table in ("stats_cells", "stats_tally_total", "stats_tally_day", "stats_tally_cell",
-                  "stats_tally_place"):
+    for table in ("stats_cells", "stats_tally_total", "stats_tally_day"):
         connection.execute(f"TRUNCATE {table}")  # type: ignore[arg-type]
     days = connection.execute(
         "SELECT survey_id, stats_day, count(*) FROM submissions GROUP BY 1, 2"
@@ -249,22 +251,23 @@ def _added_table(connection: psycopg.Connection[Any]) -> None:
     connection.execute(
         "CREATE TEMP TABLE IF NOT EXISTS added_submissions (instance_id text, survey_id text,"
         " version text, stats_day text, kiosk text, site text, street text, community text,"
-        " enumerator text, answers jsonb, cell bigint) ON COMMIT DELETE ROWS")
+        " enumerator text, answers jsonb) ON COMMIT DELETE ROWS")
     connection.execute("DELETE FROM added_submissions")
 
 
 def _count_statements(sign: int = 1
                       ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """The statistics upkeep for the submissions in ``added_submissions``: (its work
-    tables, the steps that need no hashing, the steps that do). Cells first (numbered), then
-    per cell, kiosk and site, day, survey. Every upsert takes its rows in key order, so two
-    syncs at once lock the same rows in the same order (one waits; neither deadlocks).
-    ``sign`` -1 takes them away (a submission voided, or its answers before a correction:
-    store/central/reviews.py); the rows left at 0 are removed afterwards (REMOVE_ZEROS)."""
+    tables, the steps that need no hashing, the steps that do). Cells first, then the
+    tallies per day and per survey. Every upsert takes its rows in key order, so two syncs
+    at once lock the same rows in the same order (one waits; neither deadlocks). ``sign``
+    -1 takes them away (a submission voided, or its answers before a correction:
+    store/central/reviews.py); the rows left at 0 are removed afterwards (REMOVE_ZEROS).
+
+    Figures per kiosk, site or enumerator come from the bitmaps (schema 8 dropped the
+    tallies per cell and per place, whose upkeep was a third of a sync's time)."""
     times = "" if sign == 1 else f"{sign} * "
-    dim_names = ", ".join(DIMENSIONS)
-    keys = f"survey_id, {dim_names}"
-    counted_keys = ", ".join(f"counted.{key}" for key in ("survey_id", *DIMENSIONS))
+    keys = f"survey_id, {', '.join(DIMENSIONS)}"
     text = 'text COLLATE "C"'
     cell = ("s.survey_id, s.stats_day AS day, coalesce(s.kiosk, '') AS kiosk,"
             " coalesce(s.site, '') AS site, s.street, s.community,"
@@ -272,59 +275,34 @@ def _count_statements(sign: int = 1
     # Made afresh and dropped after: in the push functions (store/central/trust.py), a
     # table of these names that a caller made beforehand makes the call fail, never count.
     tables = (
-        f"CREATE TEMP TABLE added_cells (cell bigint, survey_id {text},"
-        f" day {text}, kiosk {text}, site {text}, street {text}, community {text},"
-        f" enumerator {text}, n bigint, fresh boolean) ON COMMIT DROP",
-        f"CREATE TEMP TABLE added_tallies (cell bigint, question {text},"
+        f"CREATE TEMP TABLE added_cells (survey_id {text}, day {text}, kiosk {text},"
+        f" site {text}, street {text}, community {text}, enumerator {text}, n bigint)"
+        " ON COMMIT DROP",
+        f"CREATE TEMP TABLE added_tallies (survey_id {text}, day {text}, question {text},"
         f" value {text}, count bigint) ON COMMIT DROP",
     )
     cells = (
-        f"WITH batch AS (SELECT {cell}, {times}count(*) AS n FROM added_submissions s"
-        f" GROUP BY 1, 2, 3, 4, 5, 6, 7), counted AS (INSERT INTO stats_cells AS t ({keys}, n)"
-        f" SELECT * FROM batch ORDER BY 1, 2, 3, 4, 5, 6, 7 ON CONFLICT ({keys})"
-        f" DO UPDATE SET n = t.n + excluded.n RETURNING cell, {keys}, xmax = 0 AS fresh)"
-        f" INSERT INTO added_cells SELECT counted.cell, {counted_keys}, batch.n,"
-        f" counted.fresh FROM counted JOIN batch USING ({keys})",
-        "UPDATE added_submissions s SET cell = c.cell FROM added_cells c"
-        " WHERE c.survey_id = s.survey_id AND c.day = s.stats_day"
-        " AND c.kiosk = coalesce(s.kiosk, '') AND c.site = coalesce(s.site, '')"
-        " AND c.enumerator = coalesce(s.enumerator, '')",
+        f"INSERT INTO added_cells SELECT {cell}, {times}count(*) FROM added_submissions s"
+        " GROUP BY 1, 2, 3, 4, 5, 6, 7",
+        f"INSERT INTO stats_cells AS t ({keys}, n) SELECT * FROM added_cells"
+        f" ORDER BY 1, 2, 3, 4, 5, 6, 7 ON CONFLICT ({keys})"
+        " DO UPDATE SET n = t.n + excluded.n",
     )
-    pairs = pairs_sql(["s.cell"], "added_submissions s")
+    pairs = pairs_sql(["s.survey_id", "s.stats_day"], "added_submissions s")
     tallies = (
-        f"WITH pairs (cell, question, part, value, count) AS ({pairs})"
-        " INSERT INTO added_tallies SELECT cell, '', 'null', n FROM added_cells"
-        f" UNION ALL SELECT cell, question, 'null', {times}sum(count) FROM pairs"
-        " WHERE part <> 'c' GROUP BY 1, 2"
-        f" UNION ALL SELECT cell, question, value, {times}sum(count) FROM pairs"
-        " WHERE part <> 'a' GROUP BY 1, 2, 3",
-        # A cell this batch made (``fresh``: no other transaction can see it yet) has no
-        # tallies: they go in plainly, twice as fast as through ON CONFLICT; a cell that
-        # was there has its tallies added to.
-        "INSERT INTO stats_tally_cell (cell, question, value, count)"
-        " SELECT a.cell, a.question, a.value, a.count FROM added_tallies a"
-        " JOIN added_cells c USING (cell) WHERE c.fresh",
-        "INSERT INTO stats_tally_cell AS t (cell, question, value, count)"
-        " SELECT a.cell, a.question, a.value, a.count FROM added_tallies a"
-        " JOIN added_cells c USING (cell) WHERE NOT c.fresh ORDER BY 1, 2, 3"
-        " ON CONFLICT (cell, question, value)"
-        " DO UPDATE SET count = t.count + excluded.count",
-        # Summed first (by hashing), then the few sums sorted.
-        "WITH sums AS MATERIALIZED (SELECT c.survey_id, c.kiosk, c.site, c.street,"
-        " c.community, a.question, a.value, sum(a.count) FROM added_tallies a"
-        " JOIN added_cells c USING (cell) GROUP BY 1, 2, 3, 4, 5, 6, 7)"
-        " INSERT INTO stats_tally_place AS t (survey_id, kiosk, site, street, community,"
-        " question, value, count) SELECT * FROM sums ORDER BY 1, 2, 3, 6, 7"
-        " ON CONFLICT (survey_id, kiosk, site, question, value)"
-        " DO UPDATE SET count = t.count + excluded.count",
-        "WITH sums AS MATERIALIZED (SELECT c.survey_id, c.day, a.question, a.value,"
-        " sum(a.count) FROM added_tallies a JOIN added_cells c USING (cell)"
-        " GROUP BY 1, 2, 3, 4) INSERT INTO stats_tally_day AS t (survey_id, day, question,"
-        " value, count) SELECT * FROM sums ORDER BY 1, 2, 3, 4"
+        f"WITH pairs (survey_id, day, question, part, value, count) AS ({pairs})"
+        " INSERT INTO added_tallies SELECT survey_id, day, '', 'null', sum(n) FROM added_cells"
+        f" GROUP BY 1, 2 UNION ALL SELECT survey_id, day, question, 'null', {times}sum(count)"
+        " FROM pairs WHERE part <> 'c' GROUP BY 1, 2, 3"
+        f" UNION ALL SELECT survey_id, day, question, value, {times}sum(count) FROM pairs"
+        " WHERE part <> 'a' GROUP BY 1, 2, 3, 4",
+        "INSERT INTO stats_tally_day AS t (survey_id, day, question, value, count)"
+        " SELECT * FROM added_tallies ORDER BY 1, 2, 3, 4"
         " ON CONFLICT (survey_id, day, question, value)"
         " DO UPDATE SET count = t.count + excluded.count",
-        "WITH sums AS MATERIALIZED (SELECT c.survey_id, a.question, a.value, sum(a.count)"
-        " FROM added_tallies a JOIN added_cells c USING (cell) GROUP BY 1, 2, 3)"
+        # Summed first (by hashing), then the few sums sorted.
+        "WITH sums AS MATERIALIZED (SELECT survey_id, question, value, sum(count)"
+        " FROM added_tallies GROUP BY 1, 2, 3)"
         " INSERT INTO stats_tally_total AS t (survey_id, question, value, count)"
         " SELECT * FROM sums ORDER BY 1, 2, 3"
         " ON CONFLICT (survey_id, question, value)"
@@ -337,16 +315,11 @@ COUNT_WORK_TABLES, COUNT_CELLS, COUNT_TALLIES = _count_statements()
 _WORK, UNCOUNT_CELLS, UNCOUNT_TALLIES = _count_statements(-1)
 COUNT_DONE = "DROP TABLE added_cells, added_tallies"
 # After taking submissions away: a value nobody gives any more is no value of the figures.
-REMOVE_ZEROS = (
-    "DELETE FROM stats_tally_cell WHERE count = 0 AND cell IN (SELECT cell FROM added_cells)",
-    "DELETE FROM stats_tally_place WHERE count = 0 AND survey_id IN"
-    " (SELECT survey_id FROM added_cells)",
-    "DELETE FROM stats_tally_day WHERE count = 0 AND survey_id IN"
-    " (SELECT survey_id FROM added_cells)",
-    "DELETE FROM stats_tally_total WHERE count = 0 AND survey_id IN"
-    " (SELECT survey_id FROM added_cells)",
-    "DELETE FROM stats_cells WHERE n = 0 AND cell IN (SELECT cell FROM added_cells)",
-)
+REMOVE_ZEROS = tuple(
+    f"DELETE FROM {table} WHERE {column} = 0 AND survey_id IN"
+    " (SELECT survey_id FROM added_cells)"
+    for table, column in (("stats_tally_day", "count"), ("stats_tally_total", "count"),
+                          ("stats_cells", "n")))
 
 
 def _count(connection: psycopg.Connection[Any]) -> None:

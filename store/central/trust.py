@@ -513,7 +513,7 @@ _COUNTED = ADDED_COLUMNS.replace(
     "answers", "CASE WHEN pii_answers IS NULL THEN answers ELSE answers || pii_answers END")
 ADDED_COLUMNS_TYPED = ", ".join(
     f"{name.strip()} {'jsonb' if name.strip() == 'answers' else 'text'}"
-    for name in ADDED_COLUMNS.split(",")) + ", cell bigint"
+    for name in ADDED_COLUMNS.split(","))
 
 
 def _count_added() -> str:
