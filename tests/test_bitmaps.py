@@ -41,6 +41,17 @@ def small_pieces() -> Any:
         yield
 
 
+def stored_in_bulk_then_one_by_one(kiosk: KioskStore, directory: Path,
+                                   bulk: list[Any], one_by_one: list[Any]) -> None:
+    """The test survey's versions installed, ``bulk`` stored in one batch, then each of
+    ``one_by_one`` as the kiosk saves a questionnaire."""
+    for compiled in stats_data.compiled_versions(directory):
+        kiosk.install_form(compiled)
+    kiosk.insert_submissions(gated(kiosk, bulk))
+    for submission in one_by_one:
+        kiosk.save_submission(gated_one(kiosk, submission))
+
+
 @pytest.fixture(scope="module")
 def reviewed(small_pieces: None, tmp_path_factory: pytest.TempPathFactory
              ) -> tuple[Path, pd.DataFrame]:
@@ -51,11 +62,8 @@ def reviewed(small_pieces: None, tmp_path_factory: pytest.TempPathFactory
     submissions = stats_data.generate(1500, seed=21)
     rng = random.Random(8)
     with KioskStore(path) as kiosk:
-        for compiled in stats_data.compiled_versions(directory):
-            kiosk.install_form(compiled)
-        kiosk.insert_submissions(gated(kiosk, submissions[:1000]))
-        for submission in submissions[1000:1100]:
-            kiosk.save_submission(gated_one(kiosk, submission))
+        stored_in_bulk_then_one_by_one(kiosk, directory, submissions[:1000],
+                                       submissions[1000:1100])
         kiosk.insert_submissions(gated(kiosk, submissions[1100:]))
         ids = [submission.instance_id for submission in submissions]
         voided = rng.sample(ids, 60)
@@ -141,11 +149,8 @@ def test_tallies_count_each_day_as_the_answers_stored_say(tmp_path: Path):
         if number % 2:
             submission.answers["age"] = math.nan
     with KioskStore(path) as kiosk:
-        for compiled in stats_data.compiled_versions(tmp_path):
-            kiosk.install_form(compiled)
-        kiosk.insert_submissions(gated(kiosk, submissions[:300]))
-        for submission in submissions[300:350]:
-            kiosk.save_submission(gated_one(kiosk, submission))
+        stored_in_bulk_then_one_by_one(kiosk, tmp_path, submissions[:300],
+                                       submissions[300:350])
         stored_before_the_gate(kiosk, odd)
         by_day: Counter[tuple[Any, ...]] = Counter()
         for submission in submissions:
