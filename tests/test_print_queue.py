@@ -192,6 +192,28 @@ def test_offline_printer_jobs_wait_with_growing_pauses_then_print(db: KioskStore
     queue.close()
 
 
+def test_a_receipt_queued_while_others_wait_does_not_jump_ahead(db: KioskStore,
+                                                               cable: Cable):
+    """Receipts come out in the order residents finished: one queued while the printer
+    was offline and the earlier ones were waiting for their next attempt waits behind them
+    (it used to be due at once and printed first once the printer was back: seen as a
+    flaky test_worker_thread_prints_while_the_caller_goes_on)."""
+    printer = cable.plug(FakePrinter(state="offline"))
+    clock = Clock()
+    queue = serial_queue(db, cable.path, clock)
+    codes = [enqueue(queue, 1)[1], enqueue(queue, 2)[1]]
+    assert queue.run_once()  # the printer is offline: both wait
+    assert {db.print_job(job).state for job in (1, 2)} == {"waiting"}
+    codes.append(enqueue(queue, 3)[1])
+    printer.state = "online"
+    assert not queue.run_once()  # nothing is due before the first one's time
+    assert printer.data() == b""
+    clock.advance(db.print_job(1).next_attempt - clock.now)
+    drain(queue)
+    assert [job.codes[0] for job in cable.printed()] == codes
+    queue.close()
+
+
 @pytest.mark.parametrize(("state", "words"), [("paper_out", "缺纸"),
                                                ("cover_open", "纸仓盖未关"),
                                                ("error", "故障")])
