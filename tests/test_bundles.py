@@ -57,7 +57,16 @@ def central_counts(dsn: str) -> dict[str, int]:
             for table in ["kiosks", *(table for table, _key in CENTRAL_TABLES.values())]}
 
 
-def test_a_bundle_merges_into_another_kiosk_once(tmp_path: Path):
+@pytest.mark.parametrize("limits", [{}, {"BULK_BATCH": 37}, {"BULK_BYTES": 20_000}],
+                         ids=["one batch", "batches of 37", "batches of 20 kB"])
+def test_a_bundle_merges_into_another_kiosk_once(tmp_path: Path, limits: dict[str, int],
+                                                 monkeypatch: pytest.MonkeyPatch):
+    """Stored in one batch or in many (by count or by bytes): the same submissions, each
+    once, the same figures."""
+    import kiosk.central.bundles
+
+    for name, value in limits.items():
+        monkeypatch.setattr(kiosk.central.bundles, name, value)
     village = Kiosk(tmp_path, KIOSKS["village-3"], 1)
     hall = Kiosk(tmp_path, KIOSKS["hall-1"], 2)
     version_1, version_2 = compiled_versions(tmp_path)
