@@ -111,24 +111,9 @@ def chunk_range(chunk: int) -> tuple[int, int]:
     return chunk << CHUNK_BITS, (chunk + 1) << CHUNK_BITS
 
 
-def by_chunk(ids: Mapping[Key, Sequence[int]]) -> dict[int, dict[Key, Sequence[int]]]:
-    """Key -> numbers, as pieces: per piece, per key, its numbers (a batch of rows stored
-    together usually falls in one piece: then nothing is copied)."""
-    if not ids:
-        return {}
-    low = min(min(numbers) for numbers in ids.values())
-    high = max(max(numbers) for numbers in ids.values())
-    if chunk_of(low) == chunk_of(high):
-        return {chunk_of(low): dict(ids)}
-    pieces: dict[int, dict[Key, list[int]]] = {}
-    for key, numbers in ids.items():
-        for number in numbers:
-            pieces.setdefault(chunk_of(number), {}).setdefault(key, []).append(number)
-    return dict(pieces)
-
-
 def bitmap_pieces(ids: Mapping[Key, BitMap]) -> dict[int, dict[Key, BitMap]]:
-    """``by_chunk`` of bitmaps: per piece, per key, its part of the key's bitmap."""
+    """Key -> numbers, as pieces: per piece, per key, its part of the key's bitmap (a batch
+    of rows stored together usually falls in one piece: then nothing is copied)."""
     held = {key: bits for key, bits in ids.items() if bits}
     if not held:
         return {}

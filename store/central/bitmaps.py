@@ -36,7 +36,7 @@ from store.bitmaps import (
     Key,
     PieceCache,
     answers_row,
-    by_chunk,
+    bitmap_pieces,
     chunk_of,
     chunk_range,
     once_asked,
@@ -176,7 +176,7 @@ def bring_up_to_date(connection: psycopg.Connection[Any]) -> int:
 def _write(connection: psycopg.Connection[Any], survey_id: str, numbers: list[int],
            ids: dict[Key, list[int]]) -> None:
     """Set the keys of ``numbers`` (cleared first, wherever they were) in their pieces."""
-    pieces = by_chunk(ids)
+    pieces = bitmap_pieces({key: BitMap(numbers) for key, numbers in ids.items()})
     for chunk in sorted({chunk_of(number) for number in numbers}):
         low, high = chunk_range(chunk)
         taken = BitMap(number for number in numbers if low <= number < high)
@@ -184,9 +184,9 @@ def _write(connection: psycopg.Connection[Any], survey_id: str, numbers: list[in
                   for question, value, bits in connection.execute(
                       "SELECT question, value, bits FROM stats_bitmaps WHERE survey_id = %s"
                       " AND chunk = %s", (survey_id, chunk))}
-        added: dict[tuple[str, str], list[int]] = {}
+        added: dict[tuple[str, str], BitMap] = {}
         for (question, value), found in pieces.get(chunk, {}).items():
-            added.setdefault((question, _text(value)), []).extend(found)
+            added.setdefault((question, _text(value)), BitMap()).update(found)
         rows = []
         gone = []
         for key in set(stored) | set(added):

@@ -313,8 +313,8 @@ class StatsUpkeep:
         repeat_rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
         repeat_columns: dict[tuple[str, str], set[str]] = {}
         layouts: dict[tuple[str, str], _Layout] = {}
-        # Per cell and review state, its new rows: they share the day, kiosk, site,
-        # enumerator and review keys (added to the bitmaps' keys after the loop).
+        # Per cell, its new rows: they share the day, kiosk, site and enumerator keys (and
+        # the review key of the whole call), added to the bitmaps' keys after the loop.
         cell_rows: dict[tuple[str, str, str, str, str], list[int]] = defaultdict(list)
         for rowid, submission in stored:
             survey = submission.survey
