@@ -255,14 +255,16 @@ def _added_table(connection: psycopg.Connection[Any]) -> None:
     connection.execute("DELETE FROM added_submissions")
 
 
-def _count_statements(sign: int = 1
-                      ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+def _count_statements(sign: int = 1) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The statistics upkeep for the submissions in ``added_submissions``: (its work
-    tables, the steps that need no hashing, the steps that do). Cells first, then the
-    tallies per day and per survey. Every upsert takes its rows in key order, so two syncs
-    at once lock the same rows in the same order (one waits; neither deadlocks). ``sign``
-    -1 takes them away (a submission voided, or its answers before a correction:
-    store/central/reviews.py); the rows left at 0 are removed afterwards (REMOVE_ZEROS).
+    tables, its steps). The counting goes into the work tables first; the upserts of the
+    cells, the tallies per day and per survey come last, so a transaction holds their row
+    locks only for those upserts and its commit (two batches of one sync, or two syncs,
+    count at the same time and queue only there). Every upsert takes its rows in key
+    order and the tables in the same order, so two transactions lock shared rows in the
+    same order (one waits; neither deadlocks). ``sign`` -1 takes them away (a submission
+    voided, or its answers before a correction: store/central/reviews.py); the rows left
+    at 0 are removed afterwards (REMOVE_ZEROS).
 
     Figures per kiosk, site or enumerator come from the bitmaps (schema 8 dropped the
     tallies per cell and per place, whose upkeep was a third of a sync's time)."""
@@ -281,21 +283,20 @@ def _count_statements(sign: int = 1
         f"CREATE TEMP TABLE added_tallies (survey_id {text}, day {text}, question {text},"
         f" value {text}, count bigint) ON COMMIT DROP",
     )
-    cells = (
+    pairs = pairs_sql(["s.survey_id", "s.stats_day"], "added_submissions s")
+    steps = (
         f"INSERT INTO added_cells SELECT {cell}, {times}count(*) FROM added_submissions s"
         " GROUP BY 1, 2, 3, 4, 5, 6, 7",
-        f"INSERT INTO stats_cells AS t ({keys}, n) SELECT * FROM added_cells"
-        f" ORDER BY 1, 2, 3, 4, 5, 6, 7 ON CONFLICT ({keys})"
-        " DO UPDATE SET n = t.n + excluded.n",
-    )
-    pairs = pairs_sql(["s.survey_id", "s.stats_day"], "added_submissions s")
-    tallies = (
         f"WITH pairs (survey_id, day, question, part, value, count) AS ({pairs})"
         " INSERT INTO added_tallies SELECT survey_id, day, '', 'null', sum(n) FROM added_cells"
         f" GROUP BY 1, 2 UNION ALL SELECT survey_id, day, question, 'null', {times}sum(count)"
         " FROM pairs WHERE part <> 'c' GROUP BY 1, 2, 3"
         f" UNION ALL SELECT survey_id, day, question, value, {times}sum(count) FROM pairs"
         " WHERE part <> 'a' GROUP BY 1, 2, 3, 4",
+        # The upserts, last.
+        f"INSERT INTO stats_cells AS t ({keys}, n) SELECT * FROM added_cells"
+        f" ORDER BY 1, 2, 3, 4, 5, 6, 7 ON CONFLICT ({keys})"
+        " DO UPDATE SET n = t.n + excluded.n",
         "INSERT INTO stats_tally_day AS t (survey_id, day, question, value, count)"
         " SELECT * FROM added_tallies ORDER BY 1, 2, 3, 4"
         " ON CONFLICT (survey_id, day, question, value)"
@@ -308,11 +309,11 @@ def _count_statements(sign: int = 1
         " ON CONFLICT (survey_id, question, value)"
         " DO UPDATE SET count = t.count + excluded.count",
     )
-    return tables, cells, tallies
+    return tables, steps
 
 
-COUNT_WORK_TABLES, COUNT_CELLS, COUNT_TALLIES = _count_statements()
-_WORK, UNCOUNT_CELLS, UNCOUNT_TALLIES = _count_statements(-1)
+COUNT_WORK_TABLES, COUNT_STEPS = _count_statements()
+_WORK, UNCOUNT_STEPS = _count_statements(-1)
 COUNT_DONE = "DROP TABLE added_cells, added_tallies"
 # After taking submissions away: a value nobody gives any more is no value of the figures.
 REMOVE_ZEROS = tuple(
@@ -325,9 +326,9 @@ REMOVE_ZEROS = tuple(
 def _count(connection: psycopg.Connection[Any]) -> None:
     """Add the submissions in ``added_submissions`` to the tallies, in the caller's
     transaction (the recount; a push does the same in its function)."""
-    for statement in (*COUNT_WORK_TABLES, *COUNT_CELLS):
+    for statement in COUNT_WORK_TABLES:
         connection.execute(statement)  # type: ignore[arg-type]
     with hashing(connection):  # through to the end: JIT compiled the rollups too
-        for statement in COUNT_TALLIES:
+        for statement in COUNT_STEPS:
             connection.execute(statement)  # type: ignore[arg-type]
     connection.execute(COUNT_DONE)

@@ -41,14 +41,12 @@ from store.central.reviews import PII_COLUMNS as CORRECTION_PII_COLUMNS
 from store.central.signing import KEY_BYTES, ROSTER_FIELDS, ROSTER_STREAM
 from store.central.tallies import (
     ADDED_COLUMNS,
-    COUNT_CELLS,
     COUNT_DONE,
-    COUNT_TALLIES,
+    COUNT_STEPS,
     COUNT_WORK_TABLES,
     HASHING,
     REMOVE_ZEROS,
-    UNCOUNT_CELLS,
-    UNCOUNT_TALLIES,
+    UNCOUNT_STEPS,
 )
 from store.sqlite.sync_cursors import SYNC_COLUMNS
 
@@ -465,14 +463,17 @@ def _push(stream: str, table: str, key: tuple[str, ...], types: dict[str, str]) 
               f" SELECT {', '.join(selected)} FROM {source} WHERE c.why IS NULL ORDER BY c.n"
               f" ON CONFLICT ({', '.join(key)}) DO NOTHING")
     if stream == "submissions":
-        body = (f"CREATE TEMP TABLE added_submissions ({ADDED_COLUMNS_TYPED}) ON COMMIT DROP;\n"
-                f"  WITH inserted AS ({insert} RETURNING {_COUNTED})"
-                f" INSERT INTO added_submissions ({ADDED_COLUMNS}) SELECT * FROM inserted;\n"
+        # Each added submission's number comes back with it: looking the 5,000 of a
+        # batch up again by instance id took a tenth of a sync.
+        body = (f"CREATE TEMP TABLE added_submissions ({ADDED_COLUMNS_TYPED}, number bigint)"
+                " ON COMMIT DROP;\n"
+                f"  WITH inserted AS ({insert} RETURNING {_COUNTED}, number)"
+                f" INSERT INTO added_submissions ({ADDED_COLUMNS}, number)"
+                " SELECT * FROM inserted;\n"
                 "  GET DIAGNOSTICS added = ROW_COUNT;\n"
                 # Their bitmaps follow (store/central/bitmaps.py).
-                "  INSERT INTO public.stats_bitmap_queue (number) SELECT s.number"
-                " FROM public.submissions s JOIN added_submissions a"
-                " ON a.instance_id = s.instance_id;\n"
+                "  INSERT INTO public.stats_bitmap_queue (number)"
+                " SELECT number FROM added_submissions;\n"
                 f"  {store_changes(values['entity'], values['instance_id'])};\n"
                 "  IF added > 0 THEN PERFORM kiosk_count_added(); END IF;\n"
                 "  DROP TABLE added_submissions;")
@@ -520,13 +521,13 @@ def _count_added() -> str:
     """The statistics upkeep of store/central/tallies.py, for the submissions in
     ``added_submissions``; its work tables made here (a caller's own could not stand in)
     and dropped at the end."""
-    return _counting("kiosk_count_added", (*COUNT_CELLS, *COUNT_TALLIES))
+    return _counting("kiosk_count_added", COUNT_STEPS)
 
 
 def _count_removed() -> str:
     """``kiosk_count_added`` the other way: the submissions in ``added_submissions`` taken
     away from the figures (voided, or their answers before a correction)."""
-    return _counting("kiosk_count_removed", (*UNCOUNT_CELLS, *UNCOUNT_TALLIES, *REMOVE_ZEROS))
+    return _counting("kiosk_count_removed", (*UNCOUNT_STEPS, *REMOVE_ZEROS))
 
 
 def _counting(name: str, steps: tuple[str, ...]) -> str:
