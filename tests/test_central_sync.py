@@ -379,8 +379,12 @@ def test_dropped_connection_is_reported_and_the_next_sync_completes(tmp_path: Pa
         waiting: list[tuple] = []
         while not waiting and time.monotonic() < deadline and process.poll() is None:
             time.sleep(0.05)
-            waiting = query(central, "SELECT pid FROM pg_stat_activity WHERE application_name"
-                                     " LIKE 'kiosk sync%' AND wait_event_type = 'Lock'")
+            # Waiting for the audit table: a sync's two connections may also wait on
+            # each other a moment (the tallies' rows).
+            waiting = query(central, "SELECT a.pid FROM pg_stat_activity a JOIN pg_locks l"
+                                     " ON l.pid = a.pid AND NOT l.granted"
+                                     " AND l.relation = 'audit'::regclass"
+                                     " WHERE a.application_name LIKE 'kiosk sync%'")
         assert waiting, process.communicate()
         query(central, "SELECT pg_terminate_backend(%s)", waiting[0][0])
         _out, error = process.communicate(timeout=60)
@@ -394,6 +398,49 @@ def test_dropped_connection_is_reported_and_the_next_sync_completes(tmp_path: Pa
     assert result.returncode == 0, result.stderr
     assert "submissions 0 new" in result.stdout and "audit entries 2 new" in result.stdout
     kiosk.store = open_store(tmp_path / "village-3.db")
+    assert_central_is_the_union(central, [kiosk])
+
+
+def test_a_batch_committed_before_the_one_before_it_moves_no_cursor(tmp_path: Path,
+                                                                   central: str):
+    """A sync pushes two batches at once: the second may commit while the first still
+    waits. Killed then, the kiosk must send the first again (the cursor moves only past
+    batches committed in order), and the second counts as already there."""
+    init(central)
+    kiosk = Kiosk(tmp_path, KIOSKS["hall-1"], 9)
+    kiosk.add(300)
+    kiosk.enrol(central)
+    first = kiosk.store.conn.execute(
+        "SELECT instance_id FROM submissions ORDER BY rowid LIMIT 1").fetchone()[0]
+    kiosk.store.close()
+    # Another transaction inserting the first batch's first submission, uncommitted: the
+    # first batch waits for it, the second goes through.
+    with psycopg.connect(central) as holder:
+        holder.execute("INSERT INTO submissions (instance_id, survey_id, version, answers,"
+                       " origin) VALUES (%s, 'x', 'x', '{}', 'holder')", (first,))
+        process = subprocess.Popen(
+            [sys.executable, "-m", "kiosk", *kiosk_options(tmp_path, kiosk.identity), "sync",
+             "--batch", "100"], cwd=ROOT, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        second_committed = False
+        while (not second_committed and time.monotonic() < deadline
+               and process.poll() is None):
+            time.sleep(0.05)
+            [(stored,)] = query(central, "SELECT count(*) FROM submissions"
+                                         " WHERE origin <> 'holder'")
+            second_committed = stored >= 100
+        time.sleep(0.5)  # the kiosk has heard the second batch's commit
+        waiting = process.poll() is None  # for the first batch
+        process.send_signal(signal.SIGKILL)
+        _out, error = process.communicate(timeout=60)
+        assert second_committed and waiting, error
+        process.wait(timeout=60)
+        holder.rollback()
+    result = cli(tmp_path, kiosk.identity, "sync")
+    assert result.returncode == 0, result.stderr
+    assert "submissions 200 new (100 already there)" in result.stdout, result.stdout
+    kiosk.store = open_store(tmp_path / "hall-1.db")
     assert_central_is_the_union(central, [kiosk])
 
 

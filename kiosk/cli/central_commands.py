@@ -228,8 +228,10 @@ def central_join(context: Context, file: Path) -> None:
 @click.command("sync", cls=KioskCommand)
 @click.option("--batch", type=click.IntRange(1), default=5000, show_default=True,
               help="Rows per central transaction.")
+@click.option("--connections", type=click.IntRange(1, 8), default=2, show_default=True,
+              help="Central connections a sync of many batches pushes over at once.")
 @pass_context
-def sync_command(context: Context, batch: int) -> None:
+def sync_command(context: Context, batch: int, connections: int) -> None:
     """Send what is new in this kiosk's database to the central PostgreSQL it is enrolled
     at (kiosk central join), every row signed. Safe to interrupt and to repeat: the next
     sync completes it."""
@@ -240,7 +242,7 @@ def sync_command(context: Context, batch: int) -> None:
     central = enrolment.address
     if not sys.stdout.isatty():
         with central_refusals(central):
-            report = sync(store, enrolment, batch=batch)
+            report = sync(store, enrolment, batch=batch, connections=connections)
         click.echo(report.summary())
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -258,7 +260,8 @@ def sync_command(context: Context, batch: int) -> None:
             bar.update(tasks[stream], completed=done)
 
         with central_refusals(central):
-            report = sync(store, enrolment, batch=batch, progress=progress, on_totals=totals)
+            report = sync(store, enrolment, batch=batch, connections=connections,
+                          progress=progress, on_totals=totals)
     click.echo(report.summary())
 
 
