@@ -281,7 +281,7 @@ class CentralStats:
                            *parameters]
         for group, question, part, value, count in self._pairs(
                 pairs_sql([key], "submissions s", f" AND s.survey_id = %s{conditions}",
-                           wanted, self._pair_answer), pair_parameters * 3):
+                           wanted, self._pair_answer), pair_parameters):
             _add_pair(found[group], question, part, value, int(count))
         return found
 
@@ -368,7 +368,7 @@ class CentralStats:
             groups = f"CROSS JOIN LATERAL (SELECT {answer} AS g) b"
         targets = [target.name for target in questions]
         where = f" AND s.survey_id = %s{by_answered}{conditions}"
-        pair_parameters = [targets, survey_id, *by_parameters, *parameters] * 3
+        pair_parameters = [targets, survey_id, *by_parameters, *parameters]
         wanted = " AND q.question = ANY(%s)"
         for group, name, part, value, count in self._pairs(
                 pairs_sql(["b.g"], f"submissions s {groups}{instances}", where, wanted,
@@ -433,7 +433,7 @@ class CentralStats:
             wanted = " AND q.question = ANY(%s)"
             for question, part, value, count in self._pairs(
                     pairs_sql([], f"submissions s{laterals}", where, wanted, answer),
-                    [names, survey_id, *parameters] * 3):
+                    [names, survey_id, *parameters]):
                 _add_pair(tallies, question, part, value, int(count))
             for question, count in self._pairs(
                     f"SELECT q.question, count(DISTINCT s.instance_id) FROM submissions s"

@@ -94,30 +94,39 @@ def pairs_sql(keys: Sequence[str], source: str, where: str = "", wanted: str = "
               answer: str = "(s.answers -> q.question)") -> str:
     """SQL: rows (keys…, question, part, value, count) counting the answers of the
     submissions ``s`` in ``source`` (``where``: more conditions on them; ``wanted``: more
-    on the questions ``q``), as StatsTables.add counts them. ``part`` 'v': respondents who
-    gave ``value`` to a question whose every value is counted (they answered it, too);
-    'a': respondents who answered another question (value null); 'c': respondents who
-    chose ``value`` in a select_multiple. ``answer``: the answer of ``s`` to ``q`` (jsonb).
-    Three plain GROUP BYs: one LATERAL with UNION ALL per answer took three times as
-    long."""
+    on the questions ``q``; each given once, so their parameters are too), as
+    StatsTables.add counts them. ``part`` 'v': respondents who gave ``value`` to a question
+    whose every value is counted (they answered it, too); 'a': respondents who answered
+    another question (value null); 'c': respondents who chose ``value`` in a
+    select_multiple. ``answer``: the answer of ``s`` to ``q`` (jsonb).
+
+    Each answer is looked up once and grouped (a question whose values are not counted by
+    whether it was answered, so text answers make no groups of their own), and the three
+    parts are read from the groups: a fifth faster than three GROUP BYs over the answers,
+    which took a third of a sync's upkeep (one LATERAL with UNION ALL per answer took three
+    times as long)."""
     join = "JOIN stats_questions q ON q.survey_id = s.survey_id AND q.version = s.version"
-    scalar = f"q.kind IN {_VALUE_KINDS!r}"
-    prefix = "".join(f"{key}, " for key in keys)
+    given = f"q.kind IN {(*_VALUE_KINDS, 'select_multiple')!r}"
+    named = "".join(f"{key} AS k{index}, " for index, key in enumerate(keys))
+    prefix = "".join(f"k{index}, " for index in range(len(keys)))
     groups = ", ".join(str(index) for index in range(1, len(keys) + 4))
-    multiple = f" AND q.kind = 'select_multiple'{wanted}"
+    scalar = f"kind IN {_VALUE_KINDS!r}"
+    multiple = "kind = 'select_multiple' AND "
     return (
-        f"SELECT {prefix}q.question, CASE WHEN {scalar} THEN 'v' ELSE 'a' END,"
-        f" CASE WHEN {scalar} THEN {answer}::text ELSE 'null' END, count(*)"
-        f" FROM {source} {join}{wanted} WHERE {answered_sql(answer)}{where} GROUP BY {groups}"
-        f" UNION ALL SELECT {prefix}q.question, 'c', e::text, count(*) FROM {source} {join}"
-        f"{multiple} CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN"
-        f" jsonb_typeof({answer}) = 'array' THEN {answer} END) e WHERE true{where}"
-        f" GROUP BY {groups}"
+        f"WITH g AS MATERIALIZED (SELECT {named}q.question, q.kind, CASE WHEN {given}"
+        f" THEN {answer} WHEN {answered_sql(answer)} THEN 'true'::jsonb END AS answer,"
+        f" count(*) AS n FROM {source} {join}{wanted} WHERE true{where} GROUP BY {groups})"
+        f" SELECT {prefix}question, CASE WHEN {scalar} THEN 'v' ELSE 'a' END,"
+        f" CASE WHEN {scalar} THEN answer::text ELSE 'null' END, sum(n)::bigint FROM g"
+        f" WHERE {answered_sql('answer')} GROUP BY {groups}"
+        f" UNION ALL SELECT {prefix}question, 'c', e::text, sum(n)::bigint FROM g"
+        f" CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN {multiple}"
+        f"jsonb_typeof(answer) = 'array' THEN answer END) e GROUP BY {groups}"
         # A select_multiple answer given as text: choice names separated by spaces.
-        f" UNION ALL SELECT {prefix}q.question, 'c', to_jsonb(e)::text, count(*) FROM {source}"
-        f" {join}{multiple} CROSS JOIN LATERAL regexp_split_to_table(CASE WHEN"
-        f" jsonb_typeof({answer}) NOT IN ('array', 'null') THEN {answer} #>> '{{}}' END,"
-        f" '\\s+') e WHERE e <> ''{where} GROUP BY {groups}")
+        f" UNION ALL SELECT {prefix}question, 'c', to_jsonb(e)::text, sum(n)::bigint FROM g"
+        f" CROSS JOIN LATERAL regexp_split_to_table(CASE WHEN {multiple}"
+        f"jsonb_typeof(answer) NOT IN ('array', 'null') THEN answer #>> '{{}}' END, '\\s+') e"
+        f" WHERE e <> '' GROUP BY {groups}")
 
 
 # For the GROUP BYs of answers: the planner expects a hundred rows from every jsonb array and
