@@ -280,11 +280,19 @@ def _send(store: KioskStore, connection: Any, pushers: _Pushers, connections: in
     in_flight: deque[tuple[Batch, Future[_Pushed]]] = deque()
     for batch in prepared_batches(store.path, list(STREAM_LABELS), cursors, bounds, size,
                                   signer):
-        # A new stream waits for the one before to be committed; a batch, for a connection.
-        while in_flight and (in_flight[0][0].stream != batch.stream
-                             or len(in_flight) >= at_once):
-            finish(*in_flight.popleft())
+        # A new stream waits for the one before to be committed.
+        if in_flight and in_flight[0][0].stream != batch.stream:
+            while in_flight:
+                finish(*in_flight.popleft())
+        # A batch waits for a connection: the oldest batch's. Its cursor is written (and
+        # synced to disk) while the new batch is pushed, not before.
+        committed = None
+        if len(in_flight) >= at_once:
+            committed = in_flight.popleft()
+            committed[1].result()  # a batch that failed raises here: nothing more is sent
         in_flight.append((batch, pushers.submit(batch)))
+        if committed is not None:
+            finish(*committed)
     while in_flight:
         finish(*in_flight.popleft())
     # The roster changes in place (status, card serial), so it has no cursor: the
