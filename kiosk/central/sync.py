@@ -11,7 +11,7 @@ store/central/push.py).
 A sync of more than one batch pushes over two connections at once (``CONNECTIONS``), so the
 central database checks, stores and counts two batches at once, one per core; they queue
 only for the upserts of the tallies at the end (store/central/tallies.py). On two cores that
-took a sync of 100,000 submissions from 17,400 to 25,700–28,000 rows/s (scripts/bench.py
+took a sync of 100,000 submissions from 17,400 to 25,700–29,400 rows/s (scripts/bench.py
 section 9). Only batches of one stream are in flight together: a stream's rows may need the
 ones before committed (a submission its form, a review decision its submission).
 """
