@@ -103,8 +103,8 @@ def pairs_sql(keys: Sequence[str], source: str, where: str = "", wanted: str = "
     Each answer is looked up once and grouped (a question whose values are not counted by
     whether it was answered, so text answers make no groups of their own), and the three
     parts are read from the groups: a fifth faster than three GROUP BYs over the answers,
-    which took a third of a sync's upkeep (one LATERAL with UNION ALL per answer took three
-    times as long)."""
+    which were a third of a sync's time (one LATERAL with UNION ALL per answer took three
+    times as long as those)."""
     join = "JOIN stats_questions q ON q.survey_id = s.survey_id AND q.version = s.version"
     given = f"q.kind IN {(*_VALUE_KINDS, 'select_multiple')!r}"
     named = "".join(f"{key} AS k{index}, " for index, key in enumerate(keys))
