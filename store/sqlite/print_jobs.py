@@ -58,22 +58,24 @@ class PrintJobs(StoreBase):
         return {row[0]: row[1] for row in self.conn.execute(
             "SELECT state, count(*) FROM print_jobs GROUP BY state")}
 
+    def _oldest_pending_job(self) -> PrintJob | None:
+        """The oldest queued or waiting job: the next to print, whenever it is due."""
+        row = self.conn.execute(
+            f"SELECT {PRINT_JOB_COLUMNS} FROM print_jobs WHERE state IN ('queued', 'waiting')"
+            " ORDER BY id LIMIT 1").fetchone()
+        return print_job_from_row(row) if row else None
+
     def due_print_job(self, now: float) -> PrintJob | None:
         """The oldest queued or waiting job, when its time has come. Receipts come out in
         the order they were queued: one queued while older ones wait for their next
         attempt (the printer was not ready) waits behind them, not due at once."""
-        row = self.conn.execute(
-            f"SELECT {PRINT_JOB_COLUMNS} FROM print_jobs WHERE state IN ('queued', 'waiting')"
-            " ORDER BY id LIMIT 1").fetchone()
-        job = print_job_from_row(row) if row else None
+        job = self._oldest_pending_job()
         return job if job is not None and job.next_attempt <= now else None
 
     def next_print_attempt(self) -> float | None:
         """When the oldest queued or waiting job is due (None: nothing to print)."""
-        row = self.conn.execute(
-            "SELECT next_attempt FROM print_jobs WHERE state IN ('queued', 'waiting')"
-            " ORDER BY id LIMIT 1").fetchone()
-        return row[0] if row else None
+        job = self._oldest_pending_job()
+        return job.next_attempt if job is not None else None
 
     def claim_print_job(self, job_id: int, worker: str, now: float) -> bool:
         """Mark a due job ``sending`` by ``worker``; False if another worker (or staff)
